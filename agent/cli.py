@@ -1,0 +1,174 @@
+"""``homescope-agent``: run the agent, print one report, or classify captures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config
+from agent.publisher.outbox import Outbox
+from agent.publisher.paho_transport import PahoTransport
+from agent.publisher.publisher import Publisher, status_frame
+from agent.reporter import Reporter
+from agent.runner import Runner
+from agent.samplers import build_samplers
+from agent.system import LocalSystem, System, SystemAccessError
+from protocol.topics import Kind, topic_for
+
+log = logging.getLogger("agent")
+
+
+def default_gateway_id(system: System) -> str:
+    """``gw-`` plus the first real interface's MAC, for a gateway nobody named."""
+    try:
+        names = system.listdir("/sys/class/net")
+    except SystemAccessError:
+        names = []
+    for name in names:
+        if name == "lo":
+            continue
+        try:
+            mac = system.read(f"/sys/class/net/{name}/address").strip().lower()
+        except SystemAccessError:
+            continue
+        if mac and mac != "00:00:00:00:00:00":
+            return "gw-" + mac.replace(":", "")
+    return "gw-unknown"
+
+
+def _config(args: argparse.Namespace, system: System) -> AgentConfig:
+    overrides: dict[str, Any] = {
+        "gateway_id": getattr(args, "gateway_id", None),
+        "mqtt_url": getattr(args, "mqtt", None),
+        "interval_s": getattr(args, "interval", None),
+        "spool_path": getattr(args, "spool", None),
+    }
+    config = load_config(args.config, overrides)
+    if not config.gateway_id:
+        from dataclasses import replace
+
+        config = replace(config, gateway_id=default_gateway_id(system))
+    return config
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    system = LocalSystem()
+    config = _config(args, system)
+    reporter = Reporter(build_samplers(config.disabled_samplers))
+    outbox = Outbox(":memory:", config.spool_quota_bytes)
+    runner = Runner(config, system, reporter, outbox, None)
+    runner.prime()
+    time.sleep(args.wait)
+    seq = runner.cycle(int(time.time()))
+    record = next(r for r in outbox.pending() if r.seq == seq)
+    from protocol.codec import decode
+
+    message = decode(record.frame)
+    if args.json:
+        json.dump(message, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        for name, status in message["body"]["samplers"].items():
+            print(f"{name:12} {status['state']:12} {status.get('reason', '')}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    system = LocalSystem()
+    config = _config(args, system)
+    logging.getLogger().setLevel(config.log_level.upper())
+    outbox = Outbox(config.spool_path, config.spool_quota_bytes)
+    will = (topic_for(config.gateway_id, Kind.STATUS), status_frame(config.gateway_id, "offline", outbox.epoch, __version__, 0))
+    transport = PahoTransport(
+        config.mqtt_url,
+        config.gateway_id,
+        username=config.mqtt_username or config.gateway_id,
+        password=config.mqtt_password,
+        ca_file=config.mqtt_ca_file,
+        cert_file=config.mqtt_cert_file,
+        key_file=config.mqtt_key_file,
+        will=will,
+    )
+    publisher = Publisher(
+        config.gateway_id,
+        outbox,
+        transport,
+        max_inflight=config.max_inflight,
+        resend_after_s=config.resend_after_s,
+        version=__version__,
+    )
+    runner = Runner(config, system, Reporter(build_samplers(config.disabled_samplers)), outbox, publisher)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    delay = random.uniform(0, min(config.startup_jitter_s, config.interval_s))
+    if delay and not args.no_jitter:
+        log.info("waiting %.1f s before connecting (fleet start-up jitter)", delay)
+        if stop.wait(delay):
+            return 0
+    runner.run(stop, max_windows=args.windows)
+    outbox.close()
+    return 0
+
+
+def cmd_classify_pcap(args: argparse.Namespace) -> int:
+    from agent.dpi.offline import main as classify_main
+
+    return classify_main(list(args.files))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homescope-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"homescope-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--config", help="TOML or UCI configuration file")
+        p.add_argument("--gateway-id", help="this gateway's id (default: from config, else gw-<mac>)")
+
+    run = sub.add_parser("run", help="sample every interval and publish to the collector")
+    common(run)
+    run.add_argument("--mqtt", help="broker URL, e.g. mqtt://127.0.0.1:1883")
+    run.add_argument("--interval", type=int, help="window length in seconds (default 900)")
+    run.add_argument("--spool", help="outbox file (default /var/lib/homescope/outbox.db)")
+    run.add_argument("--windows", type=int, help="stop after this many reports (for tests)")
+    run.add_argument("--no-jitter", action="store_true", help="connect at once (no start-up delay)")
+    run.set_defaults(func=cmd_run)
+
+    sample = sub.add_parser("sample", help="print one report to stdout; needs no broker")
+    common(sample)
+    sample.add_argument("--json", action="store_true", help="the whole report as JSON")
+    sample.add_argument("--wait", type=float, default=1.0, help="seconds between the two CPU readings")
+    sample.set_defaults(func=cmd_sample)
+
+    pcap = sub.add_parser("classify-pcap", help="classify the flows of pcap/pcapng files, one JSON line each")
+    pcap.add_argument("files", nargs="+")
+    pcap.set_defaults(func=cmd_classify_pcap)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"homescope-agent: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Agent configuration from TOML or an OpenWrt UCI file; unknown keys are errors.
+
+Precedence: defaults < file < ``HOMESCOPE_*`` environment < command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+import zlib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the agent can be told. Units are in the names."""
+
+    gateway_id: str = ""
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_ca_file: str = ""
+    mqtt_cert_file: str = ""
+    mqtt_key_file: str = ""
+    interval_s: int = 900
+    #: Publishing is spread over this many seconds after the window end, by gateway id.
+    publish_spread_s: float = 120.0
+    #: Random delay before the first connection, so a fleet restarted together does not stampede.
+    startup_jitter_s: float = 30.0
+    spool_path: str = "/var/lib/homescope/outbox.db"
+    spool_quota_bytes: int = 2 * 1024 * 1024
+    #: Unacknowledged records are sent again after this long.
+    resend_after_s: float = 60.0
+    #: At most this many records in flight (below the broker's in-flight window of 20).
+    max_inflight: int = 16
+    disabled_samplers: tuple[str, ...] = ()
+    wan_interface: str = ""
+    lan_interfaces: tuple[str, ...] = ()
+    plan_down_kbps: int = 0
+    plan_up_kbps: int = 0
+    ping_target: str = ""
+    operator_domains: tuple[str, ...] = ()
+    competitor_ssid_patterns: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def publish_offset_s(self) -> float:
+        """This gateway's fixed offset after the window end (stable per gateway id)."""
+        spread = min(self.publish_spread_s, self.interval_s / 4)
+        return (zlib.crc32(self.gateway_id.encode()) % 1000) / 1000.0 * spread
+
+
+_TUPLE_KEYS = {f.name for f in fields(AgentConfig) if f.type in ("tuple[str, ...]",)}
+_INT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "int"}
+_FLOAT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "float"}
+_KNOWN = {f.name for f in fields(AgentConfig)} - {"extra"}
+_GATEWAY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key not in _KNOWN:
+        raise ConfigError(f"unknown configuration key {key!r} (known: {', '.join(sorted(_KNOWN))})")
+    try:
+        if key in _TUPLE_KEYS:
+            if isinstance(value, str):
+                return tuple(v for v in re.split(r"[\s,]+", value) if v)
+            return tuple(str(v) for v in value)
+        if key in _INT_KEYS:
+            return int(value)
+        if key in _FLOAT_KEYS:
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {value!r} is not a valid value: {exc}") from exc
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def parse_uci(text: str, section_type: str = "agent") -> dict[str, Any]:
+    """The options of the first ``config <section_type>`` section of a UCI file."""
+    out: dict[str, Any] = {}
+    inside = False
+    for number, raw in enumerate(text.splitlines(), 1):
+        words = shlex.split(raw, comments=True)
+        if not words:
+            continue
+        if words[0] == "config":
+            if inside:
+                break
+            inside = len(words) > 1 and words[1] == section_type
+        elif inside and words[0] == "option" and len(words) == 3:
+            out[words[1]] = words[2]
+        elif inside and words[0] == "list" and len(words) == 3:
+            out.setdefault(words[1], []).append(words[2])
+        elif inside:
+            raise ConfigError(f"line {number}: cannot parse {raw.strip()!r}")
+    return out
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> AgentConfig:
+    """Build and validate the configuration; raise :class:`ConfigError` with a clear message."""
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+        try:
+            raw = tomllib.loads(text) if path.endswith(".toml") else parse_uci(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        values.update(raw.get("agent", raw) if path.endswith(".toml") else raw)
+    for key in _KNOWN:
+        env = os.environ.get(f"HOMESCOPE_{key.upper()}")
+        if env is not None:
+            values[key] = env
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    config = replace(AgentConfig(), **{k: _coerce(k, v) for k, v in values.items()})
+    return _validated(config)
+
+
+def _validated(config: AgentConfig) -> AgentConfig:
+    if config.gateway_id and not _GATEWAY_ID.fullmatch(config.gateway_id):
+        raise ConfigError(f"gateway_id {config.gateway_id!r} must match {_GATEWAY_ID.pattern}")
+    url = urlsplit(config.mqtt_url)
+    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+        raise ConfigError(f"mqtt_url {config.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+    if not 1 <= config.interval_s <= 86400:
+        raise ConfigError(f"interval_s {config.interval_s} must be between 1 and 86400")
+    if config.spool_quota_bytes < 64 * 1024:
+        raise ConfigError("spool_quota_bytes must be at least 65536")
+    if not 1 <= config.max_inflight <= 1000:
+        raise ConfigError("max_inflight must be between 1 and 1000")
+    return config

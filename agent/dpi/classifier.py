@@ -1,0 +1,172 @@
+"""Hostname -> application -> category, from the project's own domain table (``domains.tsv``).
+
+Lookup walks a name's suffixes from the longest (``r3---sn-x.googlevideo.com``, ``sn-x.googlevideo.com``,
+``googlevideo.com``, ``com``), so the most specific entry wins (``music.youtube.com`` before
+``youtube.com``). Wildcard patterns (``*-buy.itunes.apple.com``, ``pinterest.*``) are tried first, most
+literal labels first. Flows with no name fall back to port rules, then to ``web`` for web ports and
+``other`` for the rest. The operator's own domains come from agent configuration and win over the table.
+
+File format: see the header of ``domains.tsv`` and ``docs/dpi.md``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+from agent.dpi import DpiError
+
+CATEGORIES = (
+    "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
+    "operator", "reading", "music", "work", "cloud", "web", "other",
+)
+WEB_PORTS = frozenset({80, 443, 8080, 8443})
+OPERATOR_APP = "operator"
+_LABEL = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
+_APP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An application id (lower_snake) and its category; ``app`` is None when only a default applied."""
+
+    app: str | None
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    regex: re.Pattern[str]
+    literal_labels: int
+    app: str
+
+
+class Classifier:
+    """The loaded domain table plus the operator's domains."""
+
+    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = ()) -> None:
+        if table_text is None:
+            table_text = resources.files("agent.dpi").joinpath("domains.tsv").read_text(encoding="utf-8")
+        self.categories: dict[str, str] = {}
+        self._suffixes: dict[str, str] = {}
+        self._patterns: list[_Pattern] = []
+        self._ports: dict[tuple[str, int], str] = {}
+        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+        self._load(table_text)
+        self._patterns.sort(key=lambda p: -p.literal_labels)
+        for domain in operator_domains:
+            name = domain.strip().lower().lstrip(".")
+            if name:
+                self._suffixes[name] = OPERATOR_APP
+        self.categories.setdefault(OPERATOR_APP, "operator")
+
+    def _load(self, text: str) -> None:
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = line.split("\t")
+            fields = [f.strip() for f in fields if f.strip()]
+            try:
+                if fields[0] == "@port":
+                    self._load_ports(fields[1:])
+                elif fields[0] == "@net":
+                    self._load_nets(fields[1:])
+                else:
+                    self._load_app(fields)
+            except (IndexError, ValueError) as exc:
+                raise DpiError(f"domains.tsv line {number}: {exc or 'missing field'}: {raw!r}") from exc
+
+    def _load_app(self, fields: list[str]) -> None:
+        app, category = fields[0], fields[1]
+        if not _APP_ID.match(app):
+            raise ValueError(f"app id {app!r} is not lower_snake")
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        if self.categories.setdefault(app, category) != category:
+            raise ValueError(f"app {app} already has category {self.categories[app]}")
+        for domain in " ".join(fields[2:]).split():
+            if domain == "-":
+                continue
+            domain = domain.lower()
+            if not _LABEL.match(domain):
+                raise ValueError(f"bad domain {domain!r}")
+            if "*" in domain:
+                self._patterns.append(_compile_pattern(domain, app))
+            elif self._suffixes.setdefault(domain, app) != app:
+                raise ValueError(f"domain {domain} listed for both {self._suffixes[domain]} and {app}")
+
+    def _load_ports(self, fields: list[str]) -> None:
+        app, proto = fields[0], fields[1].lower()
+        if app not in self.categories:
+            raise ValueError(f"@port for undeclared app {app}")
+        if proto not in ("tcp", "udp"):
+            raise ValueError(f"protocol {proto!r} is not tcp or udp")
+        for spec in " ".join(fields[2:]).split():
+            low, _, high = spec.partition("-")
+            for port in range(int(low), int(high or low) + 1):
+                if self._ports.setdefault((proto, port), app) != app:
+                    raise ValueError(f"{proto} port {port} listed for two apps")
+
+    def _load_nets(self, fields: list[str]) -> None:
+        app = fields[0]
+        if app not in self.categories:
+            raise ValueError(f"@net for undeclared app {app}")
+        for spec in " ".join(fields[1:]).split():
+            self._nets.append((ipaddress.ip_network(spec), app))
+
+    def _verdict(self, app: str) -> Verdict:
+        return Verdict(app, self.categories[app])
+
+    def by_host(self, host: str) -> Verdict | None:
+        """The application a hostname belongs to, or None if the table does not know it."""
+        name = host.lower().rstrip(".")
+        for pattern in self._patterns:
+            if pattern.regex.search(name):
+                return self._verdict(pattern.app)
+        labels = name.split(".")
+        for i in range(len(labels)):
+            app = self._suffixes.get(".".join(labels[i:]))
+            if app is not None:
+                return self._verdict(app)
+        return None
+
+    def by_port(self, l4: str, port: int) -> Verdict | None:
+        """The application a server port is documented for, or None."""
+        app = self._ports.get((l4, port))
+        return None if app is None else self._verdict(app)
+
+    def by_address(self, packed: bytes) -> Verdict | None:
+        """The application whose published address ranges hold ``packed``, or None."""
+        if not self._nets:
+            return None
+        address = ipaddress.ip_address(packed)
+        for network, app in self._nets:
+            if address.version == network.version and address in network:
+                return self._verdict(app)
+        return None
+
+    def default(self, l4: str, port: int, web_protocol: bool) -> Verdict:
+        """Category for a flow nothing named: ``web`` on web ports or TLS/QUIC/HTTP, else ``other``."""
+        if web_protocol or (port in WEB_PORTS):
+            return Verdict(None, "web")
+        return Verdict(None, "other")
+
+    def app_category(self, app: str) -> str | None:
+        """The category of a known application id."""
+        return self.categories.get(app)
+
+
+def _compile_pattern(domain: str, app: str) -> _Pattern:
+    literal = sum(1 for label in domain.split(".") if "*" not in label)
+    parts = domain.split(".")
+    tail = ""
+    if parts[-1] == "*":
+        # "name.*": any top-level domain, country code or "co.xx"/"com.xx" second-level suffix.
+        parts = parts[:-1]
+        tail = r"\.[a-z]{2,6}(\.[a-z]{2})?"
+    body = r"\.".join(re.escape(p).replace(r"\*", "[a-z0-9-]*") for p in parts)
+    return _Pattern(re.compile(rf"(^|\.){body}{tail}$"), literal, app)

@@ -1,0 +1,1 @@
+"""Durable outbox, transport seam and the publisher that moves records to the collector."""

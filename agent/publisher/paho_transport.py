@@ -1,0 +1,114 @@
+"""The paho-mqtt implementation of :class:`Transport`: MQTT 5, QoS 1, last will on ``status``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.publisher.transport import ConnectHandler, DisconnectHandler, MessageHandler, PublishError
+
+log = logging.getLogger(__name__)
+
+
+class PahoTransport:
+    """One MQTT connection for one gateway identity."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        username: str = "",
+        password: str = "",
+        ca_file: str = "",
+        cert_file: str = "",
+        key_file: str = "",
+        will: tuple[str, bytes] | None = None,
+        keepalive: int = 60,
+    ) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self._keepalive = keepalive
+        self._connected = False
+        self._was_connected = False
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, reconnect_on_failure=True
+        )
+        # Jittered back-off: a fleet that lost its broker together must not return together.
+        self._client.reconnect_delay_set(min_delay=1 + random.random() * 2, max_delay=90 + int(random.random() * 60))
+        if username:
+            self._client.username_pw_set(username, password or None)
+        if parts.scheme == "mqtts":
+            self._client.tls_set(
+                ca_certs=ca_file or None,
+                certfile=cert_file or None,
+                keyfile=key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
+        self._on_message: MessageHandler | None = None
+        self._on_connect: ConnectHandler | None = None
+        self._on_disconnect: DisconnectHandler | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, on_message: MessageHandler, on_connect: ConnectHandler, on_disconnect: DisconnectHandler) -> None:
+        self._on_message, self._on_connect, self._on_disconnect = on_message, on_connect, on_disconnect
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+        self._client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=True)
+        self._client.loop_start()
+
+    def _handle_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        if reason.is_failure:
+            log.warning("mqtt: connection to %s:%d refused: %s", self._host, self._port, reason)
+            return
+        self._connected = True
+        log.info("mqtt: connected to %s:%d%s", self._host, self._port, " again" if self._was_connected else "")
+        self._was_connected = True
+        if self._on_connect:
+            self._on_connect()
+
+    def _handle_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        if self._connected:
+            log.warning("mqtt: connection lost: %s", reason)
+        self._connected = False
+        if self._on_disconnect:
+            self._on_disconnect(str(reason))
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._on_message:
+            self._on_message(message.topic, message.payload)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self._client.subscribe(topic, qos=qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        if not self._connected:
+            raise PublishError("not connected")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise PublishError(f"publish refused: {mqtt.error_string(info.rc)}")
+
+    def stop(self) -> None:
+        self._connected = False  # a deliberate disconnect is not a lost connection
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected = False

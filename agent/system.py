@@ -1,0 +1,71 @@
+"""The only module that touches the device: files under /proc and /sys, and commands.
+
+Samplers get a :class:`System` and call ``read``/``run``/``listdir``; tests hand them a
+fake that answers from recorded outputs and fails loudly on anything it does not know.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Protocol
+
+
+class SystemAccessError(OSError):
+    """A file or command the sampler wanted is missing, forbidden or failed."""
+
+
+class System(Protocol):
+    """What a sampler may ask of the device."""
+
+    def read(self, path: str) -> str:
+        """The text of a file; :class:`SystemAccessError` if it cannot be read."""
+        ...
+
+    def run(self, argv: list[str], timeout: float = 10.0) -> str:
+        """A command's standard output; :class:`SystemAccessError` if missing or failing."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """Entries of a directory, sorted; :class:`SystemAccessError` if missing."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether a path exists."""
+        ...
+
+
+class LocalSystem:
+    """The real device."""
+
+    def read(self, path: str) -> str:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise SystemAccessError(exc.errno or 0, f"cannot read {path}: {exc.strerror}") from exc
+
+    def run(self, argv: list[str], timeout: float = 10.0) -> str:
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, timeout=timeout, check=False, text=True, errors="replace"
+            )
+        except FileNotFoundError as exc:
+            raise SystemAccessError(2, f"command not found: {argv[0]}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SystemAccessError(62, f"{argv[0]} timed out after {timeout:g}s") from exc
+        except OSError as exc:
+            raise SystemAccessError(exc.errno or 0, f"cannot run {argv[0]}: {exc.strerror}") from exc
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            raise SystemAccessError(0, f"{' '.join(argv)} exited {done.returncode}: {detail[0][:200]}")
+        return done.stdout
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError as exc:
+            raise SystemAccessError(exc.errno or 0, f"cannot list {path}: {exc.strerror}") from exc
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)

@@ -1,0 +1,22 @@
+"""``create_app``: the aiohttp application over a store, with authentication."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from collector.store import Store
+from collector.web.auth import Auth, middleware
+from collector.web.routes import AUTH, HEALTH, STORE, routes
+
+
+def create_app(store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None) -> web.Application:
+    """The web app; the caller owns the store's lifecycle."""
+    app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
+    app[STORE] = store
+    app[AUTH] = auth
+    app[HEALTH] = health or (lambda: {"status": "ok"})
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,74 @@
+"""The running collector: store + MQTT ingest + web server in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from collector.app import create_app
+from collector.ingest import Ingest
+from collector.settings import Settings
+from collector.store import open_store
+from collector.web.auth import Auth
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """Starts and stops the parts in order; ``health()`` degrades instead of crashing."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = open_store(settings.db)
+        self.ingest = Ingest(settings, self.store)
+        users = settings.users
+        if not users:
+            password = secrets.token_urlsafe(12)
+            users = f"admin:{password}"
+            log.warning("no operator users configured; generated admin password: %s", password)
+        self.auth = Auth.from_settings(users, settings.api_tokens, settings.session_secret)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def health(self) -> dict[str, Any]:
+        stats = self.ingest.stats
+        degraded = not self.ingest.connected or bool(stats.last_error)
+        return {
+            "status": "degraded" if degraded else "ok",
+            "mqtt_connected": self.ingest.connected,
+            "store_error": stats.last_error or None,
+            "received": stats.received,
+            "stored": stats.stored,
+            "duplicates": stats.duplicates,
+            "quarantined": stats.quarantined,
+        }
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.ingest.start()
+        host, _, port = self.settings.http.rpartition(":")
+        self._runner = web.AppRunner(create_app(self.store, self.auth, self.health), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
+        await site.start()
+        server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1]) if sockets else int(port)
+        log.info("collector: store %s, web on http://%s:%d/", self.settings.db, host or "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.ingest.stop()
+        await self.store.close()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,26 @@
+"""Stores chosen by URL: ``sqlite:///path`` (default) or ``postgresql://...``."""
+
+from __future__ import annotations
+
+from collector.store.base import (
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    Store,
+    StoreError,
+)
+
+
+def open_store(url: str) -> Store:
+    """The store for ``url`` (not yet opened: ``await store.open()``)."""
+    if url.startswith("sqlite:"):
+        from collector.store.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith(("postgresql:", "postgres:")):
+        raise StoreError("the PostgreSQL store is not built yet (see docs/scaling.md)", transient=False)
+    raise StoreError(f"no store for URL {url!r}: use sqlite:///path or postgresql://...", transient=False)
+
+
+__all__ = ["BatchResult", "QuarantinedMessage", "SpooledMessage", "StatusChange", "Store", "StoreError", "open_store"]

@@ -1,0 +1,109 @@
+"""The store seam: an async interface opened by URL, and the records that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class StoreError(RuntimeError):
+    """A store operation failed. ``transient`` says whether retrying later may succeed."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class SpooledMessage:
+    """A validated report or event batch, ready to store (the idempotency key first)."""
+
+    gateway_id: str
+    epoch: int
+    seq: int
+    kind: str
+    window_start: int
+    window_end: int
+    uptime_s: int
+    sent_at: int
+    received_at: float
+    body: dict[str, Any]
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class QuarantinedMessage:
+    """A payload refused for good, kept with its reason for an operator to inspect."""
+
+    received_at: float
+    topic: str
+    gateway_id: str | None
+    reason: str
+    detail: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    gateway_id: str
+    state: str
+    at: float
+    agent_version: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did: which keys were new and which were already stored."""
+
+    inserted: list[tuple[str, int, int]] = field(default_factory=list)
+    duplicates: list[tuple[str, int, int]] = field(default_factory=list)
+    quarantined: int = 0
+
+
+class Store(Protocol):
+    """Everything the collector keeps. One implementation per backend, chosen by URL."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def write_batch(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult:
+        """Store a batch in ONE transaction: raw rows, aggregates, quarantine, status.
+
+        Duplicates (same gateway, epoch, seq) are skipped and reported, never counted
+        twice. Raises :class:`StoreError` (transient or not) and stores nothing on failure.
+        """
+        ...
+
+    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        """Gateways with their latest figures, most recently seen first."""
+        ...
+
+    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
+        """One gateway's latest state (report body, computed rates) or ``None``."""
+        ...
+
+    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
+        """The gateway's latest per-window facts, oldest first (for charts)."""
+        ...
+
+    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent quarantined payloads (without the payload bytes)."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Totals: gateways, reports, events, quarantined."""
+        ...
+
+    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
+        """Every stored (gateway, epoch, seq); for audits and tests."""
+        ...

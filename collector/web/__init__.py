@@ -1,0 +1,1 @@
+"""The operator web UI and REST API (aiohttp)."""

@@ -1,0 +1,160 @@
+"""Frame and unframe envelopes: msgpack, an optional zlib flag, and hard limits.
+
+A frame is ``b"hs"`` + one flags byte + the msgpack body (zlib-compressed when flag
+bit 0 is set). Every check that can be made before or while decoding is made here, so
+that a hostile payload costs at most ``MAX_FRAME`` bytes read and ``MAX_BODY`` bytes
+inflated, and fails with a :class:`ProtocolError` naming its reason.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgpack
+
+from protocol.errors import ProtocolError, Reason
+from protocol.topics import Kind, parse_topic
+from protocol.version import PROTOCOL_VERSION, check_version
+
+MAGIC: Final = b"hs"
+FLAG_ZLIB: Final = 0x01
+_KNOWN_FLAGS: Final = FLAG_ZLIB
+HEADER_LEN: Final = 3
+#: Cap on the payload as it arrives, checked before anything is decoded.
+MAX_FRAME: Final = 256 * 1024
+#: Cap on the msgpack body after decompression (a zip bomb stops here).
+MAX_BODY: Final = 1024 * 1024
+#: Deepest nesting any v1 message needs is 5; anything far deeper is hostile.
+MAX_DEPTH: Final = 16
+#: Bodies above this are compressed by ``encode(compress=None)``.
+COMPRESS_ABOVE: Final = 1024
+
+
+def encode(message: Mapping[str, Any], *, compress: bool | None = None) -> bytes:
+    """Serialise one envelope into a frame; compress if asked, or if large when ``None``."""
+    body = msgpack.packb(message, use_bin_type=True)
+    if compress is None:
+        compress = len(body) > COMPRESS_ABOVE
+    flags = 0
+    if compress:
+        body = zlib.compress(body, 6)
+        flags |= FLAG_ZLIB
+    frame = MAGIC + bytes([flags]) + body
+    if len(frame) > MAX_FRAME:
+        raise ProtocolError(Reason.OVERSIZE, f"frame of {len(frame)} bytes exceeds {MAX_FRAME}")
+    return frame
+
+
+def _pairs(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+    # msgpack silently keeps the last of duplicate keys; a lying sender could hide a
+    # field from one reader and show it to another, so duplicates are refused.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise ProtocolError(Reason.NON_STRING_KEY, f"map key of type {type(key).__name__}")
+        out[key] = value
+    if len(out) != len(pairs):
+        raise ProtocolError(Reason.DUPLICATE_KEY, "a map repeats a key")
+    return out
+
+
+def _check_depth(root: object) -> None:
+    stack: list[tuple[object, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ProtocolError(Reason.TOO_DEEP, f"nesting deeper than {MAX_DEPTH}")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(data, MAX_BODY + 1)
+    except zlib.error as exc:
+        raise ProtocolError(Reason.BAD_COMPRESSION, str(exc)) from exc
+    if len(body) > MAX_BODY or inflater.unconsumed_tail:
+        raise ProtocolError(Reason.OVERSIZE, f"inflates past {MAX_BODY} bytes")
+    if not inflater.eof:
+        raise ProtocolError(Reason.TRUNCATED, "compressed body ends early")
+    return body
+
+
+def decode(frame: bytes) -> dict[str, Any]:
+    """Unframe and decode one payload into a plain dict with string keys.
+
+    Checks, in order: size, frame header, decompression, msgpack well-formedness,
+    string keys without duplicates, nesting depth, and that the top is a map.
+    """
+    if not frame:
+        raise ProtocolError(Reason.EMPTY, "empty payload")
+    if len(frame) > MAX_FRAME:
+        raise ProtocolError(Reason.OVERSIZE, f"payload of {len(frame)} bytes exceeds {MAX_FRAME}")
+    if len(frame) < HEADER_LEN or frame[:2] != MAGIC:
+        raise ProtocolError(Reason.BAD_FRAME, "payload does not start with the homescope frame header")
+    flags = frame[2]
+    if flags & ~_KNOWN_FLAGS:
+        raise ProtocolError(Reason.BAD_FRAME, f"unknown frame flags 0x{flags:02x}")
+    body = frame[HEADER_LEN:]
+    if flags & FLAG_ZLIB:
+        body = _inflate(body)
+    try:
+        obj = msgpack.unpackb(
+            body,
+            raw=False,
+            strict_map_key=True,
+            object_pairs_hook=_pairs,
+            max_ext_len=0,
+        )
+    except ProtocolError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(Reason.BAD_UTF8, str(exc)[:200]) from exc
+    except msgpack.ExtraData as exc:
+        raise ProtocolError(Reason.MALFORMED, "trailing bytes after the message") from exc
+    except msgpack.StackError as exc:
+        raise ProtocolError(Reason.TOO_DEEP, "nesting deeper than the decoder's stack") from exc
+    except ValueError as exc:
+        text = str(exc)
+        if "incomplete" in text:
+            raise ProtocolError(Reason.TRUNCATED, text[:200]) from exc
+        if "key" in text:
+            raise ProtocolError(Reason.NON_STRING_KEY, text[:200]) from exc
+        raise ProtocolError(Reason.MALFORMED, text[:200]) from exc
+    except (msgpack.FormatError, TypeError, OverflowError) as exc:
+        raise ProtocolError(Reason.MALFORMED, str(exc)[:200] or type(exc).__name__) from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(Reason.NOT_A_MAP, f"top level is {type(obj).__name__}, not a map")
+    _check_depth(obj)
+    return obj
+
+
+def open_envelope(frame: bytes, topic: str) -> dict[str, Any]:
+    """Decode a frame received on ``topic`` and check the envelope against the topic.
+
+    The gateway id and kind come from the topic (which the broker's ACL ties to the
+    sender's credentials); a payload claiming anything else is refused.
+    """
+    where = parse_topic(topic)
+    message = decode(frame)
+    check_version(message.get("v"))
+    if message.get("kind") != where.kind.value:
+        raise ProtocolError(
+            Reason.KIND_MISMATCH, f"payload kind {str(message.get('kind'))[:20]!r} on a {where.kind} topic"
+        )
+    if message.get("gateway_id") != where.gateway_id:
+        raise ProtocolError(
+            Reason.IDENTITY_MISMATCH,
+            f"payload names gateway {str(message.get('gateway_id'))[:70]!r} on {where.gateway_id}'s topic",
+        )
+    return message
+
+
+def envelope(kind: Kind, gateway_id: str, **fields: Any) -> dict[str, Any]:
+    """The common envelope head for ``kind``; the caller adds the kind's own fields."""
+    return {"v": PROTOCOL_VERSION, "kind": kind.value, "gateway_id": gateway_id, **fields}

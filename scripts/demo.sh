@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bring up a working homescope on this machine: a private Mosquitto on loopback, the
+# collector on SQLite, an emulated fleet and one real agent sampling this machine.
+# Ctrl-C stops everything. DEMO_SECONDS=N stops after N seconds (for unattended checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+DIR=.demo
+HOMES=${DEMO_HOMES:-20}
+HTTP_PORT=${DEMO_HTTP_PORT:-8080}
+mkdir -p "$DIR"
+
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MQTT_PORT=${DEMO_MQTT_PORT:-$(free_port)}
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+PASSWORD_FILE="$DIR/admin-password"
+[ -s "$PASSWORD_FILE" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(9))' > "$PASSWORD_FILE"
+PASSWORD=$(cat "$PASSWORD_FILE")
+
+cat > "$DIR/mosquitto.conf" <<CONF
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $PWD/$DIR/
+log_dest file $PWD/$DIR/mosquitto.log
+CONF
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo; echo "stopping demo..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$MOSQUITTO" -c "$DIR/mosquitto.conf" & pids+=($!)
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$MQTT_PORT") 2>/dev/null && break; sleep 0.1; done
+
+HOMESCOPE_USERS="admin:$PASSWORD" "$VENV/bin/homescope-collector" serve \
+  --db "sqlite:///$DIR/homescope.db" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --http "127.0.0.1:$HTTP_PORT" \
+  > "$DIR/collector.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
+if ! (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null; then
+  echo "the collector did not start; see $DIR/collector.log:"; tail -20 "$DIR/collector.log"; exit 1
+fi
+
+"$VENV/bin/homescope-emulator" run --homes "$HOMES" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 \
+  > "$DIR/emulator.log" 2>&1 & pids+=($!)
+"$VENV/bin/homescope-agent" run --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 10 --no-jitter \
+  --spool "$DIR/agent-outbox.db" > "$DIR/agent.log" 2>&1 & pids+=($!)
+
+cat <<MSG
+
+  homescope is running.
+    operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
+    REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or set HOMESCOPE_API_TOKENS)
+    broker:         mqtt://127.0.0.1:$MQTT_PORT  ($HOMES emulated homes + this machine's real agent)
+    logs:           $DIR/*.log
+  Press Ctrl-C to stop.
+
+MSG
+if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else wait -n "${pids[@]}" || true; fi

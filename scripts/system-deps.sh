@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install (as root) or name (otherwise) the Debian packages homescope's commands need.
+#   scripts/system-deps.sh          everything make test and make demo use
+#   scripts/system-deps.sh python   only what creating the virtualenv needs
+set -euo pipefail
+
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
+if [ "${1:-all}" != python ]; then
+  have_cmd mosquitto || need+=(mosquitto)
+  have_cmd chromium || need+=(chromium)
+  have_cmd ip || need+=(iproute2)
+  have_cmd nft || need+=(nftables)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "installing system packages: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts mosquitto as a service on 1883; homescope runs its own brokers on free ports.
+else
+  echo "homescope needs these system packages: ${need[*]}" >&2
+  echo "install them with:  sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,51 @@
+"""Session fixtures: a private Mosquitto on a free loopback port, shared test data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker import Broker
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HOMESCOPE_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_testdata() -> Path:
+    """``../shared/testdata`` (CI has it beside the clone)."""
+    path = SHARED / "testdata"
+    if not path.is_dir():
+        pytest.fail(f"shared test data not found at {path}; set HOMESCOPE_SHARED to the shared/ folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
+    )
+    if not found:
+        pytest.fail("mosquitto is not installed: run `sudo apt-get install -y mosquitto` (make test does it as root)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def broker(mosquitto_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """One Mosquitto for the session (tests use unique gateway ids/topics)."""
+    b = Broker(mosquitto_binary, tmp_path_factory.mktemp("mosquitto"))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def private_broker(mosquitto_binary: str, tmp_path: Path) -> Iterator[Broker]:
+    """A broker of the test's own, for tests that kill, restart or reconfigure it."""
+    b = Broker(mosquitto_binary, tmp_path / "mosquitto")
+    yield b
+    b.stop()
