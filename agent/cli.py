@@ -86,7 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args, system)
     logging.getLogger().setLevel(config.log_level.upper())
     outbox = Outbox(config.spool_path, config.spool_quota_bytes)
-    will = (topic_for(config.gateway_id, Kind.STATUS), status_frame(config.gateway_id, "offline", outbox.epoch, __version__, 0))
+    will = (
+        topic_for(config.gateway_id, Kind.STATUS),
+        status_frame(config.gateway_id, "offline", outbox.epoch, __version__, 0),
+    )
     transport = PahoTransport(
         config.mqtt_url,
         config.gateway_id,

@@ -133,7 +133,9 @@ def _validated(config: AgentConfig) -> AgentConfig:
         raise ConfigError(f"gateway_id {config.gateway_id!r} must match {_GATEWAY_ID.pattern}")
     url = urlsplit(config.mqtt_url)
     if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-        raise ConfigError(f"mqtt_url {config.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+        raise ConfigError(
+            f"mqtt_url {config.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883"
+        )
     if not 1 <= config.interval_s <= 86400:
         raise ConfigError(f"interval_s {config.interval_s} must be between 1 and 86400")
     if config.spool_quota_bytes < 64 * 1024:

@@ -37,7 +37,9 @@ class Reporter:
         health = self._health[name]
         if health.state != state:
             if state == "ok":
-                log.info("sampler %s: ok%s", name, f" again (was {health.state})" if health.state != "new" else "")
+                log.info(
+                    "sampler %s: ok%s", name, f" again (was {health.state})" if health.state != "new" else ""
+                )
             else:
                 log.warning("sampler %s: %s: %s", name, state, reason)
         health.state, health.reason = state, reason

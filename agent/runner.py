@@ -36,7 +36,13 @@ def next_boundary(now: float, interval: int) -> int:
 
 
 def report_frame(
-    gateway_id: str, epoch: int, seq: int, window: tuple[int, int], uptime_s: int, body: dict[str, Any], now: int
+    gateway_id: str,
+    epoch: int,
+    seq: int,
+    window: tuple[int, int],
+    uptime_s: int,
+    body: dict[str, Any],
+    now: int,
 ) -> bytes:
     """Frame one report envelope."""
     message = envelope(
@@ -54,7 +60,13 @@ def report_frame(
 
 
 def event_frame(
-    gateway_id: str, epoch: int, seq: int, window: tuple[int, int], uptime_s: int, events: list[dict[str, Any]], now: int
+    gateway_id: str,
+    epoch: int,
+    seq: int,
+    window: tuple[int, int],
+    uptime_s: int,
+    events: list[dict[str, Any]],
+    now: int,
 ) -> bytes:
     """Frame one event batch envelope."""
     message = envelope(
@@ -142,7 +154,12 @@ class Runner:
         events = self._pending_events(now)
         gap = self.outbox.gap()
         if gap is not None:
-            event: dict[str, Any] = {"type": "gap", "ts": int(now), "dropped": gap.dropped, "reason": gap.reason}
+            event: dict[str, Any] = {
+                "type": "gap",
+                "ts": int(now),
+                "dropped": gap.dropped,
+                "reason": gap.reason,
+            }
             if gap.first_seq is not None and gap.last_seq is not None:
                 event.update(first_seq=gap.first_seq, last_seq=gap.last_seq)
             events.append(event)
@@ -173,7 +190,12 @@ class Runner:
             self.publisher.start()
         windows = 0
         boundary = next_boundary(self._wall(), self.config.interval_s)
-        log.info("agent %s: reporting every %d s, next window ends at %d", self.config.gateway_id, self.config.interval_s, boundary)
+        log.info(
+            "agent %s: reporting every %d s, next window ends at %d",
+            self.config.gateway_id,
+            self.config.interval_s,
+            boundary,
+        )
         while not stop.is_set():
             now = self._wall()
             if now >= boundary:

@@ -12,7 +12,9 @@ from collector.web.auth import Auth, middleware
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
-def create_app(store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None) -> web.Application:
+def create_app(
+    store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None
+) -> web.Application:
     """The web app; the caller owns the store's lifecycle."""
     app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
     app[STORE] = store

@@ -23,9 +23,7 @@ def counter_delta(previous: int, current: int, rebooted: bool) -> int:
     return current  # reset without a reboot (driver reload): count from zero
 
 
-def interface_rates(
-    previous: dict[str, Any] | None, current: dict[str, Any]
-) -> dict[str, dict[str, float]]:
+def interface_rates(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per-interface receive/send bits per second between two stored states.
 
     ``previous`` and ``current`` are ``{"body": ..., "window_end": ..., "uptime_s": ...}``.
@@ -43,7 +41,9 @@ def interface_rates(
         if old is None:
             continue
         rates[iface["name"]] = {
-            "rx_bps": round(8 * counter_delta(old["bytes_received"], iface["bytes_received"], rebooted) / elapsed, 1),
+            "rx_bps": round(
+                8 * counter_delta(old["bytes_received"], iface["bytes_received"], rebooted) / elapsed, 1
+            ),
             "tx_bps": round(8 * counter_delta(old["bytes_sent"], iface["bytes_sent"], rebooted) / elapsed, 1),
         }
     return rates
@@ -60,7 +60,9 @@ def window_facts(body: dict[str, Any], rates: dict[str, dict[str, float]]) -> di
     wan_rate = rates.get(wan or "", {})
     return {
         "cpu_pct": system.get("cpu_usage_pct"),
-        "mem_used_pct": round(100.0 * (total - available) / total, 1) if total and available is not None else None,
+        "mem_used_pct": round(100.0 * (total - available) / total, 1)
+        if total and available is not None
+        else None,
         "wan_rx_bps": wan_rate.get("rx_bps"),
         "wan_tx_bps": wan_rate.get("tx_bps"),
         "stations": len(body.get("stations", [])),

@@ -11,6 +11,7 @@ disk full) is retried and never acknowledged meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -74,7 +75,9 @@ def classify(item: Incoming) -> SpooledMessage | QuarantinedMessage | StatusChan
         gateway_id = parse_topic(item.topic).gateway_id
         message = validate(open_envelope(item.payload, item.topic))
     except ProtocolError as exc:
-        return QuarantinedMessage(item.received_at, item.topic, gateway_id, exc.reason.value, exc.detail, item.payload)
+        return QuarantinedMessage(
+            item.received_at, item.topic, gateway_id, exc.reason.value, exc.detail, item.payload
+        )
     if isinstance(message, Report | EventBatch):
         return SpooledMessage(
             gateway_id=message.gateway_id,
@@ -120,22 +123,31 @@ class Ingest:
         self._client.on_message = self._on_message
 
     # -- paho thread ------------------------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
         if reason.is_failure:
             log.error("collector mqtt: connection refused: %s", reason)
             return
         self.connected = True
-        log.info("collector mqtt: connected to %s:%d (session present: %s)", self._host, self._port, flags.session_present)
+        log.info(
+            "collector mqtt: connected to %s:%d (session present: %s)",
+            self._host,
+            self._port,
+            flags.session_present,
+        )
         group = self.settings.share_group or None
         client.subscribe([(subscription(kind, group), 1) for kind in (*SPOOLED_KINDS, Kind.STATUS)])
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
         if self.connected:
             log.warning("collector mqtt: connection lost: %s", reason)
         self.connected = False
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        item = Incoming(message.topic, message.payload, message.mid, message.qos, time.time())
+        item = Incoming(message.topic, bytes(message.payload), message.mid, message.qos, time.time())
         assert self._loop is not None and self._queue is not None
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
@@ -143,7 +155,7 @@ class Ingest:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 7 * 24 * 3600  # keep our queue while we restart
         props.ReceiveMaximum = max(20, min(65535, self.settings.batch_max * 2))
         self._client.connect_async(self._host, self._port, keepalive=30, clean_start=False, properties=props)
@@ -153,10 +165,8 @@ class Ingest:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -233,7 +243,8 @@ class Ingest:
         now = int(time.time())
         for (gateway_id, epoch), seqs in per.items():
             frame = encode(
-                envelope(Kind.ACK, gateway_id, epoch=epoch, ranges=ack_ranges(seqs), sent_at=now), compress=False
+                envelope(Kind.ACK, gateway_id, epoch=epoch, ranges=ack_ranges(seqs), sent_at=now),
+                compress=False,
             )
             self._client.publish(topic_for(gateway_id, Kind.ACK), frame, qos=1)
         for item in batch:

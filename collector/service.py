@@ -55,10 +55,12 @@ class Service:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
         await site.start()
-        server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
+        server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else int(port)
-        log.info("collector: store %s, web on http://%s:%d/", self.settings.db, host or "127.0.0.1", self.port)
+        log.info(
+            "collector: store %s, web on http://%s:%d/", self.settings.db, host or "127.0.0.1", self.port
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

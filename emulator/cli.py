@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--homes", type=int, default=20)
     run.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
     run.add_argument("--interval", type=float, default=5.0, help="real seconds between reports")
-    run.add_argument("--duration", type=float, help="stop after this many seconds (default: run until stopped)")
+    run.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: run until stopped)"
+    )
     run.add_argument("--prefix", default="emu", help="gateway id prefix")
     run.add_argument("--seed", type=int, default=1)
     run.set_defaults(func=cmd_run)

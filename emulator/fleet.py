@@ -11,6 +11,8 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from agent.publisher.outbox import Outbox
 from agent.publisher.paho_transport import PahoTransport
@@ -30,10 +32,18 @@ class Gateway:
     publisher: Publisher
 
 
+def _frame(
+    gateway_id: str, window: tuple[int, int], uptime: int, body: dict[str, Any], now: int, epoch: int, seq: int
+) -> bytes:
+    return report_frame(gateway_id, epoch, seq, window, uptime, body, now)
+
+
 class Fleet:
     """N homes reporting every ``interval_s`` real seconds."""
 
-    def __init__(self, homes: int, mqtt_url: str, *, interval_s: float = 1.0, prefix: str = "emu", seed: int = 1) -> None:
+    def __init__(
+        self, homes: int, mqtt_url: str, *, interval_s: float = 1.0, prefix: str = "emu", seed: int = 1
+    ) -> None:
         self.interval_s = interval_s
         self.gateways: list[Gateway] = []
         for i in range(homes):
@@ -41,7 +51,9 @@ class Fleet:
             outbox = Outbox(":memory:", 2 * 1024 * 1024)
             will = (topic_for(gid, Kind.STATUS), status_frame(gid, "offline", outbox.epoch, __version__, 0))
             transport = PahoTransport(mqtt_url, gid, username=gid, will=will)
-            publisher = Publisher(gid, outbox, transport, resend_after_s=max(5.0, 10 * interval_s), version=__version__)
+            publisher = Publisher(
+                gid, outbox, transport, resend_after_s=max(5.0, 10 * interval_s), version=__version__
+            )
             self.gateways.append(Gateway(VirtualHome(gid, seed * 1_000_003 + i), outbox, publisher))
 
     def start(self) -> None:
@@ -64,12 +76,8 @@ class Fleet:
             body = gw.home.report_body(window_s)
             gid = gw.home.gateway_id
             uptime = gw.home.uptime_s
-            seq = gw.outbox.append(
-                "report",
-                lambda epoch, seq, b=body, g=gid, u=uptime: report_frame(
-                    g, epoch, seq, (window_end - window_s, window_end), u, b, now
-                ),
-            )
+            window = (window_end - window_s, window_end)
+            seq = gw.outbox.append("report", partial(_frame, gid, window, uptime, body, now))
             if seq is not None:
                 spooled.append((gid, seq))
             gw.publisher.pump()

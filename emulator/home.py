@@ -10,10 +10,32 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-_VENDORS = [("a4:83:e7", "Apple"), ("8c:f5:a3", "Samsung"), ("28:6c:07", "Xiaomi"), ("00:e0:4c", "Realtek"),
-            ("3c:22:fb", "Apple"), ("f0:18:98", "Apple"), ("44:65:0d", "Amazon"), ("98:de:d0", "TP-Link")]
-_HOSTS = ["iphone", "ipad", "macbook", "galaxy", "redmi", "smart-tv", "echo", "laptop", "switch", "desktop",
-          "camera", "printer", "watch", "kindle"]
+_VENDORS = [
+    ("a4:83:e7", "Apple"),
+    ("8c:f5:a3", "Samsung"),
+    ("28:6c:07", "Xiaomi"),
+    ("00:e0:4c", "Realtek"),
+    ("3c:22:fb", "Apple"),
+    ("f0:18:98", "Apple"),
+    ("44:65:0d", "Amazon"),
+    ("98:de:d0", "TP-Link"),
+]
+_HOSTS = [
+    "iphone",
+    "ipad",
+    "macbook",
+    "galaxy",
+    "redmi",
+    "smart-tv",
+    "echo",
+    "laptop",
+    "switch",
+    "desktop",
+    "camera",
+    "printer",
+    "watch",
+    "kindle",
+]
 
 
 @dataclass
@@ -72,45 +94,98 @@ class VirtualHome:
             s.connected_s += window_s
             s.signal_dbm = max(-90, min(-30, s.signal_dbm + rng.randint(-2, 2)))
             row: dict[str, Any] = {
-                "mac": s.mac, "hostname": s.hostname, "ip": f"192.168.1.{10 + self.stations.index(s)}",
-                "medium": s.medium, "vendor": s.vendor, "randomized_mac": False,
-                "bytes_sent": s.bytes_sent, "bytes_received": s.bytes_received,
-                "packets_sent": s.packets_sent, "packets_received": s.packets_received, "connected_s": s.connected_s,
+                "mac": s.mac,
+                "hostname": s.hostname,
+                "ip": f"192.168.1.{10 + self.stations.index(s)}",
+                "medium": s.medium,
+                "vendor": s.vendor,
+                "randomized_mac": False,
+                "bytes_sent": s.bytes_sent,
+                "bytes_received": s.bytes_received,
+                "packets_sent": s.packets_sent,
+                "packets_received": s.packets_received,
+                "connected_s": s.connected_s,
             }
             if s.medium != "wired":
                 rate = 866_700 if s.medium == "5GHz" else 144_400
                 row.update(
-                    interface="wlan1" if s.medium == "5GHz" else "wlan0", signal_dbm=s.signal_dbm, noise_dbm=-92,
-                    snr_db=s.signal_dbm + 92, tx_rate_kbps=int(rate * rng.uniform(0.3, 1.0)),
-                    rx_rate_kbps=int(rate * rng.uniform(0.3, 1.0)), retransmissions=s.retransmissions,
+                    interface="wlan1" if s.medium == "5GHz" else "wlan0",
+                    signal_dbm=s.signal_dbm,
+                    noise_dbm=-92,
+                    snr_db=s.signal_dbm + 92,
+                    tx_rate_kbps=int(rate * rng.uniform(0.3, 1.0)),
+                    rx_rate_kbps=int(rate * rng.uniform(0.3, 1.0)),
+                    retransmissions=s.retransmissions,
                 )
             stations.append(row)
         lan_rx = sum(s.bytes_sent for s in self.stations)
         lan_tx = sum(s.bytes_received for s in self.stations)
         radios = [
-            {"name": "radio0", "band": "2.4GHz", "channel": rng.choice([1, 6, 11]), "width_mhz": 20, "standard": "n",
-             "noise_dbm": -92, "utilization_pct": round(rng.uniform(10, 70), 1),
-             "interference_pct": round(rng.uniform(2, 40), 1), "stations": sum(s.medium == "2.4GHz" for s in self.stations)},
-            {"name": "radio1", "band": "5GHz", "channel": rng.choice([36, 44, 149]), "width_mhz": 80, "standard": "ac",
-             "noise_dbm": -95, "utilization_pct": round(rng.uniform(5, 50), 1),
-             "interference_pct": round(rng.uniform(1, 15), 1), "stations": sum(s.medium == "5GHz" for s in self.stations)},
+            {
+                "name": "radio0",
+                "band": "2.4GHz",
+                "channel": rng.choice([1, 6, 11]),
+                "width_mhz": 20,
+                "standard": "n",
+                "noise_dbm": -92,
+                "utilization_pct": round(rng.uniform(10, 70), 1),
+                "interference_pct": round(rng.uniform(2, 40), 1),
+                "stations": sum(s.medium == "2.4GHz" for s in self.stations),
+            },
+            {
+                "name": "radio1",
+                "band": "5GHz",
+                "channel": rng.choice([36, 44, 149]),
+                "width_mhz": 80,
+                "standard": "ac",
+                "noise_dbm": -95,
+                "utilization_pct": round(rng.uniform(5, 50), 1),
+                "interference_pct": round(rng.uniform(1, 15), 1),
+                "stations": sum(s.medium == "5GHz" for s in self.stations),
+            },
         ]
         return {
             "samplers": {name: {"state": "ok"} for name in ("system", "interfaces", "radios", "stations")},
             "system": {
-                "cpu_usage_pct": round(rng.uniform(2, 35) * self.busy, 2), "cpu_count": 2,
-                "memory_total_kib": 262_144, "memory_free_kib": rng.randint(40_000, 120_000),
+                "cpu_usage_pct": round(rng.uniform(2, 35) * self.busy, 2),
+                "cpu_count": 2,
+                "memory_total_kib": 262_144,
+                "memory_free_kib": rng.randint(40_000, 120_000),
                 "memory_available_kib": rng.randint(80_000, 160_000),
-                "load1": round(rng.uniform(0, 1.5), 2), "load5": 0.5, "load15": 0.4, "uptime_s": self.uptime_s,
+                "load1": round(rng.uniform(0, 1.5), 2),
+                "load5": 0.5,
+                "load15": 0.4,
+                "uptime_s": self.uptime_s,
                 "board": {"manufacturer": "Emulated", "model": "HS-1000", "release": "OpenWrt 23.05.3"},
             },
             "interfaces": [
-                {"name": "wan", "role": "wan", "up": True, "speed_mbps": 1000, "bytes_received": self.wan_rx,
-                 "bytes_sent": self.wan_tx, "packets_received": self.wan_rx // 1200, "packets_sent": self.wan_tx // 600},
-                {"name": "br-lan", "role": "lan", "up": True, "bytes_received": lan_rx, "bytes_sent": lan_tx,
-                 "packets_received": lan_rx // 600, "packets_sent": lan_tx // 1200},
+                {
+                    "name": "wan",
+                    "role": "wan",
+                    "up": True,
+                    "speed_mbps": 1000,
+                    "bytes_received": self.wan_rx,
+                    "bytes_sent": self.wan_tx,
+                    "packets_received": self.wan_rx // 1200,
+                    "packets_sent": self.wan_tx // 600,
+                },
+                {
+                    "name": "br-lan",
+                    "role": "lan",
+                    "up": True,
+                    "bytes_received": lan_rx,
+                    "bytes_sent": lan_tx,
+                    "packets_received": lan_rx // 600,
+                    "packets_sent": lan_tx // 1200,
+                },
             ],
-            "wan": {"interface": "wan", "protocol": "pppoe", "connected": True, "online_s": window_s, "offline_s": 0},
+            "wan": {
+                "interface": "wan",
+                "protocol": "pppoe",
+                "connected": True,
+                "online_s": window_s,
+                "offline_s": 0,
+            },
             "radios": radios,
             "stations": stations,
         }

@@ -121,7 +121,8 @@ def decode(frame: bytes) -> dict[str, Any]:
         raise ProtocolError(Reason.TOO_DEEP, "nesting deeper than the decoder's stack") from exc
     except ValueError as exc:
         text = str(exc)
-        if "incomplete" in text:
+        # "exceeds max_*_len": a length prefix claims more than the payload can hold
+        if "incomplete" in text or "exceeds max_" in text:
             raise ProtocolError(Reason.TRUNCATED, text[:200]) from exc
         if "key" in text:
             raise ProtocolError(Reason.NON_STRING_KEY, text[:200]) from exc

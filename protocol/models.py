@@ -188,21 +188,17 @@ class TopologyLink(_Part):
     rx_rate_kbps: U32 | None = None
 
 
-def _many(item: Any, limit: int) -> Any:
-    return Annotated[list[item], Field(max_length=limit)]
-
-
 class ReportBody(_Part):
     samplers: Annotated[dict[Short, SamplerStatus], Field(max_length=64)] = {}
     system: SystemSection | None = None
-    interfaces: _many(Interface, 256) = []
+    interfaces: Annotated[list[Interface], Field(max_length=256)] = []
     wan: Wan | None = None
-    radios: _many(Radio, 16) = []
-    stations: _many(Station, 512) = []
-    quality: _many(LinkQuality, 600) = []
-    neighbours: _many(Neighbour, 512) = []
-    apps: _many(AppUsage, 4096) = []
-    topology: _many(TopologyLink, 64) = []
+    radios: Annotated[list[Radio], Field(max_length=16)] = []
+    stations: Annotated[list[Station], Field(max_length=512)] = []
+    quality: Annotated[list[LinkQuality], Field(max_length=600)] = []
+    neighbours: Annotated[list[Neighbour], Field(max_length=512)] = []
+    apps: Annotated[list[AppUsage], Field(max_length=4096)] = []
+    topology: Annotated[list[TopologyLink], Field(max_length=64)] = []
 
 
 class _Envelope(_Part):
@@ -238,7 +234,7 @@ class Event(_Part):
 
 
 class EventBody(_Part):
-    events: _many(Event, 4096)
+    events: Annotated[list[Event], Field(max_length=4096)]
 
 
 class EventBatch(_Spooled):

@@ -59,7 +59,9 @@ def parse_topic(topic: str) -> Topic:
     """Split a topic into gateway id and kind, refusing anything off the layout."""
     match = _TOPIC.fullmatch(topic)
     if match is None:
-        raise ProtocolError(Reason.BAD_TOPIC, f"topic {topic[:120]!r} is not {ROOT}/{TOPIC_VERSION}/<id>/<kind>")
+        raise ProtocolError(
+            Reason.BAD_TOPIC, f"topic {topic[:120]!r} is not {ROOT}/{TOPIC_VERSION}/<id>/<kind>"
+        )
     try:
         kind = Kind(match.group(2))
     except ValueError:

@@ -30,7 +30,9 @@ def mosquitto_binary() -> str:
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
     )
     if not found:
-        pytest.fail("mosquitto is not installed: run `sudo apt-get install -y mosquitto` (make test does it as root)")
+        pytest.fail(
+            "mosquitto is not installed: run `sudo apt-get install -y mosquitto` (make test does it as root)"
+        )
     return found
 
 

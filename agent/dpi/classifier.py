@@ -122,17 +122,28 @@ class Classifier:
         return Verdict(app, self.categories[app])
 
     def by_host(self, host: str) -> Verdict | None:
-        """The application a hostname belongs to, or None if the table does not know it."""
+        """The application a hostname belongs to, or None if the table does not know it.
+
+        The entry covering the most labels of the name wins; on a tie a plain suffix beats a pattern.
+        """
         name = host.lower().rstrip(".")
-        for pattern in self._patterns:
-            if pattern.regex.search(name):
-                return self._verdict(pattern.app)
+        best_app: str | None = None
+        best_labels = 0
         labels = name.split(".")
         for i in range(len(labels)):
             app = self._suffixes.get(".".join(labels[i:]))
             if app is not None:
-                return self._verdict(app)
-        return None
+                best_app, best_labels = app, len(labels) - i
+                break
+        for pattern in self._patterns:
+            if pattern.literal_labels < best_labels:
+                break  # sorted by literal labels: no later pattern can cover more of the name
+            found = pattern.regex.search(name)
+            if found is not None:
+                covered = name[found.start() :].lstrip(".").count(".") + 1
+                if covered > best_labels:
+                    best_app, best_labels = pattern.app, covered
+        return None if best_app is None else self._verdict(best_app)
 
     def by_port(self, l4: str, port: int) -> Verdict | None:
         """The application a server port is documented for, or None."""
@@ -165,8 +176,8 @@ def _compile_pattern(domain: str, app: str) -> _Pattern:
     parts = domain.split(".")
     tail = ""
     if parts[-1] == "*":
-        # "name.*": any top-level domain, country code or "co.xx"/"com.xx" second-level suffix.
+        # "name.*": any top-level domain, or a country's "co.xx"/"com.xx"-style second-level suffix.
         parts = parts[:-1]
-        tail = r"\.[a-z]{2,6}(\.[a-z]{2})?"
+        tail = r"\.(?:(?:co|com|net|org|gov|edu|ac|or|ne|go)\.[a-z]{2}|[a-z]{2,6})"
     body = r"\.".join(re.escape(p).replace(r"\*", "[a-z0-9-]*") for p in parts)
     return _Pattern(re.compile(rf"(^|\.){body}{tail}$"), literal, app)

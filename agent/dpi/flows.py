@@ -43,8 +43,9 @@ class Flow:
     pkts_down: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    l7: str | None = None  # tls, quic, http, dns, dhcp, mdns, llmnr, netbios, ssdp, stun, or a signature
     host: str | None = None
-    host_source: str | None = None  # sni, quic, http, dns, dhcp, mdns, netbios, ssdp, dnscache
+    host_source: str | None = None  # sni, quic, http, dns, dhcp, mdns, llmnr, netbios, ssdp, dnscache
     app: str | None = None
     category: str | None = None
     app_source: str | None = None  # host, signature, socket, port, default

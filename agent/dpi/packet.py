@@ -1,4 +1,4 @@
-"""Decode a captured frame down to its transport header: Ethernet (with VLAN tags), Linux cooked capture,
+"""Decode a captured frame down to its transport header: Ethernet (VLAN tags, PPPoE), Linux cooked capture,
 raw IP; IPv4 and IPv6 (skipping extension headers); TCP and UDP ports.
 
 Returns None for anything that is not an IP packet (ARP, LLDP...) and for non-first IP fragments, which
@@ -35,6 +35,9 @@ TCP_ACK = 0x10
 _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
 _VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
+_PPPOE_SESSION = 0x8864
+_PPP_IPV4 = 0x0021
+_PPP_IPV6 = 0x0057
 _IPV6_EXTENSIONS = (0, 43, 60, 135, 139, 140)  # hop-by-hop, routing, dest options, mobility, HIP, shim6
 _IPV6_FRAGMENT = 44
 _IPV6_AH = 51
@@ -85,6 +88,10 @@ def _decode(linktype: int, frame: bytes, ts: float) -> Packet | None:
         while ethertype in _VLAN_TAGS:
             ethertype = struct.unpack_from("!H", frame, offset + 2)[0]
             offset += 4
+        if ethertype == _PPPOE_SESSION:  # PPPoE session header (6 bytes), then the PPP protocol field
+            ppp = struct.unpack_from("!H", frame, offset + 6)[0]
+            ethertype = _ETH_IPV4 if ppp == _PPP_IPV4 else _ETH_IPV6 if ppp == _PPP_IPV6 else 0
+            offset += 8
     elif linktype == LINKTYPE_LINUX_SLL:
         ethertype = struct.unpack_from("!H", frame, 14)[0]
         offset = 16

@@ -282,9 +282,10 @@ def is_gquic_client(payload: bytes) -> bool:
 class QuicReassembler:
     """Per-flow state: collects the client's Initial CRYPTO data until the ClientHello is complete."""
 
-    __slots__ = ("_chunks", "_dcid", "_keys", "_size", "failed")
+    __slots__ = ("_chunks", "_dcid", "_keys", "_size", "failed", "recognised")
 
     def __init__(self) -> None:
+        self.recognised = False  # a packet of a QUIC version we can read was seen
         self._dcid: bytes | None = None
         self._keys: InitialKeys | None = None
         self._chunks: dict[int, bytes] = {}
@@ -301,9 +302,15 @@ class QuicReassembler:
         if self.failed:
             return None
         if is_gquic_client(datagram):
-            name = gquic_chlo_sni(datagram)
-            return name
-        if not datagram or not datagram[0] & 0x80 or not crypto_available():
+            self.recognised = True
+            return gquic_chlo_sni(datagram)
+        if not datagram or not datagram[0] & 0x80 or len(datagram) < 7:
+            return None
+        if version_info(struct.unpack_from("!I", datagram, 1)[0]) is None:
+            return None
+        self.recognised = True
+        if not crypto_available():
+            self.failed = True
             return None
         pos = 0
         while pos < len(datagram) and datagram[pos] & 0x80:

@@ -134,14 +134,18 @@ class Outbox:
             freed += int(length)
         if used - freed + size > self.quota_bytes:
             raise sqlite3.DatabaseError("record larger than the whole outbox quota")
-        self._db.executemany("DELETE FROM records WHERE epoch = ? AND seq = ?", [(self.epoch, s) for s in dropped])
+        self._db.executemany(
+            "DELETE FROM records WHERE epoch = ? AND seq = ?", [(self.epoch, s) for s in dropped]
+        )
         self._add_meta("bytes", -freed)
         self._add_meta("dropped_total", len(dropped))
         self._add_meta("gap_dropped", len(dropped))
         first = self._meta("gap_first")
         self._set_meta("gap_first", min([first, *dropped]) if first is not None else min(dropped))
         self._set_meta("gap_last", max([self._meta("gap_last") or 0, *dropped]))
-        log.warning("outbox: quota of %d bytes reached, dropped %d oldest records", self.quota_bytes, len(dropped))
+        log.warning(
+            "outbox: quota of %d bytes reached, dropped %d oldest records", self.quota_bytes, len(dropped)
+        )
 
     def pending(self, limit: int = 100, after: int = 0) -> list[Record]:
         """Unacknowledged records with seq > ``after``, oldest first."""
@@ -163,7 +167,9 @@ class Outbox:
                     "SELECT count(*), coalesce(sum(length(frame)), 0) FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?",
                     (epoch, low, high),
                 ).fetchone()
-                self._db.execute("DELETE FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?", (epoch, low, high))
+                self._db.execute(
+                    "DELETE FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?", (epoch, low, high)
+                )
                 removed += int(row[0])
                 self._add_meta("bytes", -int(row[1]))
         return removed
@@ -182,7 +188,11 @@ class Outbox:
         """(records, bytes, dropped_total) for the agent's self-health."""
         with self._lock:
             count = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
-            return int(count), int(self._meta("bytes") or 0), int(self._meta("dropped_total") or 0) + self._memory_gap
+            return (
+                int(count),
+                int(self._meta("bytes") or 0),
+                int(self._meta("dropped_total") or 0) + self._memory_gap,
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -44,7 +44,9 @@ class PahoTransport:
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, reconnect_on_failure=True
         )
         # Jittered back-off: a fleet that lost its broker together must not return together.
-        self._client.reconnect_delay_set(min_delay=1 + random.random() * 2, max_delay=90 + int(random.random() * 60))
+        self._client.reconnect_delay_set(
+            min_delay=random.randint(1, 3), max_delay=random.randint(90, 150)
+        )
         if username:
             self._client.username_pw_set(username, password or None)
         if parts.scheme == "mqtts":
@@ -64,7 +66,9 @@ class PahoTransport:
     def connected(self) -> bool:
         return self._connected
 
-    def start(self, on_message: MessageHandler, on_connect: ConnectHandler, on_disconnect: DisconnectHandler) -> None:
+    def start(
+        self, on_message: MessageHandler, on_connect: ConnectHandler, on_disconnect: DisconnectHandler
+    ) -> None:
         self._on_message, self._on_connect, self._on_disconnect = on_message, on_connect, on_disconnect
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
@@ -79,7 +83,9 @@ class PahoTransport:
             log.warning("mqtt: connection to %s:%d refused: %s", self._host, self._port, reason)
             return
         self._connected = True
-        log.info("mqtt: connected to %s:%d%s", self._host, self._port, " again" if self._was_connected else "")
+        log.info(
+            "mqtt: connected to %s:%d%s", self._host, self._port, " again" if self._was_connected else ""
+        )
         self._was_connected = True
         if self._on_connect:
             self._on_connect()
@@ -95,7 +101,7 @@ class PahoTransport:
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._on_message:
-            self._on_message(message.topic, message.payload)
+            self._on_message(message.topic, bytes(message.payload))
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
         self._client.subscribe(topic, qos=qos)

@@ -84,7 +84,9 @@ class Publisher:
     def stop(self) -> None:
         try:
             if self.transport.connected:
-                frame = status_frame(self.gateway_id, "offline", self.outbox.epoch, self.version, int(self._wall()))
+                frame = status_frame(
+                    self.gateway_id, "offline", self.outbox.epoch, self.version, int(self._wall())
+                )
                 self.transport.publish(topic_for(self.gateway_id, Kind.STATUS), frame, retain=True)
         except PublishError:
             pass

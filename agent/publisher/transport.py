@@ -22,7 +22,9 @@ class Transport(Protocol):
         """Whether the connection is currently up."""
         ...
 
-    def start(self, on_message: MessageHandler, on_connect: ConnectHandler, on_disconnect: DisconnectHandler) -> None:
+    def start(
+        self, on_message: MessageHandler, on_connect: ConnectHandler, on_disconnect: DisconnectHandler
+    ) -> None:
         """Connect in the background and keep reconnecting until :meth:`stop`."""
         ...
 

@@ -1,23 +1,23 @@
-"""Interface counters and link state (``Device.IP.Interface.{i}.Stats``)."""
+"""Interface counters and link state (``Device.IP.Interface.{i}.Stats``, ``Device.Ethernet.Interface``)."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from agent.samplers.base import SampleContext
-from agent.samplers.procfs import parse_net_dev
+from agent.samplers.device import read_net_dev
+from agent.samplers.procfs import parse_default_gateway
+from agent.samplers.wire import conform
 from agent.system import SystemAccessError
+from protocol.shapes import Interface
 
 _SKIP_PREFIXES = ("lo", "sit", "ip6tnl", "gre", "teql", "dummy", "ifb", "imq", "veth")
 
 
 def parse_default_route(text: str) -> str | None:
     """The device of the IPv4 default route in /proc/net/route, if any."""
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) > 2 and parts[1] == "00000000" and parts[7] == "00000000":
-            return parts[0]
-    return None
+    found = parse_default_gateway(text)
+    return found[0] if found else None
 
 
 def interface_role(name: str, wan: str | None, lan: tuple[str, ...]) -> str:
@@ -32,7 +32,11 @@ def interface_role(name: str, wan: str | None, lan: tuple[str, ...]) -> str:
 
 
 class InterfacesSampler:
-    """Reads /proc/net/dev and /sys/class/net/<if>/{operstate,speed,address}."""
+    """Reads /proc/net/dev and /sys/class/net/<if>/{operstate,speed,address}.
+
+    The WAN device comes from the configuration, else from the ``wan`` sampler (which runs
+    first), else from the default route.
+    """
 
     name: ClassVar[str] = "interfaces"
 
@@ -59,23 +63,25 @@ class InterfacesSampler:
     def sample(self, ctx: SampleContext) -> dict[str, Any]:
         wan = self._wan(ctx)
         rows: list[dict[str, Any]] = []
-        for counters in parse_net_dev(ctx.system.read("/proc/net/dev")):
+        for counters in read_net_dev(ctx.shared, ctx.system):
             if counters.name.startswith(_SKIP_PREFIXES) and counters.name != wan:
                 continue
-            row: dict[str, Any] = {"name": counters.name, "role": interface_role(counters.name, wan, ctx.config.lan_interfaces)}
+            row: dict[str, Any] = {
+                "name": counters.name,
+                "role": interface_role(counters.name, wan, ctx.config.lan_interfaces),
+            }
             row.update({k: v for k, v in counters._asdict().items() if k != "name"})
             state = self._sys(ctx, counters.name, "operstate")
             if state is not None:
                 row["up"] = state in ("up", "unknown")
             speed = self._sys(ctx, counters.name, "speed")
+            # Virtual devices report -1 or refuse to read; only a positive figure is a link rate.
             if speed and speed.lstrip("-").isdigit() and int(speed) > 0:
                 row["speed_mbps"] = int(speed)
             mac = self._sys(ctx, counters.name, "address")
             if mac:
                 row["mac"] = mac.lower()
-            rows.append(row)
-        out: dict[str, Any] = {"interfaces": rows}
+            rows.append(conform(Interface, row))
         if wan:
-            ctx.shared["wan_device"] = wan
-            out["wan"] = {"interface": wan, "connected": any(r["name"] == wan and r.get("up") for r in rows)}
-        return out
+            ctx.shared.setdefault("wan_device", wan)
+        return {"interfaces": rows}

@@ -87,3 +87,38 @@ def parse_net_dev(text: str) -> list[NetDevCounters]:
             raise ValueError(f"short /proc/net/dev row for {name.strip()}")
         rows.append(NetDevCounters(name.strip(), v[0], v[1], v[2], v[3], v[8], v[9], v[10], v[11]))
     return rows
+
+
+def hex_ipv4(value: str) -> str:
+    """A dotted address from the little-endian hex of /proc/net/route (``0101A8C0`` is 192.168.1.1)."""
+    raw = int(value, 16)
+    return ".".join(str((raw >> shift) & 0xFF) for shift in (0, 8, 16, 24))
+
+
+def parse_default_gateway(text: str) -> tuple[str, str] | None:
+    """``(device, gateway)`` of the IPv4 default route in /proc/net/route, if any.
+
+    The route with the lowest metric wins, as the kernel would pick it.
+    """
+    best: tuple[int, str, str] | None = None
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 8 or parts[1] != "00000000" or parts[7] != "00000000":
+            continue
+        flags = int(parts[3], 16)
+        if not flags & 0x1:  # RTF_UP
+            continue
+        metric = int(parts[6])
+        if best is None or metric < best[0]:
+            best = (metric, parts[0], hex_ipv4(parts[2]))
+    return None if best is None else (best[1], best[2])
+
+
+def parse_millidegrees(text: str) -> float | None:
+    """Degrees Celsius from a thermal-zone or hwmon ``temp`` file (millidegrees), if plausible."""
+    value = text.strip()
+    if not value.lstrip("-").isdigit():
+        return None
+    celsius = int(value) / 1000.0
+    # Unpopulated sensors read 0, -273 or absurd values; those are not temperatures.
+    return round(celsius, 1) if -40.0 < celsius < 150.0 and celsius != 0.0 else None

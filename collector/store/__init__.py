@@ -23,4 +23,12 @@ def open_store(url: str) -> Store:
     raise StoreError(f"no store for URL {url!r}: use sqlite:///path or postgresql://...", transient=False)
 
 
-__all__ = ["BatchResult", "QuarantinedMessage", "SpooledMessage", "StatusChange", "Store", "StoreError", "open_store"]
+__all__ = [
+    "BatchResult",
+    "QuarantinedMessage",
+    "SpooledMessage",
+    "StatusChange",
+    "Store",
+    "StoreError",
+    "open_store",
+]

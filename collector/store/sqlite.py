@@ -91,7 +91,9 @@ class SqliteStore:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
         done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
         for version, sql in migrations("sqlite"):
             if version in done:
@@ -150,8 +152,18 @@ class SqliteStore:
         for m in messages:
             cur = db.execute(
                 "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (m.gateway_id, m.epoch, m.seq, m.kind, m.window_start, m.window_end, m.uptime_s, m.sent_at,
-                 m.received_at, m.payload),
+                (
+                    m.gateway_id,
+                    m.epoch,
+                    m.seq,
+                    m.kind,
+                    m.window_start,
+                    m.window_end,
+                    m.uptime_s,
+                    m.sent_at,
+                    m.received_at,
+                    m.payload,
+                ),
             )
             key = (m.gateway_id, m.epoch, m.seq)
             if cur.rowcount == 0:
@@ -167,8 +179,15 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (q.received_at, q.topic, q.gateway_id, q.reason, q.detail, len(q.payload),
-                 q.payload[:QUARANTINE_KEEP_BYTES]),
+                (
+                    q.received_at,
+                    q.topic,
+                    q.gateway_id,
+                    q.reason,
+                    q.detail,
+                    len(q.payload),
+                    q.payload[:QUARANTINE_KEEP_BYTES],
+                ),
             )
             result.quarantined += 1
         for s in statuses:
@@ -191,11 +210,14 @@ class SqliteStore:
     @staticmethod
     def _apply_report(db: sqlite3.Connection, m: SpooledMessage) -> None:
         row = db.execute(
-            "SELECT last_window_end, last_uptime_s, latest_body FROM gateways WHERE gateway_id = ?", (m.gateway_id,)
+            "SELECT last_window_end, last_uptime_s, latest_body FROM gateways WHERE gateway_id = ?",
+            (m.gateway_id,),
         ).fetchone()
         last_end, last_uptime, last_body = row
         previous = (
-            {"window_end": last_end, "uptime_s": last_uptime, "body": json.loads(last_body)} if last_body else None
+            {"window_end": last_end, "uptime_s": last_uptime, "body": json.loads(last_body)}
+            if last_body
+            else None
         )
         current = {"window_end": m.window_end, "uptime_s": m.uptime_s, "body": m.body}
         newer = m.window_end >= last_end
@@ -204,14 +226,27 @@ class SqliteStore:
         facts = window_facts(m.body, rates)
         db.execute(
             "INSERT INTO gateway_facts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (m.gateway_id, m.window_end, facts["cpu_pct"], facts["mem_used_pct"], facts["wan_rx_bps"],
-             facts["wan_tx_bps"], facts["stations"]),
+            (
+                m.gateway_id,
+                m.window_end,
+                facts["cpu_pct"],
+                facts["mem_used_pct"],
+                facts["wan_rx_bps"],
+                facts["wan_tx_bps"],
+                facts["stations"],
+            ),
         )
         if newer:
             db.execute(
                 "UPDATE gateways SET reports = reports + 1, last_window_end = ?, last_uptime_s = ?, latest_body = ?,"
                 " latest_rates = ? WHERE gateway_id = ?",
-                (m.window_end, m.uptime_s, json.dumps(m.body, separators=(",", ":")), json.dumps(rates), m.gateway_id),
+                (
+                    m.window_end,
+                    m.uptime_s,
+                    json.dumps(m.body, separators=(",", ":")),
+                    json.dumps(rates),
+                    m.gateway_id,
+                ),
             )
         else:
             db.execute("UPDATE gateways SET reports = reports + 1 WHERE gateway_id = ?", (m.gateway_id,))
@@ -222,12 +257,22 @@ class SqliteStore:
         db.executemany(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
-                (m.gateway_id, m.epoch, m.seq, i, e.get("ts", 0), e.get("type", ""), e.get("mac"),
-                 json.dumps(e, separators=(",", ":")))
+                (
+                    m.gateway_id,
+                    m.epoch,
+                    m.seq,
+                    i,
+                    e.get("ts", 0),
+                    e.get("type", ""),
+                    e.get("mac"),
+                    json.dumps(e, separators=(",", ":")),
+                )
                 for i, e in enumerate(events)
             ],
         )
-        db.execute("UPDATE gateways SET events = events + ? WHERE gateway_id = ?", (len(events), m.gateway_id))
+        db.execute(
+            "UPDATE gateways SET events = events + ? WHERE gateway_id = ?", (len(events), m.gateway_id)
+        )
 
     # -- reads -------------------------------------------------------------------------
     async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
@@ -278,7 +323,9 @@ class SqliteStore:
 
     async def counts(self) -> dict[str, int]:
         def q(db: sqlite3.Connection) -> dict[str, int]:
-            one = lambda sql: int(db.execute(sql).fetchone()[0])  # noqa: E731
+            def one(sql: str) -> int:
+                return int(db.execute(sql).fetchone()[0])
+
             return {
                 "gateways": one("SELECT count(*) FROM gateways"),
                 "reports": one("SELECT count(*) FROM reports WHERE kind = 'report'"),

@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 COOKIE = "homescope_session"
+USER: web.RequestKey[str] = web.RequestKey("user", str)
 SESSION_S = 12 * 3600
 OPEN_PATHS = ("/login", "/healthz", "/static/")
 
@@ -73,7 +75,7 @@ class Auth:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def middleware(auth: Auth) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def middleware(auth: Auth) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(OPEN_PATHS):
@@ -85,7 +87,7 @@ def middleware(auth: Auth) -> Callable[[web.Request, Handler], Awaitable[web.Str
                     {"error": "authentication required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
                 )
             raise web.HTTPFound(f"/login?next={request.path_qs}")
-        request["user"] = user
+        request[USER] = user
         return await handler(request)
 
     return check

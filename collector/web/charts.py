@@ -31,7 +31,9 @@ def line_chart(
         f'<text x="{pad_l}" y="14" class="chart-title">{escape(title)}</text>'
     )
     if not values:
-        return head + f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" class="chart-empty">no data yet</text></svg>'
+        return (
+            head + f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" class="chart-empty">no data yet</text></svg>'
+        )
     xs = [x for x, _ in points]
     x0, x1 = min(xs), max(xs)
     top = fixed_max if fixed_max is not None else (max(values) * 1.1 or 1.0)
@@ -51,7 +53,11 @@ def line_chart(
     lines = "".join(
         f'<polyline fill="none" class="chart-line" points="{" ".join(seg)}"/>' for seg in segments if seg
     )
-    dots = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(v):.1f}" r="2" class="chart-dot"/>' for x, v in points[-1:] if v is not None)
+    dots = "".join(
+        f'<circle cx="{sx(x):.1f}" cy="{sy(v):.1f}" r="2" class="chart-dot"/>'
+        for x, v in points[-1:]
+        if v is not None
+    )
     axis = (
         f'<line x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - pad_r}" y2="{pad_t + inner_h}" class="chart-axis"/>'
         f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="chart-label">{escape(_fmt(top, unit))}</text>'

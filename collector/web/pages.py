@@ -71,8 +71,12 @@ def _num(value: Any, digits: int = 1, scale: float = 1.0) -> str:
 def gateways_page(gateways: list[dict[str, Any]], counts: dict[str, int], user: str) -> str:
     cards = "".join(
         f'<div class="card">{escape(label)}<b>{counts.get(key, 0)}</b></div>'
-        for key, label in (("gateways", "Gateways"), ("reports", "Reports"), ("event_batches", "Event batches"),
-                           ("quarantined", "Quarantined"))
+        for key, label in (
+            ("gateways", "Gateways"),
+            ("reports", "Reports"),
+            ("event_batches", "Event batches"),
+            ("quarantined", "Quarantined"),
+        )
     )
     online = sum(1 for g in gateways if g.get("status") == "online")
     cards += f'<div class="card">Online<b>{online}</b></div>'
@@ -114,15 +118,15 @@ def gateway_page(gw: dict[str, Any], history: list[dict[str, Any]], user: str) -
     )
     rates = gw.get("rates") or {}
     iface_rows = "".join(
-        f'<tr><td>{escape(i["name"])}</td><td>{escape(i.get("role", ""))}</td>'
-        f'<td>{"up" if i.get("up") else "down" if i.get("up") is False else "–"}</td>'
+        f"<tr><td>{escape(i['name'])}</td><td>{escape(i.get('role', ''))}</td>"
+        f"<td>{'up' if i.get('up') else 'down' if i.get('up') is False else '–'}</td>"
         f'<td class="num">{_num(rates.get(i["name"], {}).get("rx_bps"), 2, 1e6)}</td>'
         f'<td class="num">{_num(rates.get(i["name"], {}).get("tx_bps"), 2, 1e6)}</td></tr>'
         for i in latest.get("interfaces", [])
     )
     sampler_rows = "".join(
         f'<tr><td>{escape(name)}</td><td class="{"ok" if s.get("state") == "ok" else "bad"}">{escape(s.get("state", ""))}</td>'
-        f'<td>{escape(s.get("reason", ""))}</td></tr>'
+        f"<td>{escape(s.get('reason', ''))}</td></tr>"
         for name, s in sorted((latest.get("samplers") or {}).items())
     )
     body = (
@@ -141,7 +145,7 @@ def gateway_page(gw: dict[str, Any], history: list[dict[str, Any]], user: str) -
 
 def quarantine_page(items: list[dict[str, Any]], user: str) -> str:
     rows = "".join(
-        f'<tr><td>{_ago(q["received_at"])}</td><td>{escape(q["topic"][:80])}</td><td>{escape(q["reason"])}</td>'
+        f"<tr><td>{_ago(q['received_at'])}</td><td>{escape(q['topic'][:80])}</td><td>{escape(q['reason'])}</td>"
         f'<td>{escape(q["detail"][:160])}</td><td class="num">{q["size"]}</td></tr>'
         for q in items
     )

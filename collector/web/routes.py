@@ -8,9 +8,9 @@ from aiohttp import web
 
 from collector.store import Store
 from collector.web import pages
-from collector.web.auth import COOKIE, SESSION_S, Auth
+from collector.web.auth import COOKIE, SESSION_S, USER, Auth
 
-STORE: web.AppKey[Store] = web.AppKey("store", Store)  # type: ignore[type-abstract]
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
 AUTH: web.AppKey[Auth] = web.AppKey("auth", Auth)
 HEALTH: web.AppKey[Any] = web.AppKey("health", object)
 
@@ -49,7 +49,9 @@ async def login(request: web.Request) -> web.Response:
             text=pages.login_page(target, "Wrong user or password."), content_type="text/html", status=401
         )
     response = web.HTTPFound(target)
-    response.set_cookie(COOKIE, auth.session_cookie(user), max_age=SESSION_S, httponly=True, samesite="Strict")
+    response.set_cookie(
+        COOKIE, auth.session_cookie(user), max_age=SESSION_S, httponly=True, samesite="Strict"
+    )
     raise response
 
 
@@ -63,7 +65,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/")
 async def gateways_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    return _html(pages.gateways_page(await store.list_gateways(), await store.counts(), request["user"]))
+    return _html(pages.gateways_page(await store.list_gateways(), await store.counts(), request[USER]))
 
 
 @routes.get("/gateways/{gateway_id}")
@@ -73,12 +75,12 @@ async def gateway_page(request: web.Request) -> web.Response:
     gw = await store.gateway(gid)
     if gw is None:
         raise web.HTTPNotFound(text=f"no gateway {gid}")
-    return _html(pages.gateway_page(gw, await store.history(gid), request["user"]))
+    return _html(pages.gateway_page(gw, await store.history(gid), request[USER]))
 
 
 @routes.get("/quarantine")
 async def quarantine_page(request: web.Request) -> web.Response:
-    return _html(pages.quarantine_page(await request.app[STORE].quarantine(200), request["user"]))
+    return _html(pages.quarantine_page(await request.app[STORE].quarantine(200), request[USER]))
 
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
@@ -93,7 +95,9 @@ async def api_gateways(request: web.Request) -> web.Response:
     store = request.app[STORE]
     limit = _int(request, "limit", 1000, 10000)
     offset = _int(request, "offset", 0, 10**9)
-    return web.json_response({"gateways": await store.list_gateways(limit, offset), "counts": await store.counts()})
+    return web.json_response(
+        {"gateways": await store.list_gateways(limit, offset), "counts": await store.counts()}
+    )
 
 
 @routes.get("/api/v1/gateways/{gateway_id}")
@@ -109,4 +113,6 @@ async def api_gateway(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/quarantine")
 async def api_quarantine(request: web.Request) -> web.Response:
-    return web.json_response({"quarantine": await request.app[STORE].quarantine(_int(request, "limit", 100, 10000))})
+    return web.json_response(
+        {"quarantine": await request.app[STORE].quarantine(_int(request, "limit", 100, 10000))}
+    )

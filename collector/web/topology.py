@@ -47,8 +47,12 @@ def topology_svg(gateway_id: str, body: dict[str, Any], width: int = 860) -> str
         for j, s in enumerate(by_ap[ap]):
             y = 90 + 26 * j
             colour = _COLOURS.get(str(s.get("medium")), "#99a5b3")
-            parts.append(f'<line x1="{cx}" y1="{top}" x2="{cx}" y2="{y}" stroke="{colour}" stroke-opacity="0.35"/>')
-            parts.append(f'<circle cx="{cx - col_w / 2 + 14}" cy="{y}" r="5" fill="{_signal_class(s.get("signal_dbm"))}"/>')
+            parts.append(
+                f'<line x1="{cx}" y1="{top}" x2="{cx}" y2="{y}" stroke="{colour}" stroke-opacity="0.35"/>'
+            )
+            parts.append(
+                f'<circle cx="{cx - col_w / 2 + 14}" cy="{y}" r="5" fill="{_signal_class(s.get("signal_dbm"))}"/>'
+            )
             name = s.get("hostname") or s.get("mac", "?")
             extra = f" {s['signal_dbm']} dBm" if s.get("signal_dbm") is not None else ""
             text = f"{name} · {s.get('medium', '?')}{extra}"

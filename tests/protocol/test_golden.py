@@ -23,7 +23,12 @@ def test_golden_report_fields() -> None:
     for name in ("report", "report-zlib"):
         message = models.validate(decode((GOLDEN / f"{name}.bin").read_bytes()))
         assert isinstance(message, models.Report)
-        assert (message.epoch, message.seq, message.window_start, message.window_end) == (7, 1, 1_699_999_200, 1_700_000_100)
+        assert (message.epoch, message.seq, message.window_start, message.window_end) == (
+            7,
+            1,
+            1_699_999_200,
+            1_700_000_100,
+        )
         assert message.body.system is not None and message.body.system.cpu_usage_pct == 12.5
         assert message.body.stations[0].tx_rate_kbps == 866700
         assert message.body.samplers["radios"].state == "unavailable"

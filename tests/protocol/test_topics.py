@@ -14,8 +14,15 @@ def test_build_and_parse() -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    ["homescope/v1/gw/unknown", "homescope/v2/gw/report", "homescope/v1/+/report", "homescope/v1/a/b/report",
-     "homescope/v1//report", "homescope/v1/" + "x" * 65 + "/report", "other/v1/gw/report"],
+    [
+        "homescope/v1/gw/unknown",
+        "homescope/v2/gw/report",
+        "homescope/v1/+/report",
+        "homescope/v1/a/b/report",
+        "homescope/v1//report",
+        "homescope/v1/" + "x" * 65 + "/report",
+        "other/v1/gw/report",
+    ],
 )
 def test_parse_refuses_off_layout_topics(topic: str) -> None:
     with pytest.raises(ProtocolError):

@@ -1,0 +1,100 @@
+"""Names that stations announce on the LAN: DHCP option 12, NetBIOS, mDNS and LLMNR, SSDP.
+
+These name the station itself (or the service it looks for), not a remote service. The gateway uses them
+to label stations, and classify-pcap reports them as the flow's ``host`` like other DPI engines do.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from agent.dpi import DpiError, dns
+from agent.dpi.http import parse_request
+
+DHCP_MAGIC = b"\x63\x82\x53\x63"
+PORT_DHCP_SERVER = 67
+PORT_DHCP_CLIENT = 68
+PORT_NBNS = 137
+PORT_NBDGM = 138
+PORT_SSDP = 1900
+PORT_MDNS = 5353
+PORT_LLMNR = 5355
+
+
+def dhcp_hostname(payload: bytes) -> str | None:
+    """Host Name option (12) of a DHCP client message (RFC 2132 section 3.14), or None."""
+    if len(payload) < 240 or payload[0] != 1 or payload[236:240] != DHCP_MAGIC:
+        return None
+    pos = 240
+    while pos < len(payload):
+        code = payload[pos]
+        if code == 0:
+            pos += 1
+            continue
+        if code == 255 or pos + 1 >= len(payload):
+            return None
+        size = payload[pos + 1]
+        value = payload[pos + 2 : pos + 2 + size]
+        if code == 12 and value:
+            return value.rstrip(b"\x00").decode("utf-8", "replace").lower() or None
+        pos += 2 + size
+    return None
+
+
+def _netbios_decode(encoded: bytes) -> str | None:
+    """First-level NetBIOS name decoding (RFC 1001 section 14.1): 32 letters -> 16 bytes."""
+    if len(encoded) != 32 or any(not 0x41 <= c <= 0x50 for c in encoded):
+        return None
+    raw = bytes(((encoded[i] - 0x41) << 4) | (encoded[i + 1] - 0x41) for i in range(0, 32, 2))
+    # The 16th byte is the service suffix; the name is space-padded.
+    name = raw[:15].rstrip(b" \x00").decode("ascii", "replace").lower()
+    return name or None
+
+
+def netbios_name(payload: bytes, port: int) -> str | None:
+    """Queried or registered name (name service, 137) or source name (datagram service, 138)."""
+    offset = 12 if port == PORT_NBNS else 14 if port == PORT_NBDGM else -1
+    if offset < 0 or len(payload) < offset + 33 or payload[offset] != 0x20:
+        return None
+    return _netbios_decode(payload[offset + 1 : offset + 33])
+
+
+def multicast_dns_name(payload: bytes) -> str | None:
+    """mDNS or LLMNR: the first question's name in a query, the first answer's name in a response."""
+    try:
+        message = dns.parse(payload)
+    except DpiError:
+        return None
+    if not message.is_response and message.questions:
+        return message.questions[0][0] or None
+    if message.answers:
+        return message.answers[0].name or None
+    if message.questions:
+        return message.questions[0][0] or None
+    return None
+
+
+def ssdp_host(payload: bytes) -> str | None:
+    """Host header of an SSDP M-SEARCH or NOTIFY (HTTP over UDP), as sent."""
+    request = parse_request(payload)
+    return None if request is None else request.host
+
+
+def lan_name(sport: int, dport: int, payload: bytes) -> tuple[str, str] | None:
+    """(name, source) announced by a LAN discovery packet on these ports, or None."""
+    try:
+        if dport == PORT_DHCP_SERVER and sport == PORT_DHCP_CLIENT:
+            found = dhcp_hostname(payload)
+            return (found, "dhcp") if found else None
+        if PORT_NBNS in (sport, dport) or PORT_NBDGM in (sport, dport):
+            found = netbios_name(payload, PORT_NBNS if PORT_NBNS in (sport, dport) else PORT_NBDGM)
+            return (found, "netbios") if found else None
+        if PORT_MDNS in (sport, dport) or PORT_LLMNR in (sport, dport):
+            found = multicast_dns_name(payload)
+            return (found, "mdns" if PORT_MDNS in (sport, dport) else "llmnr") if found else None
+        if dport == PORT_SSDP:
+            found = ssdp_host(payload)
+            return (found, "ssdp") if found else None
+    except (struct.error, IndexError, UnicodeError):
+        return None
+    return None

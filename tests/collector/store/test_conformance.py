@@ -1,0 +1,78 @@
+"""What every store must do; run against each backend by the ``store`` fixture."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from collector.ingest import Incoming, classify
+from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store
+from protocol.codec import encode
+from protocol.topics import topic_for
+from tests.protocol.messages import event, report
+
+
+def spooled(gw: str = "gw-s1", seq: int = 1, window_end: int = 1_700_000_100, **kw: object) -> SpooledMessage:
+    message = report(gw, seq=seq, window_end=window_end, **kw)
+    out = classify(Incoming(topic_for(gw, "report"), encode(message), 1, 1, time.time()))
+    assert isinstance(out, SpooledMessage)
+    return out
+
+
+async def test_batch_stores_once_and_reports_duplicates(store: Store) -> None:
+    first = await store.write_batch([spooled(seq=1), spooled(seq=2)], [], [])
+    assert len(first.inserted) == 2 and not first.duplicates
+    again = await store.write_batch([spooled(seq=2), spooled(seq=3), spooled(seq=3)], [], [])
+    assert again.inserted == [("gw-s1", 7, 3)]
+    assert again.duplicates == [("gw-s1", 7, 2), ("gw-s1", 7, 3)]
+    assert sorted(await store.stored_keys()) == [("gw-s1", 7, 1), ("gw-s1", 7, 2), ("gw-s1", 7, 3)]
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and gw["reports"] == 3  # duplicates did not count twice
+
+
+async def test_latest_state_and_rates_ignore_late_reports(store: Store) -> None:
+    await store.write_batch([spooled(seq=1, window_end=1_700_000_100)], [], [])
+    await store.write_batch([spooled(seq=3, window_end=1_700_001_900)], [], [])
+    await store.write_batch([spooled(seq=2, window_end=1_700_001_000)], [], [])  # arrives late
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and gw["last_window_end"] == 1_700_001_900
+    # bytes_received grows 50,000 per seq: seq 1 -> 3 over 1,800 s
+    assert gw["rates"]["wan"]["rx_bps"] == pytest.approx(8 * 100_000 / 1800, rel=1e-3)
+    history = await store.history("gw-s1")
+    assert [h["window_end"] for h in history] == [1_700_000_100, 1_700_001_000, 1_700_001_900]
+
+
+async def test_events_quarantine_and_status(store: Store) -> None:
+    ev = classify(Incoming(topic_for("gw-s1", "event"), encode(event("gw-s1")), 2, 1, time.time()))
+    assert isinstance(ev, SpooledMessage)
+    bad = QuarantinedMessage(
+        time.time(), "homescope/v1/gw-s1/report", "gw-s1", "truncated", "ends early", b"x" * 100_000
+    )
+    result = await store.write_batch([ev], [bad], [StatusChange("gw-s1", "online", time.time(), "0.1.0")])
+    assert result.quarantined == 1 and len(result.inserted) == 1
+    counts = await store.counts()
+    assert counts == {"gateways": 1, "reports": 0, "event_batches": 1, "quarantined": 1}
+    q = (await store.quarantine())[0]
+    assert (q["reason"], q["size"], q["gateway_id"]) == ("truncated", 100_000, "gw-s1")
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and (gw["status"], gw["agent_version"], gw["events"]) == ("online", "0.1.0", 1)
+
+
+async def test_an_older_status_does_not_override_a_newer_one(store: Store) -> None:
+    now = time.time()
+    await store.write_batch([], [], [StatusChange("gw-s2", "offline", now)])
+    await store.write_batch([], [], [StatusChange("gw-s2", "online", now - 10)])
+    gw = await store.gateway("gw-s2")
+    assert gw is not None and gw["status"] == "offline"
+
+
+async def test_list_gateways_joins_latest_facts(store: Store) -> None:
+    await store.write_batch(
+        [spooled("gw-a", 1), spooled("gw-b", 1), spooled("gw-b", 2, window_end=1_700_001_000)], [], []
+    )
+    rows = {g["gateway_id"]: g for g in await store.list_gateways()}
+    assert set(rows) == {"gw-a", "gw-b"}
+    assert rows["gw-b"]["cpu_pct"] == 12.5 and rows["gw-b"]["stations"] == 1
+    assert rows["gw-b"]["wan_rx_bps"] == pytest.approx(8 * 50_000 / 900, rel=1e-3)
+    assert await store.gateway("gw-nope") is None
