@@ -6,10 +6,11 @@ from html import escape
 
 
 def _fmt(value: float, unit: str) -> str:
+    # short labels: the axis has room for about seven characters
     for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor and unit in ("bps", "B"):
-            return f"{value / factor:.1f} {prefix}{unit}"
-    return f"{value:.0f}{unit}" if unit == "%" else f"{value:.1f} {unit}".rstrip()
+            return f"{value / factor:.3g}{prefix}{unit[0]}"
+    return f"{value:.0f}{unit}" if unit == "%" else f"{value:.3g}{unit}"
 
 
 def line_chart(
@@ -22,7 +23,7 @@ def line_chart(
     fixed_max: float | None = None,
 ) -> str:
     """An SVG line chart of (epoch seconds, value) points; gaps where value is None."""
-    pad_l, pad_r, pad_t, pad_b = 48, 8, 22, 20
+    pad_l, pad_r, pad_t, pad_b = 52, 8, 22, 20
     inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
     values = [v for _, v in points if v is not None]
     head = (

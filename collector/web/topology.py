@@ -1,61 +1,91 @@
-"""The home's topology as an SVG picture: gateway, mesh/FTTR nodes, and terminals."""
+"""The home's topology as an SVG picture: gateway, mesh/FTTR nodes, and terminals.
+
+One column per (access point, medium): the gateway's own 2.4/5/6 GHz radios and wired
+ports, then each mesh or FTTR node with its backhaul. Each terminal is a row under the
+column it hangs off, its dot coloured by signal (green >= -65 dBm, amber >= -75, red below).
+"""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
 
-_COLOURS = {"2.4GHz": "#e8a33d", "5GHz": "#2f7ed8", "6GHz": "#7b4fd6", "wired": "#4a5a6a", "mesh": "#1a7f37"}
+_MEDIUM_COLOUR = {
+    "2.4GHz": "#e8a33d",
+    "5GHz": "#2f7ed8",
+    "6GHz": "#7b4fd6",
+    "wired": "#4a5a6a",
+    "mesh": "#1a7f37",
+}
+_MEDIUM_ORDER = {"2.4GHz": 0, "5GHz": 1, "6GHz": 2, "wired": 3, "mesh": 4}
+COL_W = 190
+ROW_H = 22
 
 
-def _signal_class(signal: int | None) -> str:
+def _signal_colour(signal: int | None) -> str:
     if signal is None:
         return "#99a5b3"
     return "#1a7f37" if signal >= -65 else "#e8a33d" if signal >= -75 else "#b42318"
 
 
-def topology_svg(gateway_id: str, body: dict[str, Any], width: int = 860) -> str:
-    """Gateway at the top, APs below it, stations under the AP they hang off."""
-    stations: list[dict[str, Any]] = list(body.get("stations") or [])
-    links: list[dict[str, Any]] = list(body.get("topology") or [])
-    if not stations and not links:
-        return '<p class="chart-empty">No stations reported yet.</p>'
-    aps = ["gateway", *[str(link.get("node")) for link in links]]
-    by_ap: dict[str, list[dict[str, Any]]] = {ap: [] for ap in aps}
-    for s in stations:
-        by_ap.setdefault(str(s.get("ap") or "gateway"), []).append(s)
-    columns = list(by_ap)
-    col_w = max(140, width // max(1, len(columns)))
-    rows = max(len(v) for v in by_ap.values()) if by_ap else 0
-    height = 120 + 26 * rows
-    parts = [
-        f'<svg class="topology" role="img" aria-label="topology of {escape(gateway_id)}" viewBox="0 0 {col_w * len(columns)} {height}"'
-        f' width="{col_w * len(columns)}" height="{height}" xmlns="http://www.w3.org/2000/svg" font-size="11">'
+def _columns(body: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in body.get("stations") or []:
+        key = (str(s.get("ap") or "gateway"), str(s.get("medium") or "unknown"))
+        groups.setdefault(key, []).append(s)
+    for link in body.get("topology") or []:
+        groups.setdefault((str(link.get("node")), "mesh"), [])
+    order = sorted(groups, key=lambda k: (k[0] != "gateway", k[0], _MEDIUM_ORDER.get(k[1], 9)))
+    return [
+        (ap, medium, sorted(groups[(ap, medium)], key=lambda s: -(s.get("signal_dbm") or -200)))
+        for ap, medium in order
     ]
-    gx = col_w * len(columns) / 2
-    parts.append(f'<rect x="{gx - 60}" y="6" width="120" height="24" rx="4" fill="#15324d"/>')
-    parts.append(f'<text x="{gx}" y="22" fill="#fff" text-anchor="middle">{escape(gateway_id[:20])}</text>')
-    for i, ap in enumerate(columns):
-        cx = col_w * i + col_w / 2
-        if ap != "gateway":
-            link = next((lk for lk in links if str(lk.get("node")) == ap), {})
-            parts.append(f'<line x1="{gx}" y1="30" x2="{cx}" y2="52" stroke="#1a7f37" stroke-width="2"/>')
-            parts.append(f'<rect x="{cx - 55}" y="52" width="110" height="20" rx="4" fill="#1a7f37"/>')
-            label = f"AP {ap[-8:]} {link.get('medium', '')}"
-            parts.append(f'<text x="{cx}" y="66" fill="#fff" text-anchor="middle">{escape(label)}</text>')
-        top = 72 if ap != "gateway" else 30
-        for j, s in enumerate(by_ap[ap]):
-            y = 90 + 26 * j
-            colour = _COLOURS.get(str(s.get("medium")), "#99a5b3")
-            parts.append(
-                f'<line x1="{cx}" y1="{top}" x2="{cx}" y2="{y}" stroke="{colour}" stroke-opacity="0.35"/>'
+
+
+def topology_svg(gateway_id: str, body: dict[str, Any]) -> str:
+    """An SVG tree of the home network from the latest report body."""
+    columns = _columns(body)
+    if not columns:
+        return '<p class="chart-empty">No stations reported yet.</p>'
+    backhaul = {str(link.get("node")): link for link in body.get("topology") or []}
+    width = COL_W * len(columns)
+    rows = max(len(c[2]) for c in columns)
+    height = 110 + ROW_H * max(rows, 1)
+    gx = width / 2
+    out = [
+        f'<svg class="topology" role="img" aria-label="home network of {escape(gateway_id)}" viewBox="0 0 {width} {height}"'
+        f' width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif">',
+        f'<rect x="{gx - 70}" y="4" width="140" height="26" rx="5" fill="#15324d"/>',
+        f'<text x="{gx}" y="21" fill="#fff" text-anchor="middle">{escape(gateway_id[:22])}</text>',
+    ]
+    for i, (ap, medium, stations) in enumerate(columns):
+        cx = COL_W * i + COL_W / 2
+        colour = _MEDIUM_COLOUR.get(medium, "#99a5b3")
+        link = backhaul.get(ap)
+        dash = ' stroke-dasharray="5,3"' if ap != "gateway" else ""
+        out.append(
+            f'<path d="M{gx},30 C{gx},46 {cx},46 {cx},62" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
+        )
+        label = medium if ap == "gateway" else f"AP …{ap[-5:]} {medium}"
+        out.append(f'<rect x="{cx - 80}" y="62" width="160" height="20" rx="4" fill="{colour}"/>')
+        out.append(f'<text x="{cx}" y="76" fill="#fff" text-anchor="middle">{escape(label)}</text>')
+        if link and link.get("signal_dbm") is not None:
+            out.append(
+                f'<text x="{cx}" y="56" text-anchor="middle" fill="#1d2733">backhaul {link["signal_dbm"]} dBm</text>'
             )
-            parts.append(
-                f'<circle cx="{cx - col_w / 2 + 14}" cy="{y}" r="5" fill="{_signal_class(s.get("signal_dbm"))}"/>'
+        for j, s in enumerate(stations):
+            y = 100 + ROW_H * j
+            left = cx - COL_W / 2 + 12
+            out.append(
+                f'<line x1="{left}" y1="82" x2="{left}" y2="{y}" stroke="{colour}" stroke-opacity="0.4"/>'
             )
-            name = s.get("hostname") or s.get("mac", "?")
+            out.append(
+                f'<circle cx="{left + 8}" cy="{y - 4}" r="5" fill="{_signal_colour(s.get("signal_dbm"))}"/>'
+            )
+            name = str(s.get("hostname") or s.get("mac") or "?")
             extra = f" {s['signal_dbm']} dBm" if s.get("signal_dbm") is not None else ""
-            text = f"{name} · {s.get('medium', '?')}{extra}"
-            parts.append(f'<text x="{cx - col_w / 2 + 24}" y="{y + 4}">{escape(text[:34])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            out.append(
+                f'<text x="{left + 18}" y="{y}"><title>{escape(str(s.get("mac", "")))}</title>{escape(name[:18] + extra)}</text>'
+            )
+    out.append("</svg>")
+    return "".join(out)
