@@ -20,6 +20,7 @@ PASSWORD=$(cat "$PASSWORD_FILE")
 cat > "$DIR/mosquitto.conf" <<CONF
 listener $MQTT_PORT 127.0.0.1
 allow_anonymous true
+user $(id -un)
 persistence true
 persistence_location $PWD/$DIR/
 log_dest file $PWD/$DIR/mosquitto.log

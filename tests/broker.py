@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import signal
 import socket
 import subprocess
@@ -37,6 +38,8 @@ class Broker:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
+            # run as ourselves: as root, mosquitto would switch to a user that cannot write here
+            f"user {getpass.getuser()}",
             "persistence true",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
