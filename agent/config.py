@@ -63,6 +63,8 @@ _TUPLE_KEYS = {f.name for f in fields(AgentConfig) if f.type in ("tuple[str, ...
 _INT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "int"}
 _FLOAT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "float"}
 _KNOWN = {f.name for f in fields(AgentConfig)} - {"extra"}
+#: Options read by the init system (procd), not by the agent.
+_INIT_KEYS = ("enabled",)
 _GATEWAY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -119,6 +121,8 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
         values.update(raw.get("agent", raw) if path.endswith(".toml") else raw)
+        for key in _INIT_KEYS:
+            values.pop(key, None)
     for key in _KNOWN:
         env = os.environ.get(f"HOMESCOPE_{key.upper()}")
         if env is not None:
