@@ -23,32 +23,6 @@ def counter_delta(previous: int, current: int, rebooted: bool) -> int:
     return current  # reset without a reboot (driver reload): count from zero
 
 
-def interface_rates(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per-interface receive/send bits per second between two stored states.
-
-    ``previous`` and ``current`` are ``{"body": ..., "window_end": ..., "uptime_s": ...}``.
-    """
-    if not previous:
-        return {}
-    elapsed = current["window_end"] - previous["window_end"]
-    if elapsed <= 0:
-        return {}
-    rebooted = current["uptime_s"] < previous["uptime_s"]
-    before = {i["name"]: i for i in previous["body"].get("interfaces", [])}
-    rates: dict[str, dict[str, float]] = {}
-    for iface in current["body"].get("interfaces", []):
-        old = before.get(iface["name"])
-        if old is None:
-            continue
-        rates[iface["name"]] = {
-            "rx_bps": round(
-                8 * counter_delta(old["bytes_received"], iface["bytes_received"], rebooted) / elapsed, 1
-            ),
-            "tx_bps": round(8 * counter_delta(old["bytes_sent"], iface["bytes_sent"], rebooted) / elapsed, 1),
-        }
-    return rates
-
-
 def window_facts(body: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[str, Any]:
     """The handful of per-window figures the operator page charts."""
     system = body.get("system") or {}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import time
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +14,7 @@ from aiohttp import web
 from collector.app import create_app
 from collector.ingest import Ingest
 from collector.settings import Settings
-from collector.store import open_store
+from collector.store import StoreError, open_store
 from collector.web.auth import Auth
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Service:
             log.warning("no operator users configured; generated admin password: %s", password)
         self.auth = Auth.from_settings(users, settings.api_tokens, settings.session_secret)
         self._runner: web.AppRunner | None = None
+        self._retention_task: asyncio.Task[None] | None = None
         self.port: int | None = None
 
     def health(self) -> dict[str, Any]:
@@ -47,9 +50,25 @@ class Service:
             "quarantined": stats.quarantined,
         }
 
+    async def _retention(self) -> None:
+        while True:
+            try:
+                deleted = await self.store.retain(
+                    time.time(),
+                    raw_days=self.settings.retention_raw_days,
+                    facts_days=self.settings.retention_facts_days,
+                    hourly_days=self.settings.retention_hourly_days,
+                )
+                if any(deleted.values()):
+                    log.info("retention: deleted %s", deleted)
+            except StoreError as exc:
+                log.warning("retention: %s", exc)
+            await asyncio.sleep(self.settings.retention_every_s)
+
     async def start(self) -> None:
         await self.store.open()
         await self.ingest.start()
+        self._retention_task = asyncio.create_task(self._retention(), name="retention")
         host, _, port = self.settings.http.rpartition(":")
         self._runner = web.AppRunner(create_app(self.store, self.auth, self.health), access_log=None)
         await self._runner.setup()
@@ -63,6 +82,10 @@ class Service:
         )
 
     async def stop(self) -> None:
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
         if self._runner is not None:
             await self._runner.cleanup()
         await self.ingest.stop()

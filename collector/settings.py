@@ -27,5 +27,10 @@ class Settings(BaseSettings):
     session_secret: str = ""
     batch_max: int = Field(default=200, ge=1, le=5000)
     batch_wait_ms: int = Field(default=150, ge=5, le=5000)
+    #: Retention: raw reports and events, 15-minute facts, hourly rollups (daily rollups are kept).
+    retention_raw_days: int = Field(default=35, ge=1)
+    retention_facts_days: int = Field(default=90, ge=1)
+    retention_hourly_days: int = Field(default=400, ge=1)
+    retention_every_s: int = Field(default=3600, ge=10)
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker import Broker
+from tests.pg import Postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HOMESCOPE_SHARED", ROOT.parent / "shared"))
@@ -51,3 +52,22 @@ def private_broker(mosquitto_binary: str, tmp_path: Path) -> Iterator[Broker]:
     b = Broker(mosquitto_binary, tmp_path / "mosquitto")
     yield b
     b.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A PostgreSQL server for the session (skips the PostgreSQL tests only if none can be had)."""
+    server = Postgres()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> Iterator[str]:
+    """A fresh database of the test's own."""
+    if postgres_server.admin_url is None:
+        pytest.skip(postgres_server.skip_reason)
+    url = postgres_server.database()
+    yield url
+    postgres_server.drop(url)

@@ -19,7 +19,9 @@ def open_store(url: str) -> Store:
 
         return SqliteStore(url)
     if url.startswith(("postgresql:", "postgres:")):
-        raise StoreError("the PostgreSQL store is not built yet (see docs/scaling.md)", transient=False)
+        from collector.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise StoreError(f"no store for URL {url!r}: use sqlite:///path or postgresql://...", transient=False)
 
 

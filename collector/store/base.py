@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +61,21 @@ class BatchResult:
     quarantined: int = 0
 
 
+def gateway_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """A gateways row as the API shows it: JSON columns parsed."""
+    row["latest"] = json.loads(row.pop("latest_body") or "null")
+    row["rates"] = json.loads(row.pop("latest_rates") or "{}")
+    return row
+
+
+def rollup_table(period: str) -> str:
+    """The rollup table of ``hour`` or ``day``."""
+    tables = {"hour": "gateway_hourly", "day": "gateway_daily"}
+    if period not in tables:
+        raise StoreError(f"rollup period must be hour or day, not {period!r}", transient=False)
+    return tables[period]
+
+
 class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
@@ -94,6 +110,16 @@ class Store(Protocol):
 
     async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
         """The gateway's latest per-window facts, oldest first (for charts)."""
+        ...
+
+    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
+        """Hourly (``hour``) or daily (``day``) rollup rows from ``since`` (epoch seconds)."""
+        ...
+
+    async def retain(
+        self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
+    ) -> dict[str, int]:
+        """Delete raw reports, events, facts and hourly rollups past their retention."""
         ...
 
     async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:

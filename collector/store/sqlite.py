@@ -8,7 +8,6 @@ gateway only after the commit, and the gateway then deletes it.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -17,9 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from collector.facts import interface_rates, window_facts
-from collector.store.base import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, StoreError
+from collector.store import queries as q
+from collector.store.base import (
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    StoreError,
+    gateway_dict,
+    rollup_table,
+)
 from collector.store.migrations import migrations
+from collector.store.plan import GatewayState, load_state, plan_batch
 
 T = TypeVar("T")
 
@@ -149,6 +157,7 @@ class SqliteStore:
         statuses: list[StatusChange],
     ) -> BatchResult:
         result = BatchResult()
+        new: list[SpooledMessage] = []
         for m in messages:
             cur = db.execute(
                 "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -168,17 +177,15 @@ class SqliteStore:
             key = (m.gateway_id, m.epoch, m.seq)
             if cur.rowcount == 0:
                 result.duplicates.append(key)
-                continue
-            result.inserted.append(key)
-            self._touch_gateway(db, m.gateway_id, m.received_at)
-            if m.kind == "report":
-                self._apply_report(db, m)
             else:
-                self._apply_events(db, m)
-        for q in quarantined:
-            db.execute(
-                "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                result.inserted.append(key)
+                new.append(m)
+        if new:
+            self._apply_plan(db, new)
+        db.executemany(
+            "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     q.received_at,
                     q.topic,
@@ -187,11 +194,17 @@ class SqliteStore:
                     q.detail,
                     len(q.payload),
                     q.payload[:QUARANTINE_KEEP_BYTES],
-                ),
-            )
-            result.quarantined += 1
+                )
+                for q in quarantined
+            ],
+        )
+        result.quarantined = len(quarantined)
         for s in statuses:
-            self._touch_gateway(db, s.gateway_id, s.at)
+            db.execute(
+                "INSERT INTO gateways (gateway_id, first_seen, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+                (s.gateway_id, s.at, s.at),
+            )
             db.execute(
                 "UPDATE gateways SET status = ?, status_at = ?, agent_version = coalesce(?, agent_version)"
                 " WHERE gateway_id = ? AND (status_at IS NULL OR status_at <= ?)",
@@ -199,141 +212,96 @@ class SqliteStore:
             )
         return result
 
-    @staticmethod
-    def _touch_gateway(db: sqlite3.Connection, gateway_id: str, at: float) -> None:
-        db.execute(
-            "INSERT INTO gateways (gateway_id, first_seen, last_seen) VALUES (?, ?, ?)"
-            " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            (gateway_id, at, at),
-        )
-
-    @staticmethod
-    def _apply_report(db: sqlite3.Connection, m: SpooledMessage) -> None:
-        row = db.execute(
-            "SELECT last_window_end, last_uptime_s, latest_body FROM gateways WHERE gateway_id = ?",
-            (m.gateway_id,),
-        ).fetchone()
-        last_end, last_uptime, last_body = row
-        previous = (
-            {"window_end": last_end, "uptime_s": last_uptime, "body": json.loads(last_body)}
-            if last_body
-            else None
-        )
-        current = {"window_end": m.window_end, "uptime_s": m.uptime_s, "body": m.body}
-        newer = m.window_end >= last_end
-        # A late (replayed or reordered) report is stored raw but does not move the latest state.
-        rates = interface_rates(previous, current) if newer else {}
-        facts = window_facts(m.body, rates)
-        db.execute(
-            "INSERT INTO gateway_facts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                m.gateway_id,
-                m.window_end,
-                facts["cpu_pct"],
-                facts["mem_used_pct"],
-                facts["wan_rx_bps"],
-                facts["wan_tx_bps"],
-                facts["stations"],
-            ),
-        )
-        if newer:
-            db.execute(
-                "UPDATE gateways SET reports = reports + 1, last_window_end = ?, last_uptime_s = ?, latest_body = ?,"
-                " latest_rates = ? WHERE gateway_id = ?",
-                (
-                    m.window_end,
-                    m.uptime_s,
-                    json.dumps(m.body, separators=(",", ":")),
-                    json.dumps(rates),
-                    m.gateway_id,
-                ),
-            )
-        else:
-            db.execute("UPDATE gateways SET reports = reports + 1 WHERE gateway_id = ?", (m.gateway_id,))
-
-    @staticmethod
-    def _apply_events(db: sqlite3.Connection, m: SpooledMessage) -> None:
-        events = m.body.get("events", [])
+    def _apply_plan(self, db: sqlite3.Connection, new: list[SpooledMessage]) -> None:
+        ids = sorted({m.gateway_id for m in new})
+        states: dict[str, GatewayState | None] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for gid, end, uptime, counters in db.execute(
+                f"SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways WHERE gateway_id IN ({marks})",
+                chunk,
+            ):
+                states[gid] = load_state(end, uptime, counters)
+        plan = plan_batch(new, states)
         db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (
-                    m.gateway_id,
-                    m.epoch,
-                    m.seq,
-                    i,
-                    e.get("ts", 0),
-                    e.get("type", ""),
-                    e.get("mac"),
-                    json.dumps(e, separators=(",", ":")),
-                )
-                for i, e in enumerate(events)
-            ],
+            "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
+            " reports = reports + excluded.reports, events = events + excluded.events",
+            [(gid, c.first_seen, c.last_seen, c.reports, c.events) for gid, c in plan.gateways.items()],
         )
-        db.execute(
-            "UPDATE gateways SET events = events + ? WHERE gateway_id = ?", (len(events), m.gateway_id)
+        db.executemany(
+            "UPDATE gateways SET last_window_end = ?, last_uptime_s = ?, latest_body = ?, latest_rates = ?,"
+            " counters = ? WHERE gateway_id = ?",
+            [(*c.latest, gid) for gid, c in plan.gateways.items() if c.latest is not None],
         )
+        db.executemany(
+            f"INSERT INTO gateway_facts VALUES ({','.join('?' * 15)}) ON CONFLICT DO NOTHING", plan.facts
+        )
+        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+            db.executemany(
+                f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                + q.ROLLUP_SET.format(t=table, greatest="max"),
+                [(gid, start, *r.row()) for (gid, start), r in rollups.items()],
+            )
+        db.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", plan.events
+        )
+        # Per-report hooks (home-profile rollups) run in the same transaction.
+        for m in new:
+            if m.kind == "report":
+                self._after_report(db, m)
+
+    def _after_report(self, db: sqlite3.Connection, m: SpooledMessage) -> None:
+        """Hook for features that fold each new report into their own tables."""
+
+    async def retain(
+        self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
+    ) -> dict[str, int]:
+        """Delete what is past its retention; return rows deleted per table."""
+
+        def tx(db: sqlite3.Connection) -> dict[str, int]:
+            deleted: dict[str, int] = {}
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                limits = {"raw_days": raw_days, "facts_days": facts_days, "hourly_days": hourly_days}
+                for table, column, key in q.RETENTION:
+                    cur = db.execute(f"DELETE FROM {table} WHERE {column} < ?", (now - limits[key] * 86400,))
+                    deleted[table] = cur.rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return deleted
+
+        return await self._write(tx)
 
     # -- reads -------------------------------------------------------------------------
     async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT g.gateway_id, g.first_seen, g.last_seen, g.last_window_end, g.reports, g.events, g.status,"
-                " g.agent_version, f.cpu_pct, f.mem_used_pct, f.wan_rx_bps, f.wan_tx_bps, f.stations"
-                " FROM gateways g LEFT JOIN gateway_facts f"
-                " ON f.gateway_id = g.gateway_id AND f.window_end = g.last_window_end"
-                " ORDER BY g.last_seen DESC, g.gateway_id LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
-            return [dict(r) for r in rows]
-
-        return await self._read(q)
+        return await self._read(lambda db: [dict(r) for r in db.execute(q.LIST_GATEWAYS, (limit, offset))])
 
     async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
-        def q(db: sqlite3.Connection) -> dict[str, Any] | None:
-            row = db.execute("SELECT * FROM gateways WHERE gateway_id = ?", (gateway_id,)).fetchone()
-            if row is None:
-                return None
-            out = dict(row)
-            out["latest"] = json.loads(out.pop("latest_body") or "null")
-            out["rates"] = json.loads(out.pop("latest_rates") or "{}")
-            return out
+        def one(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(q.GATEWAY, (gateway_id,)).fetchone()
+            return None if row is None else gateway_dict(dict(row))
 
-        return await self._read(q)
+        return await self._read(one)
 
     async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT * FROM gateway_facts WHERE gateway_id = ? ORDER BY window_end DESC LIMIT ?",
-                (gateway_id, limit),
-            ).fetchall()
-            return [dict(r) for r in reversed(rows)]
+        return await self._read(
+            lambda db: [dict(r) for r in db.execute(q.HISTORY, (gateway_id, limit))][::-1]
+        )
 
-        return await self._read(q)
+    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
+        table = rollup_table(period)
+        sql = q.ROLLUP.format(table=table)
+        return await self._read(lambda db: [dict(r) for r in db.execute(sql, (gateway_id, since))])
 
     async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT id, received_at, topic, gateway_id, reason, detail, size FROM quarantine ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-            return [dict(r) for r in rows]
-
-        return await self._read(q)
+        return await self._read(lambda db: [dict(r) for r in db.execute(q.QUARANTINE, (limit,))])
 
     async def counts(self) -> dict[str, int]:
-        def q(db: sqlite3.Connection) -> dict[str, int]:
-            def one(sql: str) -> int:
-                return int(db.execute(sql).fetchone()[0])
-
-            return {
-                "gateways": one("SELECT count(*) FROM gateways"),
-                "reports": one("SELECT count(*) FROM reports WHERE kind = 'report'"),
-                "event_batches": one("SELECT count(*) FROM reports WHERE kind = 'event'"),
-                "quarantined": one("SELECT count(*) FROM quarantine"),
-            }
-
-        return await self._read(q)
+        return await self._read(lambda db: q.counts_dict(db.execute(q.COUNTS).fetchone()))
 
     async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
         def q(db: sqlite3.Connection) -> list[tuple[str, int, int]]:

@@ -76,3 +76,29 @@ async def test_list_gateways_joins_latest_facts(store: Store) -> None:
     assert rows["gw-b"]["cpu_pct"] == 12.5 and rows["gw-b"]["stations"] == 1
     assert rows["gw-b"]["wan_rx_bps"] == pytest.approx(8 * 50_000 / 900, rel=1e-3)
     assert await store.gateway("gw-nope") is None
+
+
+async def test_rollups_are_incremental_and_exact_when_windows_arrive_late(store: Store) -> None:
+    base = 1_700_000_000 // 3600 * 3600
+    ends = [base + 900 * i for i in range(1, 9)]  # two hours of windows
+    order = [0, 1, 4, 5, 2, 3, 6, 7]  # the second half-hour of each hour arrives late
+    for i in order:
+        await store.write_batch([spooled(seq=i + 1, window_end=ends[i])], [], [])
+    hourly = await store.rollups("gw-s1", "hour", base)
+    assert [h["windows"] for h in hourly] == [3, 4, 1]
+    assert sum(h["cpu_n"] for h in hourly) == 8 and sum(h["cpu_sum"] for h in hourly) == 8 * 12.5
+    daily = await store.rollups("gw-s1", "day", 0)
+    assert sum(d["windows"] for d in daily) == 8
+    with pytest.raises(Exception, match="hour or day"):
+        await store.rollups("gw-s1", "week", 0)
+
+
+async def test_retention_deletes_only_what_is_past_its_time(store: Store) -> None:
+    old = spooled(seq=1, window_end=1_600_000_000)
+    await store.write_batch([old, spooled(seq=2, window_end=1_700_000_000)], [], [])
+    now = old.received_at + 40 * 86400  # both raw rows are 40 days old, facts differ by window time
+    deleted = await store.retain(now, raw_days=35, facts_days=90, hourly_days=400)
+    assert deleted["reports"] == 2
+    assert deleted["gateway_facts"] >= 1
+    assert await store.stored_keys() == []
+    assert (await store.gateway("gw-s1")) is not None  # the latest state stays

@@ -1,4 +1,5 @@
--- Raw spooled messages: the idempotency key is (gateway_id, epoch, seq).
+-- Raw spooled messages, kept for the raw retention (default 35 days).
+-- The idempotency key is (gateway_id, epoch, seq).
 CREATE TABLE reports (
     gateway_id   TEXT    NOT NULL,
     epoch        INTEGER NOT NULL,
@@ -12,9 +13,9 @@ CREATE TABLE reports (
     payload      BLOB    NOT NULL,
     PRIMARY KEY (gateway_id, epoch, seq)
 ) WITHOUT ROWID;
-CREATE INDEX reports_window ON reports (window_end);
+CREATE INDEX reports_received ON reports (received_at);
 
--- Latest state per gateway, for fast reads.
+-- Latest state per gateway, for fast reads and the next report's deltas.
 CREATE TABLE gateways (
     gateway_id      TEXT PRIMARY KEY,
     first_seen      REAL    NOT NULL,
@@ -27,19 +28,57 @@ CREATE TABLE gateways (
     status_at       REAL,
     agent_version   TEXT,
     latest_body     TEXT,
-    latest_rates    TEXT
+    latest_rates    TEXT,
+    counters        TEXT
 );
 
--- A few figures per gateway and window, for charts.
+-- One row per report: figures plus per-item deltas packed as JSON.
 CREATE TABLE gateway_facts (
-    gateway_id   TEXT    NOT NULL,
-    window_end   INTEGER NOT NULL,
-    cpu_pct      REAL,
-    mem_used_pct REAL,
-    wan_rx_bps   REAL,
-    wan_tx_bps   REAL,
-    stations     INTEGER,
+    gateway_id     TEXT    NOT NULL,
+    window_end     INTEGER NOT NULL,
+    window_s       INTEGER NOT NULL,
+    cpu_pct        REAL,
+    mem_used_pct   REAL,
+    wan_rx_bytes   INTEGER,
+    wan_tx_bytes   INTEGER,
+    wan_rx_bps     REAL,
+    wan_tx_bps     REAL,
+    stations       INTEGER NOT NULL,
+    wifi_stations  INTEGER NOT NULL,
+    weak_stations  INTEGER NOT NULL,
+    interfaces     TEXT NOT NULL,
+    station_deltas TEXT NOT NULL,
+    apps           TEXT NOT NULL,
     PRIMARY KEY (gateway_id, window_end)
+) WITHOUT ROWID;
+CREATE INDEX gateway_facts_window ON gateway_facts (window_end);
+
+-- Incremental rollups: sums and counts, so averages stay exact when windows arrive late.
+CREATE TABLE gateway_hourly (
+    gateway_id           TEXT    NOT NULL,
+    start                INTEGER NOT NULL,
+    windows              INTEGER NOT NULL,
+    wan_rx_bytes         INTEGER NOT NULL,
+    wan_tx_bytes         INTEGER NOT NULL,
+    cpu_sum              REAL    NOT NULL,
+    cpu_n                INTEGER NOT NULL,
+    stations_max         INTEGER NOT NULL,
+    weak_station_windows INTEGER NOT NULL,
+    wifi_station_windows INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, start)
+) WITHOUT ROWID;
+CREATE TABLE gateway_daily (
+    gateway_id           TEXT    NOT NULL,
+    start                INTEGER NOT NULL,
+    windows              INTEGER NOT NULL,
+    wan_rx_bytes         INTEGER NOT NULL,
+    wan_tx_bytes         INTEGER NOT NULL,
+    cpu_sum              REAL    NOT NULL,
+    cpu_n                INTEGER NOT NULL,
+    stations_max         INTEGER NOT NULL,
+    weak_station_windows INTEGER NOT NULL,
+    wifi_station_windows INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, start)
 ) WITHOUT ROWID;
 
 CREATE TABLE events (
@@ -53,6 +92,7 @@ CREATE TABLE events (
     data       TEXT    NOT NULL,
     PRIMARY KEY (gateway_id, epoch, seq, idx)
 ) WITHOUT ROWID;
+CREATE INDEX events_ts ON events (ts);
 
 CREATE TABLE quarantine (
     id          INTEGER PRIMARY KEY,

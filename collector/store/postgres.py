@@ -1,0 +1,297 @@
+"""PostgreSQL store (psycopg 3): the shared store when one machine is not enough.
+
+``postgresql://user:pass@host:5432/db``. Several collectors may write at once (MQTT
+shared subscriptions): raw rows are inserted with ``ON CONFLICT DO NOTHING``, and the
+gateway rows a batch touches are locked (in a fixed order, so two collectors cannot
+deadlock) while their deltas and latest state are computed. Facts are partitioned by
+month of ``window_end``; retention drops whole partitions.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from collector.store import queries as q
+from collector.store.base import (
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    StoreError,
+    gateway_dict,
+    rollup_table,
+)
+from collector.store.migrations import migrations
+from collector.store.plan import GatewayState, load_state, plan_batch
+
+QUARANTINE_KEEP_BYTES = 64 * 1024
+#: Lock id for migrations, so two collectors starting together do not both migrate.
+MIGRATION_LOCK = 0x6873_0001
+_TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
+
+
+def _month_start(ts: int, shift: int = 0) -> int:
+    d = datetime.fromtimestamp(ts, UTC)
+    month = d.year * 12 + d.month - 1 + shift
+    return int(datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC).timestamp())
+
+
+def _error(exc: psycopg.Error) -> StoreError:
+    code = getattr(exc, "sqlstate", None) or ""
+    transient = isinstance(exc, psycopg.OperationalError) or code in _TRANSIENT
+    return StoreError(f"postgresql: {exc}".strip()[:500], transient=transient)
+
+
+class PostgresStore:
+    """The shared store; one connection pool per collector process."""
+
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self.url = url
+        self._pool = AsyncConnectionPool(
+            url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
+        )
+        self._partitions: set[int] = set()
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=15)
+            async with self._pool.connection() as conn:
+                await self._migrate(conn)
+            await self.ensure_partitions(int(time.time()))
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
+    @staticmethod
+    async def _migrate(conn: psycopg.AsyncConnection[Any]) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            done = {
+                row[0]
+                for row in await (await conn.execute("SELECT version FROM schema_migrations")).fetchall()
+            }
+            for version, sql in migrations("postgresql"):
+                if version in done:
+                    continue
+                await conn.execute(sql.encode())
+                await conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, time.time()))
+
+    async def ensure_partitions(self, now: int, months_ahead: int = 2) -> None:
+        """Create the monthly facts partitions around ``now`` (before rows for them arrive)."""
+        async with self._pool.connection() as conn:
+            for shift in range(-1, months_ahead + 1):
+                start = _month_start(now, shift)
+                if start in self._partitions:
+                    continue
+                end = _month_start(now, shift + 1)
+                name = "gateway_facts_" + datetime.fromtimestamp(start, UTC).strftime("%Y%m")
+                try:
+                    async with conn.transaction():
+                        await conn.execute(
+                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF gateway_facts FOR VALUES FROM ({start}) TO ({end})"
+                        )
+                except psycopg.errors.CheckViolation:
+                    pass  # rows for that month already sit in the default partition; they stay there
+                self._partitions.add(start)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # -- writes ------------------------------------------------------------------------
+    async def write_batch(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await self._apply(conn, messages, quarantined, statuses)
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
+    async def _apply(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult:
+        result = BatchResult()
+        inserted: set[tuple[str, int, int]] = set()
+        if messages:
+            rows = [
+                (
+                    m.gateway_id,
+                    m.epoch,
+                    m.seq,
+                    m.kind,
+                    m.window_start,
+                    m.window_end,
+                    m.uptime_s,
+                    m.sent_at,
+                    m.received_at,
+                    m.payload,
+                )
+                for m in messages
+            ]
+            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(rows))
+            cur = await conn.execute(
+                f"INSERT INTO reports VALUES {values} ON CONFLICT DO NOTHING RETURNING gateway_id, epoch, seq",
+                [v for row in rows for v in row],
+            )
+            inserted = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
+        new: list[SpooledMessage] = []
+        for m in messages:
+            key = (m.gateway_id, m.epoch, m.seq)
+            if key in inserted:
+                inserted.discard(key)  # a key repeated within the batch counts once
+                result.inserted.append(key)
+                new.append(m)
+            else:
+                result.duplicates.append(key)
+        if new:
+            await self._apply_plan(conn, new)
+        if quarantined:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            x.received_at,
+                            x.topic,
+                            x.gateway_id,
+                            x.reason,
+                            x.detail,
+                            len(x.payload),
+                            x.payload[:QUARANTINE_KEEP_BYTES],
+                        )
+                        for x in quarantined
+                    ],
+                )
+        result.quarantined = len(quarantined)
+        if statuses:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO gateways (gateway_id, first_seen, last_seen, status, status_at, agent_version)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (gateway_id) DO UPDATE SET"
+                    " last_seen = GREATEST(gateways.last_seen, excluded.last_seen),"
+                    " status = CASE WHEN gateways.status_at IS NULL OR gateways.status_at <= excluded.status_at"
+                    "   THEN excluded.status ELSE gateways.status END,"
+                    " agent_version = coalesce(excluded.agent_version, gateways.agent_version),"
+                    " status_at = GREATEST(gateways.status_at, excluded.status_at)",
+                    [(s.gateway_id, s.at, s.at, s.state, s.at, s.agent_version) for s in statuses],
+                )
+        return result
+
+    async def _apply_plan(self, conn: psycopg.AsyncConnection[Any], new: list[SpooledMessage]) -> None:
+        ids = sorted({m.gateway_id for m in new})
+        first = {m.gateway_id: m.received_at for m in new}
+        async with conn.cursor() as cur:
+            # Create missing gateway rows, then lock all of them in id order: two collectors
+            # holding the same gateway's reports serialise here instead of racing on its deltas.
+            await cur.executemany(
+                "INSERT INTO gateways (gateway_id, first_seen, last_seen) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                [(gid, first[gid], first[gid]) for gid in ids],
+            )
+        cur2 = await conn.execute(
+            "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
+            " WHERE gateway_id = ANY(%s) ORDER BY gateway_id FOR UPDATE",
+            (ids,),
+        )
+        states: dict[str, GatewayState | None] = {
+            gid: load_state(end, up, counters) for gid, end, up, counters in await cur2.fetchall()
+        }
+        plan = plan_batch(new, states)
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE gateways SET first_seen = LEAST(first_seen, %s), last_seen = GREATEST(last_seen, %s),"
+                " reports = reports + %s, events = events + %s WHERE gateway_id = %s",
+                [(c.first_seen, c.last_seen, c.reports, c.events, gid) for gid, c in plan.gateways.items()],
+            )
+            latest = [(*c.latest, gid) for gid, c in plan.gateways.items() if c.latest is not None]
+            if latest:
+                await cur.executemany(
+                    "UPDATE gateways SET last_window_end = %s, last_uptime_s = %s, latest_body = %s, latest_rates = %s,"
+                    " counters = %s WHERE gateway_id = %s",
+                    latest,
+                )
+            if plan.facts:
+                await cur.executemany(
+                    f"INSERT INTO gateway_facts VALUES ({','.join(['%s'] * 15)}) ON CONFLICT DO NOTHING",
+                    plan.facts,
+                )
+            for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+                if rollups:
+                    await cur.executemany(
+                        f"INSERT INTO {table} VALUES ({','.join(['%s'] * 10)}) ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                        + q.ROLLUP_SET.format(t=table, greatest="GREATEST"),
+                        [(gid, start, *r.row()) for (gid, start), r in sorted(rollups.items())],
+                    )
+            if plan.events:
+                await cur.executemany(
+                    "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    plan.events,
+                )
+
+    async def retain(
+        self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
+    ) -> dict[str, int]:
+        limits = {"raw_days": raw_days, "facts_days": facts_days, "hourly_days": hourly_days}
+        deleted: dict[str, int] = {}
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                for table, column, key in q.RETENTION:
+                    cur = await conn.execute(
+                        f"DELETE FROM {table} WHERE {column} < %s", (now - limits[key] * 86400,)
+                    )
+                    deleted[table] = cur.rowcount
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+        await self.ensure_partitions(int(now))
+        return deleted
+
+    # -- reads -------------------------------------------------------------------------
+    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        try:
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(q.for_format(sql).encode(), params)
+                rows = await cur.fetchall()
+                await conn.rollback()
+                return rows
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
+    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        return await self._rows(q.LIST_GATEWAYS, (limit, offset))
+
+    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
+        rows = await self._rows(q.GATEWAY, (gateway_id,))
+        return gateway_dict(rows[0]) if rows else None
+
+    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
+        return (await self._rows(q.HISTORY, (gateway_id, limit)))[::-1]
+
+    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
+        return await self._rows(q.ROLLUP.format(table=rollup_table(period)), (gateway_id, since))
+
+    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._rows(q.QUARANTINE, (limit,))
+
+    async def counts(self) -> dict[str, int]:
+        row = (await self._rows(q.COUNTS))[0]
+        return q.counts_dict(tuple(row.values()))
+
+    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
+        sql = q.STORED_KEYS + (" WHERE kind = ?" if kind else "")
+        rows = await self._rows(sql, (kind,) if kind else ())
+        return [(str(r["gateway_id"]), int(r["epoch"]), int(r["seq"])) for r in rows]

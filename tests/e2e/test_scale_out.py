@@ -1,0 +1,66 @@
+"""Two collectors on a shared subscription, one PostgreSQL: every report stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from collector.service import Service
+from collector.settings import Settings
+from collector.store import open_store
+from emulator.fleet import Fleet
+from tests.broker import Broker
+
+
+@pytest.mark.timeout(120)
+async def test_two_collectors_share_the_load_and_store_each_report_once(
+    broker: Broker, postgres_url: str, tmp_path: Path
+) -> None:
+    collectors = [
+        Service(
+            Settings(
+                db=postgres_url,
+                mqtt=broker.url,
+                http="127.0.0.1:0",
+                users="op:pw",
+                share_group=f"g{tmp_path.name[-8:]}",
+                mqtt_client_id=f"c{i}-{tmp_path.name}",
+                batch_max=20,
+            )
+        )
+        for i in range(2)
+    ]
+    for svc in collectors:
+        await svc.start()
+    fleet = Fleet(20, broker.url, prefix="so")
+    try:
+        fleet.start()
+        assert await asyncio.to_thread(fleet.wait_connected, 15)
+        published = set()
+        for window in range(10):
+            spooled = await asyncio.to_thread(fleet.report_all, 1_700_000_000 + 900 * (window + 1), 900)
+            epochs = {gw.home.gateway_id: gw.outbox.epoch for gw in fleet.gateways}
+            published |= {(gid, epochs[gid], seq) for gid, seq in spooled}
+        started = time.monotonic()
+        assert await asyncio.to_thread(fleet.drain, 60.0) == 0
+        print(f"\n[scale-out] 200 reports drained through 2 collectors in {time.monotonic() - started:.2f} s")
+    finally:
+        fleet.stop()
+        for svc in collectors:
+            await svc.stop()
+    shares = [svc.ingest.stats.stored for svc in collectors]
+    assert all(share > 0 for share in shares), f"both collectors must take a share: {shares}"
+    assert sum(shares) == 200
+    store = open_store(postgres_url)
+    await store.open()
+    try:
+        keys = await store.stored_keys("report")
+        assert len(keys) == len(set(keys)) == 200
+        assert set(keys) == published
+        for g in await store.list_gateways():
+            assert g["reports"] == 10
+    finally:
+        await store.close()
