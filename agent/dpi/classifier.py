@@ -54,7 +54,7 @@ class Classifier:
         self._suffixes: dict[str, str] = {}
         self._patterns: list[_Pattern] = []
         self._ports: dict[tuple[str, int], str] = {}
-        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, str]] = []
         self._load(table_text)
         self._patterns.sort(key=lambda p: -p.literal_labels)
         for domain in operator_domains:
@@ -88,10 +88,10 @@ class Classifier:
             raise ValueError(f"unknown category {category!r}")
         if self.categories.setdefault(app, category) != category:
             raise ValueError(f"app {app} already has category {self.categories[app]}")
-        for domain in " ".join(fields[2:]).split():
-            if domain == "-":
+        for listed in " ".join(fields[2:]).split():
+            if listed == "-":
                 continue
-            domain = domain.lower()
+            domain = listed.lower()
             if not _LABEL.match(domain):
                 raise ValueError(f"bad domain {domain!r}")
             if "*" in domain:
@@ -115,8 +115,11 @@ class Classifier:
         app = fields[0]
         if app not in self.categories:
             raise ValueError(f"@net for undeclared app {app}")
+        l4: str | None = None
+        if fields[1].lower() in ("tcp", "udp"):
+            l4, fields = fields[1].lower(), fields[1:]
         for spec in " ".join(fields[1:]).split():
-            self._nets.append((ipaddress.ip_network(spec), app))
+            self._nets.append((ipaddress.ip_network(spec), l4, app))
 
     def _verdict(self, app: str) -> Verdict:
         return Verdict(app, self.categories[app])
@@ -150,13 +153,13 @@ class Classifier:
         app = self._ports.get((l4, port))
         return None if app is None else self._verdict(app)
 
-    def by_address(self, packed: bytes) -> Verdict | None:
-        """The application whose published address ranges hold ``packed``, or None."""
+    def by_address(self, packed: bytes, l4: str) -> Verdict | None:
+        """The application whose published address ranges hold ``packed`` (for this transport), or None."""
         if not self._nets:
             return None
         address = ipaddress.ip_address(packed)
-        for network, app in self._nets:
-            if address.version == network.version and address in network:
+        for network, only, app in self._nets:
+            if address.version == network.version and (only is None or only == l4) and address in network:
                 return self._verdict(app)
         return None
 

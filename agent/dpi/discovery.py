@@ -34,6 +34,8 @@ def dhcp_hostname(payload: bytes) -> str | None:
         if code == 255 or pos + 1 >= len(payload):
             return None
         size = payload[pos + 1]
+        if pos + 2 + size > len(payload):
+            return None  # an option overrunning the message: malformed
         value = payload[pos + 2 : pos + 2 + size]
         if code == 12 and value:
             return value.rstrip(b"\x00").decode("utf-8", "replace").lower() or None
@@ -59,18 +61,21 @@ def netbios_name(payload: bytes, port: int) -> str | None:
     return _netbios_decode(payload[offset + 1 : offset + 33])
 
 
-def multicast_dns_name(payload: bytes) -> str | None:
-    """mDNS or LLMNR: the first question's name in a query, the first answer's name in a response."""
+def multicast_dns_name(payload: bytes) -> tuple[str, bool] | None:
+    """mDNS or LLMNR: the first question's name, else the first answer's; and whether answers came.
+
+    A station repeats its questions until someone answers; the packet that carries answers is the one
+    that settles the exchange, so callers keep looking until then.
+    """
     try:
         message = dns.parse(payload)
     except DpiError:
         return None
-    if not message.is_response and message.questions:
-        return message.questions[0][0] or None
-    if message.answers:
-        return message.answers[0].name or None
-    if message.questions:
-        return message.questions[0][0] or None
+    answered = bool(message.answers)
+    if message.questions and message.questions[0][0]:
+        return message.questions[0][0], answered
+    if message.answers and message.answers[0].name:
+        return message.answers[0].name, answered
     return None
 
 
@@ -80,21 +85,26 @@ def ssdp_host(payload: bytes) -> str | None:
     return None if request is None else request.host
 
 
-def lan_name(sport: int, dport: int, payload: bytes) -> tuple[str, str] | None:
-    """(name, source) announced by a LAN discovery packet on these ports, or None."""
+def lan_name(sport: int, dport: int, payload: bytes) -> tuple[str, str, bool] | None:
+    """(name, source, final) from a LAN discovery packet on these ports, or None.
+
+    ``final`` is False for an unanswered mDNS/LLMNR query: a later packet of the flow may say more.
+    """
     try:
         if dport == PORT_DHCP_SERVER and sport == PORT_DHCP_CLIENT:
             found = dhcp_hostname(payload)
-            return (found, "dhcp") if found else None
+            return (found, "dhcp", True) if found else None
         if PORT_NBNS in (sport, dport) or PORT_NBDGM in (sport, dport):
             found = netbios_name(payload, PORT_NBNS if PORT_NBNS in (sport, dport) else PORT_NBDGM)
-            return (found, "netbios") if found else None
+            return (found, "netbios", True) if found else None
         if PORT_MDNS in (sport, dport) or PORT_LLMNR in (sport, dport):
-            found = multicast_dns_name(payload)
-            return (found, "mdns" if PORT_MDNS in (sport, dport) else "llmnr") if found else None
+            named = multicast_dns_name(payload)
+            if named is None:
+                return None
+            return (named[0], "mdns" if PORT_MDNS in (sport, dport) else "llmnr", named[1])
         if dport == PORT_SSDP:
             found = ssdp_host(payload)
-            return (found, "ssdp") if found else None
+            return (found, "ssdp", True) if found else None
     except (struct.error, IndexError, UnicodeError):
         return None
     return None

@@ -109,7 +109,7 @@ def parse(data: bytes) -> DnsMessage:
         if offset + rdlength > len(data):
             raise DpiError("DNS answer data truncated")
         value: bytes | str
-        if rtype == TYPE_A and rdlength == 4 or rtype == TYPE_AAAA and rdlength == 16:
+        if (rtype == TYPE_A and rdlength == 4) or (rtype == TYPE_AAAA and rdlength == 16):
             value = data[offset : offset + rdlength]
         elif rtype in (TYPE_CNAME, TYPE_PTR):
             value = read_name(data, offset)[0]

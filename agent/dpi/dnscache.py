@@ -10,8 +10,11 @@ outlive short DNS TTLs, and the cache is bounded (least recently written entries
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TypeVar
 
 from agent.dpi.dns import TYPE_A, TYPE_AAAA, TYPE_CNAME, DnsMessage
+
+_K = TypeVar("_K")
 
 MIN_TTL = 300
 MAX_TTL = 24 * 3600
@@ -44,8 +47,8 @@ class DnsCache:
                 if not isinstance(answer.value, bytes) or not answer.value:
                     continue
                 expires = now + min(max(answer.ttl, MIN_TTL), MAX_TTL)
-                self._put(self._by_pair, (station, answer.value), (asked, expires))
-                self._put(self._by_addr, answer.value, (asked, expires))
+                _put(self._by_pair, (station, answer.value), (asked, expires), self.max_entries)
+                _put(self._by_addr, answer.value, (asked, expires), self.max_entries)
                 learned += 1
         return learned
 
@@ -56,8 +59,9 @@ class DnsCache:
             return None
         return entry[0]
 
-    def _put(self, table: OrderedDict[object, tuple[str, float]], key: object, value: tuple[str, float]) -> None:
-        table[key] = value
-        table.move_to_end(key)
-        while len(table) > self.max_entries:
-            table.popitem(last=False)
+
+def _put(table: OrderedDict[_K, tuple[str, float]], key: _K, value: tuple[str, float], limit: int) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > limit:
+        table.popitem(last=False)

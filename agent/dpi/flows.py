@@ -55,6 +55,8 @@ class Flow:
     isn: int | None = None  # client's initial sequence number, when the SYN was seen
     state: object | None = field(default=None, repr=False)  # the parser's reassembly state
     buffered: int = 0  # bytes held by ``state``, for the memory estimate
+    reported_up: int = 0  # counters already attributed to a report window
+    reported_down: int = 0
 
 
 def flow_key(pkt: Packet) -> FlowKey:
@@ -132,6 +134,12 @@ class FlowTable:
         if pkt.proto == TCP and pkt.tcp_flags & (TCP_FIN | TCP_RST):
             flow.closing = True
         return flow, upstream
+
+    def find(self, proto: int, src: bytes, sport: int, dst: bytes, dport: int) -> Flow | None:
+        """The flow with these endpoints (either direction), without touching its LRU position."""
+        a, b = (src, sport), (dst, dport)
+        key = (proto, src, sport, dst, dport) if a <= b else (proto, dst, dport, src, sport)
+        return self._flows.get(key)
 
     def set_buffered(self, flow: Flow, size: int) -> None:
         """Record how many bytes a flow's reassembly state holds, and evict if over the memory cap."""

@@ -91,13 +91,21 @@ class Inspector:
         self.table.close_all()
 
     def finalize(self, flows: Iterable[Flow]) -> None:
-        """Give every unnamed flow an app and category, in two passes so socket siblings can inherit."""
-        pending = []
-        for flow in flows:
-            if flow.category is None and not self._own_evidence(flow):
-                pending.append(flow)
+        """Give every unnamed flow an app and category.
+
+        Evidence is tried from the most to the least specific: what the flow itself carried, a server port
+        documented for one application, the published address ranges of a service, then the UDP socket
+        shared with a named flow (ICE candidates, game peers). Each stage runs over all pending flows
+        before the next, so a flow named by its server's address can lend the name to its socket siblings.
+        """
+        pending = [flow for flow in flows if flow.category is None and not self._own_evidence(flow)]
+        pending = [flow for flow in pending if not self._by_port(flow)]
+        pending = [flow for flow in pending if not self._by_address(flow)]
+        pending = [flow for flow in pending if not self._by_socket(flow)]
         for flow in pending:
-            self._fallback(flow)
+            web = flow.l7 in ("tls", "quic", "http")
+            l4 = "udp" if flow.proto == UDP else "tcp"
+            flow.category, flow.app_source = self.classifier.default(l4, flow.sport, web).category, "default"
 
     # -- payload inspection -------------------------------------------------------------------------
 
@@ -133,32 +141,36 @@ class Inspector:
 
     def _inspect_tcp(self, flow: Flow, pkt: Packet, payload: bytes) -> None:
         state = flow.state
-        if isinstance(state, TlsReassembler) or (state is None and looks_like_client_hello(payload)):
-            if state is None:
-                state = flow.state = TlsReassembler(flow.isn)
-                flow.l7 = "tls"
-            assert isinstance(state, TlsReassembler)
-            hello = state.add(pkt.seq, payload)
-            self.table.set_buffered(flow, state.buffered)
-            if hello is not None:
-                self._set_host(flow, hello.sni, "sni")
-                self._stop(flow)
-            elif state.failed:
-                self._stop(flow)
+        if state is None:
+            if not looks_like_client_hello(payload):
+                request = parse_request(payload)
+                if request is not None:
+                    flow.l7 = "http"
+                    self._set_host(flow, request.host, "http")
+                    self._stop(flow)
+                    return
+                found = tcp_signature(payload)
+                if found is not None:
+                    flow.l7, app = found
+                    if app is not None:
+                        self._set_app(flow, app, "signature")
+                    self._stop(flow)
+                    return
+            # Keep the segment even when it starts nothing: it may be the second half of a ClientHello
+            # whose first half arrives next (reordering), and the reassembler bounds what it holds.
+            state = flow.state = TlsReassembler(flow.isn)
+        if not isinstance(state, TlsReassembler):
             return
-        if flow.inspected == 1 or flow.l7 is None:
-            request = parse_request(payload)
-            if request is not None:
-                flow.l7 = "http"
-                self._set_host(flow, request.host, "http")
-                self._stop(flow)
-                return
-            found = tcp_signature(payload)
-            if found is not None:
-                flow.l7, app = found
-                if app is not None:
-                    self._set_app(flow, app, "signature")
-                self._stop(flow)
+        if looks_like_client_hello(payload):
+            flow.l7 = "tls"
+        hello = state.add(pkt.seq, payload)
+        self.table.set_buffered(flow, state.buffered)
+        if hello is not None:
+            flow.l7 = "tls"
+            self._set_host(flow, hello.sni, "sni")
+            self._stop(flow)
+        elif state.failed:
+            self._stop(flow)
 
     def _dns(self, flow: Flow, payload: bytes, ts: float) -> None:
         message = dns.try_parse(payload)
@@ -174,11 +186,11 @@ class Inspector:
         found = lan_name(pkt.sport, pkt.dport, payload)
         if found is None:
             return
-        name, source = found
+        name, source, final = found
         flow.l7 = source
-        if flow.host is None or flow.host_source == "dnscache":
-            flow.host, flow.host_source = name, source
-        self._stop(flow)
+        flow.host, flow.host_source = name, source
+        if final:
+            self._stop(flow)
 
     def _quic(self, flow: Flow, payload: bytes) -> None:
         state = flow.state if isinstance(flow.state, QuicReassembler) else QuicReassembler()
@@ -214,9 +226,10 @@ class Inspector:
         flow.app, flow.app_source = app, source
         flow.category = self.classifier.app_category(app)
         if flow.proto == UDP and source != "socket":
-            key = (flow.client, flow.cport)
-            self._sockets[key] = app
-            self._sockets.move_to_end(key)
+            # Remember the station's socket; when a peer spoke first the station is the "server" side.
+            for key in ((flow.client, flow.cport), (flow.server, flow.sport)):
+                self._sockets[key] = app
+                self._sockets.move_to_end(key)
             while len(self._sockets) > _SOCKETS_MAX:
                 self._sockets.popitem(last=False)
 
@@ -238,22 +251,28 @@ class Inspector:
             return flow.app is not None
         return False
 
-    def _fallback(self, flow: Flow) -> None:
-        l4 = "udp" if flow.proto == UDP else "tcp"
-        app = self._sockets.get((flow.client, flow.cport)) if flow.proto == UDP else None
-        if app is not None:
-            self._set_app(flow, app, "socket")
-            return
-        for verdict, source in (
-            (self.classifier.by_port(l4, flow.sport), "port"),
-            (self.classifier.by_address(flow.server), "address"),
-        ):
-            if verdict is not None and verdict.app is not None:
-                self._set_app(flow, verdict.app, source)
-                return
-        web = flow.l7 in ("tls", "quic", "http")
-        verdict = self.classifier.default(l4, flow.sport, web)
-        flow.category, flow.app_source = verdict.category, "default"
+    def _by_address(self, flow: Flow) -> bool:
+        verdict = self.classifier.by_address(flow.server, "udp" if flow.proto == UDP else "tcp")
+        if verdict is None or verdict.app is None:
+            return False
+        self._set_app(flow, verdict.app, "address")
+        return True
+
+    def _by_socket(self, flow: Flow) -> bool:
+        if flow.proto != UDP:
+            return False
+        app = self._sockets.get((flow.client, flow.cport)) or self._sockets.get((flow.server, flow.sport))
+        if app is None:
+            return False
+        self._set_app(flow, app, "socket")
+        return True
+
+    def _by_port(self, flow: Flow) -> bool:
+        verdict = self.classifier.by_port("udp" if flow.proto == UDP else "tcp", flow.sport)
+        if verdict is None or verdict.app is None:
+            return False
+        self._set_app(flow, verdict.app, "port")
+        return True
 
     def _closed(self, flow: Flow, reason: str) -> None:
         if flow.category is None:

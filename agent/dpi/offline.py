@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.dpi import DpiError
+from agent.dpi import DpiError, bpf
 from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import Inspector
 from agent.dpi.packet import TCP, decode, format_endpoint, format_mac
-from agent.dpi.pcapfile import read_frames
+from agent.dpi.pcapfile import LINKTYPE_ETHERNET, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,14 @@ def flow_record(flow: Flow, source: str | None = None) -> dict[str, Any]:
     return record
 
 
-def classify_file(path: str, classifier: Classifier) -> tuple[list[Flow], int]:
-    """All flows of one capture, named; and the number of frames that could not be decoded."""
+def classify_file(path: str, classifier: Classifier, kernel_filter: bool = False) -> tuple[list[Flow], int]:
+    """All flows of one capture, named; and the number of frames that could not be decoded.
+
+    With ``kernel_filter`` only the payload of frames the agent's BPF program passes is inspected
+    (Ethernet captures only); the other frames are still counted, as conntrack counts them on the gateway.
+    This shows what the agent would name.
+    """
+    program = bpf.program() if kernel_filter else None
     closed: list[Flow] = []
     inspector = Inspector(classifier, max_flows=1 << 20, max_bytes=1 << 34,
                           on_flow_end=lambda flow, _reason: closed.append(flow))
@@ -61,17 +67,22 @@ def classify_file(path: str, classifier: Classifier) -> tuple[list[Flow], int]:
             bad += 1
             log.debug("%s: frame skipped: %s", path, exc)
             continue
-        if packet is not None:
-            inspector.feed(packet)
+        if packet is None:
+            continue
+        if program is not None and frame.linktype == LINKTYPE_ETHERNET and not bpf.run(program, frame.data):
+            packet.payload = b""
+        inspector.feed(packet)
     inspector.finish()
     closed.sort(key=lambda f: f.first_ts)
     return closed, bad
 
 
-def iter_records(paths: list[str], classifier: Classifier) -> Iterator[dict[str, Any]]:
+def iter_records(
+    paths: list[str], classifier: Classifier, kernel_filter: bool = False
+) -> Iterator[dict[str, Any]]:
     """Records of every flow of every file (raises :class:`DpiError` or OSError on an unreadable file)."""
     for path in paths:
-        flows, _bad = classify_file(path, classifier)
+        flows, _bad = classify_file(path, classifier, kernel_filter)
         for flow in flows:
             yield flow_record(flow, Path(path).name)
 
@@ -80,6 +91,8 @@ def main(argv: list[str]) -> int:
     """Entry point; returns the process exit code (1 if any file could not be read)."""
     parser = argparse.ArgumentParser(prog="homescope-agent classify-pcap", description=__doc__)
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng capture")
+    parser.add_argument("--kernel-filter", action="store_true",
+                        help="inspect only the frames the agent's BPF filter passes (as on the gateway)")
     parser.add_argument("--operator-domain", action="append", default=[], metavar="DOMAIN",
                         help="a domain of the operator's own apps (repeatable)")
     args = parser.parse_args(argv)
@@ -88,7 +101,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout
     for path in args.files:
         try:
-            flows, bad = classify_file(path, classifier)
+            flows, bad = classify_file(path, classifier, args.kernel_filter)
         except (OSError, DpiError) as exc:
             print(f"classify-pcap: {path}: {exc}", file=sys.stderr)
             status = 1

@@ -25,7 +25,8 @@ def is_stun(payload: bytes) -> bool:
 
 def is_raknet(payload: bytes) -> bool:
     """A RakNet offline message (ping, pong, open-connection request or reply)."""
-    return len(payload) >= 17 and RAKNET_MAGIC in payload[:40]
+    # Relays (Roblox's among them) prepend their own header, so the magic is looked for a little further in.
+    return len(payload) >= 17 and RAKNET_MAGIC in payload[:64]
 
 
 def is_whatsapp_chat(payload: bytes) -> bool:

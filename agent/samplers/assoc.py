@@ -51,6 +51,11 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _table(reply: dict[str, Any], key: str) -> dict[str, Any]:
+    part = reply.get(key)
+    return part if isinstance(part, dict) else {}
+
+
 def _pair(reply: dict[str, Any], key: str, side: str) -> int | None:
     part = reply.get(key)
     return _int(part.get(side)) if isinstance(part, dict) else None
@@ -75,9 +80,7 @@ def parse_iwinfo_assoclist(interface: str, reply: dict[str, Any]) -> list[Assoc]
     for entry in reply.get("results") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("mac"), str):
             continue
-        rx = entry.get("rx") if isinstance(entry.get("rx"), dict) else {}
-        tx = entry.get("tx") if isinstance(entry.get("tx"), dict) else {}
-        assert isinstance(rx, dict) and isinstance(tx, dict)
+        rx, tx = _table(entry, "rx"), _table(entry, "tx")
         signal, noise, thr = _int(entry.get("signal")), _int(entry.get("noise")), _int(entry.get("thr"))
         plink = entry.get("mesh plink")
         out.append(
@@ -208,6 +211,27 @@ _IW_COUNTERS = {
 }
 
 
+def _from_ubus(system: System, iface: str, hostapd: dict[str, str]) -> dict[str, Assoc] | None:
+    """Stations of ``iface`` from iwinfo and hostapd merged; ``None`` if neither answered."""
+    by_mac: dict[str, Assoc] = {}
+    answered = False
+    try:
+        reply = ubus_call(system, "iwinfo", "assoclist", {"device": iface})
+        by_mac = {a.mac: a for a in parse_iwinfo_assoclist(iface, reply)}
+        answered = True
+    except SystemAccessError:
+        pass  # no rpcd-mod-iwinfo
+    if iface in hostapd:
+        try:
+            reply = ubus_call(system, hostapd[iface], "get_clients")
+            answered = True
+        except SystemAccessError:
+            reply = {}
+        for extra in parse_hostapd_clients(iface, reply):
+            by_mac.setdefault(extra.mac, Assoc(mac=extra.mac, interface=iface)).merge(extra)
+    return by_mac if answered else None
+
+
 def read_associations(system: System, tools: Tools, ifaces: list[WifiIface]) -> dict[str, list[Assoc]]:
     """Stations per access-point or mesh interface, from every source the device has."""
     hostapd: dict[str, str] = {}
@@ -220,29 +244,16 @@ def read_associations(system: System, tools: Tools, ifaces: list[WifiIface]) -> 
     for iface in ifaces:
         if iface.mode not in ("ap", "mesh"):
             continue
-        by_mac: dict[str, Assoc] = {}
-        answered = False
-        if tools.has("ubus"):
+        by_mac = _from_ubus(system, iface.name, hostapd) if tools.has("ubus") else None
+        if by_mac is None and tools.has("iw"):
             try:
-                reply = ubus_call(system, "iwinfo", "assoclist", {"device": iface.name})
-                by_mac = {a.mac: a for a in parse_iwinfo_assoclist(iface.name, reply)}
-                answered = True
+                dump = system.run(["iw", "dev", iface.name, "station", "dump"])
+                by_mac = {a.mac: a for a in parse_iw_station_dump(dump)}
             except SystemAccessError:
-                pass
-            if iface.name in hostapd:
-                try:
-                    reply = ubus_call(system, hostapd[iface.name], "get_clients")
-                    answered = True
-                except SystemAccessError:
-                    reply = {}
-                for extra in parse_hostapd_clients(iface.name, reply):
-                    by_mac.setdefault(extra.mac, Assoc(mac=extra.mac, interface=iface.name)).merge(extra)
-        if not answered and tools.has("iw"):
-            try:
-                by_mac = {a.mac: a for a in parse_iw_station_dump(system.run(["iw", "dev", iface.name, "station", "dump"]))}
-            except SystemAccessError:
-                by_mac = {}
-        out[iface.name] = list(by_mac.values())
+                by_mac = None
+        for assoc in (by_mac or {}).values():
+            assoc.interface = iface.name  # the interface asked about, whatever name the source printed
+        out[iface.name] = list((by_mac or {}).values())
     return out
 
 

@@ -6,6 +6,7 @@ Pure ``parse_*`` functions take the text of one source; :func:`read_board` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -33,7 +34,11 @@ def manufacturer_of(model: str | None, board_name: str | None) -> str | None:
     """
     vendor = board_name.split(",", 1)[0] if board_name and "," in board_name else None
     first = model.split()[0] if model and model.split() else None
-    if first and vendor and re.sub(r"[^a-z0-9]", "", first.lower()) == re.sub(r"[^a-z0-9]", "", vendor.lower()):
+    if (
+        first
+        and vendor
+        and re.sub(r"[^a-z0-9]", "", first.lower()) == re.sub(r"[^a-z0-9]", "", vendor.lower())
+    ):
         return first
     return vendor or None
 
@@ -98,9 +103,14 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 def _read(system: System, path: str) -> str | None:
     try:
-        return _clean(system.read(path))
+        return system.read(path)
     except SystemAccessError:
         return None
+
+
+def _read_value(system: System, path: str) -> str | None:
+    text = _read(system, path)
+    return _clean(text) if text else None
 
 
 def read_board(system: System, tools: Tools) -> dict[str, str]:
@@ -112,10 +122,8 @@ def read_board(system: System, tools: Tools) -> dict[str, str]:
             board.setdefault(key, value)
 
     if tools.has("ubus"):
-        try:
+        with contextlib.suppress(SystemAccessError):
             fill(parse_system_board(ubus_call(system, "system", "board")))
-        except SystemAccessError:
-            pass
     if not {"release", "model"} <= board.keys():
         text = _read(system, "/etc/openwrt_release")
         if text:
@@ -134,7 +142,7 @@ def read_board(system: System, tools: Tools) -> dict[str, str]:
         ("manufacturer", "/sys/class/dmi/id/sys_vendor"),
     ):
         if key not in board:
-            value = _read(system, path)
+            value = _read_value(system, path)
             if value:
                 board[key] = value
     return board

@@ -47,7 +47,9 @@ def parse_oui_table(text: str) -> tuple[array[int], bytes, list[str]]:
 def _table() -> tuple[array[int], bytes, list[str]]:
     global _TABLE
     if _TABLE is None:
-        _TABLE = parse_oui_table(resources.files(__package__ or "agent.samplers").joinpath("oui.tsv").read_text())
+        _TABLE = parse_oui_table(
+            resources.files(__package__ or "agent.samplers").joinpath("oui.tsv").read_text()
+        )
     return _TABLE
 
 

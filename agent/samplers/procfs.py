@@ -58,7 +58,7 @@ def parse_loadavg(text: str) -> tuple[float, float, float]:
 
 def parse_uptime(text: str) -> int:
     """Whole seconds since boot from /proc/uptime."""
-    return int(float(text.split()[0]))
+    return int(float(text.split(maxsplit=1)[0]))
 
 
 class NetDevCounters(NamedTuple):

@@ -8,6 +8,7 @@ one per window, or one a minute when the runner calls :meth:`WanSampler.tick`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,7 +46,9 @@ def parse_interface_status(reply: dict[str, Any]) -> WanStatus:
         (
             r.get("nexthop")
             for r in routes
-            if r.get("target") == "0.0.0.0" and r.get("mask") == 0 and r.get("nexthop") not in (None, "0.0.0.0")
+            if r.get("target") == "0.0.0.0"
+            and r.get("mask") == 0
+            and r.get("nexthop") not in (None, "0.0.0.0")
         ),
         None,
     )
@@ -171,10 +174,10 @@ class WanSampler:
     def _linux_details(self, ctx: SampleContext, status: WanStatus) -> None:
         tools = tools_for(ctx.shared, ctx.system)
         if status.ipv4 is None and status.device and tools.has("ip"):
-            try:
-                status.ipv4 = parse_ip_addr(ctx.system.run(["ip", "-4", "-o", "addr", "show", "dev", status.device]))
-            except SystemAccessError:
-                pass
+            with contextlib.suppress(SystemAccessError):
+                status.ipv4 = parse_ip_addr(
+                    ctx.system.run(["ip", "-4", "-o", "addr", "show", "dev", status.device])
+                )
         if not status.dns:
             for path in ("/tmp/resolv.conf.d/resolv.conf.auto", "/etc/resolv.conf"):
                 try:
@@ -187,7 +190,10 @@ class WanSampler:
         counters = next((c for c in read_net_dev(ctx.shared, ctx.system) if c.name == device), None)
         if counters is None:
             return
-        last, self._last_bytes = self._last_bytes, (ctx.monotonic, device, counters.bytes_received, counters.bytes_sent)
+        last, self._last_bytes = (
+            self._last_bytes,
+            (ctx.monotonic, device, counters.bytes_received, counters.bytes_sent),
+        )
         if last is None or last[1] != device:
             return
         elapsed = ctx.monotonic - last[0]

@@ -15,7 +15,6 @@ from protocol import shapes
 #: Figures the samplers compute that :mod:`protocol.shapes` does not carry yet, by shape name.
 PENDING: dict[str, frozenset[str]] = {
     "Wan": frozenset({"down_utilization_pct", "up_utilization_pct"}),
-    "Neighbour": frozenset({"width_mhz"}),
 }
 
 

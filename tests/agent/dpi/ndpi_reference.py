@@ -16,6 +16,7 @@ our categories each nDPI application belongs to. nDPI's own categories differ (Z
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -127,16 +128,28 @@ def _endpoint_key(text: str) -> str:
         addr, _, port = text[1:].partition("]:")
     else:
         addr, _, port = text.rpartition(":")
-    try:
+    with contextlib.suppress(ValueError):  # nDPI misprints a few IPv6 endpoints: keep their text
         addr = str(ipaddress.ip_address(addr))
-    except ValueError:
-        pass
     return f"{addr}|{port}"
 
 
 def flow_match_key(pcap: str, l4: str, src: str, dst: str) -> tuple[str, str, frozenset[str]]:
     """Direction-independent identity of a flow within a capture."""
     return (Path(pcap).name, l4.upper(), frozenset((_endpoint_key(src), _endpoint_key(dst))))
+
+
+def _loose_endpoint(text: str) -> str:
+    """An endpoint reduced to its non-zero address groups and port, to match nDPI's misprinted IPv6
+    (``[2600:1901::7a0b::]:443`` for ``[2600:1901:0:7a0b::]:443``)."""
+    addr, _, port = _endpoint_key(text).partition("|")
+    if ":" in addr:
+        addr = ":".join(g.lstrip("0") for g in addr.split(":") if g.strip("0"))
+    return f"{addr}|{port}"
+
+
+def loose_match_key(pcap: str, l4: str, src: str, dst: str) -> tuple[str, str, frozenset[str]]:
+    """Like :func:`flow_match_key` but tolerant of nDPI's IPv6 misprints."""
+    return (Path(pcap).name, l4.upper(), frozenset((_loose_endpoint(src), _loose_endpoint(dst))))
 
 
 @dataclass
@@ -151,6 +164,7 @@ class Agreement:
     host_misses: list[str] = field(default_factory=list)
     category_misses: list[str] = field(default_factory=list)
     unmapped_apps: Counter[str] = field(default_factory=Counter)
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def host_rate(self) -> float:
@@ -178,18 +192,24 @@ class Agreement:
 def compare(expected: Iterable[dict[str, Any]], ours: Iterable[dict[str, Any]]) -> Agreement:
     """Score our records against nDPI's for the same captures."""
     index: dict[tuple[str, str, frozenset[str]], list[dict[str, Any]]] = {}
+    loose: dict[tuple[str, str, frozenset[str]], list[dict[str, Any]]] = {}
     for record in ours:
         key = flow_match_key(record["pcap"], record["l4"], record["src"], record["dst"])
         index.setdefault(key, []).append(record)
+        key = loose_match_key(record["pcap"], record["l4"], record["src"], record["dst"])
+        loose.setdefault(key, []).append(record)
     result = Agreement()
     for row in expected:
         if row["l4"] not in ("TCP", "UDP"):
             continue
         found = index.get(flow_match_key(row["pcap"], row["l4"], row["src"], row["dst"]))
+        if not found:
+            found = loose.get(loose_match_key(row["pcap"], row["l4"], row["src"], row["dst"]))
         mine = found[0] if found else None
         where = f"{Path(row['pcap']).name} {row['l4']} {row['src']} -> {row['dst']} [{row['proto']}]"
         if mine is None:
             result.missing += 1
+            result.not_found.append(where)
         host = row.get("host") or ""
         if row["confidence"] == "DPI" and host and not is_ip_literal(host):
             result.host_total += 1
