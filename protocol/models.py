@@ -89,7 +89,7 @@ class Wan(_Part):
     protocol: Short | None = None
     ipv4: Short | None = None
     gateway: Short | None = None
-    dns: Annotated[list[Short], Field(max_length=16)] = []
+    dns: Annotated[list[Short], Field(default_factory=list, max_length=16)]
     connected: bool | None = None
     connection_uptime_s: Seconds | None = None
     online_s: Seconds | None = None
@@ -176,7 +176,7 @@ class AppUsage(_Part):
     bytes_down: U64 = 0
     flows: U32 = 0
     active_minutes: Annotated[int, Field(ge=0, le=60 * 24)] = 0
-    top_apps: Annotated[list[Short], Field(max_length=16)] = []
+    top_apps: Annotated[list[Short], Field(default_factory=list, max_length=16)]
 
 
 class TopologyLink(_Part):
@@ -189,16 +189,16 @@ class TopologyLink(_Part):
 
 
 class ReportBody(_Part):
-    samplers: Annotated[dict[Short, SamplerStatus], Field(max_length=64)] = {}
+    samplers: Annotated[dict[Short, SamplerStatus], Field(default_factory=dict, max_length=64)]
     system: SystemSection | None = None
-    interfaces: Annotated[list[Interface], Field(max_length=256)] = []
+    interfaces: Annotated[list[Interface], Field(default_factory=list, max_length=256)]
     wan: Wan | None = None
-    radios: Annotated[list[Radio], Field(max_length=16)] = []
-    stations: Annotated[list[Station], Field(max_length=512)] = []
-    quality: Annotated[list[LinkQuality], Field(max_length=600)] = []
-    neighbours: Annotated[list[Neighbour], Field(max_length=512)] = []
-    apps: Annotated[list[AppUsage], Field(max_length=4096)] = []
-    topology: Annotated[list[TopologyLink], Field(max_length=64)] = []
+    radios: Annotated[list[Radio], Field(default_factory=list, max_length=16)]
+    stations: Annotated[list[Station], Field(default_factory=list, max_length=512)]
+    quality: Annotated[list[LinkQuality], Field(default_factory=list, max_length=600)]
+    neighbours: Annotated[list[Neighbour], Field(default_factory=list, max_length=512)]
+    apps: Annotated[list[AppUsage], Field(default_factory=list, max_length=4096)]
+    topology: Annotated[list[TopologyLink], Field(default_factory=list, max_length=64)]
 
 
 class _Envelope(_Part):
@@ -258,7 +258,7 @@ class Ack(_Envelope):
 class Command(_Envelope):
     kind: Literal["cmd"]
     command: Short
-    args: dict[Short, Any] = {}
+    args: Annotated[dict[Short, Any], Field(default_factory=dict)]
 
 
 Message = Annotated[Report | EventBatch | Status | Ack | Command, Field(discriminator="kind")]

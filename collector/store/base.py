@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from protocol.codec import decode
+
 
 class StoreError(RuntimeError):
     """A store operation failed. ``transient`` says whether retrying later may succeed."""
@@ -63,7 +65,8 @@ class BatchResult:
 
 def gateway_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A gateways row as the API shows it: JSON columns parsed."""
-    row["latest"] = json.loads(row.pop("latest_body") or "null")
+    payload = row.pop("latest_payload")
+    row["latest"] = decode(bytes(payload))["body"] if payload else None
     row["rates"] = json.loads(row.pop("latest_rates") or "{}")
     return row
 

@@ -44,8 +44,9 @@ class GatewayChange:
     last_seen: float
     reports: int = 0
     events: int = 0
-    #: (window_end, uptime_s, latest body JSON, rates JSON, counters JSON) when a newer report arrived
-    latest: tuple[int, int, str, str, str] | None = None
+    #: (window_end, uptime_s, latest frame, rates JSON, counters JSON) when a newer report arrived;
+    #: the frame is stored as received (compressed msgpack), decoded only when someone reads it
+    latest: tuple[int, int, bytes, str, str] | None = None
 
 
 @dataclass
@@ -200,7 +201,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[m.gateway_id] = GatewayState(m.window_end, m.uptime_s, counters)
-            change.latest = (m.window_end, m.uptime_s, _dumps(m.body), _dumps(rates), _dumps(counters))
+            change.latest = (m.window_end, m.uptime_s, m.payload, _dumps(rates), _dumps(counters))
     return plan
 
 

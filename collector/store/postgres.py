@@ -221,7 +221,7 @@ class PostgresStore:
             latest = [(*c.latest, gid) for gid, c in plan.gateways.items() if c.latest is not None]
             if latest:
                 await cur.executemany(
-                    "UPDATE gateways SET last_window_end = %s, last_uptime_s = %s, latest_body = %s, latest_rates = %s,"
+                    "UPDATE gateways SET last_window_end = %s, last_uptime_s = %s, latest_payload = %s, latest_rates = %s,"
                     " counters = %s WHERE gateway_id = %s",
                     latest,
                 )

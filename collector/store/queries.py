@@ -14,7 +14,7 @@ LIST_GATEWAYS = (
 )
 GATEWAY = (
     "SELECT gateway_id, first_seen, last_seen, last_window_end, last_uptime_s, reports, events, status, status_at,"
-    " agent_version, latest_body, latest_rates FROM gateways WHERE gateway_id = ?"
+    " agent_version, latest_payload, latest_rates FROM gateways WHERE gateway_id = ?"
 )
 HISTORY = (
     "SELECT gateway_id, window_end, window_s, cpu_pct, mem_used_pct, wan_rx_bytes, wan_tx_bytes, wan_rx_bps,"

@@ -27,7 +27,7 @@ CREATE TABLE gateways (
     status          TEXT,
     status_at       DOUBLE PRECISION,
     agent_version   TEXT,
-    latest_body     TEXT,
+    latest_payload  BYTEA,
     latest_rates    TEXT,
     counters        TEXT
 );

@@ -27,7 +27,7 @@ CREATE TABLE gateways (
     status          TEXT,
     status_at       REAL,
     agent_version   TEXT,
-    latest_body     TEXT,
+    latest_payload  BLOB,
     latest_rates    TEXT,
     counters        TEXT
 );

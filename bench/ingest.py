@@ -1,0 +1,308 @@
+"""Ingest throughput: the full collector path against a bare paho QoS 1 subscriber.
+
+    python bench/ingest.py --reports 20000 --json
+
+Method: for each consumer, a persistent MQTT 5 session is created and left offline, the
+N reports are queued in a private Mosquitto on loopback, then the consumer connects and
+the time until its last message is counted (baseline) or committed (collector) is measured.
+The queue is filled before the clock starts, so the publisher's speed does not count.
+Reports are the emulator's (stations, radios, app categories), ~2-4 KB each.
+Prints one JSON line: a list with one object per store (and per collector count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.runner import report_frame  # noqa: E402
+from emulator.home import VirtualHome  # noqa: E402
+from protocol.topics import subscription, topic_for  # noqa: E402
+from tests.broker import Broker, free_port  # noqa: E402
+
+PY = sys.executable
+
+
+def make_reports(n: int, homes: int) -> list[tuple[str, bytes, tuple[str, int, int]]]:
+    out = []
+    houses = [VirtualHome(f"bench-{i:05d}", 1000 + i) for i in range(homes)]
+    t0 = 1_700_000_000
+    for w in range(n // homes + 1):
+        for h in houses:
+            if len(out) == n:
+                return out
+            seq = w + 1
+            frame = report_frame(
+                h.gateway_id, 1, seq, (t0 + 900 * w, t0 + 900 * (w + 1)), h.uptime_s, h.report_body(900), t0
+            )
+            out.append((topic_for(h.gateway_id, "report"), frame, (h.gateway_id, 1, seq)))
+    return out
+
+
+def connect_props() -> Properties:
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    return props
+
+
+def publish_all(port: int, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> None:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+    )
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(topic, frame, qos=1) for topic, frame, _ in reports]
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+
+
+BASELINE = r"""
+import sys, time, resource
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+port, n, cid, topic = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+seen = 0
+first = None
+def on_message(c, u, m):
+    global seen, first
+    if first is None:
+        first = time.perf_counter()
+    seen += 1
+props = Properties(PacketTypes.CONNECT); props.SessionExpiryInterval = 3600
+c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+c.on_message = on_message
+c.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+start = time.perf_counter()
+c.connect("127.0.0.1", port, clean_start=False, properties=props)
+if sys.argv[5] == "subscribe-only":
+    while not c.is_connected(): c.loop(0.1)
+    c.loop(0.5); c.disconnect(); sys.exit(0)
+while seen < n and time.perf_counter() - start < 300:
+    c.loop(0.05)
+end = time.perf_counter()
+print(seen, end - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def baseline(broker: Broker, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> dict[str, float]:
+    cid = f"baseline-{uuid.uuid4().hex[:6]}"
+    topic = subscription("report")
+    subprocess.run([PY, "-c", BASELINE, str(broker.port), "0", cid, topic, "subscribe-only"], check=True)
+    publish_all(broker.port, reports)
+    done = subprocess.run(
+        [PY, "-c", BASELINE, str(broker.port), str(len(reports)), cid, topic, "count"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seen, seconds, rss_kib = done.stdout.split()
+    return {
+        "received": int(seen),
+        "seconds": float(seconds),
+        "per_s": int(seen) / float(seconds),
+        "rss_mib": int(rss_kib) / 1024,
+    }
+
+
+def health(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return dict(json.load(response))
+    except OSError:
+        return None
+    except json.JSONDecodeError:
+        return None
+
+
+def start_collector(
+    db: str, broker: Broker, cid: str, share: str, workdir: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOMESCOPE_USERS": "bench:bench",
+        "HOMESCOPE_MQTT_CLIENT_ID": cid,
+        "HOMESCOPE_SHARE_GROUP": share,
+        "HOMESCOPE_BATCH_MAX": "500",
+        "HOMESCOPE_BATCH_WAIT_MS": "100",
+    }
+    log = open(workdir / f"{cid}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [PY, "-m", "collector.cli", "serve", "--db", db, "--mqtt", broker.url, "--http", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = health(port)
+        if state and state.get("mqtt_connected"):
+            return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"collector did not come up; see {workdir / (cid + '.log')}")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def collector_run(
+    store_url: str,
+    broker: Broker,
+    reports: list[tuple[str, bytes, tuple[str, int, int]]],
+    collectors: int,
+    workdir: Path,
+) -> dict[str, object]:
+    share = f"bench{uuid.uuid4().hex[:6]}" if collectors > 1 else ""
+    cids = [f"collector-{uuid.uuid4().hex[:6]}" for _ in range(collectors)]
+    for cid in cids:  # create the sessions, then go offline so the reports queue up
+        proc, _ = start_collector(store_url, broker, cid, share, workdir)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    publish_all(broker.port, reports)
+    started = time.perf_counter()
+    procs = [start_collector(store_url, broker, cid, share, workdir) for cid in cids]
+    n = len(reports)
+    stored = 0
+    while time.perf_counter() - started < 600:
+        states = [health(port) or {} for _, port in procs]
+        stored = sum(int(s.get("stored", 0)) + int(s.get("duplicates", 0)) for s in states)  # type: ignore[call-overload]
+        if stored >= n:
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    rss = max(peak_rss_mib(p.pid) for p, _ in procs)
+    for p, _ in procs:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    lost, duplicated, per_collector = audit(store_url, reports)
+    return {
+        "seconds": seconds,
+        "per_s": n / seconds,
+        "peak_rss_mib": rss,
+        "lost": lost,
+        "duplicated": duplicated,
+        "committed": stored,
+    }
+
+
+def audit(store_url: str, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> tuple[int, int, int]:
+    import asyncio
+
+    from collector.store import open_store
+
+    async def keys() -> tuple[list[tuple[str, int, int]], int]:
+        store = open_store(store_url)
+        await store.open()
+        try:
+            stored = await store.stored_keys("report")
+            counted = sum(g["reports"] for g in await store.list_gateways(limit=100_000))
+            return stored, counted
+        finally:
+            await store.close()
+
+    stored, counted = asyncio.run(keys())
+    published = {k for _, _, k in reports}
+    return len(published - set(stored)), counted - len(set(stored)), 0
+
+
+def pg_database() -> str | None:
+    try:
+        import psycopg
+
+        admin = os.environ.get("HOMESCOPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+        name = f"hs_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return admin.rsplit("/", 1)[0] + "/" + name
+    except Exception as exc:
+        print(f"PostgreSQL not available for the bench: {exc}", file=sys.stderr)
+        return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reports", type=int, default=20000)
+    parser.add_argument("--homes", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    reports = make_reports(args.reports, min(args.homes, args.reports))
+    sizes = sorted(len(f) for _, f, _ in reports)
+    workdir = Path(tempfile.mkdtemp(prefix="hs-bench-"))
+    results = []
+    broker = Broker(
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "mosquitto",
+        workdir / "broker",
+        extra_config="listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_queued_bytes 0",
+    )
+    broker.start()
+    try:
+        runs: list[tuple[str, str, int]] = []
+        if "sqlite" in args.stores:
+            runs.append(("sqlite", f"sqlite:///{workdir}/bench.db", 1))
+        if "postgresql" in args.stores:
+            for collectors in (1, 2):
+                url = pg_database()
+                if url:
+                    runs.append(("postgresql", url, collectors))
+        for store, url, collectors in runs:
+            base = baseline(broker, reports)
+            full = collector_run(url, broker, reports, collectors, workdir)
+            result = {
+                "store": store,
+                "collectors": collectors,
+                "reports": len(reports),
+                "report_bytes_median": sizes[len(sizes) // 2],
+                "reports_per_s": round(float(full["per_s"]), 1),  # type: ignore[arg-type]
+                "baseline_per_s": round(base["per_s"], 1),
+                "ratio": round(float(full["per_s"]) / base["per_s"], 3),  # type: ignore[arg-type]
+                "lost": full["lost"],
+                "duplicated": full["duplicated"],
+                "collector_peak_rss_mib": round(float(full["peak_rss_mib"]), 1),  # type: ignore[arg-type]
+                "baseline_rss_mib": round(base["rss_mib"], 1),
+            }
+            results.append(result)
+            print(
+                f"{store} x{collectors}: {result['reports_per_s']}/s vs baseline {result['baseline_per_s']}/s "
+                f"(ratio {result['ratio']}), lost {result['lost']}, duplicated {result['duplicated']}",
+                file=sys.stderr,
+            )
+    finally:
+        broker.stop()
+    print(json.dumps(results) if args.json else json.dumps(results, indent=2))
+    return 0 if all(r["lost"] == 0 and r["duplicated"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

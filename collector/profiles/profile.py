@@ -1,0 +1,364 @@
+"""A home's profile over a window of days: six dimensions built from its day rollups and CRM row.
+
+The dimensions are terminals, traffic, network quality, plan, preferences and competitor
+signals (plus the activity they rest on). "Per day" figures divide by the days the window
+has observed since the home first reported (so a new home is not diluted), and series
+"on N of M days" count complete UTC days only. Every figure is a plain number so the
+rules' evidence can quote it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from functools import reduce
+from typing import Any
+
+from collector.profiles.config import WINDOWS, ProfilesConfig
+from collector.profiles.quality import NetworkQuality, Terminals, network_quality, terminals_of
+from collector.profiles.rollup import (
+    CAT_DOWN,
+    CAT_ENGAGED,
+    CAT_UP,
+    CAT_UP_BYTES,
+    CAT_UP_MIN,
+    SLOTS_PER_DAY,
+    bucket_kbps,
+    merge_day,
+)
+
+GB = 1e9
+#: The last half hour is not yet expected: reports arrive after their window ends.
+SETTLE_S = 1800
+
+
+@dataclass
+class Activity:
+    """When the home reported, and how much of the window it was reachable."""
+
+    start: int  # when the window's observation begins (first report, or the window start)
+    observed_days: float
+    complete_days: int
+    coverage: float  # share of expected 15-minute slots with a report and the WAN up
+    longest_offline_h: float
+    online_hours_per_day: float  # engaged: someone used a foreground application
+
+
+@dataclass
+class Traffic:
+    """Volume, when it happens, and how it sits against the plan."""
+
+    gb_per_day: float
+    down_gb_per_day: float
+    up_gb_per_day: float
+    daily_gb: list[float]  # complete days, oldest first
+    peak_hour: int | None  # local hour with the most bytes
+    peak_share: float  # share of bytes in the configured peak hours
+    busy_windows_per_day: float | None  # windows at >= busy_share_of_plan of the plan (None: no plan)
+    p95_kbps: float  # 95th percentile of the active windows' average download rate
+    utilisation: float | None  # p95 against the plan speed
+    high_bitrate_share: float  # share of download bytes at >= high_bitrate_kbps
+
+
+@dataclass
+class Plan:
+    """The subscription, from the operator's CRM import (or the gateway's own plan figures)."""
+
+    source: str | None = None  # "crm", "report" or None
+    subscriber_id: str | None = None
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    price: float | None = None
+    contract_end: str | None = None
+    days_to_contract_end: int | None = None
+    area: str | None = None
+    community: str | None = None
+
+
+@dataclass
+class Preferences:
+    """What the home does, in engaged hours a day per category, and with which applications."""
+
+    hours_per_day: dict[str, float]
+    daily_minutes: dict[str, list[float]]  # complete days, oldest first
+    top_apps: dict[str, list[str]]
+    upload_hours_per_day: dict[str, float]  # windows where the category sent more than it received
+    upload_kbps: dict[str, float]
+    weekday_hours_per_day: dict[str, float]
+    short_video_share: float | None
+
+
+@dataclass
+class Competitor:
+    """Signs of another operator: its networks from inside the home, declining use, absences."""
+
+    operators: list[dict[str, Any]]  # operator, ssid, max_dbm, strong_share
+    scans: int
+    strongest: dict[str, Any] | None
+    decline_ratio: float | None  # recent / earlier engaged hours a day (complete days)
+    recent_days: int
+    earlier_hours_per_day: float
+    recent_hours_per_day: float
+
+
+@dataclass
+class Profile:
+    """Everything rules may read about one home over one window."""
+
+    gateway_id: str
+    window: str
+    as_of: int
+    reports: int
+    activity: Activity
+    terminals: Terminals
+    traffic: Traffic
+    quality: NetworkQuality
+    plan: Plan
+    preferences: Preferences
+    competitor: Competitor
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the API's ``profile``)."""
+        return asdict(self)
+
+
+def as_of_day(as_of: int) -> int:
+    """The UTC day an evaluation at ``as_of`` belongs to (midnight closes the previous day)."""
+    return (as_of - 1) // 86400
+
+
+def window_days(window: str, as_of: int) -> tuple[int, int]:
+    """First and last UTC day of a window ending with ``as_of``'s day."""
+    last = as_of_day(as_of)
+    return last - WINDOWS[window] + 1, last
+
+
+def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of: int) -> Plan:
+    """The plan: CRM first; the gateway's reported plan speed when the CRM has no row."""
+    if subscriber:
+        end = subscriber.get("contract_end") or None
+        days_left = None
+        if end:
+            days_left = (date.fromisoformat(str(end)) - date.fromtimestamp(as_of // 86400 * 86400)).days
+        return Plan(
+            source="crm",
+            subscriber_id=subscriber.get("subscriber_id"),
+            down_mbps=subscriber.get("plan_down_mbps"),
+            up_mbps=subscriber.get("plan_up_mbps"),
+            price=subscriber.get("price"),
+            contract_end=end,
+            days_to_contract_end=days_left,
+            area=subscriber.get("area"),
+            community=subscriber.get("community"),
+        )
+    if reported_kbps:
+        return Plan(source="report", down_mbps=reported_kbps / 1000)
+    return Plan()
+
+
+def _longest_zero_run(bits: str) -> int:
+    return max((len(run) for run in bits.split("1")), default=0)
+
+
+def _activity(
+    rows: list[tuple[int, dict[str, Any]]], total: dict[str, Any], start: int, as_of: int, complete: list[int]
+) -> Activity:
+    observed = max((as_of - start) / 86400, 1 / SLOTS_PER_DAY)
+    first_slot = start // 900
+    last_slot = max(first_slot, (as_of - SETTLE_S) // 900)
+    by_day = {d: int(data["slots"], 16) & ~int(data.get("off", "0"), 16) for d, data in rows}
+    chars: list[str] = []
+    for day in range(first_slot // SLOTS_PER_DAY, last_slot // SLOTS_PER_DAY + 1):
+        bits = by_day.get(day, 0)
+        # slot 0 is the lowest bit: reverse so the string runs forward in time
+        chars.append(f"{bits:096b}"[::-1])
+    line = "".join(chars)
+    offset = first_slot - (first_slot // SLOTS_PER_DAY) * SLOTS_PER_DAY
+    line = line[offset : offset + (last_slot - first_slot)]
+    expected = max(1, len(line))
+    return Activity(
+        start=start,
+        observed_days=round(observed, 3),
+        complete_days=len(complete),
+        coverage=round(line.count("1") / expected, 3),
+        longest_offline_h=_longest_zero_run(line) / 4,
+        online_hours_per_day=round(total.get("eng", 0) / 60 / observed, 2),
+    )
+
+
+def _traffic(
+    total: dict[str, Any], daily: list[float], observed: float, plan: Plan, config: ProfilesConfig
+) -> Traffic:
+    prof = config.profile
+    down, up = total.get("bd", 0), total.get("bu", 0)
+    offset = int(prof["utc_offset_h"])
+    hours = total.get("hb") or [0] * 24
+    local = [hours[(h - offset) % 24] for h in range(24)]
+    all_bytes = sum(local)
+    peak = set(prof["peak_hours"])
+    mid = 2 ** (1 / 8)  # a quarter-octave bucket's geometric middle
+    windows = sorted(((bucket_kbps(b) * mid, n) for b, n in (total.get("rw") or {}).items()), reverse=True)
+    active = sum(n for _, n in windows)
+    p95 = 0.0
+    seen = 0
+    for kbps, n in windows:
+        seen += n
+        if seen >= 0.05 * active:
+            p95 = kbps
+            break
+    busy: float | None = None
+    utilisation: float | None = None
+    if plan.down_mbps:
+        plan_kbps = plan.down_mbps * 1000
+        threshold = float(prof["busy_share_of_plan"]) * plan_kbps
+        busy = round(sum(n for kbps, n in windows if kbps >= threshold) / observed, 2)
+        utilisation = round(p95 / plan_kbps, 3)
+    high = float(prof["high_bitrate_kbps"])
+    by_rate = total.get("rb") or {}
+    high_bytes = sum(v for b, v in by_rate.items() if bucket_kbps(b) * mid >= high)
+    return Traffic(
+        gb_per_day=round((down + up) / GB / observed, 3),
+        down_gb_per_day=round(down / GB / observed, 3),
+        up_gb_per_day=round(up / GB / observed, 3),
+        daily_gb=[round(v / GB, 3) for v in daily],
+        peak_hour=max(range(24), key=lambda h: local[h]) if all_bytes else None,
+        peak_share=round(sum(local[h] for h in peak) / all_bytes, 3) if all_bytes else 0.0,
+        busy_windows_per_day=busy,
+        p95_kbps=round(p95, 1),
+        utilisation=utilisation,
+        high_bitrate_share=round(high_bytes / down, 3) if down else 0.0,
+    )
+
+
+def _preferences(
+    total: dict[str, Any], rows: dict[int, dict[str, Any]], complete: list[int], observed: float
+) -> Preferences:
+    cats: dict[str, list[float]] = total.get("cat") or {}
+    hours = {c: round(v[CAT_ENGAGED] / 60 / observed, 3) for c, v in cats.items()}
+    daily: dict[str, list[float]] = {}
+    for c in cats:
+        daily[c] = [float((rows.get(d, {}).get("cat") or {}).get(c, [0])[CAT_ENGAGED]) for d in complete]
+    weekdays = [d for d in complete if (d + 3) % 7 < 5]  # 1970-01-01 was a Thursday
+    weekday_hours: dict[str, float] = {}
+    if weekdays:
+        for c in cats:
+            minutes = sum((rows.get(d, {}).get("cat") or {}).get(c, [0])[CAT_ENGAGED] for d in weekdays)
+            weekday_hours[c] = round(minutes / 60 / len(weekdays), 3)
+    else:
+        weekday_hours = dict(hours)
+    top: dict[str, list[str]] = {}
+    for c, apps in (total.get("apps") or {}).items():
+        top[c] = [a for a, _ in sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
+    upload = {c: round(v[CAT_UP_MIN] / 60 / observed, 3) for c, v in cats.items() if v[CAT_UP_MIN]}
+    upload_kbps = {
+        c: round(v[CAT_UP_BYTES] * 8 / (v[CAT_UP_MIN] * 60) / 1000, 1)
+        for c, v in cats.items()
+        if v[CAT_UP_MIN]
+    }
+    short, long = hours.get("short_video", 0.0), hours.get("video", 0.0)
+    return Preferences(
+        hours_per_day=hours,
+        daily_minutes=daily,
+        top_apps=top,
+        upload_hours_per_day=upload,
+        upload_kbps=upload_kbps,
+        weekday_hours_per_day=weekday_hours,
+        short_video_share=round(short / (short + long), 3) if short + long else None,
+    )
+
+
+def _competitor(
+    total: dict[str, Any], engaged_daily: list[float], complete: list[int], config: ProfilesConfig
+) -> Competitor:
+    prof = config.profile
+    strong = int(prof["competitor_strong_dbm"])
+    own = set(prof["own_operators"])
+    scans = int(total.get("scans", 0))
+    ops: list[dict[str, Any]] = []
+    for op, entry in (total.get("comp") or {}).items():
+        if op in own:
+            continue
+        strong_scans = sum(n for b, n in entry["h"].items() if int(b) >= strong)
+        ops.append(
+            {
+                "operator": op,
+                "ssid": entry["ssid"],
+                "max_dbm": entry["max"],
+                "strong_share": round(strong_scans / scans, 3) if scans else 0.0,
+            }
+        )
+    ops.sort(key=lambda o: (-o["strong_share"], -o["max_dbm"], o["operator"]))
+    recent_n = max(2, len(complete) // 3) if len(complete) >= 4 else 0
+    ratio = None
+    earlier_h = recent_h = 0.0
+    if recent_n:
+        earlier, recent = engaged_daily[:-recent_n], engaged_daily[-recent_n:]
+        earlier_h = sum(earlier) / len(earlier) / 60
+        recent_h = sum(recent) / len(recent) / 60
+        ratio = round(recent_h / earlier_h, 3) if earlier_h else None
+    return Competitor(
+        operators=ops,
+        scans=scans,
+        strongest=ops[0] if ops else None,
+        decline_ratio=ratio,
+        recent_days=recent_n,
+        earlier_hours_per_day=round(earlier_h, 2),
+        recent_hours_per_day=round(recent_h, 2),
+    )
+
+
+def build_profile(
+    gateway_id: str,
+    days: list[tuple[int, dict[str, Any]]],
+    subscriber: dict[str, Any] | None,
+    config: ProfilesConfig,
+    as_of: int,
+    window: str = "7d",
+) -> Profile:
+    """The profile of one home over ``window`` ending with ``as_of``'s day.
+
+    ``days`` may hold older days too: they only tell since when the home has reported.
+    """
+    first_day, last_day = window_days(window, as_of)
+    rows = [(d, data) for d, data in days if first_day <= d <= last_day]
+    known_since = min((data["first"] for _, data in days), default=as_of)
+    start = min(max(first_day * 86400, known_since), as_of)
+    total: dict[str, Any] = reduce(merge_day, (data for _, data in rows), {}) if rows else {}
+    by_day = dict(rows)
+    complete = [
+        d
+        for d in range(first_day, last_day + 1)
+        if d * 86400 >= start // 86400 * 86400 and (d + 1) * 86400 <= as_of and (d + 1) * 86400 > start + 3600
+    ]
+    activity = _activity(rows, total, start, as_of, complete) if rows else _empty_activity(start, as_of)
+    observed = activity.observed_days
+    plan = plan_of(subscriber, total.get("plan"), as_of)
+    daily_bytes = [float(by_day[d]["bd"] + by_day[d]["bu"]) if d in by_day else 0.0 for d in complete]
+    engaged = [float(by_day[d].get("eng", 0)) if d in by_day else 0.0 for d in complete]
+    preferences = _preferences(total, by_day, complete, observed)
+    return Profile(
+        gateway_id=gateway_id,
+        window=window,
+        as_of=as_of,
+        reports=int(total.get("n", 0)),
+        activity=activity,
+        terminals=terminals_of(total, observed, config),
+        traffic=_traffic(total, daily_bytes, observed, plan, config),
+        quality=network_quality(total, config),
+        plan=plan,
+        preferences=preferences,
+        competitor=_competitor(total, engaged, complete, config),
+    )
+
+
+def _empty_activity(start: int, as_of: int) -> Activity:
+    observed = max((as_of - start) / 86400, 1 / SLOTS_PER_DAY)
+    return Activity(start, round(observed, 3), 0, 0.0, math.floor(observed * 24 * 4) / 4, 0.0)
+
+
+def down_up_bytes(total: dict[str, Any], category: str) -> tuple[int, int]:
+    """Download and upload bytes of a category in a merged rollup."""
+    vec = (total.get("cat") or {}).get(category)
+    return (int(vec[CAT_DOWN]), int(vec[CAT_UP])) if vec else (0, 0)

@@ -1,0 +1,206 @@
+"""Terminals and network quality of a merged rollup: the Wi-Fi experience score and its parts,
+coverage holes per band, and each terminal's service-bearing capability (what its path
+delivers against what its applications need).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.profiles.config import ProfilesConfig
+from collector.profiles.rollup import (
+    ST_BW_N,
+    ST_BW_SUM,
+    ST_DELAY,
+    ST_JITTER,
+    ST_LOSS,
+    ST_PHY_SUM,
+    ST_Q_N,
+    ST_SIG_N,
+    ST_SIG_SUM,
+    ST_WINDOWS,
+    WIFI_BANDS,
+    WIFI_PARTS,
+)
+from collector.profiles.terminals import SMART_TYPES, WORK_TYPES, terminal_type
+
+
+@dataclass
+class Terminal:
+    """One terminal seen often enough in the window."""
+
+    mac: str
+    type: str
+    medium: str
+    hostname: str
+    vendor: str
+    hours_per_day: float
+    signal_dbm: float | None = None
+    phy_mbps: float | None = None
+    delay_ms: float | None = None  # to the internet through this terminal's link
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    reachable_mbps: float | None = None
+    apps: list[str] = field(default_factory=list)  # categories it uses
+    need_mbps: float | None = None
+    served: bool | None = None  # None: nothing to judge (no needs, or no figures)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Terminals:
+    """How many terminals, of which kinds, on which bands."""
+
+    count: int
+    by_type: dict[str, int]
+    by_band: dict[str, int]
+    smart: int
+    work: int
+    premium: int
+    unserved: int  # terminals whose path does not carry what their applications need
+    items: list[Terminal]
+
+
+@dataclass
+class NetworkQuality:
+    """Wi-Fi experience (0-100, with its parts), coverage holes, interference, the internet path."""
+
+    wifi_score: float | None
+    parts: dict[str, float]
+    station_hours: float  # Wi-Fi station-time in the window, hours
+    band_share: dict[str, float]
+    weak_share: dict[str, float]  # station-time at or below profile.weak_signal_dbm, per band
+    weak_share_all: float
+    worst_band: str | None
+    interference_pct: dict[str, float]
+    utilisation_pct: dict[str, float]
+    internet: dict[str, float] | None
+    wan_gateway: dict[str, float] | None
+    mesh_nodes: int
+
+
+def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
+    vec = (total.get("q") or {}).get(target)
+    if not vec or not vec[0]:
+        return None
+    n = vec[0]
+    return {
+        "delay_ms": round(vec[1] / n, 1),
+        "jitter_ms": round(vec[2] / n, 1),
+        "loss_pct": round(vec[3] / n, 2),
+        "max_delay_ms": round(float((total.get("qmax") or {}).get(target, 0)), 1),
+        "windows": n,
+    }
+
+
+def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQuality:
+    """The network-quality dimension of a merged rollup."""
+    ws, wn = total.get("ws") or [0] * 5, total.get("wn") or [0] * 5
+    parts = {name: round(ws[i] / wn[i], 1) for i, name in enumerate(WIFI_PARTS) if wn[i]}
+    weights = {k: config.wifi_score.get(k, 0.0) for k in parts}
+    weight = sum(weights.values())
+    score = round(sum(parts[k] * w for k, w in weights.items()) / weight, 1) if weight else None
+    weak_dbm = int(config.profile["weak_signal_dbm"])
+    sig: dict[str, dict[str, int]] = total.get("sig") or {}
+    counts = {band: sum(b.values()) for band, b in sig.items()}
+    all_n = sum(counts.values())
+    # bucket b holds b..b+4 dBm: it is a hole when all of it is at or below the threshold
+    weak = {
+        band: sum(n for b, n in buckets.items() if int(b) + 4 <= weak_dbm) for band, buckets in sig.items()
+    }
+    weak_share = {band: round(weak[band] / counts[band], 3) for band in sig if counts[band]}
+    # the worst band among those carrying a real share of the station-time
+    worst = max(
+        (band for band in weak_share if counts[band] >= 0.1 * all_n),
+        key=lambda band: (weak_share[band], band),
+        default=None,
+    )
+    radio: dict[str, list[float]] = total.get("radio") or {}
+    return NetworkQuality(
+        wifi_score=score,
+        parts=parts,
+        station_hours=round(all_n / 4, 2),
+        band_share={band: round(n / all_n, 3) for band, n in counts.items()} if all_n else {},
+        weak_share=weak_share,
+        weak_share_all=round(sum(weak.values()) / all_n, 3) if all_n else 0.0,
+        worst_band=worst,
+        interference_pct={b: round(v[1] / v[0], 1) for b, v in radio.items() if v[0]},
+        utilisation_pct={b: round(v[2] / v[0], 1) for b, v in radio.items() if v[0]},
+        internet=_path(total, "internet"),
+        wan_gateway=_path(total, "wan_gateway"),
+        mesh_nodes=int(total.get("mesh", 0)),
+    )
+
+
+def _judge(t: Terminal, needs: dict[str, dict[str, float]]) -> None:
+    wanted = [needs[a] for a in t.apps if a in needs]
+    if not wanted:
+        return
+    need_kbps = max(w.get("kbps", 0) for w in wanted)
+    t.need_mbps = round(need_kbps / 1000, 1)
+    problems: list[str] = []
+    if t.reachable_mbps is not None and t.reachable_mbps * 1000 < need_kbps:
+        problems.append(f"bandwidth {t.reachable_mbps:.1f} of {t.need_mbps:.1f} Mbit/s")
+    for key, label, unit in (
+        ("delay_ms", "delay", "ms"),
+        ("jitter_ms", "jitter", "ms"),
+        ("loss_pct", "loss", "%"),
+    ):
+        value = getattr(t, key)
+        limit = min((w[key] for w in wanted if key in w), default=None)
+        if value is not None and limit is not None and value > limit:
+            problems.append(f"{label} {value:g} {unit} > {limit:g}")
+    t.problems = problems
+    t.served = not problems
+
+
+def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesConfig) -> Terminals:
+    """The terminals dimension: terminals seen in at least ``presence_min_windows`` windows."""
+    prof = config.profile
+    min_windows = int(prof["presence_min_windows"])
+    min_minutes = float(prof["terminal_app_min_minutes"]) * observed_days
+    efficiency = float(prof["phy_efficiency"])
+    premium_vendors = {v.lower() for v in prof["premium_vendors"]}
+    internet = _path(total, "internet")
+    items: list[Terminal] = []
+    by_type: dict[str, int] = {}
+    by_band: dict[str, int] = {}
+    smart = work = premium = unserved = 0
+    for mac, st in sorted((total.get("st") or {}).items()):
+        x = st["x"]
+        if x[ST_WINDOWS] < min_windows:
+            continue
+        kind = terminal_type(st["h"], st["v"])
+        t = Terminal(mac, kind, st["m"], st["h"], st["v"], round(x[ST_WINDOWS] / 4 / observed_days, 2))
+        if x[ST_SIG_N]:
+            t.signal_dbm = round(x[ST_SIG_SUM] / x[ST_SIG_N], 1)
+            t.phy_mbps = round(x[ST_PHY_SUM] / x[ST_SIG_N] / 1000, 1)
+        if x[ST_BW_N]:
+            t.reachable_mbps = round(x[ST_BW_SUM] / x[ST_BW_N] / 1000, 1)
+        elif t.phy_mbps is not None:
+            t.reachable_mbps = round(t.phy_mbps * efficiency, 1)
+        lan = (
+            [x[ST_DELAY] / x[ST_Q_N], x[ST_JITTER] / x[ST_Q_N], x[ST_LOSS] / x[ST_Q_N]] if x[ST_Q_N] else None
+        )
+        if lan or internet:
+            wan = (
+                [internet["delay_ms"], internet["jitter_ms"], internet["loss_pct"]] if internet else [0, 0, 0]
+            )
+            lan = lan or [0, 0, 0]
+            t.delay_ms = round(lan[0] + wan[0], 1)
+            t.jitter_ms = round(lan[1] + wan[1], 1)
+            t.loss_pct = round(lan[2] + wan[2], 2)
+        t.apps = sorted(c for c, m in st["c"].items() if m >= min_minutes)
+        _judge(t, config.needs)
+        items.append(t)
+        by_type[kind] = by_type.get(kind, 0) + 1
+        by_band[t.medium or "unknown"] = by_band.get(t.medium or "unknown", 0) + 1
+        smart += kind in SMART_TYPES
+        work += kind in WORK_TYPES
+        premium += st["v"].lower() in premium_vendors
+        unserved += t.served is False
+    return Terminals(len(items), by_type, by_band, smart, work, premium, unserved, items)
+
+
+__all__ = ["WIFI_BANDS", "NetworkQuality", "Terminal", "Terminals", "network_quality", "terminals_of"]

@@ -1,0 +1,78 @@
+"""What a terminal is, from its DHCP hostname and its vendor (OUI): data, plus one lookup.
+
+Hostnames are split into tokens (``"Living-Room-TV"`` -> ``living``, ``room``, ``tv``) and a
+type matches when a token starts with one of its prefixes; the first type in table order
+wins, so specific kinds come before general ones. When no token matches, the vendor
+decides. Unknown stays unknown: a guess would make labels less explainable.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: (type, hostname token prefixes), most specific first.
+HOSTNAME_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("nas", ("nas", "synology", "diskstation", "qnap", "truenas")),
+    ("printer", ("printer", "laserjet", "officejet", "deskjet", "epson", "brother", "canon", "mfc")),
+    ("voip", ("voip", "yealink", "polycom", "grandstream", "sipphone", "ipphone")),
+    ("workstation", ("workstation", "corp", "vpn", "thinkcentre", "optiplex")),
+    ("console", ("ps4", "ps5", "playstation", "xbox", "switch", "nintendo", "steamdeck")),
+    ("ereader", ("kindle", "kobo", "ereader", "boox")),
+    ("tv", ("tv", "smarttv", "firetv", "appletv", "chromecast", "roku", "bravia", "shield", "mibox")),
+    ("speaker", ("echo", "homepod", "sonos", "speaker", "nestaudio", "googlehome", "xiaoai", "alexa")),
+    ("camera", ("camera", "cam", "ipcam", "doorbell", "arlo", "ezviz", "wyze", "hikvision")),
+    ("iot", ("plug", "bulb", "light", "thermostat", "vacuum", "roborock", "robot", "sensor", "lock",
+             "fridge", "washer", "aircon", "tuya", "shelly", "hue", "esp", "nest")),
+    ("wearable", ("watch", "band", "fitbit")),
+    ("tablet", ("ipad", "tablet", "tab", "matepad", "mipad")),
+    ("computer", ("macbook", "imac", "laptop", "desktop", "notebook", "thinkpad", "surface", "pc",
+                  "mac", "ubuntu", "chromebook")),
+    ("phone", ("iphone", "galaxy", "pixel", "redmi", "xiaomi", "huawei", "oppo", "vivo", "oneplus",
+               "honor", "android", "phone", "mi")),
+)  # fmt: skip
+
+#: (vendor substring, type) when the hostname says nothing.
+VENDOR_TYPES: tuple[tuple[str, str], ...] = (
+    ("synology", "nas"),
+    ("qnap", "nas"),
+    ("yealink", "voip"),
+    ("polycom", "voip"),
+    ("grandstream", "voip"),
+    ("brother", "printer"),
+    ("epson", "printer"),
+    ("canon", "printer"),
+    ("sonos", "speaker"),
+    ("roku", "tv"),
+    ("nintendo", "console"),
+    ("sony interactive", "console"),
+    ("hikvision", "camera"),
+    ("ring", "camera"),
+    ("espressif", "iot"),
+    ("tuya", "iot"),
+    ("philips lighting", "iot"),
+    ("irobot", "iot"),
+)
+
+#: Terminals that make a home "smart" (the mesh/FTTR offer counts these).
+SMART_TYPES = frozenset({"tv", "speaker", "camera", "iot"})
+#: Enterprise/work terminals (the SOHO label counts these).
+WORK_TYPES = frozenset({"printer", "nas", "voip", "workstation"})
+TYPES = tuple(t for t, _ in HOSTNAME_TYPES) + ("unknown",)
+
+_TOKEN = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=65536)
+def terminal_type(hostname: str, vendor: str) -> str:
+    """The terminal's type (one of :data:`TYPES`)."""
+    tokens = [t for t in _TOKEN.split(hostname.lower()) if t]
+    for kind, prefixes in HOSTNAME_TYPES:
+        for token in tokens:
+            if token.startswith(prefixes):
+                return kind
+    low = vendor.lower()
+    for needle, kind in VENDOR_TYPES:
+        if needle in low:
+            return kind
+    return "unknown"
