@@ -105,6 +105,7 @@ class Runner:
         self._wall = wall
         self._monotonic = monotonic
         self._last_clock: tuple[float, float] | None = None
+        self._unsent_events: list[dict[str, Any]] = []  # events the outbox could not store yet
         self.window_start = int(wall())
 
     def _uptime(self) -> int:
@@ -151,7 +152,7 @@ class Runner:
         now = self._wall()
         uptime = self._uptime()
         gid = self.config.gateway_id
-        events = self._pending_events(now)
+        events = self._unsent_events + self._pending_events(now)
         gap = self.outbox.gap()
         if gap is not None:
             event: dict[str, Any] = {
@@ -164,10 +165,15 @@ class Runner:
                 event.update(first_seq=gap.first_seq, last_seq=gap.last_seq)
             events.append(event)
         if events:
-            self.outbox.append(
+            stored = self.outbox.append(
                 "event",
                 lambda epoch, seq: event_frame(gid, epoch, seq, window, uptime, events, int(now)),
                 clears_gap=gap is not None,
+            )
+            # Not stored (disk full): keep the events for the next window; the gap itself is
+            # still counted by the outbox and rebuilt then.
+            self._unsent_events = (
+                [] if stored is not None else [e for e in events if e["type"] != "gap"][-64:]
             )
         seq = self.outbox.append(
             "report", lambda epoch, seq: report_frame(gid, epoch, seq, window, uptime, body, int(now))

@@ -203,7 +203,7 @@ def collector_run(
     for p, _ in procs:
         p.send_signal(signal.SIGTERM)
         p.wait(30)
-    lost, duplicated, per_collector = audit(store_url, reports)
+    lost, duplicated = audit(store_url, reports)
     return {
         "seconds": seconds,
         "per_s": n / seconds,
@@ -214,7 +214,7 @@ def collector_run(
     }
 
 
-def audit(store_url: str, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> tuple[int, int, int]:
+def audit(store_url: str, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> tuple[int, int]:
     import asyncio
 
     from collector.store import open_store
@@ -231,7 +231,7 @@ def audit(store_url: str, reports: list[tuple[str, bytes, tuple[str, int, int]]]
 
     stored, counted = asyncio.run(keys())
     published = {k for _, _, k in reports}
-    return len(published - set(stored)), counted - len(set(stored)), 0
+    return len(published - set(stored)), counted - len(set(stored))
 
 
 def pg_database() -> str | None:

@@ -3,8 +3,8 @@
 Each packet finds its flow; payload is parsed only until the flow is named or :attr:`max_inspect` payload
 packets have been seen, after which the flow costs a dict lookup and two additions per packet (and nothing
 at all in the agent, where the kernel filter keeps those packets away). Flows that no parser named get a
-name at :meth:`Inspector.finalize` from, in order: the DNS cache, the UDP socket they share with a named
-flow, a port documented for an application, published address ranges, then a default.
+name at :meth:`Inspector.finalize` from, in order: the DNS cache, a port documented for an application,
+published address ranges, the UDP socket they share with a named flow, then a default.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from agent.dpi.signatures import tcp_signature, udp_signature
 from agent.dpi.tls import TlsReassembler, looks_like_client_hello
 
 LAN_PORTS = frozenset({67, 68, 137, 138, 1900, 5353, 5355})
-DISCOVERY_L7 = frozenset({"dns", "dhcp", "mdns", "llmnr", "netbios", "ssdp"})
 PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
@@ -116,7 +115,9 @@ class Inspector:
             self._inspect_udp(flow, pkt, up, payload)
         elif up:
             self._inspect_tcp(flow, pkt, payload)
-        if flow.inspected >= self.max_inspect and not flow.done:
+        # DNS flows stay open: a station may reuse one socket for many lookups, and every answer feeds the
+        # DNS cache (they are small, and few).
+        if flow.inspected >= self.max_inspect and not flow.done and flow.l7 != "dns":
             self._stop(flow)
 
     def _inspect_udp(self, flow: Flow, pkt: Packet, up: bool, payload: bytes) -> None:
@@ -226,10 +227,11 @@ class Inspector:
         flow.app, flow.app_source = app, source
         flow.category = self.classifier.app_category(app)
         if flow.proto == UDP and source != "socket":
-            # Remember the station's socket; when a peer spoke first the station is the "server" side.
-            for key in ((flow.client, flow.cport), (flow.server, flow.sport)):
-                self._sockets[key] = app
-                self._sockets.move_to_end(key)
+            # Remember the initiator's socket (the station's, for the relay and STUN flows that name a call);
+            # :meth:`_by_socket` looks it up on both sides, since a peer may speak first.
+            key = (flow.client, flow.cport)
+            self._sockets[key] = app
+            self._sockets.move_to_end(key)
             while len(self._sockets) > _SOCKETS_MAX:
                 self._sockets.popitem(last=False)
 

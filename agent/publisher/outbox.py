@@ -5,17 +5,25 @@ OpenWrt's flash file systems handle poorly). Records are keyed by (epoch, seq); 
 epoch is drawn at random when the file is created, so a recreated outbox can never
 reuse a key the collector has already stored. When the byte quota is reached the
 oldest records are dropped and counted in a *gap*, which the runner reports as an
-event: data may be lost to a full quota, but never silently.
+event: data may be lost to a full quota or a full disk, but never silently.
+
+Every failure of the file (disk full, I/O error) is caught here: the agent keeps
+sampling, counts the reports it could not keep, and stores again when space returns.
+A seq is consumed only by a committed record, so the collector's view of one epoch
+is 1..n with holes only where records were dropped and counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from agent.publisher.crash import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +68,15 @@ class Outbox:
         self.path = path
         self.quota_bytes = quota_bytes
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-        self._db.execute("PRAGMA journal_mode=DELETE")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = self._connect()
         self._db.executescript(_SCHEMA)
-        self._memory_gap = 0  # drops that could not even be written down (disk full)
-        with self._tx():
+        # Reports that could not even be written down (disk full): counted in memory and
+        # reported in the next gap event; a crash before that event loses the count only.
+        self._memory_gap = 0
+        self._memory_reason = ""
+        self._failing = False
+        self._last_stats = (0, 0, 0)
+        with _Transaction(self._db):
             if self._meta("epoch") is None:
                 self._set_meta("epoch", secrets.randbits(31) or 1)
                 self._set_meta("next_seq", 1)
@@ -73,10 +84,13 @@ class Outbox:
                 self._set_meta("dropped_total", 0)
         self.epoch = int(self._meta("epoch") or 0)
 
-    # -- small helpers ---------------------------------------------------------------
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
 
+    # -- small helpers ---------------------------------------------------------------
     def _meta(self, key: str) -> int | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else int(row[0])
@@ -87,18 +101,52 @@ class Outbox:
     def _add_meta(self, key: str, delta: int) -> None:
         self._set_meta(key, (self._meta(key) or 0) + delta)
 
+    def _heal(self) -> None:
+        # A failed statement must never leave the connection inside a transaction: every
+        # later BEGIN would fail and the agent would stop storing for good. If even the
+        # ROLLBACK failed, reopen: SQLite rolls the hot journal back on the next open.
+        if not self._db.in_transaction:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+        if self._db.in_transaction and self.path != ":memory:":
+            log.error("outbox: could not roll back; reopening %s", self.path)
+            try:
+                self._db.close()
+                self._db = self._connect()
+            except sqlite3.Error as exc:
+                log.error("outbox: cannot reopen %s: %s", self.path, exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        if not self._failing:
+            log.error("outbox: cannot %s (%s); counting lost reports until storage works again", what, exc)
+        self._failing = True
+
+    def _recovered(self) -> None:
+        if self._failing:
+            log.warning(
+                "outbox: storing again; %d reports lost meanwhile are counted as a gap", self._memory_gap
+            )
+        self._failing = False
+
     # -- the public surface ----------------------------------------------------------
     def append(self, kind: str, make: Callable[[int, int], bytes], *, clears_gap: bool = False) -> int | None:
         """Frame a record with ``make(epoch, seq)`` and store it; return its seq.
 
-        Returns ``None`` when the record could not be stored (disk full or I/O error):
-        the loss is counted in the gap and the agent carries on.
+        Returns ``None`` when the record could not be stored (disk full, I/O error, or a
+        frame that cannot be encoded). A lost *report* is counted in the gap; a caller
+        appending events keeps them and tries again next time (``clears_gap`` marks the
+        record that reports the current gap, which is rebuilt from the count if lost).
         """
         with self._lock:
             try:
-                with self._tx():
+                with _Transaction(self._db):
                     seq = int(self._meta("next_seq") or 1)
                     frame = make(self.epoch, seq)
+                    if clears_gap:
+                        # before _make_room: drops this very append makes start the next gap
+                        for key in ("gap_dropped", "gap_first", "gap_last"):
+                            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
                     self._make_room(len(frame))
                     self._db.execute(
                         "INSERT INTO records (epoch, seq, kind, frame) VALUES (?, ?, ?, ?)",
@@ -106,16 +154,19 @@ class Outbox:
                     )
                     self._set_meta("next_seq", seq + 1)
                     self._add_meta("bytes", len(frame))
-                    if clears_gap:
-                        for key in ("gap_dropped", "gap_first", "gap_last"):
-                            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
-                if clears_gap:
-                    self._memory_gap = 0
-                return seq
-            except sqlite3.Error as exc:
-                self._memory_gap += 1
-                log.error("outbox: cannot store a %s record (%s); counted as a gap", kind, exc)
+                    crash_point("outbox.before_commit")
+                crash_point("outbox.after_commit")
+            except (sqlite3.Error, ValueError) as exc:
+                self._heal()
+                if kind == "report":
+                    self._memory_gap += 1
+                    self._memory_reason = "disk_error" if isinstance(exc, sqlite3.Error) else "unencodable"
+                self._failed(f"store a {kind} record", exc)
                 return None
+            self._recovered()
+            if clears_gap:
+                self._memory_gap = 0
+            return seq
 
     def _make_room(self, size: int) -> None:
         used = int(self._meta("bytes") or 0)
@@ -148,51 +199,86 @@ class Outbox:
         )
 
     def pending(self, limit: int = 100, after: int = 0) -> list[Record]:
-        """Unacknowledged records with seq > ``after``, oldest first."""
+        """Unacknowledged records with seq > ``after``, oldest first (none if unreadable)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT epoch, seq, kind, frame FROM records WHERE seq > ? ORDER BY epoch, seq LIMIT ?",
-                (after, limit),
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT epoch, seq, kind, frame FROM records WHERE seq > ? ORDER BY epoch, seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                self._heal()
+                self._failed("read records", exc)
+                return []
         return [Record(int(e), int(s), str(k), bytes(f)) for e, s, k, f in rows]
 
     def ack(self, epoch: int, ranges: Iterable[tuple[int, int]]) -> int:
-        """Delete acknowledged records; return how many were removed."""
+        """Delete acknowledged records; return how many were removed.
+
+        If the file cannot be written the records stay, are sent again and acknowledged
+        again: the collector stores each key once, so a failed delete costs a resend.
+        """
         if epoch != self.epoch:
             return 0
         removed = 0
-        with self._lock, self._tx():
-            for low, high in ranges:
-                row = self._db.execute(
-                    "SELECT count(*), coalesce(sum(length(frame)), 0) FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?",
-                    (epoch, low, high),
-                ).fetchone()
-                self._db.execute(
-                    "DELETE FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?", (epoch, low, high)
-                )
-                removed += int(row[0])
-                self._add_meta("bytes", -int(row[1]))
+        with self._lock:
+            crash_point("outbox.before_ack")
+            try:
+                with _Transaction(self._db):
+                    for low, high in ranges:
+                        row = self._db.execute(
+                            "SELECT count(*), coalesce(sum(length(frame)), 0) FROM records"
+                            " WHERE epoch = ? AND seq BETWEEN ? AND ?",
+                            (epoch, low, high),
+                        ).fetchone()
+                        if int(row[0]):
+                            self._db.execute(
+                                "DELETE FROM records WHERE epoch = ? AND seq BETWEEN ? AND ?",
+                                (epoch, low, high),
+                            )
+                            self._add_meta("bytes", -int(row[1]))
+                        removed += int(row[0])
+            except sqlite3.Error as exc:
+                self._heal()
+                self._failed("delete acknowledged records", exc)
+                return 0
+            crash_point("outbox.after_ack")
         return removed
 
     def gap(self) -> Gap | None:
         """The loss not yet reported, or ``None``."""
         with self._lock:
-            stored = self._meta("gap_dropped") or 0
+            try:
+                stored = self._meta("gap_dropped") or 0
+                first, last = self._meta("gap_first"), self._meta("gap_last")
+            except sqlite3.Error:
+                self._heal()
+                stored, first, last = 0, None, None
             total = stored + self._memory_gap
             if total == 0:
                 return None
-            reason = "disk_error" if self._memory_gap and not stored else "quota"
-            return Gap(total, self._meta("gap_first"), self._meta("gap_last"), reason)
+            reasons = [r for r, n in (("quota", stored), (self._memory_reason, self._memory_gap)) if n]
+            return Gap(total, first, last, "+".join(reasons))
+
+    def next_seq(self) -> int:
+        """The seq the next record will get: records 1..next_seq-1 of this epoch were committed."""
+        with self._lock:
+            return int(self._meta("next_seq") or 1)
 
     def stats(self) -> tuple[int, int, int]:
         """(records, bytes, dropped_total) for the agent's self-health."""
         with self._lock:
-            count = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
-            return (
-                int(count),
-                int(self._meta("bytes") or 0),
-                int(self._meta("dropped_total") or 0) + self._memory_gap,
-            )
+            try:
+                count = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+                self._last_stats = (
+                    int(count),
+                    int(self._meta("bytes") or 0),
+                    int(self._meta("dropped_total") or 0),
+                )
+            except sqlite3.Error:
+                self._heal()
+            records, size, dropped = self._last_stats
+            return records, size, dropped + self._memory_gap
 
     def close(self) -> None:
         with self._lock:
@@ -200,6 +286,8 @@ class Outbox:
 
 
 class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error, including a failed COMMIT."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
@@ -207,4 +295,20 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR); a second
+        # ROLLBACK would raise "no transaction is active" and hide the first error.
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.error("outbox: rollback failed: %s", exc)

@@ -1,9 +1,14 @@
-"""The paho-mqtt implementation of :class:`Transport`: MQTT 5, QoS 1, last will on ``status``."""
+"""The paho-mqtt implementation of :class:`Transport`: MQTT 5, QoS 1, last will on ``status``.
+
+Reconnection uses :class:`Backoff` (exponential, full jitter) instead of paho's fixed
+doubling, and MQTT 5 reason codes on PUBACK (e.g. 0x87 "Not authorized" when the
+broker's ACL refuses a topic) are surfaced: counted and logged once per state change,
+never mistaken for delivery (the record stays in the outbox until the collector acks).
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.publisher.transport import ConnectHandler, DisconnectHandler, MessageHandler, PublishError
+from agent.publisher.transport import Backoff, ConnectHandler, DisconnectHandler, MessageHandler, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +49,11 @@ class PahoTransport:
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, reconnect_on_failure=True
         )
         # Jittered back-off: a fleet that lost its broker together must not return together.
-        self._client.reconnect_delay_set(
-            min_delay=random.randint(1, 3), max_delay=random.randint(90, 150)
-        )
+        self.backoff = Backoff(base=1, cap=120)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=1)
+        #: PUBACKs with a failure reason code (e.g. not authorized), and the last one seen.
+        self.refused = 0
+        self.last_refusal = ""
         if username:
             self._client.username_pw_set(username, password or None)
         if parts.scheme == "mqtts":
@@ -73,6 +80,8 @@ class PahoTransport:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_publish = self._handle_publish
+        self._client.on_connect_fail = self._handle_connect_fail
         self._client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=True)
         self._client.loop_start()
 
@@ -83,6 +92,7 @@ class PahoTransport:
             log.warning("mqtt: connection to %s:%d refused: %s", self._host, self._port, reason)
             return
         self._connected = True
+        self.backoff.reset()
         log.info(
             "mqtt: connected to %s:%d%s", self._host, self._port, " again" if self._was_connected else ""
         )
@@ -96,8 +106,30 @@ class PahoTransport:
         if self._connected:
             log.warning("mqtt: connection lost: %s", reason)
         self._connected = False
+        self._schedule_reconnect()
         if self._on_disconnect:
             self._on_disconnect(str(reason))
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        # paho waits min_delay after reconnect_delay_set() resets its own doubling
+        delay = self.backoff.next_delay()
+        self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)
+        log.debug("mqtt: next connection attempt in %d s", delay)
+
+    def _handle_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        if reason.is_failure:
+            if str(reason) != self.last_refusal:
+                log.error("mqtt: the broker refused a publish: %s (check this gateway's ACL)", reason)
+            self.refused += 1
+            self.last_refusal = str(reason)
+        elif self.last_refusal:
+            log.info("mqtt: the broker accepts publishes again")
+            self.last_refusal = ""
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._on_message:

@@ -1,9 +1,11 @@
 """Moves outbox records to the broker and deletes them on the collector's ``ack``.
 
-A broker PUBACK only says the broker has the message, and Mosquitto can still lose it;
-so a record leaves the outbox only when the collector says it is committed. Unacked
-records are sent again after ``resend_after_s`` and after every reconnection, oldest
-first, with at most ``max_inflight`` outstanding so a long backlog drains paced.
+A broker PUBACK only says the broker has the message, and Mosquitto can still lose it
+(``kill -9`` before its autosave, or past ``max_queued_messages`` for an offline
+collector); so a record leaves the outbox only when the collector says it is committed.
+Unacked records are sent again after ``resend_after_s`` and after every reconnection,
+oldest first, with at most ``max_inflight`` outstanding: after an outage the backlog
+drains at the pace the collector acknowledges, never as one burst.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.publisher.crash import crash_point
 from agent.publisher.outbox import Outbox
 from agent.publisher.transport import PublishError, Transport
 from protocol.codec import encode, envelope, open_envelope
@@ -152,6 +155,7 @@ class Publisher:
                 except PublishError as exc:
                     log.debug("publish deferred: %s", exc)
                     break
+                crash_point("publisher.after_publish")
                 self._inflight[record.seq] = now
                 room -= 1
                 published += 1

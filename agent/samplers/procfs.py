@@ -122,3 +122,20 @@ def parse_millidegrees(text: str) -> float | None:
     celsius = int(value) / 1000.0
     # Unpopulated sensors read 0, -273 or absurd values; those are not temperatures.
     return round(celsius, 1) if -40.0 < celsius < 150.0 and celsius != 0.0 else None
+
+
+def counter_delta(before: int | None, after: int | None, width_bits: int = 64) -> int | None:
+    """How much a cumulative counter grew, across one wrap of a ``width_bits`` counter.
+
+    A counter that went backwards from near the top of its range wrapped; from anywhere else it
+    was reset (reboot, driver reload, station re-association), and the growth is unknown: ``None``,
+    never a negative number.
+    """
+    if before is None or after is None or before < 0 or after < 0:
+        return None
+    if after >= before:
+        return after - before
+    top = 1 << width_bits
+    if before >= top - (top >> 4) and after < (top >> 4):  # within the last 1/16 of the range
+        return after + top - before
+    return None

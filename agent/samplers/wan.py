@@ -34,6 +34,7 @@ class WanStatus:
     gateway: str | None = None
     dns: list[str] = field(default_factory=list)
     uptime_s: int | None = None  # how long the connection has been up, when the source knows
+    from_ubus: bool = False  # netifd's view; otherwise the routing table's, to be completed from Linux files
 
 
 def parse_interface_status(reply: dict[str, Any]) -> WanStatus:
@@ -61,6 +62,7 @@ def parse_interface_status(reply: dict[str, Any]) -> WanStatus:
         gateway=gateway if isinstance(gateway, str) else None,
         dns=[d for d in reply.get("dns-server") or [] if isinstance(d, str)][:16],
         uptime_s=int(uptime) if up and isinstance(uptime, int) else None,
+        from_ubus=True,
     )
 
 
@@ -217,7 +219,8 @@ class WanSampler:
             return {"wan": {"connected": False, "online_s": online, "offline_s": offline}}
         if ctx.config.wan_interface:
             status.device = ctx.config.wan_interface  # configuration beats discovery
-        self._linux_details(ctx, status)
+        if not status.from_ubus:
+            self._linux_details(ctx, status)
         self._clock.observe(ctx.monotonic, status.up, status.uptime_s)
         online, offline = self._clock.take(ctx.window_end - ctx.window_start, status.up, status.uptime_s)
         row: dict[str, Any] = {

@@ -102,7 +102,7 @@ def repo_root() -> Path:
 
 def shared_dpi_dir() -> Path:
     """``$HOMESCOPE_SHARED/testdata/dpi``, by default ``<repo>/../shared/testdata/dpi``."""
-    shared = Path(os.environ.get("HOMESCOPE_SHARED", repo_root().parent / "shared"))
+    shared = Path(os.environ.get("HOMESCOPE_SHARED", str(repo_root().parent / "shared")))
     return shared / "testdata" / "dpi"
 
 
