@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_classify_pcap(args: argparse.Namespace) -> int:
     from agent.dpi.offline import main as classify_main
 
-    return classify_main(list(args.files))
+    return classify_main(list(args.args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=cmd_sample)
 
     pcap = sub.add_parser("classify-pcap", help="classify the flows of pcap/pcapng files, one JSON line each")
-    pcap.add_argument("files", nargs="+")
+    pcap.add_argument("args", nargs=argparse.REMAINDER, help="FILE... [--kernel-filter] [--operator-domain D]")
     pcap.set_defaults(func=cmd_classify_pcap)
     return parser
 

@@ -50,6 +50,12 @@ class AgentConfig:
     ping_target: str = ""
     operator_domains: tuple[str, ...] = ()
     competitor_ssid_patterns: tuple[str, ...] = ()
+    #: LAN bridge the DPI capture listens on; empty disables DPI.
+    dpi_interface: str = "br-lan"
+    #: Where byte counts come from: ``auto`` (conntrack when accounting is on), ``conntrack``, ``capture``.
+    dpi_volumes: str = "auto"
+    #: Per-flow events with host and remote address (privacy: off unless debugging).
+    dpi_debug_events: bool = False
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +68,7 @@ class AgentConfig:
 _TUPLE_KEYS = {f.name for f in fields(AgentConfig) if f.type in ("tuple[str, ...]",)}
 _INT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "int"}
 _FLOAT_KEYS = {f.name for f in fields(AgentConfig) if f.type == "float"}
+_BOOL_KEYS = {f.name for f in fields(AgentConfig) if f.type == "bool"}
 _KNOWN = {f.name for f in fields(AgentConfig)} - {"extra"}
 #: Options read by the init system (procd), not by the agent.
 _INIT_KEYS = ("enabled",)
@@ -80,6 +87,14 @@ def _coerce(key: str, value: Any) -> Any:
             return int(value)
         if key in _FLOAT_KEYS:
             return float(value)
+        if key in _BOOL_KEYS:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true/false")
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: {value!r} is not a valid value: {exc}") from exc
     if not isinstance(value, str):
@@ -144,6 +159,8 @@ def _validated(config: AgentConfig) -> AgentConfig:
         raise ConfigError(f"interval_s {config.interval_s} must be between 1 and 86400")
     if config.spool_quota_bytes < 64 * 1024:
         raise ConfigError("spool_quota_bytes must be at least 65536")
+    if config.dpi_volumes not in ("auto", "conntrack", "capture"):
+        raise ConfigError("dpi_volumes must be auto, conntrack or capture")
     if not 1 <= config.max_inflight <= 1000:
         raise ConfigError("max_inflight must be between 1 and 1000")
     return config

@@ -1,0 +1,301 @@
+"""The agent-side DPI: capture on the LAN bridge, name flows, count their bytes, build the ``apps`` section.
+
+Two ways to count volumes:
+- ``conntrack`` (preferred): the kernel filter passes only handshakes, and bytes come from the connection
+  table's counters, read every tick. A conntrack entry is named by the DPI flow with the same 5-tuple
+  (the capture is on the LAN side, before NAT, like the entry's original direction), or, if the handshake
+  was never seen, by the DNS cache, port, address and socket rules.
+- ``capture``: where conntrack or its accounting is missing, the filter also passes every other packet
+  truncated to its headers, and the flow table counts them. Far more packets reach Python.
+
+Call :meth:`DpiMonitor.poll` in the agent loop and :meth:`DpiMonitor.tick` at least once a minute;
+:meth:`DpiMonitor.report` returns the section at the end of each report window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agent.dpi import DpiError, conntrack
+from agent.dpi.capture import CaptureSocket
+from agent.dpi.classifier import Classifier
+from agent.dpi.flows import Flow
+from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
+from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
+from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+ARP_PATH = "/proc/net/arp"
+MAX_EVENTS = 1000
+
+
+class PacketSource(Protocol):
+    """What the monitor needs from a capture (a :class:`CaptureSocket`, or a fake in tests)."""
+
+    def read(self, timeout: float = 0.0, limit: int = 10_000) -> list[Packet]:
+        """Decoded packets waiting."""
+        ...
+
+    def close(self) -> None:
+        """Release the capture."""
+        ...
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """A conntrack entry being accounted: its name and the counters already attributed."""
+
+    station: str | None
+    app: str | None
+    category: str
+    up: int
+    down: int
+    station_is_client: bool
+    host: str | None
+    remote: tuple[bytes, int]
+
+
+def parse_arp(text: str) -> dict[bytes, str]:
+    """IPv4 address -> MAC from ``/proc/net/arp`` (complete entries only)."""
+    table: dict[bytes, str] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and fields[3] != "00:00:00:00:00:00":
+            try:
+                table[ipaddress.ip_address(fields[0]).packed] = fields[3].lower()
+            except ValueError:
+                continue
+    return table
+
+
+class DpiMonitor:
+    """Capture + inspector + volume accounting for one LAN interface."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        *,
+        interface: str | None = None,
+        source: PacketSource | None = None,
+        read: Callable[[str], str] | None = None,
+        volumes: str = "auto",
+        lan_networks: Sequence[Network] = PRIVATE_NETWORKS,
+        debug_events: bool = False,
+        max_flows: int = 8192,
+        max_bytes: int = 8 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if volumes not in ("auto", "conntrack", "capture"):
+            raise ValueError(f"volumes must be auto, conntrack or capture, not {volumes!r}")
+        self._read = read
+        self._clock = clock
+        self.lan_networks = tuple(lan_networks)
+        if volumes == "auto":
+            volumes = "conntrack" if self._conntrack_usable() else "capture"
+        self.volumes = volumes
+        self.debug_events = debug_events
+        self.inspector = Inspector(classifier, max_flows=max_flows, max_bytes=max_bytes,
+                                   on_flow_end=self._flow_closed)
+        self.window = UsageWindow()
+        self.events: list[dict[str, Any]] = []
+        self._macs: dict[bytes, str] = {}
+        self._tracked: dict[tuple[int, bytes, int, bytes, int, int], _Tracked] = {}
+        self._baseline = True  # the first conntrack read only sets counters: earlier bytes are not ours
+        self.offloaded = 0
+        self._arp_read = False
+        if source is None:
+            if interface is None:
+                raise ValueError("an interface or a packet source is needed")
+            source = CaptureSocket(interface, count_all=self.volumes == "capture")
+        self._source = source
+        log.info("DPI on %s, volumes from %s", interface or "test source", self.volumes)
+
+    def _conntrack_usable(self) -> bool:
+        if self._read is None:
+            return False
+        try:
+            entries = conntrack.read(self._read)
+        except (OSError, DpiError) as exc:
+            log.info("conntrack unavailable (%s): counting volumes from the capture", exc)
+            return False
+        if entries and not any(e.accounted for e in entries):
+            log.info("conntrack accounting is off (nf_conntrack_acct=0): counting volumes from the capture")
+            return False
+        return True
+
+    # -- packets ------------------------------------------------------------------------------------
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Read and inspect the packets waiting; return how many."""
+        packets = self._source.read(timeout)
+        for packet in packets:
+            self._learn_mac(packet)
+            self.inspector.feed(packet)
+        return len(packets)
+
+    def feed(self, packets: Iterable[Packet]) -> None:
+        """Inspect packets obtained elsewhere (offline replay, tests)."""
+        for packet in packets:
+            self._learn_mac(packet)
+            self.inspector.feed(packet)
+
+    def _learn_mac(self, packet: Packet) -> None:
+        if packet.src_mac is not None and packet.src_mac[0] & 1 == 0 and self._is_lan(packet.src):
+            self._macs[packet.src] = format_mac(packet.src_mac)
+
+    def _is_lan(self, packed: bytes) -> bool:
+        return is_lan_address(packed, self.lan_networks)
+
+    def _station_is_client(self, client: bytes, server: bytes) -> bool:
+        return self._is_lan(client) or not self._is_lan(server)
+
+    # -- accounting ---------------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Attribute the bytes moved since the last tick; call at least once a minute."""
+        now = self._clock() if now is None else now
+        if self.volumes == "conntrack":
+            self._account_conntrack(now)
+        else:
+            self.inspector.finalize(self.inspector.table)
+            for flow in self.inspector.table:
+                self._account_flow(flow, now)
+        self.inspector.expire(now)
+
+    def report(self) -> list[dict[str, Any]]:
+        """The ``apps`` section of the window that ends now (and start the next window)."""
+        self.tick()
+        return self.window.report()
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """Debug flow events since the last call (empty unless ``debug_events``)."""
+        events, self.events = self.events, []
+        return events
+
+    def _account_flow(self, flow: Flow, now: float) -> None:
+        station_is_client = self._station_is_client(flow.client, flow.server)
+        station = station_of(flow, station_is_client)
+        if station is None:
+            return
+        up, down = (flow.bytes_up, flow.bytes_down) if station_is_client else (flow.bytes_down, flow.bytes_up)
+        new_flow = flow.reported_up == 0 and flow.reported_down == 0
+        d_up, d_down = up - flow.reported_up, down - flow.reported_down
+        if d_up or d_down:
+            app, category = usage_category(flow)
+            self.window.add(station, app, category, d_up, d_down, now, new_flow)
+            flow.reported_up, flow.reported_down = up, down
+
+    def _flow_closed(self, flow: Flow, _reason: str) -> None:
+        if self.volumes == "capture":
+            self._account_flow(flow, flow.last_ts)
+            if self.debug_events and len(self.events) < MAX_EVENTS:
+                station_is_client = self._station_is_client(flow.client, flow.server)
+                station = station_of(flow, station_is_client)
+                if station is not None:
+                    self.events.append(flow_event(flow, station, station_is_client))
+
+    def _account_conntrack(self, now: float) -> None:
+        assert self._read is not None
+        try:
+            entries = conntrack.read(self._read)
+        except (OSError, DpiError) as exc:
+            log.warning("cannot read conntrack: %s", exc)
+            return
+        self._arp_read = False
+        seen: set[tuple[int, bytes, int, bytes, int, int]] = set()
+        offloaded = 0
+        for entry in entries:
+            if entry.proto not in (TCP, UDP):
+                continue
+            offloaded += entry.offloaded
+            key = entry.key
+            seen.add(key)
+            tracked = self._tracked.get(key)
+            if tracked is None:
+                tracked = self._track(entry)
+                if tracked is None:
+                    continue
+                self._tracked[key] = tracked
+                if self._baseline:
+                    continue
+                tracked.up = tracked.down = 0
+                new_flow = True
+            else:
+                new_flow = False
+            o, r = entry.original.bytes, entry.reply.bytes
+            up, down = (o, r) if tracked.station_is_client else (r, o)
+            if tracked.station is None:
+                tracked.station = self._mac_for(entry)
+            if tracked.station is not None:
+                self.window.add(tracked.station, tracked.app, tracked.category,
+                                up - tracked.up, down - tracked.down, now, new_flow)
+            tracked.up, tracked.down = up, down
+        for key in [k for k in self._tracked if k not in seen]:
+            gone = self._tracked.pop(key)
+            if self.debug_events and gone.station and len(self.events) < MAX_EVENTS:
+                self.events.append(_conntrack_event(gone, key))
+        self.offloaded = offloaded
+        self._baseline = False
+
+    def _track(self, entry: conntrack.Entry) -> _Tracked | None:
+        o = entry.original
+        if self._is_lan(o.src):
+            station_is_client = True
+        elif self._is_lan(entry.reply.src):  # a port-forwarded connection from outside
+            station_is_client = False
+        else:
+            return None  # the gateway's own traffic
+        flow = self.inspector.table.find(entry.proto, o.src, o.sport, o.dst, o.dport)
+        if flow is None:
+            # Handshake never seen (flow older than the agent, or filtered): name it from the tuple alone.
+            flow = Flow(entry.proto, o.src, o.sport, o.dst, o.dport, 0.0, self._clock())
+            self.inspector.finalize([flow])
+        elif flow.category is None:
+            self.inspector.finalize([flow])
+        app, category = usage_category(flow)
+        up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
+        remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
+        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote)
+
+    def _mac_for(self, entry: conntrack.Entry) -> str | None:
+        ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src
+        mac = self._macs.get(ip)
+        if mac is None and len(ip) == 4 and not self._arp_read:
+            self._refresh_arp()
+            mac = self._macs.get(ip)
+        return mac
+
+    def _refresh_arp(self) -> None:
+        """Merge the kernel's ARP table into the MACs learned from packets (once per tick at most)."""
+        self._arp_read = True
+        if self._read is None:
+            return
+        try:
+            self._macs.update(parse_arp(self._read(ARP_PATH)))
+        except OSError as exc:
+            log.debug("cannot read %s: %s", ARP_PATH, exc)
+
+    def close(self) -> None:
+        """Stop capturing."""
+        self._source.close()
+
+
+def _conntrack_event(tracked: _Tracked, key: tuple[int, bytes, int, bytes, int, int]) -> dict[str, Any]:
+    return {
+        "type": "flow",
+        "station": tracked.station,
+        "app": tracked.app or "unknown",
+        "category": tracked.category,
+        "host": tracked.host or "",
+        "remote": format_endpoint(*tracked.remote),
+        "l4": "TCP" if key[0] == TCP else "UDP",
+        "bytes_up": tracked.up,
+        "bytes_down": tracked.down,
+    }
