@@ -7,10 +7,12 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from collector import __version__
+from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
 from collector.service import Service
 from collector.settings import Settings
 
@@ -34,6 +36,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    gateways = list(args.gateway or [])
+    try:
+        for path in args.gateways or []:
+            gateways += read_ids(path)
+    except OSError as exc:
+        print(f"homescope-collector: cannot read gateway ids: {exc}", file=sys.stderr)
+        return 2
+    if bool(args.certfile) != bool(args.keyfile) or (args.certfile and not args.cafile):
+        print("homescope-collector: TLS needs --cafile, --certfile and --keyfile together", file=sys.stderr)
+        return 2
+    plan = BrokerPlan(
+        out=Path(args.out),
+        gateways=gateways,
+        collectors=args.collector or ["_collector"],
+        listen=args.listen or "",
+        collector_listen=args.collector_listen or "",
+        cafile=args.cafile or "",
+        certfile=args.certfile or "",
+        keyfile=args.keyfile or "",
+        persistence_dir=args.persistence_dir or "",
+        log_file=args.log_file or "",
+        run_as=args.run_as or "",
+        max_queued_messages=args.max_queued,
+        hasher=args.hasher,
+    )
+    try:
+        summary = write_broker_config(plan, rotate=args.rotate)
+    except BrokerConfigError as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
+        return 2
+    print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    print(f"run: mosquitto -c {summary['conf']}   (passwords: {plan.out / 'credentials'}, mode 0600)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homescope-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=f"homescope-collector {__version__}")
@@ -44,6 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mqtt", help="broker URL, e.g. mqtt://127.0.0.1:1883")
     serve.add_argument("--http", help="HOST:PORT to serve on (default 127.0.0.1:8080)")
     serve.set_defaults(func=cmd_serve)
+
+    broker = sub.add_parser(
+        "broker-config", help="write mosquitto.conf, ACL and per-gateway accounts (docs/broker-tls.md)"
+    )
+    broker.add_argument("--out", required=True, help="directory to write into")
+    broker.add_argument("--gateway", action="append", metavar="ID", help="a gateway id (repeatable)")
+    broker.add_argument("--gateways", action="append", metavar="FILE", help="file of gateway ids, one a line")
+    broker.add_argument(
+        "--collector", action="append", metavar="NAME", help="collector account, e.g. _collector (repeatable)"
+    )
+    broker.add_argument(
+        "--listen", metavar="HOST:PORT", help="gateway listener (default 0.0.0.0:1883, TLS 8883)"
+    )
+    broker.add_argument(
+        "--collector-listen",
+        metavar="HOST:PORT",
+        help="extra password listener for collectors, e.g. 127.0.0.1:1883",
+    )
+    broker.add_argument(
+        "--cafile", help="private CA certificate (TLS: clients must present a cert it signed)"
+    )
+    broker.add_argument("--certfile", help="the broker's certificate")
+    broker.add_argument("--keyfile", help="the broker's private key")
+    broker.add_argument("--persistence-dir", help="where the broker saves sessions (default OUT/data)")
+    broker.add_argument("--log-file", help="broker log file (default stderr)")
+    broker.add_argument("--run-as", help="user the broker switches to (Mosquitto's default: mosquitto)")
+    broker.add_argument("--max-queued", type=int, default=10_000, help="per-client queue (default 10000)")
+    broker.add_argument("--hasher", choices=["auto", "mosquitto_passwd", "builtin"], default="auto")
+    broker.add_argument("--rotate", action="store_true", help="new passwords for every account")
+    broker.set_defaults(func=cmd_broker_config)
     return parser
 
 

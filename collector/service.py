@@ -48,6 +48,7 @@ class Service:
             "stored": stats.stored,
             "duplicates": stats.duplicates,
             "quarantined": stats.quarantined,
+            **self.ingest.health(),
         }
 
     async def _retention(self) -> None:

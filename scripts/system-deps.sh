@@ -13,6 +13,8 @@ if [ "${1:-all}" != python ]; then
   have_cmd chromium || need+=(chromium)
   have_cmd ip || need+=(iproute2)
   have_cmd nft || need+=(nftables)
+  # PostgreSQL tests use the running server, or a throwaway cluster from these binaries.
+  if ! have_cmd initdb && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

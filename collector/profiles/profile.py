@@ -18,9 +18,7 @@ from typing import Any
 from collector.profiles.config import WINDOWS, ProfilesConfig
 from collector.profiles.quality import NetworkQuality, Terminals, network_quality, terminals_of
 from collector.profiles.rollup import (
-    CAT_DOWN,
     CAT_ENGAGED,
-    CAT_UP,
     CAT_UP_BYTES,
     CAT_UP_MIN,
     SLOTS_PER_DAY,
@@ -59,6 +57,9 @@ class Traffic:
     p95_kbps: float  # 95th percentile of the active windows' average download rate
     utilisation: float | None  # p95 against the plan speed
     high_bitrate_share: float  # share of download bytes at >= high_bitrate_kbps
+    busy_share_of_plan: float
+    high_bitrate_kbps: float
+    plan_mbps: float | None
 
 
 @dataclass
@@ -229,6 +230,9 @@ def _traffic(
         p95_kbps=round(p95, 1),
         utilisation=utilisation,
         high_bitrate_share=round(high_bytes / down, 3) if down else 0.0,
+        busy_share_of_plan=float(prof["busy_share_of_plan"]),
+        high_bitrate_kbps=high,
+        plan_mbps=plan.down_mbps,
     )
 
 
@@ -356,9 +360,3 @@ def build_profile(
 def _empty_activity(start: int, as_of: int) -> Activity:
     observed = max((as_of - start) / 86400, 1 / SLOTS_PER_DAY)
     return Activity(start, round(observed, 3), 0, 0.0, math.floor(observed * 24 * 4) / 4, 0.0)
-
-
-def down_up_bytes(total: dict[str, Any], category: str) -> tuple[int, int]:
-    """Download and upload bytes of a category in a merged rollup."""
-    vec = (total.get("cat") or {}).get(category)
-    return (int(vec[CAT_DOWN]), int(vec[CAT_UP])) if vec else (0, 0)

@@ -70,7 +70,8 @@ class NetworkQuality:
     parts: dict[str, float]
     station_hours: float  # Wi-Fi station-time in the window, hours
     band_share: dict[str, float]
-    weak_share: dict[str, float]  # station-time at or below profile.weak_signal_dbm, per band
+    weak_signal_dbm: int
+    weak_share: dict[str, float]  # station-time at or below weak_signal_dbm, per band
     weak_share_all: float
     worst_band: str | None
     interference_pct: dict[str, float]
@@ -122,6 +123,7 @@ def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQua
         parts=parts,
         station_hours=round(all_n / 4, 2),
         band_share={band: round(n / all_n, 3) for band, n in counts.items()} if all_n else {},
+        weak_signal_dbm=weak_dbm,
         weak_share=weak_share,
         weak_share_all=round(sum(weak.values()) / all_n, 3) if all_n else 0.0,
         worst_band=worst,

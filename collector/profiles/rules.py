@@ -89,7 +89,9 @@ def rule(
     def register(fn: RuleFn) -> RuleFn:
         if name in REGISTRY and REGISTRY[name].fn is not fn:
             raise ValueError(f"rule {name} is registered twice")
-        REGISTRY[name] = Rule(name, kind, version, window, fn, (fn.__doc__ or "").strip(), dict(defaults or {}))
+        REGISTRY[name] = Rule(
+            name, kind, version, window, fn, (fn.__doc__ or "").strip(), dict(defaults or {})
+        )
         return fn
 
     return register

@@ -58,7 +58,7 @@ VENDOR_TYPES: tuple[tuple[str, str], ...] = (
 SMART_TYPES = frozenset({"tv", "speaker", "camera", "iot"})
 #: Enterprise/work terminals (the SOHO label counts these).
 WORK_TYPES = frozenset({"printer", "nas", "voip", "workstation"})
-TYPES = tuple(t for t, _ in HOSTNAME_TYPES) + ("unknown",)
+TYPES = (*(t for t, _ in HOSTNAME_TYPES), "unknown")
 
 _TOKEN = re.compile(r"[^a-z0-9]+")
 
