@@ -50,6 +50,14 @@ class AgentConfig:
     ping_target: str = ""
     operator_domains: tuple[str, ...] = ()
     competitor_ssid_patterns: tuple[str, ...] = ()
+    #: "Operator=aa:bb:cc" OUIs of other operators' equipment (neighbour scan).
+    competitor_ouis: tuple[str, ...] = ()
+    #: Scan for neighbour networks every N windows; 0 never scans.
+    neighbour_scan_windows: int = 4
+    #: Run the capacity test every N windows; 0 (default) never does: it loads the line.
+    capacity_test_windows: int = 0
+    capacity_test_server: str = ""
+    capacity_test_url: str = ""
     #: LAN bridge the DPI capture listens on; empty disables DPI.
     dpi_interface: str = "br-lan"
     #: Where byte counts come from: ``auto`` (conntrack when accounting is on), ``conntrack``, ``capture``.
@@ -159,6 +167,8 @@ def _validated(config: AgentConfig) -> AgentConfig:
         raise ConfigError(f"interval_s {config.interval_s} must be between 1 and 86400")
     if config.spool_quota_bytes < 64 * 1024:
         raise ConfigError("spool_quota_bytes must be at least 65536")
+    if config.neighbour_scan_windows < 0 or config.capacity_test_windows < 0:
+        raise ConfigError("neighbour_scan_windows and capacity_test_windows must be 0 or more")
     if config.dpi_volumes not in ("auto", "conntrack", "capture"):
         raise ConfigError("dpi_volumes must be auto, conntrack or capture")
     if not 1 <= config.max_inflight <= 1000:

@@ -20,12 +20,15 @@ from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher
 from agent.reporter import Reporter
 from agent.samplers import SampleContext
+from agent.stationwatch import StationWatch
 from agent.system import System, SystemAccessError
 from protocol.codec import encode, envelope
 from protocol.topics import Kind
 
 log = logging.getLogger(__name__)
 
+#: Station join/leave is checked this often, so events arrive within a minute, not a window.
+WATCH_INTERVAL_S = 60.0
 #: A wall-clock move this much larger or smaller than the monotonic clock's is a jump.
 CLOCK_JUMP_S = 30
 
@@ -107,6 +110,8 @@ class Runner:
         self._last_clock: tuple[float, float] | None = None
         self._unsent_events: list[dict[str, Any]] = []  # events the outbox could not store yet
         self.window_start = int(wall())
+        self.watch = StationWatch() if "stations" not in config.disabled_samplers else None
+        self._next_watch = 0.0
 
     def _uptime(self) -> int:
         try:
@@ -183,6 +188,29 @@ class Runner:
             self.publisher.hold(seq, window_end + self.config.publish_offset_s())
         return seq
 
+    def watch_tick(self) -> None:
+        """Every minute: let samplers that track time tick, and spool station join/leave events."""
+        mono, now = self._monotonic(), self._wall()
+        for sampler in self.reporter.samplers:
+            tick = getattr(sampler, "tick", None)
+            if callable(tick):
+                try:
+                    tick(self.system, mono)
+                except Exception as exc:  # a tick is best effort; the window's sample still runs
+                    log.debug("tick of %s failed: %s", sampler.name, exc)
+        if self.watch is None:
+            return
+        try:
+            events = self.watch.poll(self.system, int(now))
+        except Exception as exc:
+            log.warning("station watch failed: %s", exc)
+            return
+        if events:
+            window, uptime, gid = (self.window_start, int(now)), self._uptime(), self.config.gateway_id
+            seq = self.outbox.append("event", lambda e, s: event_frame(gid, e, s, window, uptime, events, int(now)))
+            if seq is None:  # kept for the next report's event batch
+                self._unsent_events = (self._unsent_events + events)[-64:]
+
     def prime(self) -> None:
         """Take a first reading so the first report already has rates (CPU)."""
         ctx = SampleContext(self.system, self.config, self.window_start, self.window_start)
@@ -212,6 +240,9 @@ class Runner:
                     break
             elif boundary - now > 2 * self.config.interval_s:
                 boundary = next_boundary(now, self.config.interval_s)  # the clock went backwards
+            if self._monotonic() >= self._next_watch:
+                self._next_watch = self._monotonic() + WATCH_INTERVAL_S
+                self.watch_tick()
             if self.publisher is not None:
                 self.publisher.pump()
             stop.wait(min(1.0, max(0.01, boundary - self._wall())))

@@ -96,6 +96,8 @@ class Wan(_Part):
     offline_s: Seconds | None = None
     plan_down_kbps: U32 | None = None
     plan_up_kbps: U32 | None = None
+    down_utilization_pct: Pct | None = None
+    up_utilization_pct: Pct | None = None
 
 
 class Radio(_Part):

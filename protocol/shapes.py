@@ -93,6 +93,8 @@ class Wan(TypedDict, total=False):
     offline_s: int
     plan_down_kbps: int
     plan_up_kbps: int
+    down_utilization_pct: float  # mean use of the plan rate (else the link rate) over the window
+    up_utilization_pct: float
 
 
 class Radio(TypedDict, total=False):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agent.dpi.sampler import AppsSampler
 from agent.samplers.base import SampleContext, Sampler
 from agent.samplers.interfaces import InterfacesSampler
 from agent.samplers.neighbours import NeighboursSampler
@@ -34,6 +35,7 @@ REGISTRY: list[Callable[[], Sampler]] = [
     QualitySampler,
     NeighboursSampler,
     TopologySampler,
+    AppsSampler,
 ]
 
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from agent.config import AgentConfig
-
 T = TypeVar("T", int, float, str, bool, tuple[str, ...])
 
 #: Scan for neighbouring networks every this many windows (4 x 15 min = hourly); 0 turns scans off.
-#: A scan takes the radio off its channel for a moment, so it is kept rare.
-NEIGHBOUR_SCAN_WINDOWS = 4
 #: At most this many neighbours are reported, strongest first.
 MAX_NEIGHBOURS = 100
 #: Echo requests per target (gateway, internet); BusyBox ping needs whole-second intervals.
@@ -26,13 +22,3 @@ STATION_PING_COUNT = 3
 MAX_STATION_PINGS = 16
 #: A station idle for longer than this is not pinged (it is probably asleep).
 STATION_ACTIVE_MS = 60_000
-#: Run the capacity test every this many windows; 0 (the default) never runs it.
-CAPACITY_TEST_WINDOWS = 0
-
-
-def setting(config: AgentConfig, name: str, default: T) -> T:
-    """``config.<name>`` if the configuration has that key with the default's type, else ``default``."""
-    value = getattr(config, name, None)
-    if value is None or not isinstance(value, type(default)):
-        return default
-    return value

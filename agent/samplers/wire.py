@@ -13,9 +13,7 @@ from typing import Any
 from protocol import shapes
 
 #: Figures the samplers compute that :mod:`protocol.shapes` does not carry yet, by shape name.
-PENDING: dict[str, frozenset[str]] = {
-    "Wan": frozenset({"down_utilization_pct", "up_utilization_pct"}),
-}
+PENDING: dict[str, frozenset[str]] = {}
 
 
 def keys_of(shape: type) -> frozenset[str]:

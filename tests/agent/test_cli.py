@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,8 +11,13 @@ from agent.cli import main
 from protocol import models
 
 
-def test_sample_json_prints_a_valid_report_of_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sample", "--json", "--wait", "0.2", "--gateway-id", "gw-local"]) == 0
+def test_sample_json_prints_a_valid_report_of_this_machine(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # no probes or scans from a test: they would send traffic off this machine
+    conf = tmp_path / "agent.toml"
+    conf.write_text('[agent]\ndisabled_samplers = ["quality", "neighbours", "apps"]\n')
+    assert main(["sample", "--json", "--wait", "0.2", "--gateway-id", "gw-local", "--config", str(conf)]) == 0
     message = json.loads(capsys.readouterr().out)
     report = models.validate(message)
     assert isinstance(report, models.Report)
