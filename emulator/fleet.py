@@ -1,7 +1,13 @@
 """A fleet of virtual gateways, each with the agent's own outbox and publisher.
 
 Every virtual gateway is a real MQTT client with its own identity, spools to its own
-outbox and deletes a record only on the collector's ack, exactly like the agent.
+outbox and deletes a record only on the collector's ack, exactly like the agent. One
+:class:`~emulator.transport.TransportLoop` thread drives all the connections; the
+fleet's own thread only spools (outboxes are thread-safe) and asks the loop to pump.
+
+Two ways to run: live (:meth:`Fleet.run`, a report per home every ``interval_s`` real
+seconds) and back-fill (:meth:`Fleet.backfill`, simulated 15-minute windows as fast as
+the collector acknowledges them).
 """
 
 from __future__ import annotations
@@ -10,16 +16,18 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from agent.publisher.outbox import Outbox
-from agent.publisher.paho_transport import PahoTransport
 from agent.publisher.publisher import Publisher, status_frame
-from agent.runner import report_frame
+from agent.runner import event_frame, report_frame
 from emulator import __version__
 from emulator.home import VirtualHome
+from emulator.household import HomeSpec
+from emulator.transport import PolledTransport, TransportLoop
 from protocol.topics import Kind, topic_for
 
 log = logging.getLogger(__name__)
@@ -27,40 +35,62 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Gateway:
+    """One virtual gateway: its home, its outbox and its publisher."""
+
     home: VirtualHome
     outbox: Outbox
     publisher: Publisher
 
 
-def _frame(
-    gateway_id: str, window: tuple[int, int], uptime: int, body: dict[str, Any], now: int, epoch: int, seq: int
+def _report(gid: str, window: tuple[int, int], uptime: int, body: dict[str, Any], now: int, epoch: int, seq: int) -> bytes:
+    return report_frame(gid, epoch, seq, window, uptime, body, now)
+
+
+def _events(
+    gid: str, window: tuple[int, int], uptime: int, events: list[dict[str, Any]], now: int, epoch: int, seq: int
 ) -> bytes:
-    return report_frame(gateway_id, epoch, seq, window, uptime, body, now)
+    return event_frame(gid, epoch, seq, window, uptime, events, now)
 
 
 class Fleet:
-    """N homes reporting every ``interval_s`` real seconds."""
+    """N virtual homes, each a real MQTT client; ``specs`` give them personas (default: ordinary)."""
 
     def __init__(
-        self, homes: int, mqtt_url: str, *, interval_s: float = 1.0, prefix: str = "emu", seed: int = 1
+        self,
+        homes: int,
+        mqtt_url: str,
+        *,
+        interval_s: float = 1.0,
+        prefix: str = "emu",
+        seed: int = 1,
+        specs: list[HomeSpec] | None = None,
+        span: tuple[int, int] | None = None,
+        resend_after_s: float | None = None,
     ) -> None:
         self.interval_s = interval_s
+        self.loop = TransportLoop()
         self.gateways: list[Gateway] = []
+        resend = resend_after_s or max(5.0, 10 * interval_s)
         for i in range(homes):
-            gid = f"{prefix}-{i:05d}"
-            outbox = Outbox(":memory:", 2 * 1024 * 1024)
+            spec = specs[i] if specs else None
+            gid = spec.gateway_id if spec else f"{prefix}-{i:05d}"
+            outbox = Outbox(":memory:", 4 * 1024 * 1024)
             will = (topic_for(gid, Kind.STATUS), status_frame(gid, "offline", outbox.epoch, __version__, 0))
-            transport = PahoTransport(mqtt_url, gid, username=gid, will=will)
-            publisher = Publisher(
-                gid, outbox, transport, resend_after_s=max(5.0, 10 * interval_s), version=__version__
-            )
-            self.gateways.append(Gateway(VirtualHome(gid, seed * 1_000_003 + i), outbox, publisher))
+            transport = PolledTransport(self.loop, mqtt_url, gid, username=gid, will=will)
+            publisher = Publisher(gid, outbox, transport, resend_after_s=resend, version=__version__)
+            home = VirtualHome(gid, seed * 1_000_003 + i, spec, span)
+            self.gateways.append(Gateway(home, outbox, publisher))
+        # unacknowledged records are sent again after ``resend_after_s``; the loop checks every second
+        self.loop.idle_hooks.append(self._pump_now)
 
     def start(self) -> None:
+        """Connect every gateway (in the background)."""
         for gw in self.gateways:
             gw.publisher.start()
+        self.loop.start()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
+        """Wait until every gateway is connected; False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(gw.publisher.transport.connected for gw in self.gateways):
@@ -68,28 +98,43 @@ class Fleet:
             time.sleep(0.05)
         return False
 
+    def spool(self, gw: Gateway, window_end: int, window_s: int, now: int) -> int | None:
+        """Spool one window of one home (its report, then its events); return the report's seq."""
+        home = gw.home
+        gid = home.gateway_id
+        window = (window_end - window_s, window_end)
+        body = home.report_body(window_s, window_end)
+        seq = gw.outbox.append("report", partial(_report, gid, window, home.uptime_s, body, now))
+        events = home.take_events()
+        if events:
+            gw.outbox.append("event", partial(_events, gid, window, home.uptime_s, events, now))
+        return seq
+
     def report_all(self, window_end: int, window_s: int) -> list[tuple[str, int]]:
         """Spool one report per home for the window ending at ``window_end``; publish."""
         spooled: list[tuple[str, int]] = []
         now = int(time.time())
         for gw in self.gateways:
-            body = gw.home.report_body(window_s)
-            gid = gw.home.gateway_id
-            uptime = gw.home.uptime_s
-            window = (window_end - window_s, window_end)
-            seq = gw.outbox.append("report", partial(_frame, gid, window, uptime, body, now))
+            if not gw.home.powered(window_end - window_s):
+                gw.home.skip(window_s)
+                continue
+            seq = self.spool(gw, window_end, window_s, now)
             if seq is not None:
-                spooled.append((gid, seq))
-            gw.publisher.pump()
+                spooled.append((gw.home.gateway_id, seq))
+        self.pump()
         return spooled
 
     def pending(self) -> int:
         """Records not yet acknowledged by the collector, over the whole fleet."""
         return sum(gw.outbox.stats()[0] for gw in self.gateways)
 
-    def pump(self) -> None:
+    def _pump_now(self) -> None:
         for gw in self.gateways:
             gw.publisher.pump()
+
+    def pump(self) -> None:
+        """Ask the loop thread to send what may be sent."""
+        self.loop.call(self._pump_now)
 
     def run(self, stop: threading.Event, duration_s: float | None = None) -> int:
         """Report every interval until ``stop`` or ``duration_s``; return reports spooled."""
@@ -104,8 +149,39 @@ class Fleet:
             if time.monotonic() >= next_at:
                 count += len(self.report_all(int(time.time()), window_s))
                 next_at += self.interval_s
-            self.pump()
             stop.wait(min(0.2, max(0.01, next_at - time.monotonic())))
+        return count
+
+    def backfill(
+        self,
+        first_end: int,
+        windows: int,
+        window_s: int = 900,
+        *,
+        backlog: int = 4,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Spool ``windows`` simulated windows per home as fast as the collector acknowledges.
+
+        At most ``backlog`` unacknowledged records per home are outstanding before the next
+        window is spooled, so outboxes stay small. Returns the reports spooled.
+        """
+        count = 0
+        limit = backlog * len(self.gateways)
+        now = int(time.time())
+        for k in range(windows):
+            end = first_end + k * window_s
+            for gw in self.gateways:
+                if not gw.home.powered(end - window_s):
+                    gw.home.skip(window_s)
+                    continue
+                if self.spool(gw, end, window_s, now) is not None:
+                    count += 1
+            self.pump()
+            while self.pending() > limit:
+                time.sleep(0.005)
+            if progress is not None:
+                progress(k + 1, windows)
         return count
 
     def drain(self, timeout: float = 10.0) -> int:
@@ -117,6 +193,15 @@ class Fleet:
         return self.pending()
 
     def stop(self) -> None:
+        """Say offline, disconnect every gateway and close the outboxes."""
+
+        def stop_all() -> None:
+            for gw in self.gateways:
+                gw.publisher.stop()
+
+        self.loop.call_wait(stop_all)
+        # let the loop flush the offline statuses and disconnects it queued
+        time.sleep(0.2)
+        self.loop.stop()
         for gw in self.gateways:
-            gw.publisher.stop()
             gw.outbox.close()

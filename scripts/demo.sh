@@ -48,7 +48,13 @@ fi
 
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 \
   > "$DIR/emulator.log" 2>&1 & pids+=($!)
-"$VENV/bin/homescope-agent" run --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 10 --no-jitter \
+# The demo's real agent sends nothing off this machine: no pings, scans or capacity tests.
+cat > "$DIR/agent.toml" <<CONF
+[agent]
+disabled_samplers = ["quality", "neighbours"]
+dpi_interface = ""
+CONF
+"$VENV/bin/homescope-agent" run --config "$DIR/agent.toml" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 10 --no-jitter \
   --spool "$DIR/agent-outbox.db" > "$DIR/agent.log" 2>&1 & pids+=($!)
 
 cat <<MSG

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from functools import reduce
 from typing import Any
 
 from collector.profiles.config import WINDOWS, ProfilesConfig
@@ -23,7 +22,7 @@ from collector.profiles.rollup import (
     CAT_UP_MIN,
     SLOTS_PER_DAY,
     bucket_kbps,
-    merge_day,
+    merge_many,
 )
 
 GB = 1e9
@@ -160,7 +159,7 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
 
 
 def _longest_zero_run(bits: str) -> int:
-    return max((len(run) for run in bits.split("1")), default=0)
+    return max(map(len, bits.split("1")))
 
 
 def _activity(
@@ -329,7 +328,7 @@ def build_profile(
     rows = [(d, data) for d, data in days if first_day <= d <= last_day]
     known_since = min((data["first"] for _, data in days), default=as_of)
     start = min(max(first_day * 86400, known_since), as_of)
-    total: dict[str, Any] = reduce(merge_day, (data for _, data in rows), {}) if rows else {}
+    total: dict[str, Any] = merge_many(data for _, data in rows) if rows else {}
     by_day = dict(rows)
     complete = [
         d

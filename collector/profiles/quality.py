@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.profiles.config import ProfilesConfig
+from collector.profiles.rollup import LOSS_SCALE as LS
+from collector.profiles.rollup import MS_SCALE as MS
+from collector.profiles.rollup import PART_SCALE as PS
+from collector.profiles.rollup import PCT_SCALE as PCT
 from collector.profiles.rollup import (
     ST_BW_N,
     ST_BW_SUM,
@@ -87,10 +91,10 @@ def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
         return None
     n = vec[0]
     return {
-        "delay_ms": round(vec[1] / n, 1),
-        "jitter_ms": round(vec[2] / n, 1),
-        "loss_pct": round(vec[3] / n, 2),
-        "max_delay_ms": round(float((total.get("qmax") or {}).get(target, 0)), 1),
+        "delay_ms": round(vec[1] / n / MS, 1),
+        "jitter_ms": round(vec[2] / n / MS, 1),
+        "loss_pct": round(vec[3] / n / LS, 2),
+        "max_delay_ms": round((total.get("qmax") or {}).get(target, 0) / MS, 1),
         "windows": n,
     }
 
@@ -98,7 +102,7 @@ def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
 def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQuality:
     """The network-quality dimension of a merged rollup."""
     ws, wn = total.get("ws") or [0] * 5, total.get("wn") or [0] * 5
-    parts = {name: round(ws[i] / wn[i], 1) for i, name in enumerate(WIFI_PARTS) if wn[i]}
+    parts = {name: round(ws[i] / wn[i] / PS, 1) for i, name in enumerate(WIFI_PARTS) if wn[i]}
     weights = {k: config.wifi_score.get(k, 0.0) for k in parts}
     weight = sum(weights.values())
     score = round(sum(parts[k] * w for k, w in weights.items()) / weight, 1) if weight else None
@@ -117,7 +121,7 @@ def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQua
         key=lambda band: (weak_share[band], band),
         default=None,
     )
-    radio: dict[str, list[float]] = total.get("radio") or {}
+    radio: dict[str, list[int]] = total.get("radio") or {}
     return NetworkQuality(
         wifi_score=score,
         parts=parts,
@@ -127,8 +131,8 @@ def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQua
         weak_share=weak_share,
         weak_share_all=round(sum(weak.values()) / all_n, 3) if all_n else 0.0,
         worst_band=worst,
-        interference_pct={b: round(v[1] / v[0], 1) for b, v in radio.items() if v[0]},
-        utilisation_pct={b: round(v[2] / v[0], 1) for b, v in radio.items() if v[0]},
+        interference_pct={b: round(v[1] / v[0] / PCT, 1) for b, v in radio.items() if v[0]},
+        utilisation_pct={b: round(v[2] / v[0] / PCT, 1) for b, v in radio.items() if v[0]},
         internet=_path(total, "internet"),
         wan_gateway=_path(total, "wan_gateway"),
         mesh_nodes=int(total.get("mesh", 0)),

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from collector.profiles.merge import merge_day, merge_many, slot_hex
+
 #: Categories that need a person at the screen; "engaged" time counts only these
 #: (app stores, cloud sync, operator and unclassified traffic run unattended).
 FOREGROUND = frozenset(
@@ -52,9 +54,11 @@ CAT_ENGAGED, CAT_STATION_MIN, CAT_DOWN, CAT_UP, CAT_FLOWS, CAT_UP_MIN, CAT_UP_BY
     range(10)
 )
 _ST_LEN = 10
-#: At most this many applications per category and day are kept (the weakest go); below it
-#: the merge is exactly associative, and real DPI reports far fewer per home.
-MAX_APPS = 64
+#: Fixed-point scales: sums stay integers, so merging is exact and the JSON stays short.
+PART_SCALE = 10  # Wi-Fi part points
+PCT_SCALE = 10  # radio interference and utilisation, %
+MS_SCALE = 10  # delay and jitter, ms
+LOSS_SCALE = 100  # loss, %
 
 
 def _clamp(value: float) -> float:
@@ -106,11 +110,7 @@ def day_of(window_start: int) -> int:
     return window_start // 86400
 
 
-def _slot_hex(bits: int) -> str:
-    return f"{bits:024x}"
-
-
-def _add_vec(acc: list[float], vec: list[float]) -> None:
+def _add_vec(acc: list[int], vec: list[int]) -> None:
     for i, v in enumerate(vec):
         acc[i] += v
 
@@ -121,11 +121,11 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
     cap_min = max(1, round(length / 60))
     hour = (window_start // 3600) % 24
     slot = (window_start // SLOT_S) % SLOTS_PER_DAY
-    c: dict[str, Any] = {"n": 1, "first": window_start, "last": window_end, "slots": _slot_hex(1 << slot)}
+    c: dict[str, Any] = {"n": 1, "first": window_start, "last": window_end, "slots": slot_hex(1 << slot)}
     wan = body.get("wan") or {}
     online, offline = int(wan.get("online_s") or 0), int(wan.get("offline_s") or 0)
     c["online_s"], c["offline_s"] = online, offline
-    c["off"] = _slot_hex(1 << slot if offline * 2 > length else 0)
+    c["off"] = slot_hex(1 << slot if offline * 2 > length else 0)
     if wan.get("plan_down_kbps"):
         c["plan"] = int(wan["plan_down_kbps"])
     stations: dict[str, dict[str, Any]] = {}
@@ -145,8 +145,8 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         # the agent's quality sampler writes its station probes onto the station rows
         if s.get("delay_ms") is not None:
             x[ST_Q_N] += 1
-            x[ST_DELAY] += float(s["delay_ms"])
-            x[ST_LOSS] += float(s.get("loss_pct") or 0)
+            x[ST_DELAY] += round(float(s["delay_ms"]) * MS_SCALE)
+            x[ST_LOSS] += round(float(s.get("loss_pct") or 0) * LOSS_SCALE)
         if s.get("reachable_kbps"):
             x[ST_BW_N] += 1
             x[ST_BW_SUM] += int(s["reachable_kbps"])
@@ -169,9 +169,9 @@ def _fold_apps(
     hour: int,
     length: int,
 ) -> None:
-    cats: dict[str, list[float]] = {}
-    names: dict[str, dict[str, float]] = {}
-    by_rate: dict[str, float] = {}
+    cats: dict[str, list[int]] = {}
+    names: dict[str, dict[str, int]] = {}
+    by_rate: dict[str, int] = {}
     down_total = up_total = 0
     engaged = 0
     for row in apps:
@@ -197,7 +197,7 @@ def _fold_apps(
         top = [str(a) for a in row.get("top_apps") or []]
         for app in top:
             per_cat = names.setdefault(cat, {})
-            per_cat[app] = per_cat.get(app, 0) + max(minutes, 1) / len(top)
+            per_cat[app] = per_cat.get(app, 0) + max(minutes, 1)
         st = stations.get(str(row.get("station")))
         if st is not None and minutes:
             st["c"][cat] = st["c"].get(cat, 0) + minutes
@@ -210,13 +210,14 @@ def _fold_apps(
 
 
 def _fold_wifi(c: dict[str, Any], body: dict[str, Any], stations: dict[str, dict[str, Any]]) -> None:
-    radio: dict[str, list[float]] = {}
+    radio: dict[str, list[int]] = {}
     for r in body.get("radios") or []:
         band = r.get("band")
         if band in WIFI_BANDS:
             vec = radio.setdefault(band, [0, 0, 0])
-            _add_vec(vec, [1, float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)])
-    ws = [0.0] * 5
+            intf, util = float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)
+            _add_vec(vec, [1, round(intf * PCT_SCALE), round(util * PCT_SCALE)])
+    ws = [0] * 5
     wn = [0] * 5
     sig: dict[str, dict[str, int]] = {}
     for s in body.get("stations") or []:
@@ -239,11 +240,11 @@ def _fold_wifi(c: dict[str, Any], body: dict[str, Any], stations: dict[str, dict
             parts[2] = retry_part(int(s["retransmissions"]), int(s["packets_sent"]))
         if band in radio:
             n, intf, util = radio[band]
-            parts[3] = airtime_part(util / n)
-            parts[4] = interference_part(intf / n)
+            parts[3] = airtime_part(util / n / PCT_SCALE)
+            parts[4] = interference_part(intf / n / PCT_SCALE)
         for i, part in enumerate(parts):
             if part is not None:
-                ws[i] += part
+                ws[i] += round(part * PART_SCALE)
                 wn[i] += 1
     c.update(ws=ws, wn=wn, sig=sig, radio=radio)
 
@@ -251,14 +252,19 @@ def _fold_wifi(c: dict[str, Any], body: dict[str, Any], stations: dict[str, dict
 def _fold_quality(
     c: dict[str, Any], quality: list[dict[str, Any]], stations: dict[str, dict[str, Any]]
 ) -> None:
-    q: dict[str, list[float]] = {}
-    qmax: dict[str, float] = {}
+    q: dict[str, list[int]] = {}
+    qmax: dict[str, int] = {}
     for row in quality:
         target = str(row.get("target") or "")
         delay = row.get("delay_ms")
         if delay is None:
             continue
-        vec = [1, float(delay), float(row.get("jitter_ms") or 0), float(row.get("loss_pct") or 0)]
+        vec = [
+            1,
+            round(float(delay) * MS_SCALE),
+            round(float(row.get("jitter_ms") or 0) * MS_SCALE),
+            round(float(row.get("loss_pct") or 0) * LOSS_SCALE),
+        ]
         if target in stations:
             x = stations[target]["x"]
             x[ST_Q_N] += 1
@@ -267,7 +273,7 @@ def _fold_quality(
             x[ST_LOSS] += vec[3]
         elif target in ("internet", "wan_gateway"):
             _add_vec(q.setdefault(target, [0, 0, 0, 0]), vec)
-            qmax[target] = max(qmax.get(target, 0.0), float(row.get("delay_max_ms") or delay))
+            qmax[target] = max(qmax.get(target, 0), round(float(row.get("delay_max_ms") or delay) * MS_SCALE))
         if row.get("bandwidth_kbps") and target in stations:
             x = stations[target]["x"]
             x[ST_BW_N] += 1
@@ -291,101 +297,4 @@ def _fold_neighbours(c: dict[str, Any], neighbours: list[dict[str, Any]]) -> Non
     c["comp"] = comp
 
 
-# -- merging -------------------------------------------------------------------------------
-_SUM = frozenset({"n", "online_s", "offline_s", "bd", "bu", "eng", "scans"})
-_MIN = frozenset({"first"})
-_MAX = frozenset({"last", "mesh", "plan"})
-_OR = frozenset({"slots", "off"})
-_VEC = frozenset({"hb", "hm", "ws", "wn"})
-_DICT_VEC = frozenset({"cat", "radio", "q"})
-_DICT_NUM = frozenset({"rw", "rb"})
-_DICT_DICT = frozenset({"apps", "sig"})
-
-
-def _sum_vec(a: list[float], b: list[float]) -> list[float]:
-    if len(a) < len(b):
-        a, b = b, a
-    return [x + (b[i] if i < len(b) else 0) for i, x in enumerate(a)]
-
-
-def _sum_dict(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = out.get(k, 0) + v
-    return out
-
-
-def _merge_apps(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    out = _sum_dict(a, b)
-    if len(out) > MAX_APPS:
-        out = dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_APPS])
-    return out
-
-
-def _merge_station(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    # the identity of the newest window wins; ties break on the values so the merge commutes
-    newest = max((a, b), key=lambda s: (s["t"], s["h"], s["v"], s["m"]))
-    return {
-        "t": newest["t"],
-        "h": newest["h"],
-        "v": newest["v"],
-        "m": newest["m"],
-        "x": _sum_vec(a["x"], b["x"]),
-        "c": _sum_dict(a["c"], b["c"]),
-    }
-
-
-def _merge_comp(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    strongest = max((a, b), key=lambda e: (e["max"], e["ssid"]))
-    return {"max": strongest["max"], "ssid": strongest["ssid"], "h": _sum_dict(a["h"], b["h"])}
-
-
-def _merge_keyed(a: dict[str, Any], b: dict[str, Any], fn: Any) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = fn(out[k], v) if k in out else v
-    return out
-
-
-def _merge_value(key: str, a: Any, b: Any) -> Any:
-    if key in _SUM:
-        return a + b
-    if key in _MIN:
-        return min(a, b)
-    if key in _MAX:
-        return max(a, b)
-    if key in _OR:
-        return _slot_hex(int(a, 16) | int(b, 16))
-    if key in _VEC:
-        return _sum_vec(a, b)
-    if key in _DICT_VEC:
-        return _merge_keyed(a, b, _sum_vec)
-    if key in _DICT_NUM:
-        return _sum_dict(a, b)
-    if key == "apps":
-        return _merge_keyed(a, b, _merge_apps)
-    if key == "sig":
-        return _merge_keyed(a, b, _sum_dict)
-    if key == "qmax":
-        return _merge_keyed(a, b, max)
-    if key == "comp":
-        return _merge_keyed(a, b, _merge_comp)
-    if key == "st":
-        return _merge_keyed(a, b, _merge_station)
-    # a key from a newer rollup this code does not know: numbers add, anything else keeps the max
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a + b
-    return max(a, b, key=repr)
-
-
-def merge_day(day: dict[str, Any] | None, contribution: dict[str, Any]) -> dict[str, Any]:
-    """Merge a window's contribution (or another partial day) into a day; returns the merged day.
-
-    Associative and commutative. Neither argument is modified.
-    """
-    if day is None:
-        return dict(contribution)
-    out = dict(day)
-    for key, value in contribution.items():
-        out[key] = _merge_value(key, out[key], value) if key in out else value
-    return out
+__all__ = ["merge_day", "merge_many", "window_contribution"]
