@@ -33,6 +33,21 @@ class SpooledMessage:
     body: dict[str, Any]
     payload: bytes
 
+    def row(self) -> tuple[str, int, int, str, int, int, int, int, float, bytes]:
+        """The ``reports`` row, in column order."""
+        return (
+            self.gateway_id,
+            self.epoch,
+            self.seq,
+            self.kind,
+            self.window_start,
+            self.window_end,
+            self.uptime_s,
+            self.sent_at,
+            self.received_at,
+            self.payload,
+        )
+
 
 @dataclass(frozen=True)
 class QuarantinedMessage:

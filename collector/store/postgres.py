@@ -128,21 +128,7 @@ class PostgresStore:
         result = BatchResult()
         inserted: set[tuple[str, int, int]] = set()
         if messages:
-            rows = [
-                (
-                    m.gateway_id,
-                    m.epoch,
-                    m.seq,
-                    m.kind,
-                    m.window_start,
-                    m.window_end,
-                    m.uptime_s,
-                    m.sent_at,
-                    m.received_at,
-                    m.payload,
-                )
-                for m in messages
-            ]
+            rows = [m.row() for m in messages]
             values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(rows))
             cur = await conn.execute(
                 f"INSERT INTO reports VALUES {values} ON CONFLICT DO NOTHING RETURNING gateway_id, epoch, seq",

@@ -169,24 +169,7 @@ class SqliteStore:
                 existing.add(key)
                 result.inserted.append(key)
                 new.append(m)
-        db.executemany(
-            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    m.gateway_id,
-                    m.epoch,
-                    m.seq,
-                    m.kind,
-                    m.window_start,
-                    m.window_end,
-                    m.uptime_s,
-                    m.sent_at,
-                    m.received_at,
-                    m.payload,
-                )
-                for m in new
-            ],
-        )
+        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [m.row() for m in new])
         if new:
             self._apply_plan(db, new)
         db.executemany(
