@@ -1,0 +1,116 @@
+"""Read latency at scale: the per-gateway page query (and, when the store has it, a segment query).
+
+    python bench/query.py --gateways 100000 --days 7 --json
+
+Fills a fresh store directly (no broker): N gateways, each with its latest frame and
+``days`` x 96 fifteen-minute facts rows, then times the queries the operator page makes
+(``gateway`` + ``history``) for random gateways and prints p50/p95 in one JSON line.
+Never passes or fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.runner import report_frame  # noqa: E402
+from collector.store import open_store  # noqa: E402
+from emulator.home import VirtualHome  # noqa: E402
+
+
+def fill_sqlite(path: str, gateways: int, days: int) -> float:
+    """Write the synthetic history with plain executemany; return seconds taken."""
+    started = time.perf_counter()
+    home = VirtualHome("bench-q", 7)
+    frame = report_frame("bench-q", 1, 1, (0, 900), 1000, home.report_body(900), 0)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    end0 = 1_700_000_100 // 900 * 900
+    windows = days * 96
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO gateways (gateway_id, first_seen, last_seen, last_window_end, last_uptime_s, reports,"
+        " latest_payload, latest_rates) VALUES (?, 0, ?, ?, 1000, ?, ?, '{}')",
+        ((f"gw-{g:07d}", end0 + 900 * windows, end0 + 900 * (windows - 1), windows, frame) for g in range(gateways)),
+    )
+    db.execute("COMMIT")
+    rng = random.Random(1)
+    for g0 in range(0, gateways, 2000):
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO gateway_facts VALUES (?, ?, 900, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', '{}', '{}')",
+            (
+                (f"gw-{g:07d}", end0 + 900 * w, rng.random() * 50, 40.0, 9_000_000, 900_000, 80_000.0, 8_000.0, 8, 6, 1)
+                for g in range(g0, min(gateways, g0 + 2000))
+                for w in range(windows)
+            ),
+        )
+        db.execute("COMMIT")
+        print(f"\rfilled {min(gateways, g0 + 2000)}/{gateways} gateways", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    db.close()
+    return time.perf_counter() - started
+
+
+async def measure(url: str, gateways: int, samples: int) -> dict[str, float]:
+    store = open_store(url)
+    await store.open()
+    rng = random.Random(2)
+    times: list[float] = []
+    try:
+        for _ in range(samples):
+            gid = f"gw-{rng.randrange(gateways):07d}"
+            t = time.perf_counter()
+            gw = await store.gateway(gid)
+            history = await store.history(gid, 96)
+            times.append((time.perf_counter() - t) * 1000)
+            assert gw is not None and len(history) == 96
+    finally:
+        await store.close()
+    times.sort()
+    return {"page_p50_ms": round(statistics.median(times), 2), "page_p95_ms": round(times[int(0.95 * len(times))], 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gateways", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="hs-query-"))
+    url = f"sqlite:///{workdir}/q.db"
+
+    async def migrate() -> None:
+        store = open_store(url)
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    fill_s = fill_sqlite(f"{workdir}/q.db", args.gateways, args.days)
+    result = {
+        "store": "sqlite", "gateways": args.gateways, "days": args.days, "facts_rows": args.gateways * args.days * 96,
+        "fill_s": round(fill_s, 1), "db_mib": round((workdir / "q.db").stat().st_size / 2**20, 1),
+        **asyncio.run(measure(url, args.gateways, args.samples)),
+    }
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    for path in workdir.iterdir():
+        path.unlink()
+    workdir.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
