@@ -78,6 +78,8 @@ class Broker:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
+            if self.proc.stderr:
+                self.proc.stderr.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

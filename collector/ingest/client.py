@@ -1,0 +1,394 @@
+"""The collector's MQTT session and batch loop: receive, store, then acknowledge.
+
+paho-mqtt runs its network loop in its own thread with ``manual_ack``: a QoS 1 message
+is PUBACKed to the broker, and an application ``ack`` is published to the gateway, only
+after the batch holding it has committed. The session is persistent (``clean_start``
+false, a week's expiry), so what we had not PUBACKed when we died is delivered again.
+Messages flow to the asyncio side through a queue; a batch is flushed when it reaches
+``batch_max`` (at most the in-flight window we grant the broker) or ``batch_wait_ms``
+after its first message, whichever comes first.
+
+Failures are sorted, never fatal: a transient store failure (locked, disk full) is
+retried with back-off and nothing is acknowledged meanwhile; a permanent one is retried
+record by record and a record the store refuses is quarantined (``store_rejected``); a
+payload that breaks the contract is quarantined with its reason and, when its envelope
+is readable and its identity is the topic's, acknowledged so the gateway stops
+resending it. Nothing is ever acknowledged on behalf of another identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from collector.ingest.clock import ClockWatch
+from collector.ingest.crash import crash_point
+from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
+from collector.settings import Settings
+from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
+from protocol.codec import MAX_FRAME, encode, envelope
+from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
+
+log = logging.getLogger(__name__)
+
+#: Ranges per ack message (the v1 model allows 4096).
+ACK_RANGES_MAX = 1000
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    #: Quarantined spooled records acknowledged to their own gateway (so it stops resending).
+    quarantined_acked: int = 0
+    statuses: int = 0
+    batches: int = 0
+    retries: int = 0
+    #: QoS 0 messages dropped because the queue was full (genuine agents publish QoS 1).
+    shed: int = 0
+    last_error: str = ""
+    last_commit: float = 0.0
+    by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Ingest:
+    """Owns the collector's MQTT connection and the batch loop."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.stats = IngestStats()
+        self.clock = ClockWatch(settings.max_clock_skew_s)
+        self.connected = False
+        #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum).
+        self.window = max(20, min(65535, settings.batch_max * 2))
+        self.batch_max = min(settings.batch_max, self.window)
+        self._queue: asyncio.Queue[Incoming] | None = None
+        # one writer each (paho thread, event loop), so their difference needs no lock
+        self._produced = 0
+        self._consumed = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._store_failing = False
+        # Recently quarantined-and-acked keys: a resend is acked again without a new row.
+        self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
+        self._logged: set[tuple[str | None, str]] = set()
+        url = urlsplit(settings.mqtt)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 1883
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if settings.mqtt_username:
+            self._client.username_pw_set(settings.mqtt_username, settings.mqtt_password or None)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    # -- paho thread ------------------------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("collector mqtt: connection refused: %s", reason)
+            return
+        self.connected = True
+        log.info(
+            "collector mqtt: connected to %s:%d (session present: %s)",
+            self._host,
+            self._port,
+            flags.session_present,
+        )
+        # Subscribe on every connection: a broker that lost its state (kill -9 before its
+        # autosave) has forgotten our subscriptions even if it kept the client id.
+        group = self.settings.share_group or None
+        client.subscribe([(subscription(kind, group), 1) for kind in (*SPOOLED_KINDS, Kind.STATUS)])
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if self.connected:
+            log.warning("collector mqtt: connection lost: %s", reason)
+        self.connected = False
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        payload, size = message.payload, -1
+        if len(payload) > MAX_FRAME:
+            # keep only what the quarantine stores: a 10 MB blob must not wait in our queue
+            payload, size = payload[:OVERSIZE_HEAD], len(payload)
+        if message.qos == 0 and self.queued >= 4 * self.window:
+            # QoS 1 is bounded by the window we grant the broker; QoS 0 is not, and no agent uses it
+            if not self.stats.shed:
+                log.warning("collector mqtt: queue full, shedding QoS 0 messages")
+            self.stats.shed += 1
+            return
+        self._produced += 1
+        item = Incoming(
+            message.topic, bytes(payload), message.mid, message.qos, time.time(), size, bool(message.retain)
+        )
+        assert self._loop is not None and self._queue is not None
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    # -- asyncio side -----------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 7 * 24 * 3600  # keep our queue while we restart
+        props.ReceiveMaximum = self.window
+        self._client.connect_async(self._host, self._port, keepalive=30, clean_start=False, properties=props)
+        self._client.loop_start()
+        self._task = asyncio.create_task(self._batches(), name="ingest-batches")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    @property
+    def queued(self) -> int:
+        """Messages received and not yet taken into a batch."""
+        return self._produced - self._consumed
+
+    def health(self) -> dict[str, Any]:
+        """Figures for ``/healthz``: counts, queue, clock skew; cheap and never raising."""
+        s = self.stats
+        return {
+            "quarantined_acked": s.quarantined_acked,
+            "quarantine_reasons": dict(s.by_reason),
+            "retries": s.retries,
+            "shed": s.shed,
+            "queued": self.queued,
+            "last_commit_age_s": round(time.time() - s.last_commit, 1) if s.last_commit else None,
+            **self.clock.health(),
+        }
+
+    async def _collect(self) -> list[Incoming]:
+        assert self._queue is not None
+        batch = [await self._queue.get()]
+        deadline = time.monotonic() + self.settings.batch_wait_ms / 1000
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        self._consumed += len(batch)
+        return batch
+
+    async def _batches(self) -> None:
+        while True:
+            batch = await self._collect()
+            await self.handle(batch)
+
+    async def handle(self, batch: list[Incoming]) -> BatchResult:
+        """Triage, store (retrying transient failures) and acknowledge one batch."""
+        self.stats.received += len(batch)
+        messages: list[SpooledMessage] = []
+        quarantined: list[QuarantinedMessage] = []
+        statuses: list[StatusChange] = []
+        quarantine_acks: list[Key] = []
+        for item in batch:
+            t = triage(item)
+            self.clock.observe(item, t)
+            if isinstance(t.out, SpooledMessage):
+                messages.append(t.out)
+            elif isinstance(t.out, QuarantinedMessage):
+                self.stats.by_reason[t.out.reason] += 1
+                if t.ack is not None:
+                    quarantine_acks.append(t.ack)
+                    if t.ack in self._recent_quarantine:
+                        continue  # the gateway resent it before our ack arrived: ack, keep one row
+                    self._recent_quarantine[t.ack] = None
+                    if len(self._recent_quarantine) > 10_000:
+                        self._recent_quarantine.popitem(last=False)
+                quarantined.append(t.out)
+                self._log_quarantine(t.out)
+            elif isinstance(t.out, StatusChange):
+                statuses.append(t.out)
+        crash_point("ingest.before_commit")
+        result, handled, quarantine_ok = await self._commit(messages, quarantined, statuses)
+        crash_point("ingest.after_commit")
+        self.stats.batches += 1
+        self.stats.last_commit = time.time()
+        self.stats.stored += len(result.inserted)
+        self.stats.duplicates += len(result.duplicates)
+        if any(m.kind == Kind.EVENT.value for m in messages):
+            new = set(result.inserted)
+            for m in messages:
+                key = (m.gateway_id, m.epoch, m.seq)
+                if key in new:  # once per stored key: a resend in the same batch is a duplicate
+                    new.discard(key)
+                    self.clock.jumped(m)
+        self.stats.quarantined += result.quarantined
+        self.stats.statuses += len(statuses)
+        if quarantine_ok:
+            handled += quarantine_acks
+            self.stats.quarantined_acked += len(quarantine_acks)
+        self._acknowledge(batch, handled)
+        return result
+
+    def _log_quarantine(self, q: QuarantinedMessage) -> None:
+        # one line per gateway and reason: a hostile flood must not become a log flood
+        if (q.gateway_id, q.reason) in self._logged:
+            return
+        if len(self._logged) > 10_000:
+            self._logged.clear()
+        self._logged.add((q.gateway_id, q.reason))
+        log.info("quarantined a message on %s: %s %s", q.topic[:120], q.reason, q.detail[:120])
+
+    def _store_down(self, error: str) -> None:
+        if not self._store_failing:
+            log.error("store unavailable, holding acknowledgements: %s", error)
+        self._store_failing = True
+        self.stats.last_error = error[:300]
+        self.stats.retries += 1
+
+    def _store_up(self) -> None:
+        if self._store_failing:
+            log.warning("store available again after %d retries; acknowledging", self.stats.retries)
+        self._store_failing = False
+        self.stats.last_error = ""
+
+    async def _write(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult:
+        """One transaction, retried with back-off until it commits or is refused for good."""
+        delay = 0.2
+        while True:
+            try:
+                result = await self.store.write_batch(messages, quarantined, statuses)
+            except StoreError as exc:
+                # A failed ROLLBACK hides the error behind it (SQLite rolls back by itself on
+                # SQLITE_FULL, then "no transaction is active"): the cause is unknown, so wait.
+                if not exc.transient and "rollback" not in str(exc).lower():
+                    raise
+                error = str(exc)
+            except Exception as exc:  # untranslated driver errors: assume they may pass
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                self._store_up()
+                return result
+            self._store_down(error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _commit(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> tuple[BatchResult, list[Key], bool]:
+        """Store a batch; return the result, the spooled keys handled for good, and whether
+        the quarantine rows were stored.
+
+        A batch the store refuses for good is tried record by record, and a record it
+        refuses while others of the batch are stored is quarantined (``store_rejected``). If
+        not one record can be stored, the store is failing, not the records: wait and retry.
+        """
+        delay = 0.2
+        total, quarantine_ok = BatchResult(), True
+        while True:
+            try:
+                _merge(total, await self._write(messages, quarantined, statuses))
+                return total, [(m.gateway_id, m.epoch, m.seq) for m in messages], quarantine_ok
+            except StoreError as exc:
+                error = str(exc)
+            log.error("store refused a batch for good (%s); trying its records one by one", error)
+            if quarantined or statuses:
+                try:
+                    _merge(total, await self._write([], quarantined, statuses))
+                except StoreError as exc:
+                    log.error(
+                        "store refused %d quarantine/status rows: %s", len(quarantined) + len(statuses), exc
+                    )
+                    quarantine_ok = False
+                quarantined, statuses = [], []
+            handled: list[Key] = []
+            refused: list[tuple[SpooledMessage, str]] = []
+            for m in messages:
+                try:
+                    _merge(total, await self._write([m], [], []))
+                    handled.append((m.gateway_id, m.epoch, m.seq))
+                except StoreError as exc:
+                    refused.append((m, str(exc)))
+            if refused and not handled and len(messages) > 1:
+                self._store_down(f"store refuses every record of a batch: {error}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            for m, detail in refused:
+                key = (m.gateway_id, m.epoch, m.seq)
+                reason = IngestReason.STORE_REJECTED.value
+                q = QuarantinedMessage(
+                    m.received_at,
+                    topic_for(m.gateway_id, m.kind),
+                    m.gateway_id,
+                    reason,
+                    detail[:500],
+                    m.payload,
+                )
+                try:
+                    _merge(total, await self._write([], [q], []))
+                except StoreError:
+                    log.error("record %s could be neither stored nor quarantined; left unacknowledged", key)
+                    continue
+                self.stats.by_reason[reason] += 1
+                handled.append(key)
+            return total, handled, quarantine_ok
+
+    def _acknowledge(self, batch: list[Incoming], handled: list[Key]) -> None:
+        # Application acks first: committed (new, duplicate or quarantined-for-good) spooled
+        # records, per gateway and epoch; then the MQTT PUBACKs.
+        per: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for gateway_id, epoch, seq in handled:
+            per[(gateway_id, epoch)].append(seq)
+        now = int(time.time())
+        for (gateway_id, epoch), seqs in per.items():
+            ranges = ack_ranges(seqs)
+            for i in range(0, len(ranges), ACK_RANGES_MAX):
+                frame = encode(
+                    envelope(
+                        Kind.ACK, gateway_id, epoch=epoch, ranges=ranges[i : i + ACK_RANGES_MAX], sent_at=now
+                    ),
+                    compress=False,
+                )
+                self._client.publish(topic_for(gateway_id, Kind.ACK), frame, qos=1)
+        for item in batch:
+            if item.qos > 0:
+                self._client.ack(item.mid, item.qos)
+
+
+def _merge(total: BatchResult, part: BatchResult) -> None:
+    total.inserted += part.inserted
+    total.duplicates += part.duplicates
+    total.quarantined += part.quarantined
