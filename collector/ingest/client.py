@@ -203,12 +203,28 @@ class Ingest:
         return batch
 
     async def _batches(self) -> None:
-        while True:
-            batch = await self._collect()
-            await self.handle(batch)
+        # Pipelined: while batch N commits (the store works in its own thread, outside the
+        # GIL for most of it), batch N+1 is received and triaged. Commits, and so acks,
+        # stay in arrival order: a batch's commit starts only after the previous one ended.
+        pending: asyncio.Task[BatchResult] | None = None
+        try:
+            while True:
+                batch = await self._collect()
+                prepared = self._prepare(batch)
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(self._finish(batch, prepared))
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
 
     async def handle(self, batch: list[Incoming]) -> BatchResult:
         """Triage, store (retrying transient failures) and acknowledge one batch."""
+        return await self._finish(batch, self._prepare(batch))
+
+    def _prepare(self, batch: list[Incoming]) -> _Prepared:
         self.stats.received += len(batch)
         messages: list[SpooledMessage] = []
         quarantined: list[QuarantinedMessage] = []
@@ -232,6 +248,15 @@ class Ingest:
                 self._log_quarantine(t.out)
             elif isinstance(t.out, StatusChange):
                 statuses.append(t.out)
+        return _Prepared(messages, quarantined, statuses, quarantine_acks)
+
+    async def _finish(self, batch: list[Incoming], prepared: _Prepared) -> BatchResult:
+        messages, quarantined, statuses, quarantine_acks = (
+            prepared.messages,
+            prepared.quarantined,
+            prepared.statuses,
+            prepared.quarantine_acks,
+        )
         crash_point("ingest.before_commit")
         result, handled, quarantine_ok = await self._commit(messages, quarantined, statuses)
         crash_point("ingest.after_commit")
@@ -386,6 +411,16 @@ class Ingest:
         for item in batch:
             if item.qos > 0:
                 self._client.ack(item.mid, item.qos)
+
+
+@dataclass
+class _Prepared:
+    """A triaged batch waiting for its commit."""
+
+    messages: list[SpooledMessage]
+    quarantined: list[QuarantinedMessage]
+    statuses: list[StatusChange]
+    quarantine_acks: list[Key]
 
 
 def _merge(total: BatchResult, part: BatchResult) -> None:
