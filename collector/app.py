@@ -9,6 +9,7 @@ from aiohttp import web
 
 from collector.store import Store
 from collector.web.auth import Auth, middleware
+from collector.web.homes import setup_homes
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
@@ -21,4 +22,5 @@ def create_app(
     app[AUTH] = auth
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
+    setup_homes(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -72,6 +73,81 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_url(db: str | None) -> str:
+    return db or Settings().db
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Full recompute of every home's profile results (docs/profiles.md)."""
+    from collector.profiles.config import ConfigError, load_config
+    from collector.profiles.evaluate import EvaluationReport, evaluate
+    from collector.profiles.rules import plugin_defaults
+    from collector.store import StoreError, open_store
+    from collector.store.base import insights
+
+    try:
+        config = load_config(args.config, plugin_defaults())
+    except ConfigError as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> EvaluationReport:
+        store = open_store(_store_url(args.db))
+        await store.open()
+        try:
+            return await evaluate(insights(store), config, as_of=args.as_of, workers=args.workers)
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(run())
+    except StoreError as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(f"evaluated {report.homes} homes in {report.seconds} s: {report.results} results")
+        for rule, n in sorted(report.by_rule.items()):
+            print(f"  {rule:22} {n}")
+        print("  changes: " + ", ".join(f"{k} {v}" for k, v in report.changes.items()))
+    return 0
+
+
+def cmd_import_subscribers(args: argparse.Namespace) -> int:
+    """Import the CRM CSV: report bad rows with their line numbers, keep the good ones."""
+    from collector.crm import parse_subscribers
+    from collector.store import StoreError, open_store
+    from collector.store.base import insights
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"homescope-collector: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    result = parse_subscribers(text)
+    for line, message in result.warnings:
+        print(f"{args.file}:{line}: warning: {message}", file=sys.stderr)
+    for line, message in result.errors:
+        print(f"{args.file}:{line}: {message}", file=sys.stderr)
+
+    async def run() -> int:
+        store = open_store(_store_url(args.db))
+        await store.open()
+        try:
+            return await insights(store).upsert_subscribers(result.rows)
+        finally:
+            await store.close()
+
+    try:
+        written = asyncio.run(run()) if result.rows else 0
+    except StoreError as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
+        return 2
+    print(f"imported {written} subscribers; {len(result.errors)} bad rows skipped")
+    return 1 if result.errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homescope-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=f"homescope-collector {__version__}")
@@ -112,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--hasher", choices=["auto", "mosquitto_passwd", "builtin"], default="auto")
     broker.add_argument("--rotate", action="store_true", help="new passwords for every account")
     broker.set_defaults(func=cmd_broker_config)
+
+    evaluate = sub.add_parser("evaluate", help="recompute every home's labels, flags and warnings now")
+    evaluate.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
+    evaluate.add_argument("--config", help="profile thresholds (TOML; default: HOMESCOPE_PROFILES_CONFIG)")
+    evaluate.add_argument("--as-of", type=int, help="evaluate as of this UTC epoch second (default: now)")
+    evaluate.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    evaluate.add_argument("--json", action="store_true", help="print the run's figures as one JSON object")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    crm = sub.add_parser("import-subscribers", help="import the CRM CSV (columns: docs/profiles.md)")
+    crm.add_argument("file", metavar="FILE.csv")
+    crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
+    crm.set_defaults(func=cmd_import_subscribers)
     return parser
 
 

@@ -51,7 +51,7 @@ class VirtualHome:
         self.seed = seed
         self.spec = spec or draw_home(gateway_id, ("ordinary",), seed)
         self.span = span  # (first window start, last window end) of a back-fill, for drift and outages
-        self.rng = random.Random(seed ^ 0x5EED)
+        self.rng = random.Random(f"windows:{seed}")
         self.uptime_s = self.rng.randint(3600, 30 * 86400)
         self.wan_rx = self.wan_tx = 0
         self.survey: dict[str, list[int]] = {b: [0, 0, 0, 0] for b in _PHY_MAX}
@@ -74,7 +74,7 @@ class VirtualHome:
             if self.span:
                 progress = _clamp((day * DAY_S - self.span[0]) / max(1, self.span[1] - self.span[0] - DAY_S))
             outage = self._outage[1:] if self._outage and self._outage[0] == day else None
-            found = plan_day(self.spec, self.seed, day, progress, outage)  # type: ignore[arg-type]
+            found = plan_day(self.spec, self.seed, day, progress, outage)
             self._plans = {d: p for d, p in self._plans.items() if d >= day - 1}
             self._plans[day] = found
         return found
@@ -101,7 +101,8 @@ class VirtualHome:
         self._was_powered = True
         self.uptime_s += window_s
         sod = start % DAY_S
-        present = [d for d in self.spec.devices if plan.present(d.index, sod + window_s // 2)]
+        # on the wall clock (live demo) everyone stays home; simulated days have comings and goings
+        present = [d for d in self.spec.devices if not self.span or plan.present(d.index, sod + window_s // 2)]
         self._membership(present, end)
         apps, per_device = self._apps(plan, start, end, present)
         stations = [self._station(d, per_device.get(d.index, (0, 0)), window_s) for d in present]
@@ -113,7 +114,13 @@ class VirtualHome:
             "samplers": {name: {"state": "ok"} for name in _SAMPLERS},
             "system": self._system(),
             "interfaces": self._interfaces(stations),
-            "wan": {"interface": "wan", "protocol": "pppoe", "connected": True, "online_s": window_s, "offline_s": 0},
+            "wan": {
+                "interface": "wan",
+                "protocol": "pppoe",
+                "connected": True,
+                "online_s": window_s,
+                "offline_s": 0,
+            },
             "radios": self._radios(present, window_s),
             "stations": stations,
             "quality": self._quality(stations),
@@ -172,7 +179,9 @@ class VirtualHome:
                 overlap = min(end, day0 + s.end) - max(start, day0 + s.start)
                 if overlap <= 0:
                     continue
-                row = rows.setdefault((s.device, s.category), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": []})
+                row = rows.setdefault(
+                    (s.device, s.category), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": []}
+                )
                 row["secs"] += overlap
                 row["down"] += s.down_kbps * 125 * overlap
                 row["up"] += s.up_kbps * 125 * overlap
@@ -183,13 +192,17 @@ class VirtualHome:
         for d in present:
             kind = BACKGROUND.get(d.kind)
             if kind is not None:
-                row = rows.setdefault((d.index, kind[0]), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": []})
+                row = rows.setdefault(
+                    (d.index, kind[0]), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": []}
+                )
                 row["up"] += kind[1] * 125 * length * rng.uniform(0.5, 1.5)
                 row["down"] += kind[1] * 12 * length
                 row["flows"] += 1
                 row["apps"] = row["apps"] or ["Unknown"]
             elif rng.random() < 0.2:  # push notifications and updates checks, nobody at the screen
-                row = rows.setdefault((d.index, "other"), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": ["Unknown"]})
+                row = rows.setdefault(
+                    (d.index, "other"), {"secs": 0, "down": 0.0, "up": 0.0, "flows": 0, "apps": ["Unknown"]}
+                )
                 row["down"] += rng.uniform(20e3, 300e3)
                 row["up"] += rng.uniform(5e3, 50e3)
                 row["flows"] += rng.randint(1, 5)

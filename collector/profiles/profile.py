@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from collector.profiles import layout
 from collector.profiles.config import WINDOWS, ProfilesConfig
 from collector.profiles.quality import NetworkQuality, Terminals, network_quality, terminals_of
-from collector.profiles.rollup import (
-    CAT_ENGAGED,
-    CAT_UP_BYTES,
-    CAT_UP_MIN,
-    SLOTS_PER_DAY,
-    bucket_kbps,
-    merge_many,
-)
+from collector.profiles.rollup import SLOTS_PER_DAY, merge_many
 
 GB = 1e9
 #: The last half hour is not yet expected: reports arrive after their window ends.
@@ -141,7 +135,7 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
         end = subscriber.get("contract_end") or None
         days_left = None
         if end:
-            days_left = (date.fromisoformat(str(end)) - date.fromtimestamp(as_of // 86400 * 86400)).days
+            days_left = (date.fromisoformat(str(end)) - datetime.fromtimestamp(as_of, UTC).date()).days
         return Plan(
             source="crm",
             subscriber_id=subscriber.get("subscriber_id"),
@@ -184,7 +178,7 @@ def _activity(
         complete_days=len(complete),
         coverage=round(line.count("1") / expected, 3),
         longest_offline_h=_longest_zero_run(line) / 4,
-        online_hours_per_day=round(total.get("eng", 0) / 60 / observed, 2),
+        online_hours_per_day=round(total["v"][layout.ENGAGED] / 60 / observed, 2),
     )
 
 
@@ -192,39 +186,42 @@ def _traffic(
     total: dict[str, Any], daily: list[float], observed: float, plan: Plan, config: ProfilesConfig
 ) -> Traffic:
     prof = config.profile
-    down, up = total.get("bd", 0), total.get("bu", 0)
-    offset = int(prof["utc_offset_h"])
-    hours = total.get("hb") or [0] * 24
-    local = [hours[(h - offset) % 24] for h in range(24)]
-    all_bytes = sum(local)
-    peak = set(prof["peak_hours"])
-    mid = 2 ** (1 / 8)  # a quarter-octave bucket's geometric middle
-    windows = sorted(((bucket_kbps(b) * mid, n) for b, n in (total.get("rw") or {}).items()), reverse=True)
-    active = sum(n for _, n in windows)
+    v = total.get("v") or layout.zeros()
+    down, up = v[layout.BYTES_DOWN], v[layout.BYTES_UP]
+    peak_hour: int | None = None
+    peak_share = 0.0
+    if total.get("hb"):  # bytes per hour are detail: only the home's own page reads them
+        offset = int(prof["utc_offset_h"])
+        local = [total["hb"][(h - offset) % 24] for h in range(24)]
+        if sum(local):
+            peak_hour = max(range(24), key=lambda h: local[h])
+            peak_share = round(sum(local[h] for h in set(prof["peak_hours"])) / sum(local), 3)
+    counts = v[layout.RATE_WINDOWS : layout.RATE_WINDOWS + layout.RATE_BUCKETS]
+    active = sum(counts)
     p95 = 0.0
     seen = 0
-    for kbps, n in windows:
-        seen += n
-        if seen >= 0.05 * active:
-            p95 = kbps
+    for i in range(layout.RATE_BUCKETS - 1, -1, -1):  # from the fastest windows down
+        seen += counts[i]
+        if active and seen >= 0.05 * active:
+            p95 = layout.RATE_MIDS[i]
             break
     busy: float | None = None
     utilisation: float | None = None
     if plan.down_mbps:
         plan_kbps = plan.down_mbps * 1000
-        threshold = float(prof["busy_share_of_plan"]) * plan_kbps
-        busy = round(sum(n for kbps, n in windows if kbps >= threshold) / observed, 2)
+        busy_from = layout.first_bucket_from(float(prof["busy_share_of_plan"]) * plan_kbps)
+        busy = round(sum(counts[busy_from:]) / observed, 2)
         utilisation = round(p95 / plan_kbps, 3)
     high = float(prof["high_bitrate_kbps"])
-    by_rate = total.get("rb") or {}
-    high_bytes = sum(v for b, v in by_rate.items() if bucket_kbps(b) * mid >= high)
+    rb = layout.RATE_BYTES + layout.first_bucket_from(high)
+    high_bytes = sum(v[rb : layout.RATE_BYTES + layout.RATE_BUCKETS])
     return Traffic(
         gb_per_day=round((down + up) / GB / observed, 3),
         down_gb_per_day=round(down / GB / observed, 3),
         up_gb_per_day=round(up / GB / observed, 3),
-        daily_gb=[round(v / GB, 3) for v in daily],
-        peak_hour=max(range(24), key=lambda h: local[h]) if all_bytes else None,
-        peak_share=round(sum(local[h] for h in peak) / all_bytes, 3) if all_bytes else 0.0,
+        daily_gb=[round(x / GB, 3) for x in daily],
+        peak_hour=peak_hour,
+        peak_share=peak_share,
         busy_windows_per_day=busy,
         p95_kbps=round(p95, 1),
         utilisation=utilisation,
@@ -238,28 +235,29 @@ def _traffic(
 def _preferences(
     total: dict[str, Any], rows: dict[int, dict[str, Any]], complete: list[int], observed: float
 ) -> Preferences:
-    cats: dict[str, list[float]] = total.get("cat") or {}
-    hours = {c: round(v[CAT_ENGAGED] / 60 / observed, 3) for c, v in cats.items()}
-    daily: dict[str, list[float]] = {}
-    for c in cats:
-        daily[c] = [float((rows.get(d, {}).get("cat") or {}).get(c, [0])[CAT_ENGAGED]) for d in complete]
-    weekdays = [d for d in complete if (d + 3) % 7 < 5]  # 1970-01-01 was a Thursday
-    weekday_hours: dict[str, float] = {}
-    if weekdays:
-        for c in cats:
-            minutes = sum((rows.get(d, {}).get("cat") or {}).get(c, [0])[CAT_ENGAGED] for d in weekdays)
-            weekday_hours[c] = round(minutes / 60 / len(weekdays), 3)
+    v = total.get("v") or layout.zeros()
+    used = [
+        (c, at) for c, at in layout.CAT_OFFSETS if v[at] or v[at + layout.CAT_DOWN] or v[at + layout.CAT_UP]
+    ]
+    hours = {c: round(v[at + layout.CAT_ENGAGED] / 60 / observed, 3) for c, at in used}
+    days = [rows[d]["v"] if d in rows else None for d in complete]
+    daily = {c: [float(dv[at]) if dv else 0.0 for dv in days] for c, at in used}
+    # 1970-01-01 (day 0) was a Thursday
+    weekday = [i for i, d in enumerate(complete) if (d + 3) % 7 < 5]
+    if weekday:
+        weekday_hours = {c: round(sum(daily[c][i] for i in weekday) / 60 / len(weekday), 3) for c, _ in used}
     else:
         weekday_hours = dict(hours)
     top: dict[str, list[str]] = {}
-    for c, apps in (total.get("apps") or {}).items():
+    for c, apps in (total.get("apps") or {}).items():  # detail only
         top[c] = [a for a, _ in sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
-    upload = {c: round(v[CAT_UP_MIN] / 60 / observed, 3) for c, v in cats.items() if v[CAT_UP_MIN]}
-    upload_kbps = {
-        c: round(v[CAT_UP_BYTES] * 8 / (v[CAT_UP_MIN] * 60) / 1000, 1)
-        for c, v in cats.items()
-        if v[CAT_UP_MIN]
-    }
+    upload: dict[str, float] = {}
+    upload_kbps: dict[str, float] = {}
+    for c, at in used:
+        minutes = v[at + layout.CAT_UP_MIN]
+        if minutes:
+            upload[c] = round(minutes / 60 / observed, 3)
+            upload_kbps[c] = round(v[at + layout.CAT_UP_BYTES] * 8 / (minutes * 60) / 1000, 1)
     short, long = hours.get("short_video", 0.0), hours.get("video", 0.0)
     return Preferences(
         hours_per_day=hours,
@@ -278,17 +276,19 @@ def _competitor(
     prof = config.profile
     strong = int(prof["competitor_strong_dbm"])
     own = set(prof["own_operators"])
-    scans = int(total.get("scans", 0))
+    scans = int((total.get("v") or layout.zeros())[layout.SCANS])
+    # a bucket counts as strong when all of it is at or above the threshold
+    strong_buckets = [i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) - 4 >= strong]
     ops: list[dict[str, Any]] = []
-    for op, entry in (total.get("comp") or {}).items():
+    for op, (max_dbm, ssid, counts) in (total.get("comp") or {}).items():
         if op in own:
             continue
-        strong_scans = sum(n for b, n in entry["h"].items() if int(b) >= strong)
+        strong_scans = sum(counts[i] for i in strong_buckets)
         ops.append(
             {
                 "operator": op,
-                "ssid": entry["ssid"],
-                "max_dbm": entry["max"],
+                "ssid": ssid,
+                "max_dbm": max_dbm,
                 "strong_share": round(strong_scans / scans, 3) if scans else 0.0,
             }
         )
@@ -326,7 +326,8 @@ def build_profile(
     """
     first_day, last_day = window_days(window, as_of)
     rows = [(d, data) for d, data in days if first_day <= d <= last_day]
-    known_since = min((data["first"] for _, data in days), default=as_of)
+    # a home with no rollup at all (only old results) is taken as known since the window began
+    known_since = min((data["first"] for _, data in days), default=first_day * 86400)
     start = min(max(first_day * 86400, known_since), as_of)
     total: dict[str, Any] = merge_many(data for _, data in rows) if rows else {}
     by_day = dict(rows)
@@ -338,14 +339,15 @@ def build_profile(
     activity = _activity(rows, total, start, as_of, complete) if rows else _empty_activity(start, as_of)
     observed = activity.observed_days
     plan = plan_of(subscriber, total.get("plan"), as_of)
-    daily_bytes = [float(by_day[d]["bd"] + by_day[d]["bu"]) if d in by_day else 0.0 for d in complete]
-    engaged = [float(by_day[d].get("eng", 0)) if d in by_day else 0.0 for d in complete]
+    vectors = [by_day[d]["v"] if d in by_day else None for d in complete]
+    daily_bytes = [float(dv[layout.BYTES_DOWN] + dv[layout.BYTES_UP]) if dv else 0.0 for dv in vectors]
+    engaged = [float(dv[layout.ENGAGED]) if dv else 0.0 for dv in vectors]
     preferences = _preferences(total, by_day, complete, observed)
     return Profile(
         gateway_id=gateway_id,
         window=window,
         as_of=as_of,
-        reports=int(total.get("n", 0)),
+        reports=int(total["v"][layout.N]) if rows else 0,
         activity=activity,
         terminals=terminals_of(total, observed, config),
         traffic=_traffic(total, daily_bytes, observed, plan, config),

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.profiles import layout
 from collector.profiles.config import ProfilesConfig
-from collector.profiles.rollup import LOSS_SCALE as LS
-from collector.profiles.rollup import MS_SCALE as MS
-from collector.profiles.rollup import PART_SCALE as PS
-from collector.profiles.rollup import PCT_SCALE as PCT
 from collector.profiles.rollup import (
+    LOSS_SCALE,
+    MS_SCALE,
+    PART_SCALE,
+    PCT_SCALE,
     ST_BW_N,
     ST_BW_SUM,
     ST_DELAY,
@@ -23,9 +24,6 @@ from collector.profiles.rollup import (
     ST_Q_N,
     ST_SIG_N,
     ST_SIG_SUM,
-    ST_WINDOWS,
-    WIFI_BANDS,
-    WIFI_PARTS,
 )
 from collector.profiles.terminals import SMART_TYPES, WORK_TYPES, terminal_type
 
@@ -86,42 +84,57 @@ class NetworkQuality:
 
 
 def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
-    vec = (total.get("q") or {}).get(target)
-    if not vec or not vec[0]:
+    v = total.get("v")
+    at = layout.QUALITY + 4 * layout.QUALITY_TARGETS.index(target)
+    if not v or not v[at]:
         return None
-    n = vec[0]
+    n = v[at]
     return {
-        "delay_ms": round(vec[1] / n / MS, 1),
-        "jitter_ms": round(vec[2] / n / MS, 1),
-        "loss_pct": round(vec[3] / n / LS, 2),
-        "max_delay_ms": round((total.get("qmax") or {}).get(target, 0) / MS, 1),
+        "delay_ms": round(v[at + 1] / n / MS_SCALE, 1),
+        "jitter_ms": round(v[at + 2] / n / MS_SCALE, 1),
+        "loss_pct": round(v[at + 3] / n / LOSS_SCALE, 2),
+        "max_delay_ms": round((total.get("qmax") or {}).get(target, 0) / MS_SCALE, 1),
         "windows": n,
     }
 
 
 def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQuality:
     """The network-quality dimension of a merged rollup."""
-    ws, wn = total.get("ws") or [0] * 5, total.get("wn") or [0] * 5
-    parts = {name: round(ws[i] / wn[i] / PS, 1) for i, name in enumerate(WIFI_PARTS) if wn[i]}
+    v = total.get("v") or layout.zeros()
+    parts = {
+        name: round(v[layout.WS + i] / v[layout.WN + i] / PART_SCALE, 1)
+        for i, name in enumerate(layout.WIFI_PARTS)
+        if v[layout.WN + i]
+    }
     weights = {k: config.wifi_score.get(k, 0.0) for k in parts}
     weight = sum(weights.values())
     score = round(sum(parts[k] * w for k, w in weights.items()) / weight, 1) if weight else None
     weak_dbm = int(config.profile["weak_signal_dbm"])
-    sig: dict[str, dict[str, int]] = total.get("sig") or {}
-    counts = {band: sum(b.values()) for band, b in sig.items()}
+    # a bucket is a hole when all of it is at or below the threshold
+    holes = [i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) <= weak_dbm]
+    counts: dict[str, int] = {}
+    weak: dict[str, int] = {}
+    for b, band in enumerate(layout.BANDS):
+        at = layout.SIG + b * layout.SIG_BUCKETS
+        n = sum(v[at : at + layout.SIG_BUCKETS])
+        if n:
+            counts[band] = n
+            weak[band] = sum(v[at + i] for i in holes)
     all_n = sum(counts.values())
-    # bucket b holds b..b+4 dBm: it is a hole when all of it is at or below the threshold
-    weak = {
-        band: sum(n for b, n in buckets.items() if int(b) + 4 <= weak_dbm) for band, buckets in sig.items()
-    }
-    weak_share = {band: round(weak[band] / counts[band], 3) for band in sig if counts[band]}
+    weak_share = {band: round(weak[band] / n, 3) for band, n in counts.items()}
     # the worst band among those carrying a real share of the station-time
     worst = max(
         (band for band in weak_share if counts[band] >= 0.1 * all_n),
         key=lambda band: (weak_share[band], band),
         default=None,
     )
-    radio: dict[str, list[int]] = total.get("radio") or {}
+    interference: dict[str, float] = {}
+    utilisation: dict[str, float] = {}
+    for b, band in enumerate(layout.BANDS):
+        at = layout.RADIO + 3 * b
+        if v[at]:
+            interference[band] = round(v[at + 1] / v[at] / PCT_SCALE, 1)
+            utilisation[band] = round(v[at + 2] / v[at] / PCT_SCALE, 1)
     return NetworkQuality(
         wifi_score=score,
         parts=parts,
@@ -131,8 +144,8 @@ def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQua
         weak_share=weak_share,
         weak_share_all=round(sum(weak.values()) / all_n, 3) if all_n else 0.0,
         worst_band=worst,
-        interference_pct={b: round(v[1] / v[0] / PCT, 1) for b, v in radio.items() if v[0]},
-        utilisation_pct={b: round(v[2] / v[0] / PCT, 1) for b, v in radio.items() if v[0]},
+        interference_pct=interference,
+        utilisation_pct=utilisation,
         internet=_path(total, "internet"),
         wan_gateway=_path(total, "wan_gateway"),
         mesh_nodes=int(total.get("mesh", 0)),
@@ -162,51 +175,70 @@ def _judge(t: Terminal, needs: dict[str, dict[str, float]]) -> None:
 
 
 def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesConfig) -> Terminals:
-    """The terminals dimension: terminals seen in at least ``presence_min_windows`` windows."""
+    """The terminals dimension: terminals seen in at least ``presence_min_windows`` windows.
+
+    When the rollup carries the detail part (``sx``), each terminal also gets its link
+    figures and its service-bearing judgement; evaluations skip it for speed.
+    """
     prof = config.profile
     min_windows = int(prof["presence_min_windows"])
-    min_minutes = float(prof["terminal_app_min_minutes"]) * observed_days
-    efficiency = float(prof["phy_efficiency"])
     premium_vendors = {v.lower() for v in prof["premium_vendors"]}
-    internet = _path(total, "internet")
+    detail: dict[str, dict[str, Any]] | None = total.get("sx")
+    internet = _path(total, "internet") if detail is not None else None
     items: list[Terminal] = []
     by_type: dict[str, int] = {}
     by_band: dict[str, int] = {}
     smart = work = premium = unserved = 0
-    for mac, st in sorted((total.get("st") or {}).items()):
-        x = st["x"]
-        if x[ST_WINDOWS] < min_windows:
+    for mac, (_, host, vendor, medium, windows) in sorted((total.get("tm") or {}).items()):
+        if windows < min_windows:
             continue
-        kind = terminal_type(st["h"], st["v"])
-        t = Terminal(mac, kind, st["m"], st["h"], st["v"], round(x[ST_WINDOWS] / 4 / observed_days, 2))
-        if x[ST_SIG_N]:
-            t.signal_dbm = round(x[ST_SIG_SUM] / x[ST_SIG_N], 1)
-            t.phy_mbps = round(x[ST_PHY_SUM] / x[ST_SIG_N] / 1000, 1)
-        if x[ST_BW_N]:
-            t.reachable_mbps = round(x[ST_BW_SUM] / x[ST_BW_N] / 1000, 1)
-        elif t.phy_mbps is not None:
-            t.reachable_mbps = round(t.phy_mbps * efficiency, 1)
-        lan = (
-            [x[ST_DELAY] / x[ST_Q_N], x[ST_JITTER] / x[ST_Q_N], x[ST_LOSS] / x[ST_Q_N]] if x[ST_Q_N] else None
-        )
-        if lan or internet:
-            wan = (
-                [internet["delay_ms"], internet["jitter_ms"], internet["loss_pct"]] if internet else [0, 0, 0]
-            )
-            lan = lan or [0, 0, 0]
-            t.delay_ms = round(lan[0] + wan[0], 1)
-            t.jitter_ms = round(lan[1] + wan[1], 1)
-            t.loss_pct = round(lan[2] + wan[2], 2)
-        t.apps = sorted(c for c, m in st["c"].items() if m >= min_minutes)
-        _judge(t, config.needs)
+        kind = terminal_type(host, vendor)
+        t = Terminal(mac, kind, medium, host, vendor, round(windows / 4 / observed_days, 2))
+        if detail is not None and mac in detail:
+            _link(t, detail[mac], internet, observed_days, config)
+            unserved += t.served is False
         items.append(t)
         by_type[kind] = by_type.get(kind, 0) + 1
-        by_band[t.medium or "unknown"] = by_band.get(t.medium or "unknown", 0) + 1
+        band = medium or "unknown"
+        by_band[band] = by_band.get(band, 0) + 1
         smart += kind in SMART_TYPES
         work += kind in WORK_TYPES
-        premium += st["v"].lower() in premium_vendors
-        unserved += t.served is False
+        premium += vendor.lower() in premium_vendors
     return Terminals(len(items), by_type, by_band, smart, work, premium, unserved, items)
 
 
-__all__ = ["WIFI_BANDS", "NetworkQuality", "Terminal", "Terminals", "network_quality", "terminals_of"]
+def _link(
+    t: Terminal,
+    st: dict[str, Any],
+    internet: dict[str, float] | None,
+    observed_days: float,
+    config: ProfilesConfig,
+) -> None:
+    x = st["x"]
+    if x[ST_SIG_N]:
+        t.signal_dbm = round(x[ST_SIG_SUM] / x[ST_SIG_N], 1)
+        t.phy_mbps = round(x[ST_PHY_SUM] / x[ST_SIG_N] / 1000, 1)
+    if x[ST_BW_N]:
+        t.reachable_mbps = round(x[ST_BW_SUM] / x[ST_BW_N] / 1000, 1)
+    elif t.phy_mbps is not None:
+        t.reachable_mbps = round(t.phy_mbps * float(config.profile["phy_efficiency"]), 1)
+    n = x[ST_Q_N]
+    lan = (
+        [x[ST_DELAY] / n / MS_SCALE, x[ST_JITTER] / n / MS_SCALE, x[ST_LOSS] / n / LOSS_SCALE] if n else None
+    )
+    if lan or internet:
+        wan = (
+            [internet["delay_ms"], internet["jitter_ms"], internet["loss_pct"]]
+            if internet
+            else [0.0, 0.0, 0.0]
+        )
+        lan = lan or [0.0, 0.0, 0.0]
+        t.delay_ms = round(lan[0] + wan[0], 1)
+        t.jitter_ms = round(lan[1] + wan[1], 1)
+        t.loss_pct = round(lan[2] + wan[2], 2)
+    min_minutes = float(config.profile["terminal_app_min_minutes"]) * observed_days
+    t.apps = sorted(c for c, m in st["c"].items() if m >= min_minutes)
+    _judge(t, config.needs)
+
+
+__all__ = ["NetworkQuality", "Terminal", "Terminals", "network_quality", "terminals_of"]

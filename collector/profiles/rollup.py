@@ -1,64 +1,51 @@
-"""Fold each 15-minute report into a per-home per-UTC-day summary (``home_days.data``).
+"""Fold each 15-minute report into a per-home per-UTC-day summary (``home_days``).
 
 Profiles must never re-read raw reports (100,000 homes x 7 days x 96 reports), so at
 ingest every NEW report's body becomes a *contribution* (what this window adds), and
-contributions are merged into the day with :func:`merge_day`. The merge is associative
-and commutative (sums, minima, maxima, bitmap unions, "latest wins" by window end), so
-the order reports arrive in does not matter; idempotency is guaranteed upstream because
-only new reports are folded. Contributions and days share one JSON-serialisable format
-(documented in ``docs/profiles.md``); keys are short because there is one row per home
-and day.
+contributions are merged into the day with :func:`merge_day` (``collector.profiles.merge``):
+associative and commutative, so the order reports arrive in does not matter; idempotency
+is guaranteed upstream because only new reports are folded. Contributions and days share
+one JSON-serialisable format (``docs/profiles.md``):
+
+- ``v``: every additive figure at a fixed position (:mod:`collector.profiles.layout`);
+- ``first``/``last`` window bounds, ``slots``/``off`` 96-slot bitmaps (reported / WAN down),
+  ``mesh`` nodes and reported ``plan`` speed (maxima), ``qmax`` worst delays;
+- ``tm``: terminals ``mac -> [newest window end, hostname, vendor, medium, windows]``;
+- ``comp``: competitor operators ``op -> [strongest dBm, its SSID, scans per signal bucket]``;
+- detail (kept in ``home_days.detail``, read for a home's page only): ``sx`` per-terminal
+  link sums and application minutes, ``apps`` minutes per application, ``hb`` bytes per hour.
 
 Only what one body can tell is used: WAN counters are cumulative, so traffic comes from
-the ``apps`` section (bytes per station and category within the window). Wi-Fi parts
-are scored per station-window with fixed curves (below) so the score's weights can stay
-in configuration.
+the ``apps`` section (bytes per terminal and category within the window). Wi-Fi parts are
+scored per station-window with fixed curves (below) so the score's weights stay in
+configuration. Fractional figures are stored as fixed-point integers, so sums are exact.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from collector.profiles import layout
 from collector.profiles.merge import merge_day, merge_many, slot_hex
 
-#: Categories that need a person at the screen; "engaged" time counts only these
-#: (app stores, cloud sync, operator and unclassified traffic run unattended).
-FOREGROUND = frozenset(
-    {
-        "video",
-        "short_video",
-        "live_streaming",
-        "game",
-        "social",
-        "messaging",
-        "shopping",
-        "reading",
-        "music",
-        "work",
-        "web",
-    }
-)
-WIFI_BANDS = ("2.4GHz", "5GHz", "6GHz")
-#: PHY rate that scores 100 on each band (a good 2x2 link); lower rates scale linearly.
-FULL_PHY_KBPS = {"2.4GHz": 144_000, "5GHz": 433_000, "6GHz": 600_000}
-#: Wi-Fi parts, in this order in ``ws`` (sums) and ``wn`` (counts).
-WIFI_PARTS = ("signal", "phy_rate", "retries", "airtime", "interference")
 SLOTS_PER_DAY = 96
 SLOT_S = 900
-
-# indices of a category vector ``cat[name]``
-CAT_ENGAGED, CAT_STATION_MIN, CAT_DOWN, CAT_UP, CAT_FLOWS, CAT_UP_MIN, CAT_UP_BYTES = range(7)
-# indices of a station vector ``st[mac]["x"]``
-(ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM) = (
-    range(10)
-)
-_ST_LEN = 10
-#: Fixed-point scales: sums stay integers, so merging is exact and the JSON stays short.
+#: PHY rate that scores 100 on each band (a good 2x2 link); lower rates scale linearly.
+FULL_PHY_KBPS = {"2.4GHz": 144_000, "5GHz": 433_000, "6GHz": 600_000}
 PART_SCALE = 10  # Wi-Fi part points
 PCT_SCALE = 10  # radio interference and utilisation, %
 MS_SCALE = 10  # delay and jitter, ms
 LOSS_SCALE = 100  # loss, %
+# a terminal ``tm[mac]``: its names as of the newest window (compared as a list, so ties break on the
+# names and the merge commutes), and the windows it was seen in
+TM_T, TM_HOST, TM_VENDOR, TM_MEDIUM, TM_WINDOWS = range(5)
+# a terminal's link sums ``sx[mac]["x"]``: windows, signal samples and sum, PHY sum, probes,
+# delay, jitter, loss sums, reachable-bandwidth samples and sum
+ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM = (
+    range(10)
+)
+#: Keys kept in ``home_days.detail``: evaluations, which run over every home, never parse them.
+DETAIL_KEYS = ("sx", "apps", "hb")
 
 
 def _clamp(value: float) -> float:
@@ -90,58 +77,44 @@ def interference_part(interference_pct: float) -> float:
     return 100 * _clamp(1 - interference_pct / 50)
 
 
-def rate_bucket(kbps: float) -> str:
-    """Quarter-octave bucket of a rate (``4*log2(kbps)``): bucket ``b`` starts at ``2**(b/4)`` kbps."""
-    return str(int(4 * math.log2(kbps))) if kbps >= 1 else "0"
-
-
-def bucket_kbps(bucket: str) -> float:
-    """The lower edge of a :func:`rate_bucket`."""
-    return float(2 ** (int(bucket) / 4))
-
-
-def signal_bucket(signal_dbm: int) -> str:
-    """5 dB bucket: ``"-80"`` holds -80..-76 dBm."""
-    return str((int(signal_dbm) // 5) * 5)
-
-
 def day_of(window_start: int) -> int:
     """The UTC day number (days since 1970-01-01) a window belongs to."""
     return window_start // 86400
 
 
-def _add_vec(acc: list[int], vec: list[int]) -> None:
-    for i, v in enumerate(vec):
-        acc[i] += v
-
-
 def window_contribution(body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
     """What one report window adds to its home's day (JSON-serialisable)."""
     length = max(1, window_end - window_start)
-    cap_min = max(1, round(length / 60))
-    hour = (window_start // 3600) % 24
     slot = (window_start // SLOT_S) % SLOTS_PER_DAY
-    c: dict[str, Any] = {"n": 1, "first": window_start, "last": window_end, "slots": slot_hex(1 << slot)}
+    v = layout.zeros()
+    v[layout.N] = 1
     wan = body.get("wan") or {}
-    online, offline = int(wan.get("online_s") or 0), int(wan.get("offline_s") or 0)
-    c["online_s"], c["offline_s"] = online, offline
-    c["off"] = slot_hex(1 << slot if offline * 2 > length else 0)
+    offline = int(wan.get("offline_s") or 0)
+    v[layout.ONLINE_S], v[layout.OFFLINE_S] = int(wan.get("online_s") or 0), offline
+    c: dict[str, Any] = {
+        "v": v,
+        "first": window_start,
+        "last": window_end,
+        "slots": slot_hex(1 << slot),
+        "off": slot_hex(1 << slot if offline * 2 > length else 0),
+    }
     if wan.get("plan_down_kbps"):
         c["plan"] = int(wan["plan_down_kbps"])
-    stations: dict[str, dict[str, Any]] = {}
+    terminals: dict[str, list[Any]] = {}
+    links: dict[str, dict[str, Any]] = {}
     for s in body.get("stations") or []:
         mac = s.get("mac")
         if not mac:
             continue
-        stations[mac] = {
-            "t": window_end,
-            "h": s.get("hostname") or "",
-            "v": s.get("vendor") or "",
-            "m": s.get("medium") or "",
-            "x": [1] + [0] * (_ST_LEN - 1),
-            "c": {},
-        }
-        x = stations[mac]["x"]
+        terminals[mac] = [
+            window_end,
+            s.get("hostname") or "",
+            s.get("vendor") or "",
+            s.get("medium") or "",
+            1,
+        ]
+        x = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        links[mac] = {"x": x, "c": {}}
         # the agent's quality sampler writes its station probes onto the station rows
         if s.get("delay_ms") is not None:
             x[ST_Q_N] += 1
@@ -150,151 +123,165 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         if s.get("reachable_kbps"):
             x[ST_BW_N] += 1
             x[ST_BW_SUM] += int(s["reachable_kbps"])
-    _fold_apps(c, body.get("apps") or [], stations, cap_min, hour, length)
-    _fold_wifi(c, body, stations)
-    _fold_quality(c, body.get("quality") or [], stations)
+    _fold_apps(c, body.get("apps") or [], links, window_start, length)
+    _fold_wifi(v, body, links)
+    _fold_quality(c, body.get("quality") or [], links)
     if "neighbours" in body:
-        _fold_neighbours(c, body.get("neighbours") or [])
+        v[layout.SCANS] = 1
+        c["comp"] = _competitors(body.get("neighbours") or [])
     if body.get("topology"):
         c["mesh"] = len(body["topology"])
-    c["st"] = stations
+    c["tm"] = terminals
+    c["sx"] = links
     return c
 
 
 def _fold_apps(
-    c: dict[str, Any],
-    apps: list[dict[str, Any]],
-    stations: dict[str, dict[str, Any]],
-    cap_min: int,
-    hour: int,
-    length: int,
+    c: dict[str, Any], apps: list[dict[str, Any]], links: dict[str, dict[str, Any]], start: int, length: int
 ) -> None:
-    cats: dict[str, list[int]] = {}
+    v: list[int] = c["v"]
+    cap_min = max(1, round(length / 60))
     names: dict[str, dict[str, int]] = {}
-    by_rate: dict[str, int] = {}
-    down_total = up_total = 0
-    engaged = 0
+    down_total = up_total = engaged = 0
     for row in apps:
         cat = str(row.get("category") or "other")
         down, up = int(row.get("bytes_down") or 0), int(row.get("bytes_up") or 0)
         minutes = min(int(row.get("active_minutes") or 0), cap_min)
-        vec = cats.setdefault(cat, [0] * 7)
-        vec[CAT_ENGAGED] = max(vec[CAT_ENGAGED], minutes)
-        vec[CAT_STATION_MIN] += minutes
-        vec[CAT_DOWN] += down
-        vec[CAT_UP] += up
-        vec[CAT_FLOWS] += int(row.get("flows") or 0)
+        at = layout.cat_at(cat, 0)
+        v[at + layout.CAT_ENGAGED] = max(
+            v[at + layout.CAT_ENGAGED], minutes
+        )  # one window: max over terminals
+        v[at + layout.CAT_DOWN] += down
+        v[at + layout.CAT_UP] += up
         if up > down and minutes:
-            vec[CAT_UP_MIN] += minutes
-            vec[CAT_UP_BYTES] += up
-        if cat in FOREGROUND:
+            v[at + layout.CAT_UP_MIN] += minutes
+            v[at + layout.CAT_UP_BYTES] += up
+        if cat in layout.FOREGROUND:
             engaged = max(engaged, minutes)
         down_total += down
         up_total += up
-        seconds = minutes * 60 if minutes else length
-        bucket = rate_bucket(down * 8 / seconds / 1000)
-        by_rate[bucket] = by_rate.get(bucket, 0) + down
+        bucket = layout.rate_bucket(down * 8 / (minutes * 60 if minutes else length) / 1000)
+        if bucket is not None:
+            v[layout.RATE_BYTES + bucket] += down
         top = [str(a) for a in row.get("top_apps") or []]
-        for app in top:
+        if top:
             per_cat = names.setdefault(cat, {})
-            per_cat[app] = per_cat.get(app, 0) + max(minutes, 1)
-        st = stations.get(str(row.get("station")))
-        if st is not None and minutes:
-            st["c"][cat] = st["c"].get(cat, 0) + minutes
+            for app in top:
+                per_cat[app] = per_cat.get(app, 0) + max(minutes, 1)
+        link = links.get(str(row.get("station")))
+        if link is not None and minutes:
+            link["c"][cat] = link["c"].get(cat, 0) + minutes
+    v[layout.BYTES_DOWN], v[layout.BYTES_UP], v[layout.ENGAGED] = down_total, up_total, engaged
+    bucket = layout.rate_bucket(down_total * 8 / length / 1000)
+    if bucket is not None:
+        v[layout.RATE_WINDOWS + bucket] += 1
     hb = [0] * 24
-    hm = [0] * 24
-    hb[hour] = down_total + up_total
-    hm[hour] = engaged
-    c.update(bd=down_total, bu=up_total, eng=engaged, hb=hb, hm=hm, cat=cats, apps=names, rb=by_rate)
-    c["rw"] = {rate_bucket(down_total * 8 / length / 1000): 1} if down_total else {}
+    hb[(start // 3600) % 24] = down_total + up_total
+    c["apps"], c["hb"] = names, hb
 
 
-def _fold_wifi(c: dict[str, Any], body: dict[str, Any], stations: dict[str, dict[str, Any]]) -> None:
-    radio: dict[str, list[int]] = {}
+def _fold_wifi(v: list[int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
+    radio: dict[str, tuple[float, float]] = {}
     for r in body.get("radios") or []:
-        band = r.get("band")
-        if band in WIFI_BANDS:
-            vec = radio.setdefault(band, [0, 0, 0])
-            intf, util = float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)
-            _add_vec(vec, [1, round(intf * PCT_SCALE), round(util * PCT_SCALE)])
-    ws = [0] * 5
-    wn = [0] * 5
-    sig: dict[str, dict[str, int]] = {}
-    for s in body.get("stations") or []:
-        band = s.get("medium")
-        signal = s.get("signal_dbm")
-        if band not in WIFI_BANDS or signal is None or not s.get("mac"):
+        b = layout.band_index(r.get("band") or "")
+        if b is None:
             continue
-        x = stations[s["mac"]]["x"]
+        intf, util = float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)
+        at = layout.RADIO + 3 * b
+        v[at] += 1
+        v[at + 1] += round(intf * PCT_SCALE)
+        v[at + 2] += round(util * PCT_SCALE)
+        radio[r["band"]] = (intf, util)
+    ws, wn = layout.WS, layout.WN
+    for s in body.get("stations") or []:
+        band = s.get("medium") or ""
+        b = layout.band_index(band)
+        signal = s.get("signal_dbm")
+        if b is None or signal is None or not s.get("mac"):
+            continue
+        x = links[s["mac"]]["x"]
         x[ST_SIG_N] += 1
         x[ST_SIG_SUM] += signal
-        buckets = sig.setdefault(band, {})
-        key = signal_bucket(signal)
-        buckets[key] = buckets.get(key, 0) + 1
-        parts: list[float | None] = [signal_part(signal), None, None, None, None]
+        v[layout.SIG + b * layout.SIG_BUCKETS + layout.sig_bucket(signal)] += 1
+        v[ws] += round(signal_part(signal) * PART_SCALE)
+        v[wn] += 1
         rate = s.get("tx_rate_kbps")
         if rate is not None:
             x[ST_PHY_SUM] += rate
-            parts[1] = phy_part(rate, band)
+            v[ws + 1] += round(phy_part(rate, band) * PART_SCALE)
+            v[wn + 1] += 1
         if s.get("packets_sent") and s.get("retransmissions") is not None:
-            parts[2] = retry_part(int(s["retransmissions"]), int(s["packets_sent"]))
-        if band in radio:
-            n, intf, util = radio[band]
-            parts[3] = airtime_part(util / n / PCT_SCALE)
-            parts[4] = interference_part(intf / n / PCT_SCALE)
-        for i, part in enumerate(parts):
-            if part is not None:
-                ws[i] += round(part * PART_SCALE)
-                wn[i] += 1
-    c.update(ws=ws, wn=wn, sig=sig, radio=radio)
+            v[ws + 2] += round(retry_part(int(s["retransmissions"]), int(s["packets_sent"])) * PART_SCALE)
+            v[wn + 2] += 1
+        air = radio.get(band)
+        if air is not None:
+            v[ws + 3] += round(airtime_part(air[1]) * PART_SCALE)
+            v[ws + 4] += round(interference_part(air[0]) * PART_SCALE)
+            v[wn + 3] += 1
+            v[wn + 4] += 1
 
 
-def _fold_quality(
-    c: dict[str, Any], quality: list[dict[str, Any]], stations: dict[str, dict[str, Any]]
-) -> None:
-    q: dict[str, list[int]] = {}
-    qmax: dict[str, int] = {}
+def _fold_quality(c: dict[str, Any], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]) -> None:
+    v: list[int] = c["v"]
+    worst: dict[str, int] = {}
     for row in quality:
         target = str(row.get("target") or "")
         delay = row.get("delay_ms")
         if delay is None:
             continue
-        vec = [
-            1,
+        figures = (
             round(float(delay) * MS_SCALE),
             round(float(row.get("jitter_ms") or 0) * MS_SCALE),
             round(float(row.get("loss_pct") or 0) * LOSS_SCALE),
-        ]
-        if target in stations:
-            x = stations[target]["x"]
+        )
+        if target in links:
+            x = links[target]["x"]
             x[ST_Q_N] += 1
-            x[ST_DELAY] += vec[1]
-            x[ST_JITTER] += vec[2]
-            x[ST_LOSS] += vec[3]
-        elif target in ("internet", "wan_gateway"):
-            _add_vec(q.setdefault(target, [0, 0, 0, 0]), vec)
-            qmax[target] = max(qmax.get(target, 0), round(float(row.get("delay_max_ms") or delay) * MS_SCALE))
-        if row.get("bandwidth_kbps") and target in stations:
-            x = stations[target]["x"]
-            x[ST_BW_N] += 1
-            x[ST_BW_SUM] += int(row["bandwidth_kbps"])
-    c.update(q=q, qmax=qmax)
+            x[ST_DELAY] += figures[0]
+            x[ST_JITTER] += figures[1]
+            x[ST_LOSS] += figures[2]
+            if row.get("bandwidth_kbps"):
+                x[ST_BW_N] += 1
+                x[ST_BW_SUM] += int(row["bandwidth_kbps"])
+        elif target in layout.QUALITY_TARGETS:
+            at = layout.QUALITY + 4 * layout.QUALITY_TARGETS.index(target)
+            v[at] += 1
+            v[at + 1] += figures[0]
+            v[at + 2] += figures[1]
+            v[at + 3] += figures[2]
+            peak = round(float(row.get("delay_max_ms") or delay) * MS_SCALE)
+            worst[target] = max(worst.get(target, 0), peak)
+    if worst:
+        c["qmax"] = worst
 
 
-def _fold_neighbours(c: dict[str, Any], neighbours: list[dict[str, Any]]) -> None:
-    comp: dict[str, dict[str, Any]] = {}
+def _competitors(neighbours: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    strongest: dict[str, tuple[int, str]] = {}
     for nb in neighbours:
         op, signal = nb.get("operator"), nb.get("signal_dbm")
         if not op or signal is None:
             continue
-        entry = comp.get(op)
-        if entry is None or signal > entry["max"]:
-            comp[op] = {"max": int(signal), "ssid": str(nb.get("ssid") or ""), "h": {}}
-    for entry in comp.values():
+        entry = (int(signal), str(nb.get("ssid") or ""))
+        if op not in strongest or entry > strongest[op]:
+            strongest[op] = entry
+    out: dict[str, list[Any]] = {}
+    for op, (signal, ssid) in strongest.items():
         # one count per scan and operator, at the strongest of its networks
-        entry["h"] = {signal_bucket(entry["max"]): 1}
-    c["scans"] = 1
-    c["comp"] = comp
+        counts = [0] * layout.SIG_BUCKETS
+        counts[layout.sig_bucket(signal)] = 1
+        out[op] = [signal, ssid, counts]
+    return out
 
 
-__all__ = ["merge_day", "merge_many", "window_contribution"]
+def split_day(day: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(core, detail) of a day: evaluations parse only the core."""
+    core = {k: v for k, v in day.items() if k not in DETAIL_KEYS}
+    return core, {k: day[k] for k in DETAIL_KEYS if k in day}
+
+
+def join_day(core: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole day again from :func:`split_day`'s parts."""
+    return {**core, **detail} if detail else core
+
+
+__all__ = ["merge_day", "merge_many", "split_day", "window_contribution"]

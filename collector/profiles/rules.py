@@ -10,7 +10,7 @@ come from configuration (``thresholds.toml``), never from the rule's code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from collector.profiles.config import ProfilesConfig
@@ -48,11 +48,8 @@ class Result:
     sentence: str
 
     def evidence(self) -> dict[str, Any]:
-        """The JSON evidence stored with the result."""
-        out = asdict(self)
-        for key in ("gateway_id", "rule", "kind", "version", "window", "state", "score", "sentence"):
-            out.pop(key)
-        return out
+        """The JSON evidence stored with the result: thresholds, metric values, factors."""
+        return {"thresholds": self.thresholds, "metrics": self.metrics, "factors": self.factors}
 
 
 RuleFn = Callable[[Profile, dict[str, Any]], Finding | None]

@@ -151,3 +151,96 @@ class Store(Protocol):
     async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
         """Every stored (gateway, epoch, seq); for audits and tests."""
         ...
+
+
+class InsightsStore(Protocol):
+    """Home-profile storage (``docs/profiles.md``): day rollups, CRM rows, results with history.
+
+    Kept apart from :class:`Store` until every backend has it (SQLite does:
+    ``collector.store.sqlite_insights``); :func:`insights` checks a store at run time.
+    """
+
+    async def home_days(
+        self,
+        since_day: int,
+        until_day: int | None = None,
+        gateway_ids: list[str] | None = None,
+        detail: bool = False,
+    ) -> list[tuple[str, int, dict[str, Any]]]:
+        """(gateway, day, rollup) rows from ``since_day``, ordered by gateway and day."""
+        ...
+
+    async def home_ids(self, since_day: int) -> list[str]:
+        """Gateways with a rollup since ``since_day`` or a current result, sorted."""
+        ...
+
+    async def home_day_texts(
+        self, first_id: str, last_id: str, since_day: int, until_day: int, only: list[str] | None = None
+    ) -> list[tuple[str, int, str]]:
+        """Raw core rollups (JSON text) of a range of gateways (or ``only`` those), ordered."""
+        ...
+
+    async def updated_homes(self, since: float) -> list[str]:
+        """Gateways whose rollups changed after ``since`` (wall time)."""
+        ...
+
+    async def upsert_subscribers(self, rows: list[dict[str, Any]], imported_at: float | None = None) -> int:
+        """Insert or replace CRM rows keyed by gateway."""
+        ...
+
+    async def subscribers(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """CRM rows by gateway."""
+        ...
+
+    async def save_results(
+        self,
+        results: list[dict[str, Any]],
+        evaluated_at: float,
+        homes: list[str],
+        summaries: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, int]:
+        """Replace the results of ``homes`` keeping history (appeared, changed, cleared)."""
+        ...
+
+    async def home_results(self, gateway_id: str) -> list[dict[str, Any]]:
+        """One home's current results with evidence."""
+        ...
+
+    async def result_history(self, gateway_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """One home's result changes, newest first."""
+        ...
+
+    async def home_summary(self, gateway_id: str) -> dict[str, Any] | None:
+        """One home's last evaluation figures."""
+        ...
+
+    async def homes(
+        self,
+        label: str | None = None,
+        flag: str | None = None,
+        warning: str | None = None,
+        area: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Evaluated homes matching the filters, with their result names, and the total."""
+        ...
+
+    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
+        """Per area or community figures; groups under ``min_group`` homes are suppressed."""
+        ...
+
+    async def record_run(self, run: dict[str, Any]) -> None:
+        """Remember an evaluation run."""
+        ...
+
+    async def last_run(self) -> dict[str, Any] | None:
+        """The latest evaluation run."""
+        ...
+
+
+def insights(store: object) -> InsightsStore:
+    """``store`` as an :class:`InsightsStore`, or a clear :class:`StoreError` if its backend lacks it."""
+    if not all(hasattr(store, name) for name in ("home_days", "save_results", "area_summary")):
+        raise StoreError(f"{type(store).__name__} has no home-profile tables yet", transient=False)
+    return store  # type: ignore[return-value]

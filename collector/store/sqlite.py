@@ -28,6 +28,7 @@ from collector.store.base import (
 )
 from collector.store.migrations import migrations
 from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.sqlite_insights import InsightsMixin
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ def _transient(exc: sqlite3.Error) -> bool:
     )
 
 
-class SqliteStore:
+class SqliteStore(InsightsMixin):
     """The embedded default store."""
 
     def __init__(self, url: str) -> None:
@@ -114,7 +115,8 @@ class SqliteStore:
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
+                    db.execute("ROLLBACK")
                 raise
 
     async def close(self) -> None:
@@ -142,7 +144,8 @@ class SqliteStore:
                     db.execute("COMMIT")
                     return result
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
+                        db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
@@ -258,6 +261,7 @@ class SqliteStore:
 
     def _after_report(self, db: sqlite3.Connection, m: SpooledMessage) -> None:
         """Hook for features that fold each new report into their own tables."""
+        self._fold_report(db, m)
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
@@ -274,7 +278,8 @@ class SqliteStore:
                     deleted[table] = cur.rowcount
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
+                    db.execute("ROLLBACK")
                 raise
             return deleted
 

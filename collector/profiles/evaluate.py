@@ -1,0 +1,238 @@
+"""Evaluation: day rollups -> profiles -> rules -> stored results with history.
+
+A *full* evaluation (``homescope-collector evaluate``) recomputes every home with data in
+the longest window; an *incremental* one (the collector's schedule, after each window)
+only the homes whose rollups changed since the last run. Homes are read in chunks of
+raw JSON and evaluated in worker processes (parsing and profile building are CPU-bound
+and the GIL would serialise them); results are saved in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import get_context
+from typing import Any
+
+from collector.profiles.config import WINDOWS, ProfilesConfig
+from collector.profiles.profile import Profile, as_of_day, build_profile, window_days
+from collector.profiles.rules import rules, run_rules, windows_needed
+from collector.store.base import InsightsStore
+
+log = logging.getLogger(__name__)
+
+HomeRows = list[tuple[int, dict[str, Any]]]
+#: Below this many homes an evaluation runs in-process: workers cost more to start than they save.
+POOL_MIN_HOMES = 4000
+
+
+@dataclass
+class EvaluationReport:
+    """What one evaluation did, and how long each part took."""
+
+    kind: str
+    as_of: int
+    homes: int = 0
+    results: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def profiles_for(
+    gateway_id: str,
+    days: HomeRows,
+    subscriber: dict[str, Any] | None,
+    config: ProfilesConfig,
+    as_of: int,
+    windows: set[str],
+) -> dict[str, Profile]:
+    """The home's profile for each window; windows covering the same days share one build."""
+    out: dict[str, Profile] = {}
+    built: dict[tuple[int, ...], Profile] = {}
+    first_known = min((d for d, _ in days), default=None)
+    for window in sorted(windows, key=WINDOWS.__getitem__):
+        first, last = window_days(window, as_of)
+        # same days and the same start of observation give the same profile
+        key = (
+            max(first, first_known if first_known is not None else first),
+            *(d for d, _ in days if first <= d <= last),
+        )
+        found = built.get(key)
+        if found is None:
+            found = built[key] = build_profile(gateway_id, days, subscriber, config, as_of, window)
+        out[window] = found if found.window == window else replace(found, window=window)
+    return out
+
+
+def summary_of(profile: Profile, config: ProfilesConfig) -> dict[str, Any]:
+    """The few figures kept per home for lists and the area view."""
+    strongest = profile.competitor.strongest
+    share = float(config.rule("churn_risk").get("competitor_scan_share", 0.3))
+    return {
+        "window": profile.window,
+        "wifi_score": profile.quality.wifi_score,
+        "devices": profile.terminals.count,
+        "gb_per_day": profile.traffic.gb_per_day,
+        "online_hours": profile.activity.online_hours_per_day,
+        "competitor": bool(strongest and strongest["strong_share"] >= share),
+        "plan_mbps": profile.plan.down_mbps,
+    }
+
+
+def evaluate_homes(
+    homes: list[tuple[str, HomeRows]],
+    subscribers: dict[str, dict[str, Any]],
+    config: ProfilesConfig,
+    as_of: int,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Results (as store dicts) and summaries of some homes: pure, so it runs in any process."""
+    windows = windows_needed(config)
+    summary_window = "7d" if "7d" in windows else min(windows, key=WINDOWS.__getitem__)
+    results: list[dict[str, Any]] = []
+    summaries: dict[str, dict[str, Any]] = {}
+    for gid, days in homes:
+        profiles = profiles_for(gid, days, subscribers.get(gid), config, as_of, windows)
+        for r in run_rules(profiles, config):
+            results.append(
+                {
+                    "gateway_id": r.gateway_id,
+                    "rule": r.rule,
+                    "kind": r.kind,
+                    "version": r.version,
+                    "window": r.window,
+                    "state": r.state,
+                    "score": r.score,
+                    "sentence": r.sentence,
+                    "evidence": r.evidence(),
+                }
+            )
+        summaries[gid] = summary_of(profiles[summary_window], config)
+    return results, summaries
+
+
+def _group(rows: list[tuple[str, int, str]], wanted: set[str] | None) -> list[tuple[str, HomeRows]]:
+    out: list[tuple[str, HomeRows]] = []
+    for gid, day, text in rows:
+        if wanted is not None and gid not in wanted:
+            continue
+        if not out or out[-1][0] != gid:
+            out.append((gid, []))
+        out[-1][1].append((day, json.loads(text)))
+    return out
+
+
+def evaluate_texts(
+    ids: list[str],
+    rows: list[tuple[str, int, str]],
+    subscribers: dict[str, dict[str, Any]],
+    config: ProfilesConfig,
+    as_of: int,
+    modules: tuple[str, ...] = (),
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """:func:`evaluate_homes` over raw rows (a worker process's entry point)."""
+    for module in modules:
+        importlib.import_module(module)  # registers rules defined outside homescope
+    # Rollups are trees without cycles: the cyclic collector would only rescan the thousands
+    # of dicts parsed so far, again and again (it doubles the time of this function).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        grouped = dict(_group(rows, set(ids)))
+        return evaluate_homes([(gid, grouped.get(gid, [])) for gid in ids], subscribers, config, as_of)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _pool(workers: int) -> Executor:
+    # forkserver: workers start clean, never inheriting the collector's threads and locks
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+
+
+async def evaluate(
+    store: InsightsStore,
+    config: ProfilesConfig,
+    *,
+    as_of: int | None = None,
+    gateway_ids: list[str] | None = None,
+    workers: int | None = None,
+    chunk_homes: int = 2000,
+    kind: str = "full",
+) -> EvaluationReport:
+    """Evaluate all homes (or ``gateway_ids``) as of ``as_of`` (default: now) and store the results."""
+    started = time.time()
+    as_of = int(as_of if as_of is not None else started)
+    report = EvaluationReport(kind, as_of)
+    last_day = as_of_day(as_of)
+    since = last_day - max(WINDOWS[w] for w in windows_needed(config)) + 1
+    ids = sorted(gateway_ids) if gateway_ids is not None else await store.home_ids(since)
+    subscribers = await store.subscribers(ids if len(ids) < 20_000 else None)
+    report.phases["read_ids"] = round(time.time() - started, 3)
+    modules = tuple(sorted({r.fn.__module__ for r in rules().values()}))
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    use_pool = workers > 1 and len(ids) >= POOL_MIN_HOMES
+    loop = asyncio.get_running_loop()
+    results: list[dict[str, Any]] = []
+    summaries: dict[str, dict[str, Any]] = {}
+    pool = _pool(workers) if use_pool else None
+    try:
+        pending: list[asyncio.Future[tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]]] = []
+        for i in range(0, len(ids), chunk_homes):
+            chunk = ids[i : i + chunk_homes]
+            rows = await store.home_day_texts(
+                chunk[0], chunk[-1], since, last_day, chunk if gateway_ids else None
+            )
+            subs = {g: subscribers[g] for g in chunk if g in subscribers}
+            args = (chunk, rows, subs, config, as_of, modules)
+            pending.append(loop.run_in_executor(pool, evaluate_texts, *args))
+            if len(pending) >= 2 * max(1, workers):
+                res, summ = await pending.pop(0)
+                results.extend(res)
+                summaries.update(summ)
+        for fut in pending:
+            res, summ = await fut
+            results.extend(res)
+            summaries.update(summ)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    report.phases["evaluate"] = round(time.time() - started - report.phases["read_ids"], 3)
+    saving = time.time()
+    report.changes = await store.save_results(results, as_of, ids, summaries)
+    report.phases["save"] = round(time.time() - saving, 3)
+    report.homes, report.results = len(ids), len(results)
+    for r in results:
+        report.by_rule[r["rule"]] = report.by_rule.get(r["rule"], 0) + 1
+    report.seconds = round(time.time() - started, 3)
+    await store.record_run(
+        {"kind": kind, "started_at": started, "finished_at": time.time(), "as_of": as_of, "homes": report.homes,
+         "results": report.results, "seconds": report.seconds}
+    )  # fmt: skip
+    log.info("evaluated %d homes (%s) in %.1f s: %d results, %s", report.homes, kind, report.seconds,
+             report.results, report.changes)  # fmt: skip
+    return report
+
+
+async def evaluate_changed(
+    store: InsightsStore, config: ProfilesConfig, as_of: int | None = None
+) -> EvaluationReport | None:
+    """The incremental evaluation: homes whose rollups changed since the last run started."""
+    last = await store.last_run()
+    since = float(last["started_at"]) if last else 0.0
+    changed = await store.updated_homes(since)
+    if not changed:
+        return None
+    return await evaluate(store, config, as_of=as_of, gateway_ids=changed, kind="incremental")

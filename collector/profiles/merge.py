@@ -1,0 +1,182 @@
+"""Merging day rollups: N at a time, associative and commutative, nothing modified in place.
+
+Each key has one way to combine its values: sums, minima, maxima, bitmap unions,
+element-wise vector sums, keyed sums, and "the newest window wins" for a terminal's
+identity (ties broken on the values themselves, so the result does not depend on order).
+Merging N parts at once (a week of days for a profile) is much cheaper than N-1 pairwise
+merges; :func:`merge_day` is the pairwise case. Results may share unmodified parts with
+the inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from itertools import zip_longest
+from typing import Any
+
+#: At most this many applications per category are kept (the least used go). Below it the
+#: merge is exactly associative; home DPI reports far fewer per category and day.
+MAX_APPS = 64
+
+Merger = Callable[[list[Any]], Any]
+
+
+def slot_hex(bits: int) -> str:
+    """A 96-slot day bitmap as fixed-width hex (slot 0 is the lowest bit)."""
+    return f"{bits:024x}"
+
+
+def _or(values: list[str]) -> str:
+    bits = 0
+    for v in values:
+        bits |= int(v, 16)
+    return slot_hex(bits)
+
+
+def _vec(vectors: list[list[int]]) -> list[int]:
+    if len(vectors) == 1:
+        return vectors[0]
+    if all(len(v) == len(vectors[0]) for v in vectors):
+        return list(map(sum, zip(*vectors, strict=True)))
+    # a longer vector comes from a newer layout: missing positions read as zeros
+    return list(map(sum, zip_longest(*vectors, fillvalue=0)))
+
+
+def _numbers(dicts: list[dict[str, int]]) -> dict[str, int]:
+    if len(dicts) == 1:
+        return dicts[0]
+    return {k: sum([d[k] for d in dicts if k in d]) for k in set().union(*dicts)}
+
+
+def _keyed(inner: Merger) -> Merger:
+    def merge(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(dicts) == 1:
+            return dicts[0]
+        out: dict[str, Any] = {}
+        for k in set().union(*dicts):
+            values = [d[k] for d in dicts if k in d]
+            out[k] = values[0] if len(values) == 1 else inner(values)
+        return out
+
+    return merge
+
+
+def _apps(dicts: list[dict[str, int]]) -> dict[str, int]:
+    out = _numbers(dicts)
+    if len(out) > MAX_APPS:
+        out = dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_APPS])
+    return out
+
+
+def _terminal(entries: list[list[Any]]) -> list[Any]:
+    # [newest window end, hostname, vendor, medium, windows]: the newest names win (ties on the names)
+    newest = max(entries)
+    return [*newest[:4], sum(e[4] for e in entries)]
+
+
+def _station(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"x": _vec([e["x"] for e in entries]), "c": _numbers([e["c"] for e in entries])}
+
+
+def _competitor(entries: list[list[Any]]) -> list[Any]:
+    # [strongest dBm, its SSID, scans per signal bucket]
+    strongest = max(entries, key=lambda e: (e[0], e[1]))
+    return [strongest[0], strongest[1], _vec([e[2] for e in entries])]
+
+
+def _unknown(values: list[Any]) -> Any:
+    # a key from a newer rollup: numbers add up, anything else keeps one value deterministically
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return sum(values)
+    return max(values, key=repr)
+
+
+MERGERS: dict[str, Merger] = {
+    "v": _vec,
+    "first": min,
+    "last": max,
+    "mesh": max,
+    "plan": max,
+    "slots": _or,
+    "off": _or,
+    "qmax": _keyed(max),
+    "tm": _keyed(_terminal),
+    "comp": _keyed(_competitor),
+    "hb": _vec,
+    "apps": _keyed(_apps),
+    "sx": _keyed(_station),
+}
+
+
+def merge_many(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Merge any number of contributions or days into one."""
+    return _merge_top(list(parts))
+
+
+def _merge_top(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(parts) == 1:
+        return dict(parts[0])
+    out: dict[str, Any] = {}
+    for k in set().union(*parts):
+        values = [p[k] for p in parts if k in p]
+        out[k] = values[0] if len(values) == 1 else MERGERS.get(k, _unknown)(values)
+    return out
+
+
+def merge_day(day: dict[str, Any] | None, contribution: dict[str, Any]) -> dict[str, Any]:
+    """Merge a window's contribution (or another partial day) into a day; returns the merged day."""
+    if day is None:
+        return dict(contribution)
+    return merge_many((day, contribution))
+
+
+def fold_into(day: dict[str, Any], contribution: dict[str, Any]) -> dict[str, Any]:
+    """Add a contribution to ``day`` in place (same result as :func:`merge_day`); returns ``day``.
+
+    The ingest path folds one window at a time into a freshly parsed (or cached) day, so
+    it may mutate it; the contribution is not modified and nothing of it is shared.
+    """
+    for key, value in contribution.items():
+        if key not in day:
+            day[key] = _copy(value)
+            continue
+        mine = day[key]
+        if key in ("v", "hb"):
+            for i, x in enumerate(value):
+                if x:
+                    mine[i] += x
+        elif key == "tm":
+            for mac, entry in value.items():
+                have = mine.get(mac)
+                if have is None:
+                    mine[mac] = list(entry)
+                    continue
+                windows = have[4] + entry[4]
+                have[:4] = max(have[:4], entry[:4])
+                have[4] = windows
+        elif key == "sx":
+            for mac, link in value.items():
+                have = mine.get(mac)
+                if have is None:
+                    mine[mac] = {"x": list(link["x"]), "c": dict(link["c"])}
+                    continue
+                hx = have["x"]
+                for i, x in enumerate(link["x"]):
+                    hx[i] += x
+                hc = have["c"]
+                for cat, minutes in link["c"].items():
+                    hc[cat] = hc.get(cat, 0) + minutes
+        elif key == "apps":
+            for cat, apps in value.items():
+                mine[cat] = _apps([mine[cat], apps]) if cat in mine else dict(apps)
+        else:
+            day[key] = MERGERS.get(key, _unknown)([mine, value])
+    return day
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -1,0 +1,226 @@
+"""SQLite side of home profiles: day rollups folded at ingest, CRM rows, results with history.
+
+A mixin for :class:`collector.store.sqlite.SqliteStore`: ``_fold_report`` runs inside
+the batch transaction for every NEW report (so a report is folded exactly once), and the
+async methods run on the store's writer thread or reader pool. Tables: migration
+``010_insights.sql``, described in ``docs/profiles.md``. SQL stays portable (no
+SQLite-only functions; JSON as TEXT) so the PostgreSQL store can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from collector.profiles.merge import fold_into
+from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
+from collector.store.base import SpooledMessage
+from collector.store.sqlite_results import ResultsMixin, chunks, dumps, marks
+
+T = TypeVar("T")
+SUBSCRIBER_COLUMNS = (
+    "gateway_id", "subscriber_id", "plan_down_mbps", "plan_up_mbps", "price", "contract_end", "area", "community",
+)  # fmt: skip
+#: Parsed day rollups kept between folds (a day is ~30 KB of Python objects): one per home
+#: of a 1,000-home back-fill; a larger fleet simply parses more often.
+DAY_CACHE = 1200
+
+
+class InsightsMixin(ResultsMixin):
+    """Home-profile storage for :class:`~collector.store.sqlite.SqliteStore`."""
+
+    if TYPE_CHECKING:
+
+        async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+        async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    # -- ingest (inside the batch transaction) -------------------------------------------
+    def _fold_report(self, db: sqlite3.Connection, m: SpooledMessage) -> None:
+        """Fold one new report into its home's day rollup."""
+        contribution = window_contribution(m.body, m.window_start, m.window_end)
+        key = (m.gateway_id, day_of(m.window_start))
+        row = db.execute(
+            "SELECT data, detail FROM home_days WHERE gateway_id = ? AND day = ?", key
+        ).fetchone()
+        cache = self._day_cache()
+        cached = cache.pop(key, None)
+        if row is None:
+            day: dict[str, Any] = fold_into({}, contribution)
+        elif cached is not None and cached[0] == row[0] and cached[1] == row[1]:
+            # the parsed day of the last fold, still what is stored (a rolled-back batch would differ)
+            day = fold_into(cached[2], contribution)
+        else:
+            day = fold_into(join_day(json.loads(row[0]), json.loads(row[1])), contribution)
+        core, detail = split_day(day)
+        texts = (dumps(core), dumps(detail))
+        db.execute(
+            "INSERT INTO home_days (gateway_id, day, data, detail, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (gateway_id, day) DO UPDATE SET data = excluded.data, detail = excluded.detail,"
+            " updated_at = excluded.updated_at",
+            (*key, *texts, m.received_at),
+        )
+        cache[key] = (*texts, day)
+        if len(cache) > DAY_CACHE:
+            del cache[next(iter(cache))]
+
+    def _day_cache(self) -> dict[tuple[str, int], tuple[str, str, dict[str, Any]]]:
+        # parsed days by (gateway, day), oldest use first: JSON parsing was a fifth of a fold
+        found: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] | None = getattr(self, "_days", None)
+        if found is None:
+            found = {}
+            self._days = found
+        return found
+
+    # -- day rollups -------------------------------------------------------------------
+    async def home_days(
+        self,
+        since_day: int,
+        until_day: int | None = None,
+        gateway_ids: list[str] | None = None,
+        detail: bool = False,
+    ) -> list[tuple[str, int, dict[str, Any]]]:
+        """(gateway, day, rollup) rows from ``since_day`` (inclusive), ordered by gateway and day."""
+
+        def q(db: sqlite3.Connection) -> list[tuple[str, int, dict[str, Any]]]:
+            cols = "gateway_id, day, data, detail" if detail else "gateway_id, day, data, NULL"
+            sql = f"SELECT {cols} FROM home_days WHERE day >= ? AND day <= ?"
+            bounds = (since_day, until_day if until_day is not None else 2**40)
+            out: list[tuple[str, int, dict[str, Any]]] = []
+            parts = list(chunks(gateway_ids)) if gateway_ids else [[]]
+            for ids in parts:
+                where = f" AND gateway_id IN ({marks(len(ids))})" if ids else ""
+                for g, d, data, extra in db.execute(
+                    sql + where + " ORDER BY gateway_id, day", (*bounds, *ids)
+                ):
+                    out.append(
+                        (str(g), int(d), join_day(json.loads(data), json.loads(extra) if extra else None))
+                    )
+            out.sort(key=lambda r: (r[0], r[1]))
+            return out
+
+        return await self._read(q)
+
+    async def home_ids(self, since_day: int) -> list[str]:
+        """Gateways with a day rollup since ``since_day`` or a current result, sorted."""
+
+        def q(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT DISTINCT gateway_id FROM home_days WHERE day >= ?"
+                " UNION SELECT DISTINCT gateway_id FROM home_results",
+                (since_day,),
+            )
+            return sorted(str(r[0]) for r in rows)
+
+        return await self._read(q)
+
+    async def home_day_texts(
+        self, first_id: str, last_id: str, since_day: int, until_day: int, only: list[str] | None = None
+    ) -> list[tuple[str, int, str]]:
+        """Raw core rollups (JSON text) of gateways ``first_id..last_id`` (or just ``only``), ordered.
+
+        Evaluation workers parse them: raw text crosses to a worker process cheaply.
+        """
+
+        def q(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
+            sql = "SELECT gateway_id, day, data FROM home_days WHERE day >= ? AND day <= ?"
+            if only is None:
+                rows = db.execute(
+                    sql + " AND gateway_id >= ? AND gateway_id <= ? ORDER BY gateway_id, day",
+                    (since_day, until_day, first_id, last_id),
+                ).fetchall()
+            else:
+                rows = [
+                    r
+                    for ids in chunks(only)
+                    for r in db.execute(
+                        sql + f" AND gateway_id IN ({marks(len(ids))})", (since_day, until_day, *ids)
+                    )
+                ]
+                rows.sort(key=lambda r: (r[0], r[1]))
+            return [(str(g), int(d), str(t)) for g, d, t in rows]
+
+        return await self._read(q)
+
+    async def updated_homes(self, since: float) -> list[str]:
+        """Gateways whose rollups changed after ``since`` (wall time)."""
+
+        def q(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("SELECT DISTINCT gateway_id FROM home_days WHERE updated_at > ?", (since,))
+            return sorted(str(r[0]) for r in rows)
+
+        return await self._read(q)
+
+    # -- CRM ---------------------------------------------------------------------------
+    async def upsert_subscribers(self, rows: list[dict[str, Any]], imported_at: float | None = None) -> int:
+        """Insert or replace CRM rows (keyed by gateway); return how many were written."""
+        at = imported_at if imported_at is not None else time.time()
+
+        def tx(db: sqlite3.Connection) -> int:
+            cols = ", ".join(SUBSCRIBER_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in (*SUBSCRIBER_COLUMNS[1:], "imported_at"))
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    f"INSERT INTO subscribers ({cols}, imported_at) VALUES ({marks(len(SUBSCRIBER_COLUMNS) + 1)})"
+                    f" ON CONFLICT (gateway_id) DO UPDATE SET {updates}",
+                    [(*(r.get(c) for c in SUBSCRIBER_COLUMNS), at) for r in rows],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return len(rows)
+
+        return await self._write(tx)
+
+    async def subscribers(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """CRM rows by gateway (all, or those of ``gateway_ids``)."""
+
+        def q(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            sql = f"SELECT {', '.join(SUBSCRIBER_COLUMNS)} FROM subscribers"
+            out: dict[str, dict[str, Any]] = {}
+            batches = list(chunks(gateway_ids)) if gateway_ids is not None else [None]
+            for ids in batches:
+                rows = (
+                    db.execute(sql + f" WHERE gateway_id IN ({marks(len(ids))})", ids)
+                    if ids is not None
+                    else db.execute(sql)
+                )
+                for row in rows:
+                    out[str(row[0])] = dict(zip(SUBSCRIBER_COLUMNS, row, strict=True))
+            return out
+
+        return await self._read(q)
+
+    # -- evaluation runs -----------------------------------------------------------------
+    async def record_run(self, run: dict[str, Any]) -> None:
+        """Remember an evaluation run (kind, started_at, finished_at, as_of, homes, results, seconds)."""
+
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO evaluation_runs (kind, started_at, finished_at, as_of, homes, results, seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                tuple(
+                    run[k]
+                    for k in ("kind", "started_at", "finished_at", "as_of", "homes", "results", "seconds")
+                ),
+            )
+
+        await self._write(tx)
+
+    async def last_run(self) -> dict[str, Any] | None:
+        """The latest evaluation run, or ``None``."""
+
+        def q(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(
+                "SELECT kind, started_at, finished_at, as_of, homes, results, seconds FROM evaluation_runs"
+                " ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            keys = ("kind", "started_at", "finished_at", "as_of", "homes", "results", "seconds")
+            return None if row is None else dict(zip(keys, row, strict=True))
+
+        return await self._read(q)

@@ -1,0 +1,257 @@
+"""Home profiles over HTTP: ``/api/v1/homes``, one home's profile and results, the area view,
+the OpenAPI document of these routes, and the scheduled (incremental) evaluation.
+
+Authentication is the app's middleware: every route here needs a session or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
+from collector.profiles.evaluate import evaluate_changed
+from collector.profiles.profile import as_of_day, build_profile
+from collector.profiles.rules import plugin_defaults, rules
+from collector.store.base import InsightsStore, StoreError, insights
+from collector.web.routes import STORE
+
+log = logging.getLogger(__name__)
+
+CONFIG: web.AppKey[ProfilesConfig] = web.AppKey("profiles_config", ProfilesConfig)
+routes = web.RouteTableDef()
+
+
+def _store(request: web.Request) -> InsightsStore:
+    try:
+        return insights(request.app[STORE])
+    except StoreError as exc:
+        raise web.HTTPNotImplemented(text=str(exc)) from exc
+
+
+def _int(request: web.Request, name: str, default: int, top: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not raw.isdigit() or not 0 <= int(raw) <= top:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
+    return int(raw)
+
+
+def _rule_name(request: web.Request, name: str, kind: str) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and (value not in rules() or rules()[value].kind != kind):
+        known = sorted(n for n, r in rules().items() if r.kind == kind)
+        raise web.HTTPBadRequest(text=f"unknown {kind} {value!r}; known: {', '.join(known)}")
+    return value
+
+
+@routes.get("/api/v1/homes")
+async def api_homes(request: web.Request) -> web.Response:
+    """Evaluated homes, filtered by label, flag, warning and area (or community)."""
+    store = _store(request)
+    found = await store.homes(
+        label=_rule_name(request, "label", "label"),
+        flag=_rule_name(request, "flag", "flag"),
+        warning=_rule_name(request, "warning", "warning"),
+        area=request.query.get("area") or None,
+        limit=_int(request, "limit", 100, 10_000),
+        offset=_int(request, "offset", 0, 10**9),
+    )
+    return web.json_response(found)
+
+
+@routes.get("/api/v1/homes/{gateway_id}")
+async def api_home(request: web.Request) -> web.Response:
+    """One home: its CRM row, profile per window, current results with evidence, and history."""
+    store = _store(request)
+    config = request.app[CONFIG]
+    gid = request.match_info["gateway_id"]
+    raw = request.query.get("as_of")
+    if raw is not None and not raw.isdigit():
+        raise web.HTTPBadRequest(text="as_of must be an epoch second")
+    as_of = int(raw) if raw else int(time.time())
+    since = as_of_day(as_of) - max(WINDOWS.values()) + 1
+    days = [(d, data) for _, d, data in await store.home_days(since, as_of_day(as_of), [gid], detail=True)]
+    results = await store.home_results(gid)
+    if not days and not results:
+        return web.json_response({"error": f"no home {gid}"}, status=404)
+    subscriber = (await store.subscribers([gid])).get(gid)
+
+    def profiles() -> dict[str, Any]:
+        return {w: build_profile(gid, days, subscriber, config, as_of, w).to_dict() for w in WINDOWS}
+
+    by_kind: dict[str, list[dict[str, Any]]] = {"labels": [], "flags": [], "warnings": []}
+    for r in results:
+        by_kind[r["kind"] + "s"].append(r)
+    return web.json_response(
+        {
+            "gateway_id": gid,
+            "as_of": as_of,
+            "subscriber": subscriber,
+            "summary": await store.home_summary(gid),
+            "profile": await asyncio.to_thread(profiles),
+            **by_kind,
+            "history": await store.result_history(gid, _int(request, "history", 100, 10_000)),
+        }
+    )
+
+
+@routes.get("/api/v1/areas")
+async def api_areas(request: web.Request) -> web.Response:
+    """Per area (or ``level=community``): homes, result counts, Wi-Fi and competitor density.
+
+    ``min_group`` may raise the configured minimum group size, never lower it.
+    """
+    level = request.query.get("level", "area")
+    if level not in ("area", "community"):
+        raise web.HTTPBadRequest(text="level must be area or community")
+    floor = request.app[CONFIG].min_group
+    min_group = max(floor, _int(request, "min_group", floor, 10**6))
+    return web.json_response(await _store(request).area_summary(min_group, level))
+
+
+@routes.get("/api/v1/rules")
+async def api_rules(request: web.Request) -> web.Response:
+    """Every registered rule with its kind, version, window and thresholds."""
+    config = request.app[CONFIG]
+    return web.json_response(
+        {
+            "rules": [
+                {"rule": name, "kind": r.kind, "version": r.version, "window": config.window_of(name, r.window),
+                 "doc": r.doc, "thresholds": {k: v for k, v in (config.rule(name) or r.defaults).items() if k != "window"}}
+                for name, r in sorted(rules().items())
+            ]
+        }
+    )  # fmt: skip
+
+
+@routes.get("/api/v1/openapi.json")
+async def api_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3 document of the home-profile API."""
+    return web.json_response(openapi_document(sorted(rules())))
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "description": description,
+            "schema": schema or {"type": "string"}}  # fmt: skip
+
+
+def _get(
+    summary: str, params: list[dict[str, Any]], schema: dict[str, Any], errors: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    }
+    messages = {400: "bad query parameter", 401: "authentication required", 404: "no such home"}
+    for code in (*errors, 401):
+        responses[str(code)] = {"description": messages[code]}
+    return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+def openapi_document(rule_names: list[str]) -> dict[str, Any]:
+    """The OpenAPI 3 description of the home-profile routes."""
+    integer = {"type": "integer", "minimum": 0}
+    ref = {"$ref": "#/components/schemas/Result"}
+    names = {"type": "string", "enum": rule_names}
+    home_row = {"type": "object", "properties": {
+        "gateway_id": {"type": "string"}, "subscriber_id": {"type": "string"}, "area": {"type": "string"},
+        "community": {"type": "string"}, "wifi_score": {"type": "number"}, "devices": {"type": "integer"},
+        "gb_per_day": {"type": "number"}, "online_hours": {"type": "number"}, "evaluated_at": {"type": "number"},
+        "label": {"type": "array", "items": {"type": "string"}}, "flag": {"type": "array", "items": {"type": "string"}},
+        "warning": {"type": "array", "items": {"type": "string"}}}}  # fmt: skip
+    result = {"type": "object", "properties": {
+        "rule": names, "kind": {"type": "string", "enum": ["label", "flag", "warning"]}, "version": {"type": "integer"},
+        "window": {"type": "string", "enum": list(WINDOWS)}, "state": {"type": "string"}, "score": {"type": "number"},
+        "sentence": {"type": "string", "description": "the evidence in words"},
+        "evidence": {"type": "object", "description": "thresholds, metrics (the values that fired it), factors"},
+        "since": {"type": "number"}, "changed_at": {"type": "number"}, "evaluated_at": {"type": "number"}}}  # fmt: skip
+    home = {"type": "object", "properties": {
+        "gateway_id": {"type": "string"}, "as_of": {"type": "integer"}, "subscriber": {"type": "object"},
+        "summary": {"type": "object"}, "history": {"type": "array", "items": {"type": "object"}},
+        "profile": {"type": "object", "description": "per window (day, 7d, 30d): activity, terminals, traffic, "
+                    "quality, plan, preferences, competitor"},
+        "labels": {"type": "array", "items": ref}, "flags": {"type": "array", "items": ref},
+        "warnings": {"type": "array", "items": ref}}}  # fmt: skip
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "homescope home profiles", "version": "1"},
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "homescope_session"},
+            },
+            "schemas": {"Result": result, "Home": home, "HomeRow": home_row},
+        },
+        "paths": {
+            "/api/v1/homes": _get(
+                "Evaluated homes, filtered (all filters must hold)",
+                [_param("label", "query", "a label rule", names), _param("flag", "query", "a flag rule", names),
+                 _param("warning", "query", "a warning rule", names),
+                 _param("area", "query", "an area or community from the CRM import"),
+                 _param("limit", "query", "page size (default 100)", integer),
+                 _param("offset", "query", "page start", integer)],
+                {"type": "object", "properties": {"total": {"type": "integer"},
+                                                  "homes": {"type": "array", "items": {"$ref": "#/components/schemas/HomeRow"}}}},
+                (400,),
+            ),
+            "/api/v1/homes/{gateway_id}": _get(
+                "One home: profile per window, results with evidence, history",
+                [_param("gateway_id", "path", "the gateway id"), _param("as_of", "query", "epoch second (default now)", integer),
+                 _param("history", "query", "history entries (default 100)", integer)],
+                {"$ref": "#/components/schemas/Home"},
+                (400, 404),
+            ),
+            "/api/v1/areas": _get(
+                "Per area or community; groups under the minimum size are suppressed",
+                [_param("level", "query", "area (default) or community", {"type": "string", "enum": ["area", "community"]}),
+                 _param("min_group", "query", "raise the minimum group size (never below the configured one)", integer)],
+                {"type": "object"},
+                (400,),
+            ),
+            "/api/v1/rules": _get("Registered rules, their windows and thresholds", [], {"type": "object"}),
+        },
+    }  # fmt: skip
+
+
+# -- the schedule --------------------------------------------------------------------------
+async def _schedule(app: web.Application) -> None:
+    config = app[CONFIG]
+    while True:
+        await asyncio.sleep(config.evaluate_every_s)
+        try:
+            store = insights(app[STORE])
+            await evaluate_changed(store, config)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # a failed run is retried at the next interval; ingest must never stop for it
+            log.exception("scheduled profile evaluation failed")
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    task = None
+    if app[CONFIG].evaluate_every_s > 0 and hasattr(app[STORE], "home_days"):
+        task = asyncio.create_task(_schedule(app), name="profile-evaluation")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def setup_homes(app: web.Application, config: ProfilesConfig | None = None) -> None:
+    """Add the home-profile routes and the scheduled evaluation to ``app``.
+
+    The thresholds come from ``HOMESCOPE_PROFILES_CONFIG`` (or the defaults); a bad file
+    stops the app here, at start-up.
+    """
+    app[CONFIG] = config or load_config(None, plugin_defaults())
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_scheduler)

@@ -1,0 +1,230 @@
+"""Every built-in rule on hand-made profiles: when it fires, and its exact evidence sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from collector.profiles.config import load_config
+from collector.profiles.evaluate import profiles_for
+from collector.profiles.rules import REGISTRY, Finding, Result, rule, rules, run_rules, windows_needed
+from tests.collector.profiles.builders import Day, as_of, rows, week
+
+CONFIG = load_config()
+CRM = {"subscriber_id": "s-1", "plan_down_mbps": 30.0, "plan_up_mbps": 10.0, "price": 59.0,
+       "contract_end": "2025-06-30", "area": "north", "community": "north-1"}  # fmt: skip
+
+
+def evaluate(days: list[Day], subscriber: dict[str, Any] | None = None) -> dict[str, Result]:
+    profiles = profiles_for("gw-1", rows(days), subscriber, CONFIG, as_of(days), windows_needed(CONFIG))
+    return {r.rule: r for r in run_rules(profiles, CONFIG)}
+
+
+def ordinary(days: list[Day]) -> list[Day]:
+    """A lived-in home: a few hours of mixed use, a few terminals, decent Wi-Fi."""
+    for d in days:
+        d.minutes("web", 40, down=200_000_000).minutes("social", 60, down=300_000_000).engaged(150)
+        d.terminals(("iphone-1", "Apple", "5GHz"), ("laptop-2", "Lenovo", "5GHz"))
+        d.signal("5GHz", -55, 150).wifi_parts(90, 70, 90, 90, 90).radio("5GHz", 5, 20).internet(15, 2, 0.1)
+    return days
+
+
+def test_the_registry_holds_every_built_in_with_its_kind() -> None:
+    kinds = {name: r.kind for name, r in rules().items()}
+    assert kinds == {
+        "heavy_gamer": "label", "video_lover": "label", "reader": "label", "livestreamer": "label", "soho": "label",
+        "mesh_or_fttr": "flag", "plan_upgrade": "flag", "video_package": "flag", "acceleration_package": "flag",
+        "traffic_package": "flag", "churn_risk": "warning", "inactive": "warning",
+    }  # fmt: skip
+    assert all(r.doc for r in rules().values())
+
+
+def test_an_ordinary_home_gets_nothing() -> None:
+    assert evaluate(ordinary(week()), CRM | {"contract_end": "2027-01-01"}) == {}
+
+
+def test_heavy_gamer_sentence_and_result_fields() -> None:
+    days = ordinary(week())
+    for d in days[:6]:
+        d.minutes("game", 190)
+    r = evaluate(days)["heavy_gamer"]
+    assert r.sentence == "2.7 h/day of gaming on 6 of 7 days"
+    assert (r.kind, r.version, r.window, r.state) == ("label", 1, "7d", "on")
+    assert r.thresholds == {"min_hours_per_day": 2.0, "min_day_minutes": 60, "min_days_share": 0.5}
+    assert r.metrics == {"hours_per_day": 2.714, "days_on": 6, "days": 7}
+    assert r.evidence() == {"thresholds": r.thresholds, "metrics": r.metrics, "factors": []}
+
+
+def test_gaming_on_too_few_days_is_not_a_habit() -> None:
+    days = ordinary(week())
+    for d in days[:3]:
+        d.minutes("game", 400)  # 2.9 h/day on average, but only 3 of 7 days
+    assert "heavy_gamer" not in evaluate(days)
+
+
+def test_video_lover_states_short_long_or_both() -> None:
+    both = ordinary(week())
+    for d in both:
+        d.minutes("video", 130).minutes("short_video", 110)
+    r = evaluate(both)["video_lover"]
+    assert r.sentence == "4.0 h/day of video (2.2 h long, 1.8 h short) on 7 of 7 days; style both"
+    assert r.state == "both"
+    short = ordinary(week())
+    for d in short:
+        d.minutes("short_video", 200).minutes("video", 20)
+    assert evaluate(short)["video_lover"].state == "short"
+
+
+def test_reader_and_livestreamer_sentences() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.minutes("reading", 70)
+        d.minutes("live_streaming", 150, up=3_000_000_000).upload("live_streaming", 140, 4200)
+    found = evaluate(days)
+    assert found["reader"].sentence == "1.2 h/day of reading on 7 of 7 days"
+    assert found["livestreamer"].sentence == "2.3 h/day of live upload at 4.2 Mbit/s"
+
+
+def test_soho_counts_work_terminals_and_weekday_hours() -> None:
+    days = ordinary(week())
+    for d in days[:5]:  # Monday to Friday
+        d.minutes("work", 300)
+    for d in days:
+        d.terminals(
+            ("hp-laserjet", "HP", "wired"),
+            ("synology-nas", "Synology", "wired"),
+            ("yealink-phone", "Yealink", "wired"),
+        )
+    r = evaluate(days)["soho"]
+    assert r.sentence == "3 work terminals (nas, printer, voip); 5.0 h/day of work applications on weekdays"
+
+
+def test_mesh_or_fttr_sentence_quotes_devices_holes_and_interference() -> None:
+    days = week()
+    for d in days:
+        d.minutes("video", 60).engaged(200)
+        d.terminals(*[(f"phone-{i}", "Samsung", "2.4GHz") for i in range(8)],
+                    ("living-room-tv", "Sony", "5GHz"), ("echo-dot", "Amazon", "2.4GHz"),
+                    ("ezviz-cam", "Hikvision", "2.4GHz"), ("smart-plug", "Tuya", "2.4GHz"),
+                    ("ipad", "Apple", "5GHz"), ("macbook-air", "Apple", "5GHz"))  # fmt: skip
+        d.signal("2.4GHz", -80, 38).signal("2.4GHz", -60, 62).signal("5GHz", -50, 80)
+        d.radio("2.4GHz", 41, 60).radio("5GHz", 8, 20).wifi_parts(45, 40, 60, 50, 30)
+    r = evaluate(days, CRM)["mesh_or_fttr"]
+    assert r.sentence == (
+        "14 devices; 38% of station-time below -75 dBm on 2.4 GHz; interference 41%; Wi-Fi score 44/100;"
+        " 4 smart devices; price 59"
+    )
+    assert r.metrics["devices"] == 14 and r.metrics["weak_band"] == "2.4GHz"
+
+
+def test_no_mesh_offer_where_mesh_is_installed_or_spending_is_low() -> None:
+    days = week()
+    for d in days:
+        d.terminals(*[(f"cam-{i}", "Hikvision", "2.4GHz") for i in range(14)])
+        d.signal("2.4GHz", -85, 50).signal("2.4GHz", -60, 50).radio("2.4GHz", 40, 60)
+    assert "mesh_or_fttr" not in evaluate(days, CRM | {"price": 20.0, "plan_down_mbps": 100.0})
+    assert "mesh_or_fttr" in evaluate(days, CRM)
+    for d in days:
+        d.extra["mesh"] = 2
+    assert "mesh_or_fttr" not in evaluate(days, CRM)
+
+
+def test_plan_upgrade_and_traffic_package_split_on_busy_windows() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.minutes("app_store", 0, down=30_000_000_000).rate_windows(28_000, 10).rate_bytes(
+            25_000, 20_000_000_000
+        )
+    found = evaluate(days, CRM)  # a 30 Mbit/s plan
+    assert (
+        found["plan_upgrade"].sentence
+        == "2.5 h/day at >= 70% of the 30 Mbit/s plan; 66% of traffic at >= 8 Mbit/s"
+    )
+    assert "traffic_package" not in found
+    big = evaluate(days, CRM | {"plan_down_mbps": 1000.0})
+    assert "plan_upgrade" not in big and "traffic_package" not in big  # 30.5 GB/day is not enough
+    for d in days:
+        d.minutes("cloud", 0, down=15_000_000_000)
+    r = evaluate(days, CRM | {"plan_down_mbps": 1000.0})["traffic_package"]
+    assert r.sentence == "45.5 GB/day over 7 days; busiest windows use 3% of the 1000 Mbit/s plan"
+
+
+def test_video_package_needs_long_online_days_with_both_kinds_of_video() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.minutes("video", 150).minutes("short_video", 80).engaged(600)
+    found = evaluate(days)
+    assert (
+        found["video_package"].sentence == "10.0 h/day online; 1.3 h/day short video and 2.5 h/day long video"
+    )
+    for d in days:
+        d.engaged(300)
+    assert "video_package" not in evaluate(days)
+
+
+def test_acceleration_package_needs_a_gamer_on_a_bad_path() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.minutes("game", 90)
+    assert "acceleration_package" not in evaluate(days)
+    for d in days:
+        d.v[:] = Day(d.day).v
+        d.minutes("game", 90).engaged(150).internet(72, 18, 1.9)
+    assert evaluate(days)["acceleration_package"].sentence == (
+        "1.5 h/day of gaming; internet delay 72 ms, jitter 18 ms, loss 1.9%"
+    )
+
+
+def test_churn_risk_scores_its_factors() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.competitor("Orange", "Livebox-3F2A", -42, 23)
+    for d in days[5:]:  # the last two days: use down by four fifths, then a day off
+        d.engaged(30)
+    days[-1].offline(8, 80)
+    r = evaluate(days, CRM | {"contract_end": "2025-06-30"})["churn_risk"]
+    assert r.sentence == (
+        "churn risk 0.96: competitor Orange (Livebox-3F2A) at -42 dBm in 96% of scans;"
+        " use down 80% (last 2 days vs before); offline 18 h at a stretch; contract ends in 21 days"
+    )
+    assert r.state == "high" and r.score == 0.96 and r.window == "30d"
+    assert [f["factor"] for f in r.factors] == ["competitor", "decline", "offline", "contract"]
+    assert r.factors[2] == {"factor": "offline", "grade": 0.76, "weight": 0.15, "value": 18.25,
+                            "detail": "offline 18 h at a stretch"}  # fmt: skip
+
+
+def test_a_competitor_alone_is_not_churn() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.competitor("Orange", "Livebox-3F2A", -42, 23)
+    assert "churn_risk" not in evaluate(days, CRM | {"contract_end": "2027-01-01"})
+
+
+def test_inactive_sentence_and_a_home_that_stopped_reporting() -> None:
+    days = week()
+    for d in days:
+        d.minutes("messaging", 5, down=20_000_000).engaged(5).terminals(("smart-plug", "Tuya", "2.4GHz"))
+    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged; 0.02 GB/day over 7 days; 1 device"
+    later = (days[-1].day + 9) * 86400
+    gone = profiles_for("gw-1", rows(days), None, CONFIG, later, windows_needed(CONFIG))
+    r = {x.rule: x for x in run_rules(gone, CONFIG)}["inactive"]
+    assert r.sentence == "0.0 h/day engaged; 0.00 GB/day over 7 days; 0 devices; no report for 7 days"
+
+
+def test_a_rule_registered_outside_homescope_runs_with_its_defaults() -> None:
+    @rule("night_owl", kind="label", defaults={"min_share": 0.5})
+    def night_owl(p: Any, t: dict[str, Any]) -> Finding | None:
+        """Mostly online late."""
+        return Finding({"share": 1.0}, f"at least {t['min_share']:.0%} at night")
+
+    try:
+        result = evaluate(ordinary(week()))["night_owl"]
+        assert result.sentence == "at least 50% at night" and result.thresholds == {"min_share": 0.5}
+    finally:
+        del REGISTRY["night_owl"]
+
+
+def test_rule_kinds_are_checked() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        rule("x", kind="badge")  # type: ignore[arg-type]
