@@ -2,9 +2,9 @@
 
 A *full* evaluation (``homescope-collector evaluate``) recomputes every home with data in
 the longest window; an *incremental* one (the collector's schedule, after each window)
-only the homes whose rollups changed since the last run. Homes are read in chunks of
-raw JSON and evaluated in worker processes (parsing and profile building are CPU-bound
-and the GIL would serialise them); results are saved in one transaction.
+only the homes whose rollups changed since the last run. Large runs go to worker
+processes that read their own chunks of raw JSON (parsing and profile building are
+CPU-bound and the GIL would serialise them); results are saved in one transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from collector.profiles.config import WINDOWS, ProfilesConfig
 from collector.profiles.profile import Profile, as_of_day, build_profile, window_days
 from collector.profiles.rules import rules, run_rules, windows_needed
-from collector.store.base import InsightsStore
+from collector.store.base import DayReader, InsightsStore
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,26 @@ def evaluate_texts(
             gc.enable()
 
 
+def evaluate_range(
+    reader: DayReader,
+    ids: list[str],
+    since_day: int,
+    until_day: int,
+    subscribers: dict[str, dict[str, Any]],
+    config: ProfilesConfig,
+    as_of: int,
+    modules: tuple[str, ...],
+    by_id: bool,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Read a chunk of homes (the range ``ids[0]..ids[-1]``, or exactly ``ids``) and evaluate it.
+
+    A worker process's entry point: it reads the rollups itself, so they never pass through
+    the parent.
+    """
+    rows = reader(ids[0], ids[-1], since_day, until_day, ids if by_id else None)
+    return evaluate_texts(ids, rows, subscribers, config, as_of, modules)
+
+
 def _pool(workers: int) -> Executor:
     # forkserver: workers start clean, never inheriting the collector's threads and locks
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
@@ -185,6 +205,7 @@ async def evaluate(
     workers = workers if workers is not None else (os.cpu_count() or 1)
     use_pool = workers > 1 and len(ids) >= POOL_MIN_HOMES
     loop = asyncio.get_running_loop()
+    reader = store.day_reader()
     results: list[dict[str, Any]] = []
     summaries: dict[str, dict[str, Any]] = {}
     pool = _pool(workers) if use_pool else None
@@ -192,12 +213,9 @@ async def evaluate(
         pending: list[asyncio.Future[tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]]] = []
         for i in range(0, len(ids), chunk_homes):
             chunk = ids[i : i + chunk_homes]
-            rows = await store.home_day_texts(
-                chunk[0], chunk[-1], since, last_day, chunk if gateway_ids else None
-            )
             subs = {g: subscribers[g] for g in chunk if g in subscribers}
-            args = (chunk, rows, subs, config, as_of, modules)
-            pending.append(loop.run_in_executor(pool, evaluate_texts, *args))
+            args = (reader, chunk, since, last_day, subs, config, as_of, modules, gateway_ids is not None)
+            pending.append(loop.run_in_executor(pool, evaluate_range, *args))
             if len(pending) >= 2 * max(1, workers):
                 res, summ = await pending.pop(0)
                 results.extend(res)
@@ -208,7 +226,7 @@ async def evaluate(
             summaries.update(summ)
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
     report.phases["evaluate"] = round(time.time() - started - report.phases["read_ids"], 3)
     saving = time.time()
     report.changes = await store.save_results(results, as_of, ids, summaries)

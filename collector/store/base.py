@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -153,6 +154,10 @@ class Store(Protocol):
         ...
 
 
+#: (first_id, last_id, since_day, until_day, only) -> [(gateway, day, core rollup JSON)]
+DayReader = Callable[[str, str, int, int, list[str] | None], list[tuple[str, int, str]]]
+
+
 class InsightsStore(Protocol):
     """Home-profile storage (``docs/profiles.md``): day rollups, CRM rows, results with history.
 
@@ -178,6 +183,10 @@ class InsightsStore(Protocol):
         self, first_id: str, last_id: str, since_day: int, until_day: int, only: list[str] | None = None
     ) -> list[tuple[str, int, str]]:
         """Raw core rollups (JSON text) of a range of gateways (or ``only`` those), ordered."""
+        ...
+
+    def day_reader(self) -> DayReader:
+        """A picklable callable with :meth:`home_day_texts`' arguments, for evaluation workers."""
         ...
 
     async def updated_homes(self, since: float) -> list[str]:

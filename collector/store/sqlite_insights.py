@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from collector.profiles.merge import fold_into
@@ -29,10 +31,60 @@ SUBSCRIBER_COLUMNS = (
 DAY_CACHE = 1200
 
 
+def day_texts(
+    db: sqlite3.Connection,
+    first_id: str,
+    last_id: str,
+    since_day: int,
+    until_day: int,
+    only: list[str] | None,
+) -> list[tuple[str, int, str]]:
+    """(gateway, day, core JSON) of a range of gateways (or ``only`` those), ordered."""
+    sql = "SELECT gateway_id, day, data FROM home_days WHERE day >= ? AND day <= ?"
+    if only is None:
+        rows = db.execute(
+            sql + " AND gateway_id >= ? AND gateway_id <= ? ORDER BY gateway_id, day",
+            (since_day, until_day, first_id, last_id),
+        ).fetchall()
+    else:
+        rows = [
+            r
+            for ids in chunks(only)
+            for r in db.execute(sql + f" AND gateway_id IN ({marks(len(ids))})", (since_day, until_day, *ids))
+        ]
+        rows.sort(key=lambda r: (r[0], r[1]))
+    return [(str(g), int(d), str(t)) for g, d, t in rows]
+
+
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class SqliteDayReader:
+    """Reads raw core rollups straight from the database file (one connection per thread).
+
+    Picklable: an evaluation worker process reads its own chunks, so gigabytes of JSON text
+    never travel through the parent.
+    """
+
+    path: str
+
+    def __call__(
+        self, first_id: str, last_id: str, since_day: int, until_day: int, only: list[str] | None = None
+    ) -> list[tuple[str, int, str]]:
+        connections: dict[str, sqlite3.Connection] = getattr(_local, "connections", {})
+        _local.connections = connections
+        db = connections.get(self.path)
+        if db is None:
+            db = connections[self.path] = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        return day_texts(db, first_id, last_id, since_day, until_day, only)
+
+
 class InsightsMixin(ResultsMixin):
     """Home-profile storage for :class:`~collector.store.sqlite.SqliteStore`."""
 
     if TYPE_CHECKING:
+        path: str  # the database file (SqliteStore's)
 
         async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
@@ -120,30 +172,12 @@ class InsightsMixin(ResultsMixin):
     async def home_day_texts(
         self, first_id: str, last_id: str, since_day: int, until_day: int, only: list[str] | None = None
     ) -> list[tuple[str, int, str]]:
-        """Raw core rollups (JSON text) of gateways ``first_id..last_id`` (or just ``only``), ordered.
+        """Raw core rollups (JSON text) of gateways ``first_id..last_id`` (or just ``only``), ordered."""
+        return await self._read(lambda db: day_texts(db, first_id, last_id, since_day, until_day, only))
 
-        Evaluation workers parse them: raw text crosses to a worker process cheaply.
-        """
-
-        def q(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
-            sql = "SELECT gateway_id, day, data FROM home_days WHERE day >= ? AND day <= ?"
-            if only is None:
-                rows = db.execute(
-                    sql + " AND gateway_id >= ? AND gateway_id <= ? ORDER BY gateway_id, day",
-                    (since_day, until_day, first_id, last_id),
-                ).fetchall()
-            else:
-                rows = [
-                    r
-                    for ids in chunks(only)
-                    for r in db.execute(
-                        sql + f" AND gateway_id IN ({marks(len(ids))})", (since_day, until_day, *ids)
-                    )
-                ]
-                rows.sort(key=lambda r: (r[0], r[1]))
-            return [(str(g), int(d), str(t)) for g, d, t in rows]
-
-        return await self._read(q)
+    def day_reader(self) -> SqliteDayReader:
+        """A picklable reader of raw core rollups, so evaluation workers read for themselves."""
+        return SqliteDayReader(self.path)
 
     async def updated_homes(self, since: float) -> list[str]:
         """Gateways whose rollups changed after ``since`` (wall time)."""

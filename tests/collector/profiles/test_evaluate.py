@@ -145,3 +145,18 @@ def test_the_evaluate_command_recomputes_everything(
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules.heavy_gamer]\nnope = 1\n")
     assert main(["evaluate", "--db", db, "--config", str(bad)]) == 2
+
+
+async def test_worker_processes_read_for_themselves_and_agree(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collector.profiles.evaluate as module
+
+    s: InsightsStore = insights(store)
+    for i in range(3):
+        put_days(store.path, f"gw-{i}", gamer(week(), minutes=200 if i else 20))
+    inline = await evaluate(s, CONFIG, as_of=as_of(week()), workers=1)
+    monkeypatch.setattr(module, "POOL_MIN_HOMES", 1)
+    pooled = await evaluate(s, CONFIG, as_of=as_of(week()), workers=2, chunk_homes=1)
+    assert pooled.by_rule == inline.by_rule == {"heavy_gamer": 2, "inactive": 1}
+    assert pooled.changes == {"appeared": 0, "changed": 0, "cleared": 0}
