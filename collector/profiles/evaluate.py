@@ -23,7 +23,7 @@ from typing import Any
 
 from collector.profiles.config import WINDOWS, ProfilesConfig
 from collector.profiles.profile import Profile, as_of_day, build_profile, window_days
-from collector.profiles.rules import rules, run_rules, windows_needed
+from collector.profiles.rules import plan_rules, rules, run_rules, windows_needed
 from collector.store.base import DayReader, InsightsStore
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,13 @@ def evaluate_homes(
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Results (as store dicts) and summaries of some homes: pure, so it runs in any process."""
     windows = windows_needed(config)
+    plan = plan_rules(config)
     summary_window = "7d" if "7d" in windows else min(windows, key=WINDOWS.__getitem__)
     results: list[dict[str, Any]] = []
     summaries: dict[str, dict[str, Any]] = {}
     for gid, days in homes:
         profiles = profiles_for(gid, days, subscribers.get(gid), config, as_of, windows)
-        for r in run_rules(profiles, config):
+        for r in run_rules(profiles, config, plan):
             results.append(
                 {
                     "gateway_id": r.gateway_id,

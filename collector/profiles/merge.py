@@ -36,8 +36,8 @@ def _or(values: list[str]) -> str:
 def _vec(vectors: list[list[int]]) -> list[int]:
     if len(vectors) == 1:
         return vectors[0]
-    if all(len(v) == len(vectors[0]) for v in vectors):
-        return list(map(sum, zip(*vectors, strict=True)))
+    if len(set(map(len, vectors))) == 1:
+        return list(map(sum, zip(*vectors)))  # noqa: B905 (equal lengths, just checked)
     # a longer vector comes from a newer layout: missing positions read as zeros
     return list(map(sum, zip_longest(*vectors, fillvalue=0)))
 
@@ -68,10 +68,18 @@ def _apps(dicts: list[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-def _terminal(entries: list[list[Any]]) -> list[Any]:
-    # [newest window end, hostname, vendor, medium, windows]: the newest names win (ties on the names)
-    newest = max(entries)
-    return [*newest[:4], sum(e[4] for e in entries)]
+def _terminals(dicts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    # the hottest merge of an evaluation (a dozen terminals a day): one pass, no grouping
+    out: dict[str, list[Any]] = {}
+    for d in dicts:
+        for mac, entry in d.items():
+            have = out.get(mac)
+            if have is None:
+                out[mac] = entry
+            else:
+                names = entry[:4] if entry[:4] > have[:4] else have[:4]
+                out[mac] = [*names, have[4] + entry[4]]
+    return out
 
 
 def _station(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,7 +108,7 @@ MERGERS: dict[str, Merger] = {
     "slots": _or,
     "off": _or,
     "qmax": _keyed(max),
-    "tm": _keyed(_terminal),
+    "tm": _terminals,
     "comp": _keyed(_competitor),
     "hb": _vec,
     "apps": _keyed(_apps),
@@ -108,18 +116,19 @@ MERGERS: dict[str, Merger] = {
 }
 
 
-def merge_many(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Merge any number of contributions or days into one."""
-    return _merge_top(list(parts))
+def merge_many(parts: Iterable[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """Merge any number of contributions or days into one (only ``keys``, when given)."""
+    return _merge_top(list(parts), keys)
 
 
-def _merge_top(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    if len(parts) == 1:
+def _merge_top(parts: list[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, Any]:
+    if len(parts) == 1 and keys is None:
         return dict(parts[0])
     out: dict[str, Any] = {}
-    for k in set().union(*parts):
+    for k in set().union(*parts) if keys is None else keys:
         values = [p[k] for p in parts if k in p]
-        out[k] = values[0] if len(values) == 1 else MERGERS.get(k, _unknown)(values)
+        if values:
+            out[k] = values[0] if len(values) == 1 else MERGERS.get(k, _unknown)(values)
     return out
 
 

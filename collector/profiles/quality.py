@@ -28,7 +28,7 @@ from collector.profiles.rollup import (
 from collector.profiles.terminals import SMART_TYPES, WORK_TYPES, terminal_type
 
 
-@dataclass
+@dataclass(slots=True)
 class Terminal:
     """One terminal seen often enough in the window."""
 
@@ -50,7 +50,7 @@ class Terminal:
     problems: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Terminals:
     """How many terminals, of which kinds, on which bands."""
 
@@ -64,7 +64,7 @@ class Terminals:
     items: list[Terminal]
 
 
-@dataclass
+@dataclass(slots=True)
 class NetworkQuality:
     """Wi-Fi experience (0-100, with its parts), coverage holes, interference, the internet path."""
 

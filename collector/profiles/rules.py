@@ -20,7 +20,7 @@ Kind = Literal["label", "flag", "warning"]
 KINDS: tuple[Kind, ...] = ("label", "flag", "warning")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """What a rule found: the figures that fired it and the sentence an operator reads."""
 
@@ -31,7 +31,7 @@ class Finding:
     factors: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """One fired rule for one home, with everything needed to explain and audit it."""
 
@@ -111,26 +111,43 @@ def windows_needed(config: ProfilesConfig) -> set[str]:
     return {config.window_of(name, r.window) for name, r in rules().items()}
 
 
-def run_rules(profiles: dict[str, Profile], config: ProfilesConfig) -> list[Result]:
+@dataclass(frozen=True)
+class RulePlan:
+    """Each enabled rule with its window and thresholds, resolved once per evaluation."""
+
+    steps: tuple[tuple[Rule, str, dict[str, Any], dict[str, Any]], ...]  # rule, window, all, shown
+
+
+def plan_rules(config: ProfilesConfig) -> RulePlan:
+    """Resolve every registered rule's window and thresholds from ``config``."""
+    steps = []
+    for name, r in rules().items():
+        thresholds = config.rule(name) or r.defaults
+        shown = {k: v for k, v in thresholds.items() if k != "window"}
+        steps.append((r, config.window_of(name, r.window), thresholds, shown))
+    return RulePlan(tuple(steps))
+
+
+def run_rules(
+    profiles: dict[str, Profile], config: ProfilesConfig, plan: RulePlan | None = None
+) -> list[Result]:
     """Every rule over the profile of its window; the results that fired."""
     out: list[Result] = []
-    for name, r in rules().items():
-        window = config.window_of(name, r.window)
+    for r, window, thresholds, shown in (plan or plan_rules(config)).steps:
         profile = profiles[window]
-        thresholds = config.rule(name) or r.defaults
         finding = r.fn(profile, thresholds)
         if finding is None:
             continue
         out.append(
             Result(
                 gateway_id=profile.gateway_id,
-                rule=name,
+                rule=r.name,
                 kind=r.kind,
                 version=r.version,
                 window=window,
                 state=finding.state,
                 score=finding.score,
-                thresholds={k: v for k, v in thresholds.items() if k != "window"},
+                thresholds=shown,
                 metrics=finding.metrics,
                 factors=finding.factors,
                 sentence=finding.sentence,
