@@ -199,6 +199,16 @@ def collector_run(
             break
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    # home-profile folding follows the ingest (acks first): time until it has caught up too
+    folded_s = None
+    while time.perf_counter() - started < 900:
+        states = [health(port) or {} for _, port in procs]
+        if "folded" not in states[0]:
+            break
+        if sum(int(s.get("folded", 0)) for s in states) >= n:  # type: ignore[call-overload]
+            folded_s = time.perf_counter() - started
+            break
+        time.sleep(0.05)
     rss = max(peak_rss_mib(p.pid) for p, _ in procs)
     for p, _ in procs:
         p.send_signal(signal.SIGTERM)
@@ -211,6 +221,7 @@ def collector_run(
         "lost": lost,
         "duplicated": duplicated,
         "committed": stored,
+        "folded_s": folded_s,
     }
 
 
@@ -289,6 +300,7 @@ def main() -> int:
                 "ratio": round(float(full["per_s"]) / base["per_s"], 3),  # type: ignore[arg-type]
                 "lost": full["lost"],
                 "duplicated": full["duplicated"],
+                "with_profiles_per_s": round(len(reports) / float(full["folded_s"]), 1) if full["folded_s"] else None,  # type: ignore[arg-type]
                 "collector_peak_rss_mib": round(float(full["peak_rss_mib"]), 1),  # type: ignore[arg-type]
                 "baseline_rss_mib": round(base["rss_mib"], 1),
             }

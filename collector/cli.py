@@ -83,7 +83,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from collector.profiles.evaluate import EvaluationReport, evaluate
     from collector.profiles.rules import plugin_defaults
     from collector.store import StoreError, open_store
-    from collector.store.base import insights
+    from collector.store.base import drain_folds, insights
 
     try:
         config = load_config(args.config, plugin_defaults())
@@ -95,6 +95,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         store = open_store(_store_url(args.db))
         await store.open()
         try:
+            await drain_folds(insights(store))
             return await evaluate(insights(store), config, as_of=args.as_of, workers=args.workers)
         finally:
             await store.close()

@@ -165,6 +165,14 @@ class InsightsStore(Protocol):
     ``collector.store.sqlite_insights``); :func:`insights` checks a store at run time.
     """
 
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
+        ...
+
+    async def pending_folds(self) -> int:
+        """Reports stored and not yet folded into their day rollups."""
+        ...
+
     async def home_days(
         self,
         since_day: int,
@@ -253,3 +261,11 @@ def insights(store: object) -> InsightsStore:
     if not all(hasattr(store, name) for name in ("home_days", "save_results", "area_summary")):
         raise StoreError(f"{type(store).__name__} has no home-profile tables yet", transient=False)
     return store  # type: ignore[return-value]
+
+
+async def drain_folds(store: InsightsStore, chunk: int = 1000) -> int:
+    """Fold everything stored so far (before an evaluation reads the day rollups)."""
+    total = 0
+    while n := await store.fold_pending(chunk):
+        total += n
+    return total

@@ -95,6 +95,7 @@ class SqliteStore(InsightsMixin):
         def setup() -> None:
             self._wdb = self._connect()
             self._migrate(self._wdb)
+            self._open_folds(self._wdb)
 
         await asyncio.get_running_loop().run_in_executor(self._writer, setup)
 
@@ -142,11 +143,13 @@ class SqliteStore(InsightsMixin):
                 try:
                     result = self._apply(db, messages, quarantined, statuses)
                     db.execute("COMMIT")
-                    return result
                 except BaseException:
+                    self._folds_rolled_back()
                     if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                         db.execute("ROLLBACK")
                     raise
+                self._folds_committed()
+                return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
 
@@ -254,14 +257,9 @@ class SqliteStore(InsightsMixin):
         db.executemany(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", plan.events
         )
-        # Per-report hooks (home-profile rollups) run in the same transaction.
-        for m in new:
-            if m.kind == "report":
-                self._after_report(db, m)
-
-    def _after_report(self, db: sqlite3.Connection, m: SpooledMessage) -> None:
-        """Hook for features that fold each new report into their own tables."""
-        self._fold_report(db, m)
+        # Home-profile day rollups are folded after the commit, off the ingest path; the
+        # queue row written here makes that happen exactly once (sqlite_insights.py).
+        self._queue_folds(db, [m for m in new if m.kind == "report"])
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400

@@ -10,19 +10,26 @@ SQLite-only functions; JSON as TEXT) so the PostgreSQL store can reuse it.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from collector.profiles.merge import fold_into
 from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
-from collector.store.base import SpooledMessage
+from collector.store.base import SpooledMessage, StoreError
 from collector.store.sqlite_results import ResultsMixin, chunks, dumps, marks
+from protocol.codec import decode
+from protocol.errors import ProtocolError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+#: Decoded reports kept in memory for folding; past this the queue table is the backlog.
+FOLD_BACKLOG = 2000
 SUBSCRIBER_COLUMNS = (
     "gateway_id", "subscriber_id", "plan_down_mbps", "plan_up_mbps", "price", "contract_end", "area", "community",
 )  # fmt: skip
@@ -59,6 +66,47 @@ def day_texts(
 _local = threading.local()
 
 
+@dataclass
+class FoldState:
+    """Reports committed and not yet folded, as decoded bodies (or: read them from the table)."""
+
+    backlog: deque[SpooledMessage]
+    from_table: bool
+
+
+def _queued_reports(db: sqlite3.Connection, limit: int) -> list[SpooledMessage]:
+    """Up to ``limit`` queued reports, decoded again from their stored payloads."""
+    rows = db.execute(
+        "SELECT r.gateway_id, r.epoch, r.seq, r.window_start, r.window_end, r.uptime_s, r.sent_at,"
+        " r.received_at, r.payload FROM home_fold_queue q JOIN reports r"
+        " ON r.gateway_id = q.gateway_id AND r.epoch = q.epoch AND r.seq = q.seq LIMIT ?",
+        (limit,),
+    ).fetchall()
+    out = []
+    for gid, epoch, seq, start, end, uptime, sent, received, payload in rows:
+        try:
+            body = decode(bytes(payload))["body"]  # stored only after validation
+        except (ProtocolError, KeyError) as exc:
+            # cannot happen to a payload this code validated; never let one block the queue
+            log.error("cannot fold %s/%s/%s: %s; dropped from the fold queue", gid, epoch, seq, exc)
+            db.execute(
+                "DELETE FROM home_fold_queue WHERE gateway_id = ? AND epoch = ? AND seq = ?",
+                (gid, epoch, seq),
+            )
+            continue
+        out.append(
+            SpooledMessage(gid, epoch, seq, "report", start, end, uptime, sent, received, body, payload)
+        )
+    if len(rows) < limit:
+        # a key whose raw report the retention already deleted can never be folded
+        db.execute(
+            "DELETE FROM home_fold_queue WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE"
+            " r.gateway_id = home_fold_queue.gateway_id AND r.epoch = home_fold_queue.epoch"
+            " AND r.seq = home_fold_queue.seq)"
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class SqliteDayReader:
     """Reads raw core rollups straight from the database file (one connection per thread).
@@ -90,7 +138,88 @@ class InsightsMixin(ResultsMixin):
 
         async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
-    # -- ingest (inside the batch transaction) -------------------------------------------
+    # -- folding (after ingest, exactly once) ---------------------------------------------
+    def _queue_folds(self, db: sqlite3.Connection, reports: list[SpooledMessage]) -> None:
+        """In the batch transaction: remember which new reports still need folding."""
+        if reports:
+            db.executemany(
+                "INSERT INTO home_fold_queue VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(m.gateway_id, m.epoch, m.seq) for m in reports],
+            )
+        self._uncommitted = reports
+
+    def _folds_committed(self) -> None:
+        # The bodies are already decoded: keep them so folding need not decode them again,
+        # up to a bound; past it the queue table is the backlog (decoded from the raw payloads).
+        state = self._fold_state()
+        reports, self._uncommitted = getattr(self, "_uncommitted", []), []
+        if state.from_table:
+            return
+        state.backlog.extend(reports)
+        if len(state.backlog) > FOLD_BACKLOG:
+            state.backlog.clear()
+            state.from_table = True
+
+    def _folds_rolled_back(self) -> None:
+        self._uncommitted = []
+
+    def _fold_state(self) -> FoldState:
+        found: FoldState | None = getattr(self, "_folds", None)
+        if found is None:
+            found = self._folds = FoldState(deque(), from_table=True)
+        return found
+
+    def _open_folds(self, db: sqlite3.Connection) -> None:
+        """At open: a queue left by an earlier process is folded from the table first."""
+        left = db.execute("SELECT 1 FROM home_fold_queue LIMIT 1").fetchone() is not None
+        self._folds = FoldState(deque(), from_table=left)
+
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` stored reports into their homes' day rollups; return how many.
+
+        Each fold and the removal of its queue row commit together, so a report is folded
+        exactly once whatever dies when. 0 means nothing is waiting.
+        """
+
+        def tx(db: sqlite3.Connection) -> int:
+            state = self._fold_state()
+            if state.from_table:
+                batch = _queued_reports(db, limit)
+                if len(batch) < limit:
+                    state.from_table = False  # drained; newer reports are in memory from now on
+            else:
+                batch = [state.backlog.popleft() for _ in range(min(limit, len(state.backlog)))]
+            if not batch:
+                return 0
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for m in batch:
+                    self._fold_report(db, m)
+                db.executemany(
+                    "DELETE FROM home_fold_queue WHERE gateway_id = ? AND epoch = ? AND seq = ?",
+                    [(m.gateway_id, m.epoch, m.seq) for m in batch],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                # what was taken from memory is still queued in the table: fold from there
+                state.backlog.clear()
+                state.from_table = True
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return len(batch)
+
+        try:
+            return await self._write(tx)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}", transient=True) from exc
+
+    async def pending_folds(self) -> int:
+        """Reports stored and not yet folded."""
+        return await self._read(
+            lambda db: int(db.execute("SELECT count(*) FROM home_fold_queue").fetchone()[0])
+        )
+
     def _fold_report(self, db: sqlite3.Connection, m: SpooledMessage) -> None:
         """Fold one new report into its home's day rollup."""
         contribution = window_contribution(m.body, m.window_start, m.window_end)
@@ -113,7 +242,7 @@ class InsightsMixin(ResultsMixin):
             "INSERT INTO home_days (gateway_id, day, data, detail, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id, day) DO UPDATE SET data = excluded.data, detail = excluded.detail,"
             " updated_at = excluded.updated_at",
-            (*key, *texts, m.received_at),
+            (*key, *texts, time.time()),
         )
         cache[key] = (*texts, day)
         if len(cache) > DAY_CACHE:

@@ -19,7 +19,7 @@ from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
 from collector.profiles.evaluate import evaluate_changed
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import plugin_defaults, rules
-from collector.store.base import InsightsStore, StoreError, insights
+from collector.store.base import InsightsStore, StoreError, drain_folds, insights
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
@@ -227,6 +227,7 @@ async def _schedule(app: web.Application) -> None:
         await asyncio.sleep(config.evaluate_every_s)
         try:
             store = insights(app[STORE])
+            await drain_folds(store)
             await evaluate_changed(store, config)
         except asyncio.CancelledError:
             raise

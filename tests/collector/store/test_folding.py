@@ -1,0 +1,110 @@
+"""Home-profile folding after ingest: every stored report folded exactly once, whatever dies when."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.runner import report_frame
+from collector.ingest import Incoming, classify
+from collector.store import SpooledMessage, open_store, sqlite_insights
+from collector.store.base import drain_folds, insights
+from collector.store.sqlite import SqliteStore
+from emulator.home import VirtualHome
+from protocol.topics import topic_for
+
+T0 = 1_700_000_000 - 1_700_000_000 % 86400  # a UTC midnight
+
+
+def reports(gateway_id: str, n: int, first_seq: int = 1) -> list[SpooledMessage]:
+    home = VirtualHome(gateway_id, 7)
+    out = []
+    for k in range(first_seq, first_seq + n):
+        window = (T0 + 900 * (k - 1), T0 + 900 * k)
+        frame = report_frame(gateway_id, 1, k, window, home.uptime_s, home.report_body(900, window[1]), T0)
+        message = classify(Incoming(topic_for(gateway_id, "report"), frame, k, 1, time.time()))
+        assert isinstance(message, SpooledMessage)
+        out.append(message)
+    return out
+
+
+async def folded_windows(store: SqliteStore) -> dict[str, int]:
+    days = await insights(store).home_days(T0 // 86400)
+    return {gid: data["v"][0] for gid, _, data in days}  # v[0]: windows folded
+
+
+async def test_reports_are_folded_after_commit_and_duplicates_never(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
+    await store.open()
+    try:
+        batch = reports("fold-a", 6)
+        await store.write_batch(batch[:4], [], [])
+        await store.write_batch(batch, [], [])  # four duplicates, two new
+        assert await store.pending_folds() == 6
+        assert await folded_windows(store) == {}  # not yet: folding follows the ingest
+        assert await drain_folds(store, chunk=4) == 6
+        assert await store.pending_folds() == 0
+        assert await folded_windows(store) == {"fold-a": 6}
+        assert await store.fold_pending() == 0
+    finally:
+        await store.close()
+
+
+async def test_a_queue_left_by_a_dead_collector_is_folded_from_the_raw_reports(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/f.db"
+    first = open_store(url)
+    await first.open()
+    await first.write_batch(reports("fold-b", 5), [], [])
+    assert await insights(first).fold_pending(limit=2) == 2
+    await first.close()  # three committed reports never folded in this process
+
+    second = SqliteStore(url)
+    await second.open()
+    try:
+        await second.write_batch(reports("fold-b", 2, first_seq=6), [], [])  # new work meanwhile
+        assert await drain_folds(second, chunk=2) == 5
+        assert await folded_windows(second) == {"fold-b": 7}
+    finally:
+        await second.close()
+
+
+async def test_a_backlog_past_memory_is_read_back_from_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_insights, "FOLD_BACKLOG", 3)
+    store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
+    await store.open()
+    try:
+        for gid in ("fold-c", "fold-d", "fold-e"):
+            await store.write_batch(reports(gid, 2), [], [])  # 6 > 3: bodies dropped from memory
+        await store.write_batch(reports("fold-f", 1), [], [])
+        assert await drain_folds(store, chunk=2) == 7
+        assert await folded_windows(store) == {"fold-c": 2, "fold-d": 2, "fold-e": 2, "fold-f": 1}
+    finally:
+        await store.close()
+
+
+async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    await store.open()
+    try:
+        await store.write_batch(reports("fold-g", 3), [], [])
+        # another process holds the write lock past the store's busy timeout (5 s): the fold
+        # fails, and its reports stay queued
+        other = sqlite3.connect(path, timeout=0.1)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Exception, match="locked"):
+            await store.fold_pending()
+        other.execute("ROLLBACK")
+        other.execute("UPDATE reports SET payload = x'00' WHERE seq = 2")  # cannot happen; must not block
+        other.commit()
+        other.close()
+        assert await drain_folds(store) == 2
+        assert await store.pending_folds() == 0
+        assert await folded_windows(store) == {"fold-g": 2}
+    finally:
+        await store.close()
