@@ -41,7 +41,7 @@ from collector.profiles.config import load_config  # noqa: E402
 from collector.profiles.evaluate import evaluate  # noqa: E402
 from collector.profiles.rollup import day_of, merge_day, split_day, window_contribution  # noqa: E402
 from collector.store import open_store  # noqa: E402
-from collector.store.base import insights  # noqa: E402
+from collector.store.base import drain_folds, insights  # noqa: E402
 from emulator.clock import SimClock  # noqa: E402
 from emulator.fleet import Fleet  # noqa: E402
 from emulator.home import VirtualHome  # noqa: E402
@@ -80,6 +80,7 @@ async def _import_and_evaluate(
     try:
         ins = insights(store)
         await ins.upsert_subscribers(parse_subscribers(crm_text).rows)
+        await drain_folds(ins)  # what the collector had not yet folded when it stopped
         cpu = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
         report = await evaluate(ins, load_config(), as_of=as_of, workers=workers)
         # the workers are children: their CPU counts once they have exited

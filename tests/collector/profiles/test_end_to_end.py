@@ -14,7 +14,7 @@ from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate
 from collector.service import Service
 from collector.settings import Settings
-from collector.store.base import insights
+from collector.store.base import drain_folds, insights
 from emulator.clock import SimClock
 from emulator.fleet import Fleet
 from emulator.truth import CRM_COLUMNS, crm_rows, fleet_specs
@@ -61,6 +61,7 @@ async def test_thirty_persona_homes_over_two_simulated_days(broker: Broker, serv
     assert left == 0 and reports > 0.95 * 30 * CLOCK.windows  # a few gateways are off for an hour or two
 
     store = insights(service.store)
+    await drain_folds(store)
     days = await store.home_days(CLOCK.start // 86400)
     assert len(days) == 60 and sum(data["v"][0] for _, _, data in days) == reports  # each folded once
     rows = crm_rows(specs, CLOCK.end)

@@ -17,7 +17,7 @@ from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate, evaluate_changed
 from collector.profiles.rollup import split_day
 from collector.store import SpooledMessage, open_store
-from collector.store.base import InsightsStore, insights
+from collector.store.base import InsightsStore, drain_folds, insights
 from emulator.home import VirtualHome
 from emulator.truth import fleet_specs
 from tests.collector.profiles.builders import MONDAY, Day, as_of, week
@@ -63,6 +63,8 @@ async def test_each_new_report_is_folded_once(store: Any) -> None:
     ]  # fmt: skip
     await store.write_batch(messages[:3], [], [])
     await store.write_batch(messages, [], [])  # three duplicates and one new report
+    assert await drain_folds(insights(store)) == 4
+    assert await insights(store).fold_pending() == 0
     ((gid, day, data),) = await insights(store).home_days(MONDAY, detail=True)
     assert (gid, day) == (spec.gateway_id, MONDAY)
     assert data["v"][0] == 4 and data["first"] == start and data["last"] == start + 3600
