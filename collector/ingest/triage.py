@@ -16,7 +16,7 @@ from typing import Any
 from collector.store import QuarantinedMessage, SpooledMessage, StatusChange
 from protocol.codec import MAX_FRAME, open_envelope
 from protocol.errors import ProtocolError, Reason
-from protocol.models import EventBatch, Report, Status, validate
+from protocol.models import check
 from protocol.topics import SPOOLED_KINDS, Topic, parse_topic
 
 Key = tuple[str, int, int]  # (gateway_id, epoch, seq): the idempotency key
@@ -102,29 +102,30 @@ def triage(item: Incoming) -> Triage:
         return refuse(IngestReason.INTERNAL.value, f"{type(exc).__name__}: {exc}"[:500])
     sent_at = _int(raw.get("sent_at"), 2**40)
     try:
-        message = validate(raw)
+        kind = check(raw)
     except ProtocolError as exc:
         return refuse(exc.reason.value, exc.detail, _own_key(where, raw))
     except Exception as exc:
         return refuse(IngestReason.INTERNAL.value, f"{type(exc).__name__}: {exc}"[:500], _own_key(where, raw))
-    if isinstance(message, Report | EventBatch):
+    # validated: the raw dict is what the models describe (and keeps fields a newer minor adds)
+    if kind in SPOOLED_KINDS:
+        key = (raw["gateway_id"], raw["epoch"], raw["seq"])
         spooled = SpooledMessage(
-            gateway_id=message.gateway_id,
-            epoch=message.epoch,
-            seq=message.seq,
-            kind=message.kind,
-            window_start=message.window_start,
-            window_end=message.window_end,
-            uptime_s=message.uptime_s,
-            sent_at=message.sent_at,
+            gateway_id=key[0],
+            epoch=key[1],
+            seq=key[2],
+            kind=kind,
+            window_start=raw["window_start"],
+            window_end=raw["window_end"],
+            uptime_s=raw["uptime_s"],
+            sent_at=raw["sent_at"],
             received_at=item.received_at,
-            # the validated raw dict: cheaper than model_dump, and keeps fields a newer minor adds
             body=raw["body"],
             payload=item.payload,
         )
-        return Triage(spooled, (message.gateway_id, message.epoch, message.seq), sent_at)
-    if isinstance(message, Status):
-        change = StatusChange(message.gateway_id, message.state, item.received_at, message.agent_version)
+        return Triage(spooled, key, sent_at)
+    if kind == "status":
+        change = StatusChange(raw["gateway_id"], raw["state"], item.received_at, raw.get("agent_version"))
         return Triage(change, None, sent_at)
     return Triage(None)  # ack/cmd are ours; the subscription does not carry them
 

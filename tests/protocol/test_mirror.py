@@ -1,0 +1,94 @@
+"""The msgspec mirror (``check``) and the pydantic models (``validate``) give the same verdicts."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emulator.home import VirtualHome
+from protocol.errors import ProtocolError
+from protocol.models import check, validate
+from tests.protocol.messages import ack, cmd, event, report, status
+
+NASTY: list[Any] = [
+    None, True, False, 0, -1, 1, 5.0, 0.5, 2**32, 2**63 - 1, 2**64 - 1, -(2**63),
+    math.nan, math.inf, -math.inf, 1e308, "", "5", "x" * 129, "x" * 501, "aa:bb:cc:dd:ee:ff",
+    "aa:bb:cc:dd:ee:ff\n", "AA:BB:CC:DD:EE:FF", [], [1, 2], ["a"] * 17, {}, {"a": 1}, b"bytes",
+    "report", "event", "status", "ack", "cmd", "online", "2.4GHz", "wired", "wan",
+]  # fmt: skip
+
+
+def verdict(fn: Any, message: dict[str, Any]) -> bool:
+    try:
+        fn(message)
+    except ProtocolError:
+        return False
+    return True
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside ``node`` (map keys and list positions)."""
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += paths(v, (*prefix, i))
+    return out
+
+
+def full_report() -> dict[str, Any]:
+    home = VirtualHome("mirror-gw", 11)
+    message = report("mirror-gw")
+    message["body"] = home.report_body(900, 1_700_000_900)
+    return message
+
+
+BASES = [full_report(), report(), event(), status(), ack(), cmd()]
+
+
+@pytest.mark.parametrize("message", BASES, ids=lambda m: str(m["kind"]))
+def test_valid_messages_pass_both(message: dict[str, Any]) -> None:
+    assert verdict(validate, message) and verdict(check, message)
+    assert check(message) == message["kind"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data())
+def test_any_one_changed_value_gets_the_same_verdict(data: st.DataObject) -> None:
+    message = copy.deepcopy(data.draw(st.sampled_from(BASES)))
+    path = data.draw(st.sampled_from(paths(message)))
+    node = message
+    for step in path[:-1]:
+        node = node[step]
+    if data.draw(st.booleans(), label="delete") and isinstance(node, dict):
+        del node[path[-1]]
+    else:
+        node[path[-1]] = data.draw(st.sampled_from(NASTY))
+    assert verdict(check, message) == verdict(validate, message), path
+
+
+@pytest.mark.parametrize("extra", [{"new_field": [1, {"x": 2}]}, {"kind": "nope"}, {"v": 1}])
+def test_unknown_fields_are_ignored_and_wrong_tags_refused_alike(extra: dict[str, Any]) -> None:
+    message = {**report(), **extra}
+    assert verdict(check, message) == verdict(validate, message)
+
+
+def test_the_mirror_names_the_field() -> None:
+    message = report()
+    message["body"]["stations"] = [{"mac": "AA:BB:CC:DD:EE:FF"}]
+    with pytest.raises(ProtocolError, match=r"stations\[0\]\.mac"):
+        check(message)
+
+
+@pytest.mark.parametrize("mac", ["aa:bb:cc:dd:ee:ff\n", "aa:bb:cc:dd:ee:fff", "AA:BB:CC:DD:EE:FF"])
+def test_patterns_anchor_at_the_very_end_in_both(mac: str) -> None:
+    message = report()
+    message["body"]["stations"] = [{"mac": mac}]
+    assert not verdict(validate, message) and not verdict(check, message)
