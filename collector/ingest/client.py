@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,7 +77,12 @@ class Ingest:
         #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum).
         self.window = max(20, min(65535, settings.batch_max * 2))
         self.batch_max = min(settings.batch_max, self.window)
-        self._queue: asyncio.Queue[Incoming] | None = None
+        # paho's thread appends; the loop is woken only when the batch loop waits for
+        # ``_want`` messages (a wake-up per batch, not per message: a self-pipe write each)
+        self._inbox: deque[Incoming] = deque()
+        self._ready = asyncio.Event()
+        self._want = 1
+        self._waiting = False
         # one writer each (paho thread, event loop), so their difference needs no lock
         self._produced = 0
         self._consumed = 0
@@ -142,13 +147,15 @@ class Ingest:
         item = Incoming(
             message.topic, bytes(payload), message.mid, message.qos, time.time(), size, bool(message.retain)
         )
-        assert self._loop is not None and self._queue is not None
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        self._inbox.append(item)
+        if self._waiting and len(self._inbox) >= self._want:
+            self._waiting = False
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._ready.set)
 
     # -- asyncio side -----------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 7 * 24 * 3600  # keep our queue while we restart
         props.ReceiveMaximum = self.window
@@ -182,24 +189,29 @@ class Ingest:
             **self.clock.health(),
         }
 
+    async def _until(self, want: int, timeout: float | None) -> None:
+        """Return once ``want`` messages wait in the inbox, or after ``timeout`` seconds."""
+        if len(self._inbox) >= want:
+            return
+        self._ready.clear()
+        self._want, self._waiting = want, True
+        try:
+            if len(self._inbox) >= want:  # arrived between the check and the flag
+                return
+            if timeout is None:
+                await self._ready.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), timeout)
+        finally:
+            self._waiting = False
+
     async def _collect(self) -> list[Incoming]:
-        assert self._queue is not None
-        batch = [await self._queue.get()]
-        deadline = time.monotonic() + self.settings.batch_wait_ms / 1000
-        while len(batch) < self.batch_max:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        self._consumed += len(batch)
+        await self._until(1, None)
+        await self._until(self.batch_max, self.settings.batch_wait_ms / 1000)
+        n = min(self.batch_max, len(self._inbox))
+        batch = [self._inbox.popleft() for _ in range(n)]
+        self._consumed += n
         return batch
 
     async def _batches(self) -> None:
@@ -407,7 +419,9 @@ class Ingest:
                     ),
                     compress=False,
                 )
-                self._client.publish(topic_for(gateway_id, Kind.ACK), frame, qos=1)
+                # QoS 0: an ack is itself the delivery guarantee; one lost (the gateway was
+                # offline) means a resend, which is stored once and acknowledged again
+                self._client.publish(topic_for(gateway_id, Kind.ACK), frame, qos=0)
         for item in batch:
             if item.qos > 0:
                 self._client.ack(item.mid, item.qos)
