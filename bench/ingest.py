@@ -103,7 +103,9 @@ if sys.argv[5] == "subscribe-only":
 while seen < n and time.perf_counter() - start < 300:
     c.loop(0.05)
 end = time.perf_counter()
-print(seen, end - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+start = first or start  # first message to last, as the collector is timed
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(seen, end - start, ru.ru_maxrss, ru.ru_utime + ru.ru_stime)
 """
 
 
@@ -118,8 +120,9 @@ def baseline(broker: Broker, reports: list[tuple[str, bytes, tuple[str, int, int
         capture_output=True,
         text=True,
     )
-    seen, seconds, rss_kib = done.stdout.split()
+    seen, seconds, rss_kib, cpu_s = done.stdout.split()
     return {
+        "cpu_s": float(cpu_s),
         "received": int(seen),
         "seconds": float(seconds),
         "per_s": int(seen) / float(seconds),
@@ -167,6 +170,12 @@ def start_collector(
     raise RuntimeError(f"collector did not come up; see {workdir / (cid + '.log')}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -190,6 +199,7 @@ def collector_run(
     publish_all(broker.port, reports)
     started = time.perf_counter()
     procs = [start_collector(store_url, broker, cid, share, workdir) for cid in cids]
+    cpu_at_start = sum(cpu_seconds(p.pid) for p, _ in procs)  # imports and start-up excluded
     n = len(reports)
     stored = 0
     while time.perf_counter() - started < 600:
@@ -198,7 +208,12 @@ def collector_run(
         if stored >= n:
             break
         time.sleep(0.05)
-    seconds = time.perf_counter() - started
+    # first message received to last commit (the collector's own clock): start-up excluded,
+    # as the baseline is timed from its first message
+    seconds = max(float(s["last_commit_at"]) for s in states) - min(  # type: ignore[arg-type]
+        float(s["first_received_at"]) for s in states if s.get("first_received_at")  # type: ignore[arg-type]
+    )
+    cpu_at_commit = sum(cpu_seconds(p.pid) for p, _ in procs) - cpu_at_start
     # home-profile folding follows the ingest (acks first): time until it has caught up too
     folded_s = None
     while time.perf_counter() - started < 900:
@@ -222,6 +237,7 @@ def collector_run(
         "duplicated": duplicated,
         "committed": stored,
         "folded_s": folded_s,
+        "cpu_s": cpu_at_commit,
     }
 
 
@@ -301,6 +317,10 @@ def main() -> int:
                 "lost": full["lost"],
                 "duplicated": full["duplicated"],
                 "with_profiles_per_s": round(len(reports) / float(full["folded_s"]), 1) if full["folded_s"] else None,  # type: ignore[arg-type]
+                # CPU per message (the collector's includes folding, which runs when ingest idles):
+                # steadier than rates where other work shares the cores
+                "cpu_us_per_report": round(float(full["cpu_s"]) / len(reports) * 1e6, 1),  # type: ignore[arg-type]
+                "baseline_cpu_us_per_message": round(base["cpu_s"] / len(reports) * 1e6, 1),
                 "collector_peak_rss_mib": round(float(full["peak_rss_mib"]), 1),  # type: ignore[arg-type]
                 "baseline_rss_mib": round(base["rss_mib"], 1),
             }

@@ -62,6 +62,8 @@ class IngestStats:
     shed: int = 0
     last_error: str = ""
     last_commit: float = 0.0
+    #: Wall time of the first message this process received (for throughput figures).
+    first_received: float = 0.0
     by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -186,6 +188,8 @@ class Ingest:
             "shed": s.shed,
             "queued": self.queued,
             "last_commit_age_s": round(time.time() - s.last_commit, 1) if s.last_commit else None,
+            "first_received_at": s.first_received or None,
+            "last_commit_at": s.last_commit or None,
             **self.clock.health(),
         }
 
@@ -237,6 +241,8 @@ class Ingest:
         return await self._finish(batch, self._prepare(batch))
 
     def _prepare(self, batch: list[Incoming]) -> _Prepared:
+        if not self.stats.first_received:
+            self.stats.first_received = batch[0].received_at
         self.stats.received += len(batch)
         messages: list[SpooledMessage] = []
         quarantined: list[QuarantinedMessage] = []

@@ -124,8 +124,15 @@ def _deltas(
     for key, values in current.items():
         old = previous.get(key)
         # a key seen for the first time has no baseline: its counters started before we knew it
-        if old is not None:
-            out[key] = [counter_delta(o, v, rebooted) for o, v in zip(old, values, strict=False)]
+        if old is None:
+            continue
+        if rebooted:
+            out[key] = values[: len(old)]  # counted since the reboot
+            continue
+        delta = [v - o for o, v in zip(old, values, strict=False)]
+        if min(delta, default=0) < 0:  # rare: a wrap or a reset, counter by counter
+            delta = [counter_delta(o, v, False) for o, v in zip(old, values, strict=False)]
+        out[key] = delta
     return out
 
 
