@@ -1,11 +1,14 @@
-"""Read latency at scale: the per-gateway page query (and, when the store has it, a segment query).
+"""Read latency at scale: the per-gateway page query and the segment query.
 
     python bench/query.py --gateways 100000 --days 7 --json
 
 Fills a fresh store directly (no broker): N gateways, each with its latest frame and
-``days`` x 96 fifteen-minute facts rows, then times the queries the operator page makes
-(``gateway`` + ``history``) for random gateways and prints p50/p95 in one JSON line.
-Never passes or fails on time.
+``days`` x 96 fifteen-minute facts rows; one CRM row per gateway (``--areas`` areas of 10
+communities each), one evaluated profile per home and its labels/flags/warnings (drawn at
+the rates of the emulator's mixed fleet). Then times, for random gateways, the queries the
+operator page makes (``gateway`` + ``history``) and, for random (rule, area) pairs, the
+segment query ``homes?label=X&area=Y`` (first page of 100 and the total), and prints
+p50/p95 of each in one JSON line. Never passes or fails on time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -29,7 +33,7 @@ from collector.store import open_store  # noqa: E402
 from emulator.home import VirtualHome  # noqa: E402
 
 
-def fill_sqlite(path: str, gateways: int, days: int) -> float:
+def fill_sqlite(path: str, gateways: int, days: int, areas: int) -> float:
     """Write the synthetic history with plain executemany; return seconds taken."""
     started = time.perf_counter()
     home = VirtualHome("bench-q", 7)
@@ -60,11 +64,47 @@ def fill_sqlite(path: str, gateways: int, days: int) -> float:
         db.execute("COMMIT")
         print(f"\rfilled {min(gateways, g0 + 2000)}/{gateways} gateways", end="", file=sys.stderr)
     print(file=sys.stderr)
+    fill_segments(db, gateways, areas)
     db.close()
     return time.perf_counter() - started
 
 
-async def measure(url: str, gateways: int, samples: int) -> dict[str, float]:
+#: (rule, kind, share of homes): roughly the emulator's mixed fleet
+RESULTS = (
+    ("heavy_gamer", "label", 0.12), ("video_lover", "label", 0.25), ("reader", "label", 0.08),
+    ("livestreamer", "label", 0.05), ("soho", "label", 0.06), ("mesh_or_fttr", "flag", 0.10),
+    ("plan_upgrade", "flag", 0.07), ("video_package", "flag", 0.09), ("acceleration_package", "flag", 0.06),
+    ("traffic_package", "flag", 0.04), ("churn_risk", "warning", 0.05), ("inactive", "warning", 0.04),
+)  # fmt: skip
+
+
+def fill_segments(db: sqlite3.Connection, gateways: int, areas: int) -> None:
+    """CRM rows, evaluated profiles and current results for every gateway."""
+    rng = random.Random(3)
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO subscribers VALUES (?, ?, 100, 20, 39, '2027-06-30', ?, ?, 0)",
+        (
+            (f"gw-{g:07d}", f"sub-{g:07d}", f"area-{a:03d}", f"area-{a:03d}-c{rng.randrange(10)}")
+            for g in range(gateways)
+            for a in [rng.randrange(areas)]
+        ),
+    )
+    db.executemany(
+        "INSERT INTO home_profiles VALUES (?, 0, ?, ?, ?, ?, 0, '{}')",
+        ((f"gw-{g:07d}", rng.uniform(30, 95), rng.randrange(2, 25), rng.uniform(0.5, 60), rng.uniform(0, 12))
+         for g in range(gateways)),
+    )  # fmt: skip
+    db.executemany(
+        "INSERT INTO home_results VALUES (?, ?, ?, 1, '7d', 'on', NULL, 'sentence', '{}', 0, 0, 0)",
+        ((f"gw-{g:07d}", rule, kind) for g in range(gateways) for rule, kind, share in RESULTS
+         if rng.random() < share),
+    )  # fmt: skip
+    db.execute("COMMIT")
+    db.execute("ANALYZE")
+
+
+async def measure(url: str, gateways: int, areas: int, samples: int) -> dict[str, float]:
     store = open_store(url)
     await store.open()
     rng = random.Random(2)
@@ -77,10 +117,35 @@ async def measure(url: str, gateways: int, samples: int) -> dict[str, float]:
             history = await store.history(gid, 96)
             times.append((time.perf_counter() - t) * 1000)
             assert gw is not None and len(history) == 96
+        segment = await segments(store, areas, samples)
     finally:
         await store.close()
     times.sort()
-    return {"page_p50_ms": round(statistics.median(times), 2), "page_p95_ms": round(times[int(0.95 * len(times))], 2)}
+    return {
+        "page_p50_ms": round(statistics.median(times), 2), "page_p95_ms": round(times[int(0.95 * len(times))], 2),
+        **segment,
+    }  # fmt: skip
+
+
+async def segments(store: Any, areas: int, samples: int) -> dict[str, float]:
+    """Latency of ``homes(label|flag|warning=X, area=Y)``: the first page and the total."""
+    rng = random.Random(4)
+    times: list[float] = []
+    matched = 0
+    for _ in range(samples):
+        rule, kind, _ = rng.choice(RESULTS)
+        area = f"area-{rng.randrange(areas):03d}"
+        t = time.perf_counter()
+        found = await store.homes(**{kind: rule}, area=area, limit=100)
+        times.append((time.perf_counter() - t) * 1000)
+        matched += found["total"]
+        assert all(area == h["area"] and rule in h[kind] for h in found["homes"])
+    times.sort()
+    return {
+        "segment_p50_ms": round(statistics.median(times), 2),
+        "segment_p95_ms": round(times[int(0.95 * len(times))], 2),
+        "segment_mean_homes": round(matched / samples, 1),
+    }
 
 
 def main() -> int:
@@ -88,6 +153,7 @@ def main() -> int:
     parser.add_argument("--gateways", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--areas", type=int, default=200, help="CRM areas (10 communities each)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="hs-query-"))
@@ -99,11 +165,11 @@ def main() -> int:
         await store.close()
 
     asyncio.run(migrate())
-    fill_s = fill_sqlite(f"{workdir}/q.db", args.gateways, args.days)
+    fill_s = fill_sqlite(f"{workdir}/q.db", args.gateways, args.days, args.areas)
     result = {
         "store": "sqlite", "gateways": args.gateways, "days": args.days, "facts_rows": args.gateways * args.days * 96,
         "fill_s": round(fill_s, 1), "db_mib": round((workdir / "q.db").stat().st_size / 2**20, 1),
-        **asyncio.run(measure(url, args.gateways, args.samples)),
+        **asyncio.run(measure(url, args.gateways, args.areas, args.samples)),
     }
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     for path in workdir.iterdir():
