@@ -183,22 +183,26 @@ class InsightsMixin(ResultsMixin):
 
         def tx(db: sqlite3.Connection) -> int:
             state = self._fold_state()
-            if state.from_table:
-                batch = _queued_reports(db, limit)
-                if len(batch) < limit:
-                    state.from_table = False  # drained; newer reports are in memory from now on
-            else:
-                batch = [state.backlog.popleft() for _ in range(min(limit, len(state.backlog)))]
-            if not batch:
-                return 0
+            taken: list[SpooledMessage] = []
             try:
+                # Claim first, inside the transaction: a key is folded by whoever deletes it,
+                # so two processes on one file never fold a report twice.
                 db.execute("BEGIN IMMEDIATE")
-                for m in batch:
-                    self._fold_report(db, m)
-                db.executemany(
-                    "DELETE FROM home_fold_queue WHERE gateway_id = ? AND epoch = ? AND seq = ?",
-                    [(m.gateway_id, m.epoch, m.seq) for m in batch],
-                )
+                if state.from_table:
+                    taken = _queued_reports(db, limit)
+                    drained = len(taken) < limit
+                else:
+                    taken = [state.backlog.popleft() for _ in range(min(limit, len(state.backlog)))]
+                    drained = False
+                folded = 0
+                for m in taken:
+                    claim = db.execute(
+                        "DELETE FROM home_fold_queue WHERE gateway_id = ? AND epoch = ? AND seq = ?",
+                        (m.gateway_id, m.epoch, m.seq),
+                    )
+                    if claim.rowcount == 1:
+                        self._fold_report(db, m)
+                        folded += 1
                 db.execute("COMMIT")
             except BaseException:
                 # what was taken from memory is still queued in the table: fold from there
@@ -207,7 +211,9 @@ class InsightsMixin(ResultsMixin):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            return len(batch)
+            if drained:
+                state.from_table = False  # newer reports are in memory from now on
+            return len(taken)
 
         try:
             return await self._write(tx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -108,3 +109,23 @@ async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_noth
         assert await folded_windows(store) == {"fold-g": 2}
     finally:
         await store.close()
+
+
+async def test_two_processes_on_one_file_fold_each_report_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/f.db"
+    writer = SqliteStore(url)
+    await writer.open()
+    await writer.write_batch(reports("fold-h", 12), [], [])
+    await writer.close()  # twelve reports left queued
+    a, b = SqliteStore(url), SqliteStore(url)
+    await a.open()
+    await b.open()
+    try:
+        # both start from the table and take overlapping chunks; each key is folded by its claimer
+        counts = await asyncio.gather(drain_folds(a, chunk=5), drain_folds(b, chunk=5))
+        assert sum(counts) >= 12
+        assert await folded_windows(a) == {"fold-h": 12}
+        assert await a.pending_folds() == 0
+    finally:
+        await a.close()
+        await b.close()
