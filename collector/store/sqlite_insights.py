@@ -19,15 +19,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from collector.profiles.merge import fold_into
 from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
 from collector.store.base import SpooledMessage, StoreError
-from collector.store.sqlite_results import ResultsMixin, chunks, dumps, marks
+from collector.store.sqlite_results import ResultsMixin, chunks, marks
 from protocol.codec import decode
 from protocol.errors import ProtocolError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# the fold's JSON (a day rollup is ~30 KB): the same text as json.dumps, several times faster
+_dumps_bytes = msgspec.json.Encoder().encode
+_loads = msgspec.json.Decoder().decode
+
+
+def _dumps(value: Any) -> str:
+    return _dumps_bytes(value).decode()
+
 #: Decoded reports kept in memory for folding; past this the queue table is the backlog.
 FOLD_BACKLOG = 2000
 SUBSCRIBER_COLUMNS = (
@@ -241,9 +251,9 @@ class InsightsMixin(ResultsMixin):
             # the parsed day of the last fold, still what is stored (a rolled-back batch would differ)
             day = fold_into(cached[2], contribution)
         else:
-            day = fold_into(join_day(json.loads(row[0]), json.loads(row[1])), contribution)
+            day = fold_into(join_day(_loads(row[0]), _loads(row[1])), contribution)
         core, detail = split_day(day)
-        texts = (dumps(core), dumps(detail))
+        texts = (_dumps(core), _dumps(detail))
         db.execute(
             "INSERT INTO home_days (gateway_id, day, data, detail, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id, day) DO UPDATE SET data = excluded.data, detail = excluded.detail,"
