@@ -243,6 +243,10 @@ class InsightsStore(Protocol):
         """Evaluated homes matching the filters, with their result names, and the total."""
         ...
 
+    async def area_names(self) -> dict[str, list[str]]:
+        """The distinct CRM areas and communities (for filters)."""
+        ...
+
     async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
         """Per area or community figures; groups under ``min_group`` homes are suppressed."""
         ...

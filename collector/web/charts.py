@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
 
@@ -65,3 +66,80 @@ def line_chart(
         f'<text x="{pad_l - 4}" y="{pad_t + inner_h}" text-anchor="end" class="chart-label">0</text>'
     )
     return head + axis + lines + dots + "</svg>"
+
+
+def _bar_value(value: float, unit: str) -> str:
+    # counts stay whole numbers ("1234", not "1.23e+03"); other values as the line charts print them
+    if float(value).is_integer() and abs(value) < 1e6 and unit not in ("bps", "B"):
+        return f"{int(value)}{unit}"
+    return _fmt(value, unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of :func:`bar_chart`: its label, value, colour, an optional link and value text."""
+
+    label: str
+    value: float | None
+    colour: str = "#2f7ed8"
+    href: str | None = None
+    note: str | None = None  # shown after the bar instead of the value (e.g. "0.96 x 0.45")
+
+
+def bar_chart(
+    title: str,
+    bars: list[Bar],
+    unit: str = "",
+    *,
+    width: int = 420,
+    fixed_max: float | None = None,
+    marker: tuple[float, str] | None = None,
+    label_w: int = 130,
+) -> str:
+    """A horizontal SVG bar chart, one row per bar (``None`` draws no bar and shows a dash).
+
+    ``marker`` draws a dashed line at a value with its caption (e.g. a rule's threshold).
+    Every bar is a ``rect.chart-bar`` (zero-width when the value is 0) so counting bars
+    counts the rows, and a ``<title>`` gives the full label and value on hover.
+    """
+    row_h, pad_t, pad_b, value_w = 20, 24, 8 if marker is None else 20, 64
+    height = pad_t + row_h * max(len(bars), 1) + pad_b
+    inner_w = width - label_w - value_w
+    head = (
+        f'<svg class="chart bars" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}"'
+        f' width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<text x="8" y="14" class="chart-title">{escape(title)}</text>'
+    )
+    values = [b.value for b in bars if b.value is not None]
+    if not bars:
+        return head + f'<text x="{label_w}" y="{pad_t + 14}" class="chart-empty">no data yet</text></svg>'
+    top = fixed_max if fixed_max is not None else (max(values, default=0.0) or 1.0)
+
+    def sx(v: float) -> float:
+        return label_w + inner_w * max(0.0, min(v, top)) / top
+
+    out = [
+        head,
+        f'<line x1="{label_w}" y1="{pad_t - 2}" x2="{label_w}" y2="{height - pad_b}" class="chart-axis"/>',
+    ]
+    for i, b in enumerate(bars):
+        y = pad_t + row_h * i
+        shown = b.note if b.note is not None else "–" if b.value is None else _bar_value(b.value, unit)
+        label = b.label if len(b.label) <= 20 else b.label[:19] + "…"
+        row = (
+            f"<g><title>{escape(b.label)}: {escape(shown)}</title>"
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" class="chart-label">{escape(label)}</text>'
+            f'<rect class="chart-bar" x="{label_w}" y="{y + 3}" height="{row_h - 6}"'
+            f' width="{(sx(b.value) - label_w) if b.value is not None else 0:.1f}" fill="{escape(b.colour)}"/>'
+            f'<text x="{sx(b.value or 0.0) + 4:.1f}" y="{y + 13}" class="chart-label">{escape(shown)}</text></g>'
+        )
+        out.append(f'<a href="{escape(b.href)}">{row}</a>' if b.href else row)
+    if marker is not None:
+        x = sx(marker[0])
+        out.append(
+            f'<line x1="{x:.1f}" y1="{pad_t - 2}" x2="{x:.1f}" y2="{height - pad_b}" stroke="#b42318"'
+            ' stroke-dasharray="4,3"/>'
+            f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" class="chart-label">{escape(marker[1])}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

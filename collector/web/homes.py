@@ -1,5 +1,7 @@
 """Home profiles over HTTP: ``/api/v1/homes``, one home's profile and results, the area view,
-the OpenAPI document of these routes, and the scheduled (incremental) evaluation.
+the OpenAPI document of these routes, the operator pages over the same data (``/homes``,
+``/homes/{id}``, ``/areas``, rendered by :mod:`collector.web.home_pages`), and the scheduled
+(incremental) evaluation.
 
 Authentication is the app's middleware: every route here needs a session or a token.
 """
@@ -18,14 +20,20 @@ from aiohttp import web
 from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
 from collector.profiles.evaluate import evaluate_changed
 from collector.profiles.profile import as_of_day, build_profile
-from collector.profiles.rules import plugin_defaults, rules
+from collector.profiles.rules import KINDS, plugin_defaults, rules
 from collector.store.base import InsightsStore, StoreError, drain_folds, insights
+from collector.web import home_pages
+from collector.web.auth import USER
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
 
 CONFIG: web.AppKey[ProfilesConfig] = web.AppKey("profiles_config", ProfilesConfig)
 routes = web.RouteTableDef()
+
+
+def _page(text: str) -> web.Response:
+    return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _store(request: web.Request) -> InsightsStore:
@@ -50,27 +58,23 @@ def _rule_name(request: web.Request, name: str, kind: str) -> str | None:
     return value
 
 
-@routes.get("/api/v1/homes")
-async def api_homes(request: web.Request) -> web.Response:
-    """Evaluated homes, filtered by label, flag, warning and area (or community)."""
-    store = _store(request)
-    found = await store.homes(
+# -- what the API and the pages show (one function each, so both always agree) ---------------
+async def homes_data(request: web.Request, default_limit: int = 100) -> dict[str, Any]:
+    """The homes matching the request's filters (label, flag, warning, area) and its page."""
+    return await _store(request).homes(
         label=_rule_name(request, "label", "label"),
         flag=_rule_name(request, "flag", "flag"),
         warning=_rule_name(request, "warning", "warning"),
         area=request.query.get("area") or None,
-        limit=_int(request, "limit", 100, 10_000),
+        limit=_int(request, "limit", default_limit, 10_000),
         offset=_int(request, "offset", 0, 10**9),
     )
-    return web.json_response(found)
 
 
-@routes.get("/api/v1/homes/{gateway_id}")
-async def api_home(request: web.Request) -> web.Response:
-    """One home: its CRM row, profile per window, current results with evidence, and history."""
+async def home_data(request: web.Request, gid: str) -> dict[str, Any] | None:
+    """One home (``as_of=``, ``history=`` from the query), or ``None`` if nothing is known of it."""
     store = _store(request)
     config = request.app[CONFIG]
-    gid = request.match_info["gateway_id"]
     raw = request.query.get("as_of")
     if raw is not None and not raw.isdigit():
         raise web.HTTPBadRequest(text="as_of must be an epoch second")
@@ -79,7 +83,7 @@ async def api_home(request: web.Request) -> web.Response:
     days = [(d, data) for _, d, data in await store.home_days(since, as_of_day(as_of), [gid], detail=True)]
     results = await store.home_results(gid)
     if not days and not results:
-        return web.json_response({"error": f"no home {gid}"}, status=404)
+        return None
     subscriber = (await store.subscribers([gid])).get(gid)
 
     def profiles() -> dict[str, Any]:
@@ -88,17 +92,51 @@ async def api_home(request: web.Request) -> web.Response:
     by_kind: dict[str, list[dict[str, Any]]] = {"labels": [], "flags": [], "warnings": []}
     for r in results:
         by_kind[r["kind"] + "s"].append(r)
-    return web.json_response(
-        {
-            "gateway_id": gid,
-            "as_of": as_of,
-            "subscriber": subscriber,
-            "summary": await store.home_summary(gid),
-            "profile": await asyncio.to_thread(profiles),
-            **by_kind,
-            "history": await store.result_history(gid, _int(request, "history", 100, 10_000)),
-        }
-    )
+    return {
+        "gateway_id": gid,
+        "as_of": as_of,
+        "subscriber": subscriber,
+        "summary": await store.home_summary(gid),
+        "profile": await asyncio.to_thread(profiles),
+        **by_kind,
+        "history": await store.result_history(gid, _int(request, "history", 100, 10_000)),
+    }
+
+
+async def areas_data(request: web.Request) -> dict[str, Any]:
+    """The area view for ``level=`` and ``min_group=`` (which may raise the configured floor only)."""
+    level = request.query.get("level", "area")
+    if level not in ("area", "community"):
+        raise web.HTTPBadRequest(text="level must be area or community")
+    floor = request.app[CONFIG].min_group
+    min_group = max(floor, _int(request, "min_group", floor, 10**6))
+    return await _store(request).area_summary(min_group, level)
+
+
+def rules_data(config: ProfilesConfig) -> list[dict[str, Any]]:
+    """Every registered rule with its kind, version, configured window and thresholds."""
+    return [
+        {"rule": name, "kind": r.kind, "version": r.version, "window": config.window_of(name, r.window),
+         "doc": r.doc, "thresholds": {k: v for k, v in (config.rule(name) or r.defaults).items() if k != "window"}}
+        for name, r in sorted(rules().items())
+    ]  # fmt: skip
+
+
+# -- the API -----------------------------------------------------------------------------------
+@routes.get("/api/v1/homes")
+async def api_homes(request: web.Request) -> web.Response:
+    """Evaluated homes, filtered by label, flag, warning and area (or community)."""
+    return web.json_response(await homes_data(request))
+
+
+@routes.get("/api/v1/homes/{gateway_id}")
+async def api_home(request: web.Request) -> web.Response:
+    """One home: its CRM row, profile per window, current results with evidence, and history."""
+    gid = request.match_info["gateway_id"]
+    home = await home_data(request, gid)
+    if home is None:
+        return web.json_response({"error": f"no home {gid}"}, status=404)
+    return web.json_response(home)
 
 
 @routes.get("/api/v1/areas")
@@ -107,27 +145,80 @@ async def api_areas(request: web.Request) -> web.Response:
 
     ``min_group`` may raise the configured minimum group size, never lower it.
     """
-    level = request.query.get("level", "area")
-    if level not in ("area", "community"):
-        raise web.HTTPBadRequest(text="level must be area or community")
-    floor = request.app[CONFIG].min_group
-    min_group = max(floor, _int(request, "min_group", floor, 10**6))
-    return web.json_response(await _store(request).area_summary(min_group, level))
+    return web.json_response(await areas_data(request))
 
 
 @routes.get("/api/v1/rules")
 async def api_rules(request: web.Request) -> web.Response:
     """Every registered rule with its kind, version, window and thresholds."""
-    config = request.app[CONFIG]
-    return web.json_response(
-        {
-            "rules": [
-                {"rule": name, "kind": r.kind, "version": r.version, "window": config.window_of(name, r.window),
-                 "doc": r.doc, "thresholds": {k: v for k, v in (config.rule(name) or r.defaults).items() if k != "window"}}
-                for name, r in sorted(rules().items())
-            ]
-        }
-    )  # fmt: skip
+    return web.json_response({"rules": rules_data(request.app[CONFIG])})
+
+
+# -- the operator pages (the same data functions as the API) -------------------------------------
+async def _rule_counts(store: InsightsStore, area: str | None) -> list[tuple[str, str, int]]:
+    """How many evaluated homes (in ``area``) carry each rule: one count query per rule, through
+    the same ``homes`` method the list uses (``limit=0`` reads no rows)."""
+    named = sorted(
+        ((r.kind, name) for name, r in rules().items()), key=lambda kn: (KINDS.index(kn[0]), kn[1])
+    )
+    found = await asyncio.gather(
+        *(
+            store.homes(
+                label=name if kind == "label" else None,
+                flag=name if kind == "flag" else None,
+                warning=name if kind == "warning" else None,
+                area=area,
+                limit=0,
+            )
+            for kind, name in named
+        )
+    )
+    return [(kind, name, int(f["total"])) for (kind, name), f in zip(named, found, strict=True)]
+
+
+async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
+    # names only, for the filter's choices: the list itself is per home, so no group is hidden here.
+    # SqliteStore.area_names is one DISTINCT per level; the area view (the fallback for a backend
+    # without it) also counts every result, over a second at 50,000 homes.
+    cheap = getattr(store, "area_names", None)
+    if cheap is not None:
+        found: dict[str, list[str]] = await cheap()
+        return found["area"], found["community"]
+    views = await asyncio.gather(store.area_summary(1, "area"), store.area_summary(1, "community"))
+    return [str(g["name"]) for g in views[0]["groups"]], [str(g["name"]) for g in views[1]["groups"]]
+
+
+@routes.get("/homes")
+async def homes_page(request: web.Request) -> web.Response:
+    """The homes list with its filters, result badges and a chart of result counts."""
+    found = await homes_data(request, default_limit=50)
+    filters = home_pages.HomeFilters.of(
+        request.query, _int(request, "limit", 50, 10_000), _int(request, "offset", 0, 10**9)
+    )
+    store = _store(request)
+    counts, (areas, communities) = await asyncio.gather(_rule_counts(store, filters.area), _area_names(store))
+    names: dict[str, list[str]] = {k: sorted(n for n, r in rules().items() if r.kind == k) for k in KINDS}
+    page = home_pages.homes_page(found, filters, names, areas, communities, counts, request[USER])
+    return _page(page)
+
+
+@routes.get("/homes/{gateway_id}")
+async def home_page(request: web.Request) -> web.Response:
+    """One home's profile, results with evidence and pictures, terminals and history."""
+    gid = request.match_info["gateway_id"]
+    window = request.query.get("window", "7d")
+    if window not in WINDOWS:
+        raise web.HTTPBadRequest(text=f"window must be one of {', '.join(WINDOWS)}")
+    home = await home_data(request, gid)
+    if home is None:
+        raise web.HTTPNotFound(text=f"no home {gid}")
+    return _page(home_pages.home_page(home, window, request[USER]))
+
+
+@routes.get("/areas")
+async def areas_page(request: web.Request) -> web.Response:
+    """The area view; small groups are suppressed as in ``/api/v1/areas``."""
+    return _page(home_pages.areas_page(await areas_data(request), request[USER]))
 
 
 @routes.get("/api/v1/openapi.json")

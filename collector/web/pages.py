@@ -28,16 +28,18 @@ form.login input{display:block;width:100%;margin:6px 0 12px;padding:6px;box-sizi
 """
 
 
-def layout(title: str, body: str, user: str | None = None) -> str:
+def layout(title: str, body: str, user: str | None = None, style: str = "") -> str:
+    """The page around ``body``; ``style`` adds CSS for one family of pages (the home pages)."""
     nav = (
-        '<a href="/">Gateways</a><a href="/quarantine">Quarantine</a>'
+        '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
+        '<a href="/quarantine">Quarantine</a>'
         '<form method="post" action="/logout" style="margin-left:auto"><button>Sign out</button></form>'
         if user
         else ""
     )
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · homescope</title>"
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}{style}</style></head>'
         f'<body><header><span class="brand">homescope</span>{nav}</header><main>{body}</main></body></html>'
     )
 

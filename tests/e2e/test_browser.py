@@ -1,4 +1,4 @@
-"""An operator signs in with real headless Chromium and opens the main pages."""
+"""An operator signs in with real headless Chromium and opens the main pages, then the home pages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from collector.profiles.config import load_config
+from collector.profiles.evaluate import evaluate
+from collector.profiles.rules import rules
 from collector.service import Service
 from collector.settings import Settings
+from collector.store.base import drain_folds, insights
 from emulator.fleet import Fleet
 from tests.broker import Broker
 from tests.cdp import Browser, chromium_binary
@@ -85,6 +89,28 @@ async def test_operator_signs_in_and_sees_gateways_charts_and_topology(
         shots.mkdir(parents=True, exist_ok=True)
         await browser.screenshot(shots / "gateway-page.png")
         assert (shots / "gateway-page.png").stat().st_size > 10_000
+
+        # the home pages: evaluate what the fleet sent, then follow the header's link
+        as_of = 1_700_000_000 + 900 * 4
+        await drain_folds(insights(svc.store))
+        await evaluate(insights(svc.store), load_config(), as_of=as_of)
+        await browser.evaluate("document.querySelector('header a[href=\"/homes\"]').click()")
+        await browser.wait_for("document.querySelector('#homes') !== null")
+        homes = await browser.evaluate(
+            "[...document.querySelectorAll('#homes tbody tr')].map(r => r.cells[0].innerText)"
+        )
+        assert {"ui-00000", "ui-00001", "ui-00002"} <= set(homes)
+        bars = await browser.evaluate("document.querySelectorAll('svg.bars rect.chart-bar').length")
+        assert bars == len(rules()), "one bar per registered label, flag and warning"
+        await browser.goto(f"{base}/homes/ui-00001?as_of={as_of}")
+        await browser.wait_for("document.querySelector('#terminals') !== null")
+        widths = await browser.evaluate(
+            "[...document.querySelectorAll('svg[aria-label^=\"Wi-Fi experience\"] rect.chart-bar')]"
+            ".map(r => r.getBoundingClientRect().width)"
+        )
+        assert len(widths) >= 2 and max(widths) > 10, "the Wi-Fi score and its parts are drawn as bars"
+        assert await browser.evaluate("document.querySelectorAll('#terminals tbody tr').length") >= 1
+        await browser.screenshot(shots / "home-page.png")
     finally:
         fleet.stop()
         await svc.stop()
