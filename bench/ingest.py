@@ -283,6 +283,7 @@ def main() -> int:
     parser.add_argument("--homes", type=int, default=500)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--collectors", default="1,2", help="collector processes per run (shared subscription)")
     args = parser.parse_args()
     reports = make_reports(args.reports, min(args.homes, args.reports))
     sizes = sorted(len(f) for _, f, _ in reports)
@@ -296,10 +297,12 @@ def main() -> int:
     broker.start()
     try:
         runs: list[tuple[str, str, int]] = []
+        counts = [int(c) for c in args.collectors.split(",")]
         if "sqlite" in args.stores:
-            runs.append(("sqlite", f"sqlite:///{workdir}/bench.db", 1))
+            # N processes on one SQLite file: each batch is one write transaction (BEGIN IMMEDIATE)
+            runs += [("sqlite", f"sqlite:///{workdir}/bench-{c}.db", c) for c in counts]
         if "postgresql" in args.stores:
-            for collectors in (1, 2):
+            for collectors in counts:
                 url = pg_database()
                 if url:
                     runs.append(("postgresql", url, collectors))
