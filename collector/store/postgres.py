@@ -29,6 +29,7 @@ from collector.store.base import (
 )
 from collector.store.migrations import migrations
 from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.postgres_insights import PostgresInsightsMixin
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 #: Lock id for migrations, so two collectors starting together do not both migrate.
@@ -48,7 +49,7 @@ def _error(exc: psycopg.Error) -> StoreError:
     return StoreError(f"postgresql: {exc}".strip()[:500], transient=transient)
 
 
-class PostgresStore:
+class PostgresStore(PostgresInsightsMixin):
     """The shared store; one connection pool per collector process."""
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
@@ -114,9 +115,11 @@ class PostgresStore:
     ) -> BatchResult:
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                return await self._apply(conn, messages, quarantined, statuses)
+                result = await self._apply(conn, messages, quarantined, statuses)
         except psycopg.Error as exc:
             raise _error(exc) from exc
+        self._folds_committed(messages, result)  # committed: keep the bodies for folding
+        return result
 
     async def _apply(
         self,
@@ -228,6 +231,9 @@ class PostgresStore:
                     "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     plan.events,
                 )
+        # Home-profile day rollups are folded after the commit, off the ingest path; the
+        # queue row written here makes that happen exactly once (postgres_insights.py).
+        await self._queue_folds(conn, [m for m in new if m.kind == "report"])
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400

@@ -15,13 +15,13 @@ from collector.app import create_app
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate
 from collector.profiles.rules import rules
-from collector.store import open_store
 from collector.store.base import insights
 from collector.web.auth import Auth
 from collector.web.charts import Bar, bar_chart
 from collector.web.homes import _area_names
 from tests.collector.profiles.builders import as_of, week
-from tests.collector.profiles.test_evaluate import gamer, put_days
+from tests.collector.profiles.stores import BACKENDS, open_profile_store, put_days, store_url
+from tests.collector.profiles.test_evaluate import gamer
 
 WEEK = week()
 AS_OF = as_of(WEEK)
@@ -48,21 +48,20 @@ def hostile_home() -> list[Any]:
     return days
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Any]:
-    s = open_store(f"sqlite:///{tmp_path}/pages.db")
-    await s.open()
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    s = await open_profile_store(store_url(request, tmp_path, request.param, "pages.db"))
     crm = []
     for i in range(15):
         gid = f"gw-{i:02d}"
         days = gamer(week()) if i % 3 == 0 else week()
         for d in days:
             d.minutes("video", 60 if i % 3 else 0, down=2_000_000_000).engaged(200)
-        put_days(s.path, gid, days)
+        await put_days(s, gid, days)
         area = "north" if i < 12 else "south"
         crm.append({"gateway_id": gid, "subscriber_id": f"S{i}", "plan_down_mbps": 300.0, "plan_up_mbps": None,
                     "price": 30.0, "contract_end": None, "area": area, "community": f"{area}-{i % 2}"})  # fmt: skip
-    put_days(s.path, HOSTILE_ID, hostile_home())
+    await put_days(s, HOSTILE_ID, hostile_home())
     crm.append({"gateway_id": HOSTILE_ID, "subscriber_id": "S<x>", "plan_down_mbps": 500.0, "plan_up_mbps": 50.0,
                 "price": 59.0, "contract_end": "2025-07-01", "area": "south", "community": HOSTILE_COMMUNITY})  # fmt: skip
     await insights(s).upsert_subscribers(crm)

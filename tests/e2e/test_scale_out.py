@@ -11,6 +11,7 @@ import pytest
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import open_store
+from collector.store.base import insights
 from emulator.fleet import Fleet
 from tests.broker import Broker
 
@@ -47,6 +48,11 @@ async def test_two_collectors_share_the_load_and_store_each_report_once(
         started = time.monotonic()
         assert await asyncio.to_thread(fleet.drain, 60.0) == 0
         print(f"\n[scale-out] 200 reports drained through 2 collectors in {time.monotonic() - started:.2f} s")
+        # both collectors' folding tasks work through the one fold queue
+        deadline = time.monotonic() + 30
+        while await insights(collectors[0].store).pending_folds() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        print(f"[scale-out] folded by each collector: {[svc.folded for svc in collectors]}")
     finally:
         fleet.stop()
         for svc in collectors:
@@ -62,5 +68,11 @@ async def test_two_collectors_share_the_load_and_store_each_report_once(
         assert set(keys) == published
         ours = [g for g in await store.list_gateways() if g["gateway_id"].startswith("so-")]
         assert len(ours) == 20 and all(g["reports"] == 10 for g in ours)
+        # ...and every report was folded into its home's day exactly once
+        assert await insights(store).pending_folds() == 0
+        windows: dict[str, int] = {}
+        for gid, _, data in await insights(store).home_days(0):
+            windows[gid] = windows.get(gid, 0) + data["v"][0]
+        assert windows == {g["gateway_id"]: 10 for g in ours}
     finally:
         await store.close()

@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient
 from collector.app import create_app
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate
-from collector.store import open_store
 from collector.store.base import insights
 from collector.web.auth import Auth
 from tests.collector.profiles.builders import as_of, week
-from tests.collector.profiles.test_evaluate import gamer, put_days
+from tests.collector.profiles.stores import BACKENDS, open_profile_store, put_days, store_url
+from tests.collector.profiles.test_evaluate import gamer
 
 TOKEN = "profiles-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -24,10 +24,9 @@ WEEK = week()
 AS_OF = as_of(WEEK)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Any]:
-    s = open_store(f"sqlite:///{tmp_path}/api.db")
-    await s.open()
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    s = await open_profile_store(store_url(request, tmp_path, request.param, "api.db"))
     crm = []
     for i in range(15):
         gid = f"gw-{i:02d}"
@@ -36,7 +35,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Any]:
             d.minutes("video", 60 if i % 3 else 0, down=2_000_000_000).engaged(200)
             if i == 1:
                 d.minutes("reading", 80)
-        put_days(s.path, gid, days)
+        await put_days(s, gid, days)
         area = "north" if i < 12 else "south"
         crm.append({"gateway_id": gid, "subscriber_id": f"S{i}", "plan_down_mbps": 300.0, "plan_up_mbps": None,
                     "price": 30.0, "contract_end": None, "area": area, "community": f"{area}-{i % 2}"})  # fmt: skip
