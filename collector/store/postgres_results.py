@@ -18,6 +18,7 @@ from psycopg.rows import TupleRow
 
 from collector.profiles.history import diff_results
 from collector.store.base import StoreError
+from collector.store.queries import segment_where
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -141,18 +142,8 @@ class PostgresResultsMixin:
         offset: int = 0,
     ) -> dict[str, Any]:
         """Evaluated homes matching every filter given, with their result names; and the total."""
-        where: list[str] = []
-        args: list[Any] = []
-        for kind, rule in (("label", label), ("flag", flag), ("warning", warning)):
-            if rule:
-                where.append(
-                    "p.gateway_id IN (SELECT gateway_id FROM home_results WHERE rule = %s AND kind = %s)"
-                )
-                args += [rule, kind]
-        if area:
-            where.append("(s.area = %s OR s.community = %s)")
-            args += [area, area]
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        rules = [(kind, rule) for kind, rule in (("label", label), ("flag", flag), ("warning", warning)) if rule]
+        clause, args = segment_where(rules, area, "%s")
         base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
 
         async def q(conn: Conn) -> dict[str, Any]:

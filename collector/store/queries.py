@@ -5,6 +5,8 @@ Backends whose driver uses another placeholder style convert with :func:`for_for
 
 from __future__ import annotations
 
+from typing import Any
+
 LIST_GATEWAYS = (
     "SELECT g.gateway_id, g.first_seen, g.last_seen, g.last_window_end, g.reports, g.events, g.status,"
     " g.agent_version, f.cpu_pct, f.mem_used_pct, f.wan_rx_bps, f.wan_tx_bps, f.stations"
@@ -61,3 +63,32 @@ def counts_dict(row: tuple[int, int, int, int]) -> dict[str, int]:
         "event_batches": int(row[2]),
         "quarantined": int(row[3]),
     }
+
+
+def segment_where(rules: list[tuple[str, str]], area: str | None, mark: str = "?") -> tuple[str, list[Any]]:
+    """The homes list's WHERE clause over ``home_profiles p`` and its arguments.
+
+    ``rules`` are (kind, rule) pairs every home must carry. An area (or community) is the
+    most selective filter, so it drives: a few hundred homes found by index, each checked
+    for its results by primary key (at 100,000 homes, 10 ms instead of 100+). Without one,
+    each rule's index drives.
+    """
+    where: list[str] = []
+    args: list[Any] = []
+    if area:
+        where.append(
+            f"p.gateway_id IN (SELECT gateway_id FROM subscribers WHERE area = {mark}"
+            f" UNION SELECT gateway_id FROM subscribers WHERE community = {mark})"
+        )
+        args += [area, area]
+        for kind, rule in rules:
+            where.append(
+                "EXISTS (SELECT 1 FROM home_results r WHERE r.gateway_id = p.gateway_id"
+                f" AND r.rule = {mark} AND r.kind = {mark})"
+            )
+            args += [rule, kind]
+    else:
+        for kind, rule in rules:
+            where.append(f"p.gateway_id IN (SELECT gateway_id FROM home_results WHERE rule = {mark} AND kind = {mark})")
+            args += [rule, kind]
+    return (" WHERE " + " AND ".join(where)) if where else "", args
