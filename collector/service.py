@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 FOLD_CHUNK = 200
 FOLD_IDLE_S = 0.5
 FOLD_YIELD_S = 0.05
+#: Reports waiting to be folded past which folding no longer yields to ingest (half of
+#: what the stores keep decoded in memory).
+FOLD_EAGER = 1000
 
 
 class Service:
@@ -93,10 +96,12 @@ class Service:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
             self.folded += n
-            # A chunk at a time, and only while no message waits: acknowledging comes first,
-            # so in a burst (a reconnect storm) the profiles lag and catch up after it.
+            # A chunk at a time. Acknowledging comes first while the backlog is short, so a
+            # burst (a reconnect storm) is acked at full speed and folded after it; past
+            # FOLD_EAGER reports, folding takes its turn between batches, so under sustained
+            # load it keeps pace (the fold is part of what a report costs) and never starves.
             await asyncio.sleep(FOLD_IDLE_S if not n else 0)
-            while self.ingest.queued > 0:
+            while self.ingest.queued > 0 and self.store.folds_in_memory() < FOLD_EAGER:  # type: ignore[attr-defined]
                 await asyncio.sleep(FOLD_YIELD_S)
 
     async def start(self) -> None:

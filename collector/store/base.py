@@ -169,6 +169,10 @@ class InsightsStore(Protocol):
         """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
         ...
 
+    def folds_in_memory(self) -> int:
+        """Committed reports this process holds decoded for folding (cheap; no I/O)."""
+        ...
+
     async def pending_folds(self) -> int:
         """Reports stored and not yet folded into their day rollups."""
         ...

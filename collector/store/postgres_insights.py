@@ -140,6 +140,10 @@ class PostgresInsightsMixin(PostgresResultsMixin):
             if m.kind == "report" and key in inserted and key not in memory and len(memory) < FOLD_BACKLOG:
                 memory[key] = m
 
+    def folds_in_memory(self) -> int:
+        """This process's committed reports waiting to be folded from memory."""
+        return len(self._fold_memory())
+
     def _fold_memory(self) -> OrderedDict[Key, SpooledMessage]:
         found: OrderedDict[Key, SpooledMessage] | None = getattr(self, "_folds", None)
         if found is None:
