@@ -43,6 +43,7 @@ from collector.profiles.rollup import day_of, merge_day, split_day, window_contr
 from collector.store import open_store  # noqa: E402
 from collector.store.base import drain_folds, insights  # noqa: E402
 from emulator.clock import SimClock  # noqa: E402
+from emulator.days import is_weekday  # noqa: E402
 from emulator.fleet import Fleet  # noqa: E402
 from emulator.home import VirtualHome  # noqa: E402
 from emulator.personas import parse_mix  # noqa: E402
@@ -163,6 +164,8 @@ def accuracy(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "reports_per_s": round(reports / backfill_s, 1),
         "emulator_cpu_s": round(_cpu() - cpu, 1),
         "collector_and_broker_cpu_s": round(_cpu(resource.RUSAGE_CHILDREN) - children, 1),
+        # soho judges work hours on weekdays: a span of only Saturday and Sunday cannot show them
+        "weekdays": sum(is_weekday(d) for d in range(clock.start // 86400, clock.end // 86400)),
         "evaluation_s": figures["seconds"],
         "evaluation": figures,
         "metrics": score(truth, found),

@@ -102,7 +102,9 @@ class VirtualHome:
         self.uptime_s += window_s
         sod = start % DAY_S
         # on the wall clock (live demo) everyone stays home; simulated days have comings and goings
-        present = [d for d in self.spec.devices if not self.span or plan.present(d.index, sod + window_s // 2)]
+        present = [
+            d for d in self.spec.devices if not self.span or plan.present(d.index, sod + window_s // 2)
+        ]
         self._membership(present, end)
         apps, per_device = self._apps(plan, start, end, present)
         stations = [self._station(d, per_device.get(d.index, (0, 0)), window_s) for d in present]

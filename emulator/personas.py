@@ -73,8 +73,9 @@ BASE: tuple[Activity, ...] = (
              share_of_days=0.3),
 )  # fmt: skip
 
+#: Many ordinary homes have a printer: one work terminal alone never makes a home office.
 ORDINARY_DEVICES = {"phone": (2, 3), "laptop": (0, 2), "tablet": (0, 1), "tv": (0, 1), "speaker": (0, 1),
-                    "iot": (1, 2)}  # fmt: skip
+                    "iot": (1, 2), "printer": (0, 1)}  # fmt: skip
 
 PERSONAS: dict[str, Persona] = {
     p.name: p
@@ -101,8 +102,8 @@ PERSONAS: dict[str, Persona] = {
             frozenset({"video_lover", "video_package"}),
         ),
         Persona(
-            "cinephile", "long films and series every evening, little else",
-            {"tv": (1, 1), "laptop": (0, 1)},
+            "cinephile", "long films and series every evening, little else; some keep films on a NAS",
+            {"tv": (1, 1), "laptop": (0, 1), "nas": (0, 1)},
             (Activity("video", ("tv", "laptop"), (210, 300), (18, 19, 20, 21), (5000, 8000), (50, 150),
                       (90, 150)),),
             frozenset({"video_lover"}),
@@ -122,8 +123,10 @@ PERSONAS: dict[str, Persona] = {
             frozenset({"livestreamer"}),
         ),
         Persona(
-            "soho", "a small office at home: printer, NAS, desk phone, office hours of work apps",
-            {"printer": (1, 1), "nas": (1, 1), "voip": (1, 2), "desktop": (1, 2), "phone": (1, 2)},
+            "soho", "a small office at home: printer, desk phones, often a NAS and a workstation, office hours"
+            " of work apps on weekdays",
+            {"printer": (1, 1), "voip": (1, 2), "nas": (0, 1), "workstation": (0, 1), "desktop": (1, 2),
+             "laptop": (0, 1), "phone": (1, 2)},
             (Activity("work", ("desktop", "laptop", "workstation"), (320, 480), OFFICE, (1000, 3000), (500, 2000),
                       (60, 180), weekdays=True),
              Activity("cloud", ("desktop",), (30, 60), (12, 18, 23), (200, 500), (2000, 8000), (10, 30))),
@@ -152,7 +155,7 @@ PERSONAS: dict[str, Persona] = {
         ),
         Persona(
             "heavy_big_plan", "tens of gigabytes a day (cloud backups, downloads) on a fast plan",
-            {"phone": (1, 3), "laptop": (1, 2), "desktop": (1, 1)},
+            {"phone": (1, 3), "laptop": (1, 2), "desktop": (1, 1), "nas": (0, 1), "printer": (0, 1)},
             (Activity("cloud", ("desktop", "laptop"), (25, 40), (1, 2, 3, 13, 23), (150000, 220000), (2000, 5000),
                       (10, 25)),
              Activity("app_store", ("desktop", "laptop"), (20, 30), (2, 3, 14, 20), (150000, 220000), (300, 800),

@@ -106,7 +106,7 @@ def test_homes_that_are_not_big_stay_under_the_mesh_offer() -> None:
     for seed in range(40):
         spec = draw_home(f"cap-{seed}", ("video_family", "soho"), seed)
         assert len(spec.devices) <= ORDINARY_CAP
-        assert {"printer", "nas", "voip"} <= {d.kind for d in spec.devices}  # a persona's minimum is kept
+        assert {"printer", "voip"} <= {d.kind for d in spec.devices}  # a persona's minimum is kept
     assert len(draw_home("big", ("big_poor_wifi",), 1).devices) >= 12
 
 

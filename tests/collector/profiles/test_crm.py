@@ -87,3 +87,37 @@ def test_the_command_imports_good_rows_and_exits_1_on_bad_ones(
         list(rows) == ["gw-1"] and rows["gw-1"]["plan_down_mbps"] == 500.0 and rows["gw-1"]["area"] == "south"
     )
     assert main(["import-subscribers", str(tmp_path / "missing.csv"), "--db", db]) == 2
+
+
+def test_the_command_reports_warnings_and_refused_files_as_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path}/c.db"
+    csv = tmp_path / "crm.csv"
+    csv.write_text("gateway_id,subscriber_id,plan_down_mbps,notes\ngw-1,S1,300,x\ngw-1,S1,500,y\n")
+    assert main(["import-subscribers", str(csv), "--db", db]) == 0  # warnings alone are not refusals
+    out, err = capsys.readouterr()
+    assert "imported 1 subscribers; 0 bad rows skipped" in out
+    assert err.splitlines() == [
+        f"{csv}:1: warning: ignored column(s): notes",
+        f"{csv}:3: warning: gateway gw-1 already on line 2: this line wins",
+    ]
+    csv.write_text("gateway_id,price\ngw-2,3\n")  # no required columns: every row refused
+    assert main(["import-subscribers", str(csv), "--db", db]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 0 subscribers; 1 bad rows skipped" in out
+    assert err.strip() == f"{csv}:1: missing column(s): subscriber_id, plan_down_mbps"
+
+
+def test_the_command_exits_2_when_the_file_or_the_store_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path}/c.db"
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes((GOOD + "gw-1,S1,300,50,39.90,2026-03-31,Paris,Cr\xe9teil\n").encode("latin-1"))
+    assert main(["import-subscribers", str(latin), "--db", db]) == 2
+    assert f"cannot read {latin}" in capsys.readouterr().err
+    csv = tmp_path / "crm.csv"
+    csv.write_text(GOOD + "gw-1,S1,300,50,39.90,2026-03-31,north,north-1\n")
+    assert main(["import-subscribers", str(csv), "--db", "nosuch:///x"]) == 2
+    assert "no store for URL 'nosuch:///x'" in capsys.readouterr().err
