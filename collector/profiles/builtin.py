@@ -16,8 +16,8 @@ def _days_on(daily: list[float], min_minutes: float) -> tuple[int, int]:
 
 
 def _enough_days(on: int, days: int, share: float) -> bool:
-    # with no complete day yet there is nothing to count against
-    return days == 0 or on >= share * days
+    # a habit needs at least one whole day to be seen ("on 0 of 0 days" explains nothing)
+    return days > 0 and on >= share * days
 
 
 def _band(band: str) -> str:

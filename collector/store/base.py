@@ -17,6 +17,14 @@ class StoreError(RuntimeError):
         super().__init__(message)
         self.transient = transient
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # picklable (the keyword-only flag defeats the default), so it can cross from a worker process
+        return (_store_error, (str(self), self.transient))
+
+
+def _store_error(message: str, transient: bool) -> StoreError:
+    return StoreError(message, transient=transient)
+
 
 @dataclass(frozen=True)
 class SpooledMessage:

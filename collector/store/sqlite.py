@@ -97,7 +97,10 @@ class SqliteStore(InsightsMixin):
             self._migrate(self._wdb)
             self._open_folds(self._wdb)
 
-        await asyncio.get_running_loop().run_in_executor(self._writer, setup)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._writer, setup)
+        except sqlite3.Error as exc:  # not a database, a directory, no permission...
+            raise StoreError(f"sqlite: cannot open {self.path}: {exc}", transient=_transient(exc)) from exc
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:

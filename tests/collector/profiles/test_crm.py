@@ -121,3 +121,6 @@ def test_the_command_exits_2_when_the_file_or_the_store_fails(
     csv.write_text(GOOD + "gw-1,S1,300,50,39.90,2026-03-31,north,north-1\n")
     assert main(["import-subscribers", str(csv), "--db", "nosuch:///x"]) == 2
     assert "no store for URL 'nosuch:///x'" in capsys.readouterr().err
+    # a store that cannot be opened (a directory where the database file should be)
+    assert main(["import-subscribers", str(csv), "--db", f"sqlite:///{tmp_path}"]) == 2
+    assert "sqlite: cannot open" in capsys.readouterr().err

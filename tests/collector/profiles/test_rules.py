@@ -328,3 +328,18 @@ def test_a_rule_registered_outside_homescope_runs_with_its_defaults() -> None:
 def test_rule_kinds_are_checked() -> None:
     with pytest.raises(ValueError, match="kind"):
         rule("x", kind="badge")  # type: ignore[arg-type]
+
+
+def test_no_habit_label_before_a_whole_day_is_seen() -> None:
+    days = ordinary(week(days=1))
+    days[0].minutes("reading", 70).minutes("game", 240)
+    midday = days[0].day * 86400 + 12 * 3600  # the only day is not complete yet
+    profiles = profiles_for("gw-1", rows(days), None, CONFIG, midday, windows_needed(CONFIG))
+    fired = {r.rule for r in run_rules(profiles, CONFIG)}
+    assert not fired & {"reader", "heavy_gamer", "video_lover"}
+    assert {
+        r.rule
+        for r in run_rules(
+            profiles_for("gw-1", rows(days), None, CONFIG, as_of(days), windows_needed(CONFIG)), CONFIG
+        )
+    } >= {"reader", "heavy_gamer"}

@@ -129,3 +129,12 @@ async def test_two_processes_on_one_file_fold_each_report_once(tmp_path: Path) -
     finally:
         await a.close()
         await b.close()
+
+
+def test_store_errors_cross_process_boundaries() -> None:
+    import pickle
+
+    from collector.store import StoreError
+
+    error = pickle.loads(pickle.dumps(StoreError("sqlite: database is locked", transient=True)))
+    assert isinstance(error, StoreError) and error.transient and str(error) == "sqlite: database is locked"
