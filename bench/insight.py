@@ -241,6 +241,9 @@ def scale(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "sample_homes": args.sample,
         "simulate_s": round(simulate_s, 1),
         "evaluation_s": figures["seconds"],
+        # CPU of the evaluation, its workers' included (forkserver workers are not our children,
+        # so the evaluation's own "cpu_s" misses them); with load_average, what the time meant
+        "evaluation_cpu_s": figures["cpu_seconds"],
         "evaluation": figures,
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),

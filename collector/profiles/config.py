@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 ENV_VAR = "HOMESCOPE_PROFILES_CONFIG"
 WINDOWS = {"day": 1, "7d": 7, "30d": 30}
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -32,6 +34,16 @@ class ProfilesConfig:
     rules: dict[str, dict[str, Any]]
     evaluate_every_s: float
     min_group: int
+    # figures derived from the settings (bucket positions, sets), computed once per configuration
+    # instead of once per home; travels with the configuration to evaluation workers
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: str, build: Callable[[ProfilesConfig], T]) -> T:
+        """``build(self)``, computed on first use and kept (the settings never change)."""
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = build(self)
+        return cast(T, found)
 
     def rule(self, name: str) -> dict[str, Any]:
         """The thresholds of one rule (empty for a rule that has none)."""

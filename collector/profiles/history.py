@@ -27,23 +27,24 @@ def diff_results(current: dict[Key, dict[str, Any]], results: list[dict[str, Any
     """Compare stored results (state, version, score, sentence per key) with a new evaluation's."""
     out = ResultChanges()
     new = {(r["gateway_id"], r["rule"]): r for r in results}
+    appeared, refreshed, history = out.appeared, out.refreshed, out.history
     for key, r in new.items():
         old = current.get(key)
-        entry = {
-            "gateway_id": key[0],
-            "rule": key[1],
-            **{k: r[k] for k in ("version", "state", "score", "sentence")},
-        }
+        if old is not None and old["state"] == r["state"] and old["version"] == r["version"]:
+            refreshed.append((r, False))  # the common case: new figures only, no history entry
+            continue
         if old is None:
-            out.appeared.append(r)
-            out.history.append({**entry, "change": "appeared"})
-        elif (old["state"], old["version"]) != (r["state"], r["version"]):
-            out.refreshed.append((r, True))
-            out.history.append({**entry, "change": "changed"})
+            appeared.append(r)
+            change = "appeared"
         else:
-            out.refreshed.append((r, False))
+            refreshed.append((r, True))
+            change = "changed"
+        history.append(
+            {"gateway_id": key[0], "rule": key[1], "version": r["version"], "state": r["state"],
+             "score": r["score"], "sentence": r["sentence"], "change": change}
+        )  # fmt: skip
     for key, old in current.items():
         if key not in new:
             out.cleared.append(key)
-            out.history.append({"gateway_id": key[0], "rule": key[1], "change": "cleared", **old})
+            history.append({"gateway_id": key[0], "rule": key[1], "change": "cleared", **old})
     return out

@@ -45,18 +45,31 @@ def _vec(vectors: list[list[int]]) -> list[int]:
 def _numbers(dicts: list[dict[str, int]]) -> dict[str, int]:
     if len(dicts) == 1:
         return dicts[0]
-    return {k: sum([d[k] for d in dicts if k in d]) for k in set().union(*dicts)}
+    out = dict(dicts[0])
+    for d in dicts[1:]:
+        for k, n in d.items():
+            out[k] = out[k] + n if k in out else n
+    return out
+
+
+def _grouped(dicts: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    # each key's values in input order (keys in order of first appearance)
+    groups: dict[str, list[Any]] = {}
+    for d in dicts:
+        for k, value in d.items():
+            found = groups.get(k)
+            if found is None:
+                groups[k] = [value]
+            else:
+                found.append(value)
+    return groups
 
 
 def _keyed(inner: Merger) -> Merger:
     def merge(dicts: list[dict[str, Any]]) -> dict[str, Any]:
         if len(dicts) == 1:
             return dicts[0]
-        out: dict[str, Any] = {}
-        for k in set().union(*dicts):
-            values = [d[k] for d in dicts if k in d]
-            out[k] = values[0] if len(values) == 1 else inner(values)
-        return out
+        return {k: values[0] if len(values) == 1 else inner(values) for k, values in _grouped(dicts).items()}
 
     return merge
 
@@ -69,17 +82,23 @@ def _apps(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 
 def _terminals(dicts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
-    # the hottest merge of an evaluation (a dozen terminals a day): one pass, no grouping
-    out: dict[str, list[Any]] = {}
+    # the hottest merge of an evaluation (a dozen terminals a day): one pass keeps each
+    # terminal's newest entry and its window count; entries are built once at the end
+    newest: dict[str, list[Any]] = {}
+    windows: dict[str, int] = {}
     for d in dicts:
         for mac, entry in d.items():
-            have = out.get(mac)
+            have = newest.get(mac)
             if have is None:
-                out[mac] = entry
-            else:
-                names = entry[:4] if entry[:4] > have[:4] else have[:4]
-                out[mac] = [*names, have[4] + entry[4]]
-    return out
+                newest[mac] = entry
+                windows[mac] = entry[4]
+                continue
+            windows[mac] += entry[4]
+            # names as of the newest window; equal times compare the names, as a list would
+            t, t_have = entry[0], have[0]
+            if t > t_have or (t == t_have and entry[:4] > have[:4]):
+                newest[mac] = entry
+    return {mac: [*entry[:4], windows[mac]] for mac, entry in newest.items()}
 
 
 def _station(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -87,9 +106,24 @@ def _station(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _competitor(entries: list[list[Any]]) -> list[Any]:
-    # [strongest dBm, its SSID, scans per signal bucket]
-    strongest = max(entries, key=lambda e: (e[0], e[1]))
+    # [strongest dBm, its SSID, scans per signal bucket]; the first of equals is kept, as max() would
+    strongest = entries[0]
+    for e in entries[1:]:
+        if e[0] > strongest[0] or (e[0] == strongest[0] and e[1] > strongest[1]):
+            strongest = e
     return [strongest[0], strongest[1], _vec([e[2] for e in entries])]
+
+
+def _maxima(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+    # _keyed(max) in one pass (a home's worst delays)
+    if len(dicts) == 1:
+        return dicts[0]
+    out = dict(dicts[0])
+    for d in dicts[1:]:
+        for k, x in d.items():
+            if k not in out or x > out[k]:
+                out[k] = x
+    return out
 
 
 def _unknown(values: list[Any]) -> Any:
@@ -107,7 +141,7 @@ MERGERS: dict[str, Merger] = {
     "plan": max,
     "slots": _or,
     "off": _or,
-    "qmax": _keyed(max),
+    "qmax": _maxima,
     "tm": _terminals,
     "comp": _keyed(_competitor),
     "hb": _vec,
@@ -125,7 +159,11 @@ def _merge_top(parts: list[dict[str, Any]], keys: Iterable[str] | None = None) -
     if len(parts) == 1 and keys is None:
         return dict(parts[0])
     out: dict[str, Any] = {}
-    for k in set().union(*parts) if keys is None else keys:
+    if keys is None:
+        for k, values in _grouped(parts).items():
+            out[k] = values[0] if len(values) == 1 else MERGERS.get(k, _unknown)(values)
+        return out
+    for k in keys:
         values = [p[k] for p in parts if k in p]
         if values:
             out[k] = values[0] if len(values) == 1 else MERGERS.get(k, _unknown)(values)

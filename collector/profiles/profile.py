@@ -10,8 +10,10 @@ rules' evidence can quote it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from collector.profiles import layout
@@ -25,6 +27,42 @@ GB = 1e9
 PROFILE_KEYS = ("v", "tm", "comp", "qmax", "mesh", "plan", "sx", "apps", "hb")
 #: The last half hour is not yet expected: reports arrive after their window ends.
 SETTLE_S = 1800
+_DAY_MASK = (1 << SLOTS_PER_DAY) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The ``[profile]`` figures every home reads, resolved once per configuration."""
+
+    utc_offset_h: int
+    peak_hours: frozenset[int]
+    busy_share_of_plan: float
+    high_bitrate_kbps: float
+    high_from: int  # first position of the high-bitrate rate buckets in ``v``
+    strong_buckets: tuple[int, ...]  # competitor signal buckets at or above competitor_strong_dbm
+    own_operators: frozenset[str]
+    busy_from: dict[float, int]  # plan kbps -> first busy rate bucket (filled as plans are met)
+
+
+def _settings_of(config: ProfilesConfig) -> _Settings:
+    prof = config.profile
+    strong = int(prof["competitor_strong_dbm"])
+    high = float(prof["high_bitrate_kbps"])
+    return _Settings(
+        utc_offset_h=int(prof["utc_offset_h"]),
+        peak_hours=frozenset(prof["peak_hours"]),
+        busy_share_of_plan=float(prof["busy_share_of_plan"]),
+        high_bitrate_kbps=high,
+        high_from=layout.RATE_BYTES + layout.first_bucket_from(high),
+        # a bucket counts as strong when all of it is at or above the threshold
+        strong_buckets=tuple(i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) - 4 >= strong),
+        own_operators=frozenset(prof["own_operators"]),
+        busy_from={},
+    )
+
+
+def _settings(config: ProfilesConfig) -> _Settings:
+    return config.derived("profile", _settings_of)
 
 
 @dataclass(slots=True)
@@ -120,6 +158,20 @@ class Profile:
         """JSON-ready form (the API's ``profile``)."""
         return asdict(self)
 
+    def for_window(self, window: str) -> Profile:
+        """The same profile under another window's name (windows covering the same days).
+
+        ``dataclasses.replace`` without its introspection: the dimensions are shared.
+        """
+        copy = object.__new__(Profile)
+        for name in _PROFILE_SLOTS:
+            setattr(copy, name, getattr(self, name))
+        copy.window = window
+        return copy
+
+
+_PROFILE_SLOTS = tuple(f.name for f in fields(Profile))
+
 
 def as_of_day(as_of: int) -> int:
     """The UTC day an evaluation at ``as_of`` belongs to (midnight closes the previous day)."""
@@ -138,7 +190,7 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
         end = subscriber.get("contract_end") or None
         days_left = None
         if end:
-            days_left = (date.fromisoformat(str(end)) - datetime.fromtimestamp(as_of, UTC).date()).days
+            days_left = _days_between(str(end), as_of)
         return Plan(
             source="crm",
             subscriber_id=subscriber.get("subscriber_id"),
@@ -155,8 +207,23 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
     return Plan()
 
 
+@lru_cache(maxsize=4096)
+def _days_between(end: str, as_of: int) -> int:
+    # the same few contract ends and one as_of for a whole fleet
+    return (date.fromisoformat(end) - datetime.fromtimestamp(as_of, UTC).date()).days
+
+
 def _longest_zero_run(bits: str) -> int:
-    return max(map(len, bits.split("1")))
+    # a binary search on "is there a run of k zeros": a dozen substring searches in C instead
+    # of a Python object per run (or per slot)
+    low, high = 0, bits.count("0")
+    while low < high:
+        k = (low + high + 1) // 2
+        if "0" * k in bits:
+            low = k
+        else:
+            high = k - 1
+    return low
 
 
 def _activity(
@@ -165,22 +232,27 @@ def _activity(
     observed = max((as_of - start) / 86400, 1 / SLOTS_PER_DAY)
     first_slot = start // 900
     last_slot = max(first_slot, (as_of - SETTLE_S) // 900)
-    by_day = {d: int(data["slots"], 16) & ~int(data.get("off", "0"), 16) for d, data in rows}
-    chars: list[str] = []
-    for day in range(first_slot // SLOTS_PER_DAY, last_slot // SLOTS_PER_DAY + 1):
-        bits = by_day.get(day, 0)
-        # slot 0 is the lowest bit: reverse so the string runs forward in time
-        chars.append(f"{bits:096b}"[::-1])
-    line = "".join(chars)
-    offset = first_slot - (first_slot // SLOTS_PER_DAY) * SLOTS_PER_DAY
-    line = line[offset : offset + (last_slot - first_slot)]
-    expected = max(1, len(line))
+    first_day = first_slot // SLOTS_PER_DAY
+    days = last_slot // SLOTS_PER_DAY + 1 - first_day
+    # every day's slots in one integer, day by day from the lowest bits (slot 0 is the lowest bit)
+    bits = 0
+    for d, data in rows:
+        if first_day <= d < first_day + days:
+            up = int(data["slots"], 16) & ~int(data.get("off", "0"), 16)
+            bits |= (up & _DAY_MASK) << (SLOTS_PER_DAY * (d - first_day))
+    offset = first_slot - first_day * SLOTS_PER_DAY
+    slots = last_slot - first_slot
+    window = (bits >> offset) & ((1 << slots) - 1)
+    reported = window.bit_count()
+    # the longest stretch offline needs the slots as text (forward in time); mostly they are all up
+    longest = 0 if reported == slots else _longest_zero_run(f"{window:0{slots}b}"[::-1])
+    expected = max(1, slots)
     return Activity(
         start=start,
         observed_days=round(observed, 3),
         complete_days=len(complete),
-        coverage=round(line.count("1") / expected, 3),
-        longest_offline_h=_longest_zero_run(line) / 4,
+        coverage=round(reported / expected, 3),
+        longest_offline_h=longest / 4,
         online_hours_per_day=round(total["v"][layout.ENGAGED] / 60 / observed, 2),
     )
 
@@ -188,36 +260,38 @@ def _activity(
 def _traffic(
     total: dict[str, Any], daily: list[float], observed: float, plan: Plan, config: ProfilesConfig
 ) -> Traffic:
-    prof = config.profile
+    st = _settings(config)
     v = total.get("v") or layout.zeros()
     down, up = v[layout.BYTES_DOWN], v[layout.BYTES_UP]
     peak_hour: int | None = None
     peak_share = 0.0
     if total.get("hb"):  # bytes per hour are detail: only the home's own page reads them
-        offset = int(prof["utc_offset_h"])
+        offset = st.utc_offset_h
         local = [total["hb"][(h - offset) % 24] for h in range(24)]
         if sum(local):
             peak_hour = max(range(24), key=lambda h: local[h])
-            peak_share = round(sum(local[h] for h in set(prof["peak_hours"])) / sum(local), 3)
+            peak_share = round(sum(local[h] for h in st.peak_hours) / sum(local), 3)
     counts = v[layout.RATE_WINDOWS : layout.RATE_WINDOWS + layout.RATE_BUCKETS]
     active = sum(counts)
     p95 = 0.0
-    seen = 0
-    for i in range(layout.RATE_BUCKETS - 1, -1, -1):  # from the fastest windows down
-        seen += counts[i]
-        if active and seen >= 0.05 * active:
-            p95 = layout.RATE_MIDS[i]
-            break
+    if active:
+        enough = 0.05 * active
+        seen = 0
+        for i in range(layout.RATE_BUCKETS - 1, -1, -1):  # from the fastest windows down
+            seen += counts[i]
+            if seen >= enough:
+                p95 = layout.RATE_MIDS[i]
+                break
     busy: float | None = None
     utilisation: float | None = None
     if plan.down_mbps:
         plan_kbps = plan.down_mbps * 1000
-        busy_from = layout.first_bucket_from(float(prof["busy_share_of_plan"]) * plan_kbps)
+        busy_from = st.busy_from.get(plan_kbps)
+        if busy_from is None:
+            busy_from = st.busy_from[plan_kbps] = layout.first_bucket_from(st.busy_share_of_plan * plan_kbps)
         busy = round(sum(counts[busy_from:]) / observed, 2)
         utilisation = round(p95 / plan_kbps, 3)
-    high = float(prof["high_bitrate_kbps"])
-    rb = layout.RATE_BYTES + layout.first_bucket_from(high)
-    high_bytes = sum(v[rb : layout.RATE_BYTES + layout.RATE_BUCKETS])
+    high_bytes = sum(v[st.high_from : layout.RATE_BYTES + layout.RATE_BUCKETS])
     return Traffic(
         gb_per_day=round((down + up) / GB / observed, 3),
         down_gb_per_day=round(down / GB / observed, 3),
@@ -229,8 +303,8 @@ def _traffic(
         p95_kbps=round(p95, 1),
         utilisation=utilisation,
         high_bitrate_share=round(high_bytes / down, 3) if down else 0.0,
-        busy_share_of_plan=float(prof["busy_share_of_plan"]),
-        high_bitrate_kbps=high,
+        busy_share_of_plan=st.busy_share_of_plan,
+        high_bitrate_kbps=st.high_bitrate_kbps,
         plan_mbps=plan.down_mbps,
     )
 
@@ -243,14 +317,21 @@ def _preferences(
         (c, at) for c, at in layout.CAT_OFFSETS if v[at] or v[at + layout.CAT_DOWN] or v[at + layout.CAT_UP]
     ]
     hours = {c: round(v[at + layout.CAT_ENGAGED] / 60 / observed, 3) for c, at in used}
-    days = [rows[d]["v"] if d in rows else None for d in complete]
+    days: list[Any] = [rows[d]["v"] if d in rows else None for d in complete]
     # per-day series of the categories someone spent time on (the others are all zeros)
-    daily = {c: [float(dv[at]) if dv else 0.0 for dv in days] for c, at in used if v[at]}
+    if all(days):
+        daily = {c: list(map(float, map(itemgetter(at), days))) for c, at in used if v[at]}
+    else:
+        daily = {c: [float(dv[at]) if dv else 0.0 for dv in days] for c, at in used if v[at]}
     # 1970-01-01 (day 0) was a Thursday
     weekday = [i for i, d in enumerate(complete) if (d + 3) % 7 < 5]
-    if weekday:
+    if len(weekday) > 1:
+        pick = itemgetter(*weekday)  # a tuple of the weekdays' minutes, in order
+        n = len(weekday)
+        weekday_hours = {c: round(sum(pick(m)) / 60 / n, 3) for c, m in daily.items()}
+    elif weekday:
         weekday_hours = {
-            c: round(sum(m[i] for i in weekday) / 60 / len(weekday), 3) for c, m in daily.items()
+            c: round(sum([m[i] for i in weekday]) / 60 / len(weekday), 3) for c, m in daily.items()
         }
     else:
         weekday_hours = dict(hours)
@@ -279,12 +360,10 @@ def _preferences(
 def _competitor(
     total: dict[str, Any], engaged_daily: list[float], complete: list[int], config: ProfilesConfig
 ) -> Competitor:
-    prof = config.profile
-    strong = int(prof["competitor_strong_dbm"])
-    own = set(prof["own_operators"])
+    st = _settings(config)
+    own = st.own_operators
     scans = int((total.get("v") or layout.zeros())[layout.SCANS])
-    # a bucket counts as strong when all of it is at or above the threshold
-    strong_buckets = [i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) - 4 >= strong]
+    strong_buckets = st.strong_buckets
     ops: list[dict[str, Any]] = []
     for op, (max_dbm, ssid, counts) in (total.get("comp") or {}).items():
         if op in own:

@@ -83,6 +83,41 @@ class NetworkQuality:
     mesh_nodes: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The figures every home's quality and terminals read, resolved once per configuration."""
+
+    weak_signal_dbm: int
+    holes: tuple[int, ...]  # signal buckets at or below weak_signal_dbm
+    wifi_weights: dict[str, float]
+    presence_min_windows: int
+    premium_vendors: frozenset[str]
+    # (hostname, vendor) -> type, smart, work, premium: a fleet has few distinct names
+    classes: dict[tuple[str, str], tuple[str, bool, bool, bool]]
+
+
+def _settings_of(config: ProfilesConfig) -> _Settings:
+    prof = config.profile
+    weak_dbm = int(prof["weak_signal_dbm"])
+    return _Settings(
+        weak_signal_dbm=weak_dbm,
+        # a bucket is a hole when all of it is at or below the threshold
+        holes=tuple(i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) <= weak_dbm),
+        wifi_weights=dict(config.wifi_score),
+        presence_min_windows=int(prof["presence_min_windows"]),
+        premium_vendors=frozenset(v.lower() for v in prof["premium_vendors"]),
+        classes={},
+    )
+
+
+def _settings(config: ProfilesConfig) -> _Settings:
+    return config.derived("quality", _settings_of)
+
+
+#: Bound of the (hostname, vendor) classes kept per configuration.
+_MAX_CLASSES = 65536
+
+
 def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
     v = total.get("v")
     at = layout.QUALITY + 4 * layout.QUALITY_TARGETS.index(target)
@@ -100,18 +135,18 @@ def _path(total: dict[str, Any], target: str) -> dict[str, float] | None:
 
 def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQuality:
     """The network-quality dimension of a merged rollup."""
+    st = _settings(config)
     v = total.get("v") or layout.zeros()
     parts = {
         name: round(v[layout.WS + i] / v[layout.WN + i] / PART_SCALE, 1)
         for i, name in enumerate(layout.WIFI_PARTS)
         if v[layout.WN + i]
     }
-    weights = {k: config.wifi_score.get(k, 0.0) for k in parts}
+    weights = {k: st.wifi_weights.get(k, 0.0) for k in parts}
     weight = sum(weights.values())
     score = round(sum(parts[k] * w for k, w in weights.items()) / weight, 1) if weight else None
-    weak_dbm = int(config.profile["weak_signal_dbm"])
-    # a bucket is a hole when all of it is at or below the threshold
-    holes = [i for i in range(layout.SIG_BUCKETS) if layout.sig_bucket_top(i) <= weak_dbm]
+    weak_dbm = st.weak_signal_dbm
+    holes = st.holes
     counts: dict[str, int] = {}
     weak: dict[str, int] = {}
     for b, band in enumerate(layout.BANDS):
@@ -119,7 +154,7 @@ def network_quality(total: dict[str, Any], config: ProfilesConfig) -> NetworkQua
         n = sum(v[at : at + layout.SIG_BUCKETS])
         if n:
             counts[band] = n
-            weak[band] = sum(v[at + i] for i in holes)
+            weak[band] = sum(v[at : at + len(holes)])  # holes are the lowest buckets
     all_n = sum(counts.values())
     weak_share = {band: round(weak[band] / n, 3) for band, n in counts.items()}
     # the worst band among those carrying a real share of the station-time
@@ -180,9 +215,9 @@ def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesCo
     When the rollup carries the detail part (``sx``), each terminal also gets its link
     figures and its service-bearing judgement; evaluations skip it for speed.
     """
-    prof = config.profile
-    min_windows = int(prof["presence_min_windows"])
-    premium_vendors = {v.lower() for v in prof["premium_vendors"]}
+    st = _settings(config)
+    min_windows = st.presence_min_windows
+    classes = st.classes
     detail: dict[str, dict[str, Any]] | None = total.get("sx")
     internet = _path(total, "internet") if detail is not None else None
     items: list[Terminal] = []
@@ -192,7 +227,13 @@ def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesCo
     for mac, (_, host, vendor, medium, windows) in sorted((total.get("tm") or {}).items()):
         if windows < min_windows:
             continue
-        kind = terminal_type(host, vendor)
+        found = classes.get((host, vendor))
+        if found is None:
+            kind = terminal_type(host, vendor)
+            found = (kind, kind in SMART_TYPES, kind in WORK_TYPES, vendor.lower() in st.premium_vendors)
+            if len(classes) < _MAX_CLASSES:
+                classes[host, vendor] = found
+        kind, is_smart, is_work, is_premium = found
         t = Terminal(mac, kind, medium, host, vendor, round(windows / 4 / observed_days, 2))
         if detail is not None and mac in detail:
             _link(t, detail[mac], internet, observed_days, config)
@@ -201,9 +242,9 @@ def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesCo
         by_type[kind] = by_type.get(kind, 0) + 1
         band = medium or "unknown"
         by_band[band] = by_band.get(band, 0) + 1
-        smart += kind in SMART_TYPES
-        work += kind in WORK_TYPES
-        premium += vendor.lower() in premium_vendors
+        smart += is_smart
+        work += is_work
+        premium += is_premium
     return Terminals(len(items), by_type, by_band, smart, work, premium, unserved, items)
 
 

@@ -154,3 +154,28 @@ def run_rules(
             )
         )
     return out
+
+
+def result_rows(profiles: dict[str, Profile], plan: RulePlan) -> list[dict[str, Any]]:
+    """:func:`run_rules` in the form the store saves (evidence as one dict), without the
+    intermediate :class:`Result` objects: an evaluation makes one per fired rule per home."""
+    out: list[dict[str, Any]] = []
+    for r, window, thresholds, shown in plan.steps:
+        profile = profiles[window]
+        finding = r.fn(profile, thresholds)
+        if finding is None:
+            continue
+        out.append(
+            {
+                "gateway_id": profile.gateway_id,
+                "rule": r.name,
+                "kind": r.kind,
+                "version": r.version,
+                "window": window,
+                "state": finding.state,
+                "score": finding.score,
+                "sentence": finding.sentence,
+                "evidence": {"thresholds": shown, "metrics": finding.metrics, "factors": finding.factors},
+            }
+        )
+    return out

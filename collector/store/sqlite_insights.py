@@ -70,7 +70,9 @@ def day_texts(
             for r in db.execute(sql + f" AND gateway_id IN ({marks(len(ids))})", (since_day, until_day, *ids))
         ]
         rows.sort(key=lambda r: (r[0], r[1]))
-    # TEXT and INTEGER columns come back as str and int: no copy (a chunk is ~14,000 rows)
+    if db.row_factory is not None:  # the store's own connections make rows of another type
+        return [(str(g), int(d), str(t)) for g, d, t in rows]
+    # an evaluation reader's rows are already (str, int, str) tuples: no copy of ~14,000 rows
     return cast(list[tuple[str, int, str]], rows)
 
 

@@ -12,15 +12,19 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from collector.profiles.history import diff_results
+from collector.store.queries import segment_where
 
 T = TypeVar("T")
 GROUP_LEVELS = {"area": "s.area", "community": "s.community"}
 _CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON."""
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON (as ``json.dumps(value, separators=(",", ":"))``, with one encoder for all calls)."""
+    return _encode(value)
 
 
 def chunks(items: list[str], size: int = _CHUNK) -> Iterable[list[str]]:
@@ -56,7 +60,8 @@ class ResultsMixin:
         A result that was not there ``appeared``; one whose state or rule version moved
         ``changed``; one no longer there is ``cleared``. Other homes are untouched. Each
         result is a dict: gateway_id, rule, kind, version, window, state, score, sentence,
-        evidence. ``summaries`` (per home) refresh ``home_profiles``.
+        evidence (a dict, or its compact JSON text). ``summaries`` (per home) refresh
+        ``home_profiles``.
         """
 
         def tx(db: sqlite3.Connection) -> dict[str, int]:
@@ -125,20 +130,11 @@ class ResultsMixin:
     ) -> dict[str, Any]:
         """Evaluated homes matching every filter given, with their result names; and the total."""
 
+        rules = [(kind, rule) for kind, rule in (("label", label), ("flag", flag), ("warning", warning)) if rule]
+        clause, args = segment_where(rules, area)
+        base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
+
         def q(db: sqlite3.Connection) -> dict[str, Any]:
-            where: list[str] = []
-            args: list[Any] = []
-            for kind, rule in (("label", label), ("flag", flag), ("warning", warning)):
-                if rule:
-                    where.append(
-                        "p.gateway_id IN (SELECT gateway_id FROM home_results WHERE rule = ? AND kind = ?)"
-                    )
-                    args += [rule, kind]
-            if area:
-                where.append("(s.area = ? OR s.community = ?)")
-                args += [area, area]
-            clause = (" WHERE " + " AND ".join(where)) if where else ""
-            base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
             total = int(db.execute("SELECT count(*)" + base, args).fetchone()[0])
             rows = db.execute(
                 "SELECT p.gateway_id, s.subscriber_id, s.area, s.community, p.wifi_score, p.devices, p.gb_per_day,"
@@ -213,6 +209,26 @@ class ResultsMixin:
 
         return await self._read(q)
 
+    async def area_names(self) -> dict[str, list[str]]:
+        """Every area and community named by the CRM import, sorted (for the pages' filter choices).
+
+        Names only, no counts: the homes list they filter is per home anyway, so no minimum
+        group applies (the area view's counts keep theirs).
+        """
+
+        def q(db: sqlite3.Connection) -> dict[str, list[str]]:
+            return {
+                level: [
+                    str(r[0])
+                    for r in db.execute(
+                        f"SELECT DISTINCT {level} FROM subscribers WHERE {level} IS NOT NULL ORDER BY {level}"
+                    )
+                ]
+                for level in ("area", "community")
+            }
+
+        return await self._read(q)
+
 
 def _profile_row(gateway_id: str, at: float, s: dict[str, Any]) -> tuple[Any, ...]:
     figures = (s.get("wifi_score"), s.get("devices", 0), s.get("gb_per_day", 0.0), s.get("online_hours", 0.0))
@@ -248,7 +264,8 @@ def _apply_results(
     changes = diff_results(current, results)
 
     def row(r: dict[str, Any]) -> tuple[Any, ...]:
-        evidence = dumps(r["evidence"])
+        # evaluation workers send the evidence already encoded
+        evidence = r["evidence"] if isinstance(r["evidence"], str) else dumps(r["evidence"])
         return (r["kind"], r["version"], r["window"], r["state"], r["score"], r["sentence"], evidence)
 
     db.executemany(

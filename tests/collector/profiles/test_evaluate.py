@@ -14,7 +14,7 @@ import pytest
 
 from collector.cli import main
 from collector.profiles.config import load_config
-from collector.profiles.evaluate import evaluate, evaluate_changed
+from collector.profiles.evaluate import evaluate, evaluate_changed, evidence_text, parse_day
 from collector.profiles.rollup import split_day
 from collector.store import SpooledMessage, open_store
 from collector.store.base import InsightsStore, drain_folds, insights
@@ -158,7 +158,39 @@ async def test_worker_processes_read_for_themselves_and_agree(
     for i in range(3):
         put_days(store.path, f"gw-{i}", gamer(week(), minutes=200 if i else 20))
     inline = await evaluate(s, CONFIG, as_of=as_of(week()), workers=1)
+    stored = {g: await s.home_results(g) for g in ("gw-0", "gw-1", "gw-2")}
     monkeypatch.setattr(module, "POOL_MIN_HOMES", 1)
     pooled = await evaluate(s, CONFIG, as_of=as_of(week()), workers=2, chunk_homes=1)
     assert pooled.by_rule == inline.by_rule == {"heavy_gamer": 2, "inactive": 1}
     assert pooled.changes == {"appeared": 0, "changed": 0, "cleared": 0}
+    # workers encode the evidence themselves: the same rows as the in-process run wrote
+    again = {g: await s.home_results(g) for g in stored}
+    for g, rows in stored.items():
+        assert [{**r, "evaluated_at": 0} for r in rows] == [{**r, "evaluated_at": 0} for r in again[g]]
+    # the workers' CPU counts too (forkserver workers are not even children of this process)
+    assert pooled.cpu_seconds > 0 and inline.cpu_seconds >= 0
+
+
+def test_rows_read_as_json_reads_them() -> None:
+    # msgspec parses the rows; what it refuses (NaN, a lone surrogate json.dumps escaped) still reads
+    for text in ('{"v":[1,2],"tm":{"a":[1,"b","c","d",4]}}', '{"mesh":NaN}', '{"tm":{"x":[1,"\\ud800"]}}'):
+        assert repr(parse_day(text)) == repr(json.loads(text))
+
+
+async def test_evidence_is_saved_from_a_dict_or_its_json_text(store: Any) -> None:
+    s: InsightsStore = insights(store)
+    base = {"rule": "heavy_gamer", "kind": "label", "version": 1, "window": "7d", "state": "on", "score": None,
+            "sentence": "x"}  # fmt: skip
+    evidence = {"thresholds": {"min_hours_per_day": 2.0}, "metrics": {"hours_per_day": 3.5, "ssid": "Caf\u00e9"},
+                "factors": []}  # fmt: skip
+    await s.save_results(
+        [{**base, "gateway_id": "gw-a", "evidence": evidence},
+         {**base, "gateway_id": "gw-b", "evidence": evidence_text(evidence)}],
+        1000.0, ["gw-a", "gw-b"],
+    )  # fmt: skip
+    (a,), (b,) = await s.home_results("gw-a"), await s.home_results("gw-b")
+    assert a == b and a["evidence"] == evidence
+    db = sqlite3.connect(store.path)
+    texts = {t for (t,) in db.execute("SELECT evidence FROM home_results")}
+    assert texts == {json.dumps(evidence, separators=(",", ":"))}
+    db.close()

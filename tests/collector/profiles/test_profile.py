@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from collector.profiles.config import load_config
-from collector.profiles.merge import fold_into
-from collector.profiles.profile import build_profile
+from collector.profiles.merge import fold_into, merge_many
+from collector.profiles.profile import _longest_zero_run, build_profile
 from collector.profiles.rollup import window_contribution
 from tests.collector.profiles.test_rollup import START, body
 
@@ -96,3 +102,34 @@ def test_without_crm_the_reported_plan_speed_is_used() -> None:
     p = build_profile("gw-9", rows, None, CONFIG, START + 1800, "day")
     assert p.plan.source == "report" and p.plan.down_mbps == 50.0
     assert build_profile("gw-9", [], None, CONFIG, START, "7d").reports == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="01", max_size=400))
+def test_the_longest_offline_stretch_is_the_longest_run_of_zeros(line: str) -> None:
+    assert _longest_zero_run(line) == max(map(len, line.split("1")))
+
+
+def test_a_profile_under_another_window_shares_its_dimensions() -> None:
+    p = build_profile("gw-9", evening(), CRM, CONFIG, START + 7200, "day")
+    other = p.for_window("7d")
+    assert other == replace(p, window="7d") and other.terminals is p.terminals and p.window == "day"
+
+
+def test_the_newest_names_of_a_terminal_win_whatever_the_order() -> None:
+    # same newest window end: the names compare as the list [end, hostname, vendor, medium] would
+    days = [{"tm": {"m": [100, "tv-b", "Sony", "5GHz", 3]}}, {"tm": {"m": [100, "tv-a", "Sony", "5GHz", 2]}},
+            {"tm": {"m": [90, "zz", "Zz", "wired", 1]}}]  # fmt: skip
+    for order in itertools.permutations(days):
+        assert merge_many(order, ("tm",))["tm"] == {"m": [100, "tv-b", "Sony", "5GHz", 6]}
+
+
+def test_settings_derived_once_per_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[profile]\nweak_signal_dbm = -65\n")
+    other = load_config(path)
+    rows = evening()
+    assert build_profile("gw-9", rows, CRM, CONFIG, START + 7200, "day").quality.weak_signal_dbm == -75
+    assert build_profile("gw-9", rows, CRM, other, START + 7200, "day").quality.weak_signal_dbm == -65
+    # and again: each configuration keeps its own derived figures
+    assert build_profile("gw-9", rows, CRM, CONFIG, START + 7200, "day").quality.weak_signal_dbm == -75
