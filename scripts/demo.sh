@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 DIR=.demo
 HOMES=${DEMO_HOMES:-20}
+DAYS=${DEMO_DAYS:-7}
 HTTP_PORT=${DEMO_HTTP_PORT:-8080}
 mkdir -p "$DIR"
 
@@ -38,13 +39,23 @@ trap cleanup EXIT INT TERM
 "$MOSQUITTO" -c "$DIR/mosquitto.conf" & pids+=($!)
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$MQTT_PORT") 2>/dev/null && break; sleep 0.1; done
 
-HOMESCOPE_USERS="admin:$PASSWORD" "$VENV/bin/homescope-collector" serve \
+# Profiles are evaluated every 30 s in the demo (operators' default: after each 15-minute window).
+printf '[schedule]\nevaluate_every_s = 30\n\n[areas]\nmin_group = 3  # a 20-home demo; keep the default (10) or more in service\n' > "$DIR/profiles.toml"
+HOMESCOPE_USERS="admin:$PASSWORD" HOMESCOPE_PROFILES_CONFIG="$DIR/profiles.toml" \
+  "$VENV/bin/homescope-collector" serve \
   --db "sqlite:///$DIR/homescope.db" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --http "127.0.0.1:$HTTP_PORT" \
   > "$DIR/collector.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
 if ! (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null; then
   echo "the collector did not start; see $DIR/collector.log:"; tail -20 "$DIR/collector.log"; exit 1
 fi
+
+# A week of history for a persona-mixed fleet (gamers, video families, SOHO, poor Wi-Fi, ...) and its
+# CRM export, so the Homes and Areas pages have labels, offers and warnings to show.
+echo "back-filling $DAYS days of $HOMES persona homes through the broker (progress: $DIR/backfill.log)..."
+"$VENV/bin/homescope-emulator" run --homes "$HOMES" --days "$DAYS" --prefix home --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
+  --crm "$DIR/crm.csv" --truth "$DIR/truth.json" > "$DIR/backfill.log" 2>&1 || echo "back-fill incomplete; see $DIR/backfill.log"
+"$VENV/bin/homescope-collector" import-subscribers "$DIR/crm.csv" --db "sqlite:///$DIR/homescope.db" || true
 
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 \
   > "$DIR/emulator.log" 2>&1 & pids+=($!)
@@ -61,6 +72,7 @@ cat <<MSG
 
   homescope is running.
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
+    home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
     REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or set HOMESCOPE_API_TOKENS)
     broker:         mqtt://127.0.0.1:$MQTT_PORT  ($HOMES emulated homes + this machine's real agent)
     logs:           $DIR/*.log
