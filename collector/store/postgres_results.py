@@ -18,14 +18,13 @@ from psycopg.rows import TupleRow
 
 from collector.profiles.history import diff_results
 from collector.store.base import StoreError
-from collector.store.queries import segment_where
+from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[TupleRow]
-GROUP_LEVELS = {"area": "s.area", "community": "s.community"}
 #: Saves are serialised across collectors (each diffs against what the previous one saved).
 RESULTS_LOCK = 0x6873_0002
 RESULT_KEYS = ("rule", "kind", "version", "window", "state", "score", "sentence", "evidence", "since",
@@ -142,8 +141,7 @@ class PostgresResultsMixin:
         offset: int = 0,
     ) -> dict[str, Any]:
         """Evaluated homes matching every filter given, with their result names; and the total."""
-        rules = [(kind, rule) for kind, rule in (("label", label), ("flag", flag), ("warning", warning)) if rule]
-        clause, args = segment_where(rules, area, "%s")
+        clause, args = segment_where(label, flag, warning, area, "%s")
         base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
 
         async def q(conn: Conn) -> dict[str, Any]:
@@ -185,44 +183,11 @@ class PostgresResultsMixin:
                 f" WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
             )
             group_rows = await groups.fetchall()
-            counts = await conn.execute(
-                f"SELECT {column}, r.rule, r.kind, count(*) FROM home_results r"
-                " JOIN subscribers s ON s.gateway_id = r.gateway_id"
-                f" JOIN home_profiles p ON p.gateway_id = r.gateway_id GROUP BY {column}, r.rule, r.kind"
-            )
+            counts = await conn.execute(AREA_COUNTS.format(column=column))
             return group_rows, await counts.fetchall()
 
         groups, count_rows = await self._tx(q)
-        counts: dict[str, dict[str, dict[str, int]]] = {}
-        for name, rule, kind, n in count_rows:
-            counts.setdefault(str(name), {}).setdefault(f"{kind}s", {})[str(rule)] = int(n)
-        shown: list[dict[str, Any]] = []
-        hidden_groups = hidden_homes = 0
-        for name, homes, wifi, competitor, gb, devices in groups:
-            if homes < min_group:
-                hidden_groups += 1
-                hidden_homes += homes
-                continue
-            c = counts.get(str(name), {})
-            shown.append(
-                {
-                    "name": name,
-                    "homes": homes,
-                    "wifi_score": round(wifi, 1) if wifi is not None else None,
-                    "competitor_density": round(competitor, 3),
-                    "gb_per_day": round(gb, 2),
-                    "devices": round(devices, 1),
-                    "labels": c.get("labels", {}),
-                    "flags": c.get("flags", {}),
-                    "warnings": c.get("warnings", {}),
-                }
-            )
-        return {
-            "level": level,
-            "min_group": min_group,
-            "groups": shown,
-            "suppressed": {"groups": hidden_groups, "homes": hidden_homes},
-        }
+        return area_view(level, min_group, groups, count_rows)
 
     async def area_names(self) -> dict[str, list[str]]:
         """Every area and community named by the CRM import, sorted (for the pages' filter choices).

@@ -65,14 +65,17 @@ def counts_dict(row: tuple[int, int, int, int]) -> dict[str, int]:
     }
 
 
-def segment_where(rules: list[tuple[str, str]], area: str | None, mark: str = "?") -> tuple[str, list[Any]]:
+def segment_where(
+    label: str | None, flag: str | None, warning: str | None, area: str | None, mark: str = "?"
+) -> tuple[str, list[Any]]:
     """The homes list's WHERE clause over ``home_profiles p`` and its arguments.
 
-    ``rules`` are (kind, rule) pairs every home must carry. An area (or community) is the
+    Every home must carry the given label, flag and warning. An area (or community) is the
     most selective filter, so it drives: a few hundred homes found by index, each checked
     for its results by primary key (at 100,000 homes, 10 ms instead of 100+). Without one,
     each rule's index drives.
     """
+    rules = [(kind, rule) for kind, rule in (("label", label), ("flag", flag), ("warning", warning)) if rule]
     where: list[str] = []
     args: list[Any] = []
     if area:
@@ -89,6 +92,54 @@ def segment_where(rules: list[tuple[str, str]], area: str | None, mark: str = "?
             args += [rule, kind]
     else:
         for kind, rule in rules:
-            where.append(f"p.gateway_id IN (SELECT gateway_id FROM home_results WHERE rule = {mark} AND kind = {mark})")
+            where.append(
+                f"p.gateway_id IN (SELECT gateway_id FROM home_results WHERE rule = {mark} AND kind = {mark})"
+            )
             args += [rule, kind]
     return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+#: The area view's grouping column per level (``s`` = subscribers).
+GROUP_LEVELS = {"area": "s.area", "community": "s.community"}
+#: Result counts per group, rule and kind (no parameters: the column comes from GROUP_LEVELS).
+AREA_COUNTS = (
+    "SELECT {column}, r.rule, r.kind, count(*) FROM home_results r"
+    " JOIN subscribers s ON s.gateway_id = r.gateway_id"
+    " JOIN home_profiles p ON p.gateway_id = r.gateway_id GROUP BY {column}, r.rule, r.kind"
+)
+
+
+def area_view(
+    level: str, min_group: int, groups: list[tuple[Any, ...]], count_rows: list[tuple[Any, ...]]
+) -> dict[str, Any]:
+    """The area view from its two queries' rows; groups under ``min_group`` homes are only counted."""
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for name, rule, kind, n in count_rows:
+        counts.setdefault(str(name), {}).setdefault(f"{kind}s", {})[str(rule)] = int(n)
+    shown: list[dict[str, Any]] = []
+    hidden_groups = hidden_homes = 0
+    for name, homes, wifi, competitor, gb, devices in groups:
+        if homes < min_group:
+            hidden_groups += 1
+            hidden_homes += homes
+            continue
+        c = counts.get(str(name), {})
+        shown.append(
+            {
+                "name": name,
+                "homes": homes,
+                "wifi_score": round(wifi, 1) if wifi is not None else None,
+                "competitor_density": round(competitor, 3),
+                "gb_per_day": round(gb, 2),
+                "devices": round(devices, 1),
+                "labels": c.get("labels", {}),
+                "flags": c.get("flags", {}),
+                "warnings": c.get("warnings", {}),
+            }
+        )
+    return {
+        "level": level,
+        "min_group": min_group,
+        "groups": shown,
+        "suppressed": {"groups": hidden_groups, "homes": hidden_homes},
+    }

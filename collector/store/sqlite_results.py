@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from collector.profiles.history import diff_results
-from collector.store.queries import segment_where
+from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
 
 T = TypeVar("T")
-GROUP_LEVELS = {"area": "s.area", "community": "s.community"}
 _CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
 
 
@@ -130,8 +129,7 @@ class ResultsMixin:
     ) -> dict[str, Any]:
         """Evaluated homes matching every filter given, with their result names; and the total."""
 
-        rules = [(kind, rule) for kind, rule in (("label", label), ("flag", flag), ("warning", warning)) if rule]
-        clause, args = segment_where(rules, area)
+        clause, args = segment_where(label, flag, warning, area)
         base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
 
         def q(db: sqlite3.Connection) -> dict[str, Any]:
@@ -172,40 +170,7 @@ class ResultsMixin:
                 " avg(p.devices) FROM subscribers s JOIN home_profiles p ON p.gateway_id = s.gateway_id"
                 f" WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
             ).fetchall()
-            counts: dict[str, dict[str, dict[str, int]]] = {}
-            for name, rule, kind, n in db.execute(
-                f"SELECT {column}, r.rule, r.kind, count(*) FROM home_results r"
-                " JOIN subscribers s ON s.gateway_id = r.gateway_id"
-                f" JOIN home_profiles p ON p.gateway_id = r.gateway_id GROUP BY {column}, r.rule, r.kind"
-            ):
-                counts.setdefault(str(name), {}).setdefault(f"{kind}s", {})[str(rule)] = int(n)
-            shown: list[dict[str, Any]] = []
-            hidden_groups = hidden_homes = 0
-            for name, homes, wifi, competitor, gb, devices in groups:
-                if homes < min_group:
-                    hidden_groups += 1
-                    hidden_homes += homes
-                    continue
-                c = counts.get(str(name), {})
-                shown.append(
-                    {
-                        "name": name,
-                        "homes": homes,
-                        "wifi_score": round(wifi, 1) if wifi is not None else None,
-                        "competitor_density": round(competitor, 3),
-                        "gb_per_day": round(gb, 2),
-                        "devices": round(devices, 1),
-                        "labels": c.get("labels", {}),
-                        "flags": c.get("flags", {}),
-                        "warnings": c.get("warnings", {}),
-                    }
-                )
-            return {
-                "level": level,
-                "min_group": min_group,
-                "groups": shown,
-                "suppressed": {"groups": hidden_groups, "homes": hidden_homes},
-            }
+            return area_view(level, min_group, groups, db.execute(AREA_COUNTS.format(column=column)).fetchall())
 
         return await self._read(q)
 
