@@ -1,12 +1,12 @@
-"""The collector's MQTT session and batch loop: receive, store, then acknowledge.
+"""The collector's batch loop: receive, store, then acknowledge.
 
-paho-mqtt runs its network loop in its own thread with ``manual_ack``: a QoS 1 message
-is PUBACKed to the broker, and an application ``ack`` is published to the gateway, only
-after the batch holding it has committed. The session is persistent (``clean_start``
-false, a week's expiry), so what we had not PUBACKed when we died is delivered again.
-Messages flow to the asyncio side through a queue; a batch is flushed when it reaches
-``batch_max`` (at most the in-flight window we grant the broker) or ``batch_wait_ms``
-after its first message, whichever comes first.
+The MQTT session (``mqtt.py``) runs on the event loop: a QoS 1 message is PUBACKed to
+the broker, and an application ``ack`` is published to the gateway, only after the
+batch holding it has committed. The session is persistent (clean start off, a week's
+expiry), so what we had not PUBACKed when we died is delivered again. Received
+messages wait in an inbox; a batch is flushed when it reaches ``batch_max`` (at most the
+in-flight window we grant the broker) or ``batch_wait_ms`` after its first message,
+whichever comes first.
 
 Failures are sorted, never fatal: a transient store failure (locked, disk full) is
 retried with back-off and nothing is acknowledged meanwhile; a permanent one is retried
@@ -27,14 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
+from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
 from collector.settings import Settings
 from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
@@ -75,94 +70,59 @@ class Ingest:
         self.store = store
         self.stats = IngestStats()
         self.clock = ClockWatch(settings.max_clock_skew_s)
-        self.connected = False
         #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum).
         self.window = max(20, min(65535, settings.batch_max * 2))
         self.batch_max = min(settings.batch_max, self.window)
-        # paho's thread appends; the loop is woken only when the batch loop waits for
-        # ``_want`` messages (a wake-up per batch, not per message: a self-pipe write each)
         self._inbox: deque[Incoming] = deque()
         self._ready = asyncio.Event()
         self._want = 1
         self._waiting = False
-        # one writer each (paho thread, event loop), so their difference needs no lock
         self._produced = 0
         self._consumed = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._store_failing = False
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
         url = urlsplit(settings.mqtt)
-        self._host, self._port = url.hostname or "127.0.0.1", url.port or 1883
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        group = settings.share_group or None
+        self._client = MqttSession(
+            SessionOptions(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or 1883,
+                client_id=settings.mqtt_client_id,
+                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS)),
+                username=settings.mqtt_username,
+                password=settings.mqtt_password,
+                receive_maximum=self.window,
+            ),
+            self._on_message,
         )
-        if settings.mqtt_username:
-            self._client.username_pw_set(settings.mqtt_username, settings.mqtt_password or None)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
 
-    # -- paho thread ------------------------------------------------------------------
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("collector mqtt: connection refused: %s", reason)
-            return
-        self.connected = True
-        log.info(
-            "collector mqtt: connected to %s:%d (session present: %s)",
-            self._host,
-            self._port,
-            flags.session_present,
-        )
-        # Subscribe on every connection: a broker that lost its state (kill -9 before its
-        # autosave) has forgotten our subscriptions even if it kept the client id.
-        group = self.settings.share_group or None
-        client.subscribe([(subscription(kind, group), 1) for kind in (*SPOOLED_KINDS, Kind.STATUS)])
+    @property
+    def connected(self) -> bool:
+        return self._client.connected
 
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
-    ) -> None:
-        if self.connected:
-            log.warning("collector mqtt: connection lost: %s", reason)
-        self.connected = False
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        payload, size = message.payload, -1
+    def _on_message(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int) -> None:
+        size = -1
         if len(payload) > MAX_FRAME:
             # keep only what the quarantine stores: a 10 MB blob must not wait in our queue
             payload, size = payload[:OVERSIZE_HEAD], len(payload)
-        if message.qos == 0 and self.queued >= 4 * self.window:
+        if qos == 0 and self.queued >= 4 * self.window:
             # QoS 1 is bounded by the window we grant the broker; QoS 0 is not, and no agent uses it
             if not self.stats.shed:
                 log.warning("collector mqtt: queue full, shedding QoS 0 messages")
             self.stats.shed += 1
             return
         self._produced += 1
-        item = Incoming(
-            message.topic, bytes(payload), message.mid, message.qos, time.time(), size, bool(message.retain)
-        )
-        self._inbox.append(item)
+        self._inbox.append(Incoming(topic, payload, mid, qos, time.time(), size, retain, connection))
         if self._waiting and len(self._inbox) >= self._want:
             self._waiting = False
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._ready.set)
+            self._ready.set()
 
     # -- asyncio side -----------------------------------------------------------------
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 7 * 24 * 3600  # keep our queue while we restart
-        props.ReceiveMaximum = self.window
-        self._client.connect_async(self._host, self._port, keepalive=30, clean_start=False, properties=props)
-        self._client.loop_start()
+        self._client.start()
         self._task = asyncio.create_task(self._batches(), name="ingest-batches")
 
     async def stop(self) -> None:
@@ -170,8 +130,7 @@ class Ingest:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._client.disconnect()
-        self._client.loop_stop()
+        await self._client.stop()
 
     @property
     def queued(self) -> int:
@@ -430,7 +389,7 @@ class Ingest:
                 self._client.publish(topic_for(gateway_id, Kind.ACK), frame, qos=0)
         for item in batch:
             if item.qos > 0:
-                self._client.ack(item.mid, item.qos)
+                self._client.ack(item.mid, item.qos, item.connection)
 
 
 @dataclass

@@ -43,6 +43,8 @@ class Incoming:
     size: int = -1
     #: Delivered from the broker's retained store (an old message, not a fresh one).
     retained: bool = False
+    #: The MQTT connection that delivered it (its PUBACK goes on that connection only).
+    connection: int = 0
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ class Recorder:
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
         self.published.append((topic, decode(payload)))
 
-    def ack(self, mid: int, qos: int) -> None:
+    def ack(self, mid: int, qos: int, connection: int) -> None:
         self.pubacks.append(mid)
 
 
