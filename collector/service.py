@@ -15,6 +15,7 @@ from collector.app import create_app
 from collector.ingest import Ingest
 from collector.settings import Settings
 from collector.store import StoreError, open_store
+from collector.store.base import insights
 from collector.web.auth import Auth
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 FOLD_CHUNK = 200
 FOLD_IDLE_S = 0.5
 FOLD_YIELD_S = 0.05
-#: Reports waiting to be folded past which folding no longer yields to ingest (half of
-#: what the stores keep decoded in memory).
-FOLD_EAGER = 1000
+#: Reports waiting to be folded past which folding takes turns with ingest batches instead
+#: of waiting for a gap (so under sustained load it keeps pace).
+FOLD_EAGER = 20_000
 
 
 class Service:
@@ -79,15 +80,28 @@ class Service:
             await asyncio.sleep(self.settings.retention_every_s)
 
     async def _folding(self) -> None:
-        # Home-profile day rollups follow the ingest by a few seconds: folding is a third of
-        # a report's cost, and taking it off the batch transaction keeps acks fast in a burst.
-        fold = getattr(self.store, "fold_pending", None)
-        if fold is None:
-            return
+        # Home-profile day rollups follow the ingest: folding costs as much as the rest of
+        # a report, and acknowledging comes first (gateways free their outboxes on our ack;
+        # profiles are evaluated hours apart). While messages wait, folding waits too, up
+        # to FOLD_EAGER reports behind; past that it takes turns with the batches, so under
+        # sustained load it keeps pace and never starves.
+        try:
+            profiles = insights(self.store)
+        except StoreError:
+            return  # a backend without home-profile tables: nothing to fold
         failing = False
+        backlog, counted = 0, 0.0
         while True:
+            if self.ingest.queued > 0:
+                if time.monotonic() - counted > 1.0:
+                    with contextlib.suppress(StoreError):
+                        backlog = await profiles.pending_folds()
+                    counted = time.monotonic()
+                if backlog < FOLD_EAGER:
+                    await asyncio.sleep(FOLD_YIELD_S)
+                    continue
             try:
-                n = await fold(FOLD_CHUNK)
+                n = await profiles.fold_pending(FOLD_CHUNK)
                 if failing:
                     log.warning("profile folding works again")
                 failing = False
@@ -96,13 +110,8 @@ class Service:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
             self.folded += n
-            # A chunk at a time. Acknowledging comes first while the backlog is short, so a
-            # burst (a reconnect storm) is acked at full speed and folded after it; past
-            # FOLD_EAGER reports, folding takes its turn between batches, so under sustained
-            # load it keeps pace (the fold is part of what a report costs) and never starves.
+            backlog -= n
             await asyncio.sleep(FOLD_IDLE_S if not n else 0)
-            while self.ingest.queued > 0 and self.store.folds_in_memory() < FOLD_EAGER:  # type: ignore[attr-defined]
-                await asyncio.sleep(FOLD_YIELD_S)
 
     async def start(self) -> None:
         await self.store.open()

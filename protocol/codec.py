@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - exercised on the device
     msgspec = None  # type: ignore[assignment]
 
 from protocol.errors import ProtocolError, Reason
-from protocol.topics import Kind, parse_topic
+from protocol.topics import Kind, Topic, parse_topic
 from protocol.version import PROTOCOL_VERSION, check_version
 
 MAGIC: Final = b"hs"
@@ -119,12 +119,8 @@ def _fast(body: bytes) -> dict[str, Any] | None:
     return obj
 
 
-def decode(frame: bytes) -> dict[str, Any]:
-    """Unframe and decode one payload into a plain dict with string keys.
-
-    Checks, in order: size, frame header, decompression, msgpack well-formedness,
-    string keys without duplicates, nesting depth, and that the top is a map.
-    """
+def unframe(frame: bytes) -> bytes:
+    """The msgpack body of a frame: size, header and flags checked, inflated if compressed."""
     if not frame:
         raise ProtocolError(Reason.EMPTY, "empty payload")
     if len(frame) > MAX_FRAME:
@@ -135,8 +131,29 @@ def decode(frame: bytes) -> dict[str, Any]:
     if flags & ~_KNOWN_FLAGS:
         raise ProtocolError(Reason.BAD_FRAME, f"unknown frame flags 0x{flags:02x}")
     body = frame[HEADER_LEN:]
-    if flags & FLAG_ZLIB:
-        body = _inflate(body)
+    return _inflate(body) if flags & FLAG_ZLIB else body
+
+
+def canonical(body: bytes) -> dict[str, Any] | None:
+    """The decoded body when it is canonical msgpack (no repeated key), else ``None``.
+
+    Keys and depth are NOT checked: the caller proves them another way (a closed schema,
+    ``protocol.models.check_body``) or calls :func:`decode_body`.
+    """
+    return _fast(body)
+
+
+def decode(frame: bytes) -> dict[str, Any]:
+    """Unframe and decode one payload into a plain dict with string keys.
+
+    Checks, in order: size, frame header, decompression, msgpack well-formedness,
+    string keys without duplicates, nesting depth, and that the top is a map.
+    """
+    return decode_body(unframe(frame))
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """Decode an unframed msgpack body with every check :func:`decode` names."""
     fast = _fast(body)
     if fast is not None:
         _check(fast)
@@ -173,14 +190,36 @@ def decode(frame: bytes) -> dict[str, Any]:
     return obj
 
 
+def decode_stored(frame: bytes) -> dict[str, Any]:
+    """Decode a frame that :func:`decode` already accepted once (a stored payload).
+
+    Only the checks that cost nothing are repeated; the key, depth and duplicate checks
+    were made when it arrived. Folding a backlog decodes every report a second time, and
+    this halves that. Anything that does not decode still raises :class:`ProtocolError`.
+    """
+    if len(frame) < HEADER_LEN or frame[:2] != MAGIC:
+        raise ProtocolError(Reason.BAD_FRAME, "payload does not start with the homescope frame header")
+    body = _inflate(frame[HEADER_LEN:]) if frame[2] & FLAG_ZLIB else frame[HEADER_LEN:]
+    try:
+        obj = _fast_decode(body) if msgspec is not None else msgpack.unpackb(body, raw=False)
+    except Exception as exc:
+        raise ProtocolError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:200]) from exc
+    if type(obj) is not dict:
+        raise ProtocolError(Reason.NOT_A_MAP, f"top level is {type(obj).__name__}, not a map")
+    return obj
+
+
 def open_envelope(frame: bytes, topic: str) -> dict[str, Any]:
     """Decode a frame received on ``topic`` and check the envelope against the topic.
 
     The gateway id and kind come from the topic (which the broker's ACL ties to the
     sender's credentials); a payload claiming anything else is refused.
     """
-    where = parse_topic(topic)
-    message = decode(frame)
+    return check_envelope(decode(frame), parse_topic(topic))
+
+
+def check_envelope(message: dict[str, Any], where: Topic) -> dict[str, Any]:
+    """Check a decoded envelope's version, kind and gateway against its topic; return it."""
     check_version(message.get("v"))
     if message.get("kind") != where.kind.value:
         raise ProtocolError(

@@ -294,7 +294,7 @@ def validate(message: dict[str, Any]) -> Report | EventBatch | Status | Ack | Co
 
 # -- the msgspec mirror ---------------------------------------------------------------------
 _FINITE = sys.float_info.max
-_MIRRORS: dict[type[BaseModel], Any] = {}
+_MIRRORS: dict[tuple[type[BaseModel], bool], Any] = {}
 _TAGGED = (Report, EventBatch, Status, Ack, Command)
 
 
@@ -321,34 +321,35 @@ def _meta(constraints: list[Any], base: Any) -> dict[str, Any]:
     return out
 
 
-def _mirror_type(tp: Any, constraints: list[Any] | None = None) -> Any:
+def _mirror_type(tp: Any, constraints: list[Any] | None = None, closed: bool = False) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
         inner = [m for info in args[1:] if isinstance(info, FieldInfo) for m in info.metadata]
-        return _mirror_type(args[0], [*(constraints or []), *inner])
+        return _mirror_type(args[0], [*(constraints or []), *inner], closed)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        out: Any = _mirror(tp)
+        out: Any = _mirror(tp, closed)
     elif origin in (typing.Union, types.UnionType):
-        out = typing.Union[tuple(_mirror_type(a) for a in args)]  # noqa: UP007 - built at run time
+        out = typing.Union[tuple(_mirror_type(a, None, closed) for a in args)]  # noqa: UP007 - built at run time
     elif origin is list:
-        out = list[_mirror_type(args[0])]  # type: ignore[misc]
+        out = list[_mirror_type(args[0], None, closed)]  # type: ignore[misc]
     elif origin is dict:
-        out = dict[_mirror_type(args[0]), _mirror_type(args[1])]  # type: ignore[misc]
+        out = dict[_mirror_type(args[0], None, closed), _mirror_type(args[1], None, closed)]  # type: ignore[misc]
     else:
         out = tp  # int, str, bool, Literal[...], Any
     meta = _meta(constraints or [], tp)
     return Annotated[out, msgspec.Meta(**meta)] if meta else out
 
 
-def _mirror(model: type[BaseModel]) -> Any:
-    found = _MIRRORS.get(model)
+def _mirror(model: type[BaseModel], closed: bool = False) -> Any:
+    """The msgspec Struct of ``model``; ``closed`` ones refuse fields the model does not name."""
+    found = _MIRRORS.get((model, closed))
     if found is not None:
         return found
     fields: list[tuple[Any, ...]] = []
     for name, info in model.model_fields.items():
         if model in _TAGGED and name == "kind":
             continue  # the union's tag
-        tp = _mirror_type(info.annotation, list(info.metadata))
+        tp = _mirror_type(info.annotation, list(info.metadata), closed)
         if info.default_factory is not None:
             fields.append((name, tp, msgspec.field(default_factory=info.default_factory)))  # type: ignore[arg-type]
         elif info.is_required():
@@ -358,12 +359,37 @@ def _mirror(model: type[BaseModel]) -> Any:
     tag: dict[str, Any] = {}
     if model in _TAGGED:
         tag = {"tag_field": "kind", "tag": typing.get_args(model.model_fields["kind"].annotation)[0]}
-    found = _MIRRORS[model] = msgspec.defstruct(model.__name__, fields, kw_only=True, **tag)
+    found = _MIRRORS[(model, closed)] = msgspec.defstruct(
+        model.__name__, fields, kw_only=True, forbid_unknown_fields=closed, **tag
+    )
     return found
 
 
 if msgspec is not None:
     _MIRROR: Any = typing.Union[tuple(_mirror(m) for m in _TAGGED)]  # noqa: UP007
+    # What the collector receives, closed: every key a field name or a typed str, every
+    # depth bounded by the schema. (Commands, with their free-form args, are not in it.)
+    _CLOSED_DECODE = msgspec.msgpack.Decoder(
+        typing.Union[tuple(_mirror(m, closed=True) for m in (Report, EventBatch, Status, Ack))]  # noqa: UP007
+    ).decode
+
+
+def check_body(body: bytes) -> str | None:
+    """The kind of a msgpack body that is a valid message naming only known fields, else ``None``.
+
+    Decoding straight into the closed mirror validates in one pass of C, and proves what the
+    codec's walk checks (string keys, bounded depth) for everything in the body. ``None``
+    says nothing about validity: a message with fields from a newer minor version, a
+    command, or an invalid one goes the full way (:func:`protocol.codec.decode`, :func:`check`),
+    which names the reason. Duplicate keys are not caught here (the codec's canonical
+    re-encoding catches them).
+    """
+    if msgspec is None:
+        return None
+    try:
+        return str(type(_CLOSED_DECODE(body)).__struct_config__.tag)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
 
 
 def check(message: dict[str, Any]) -> str:

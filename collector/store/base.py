@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from protocol.codec import decode
+from protocol.codec import decode_stored
 
 
 class StoreError(RuntimeError):
@@ -90,7 +90,7 @@ class BatchResult:
 def gateway_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A gateways row as the API shows it: JSON columns parsed."""
     payload = row.pop("latest_payload")
-    row["latest"] = decode(bytes(payload))["body"] if payload else None
+    row["latest"] = decode_stored(bytes(payload))["body"] if payload else None
     row["rates"] = json.loads(row.pop("latest_rates") or "{}")
     return row
 

@@ -32,7 +32,7 @@ from collector.profiles.merge import fold_into
 from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
 from collector.store.base import BatchResult, SpooledMessage, StoreError
 from collector.store.postgres_results import Conn, PostgresResultsMixin, pg_error
-from protocol.codec import decode
+from protocol.codec import decode_stored
 from protocol.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -358,7 +358,7 @@ def _queued_report(row: tuple[Any, ...]) -> SpooledMessage | None:
     if payload is None:
         return None  # the retention deleted the raw report before it was folded
     try:
-        body = decode(bytes(payload))["body"]  # stored only after validation
+        body = decode_stored(bytes(payload))["body"]  # stored only after validation
     except (ProtocolError, KeyError) as exc:
         # cannot happen to a payload this code validated; never let one block the queue
         log.error("cannot fold %s/%s/%s: %s; dropped from the fold queue", gid, epoch, seq, exc)

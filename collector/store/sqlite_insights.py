@@ -25,7 +25,7 @@ from collector.profiles.merge import fold_into
 from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
 from collector.store.base import SpooledMessage, StoreError
 from collector.store.sqlite_results import ResultsMixin, chunks, marks
-from protocol.codec import decode
+from protocol.codec import decode_stored
 from protocol.errors import ProtocolError
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ def _queued_reports(db: sqlite3.Connection, limit: int) -> list[SpooledMessage]:
     out = []
     for gid, epoch, seq, start, end, uptime, sent, received, payload in rows:
         try:
-            body = decode(bytes(payload))["body"]  # stored only after validation
+            body = decode_stored(bytes(payload))["body"]  # stored only after validation
         except (ProtocolError, KeyError) as exc:
             # cannot happen to a payload this code validated; never let one block the queue
             log.error("cannot fold %s/%s/%s: %s; dropped from the fold queue", gid, epoch, seq, exc)

@@ -6,13 +6,15 @@ import copy
 import math
 from typing import Any
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.home import VirtualHome
+from protocol.codec import canonical, decode_body
 from protocol.errors import ProtocolError
-from protocol.models import check, validate
+from protocol.models import check, check_body, validate
 from tests.protocol.messages import ack, cmd, event, report, status
 
 NASTY: list[Any] = [
@@ -92,3 +94,71 @@ def test_patterns_anchor_at_the_very_end_in_both(mac: str) -> None:
     message = report()
     message["body"]["stations"] = [{"mac": mac}]
     assert not verdict(validate, message) and not verdict(check, message)
+
+
+# -- the closed mirror (check_body): the collector's fast way ---------------------------------
+def closed_verdict(message: dict[str, Any]) -> str | None:
+    body = msgpack.packb(message, use_bin_type=True)
+    kind = check_body(body)
+    if kind is not None:
+        # whatever the fast way vouches for, the full way accepts as the same message
+        assert decode_body(body) == message
+        assert validate(message).kind == kind
+    return kind
+
+
+@pytest.mark.parametrize("message", BASES, ids=lambda m: str(m["kind"]))
+def test_the_closed_mirror_vouches_for_every_valid_message_but_commands(message: dict[str, Any]) -> None:
+    assert closed_verdict(message) == (None if message["kind"] == "cmd" else message["kind"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data())
+def test_the_closed_mirror_never_vouches_for_what_the_full_way_refuses(data: st.DataObject) -> None:
+    message = copy.deepcopy(data.draw(st.sampled_from(BASES)))
+    path = data.draw(st.sampled_from(paths(message)))
+    node = message
+    for step in path[:-1]:
+        node = node[step]
+    action = data.draw(st.sampled_from(["delete", "set", "add"]))
+    if action == "delete" and isinstance(node, dict):
+        del node[path[-1]]
+    elif action == "add" and isinstance(node, dict):
+        node[data.draw(st.sampled_from(["extra", 1, b"k", "mac"]))] = data.draw(st.sampled_from(NASTY_KEYS))
+    else:
+        node[path[-1]] = data.draw(st.sampled_from(NASTY_KEYS))
+    if closed_verdict(message) is None:
+        return
+    assert verdict(validate, message)
+
+
+def nested(depth: int) -> list[Any]:
+    node: list[Any] = [1]
+    for _ in range(depth - 1):
+        node = [node]
+    return node
+
+
+NASTY_KEYS: list[Any] = [*NASTY, {1: "x"}, {"a": {2: 3}}, nested(18)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(new_field=1),  # a newer minor's field: the full way keeps it
+        lambda m: m["body"]["stations"][0].update({7: "x"}),  # a non-string key
+        lambda m: m["body"].update(deep=nested(18)),  # deeper than 16
+    ],
+    ids=["unknown-field", "int-key", "too-deep"],
+)
+def test_the_closed_mirror_leaves_unknown_shapes_to_the_full_way(change: Any) -> None:
+    message = full_report()
+    change(message)
+    assert check_body(msgpack.packb(message, use_bin_type=True)) is None
+
+
+def test_a_repeated_key_is_not_canonical_so_the_full_way_refuses_it() -> None:
+    body = b"\x82\xa1v\xa31.0\xa1v\xa31.1"  # {"v": "1.0", "v": "1.1"}
+    assert canonical(body) is None
+    with pytest.raises(ProtocolError, match="repeats a key"):
+        decode_body(body)
