@@ -2,12 +2,16 @@
 
 ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's form).
 Commits use ``synchronous=FULL`` because the collector acknowledges a report to the
-gateway only after the commit, and the gateway then deletes it.
+gateway only after the commit, and the gateway then deletes it. Checkpoints (copying the
+WAL into the database file) run on a thread of their own, not inside a commit: done by
+the writer they doubled what a batch of reports cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -31,9 +35,14 @@ from collector.store.plan import GatewayState, load_state, plan_batch
 from collector.store.sqlite_insights import InsightsMixin
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Quarantined payloads are kept up to this size (the reason says if more was cut).
 QUARANTINE_KEEP_BYTES = 64 * 1024
+#: How often the checkpoint thread copies committed WAL frames into the database file.
+CHECKPOINT_EVERY_S = 1.0
+#: A WAL that grew past this (a long reader held it) is cut back to it once checkpointed.
+WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 
 def sqlite_path(url: str) -> str:
@@ -60,6 +69,8 @@ class SqliteStore(InsightsMixin):
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
         self._wdb: sqlite3.Connection | None = None
+        self._stop_checkpoints = threading.Event()
+        self._checkpoints: threading.Thread | None = None
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -96,11 +107,39 @@ class SqliteStore(InsightsMixin):
             self._wdb = self._connect()
             self._migrate(self._wdb)
             self._open_folds(self._wdb)
+            if self.path != ":memory:":
+                self._wdb.execute("PRAGMA wal_autocheckpoint=0")
+                self._wdb.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
 
         try:
             await asyncio.get_running_loop().run_in_executor(self._writer, setup)
         except sqlite3.Error as exc:  # not a database, a directory, no permission...
             raise StoreError(f"sqlite: cannot open {self.path}: {exc}", transient=_transient(exc)) from exc
+        if self.path != ":memory:":
+            self._stop_checkpoints.clear()
+            self._checkpoints = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True)
+            self._checkpoints.start()
+
+    def _checkpoint_loop(self) -> None:
+        # PASSIVE: copy what is committed without waiting for readers or blocking the
+        # writer; the writer starts the WAL over once all of it is copied and unread.
+        failing = ""
+        db: sqlite3.Connection | None = None
+        while not self._stop_checkpoints.wait(CHECKPOINT_EVERY_S):
+            try:
+                db = db or self._connect()
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if failing:
+                    log.warning("sqlite: checkpoints work again")
+                failing = ""
+            except sqlite3.Error as exc:
+                if str(exc) != failing:
+                    log.error("sqlite: checkpoint failed, will retry: %s", exc)
+                failing = str(exc)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            db.close()
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -124,6 +163,11 @@ class SqliteStore(InsightsMixin):
                 raise
 
     async def close(self) -> None:
+        if self._checkpoints is not None:
+            self._stop_checkpoints.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._checkpoints.join)
+            self._checkpoints = None
+
         def shutdown() -> None:
             if self._wdb is not None:
                 self._wdb.close()
@@ -237,16 +281,21 @@ class SqliteStore(InsightsMixin):
             ):
                 states[gid] = load_state(end, uptime, counters)
         plan = plan_batch(new, states)
+        # one statement per gateway: counts always, the latest state when a newer report came
         db.executemany(
-            "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events, last_window_end,"
+            " last_uptime_s, latest_payload, latest_rates, counters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
-            " reports = reports + excluded.reports, events = events + excluded.events",
-            [(gid, c.first_seen, c.last_seen, c.reports, c.events) for gid, c in plan.gateways.items()],
-        )
-        db.executemany(
-            "UPDATE gateways SET last_window_end = ?, last_uptime_s = ?, latest_payload = ?, latest_rates = ?,"
-            " counters = ? WHERE gateway_id = ?",
-            [(*c.latest, gid) for gid, c in plan.gateways.items() if c.latest is not None],
+            " reports = reports + excluded.reports, events = events + excluded.events,"
+            " last_window_end = iif(excluded.latest_payload IS NULL, last_window_end, excluded.last_window_end),"
+            " last_uptime_s = iif(excluded.latest_payload IS NULL, last_uptime_s, excluded.last_uptime_s),"
+            " latest_rates = iif(excluded.latest_payload IS NULL, latest_rates, excluded.latest_rates),"
+            " counters = iif(excluded.latest_payload IS NULL, counters, excluded.counters),"
+            " latest_payload = coalesce(excluded.latest_payload, latest_payload)",
+            [
+                (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (0, 0, None, None, None)))
+                for gid, c in plan.gateways.items()
+            ],
         )
         db.executemany(
             f"INSERT INTO gateway_facts VALUES ({','.join('?' * 15)}) ON CONFLICT DO NOTHING", plan.facts
