@@ -20,8 +20,9 @@ from collector.web.auth import Auth
 
 log = logging.getLogger(__name__)
 
-#: Reports folded per store call, and the pause when none are waiting.
+#: Reports folded per store call (fewer in a gap between batches), and the pause when none are waiting.
 FOLD_CHUNK = 200
+FOLD_GAP_CHUNK = 50
 FOLD_IDLE_S = 0.5
 FOLD_YIELD_S = 0.05
 #: Reports waiting to be folded past which folding takes turns with ingest batches instead
@@ -82,9 +83,9 @@ class Service:
     async def _folding(self) -> None:
         # Home-profile day rollups follow the ingest: folding costs as much as the rest of
         # a report, and acknowledging comes first (gateways free their outboxes on our ack;
-        # profiles are evaluated hours apart). While messages wait, folding waits too, up
-        # to FOLD_EAGER reports behind; past that it takes turns with the batches, so under
-        # sustained load it keeps pace and never starves.
+        # profiles are evaluated hours apart). While messages wait or a batch is being
+        # stored, folding waits, up to FOLD_EAGER reports behind; past that it takes turns
+        # with the batches, so under sustained load it keeps pace and never starves.
         try:
             profiles = insights(self.store)
         except StoreError:
@@ -92,7 +93,9 @@ class Service:
         failing = False
         backlog, counted = 0, 0.0
         while True:
-            if self.ingest.queued > 0:
+            chunk = FOLD_GAP_CHUNK  # a gap: the next batch should not wait long behind it
+            if self.ingest.busy:
+                chunk = FOLD_CHUNK
                 if time.monotonic() - counted > 1.0:
                     with contextlib.suppress(StoreError):
                         backlog = await profiles.pending_folds()
@@ -101,7 +104,7 @@ class Service:
                     await asyncio.sleep(FOLD_YIELD_S)
                     continue
             try:
-                n = await profiles.fold_pending(FOLD_CHUNK)
+                n = await profiles.fold_pending(chunk)
                 if failing:
                     log.warning("profile folding works again")
                 failing = False

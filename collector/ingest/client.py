@@ -79,6 +79,7 @@ class Ingest:
         self._waiting = False
         self._produced = 0
         self._consumed = 0
+        self._committing = 0
         self._task: asyncio.Task[None] | None = None
         self._store_failing = False
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
@@ -136,6 +137,11 @@ class Ingest:
     def queued(self) -> int:
         """Messages received and not yet taken into a batch."""
         return self._produced - self._consumed
+
+    @property
+    def busy(self) -> bool:
+        """Messages wait, or a batch is being stored (other work should wait its turn)."""
+        return self._produced > self._consumed or self._committing > 0
 
     def health(self) -> dict[str, Any]:
         """Figures for ``/healthz``: counts, queue, clock skew; cheap and never raising."""
@@ -235,7 +241,11 @@ class Ingest:
             prepared.quarantine_acks,
         )
         crash_point("ingest.before_commit")
-        result, handled, quarantine_ok = await self._commit(messages, quarantined, statuses)
+        self._committing += 1
+        try:
+            result, handled, quarantine_ok = await self._commit(messages, quarantined, statuses)
+        finally:
+            self._committing -= 1
         crash_point("ingest.after_commit")
         self.stats.batches += 1
         self.stats.last_commit = time.time()

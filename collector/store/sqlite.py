@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -69,6 +71,7 @@ class SqliteStore(InsightsMixin):
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
         self._wdb: sqlite3.Connection | None = None
+        self._turns: int | None = None  # the writers' lock file (see _write)
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
 
@@ -91,7 +94,16 @@ class SqliteStore(InsightsMixin):
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
             assert self._wdb is not None, "store is not open"
-            return fn(self._wdb)
+            if self._turns is None:
+                return fn(self._wdb)
+            # Collectors sharing the file queue here, in the kernel, for their turn to
+            # write: SQLite's own busy wait sleeps and polls (up to 100 ms a try), which
+            # left the file idle between two processes' batches.
+            fcntl.flock(self._turns, fcntl.LOCK_EX)
+            try:
+                return fn(self._wdb)
+            finally:
+                fcntl.flock(self._turns, fcntl.LOCK_UN)
 
         return await asyncio.get_running_loop().run_in_executor(self._writer, run)
 
@@ -108,6 +120,7 @@ class SqliteStore(InsightsMixin):
             self._migrate(self._wdb)
             self._open_folds(self._wdb)
             if self.path != ":memory:":
+                self._turns = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
                 self._wdb.execute("PRAGMA wal_autocheckpoint=0")
                 self._wdb.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
 
@@ -172,6 +185,9 @@ class SqliteStore(InsightsMixin):
             if self._wdb is not None:
                 self._wdb.close()
                 self._wdb = None
+            if self._turns is not None:
+                os.close(self._turns)
+                self._turns = None
 
         await asyncio.get_running_loop().run_in_executor(self._writer, shutdown)
         self._writer.shutdown(wait=True)
