@@ -149,7 +149,7 @@ def start_collector(
         "HOMESCOPE_USERS": "bench:bench",
         "HOMESCOPE_MQTT_CLIENT_ID": cid,
         "HOMESCOPE_SHARE_GROUP": share,
-        "HOMESCOPE_BATCH_MAX": "500",
+        "HOMESCOPE_BATCH_MAX": os.environ.get("BENCH_BATCH_MAX", "500"),
         "HOMESCOPE_BATCH_WAIT_MS": "100",
     }
     log = open(workdir / f"{cid}.log", "wb")  # noqa: SIM115 - lives as long as the process

@@ -134,7 +134,8 @@ def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
 def read_properties(buf: bytes, i: int) -> tuple[dict[int, object], int]:
     """Properties at ``buf[i:]``: ({id: value}, index after them)."""
     length, i = _read_varint(buf, i)
-    end, props = i + length, {}
+    end = i + length
+    props: dict[int, object] = {}
     while i < end:
         pid = buf[i]
         kind = _PROPERTY_TYPES.get(pid)
@@ -184,6 +185,7 @@ class MqttSession(asyncio.Protocol):
         self._keepalive = options.keepalive_s
         self._task: asyncio.Task[None] | None = None
         self._failing = ""
+        self._error: MqttError | None = None
 
     # -- public -----------------------------------------------------------------------
     def start(self) -> None:
@@ -221,7 +223,7 @@ class MqttSession(asyncio.Protocol):
             except (OSError, MqttError, TimeoutError) as exc:
                 text = f"{type(exc).__name__}: {exc}"
                 if text != self._failing:
-                    log.error("collector mqtt: cannot connect to %s:%d: %s", self.options.host, self.options.port, text)
+                    log.error("collector mqtt: %s:%d: %s", self.options.host, self.options.port, text)
                     self._failing = text
             finally:
                 if self.connected:
@@ -237,6 +239,7 @@ class MqttSession(asyncio.Protocol):
         o = self.options
         loop = asyncio.get_running_loop()
         self._connack, self._lost = loop.create_future(), loop.create_future()
+        self._error = None
         self._chunks, self._have, self._need, self._out = [], 0, 2, []
         await asyncio.wait_for(
             loop.create_connection(lambda: self, o.host, o.port, ssl=o.tls, server_hostname=o.host if o.tls else None),
@@ -256,6 +259,8 @@ class MqttSession(asyncio.Protocol):
             await self._lost
         finally:
             pinger.cancel()
+        if self._error is not None:
+            raise self._error
 
     async def _pings(self) -> None:
         while True:
@@ -288,7 +293,10 @@ class MqttSession(asyncio.Protocol):
         try:
             used = self._parse(buf)
         except MqttError as exc:
-            log.error("collector mqtt: %s; reconnecting", exc)
+            # the connection loop reports it (once) and reconnects
+            self._error = exc
+            if self._connack is not None and not self._connack.done():
+                self._connack.set_exception(exc)
             if self._transport is not None:
                 self._transport.abort()
             return
@@ -350,10 +358,7 @@ class MqttSession(asyncio.Protocol):
             props, _ = read_properties(body, 2) if len(body) > 2 else ({}, 2)
             if body[1] >= 0x80:
                 reason = props.get(_REASON_STRING) or b""
-                error = MqttError(f"connection refused: reason 0x{body[1]:02x} {reason!r}")
-                if self._connack is not None and not self._connack.done():
-                    self._connack.set_exception(error)
-                raise error
+                raise MqttError(f"connection refused: reason 0x{body[1]:02x} {reason!r}")
             keepalive = props.get(_SERVER_KEEP_ALIVE)
             if isinstance(keepalive, int) and keepalive:
                 self._keepalive = keepalive  # the server's value wins (MQTT 5, 3.2.2.3.14)
