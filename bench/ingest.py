@@ -8,6 +8,7 @@ the time until its last message is counted (baseline) or committed (collector) i
 The queue is filled before the clock starts, so the publisher's speed does not count.
 Reports are the emulator's (stations, radios, app categories), ~2-4 KB each.
 Prints one JSON line: a list with one object per store (and per collector count).
+Collectors run with ``HOMESCOPE_BATCH_MAX=500`` (``BENCH_BATCH_MAX`` overrides it).
 """
 
 from __future__ import annotations
