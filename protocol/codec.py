@@ -193,13 +193,11 @@ def decode_body(body: bytes) -> dict[str, Any]:
 def decode_stored(frame: bytes) -> dict[str, Any]:
     """Decode a frame that :func:`decode` already accepted once (a stored payload).
 
-    Only the checks that cost nothing are repeated; the key, depth and duplicate checks
+    Only :func:`unframe`'s checks, which cost nothing, are repeated; the key, depth and duplicate checks
     were made when it arrived. Folding a backlog decodes every report a second time, and
     this halves that. Anything that does not decode still raises :class:`ProtocolError`.
     """
-    if len(frame) < HEADER_LEN or frame[:2] != MAGIC:
-        raise ProtocolError(Reason.BAD_FRAME, "payload does not start with the homescope frame header")
-    body = _inflate(frame[HEADER_LEN:]) if frame[2] & FLAG_ZLIB else frame[HEADER_LEN:]
+    body = unframe(frame)
     try:
         obj = _fast_decode(body) if msgspec is not None else msgpack.unpackb(body, raw=False)
     except Exception as exc:

@@ -61,19 +61,25 @@ def test_valid_messages_pass_both(message: dict[str, Any]) -> None:
     assert check(message) == message["kind"]
 
 
-@settings(max_examples=600, deadline=None)
-@given(st.data())
-def test_any_one_changed_value_gets_the_same_verdict(data: st.DataObject) -> None:
+def draw_change(data: st.DataObject) -> tuple[dict[str, Any], Any, Any]:
+    """A copy of one base message, a map or list inside it, and one of its keys or positions."""
     message = copy.deepcopy(data.draw(st.sampled_from(BASES)))
     path = data.draw(st.sampled_from(paths(message)))
     node = message
     for step in path[:-1]:
         node = node[step]
+    return message, node, path[-1]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data())
+def test_any_one_changed_value_gets_the_same_verdict(data: st.DataObject) -> None:
+    message, node, key = draw_change(data)
     if data.draw(st.booleans(), label="delete") and isinstance(node, dict):
-        del node[path[-1]]
+        del node[key]
     else:
-        node[path[-1]] = data.draw(st.sampled_from(NASTY))
-    assert verdict(check, message) == verdict(validate, message), path
+        node[key] = data.draw(st.sampled_from(NASTY))
+    assert verdict(check, message) == verdict(validate, message), key
 
 
 @pytest.mark.parametrize("extra", [{"new_field": [1, {"x": 2}]}, {"kind": "nope"}, {"v": 1}])
@@ -115,18 +121,14 @@ def test_the_closed_mirror_vouches_for_every_valid_message_but_commands(message:
 @settings(max_examples=600, deadline=None)
 @given(st.data())
 def test_the_closed_mirror_never_vouches_for_what_the_full_way_refuses(data: st.DataObject) -> None:
-    message = copy.deepcopy(data.draw(st.sampled_from(BASES)))
-    path = data.draw(st.sampled_from(paths(message)))
-    node = message
-    for step in path[:-1]:
-        node = node[step]
+    message, node, key = draw_change(data)
     action = data.draw(st.sampled_from(["delete", "set", "add"]))
     if action == "delete" and isinstance(node, dict):
-        del node[path[-1]]
+        del node[key]
     elif action == "add" and isinstance(node, dict):
         node[data.draw(st.sampled_from(["extra", 1, b"k", "mac"]))] = data.draw(st.sampled_from(NASTY_KEYS))
     else:
-        node[path[-1]] = data.draw(st.sampled_from(NASTY_KEYS))
+        node[key] = data.draw(st.sampled_from(NASTY_KEYS))
     if closed_verdict(message) is None:
         return
     assert verdict(validate, message)
