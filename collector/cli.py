@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from collector import __version__
 from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
+from collector.runtime import tune_gc
 from collector.service import Service
 from collector.settings import Settings
 
@@ -33,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await Service(settings).run_forever(stop)
 
+    tune_gc()
     asyncio.run(main())
     return 0
 

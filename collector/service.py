@@ -13,6 +13,7 @@ from aiohttp import web
 
 from collector.app import create_app
 from collector.ingest import Ingest
+from collector.ingest.writer import WriterProcess, local_store
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
@@ -36,7 +37,13 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = open_store(settings.db)
-        self.ingest = Ingest(settings, self.store)
+        self.writer: WriterProcess | None = None
+        if settings.store_writer == "process" and not local_store(settings.db):
+            self.writer = WriterProcess(settings.db)
+            # the writer process queues folds in the table; this process folds from there
+            with contextlib.suppress(StoreError):
+                insights(self.store).keep_folds_in_memory = False
+        self.ingest = Ingest(settings, self.store, self.writer)
         users = settings.users
         if not users:
             password = secrets.token_urlsafe(12)
@@ -118,6 +125,8 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
+        if self.writer is not None:
+            await self.writer.start()  # after the migrations, which the open above ran
         await self.ingest.start()
         self._retention_task = asyncio.create_task(self._retention(), name="retention")
         self._folding_task = asyncio.create_task(self._folding(), name="profile-folding")
@@ -142,6 +151,8 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.ingest.stop()
+        if self.writer is not None:
+            await self.writer.close()
         await self.store.close()
 
     async def run_forever(self, stop: asyncio.Event) -> None:

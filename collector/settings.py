@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     session_secret: str = ""
     batch_max: int = Field(default=200, ge=1, le=5000)
     batch_wait_ms: int = Field(default=150, ge=5, le=5000)
+    #: ``process``: batches are planned and committed by a child process (a core of its own);
+    #: ``thread``: by a thread of this process (always so for an in-memory SQLite store).
+    store_writer: Literal["process", "thread"] = "process"
     #: Retention: raw reports and events, 15-minute facts, hourly rollups (daily rollups are kept).
     retention_raw_days: int = Field(default=35, ge=1)
     retention_facts_days: int = Field(default=90, ge=1)

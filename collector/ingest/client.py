@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from collector.ingest.clock import ClockWatch
@@ -37,6 +37,17 @@ from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
 log = logging.getLogger(__name__)
+
+
+class BatchWriter(Protocol):
+    """What commits a batch: a :class:`Store`, or a writer process in front of one."""
+
+    async def write_batch(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult: ...
 
 #: Ranges per ack message (the v1 model allows 4096).
 ACK_RANGES_MAX = 1000
@@ -65,13 +76,16 @@ class IngestStats:
 class Ingest:
     """Owns the collector's MQTT connection and the batch loop."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, writer: BatchWriter | None = None) -> None:
         self.settings = settings
         self.store = store
+        #: What commits batches: the store itself, or a writer process in front of it.
+        self.writer: BatchWriter = writer or store
         self.stats = IngestStats()
         self.clock = ClockWatch(settings.max_clock_skew_s)
-        #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum).
-        self.window = max(20, min(65535, settings.batch_max * 2))
+        #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum):
+        #: three batches, so one commits, one is triaged and one arrives, all at once.
+        self.window = max(20, min(65535, settings.batch_max * 3))
         self.batch_max = min(settings.batch_max, self.window)
         self._inbox: deque[Incoming] = deque()
         self._ready = asyncio.Event()
@@ -195,6 +209,9 @@ class Ingest:
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(self._finish(batch, prepared))
+                # Let the commit start now: without a yield here, a full inbox means the next
+                # _collect returns at once and the next batch's triage ran before it.
+                await asyncio.sleep(0)
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
@@ -298,7 +315,7 @@ class Ingest:
         delay = 0.2
         while True:
             try:
-                result = await self.store.write_batch(messages, quarantined, statuses)
+                result = await self.writer.write_batch(messages, quarantined, statuses)
             except StoreError as exc:
                 # A failed ROLLBACK hides the error behind it (SQLite rolls back by itself on
                 # SQLITE_FULL, then "no transaction is active"): the cause is unknown, so wait.

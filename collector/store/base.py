@@ -177,9 +177,9 @@ class InsightsStore(Protocol):
         """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
         ...
 
-    def folds_in_memory(self) -> int:
-        """Committed reports this process holds decoded for folding (cheap; no I/O)."""
-        ...
+    #: Keep this process's committed reports decoded for folding (``False``: fold from the
+    #: queue table only, as when a writer process commits the batches).
+    keep_folds_in_memory: bool
 
     async def pending_folds(self) -> int:
         """Reports stored and not yet folded into their day rollups."""

@@ -121,6 +121,9 @@ class PostgresInsightsMixin(PostgresResultsMixin):
     """Home-profile storage for :class:`~collector.store.postgres.PostgresStore`."""
 
     url: str
+    #: Keep this process's committed reports decoded for folding (off when another process
+    #: writes the batches, or when this one only writes them: the queue table is the backlog).
+    keep_folds_in_memory = True
 
     # -- folding (after ingest, exactly once, shared by every collector) -------------------
     async def _queue_folds(self, conn: Conn, reports: list[SpooledMessage]) -> None:
@@ -133,16 +136,14 @@ class PostgresInsightsMixin(PostgresResultsMixin):
 
     def _folds_committed(self, messages: list[SpooledMessage], result: BatchResult) -> None:
         """After the batch's commit: keep the new reports' decoded bodies, up to a bound."""
+        if not self.keep_folds_in_memory:
+            return
         memory = self._fold_memory()
         inserted = set(result.inserted)
         for m in messages:
             key = (m.gateway_id, m.epoch, m.seq)
             if m.kind == "report" and key in inserted and key not in memory and len(memory) < FOLD_BACKLOG:
                 memory[key] = m
-
-    def folds_in_memory(self) -> int:
-        """This process's committed reports waiting to be folded from memory."""
-        return len(self._fold_memory())
 
     def _fold_memory(self) -> OrderedDict[Key, SpooledMessage]:
         found: OrderedDict[Key, SpooledMessage] | None = getattr(self, "_folds", None)

@@ -156,6 +156,10 @@ class InsightsMixin(ResultsMixin):
 
         async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
+    #: Keep this process's committed reports decoded for folding (off when another process
+    #: writes the batches, or when this one only writes them: the queue table is the backlog).
+    keep_folds_in_memory = True
+
     # -- folding (after ingest, exactly once) ---------------------------------------------
     def _queue_folds(self, db: sqlite3.Connection, reports: list[SpooledMessage]) -> None:
         """In the batch transaction: remember which new reports still need folding."""
@@ -171,7 +175,7 @@ class InsightsMixin(ResultsMixin):
         # up to a bound; past it the queue table is the backlog (decoded from the raw payloads).
         state = self._fold_state()
         reports, self._uncommitted = getattr(self, "_uncommitted", []), []
-        if state.from_table:
+        if state.from_table or not self.keep_folds_in_memory:
             return
         state.backlog.extend(reports)
         if len(state.backlog) > FOLD_BACKLOG:
@@ -187,17 +191,10 @@ class InsightsMixin(ResultsMixin):
             found = self._folds = FoldState(deque(), from_table=True)
         return found
 
-    def folds_in_memory(self) -> int:
-        """Committed reports waiting to be folded from memory (the bound when past it)."""
-        state: FoldState | None = getattr(self, "_folds", None)
-        if state is None:
-            return 0
-        return FOLD_BACKLOG if state.from_table else len(state.backlog)
-
     def _open_folds(self, db: sqlite3.Connection) -> None:
         """At open: a queue left by an earlier process is folded from the table first."""
         left = db.execute("SELECT 1 FROM home_fold_queue LIMIT 1").fetchone() is not None
-        self._folds = FoldState(deque(), from_table=left)
+        self._folds = FoldState(deque(), from_table=left or not self.keep_folds_in_memory)
 
     async def fold_pending(self, limit: int = 500) -> int:
         """Fold up to ``limit`` stored reports into their homes' day rollups; return how many.
@@ -236,7 +233,7 @@ class InsightsMixin(ResultsMixin):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            if drained:
+            if drained and self.keep_folds_in_memory:
                 state.from_table = False  # newer reports are in memory from now on
             return len(taken)
 

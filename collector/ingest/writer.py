@@ -1,0 +1,189 @@
+"""The store writer in a process of its own: ingest on one core, plan and commit on another.
+
+One Python process holds one GIL: receiving, decoding and validating a batch, then
+planning and committing it, ran one after the other however they were threaded (the
+writer thread's Python work and the event loop's took turns; see docs/scaling.md).
+:class:`WriterProcess` moves ``write_batch`` (the plan and the SQL) to a child process
+that opens the same store URL, so the event loop triages batch N+1 while the child
+commits batch N, each on its own core.
+
+Reports cross the pipe as their stored row (the received frame, not the decoded body:
+bytes pickle at memory speed, a nested dict does not) and the child decodes them again
+without re-checking (they were validated here). The contract of ``write_batch`` holds
+unchanged: one transaction, the result only after the commit. If the child dies, the
+batch in flight fails as a transient :class:`StoreError` (its outcome unknown: the retry
+finds what was committed as duplicates) and the next call starts a new child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from collector.runtime import tune_gc
+from collector.store import (
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    StoreError,
+    open_store,
+)
+from collector.store.base import insights
+from protocol.codec import decode_stored
+from protocol.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+#: Seconds the child may take to open the store (migrations included) before we give up.
+START_TIMEOUT_S = 60.0
+
+Row = tuple[str, int, int, str, int, int, int, int, float, bytes]
+
+
+def local_store(url: str) -> bool:
+    """Whether ``url`` names a store only this process can see (a second process cannot share it)."""
+    return url.startswith("sqlite://") and url.rstrip("/").endswith(":memory:")
+
+
+class WriterProcess:
+    """``write_batch`` of the store at ``url``, run by a child process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        # one thread owns the pipe: pickling and the blocking wait happen off the event loop
+        self._pipe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-pipe")
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pipe, self._start)
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # fork would copy the event loop and its threads
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(self.url, child), name="homescope-store-writer", daemon=True)
+        proc.start()
+        child.close()
+        if not parent.poll(START_TIMEOUT_S):
+            proc.kill()
+            raise StoreError("store writer process did not start", transient=True)
+        try:
+            status, detail = parent.recv()
+        except (EOFError, OSError) as exc:
+            proc.join(1)
+            raise StoreError(f"store writer process exited at start ({proc.exitcode})", transient=True) from exc
+        if status != "ready":
+            proc.join(1)
+            raise detail if isinstance(detail, StoreError) else StoreError(str(detail), transient=True)
+        self._conn, self._proc = parent, proc
+        log.info("store writer process %s started", proc.pid)
+
+    async def write_batch(
+        self,
+        messages: list[SpooledMessage],
+        quarantined: list[QuarantinedMessage],
+        statuses: list[StatusChange],
+    ) -> BatchResult:
+        rows = [m.row() for m in messages]
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pipe, self._call, (rows, quarantined, statuses)
+        )
+
+    def _call(self, request: tuple[list[Row], list[QuarantinedMessage], list[StatusChange]]) -> BatchResult:
+        if self._conn is None:
+            self._start()
+        assert self._conn is not None and self._proc is not None
+        try:
+            self._conn.send(request)
+            status, detail = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._lost()
+            raise StoreError("store writer process exited; batch outcome unknown", transient=True) from exc
+        if status == "ok":
+            assert isinstance(detail, BatchResult)
+            return detail
+        if isinstance(detail, StoreError):
+            raise detail
+        raise StoreError(str(detail), transient=True)
+
+    def _lost(self) -> None:
+        if self._proc is not None:
+            self._proc.join(5)
+            log.error("store writer process %s exited with %s", self._proc.pid, self._proc.exitcode)
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._proc = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pipe, self._stop)
+        self._pipe.shutdown(wait=True)
+
+    def _stop(self) -> None:
+        if self._conn is None or self._proc is None:
+            return
+        with contextlib.suppress(OSError):
+            self._conn.send(None)  # the child closes its store and exits
+        self._proc.join(30)
+        if self._proc.exitcode is None:
+            self._proc.kill()
+            self._proc.join(5)
+        self._conn.close()
+        self._conn = self._proc = None
+
+
+def _message(row: Row) -> SpooledMessage:
+    gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload = row
+    body = decode_stored(payload)["body"]
+    return SpooledMessage(gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, body, payload)
+
+
+def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
+    """The child: open the store, then commit one request at a time until told to stop."""
+
+    async def main() -> None:
+        store = open_store(url)
+        try:
+            await store.open()
+        except Exception as exc:
+            conn.send(("failed", exc if isinstance(exc, StoreError) else StoreError(str(exc), transient=True)))
+            return
+        # this process folds nothing: the parent folds what the queue table holds
+        with contextlib.suppress(StoreError):
+            insights(store).keep_folds_in_memory = False
+        tune_gc()
+        conn.send(("ready", None))
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    request: Any = await loop.run_in_executor(None, conn.recv)
+                except (EOFError, OSError):
+                    return  # the parent is gone
+                if request is None:
+                    return
+                rows, quarantined, statuses = request
+
+                try:
+                    messages = [_message(r) for r in rows]
+                    reply: tuple[str, Any] = ("ok", await store.write_batch(messages, quarantined, statuses))
+                except StoreError as exc:
+                    reply = ("error", exc)
+                except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
+                    reply = ("error", StoreError(f"writer cannot decode a validated frame: {exc}", transient=False))
+                except Exception as exc:
+                    reply = ("error", StoreError(f"{type(exc).__name__}: {exc}", transient=True))
+                conn.send(reply)
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -1,0 +1,145 @@
+"""The store writer process: batches committed by a child process, nothing lost when it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from collector.ingest.writer import WriterProcess, local_store
+from collector.service import Service
+from collector.settings import Settings
+from collector.store import StoreError, open_store
+from collector.store.base import insights
+from emulator.fleet import Fleet
+from tests.broker import Broker
+from tests.collector.store.test_folding import folded_windows, reports
+
+
+async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    store = open_store(url)
+    insights(store).keep_folds_in_memory = False  # as the Service sets it
+    await store.open()
+    writer = WriterProcess(url)
+    await writer.start()
+    try:
+        assert writer.pid is not None and writer.pid != os.getpid()
+        batch = reports("gw-child", 6)
+        first = await writer.write_batch(batch, [], [])
+        again = await writer.write_batch(batch[3:], [], [])
+        assert len(first.inserted) == 6 and not first.duplicates
+        assert not again.inserted and len(again.duplicates) == 3
+        # rows, facts and the latest state were written by the child, from the frames alone
+        gateway = await store.gateway("gw-child")
+        assert gateway is not None and gateway["reports"] == 6 and gateway["latest"]["system"]
+        assert len(await store.history("gw-child")) == 6
+        # the child queued the folds; this process folds them from the table
+        assert await insights(store).pending_folds() == 6
+        assert await insights(store).fold_pending(100) == 6
+        assert await folded_windows(store) == {"gw-child": 6}  # type: ignore[arg-type]
+    finally:
+        await writer.close()
+        await store.close()
+    assert writer.pid is None
+
+
+async def test_a_dead_child_fails_one_call_as_transient_and_the_next_starts_another(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    writer = WriterProcess(url)
+    await writer.start()
+    try:
+        await writer.write_batch(reports("gw-dead", 2), [], [])
+        first_pid = writer.pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        with pytest.raises(StoreError) as failed:
+            await writer.write_batch(reports("gw-dead", 4), [], [])
+        assert failed.value.transient and "exited" in str(failed.value)
+        # the retry (what Ingest does) reaches a new child; what was stored before is a duplicate
+        result = await writer.write_batch(reports("gw-dead", 4), [], [])
+        assert writer.pid not in (None, first_pid)
+        assert len(result.duplicates) == 2 and len(result.inserted) == 2
+    finally:
+        await writer.close()
+
+
+async def test_a_store_the_child_cannot_open_is_an_error_at_start(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    writer = WriterProcess(f"sqlite:///{tmp_path / 'dir.db'}")
+    with pytest.raises(StoreError) as failed:
+        await writer.start()
+    assert "cannot open" in str(failed.value)
+    await writer.close()
+
+
+def test_which_stores_get_a_writer_process(tmp_path: Path) -> None:
+    assert local_store("sqlite:///:memory:")
+    assert not local_store(f"sqlite:///{tmp_path}/x.db")
+    assert not local_store("postgresql://postgres@127.0.0.1/x")
+    base = {"mqtt": "mqtt://127.0.0.1:1", "users": "op:pw"}
+    assert Service(Settings(db=f"sqlite:///{tmp_path}/a.db", **base)).writer is not None
+    assert Service(Settings(db="sqlite:///:memory:", **base)).writer is None
+    assert Service(Settings(db=f"sqlite:///{tmp_path}/b.db", store_writer="thread", **base)).writer is None
+
+
+@pytest.mark.timeout(120)
+async def test_killing_the_writer_mid_stream_loses_and_duplicates_nothing(broker: Broker, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    service = Service(
+        Settings(
+            db=url,
+            mqtt=broker.url,
+            http="127.0.0.1:0",
+            users="op:pw",
+            mqtt_client_id=f"kw-{tmp_path.name}",
+            batch_max=10,
+            batch_wait_ms=20,
+        )
+    )
+    await service.start()
+    fleet = Fleet(10, broker.url, prefix="kw")
+    killed = 0
+    try:
+        fleet.start()
+        assert await asyncio.to_thread(fleet.wait_connected, 15)
+        published: set[tuple[str, int, int]] = set()
+        for window in range(12):
+            spooled = await asyncio.to_thread(fleet.report_all, 1_700_000_000 + 900 * (window + 1), 900)
+            epochs = {gw.home.gateway_id: gw.outbox.epoch for gw in fleet.gateways}
+            published |= {(gid, epochs[gid], seq) for gid, seq in spooled}
+            if window in (3, 7):  # while batches are in flight
+                assert service.writer is not None
+                deadline = time.monotonic() + 10
+                while service.writer.pid is None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)  # the retry has not started the next child yet
+                assert service.writer.pid is not None
+                os.kill(service.writer.pid, signal.SIGKILL)
+                killed += 1
+        # every report is acknowledged in the end: the gateways' outboxes drain
+        assert await asyncio.to_thread(fleet.drain, 60.0) == 0
+        deadline = time.monotonic() + 30
+        while await insights(service.store).pending_folds() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        fleet.stop()
+        await service.stop()
+    assert killed == 2 and service.ingest.stats.retries >= 1
+    store = open_store(url)
+    await store.open()
+    try:
+        keys = await store.stored_keys("report")
+        assert len(keys) == len(set(keys)) == 120 and set(keys) == published
+        ours = [g for g in await store.list_gateways() if g["gateway_id"].startswith("kw-")]
+        assert len(ours) == 10 and all(g["reports"] == 12 for g in ours)
+        assert await insights(store).pending_folds() == 0
+        windows: dict[str, int] = {}
+        for gid, _, data in await insights(store).home_days(0):
+            windows[gid] = windows.get(gid, 0) + data["v"][0]  # v[0]: windows folded
+        assert windows == {g["gateway_id"]: 12 for g in ours}  # each report folded exactly once
+    finally:
+        await store.close()
