@@ -197,7 +197,11 @@ def decode_stored(frame: bytes) -> dict[str, Any]:
     were made when it arrived. Folding a backlog decodes every report a second time, and
     this halves that. Anything that does not decode still raises :class:`ProtocolError`.
     """
-    body = unframe(frame)
+    return decode_unframed(unframe(frame))
+
+
+def decode_unframed(body: bytes) -> dict[str, Any]:
+    """:func:`decode_stored` of a body already unframed (and inflated) by :func:`unframe`."""
     try:
         obj = _fast_decode(body) if msgspec is not None else msgpack.unpackb(body, raw=False)
     except Exception as exc:

@@ -139,6 +139,7 @@ def triage(item: Incoming) -> Triage:
             received_at=item.received_at,
             body=raw["body"],
             payload=item.payload,
+            packed=body,
         )
         return Triage(spooled, key, sent_at)
     if kind == "status":

@@ -7,9 +7,9 @@ writer thread's Python work and the event loop's took turns; see docs/scaling.md
 that opens the same store URL, so the event loop triages batch N+1 while the child
 commits batch N, each on its own core.
 
-Reports cross the pipe as their stored row (the received frame, not the decoded body:
-bytes pickle at memory speed, a nested dict does not) and the child decodes them again
-without re-checking (they were validated here). The contract of ``write_batch`` holds
+Reports cross the pipe as their stored row plus the msgpack triage unframed (bytes pickle
+at memory speed, a nested dict does not) and the child decodes the body from that again
+without re-checking (it was validated here) and without inflating the frame again. The contract of ``write_batch`` holds
 unchanged: one transaction, the result only after the commit. If the child dies, the
 batch in flight fails as a transient :class:`StoreError` (its outcome unknown: the retry
 finds what was committed as duplicates) and the next call starts a new child.
@@ -35,7 +35,7 @@ from collector.store import (
     open_store,
 )
 from collector.store.base import insights
-from protocol.codec import decode_stored
+from protocol.codec import decode_stored, decode_unframed
 from protocol.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 #: Seconds the child may take to open the store (migrations included) before we give up.
 START_TIMEOUT_S = 60.0
 
-Row = tuple[str, int, int, str, int, int, int, int, float, bytes]
+Row = tuple[tuple[str, int, int, str, int, int, int, int, float, bytes], bytes]
 
 
 def local_store(url: str) -> bool:
@@ -94,7 +94,7 @@ class WriterProcess:
         quarantined: list[QuarantinedMessage],
         statuses: list[StatusChange],
     ) -> BatchResult:
-        rows = [m.row() for m in messages]
+        rows = [(m.row(), m.packed) for m in messages]
         return await asyncio.get_running_loop().run_in_executor(
             self._pipe, self._call, (rows, quarantined, statuses)
         )
@@ -142,8 +142,8 @@ class WriterProcess:
 
 
 def _message(row: Row) -> SpooledMessage:
-    gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload = row
-    body = decode_stored(payload)["body"]
+    (gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload), packed = row
+    body = (decode_unframed(packed) if packed else decode_stored(payload))["body"]
     return SpooledMessage(gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, body, payload)
 
 

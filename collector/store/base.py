@@ -41,6 +41,9 @@ class SpooledMessage:
     received_at: float
     body: dict[str, Any]
     payload: bytes
+    #: The envelope's msgpack as unframed (inflated) by triage, when it was kept: a writer
+    #: process decodes the body from it without inflating the payload again.
+    packed: bytes = b""
 
     def row(self) -> tuple[str, int, int, str, int, int, int, int, float, bytes]:
         """The ``reports`` row, in column order."""
