@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds the child may take to open the store (migrations included) before we give up.
 START_TIMEOUT_S = 60.0
+#: Seconds one batch may take before the child is taken for hung, killed and replaced (the
+#: store's own lock and statement timeouts are far shorter: this only bounds the unforeseen).
+REPLY_TIMEOUT_S = 300.0
 
 Row = tuple[tuple[str, int, int, str, int, int, int, int, float, bytes], bytes]
 
@@ -105,10 +108,13 @@ class WriterProcess:
         assert self._conn is not None and self._proc is not None
         try:
             self._conn.send(request)
+            if not self._conn.poll(REPLY_TIMEOUT_S):
+                self._proc.kill()
+                raise EOFError(f"no reply in {REPLY_TIMEOUT_S:.0f} s")
             status, detail = self._conn.recv()
         except (EOFError, OSError) as exc:
             self._lost()
-            raise StoreError("store writer process exited; batch outcome unknown", transient=True) from exc
+            raise StoreError(f"store writer process exited ({exc}); batch outcome unknown", transient=True) from exc
         if status == "ok":
             assert isinstance(detail, BatchResult)
             return detail

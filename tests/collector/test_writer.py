@@ -143,3 +143,24 @@ async def test_killing_the_writer_mid_stream_loses_and_duplicates_nothing(broker
         assert windows == {g["gateway_id"]: 12 for g in ours}  # each report folded exactly once
     finally:
         await store.close()
+
+
+async def test_a_hung_child_is_killed_after_the_reply_timeout_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collector.ingest.writer.REPLY_TIMEOUT_S", 1.0)
+    writer = WriterProcess(f"sqlite:///{tmp_path / 'h.db'}")
+    await writer.start()
+    try:
+        hung = writer.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)  # alive, holding its pipe, answering nothing
+        with pytest.raises(StoreError) as failed:
+            await writer.write_batch(reports("gw-hung", 2), [], [])
+        assert failed.value.transient and "no reply" in str(failed.value)
+        result = await writer.write_batch(reports("gw-hung", 2), [], [])
+        assert len(result.inserted) == 2 and writer.pid not in (None, hung)
+        with pytest.raises(ProcessLookupError):
+            os.kill(hung, 0)  # killed and reaped, not left behind
+    finally:
+        await writer.close()
