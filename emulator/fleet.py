@@ -134,6 +134,11 @@ class Fleet:
         self.pump()
         return spooled
 
+    def keys(self, spooled: list[tuple[str, int]]) -> set[tuple[str, int, int]]:
+        """The idempotency keys ``(gateway, epoch, seq)`` of what :meth:`report_all` spooled."""
+        epochs = {gw.home.gateway_id: gw.outbox.epoch for gw in self.gateways}
+        return {(gid, epochs[gid], seq) for gid, seq in spooled}
+
     def pending(self) -> int:
         """Records not yet acknowledged by the collector, over the whole fleet."""
         return sum(gw.outbox.stats()[0] for gw in self.gateways)

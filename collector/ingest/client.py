@@ -49,6 +49,7 @@ class BatchWriter(Protocol):
         statuses: list[StatusChange],
     ) -> BatchResult: ...
 
+
 #: Ranges per ack message (the v1 model allows 4096).
 ACK_RANGES_MAX = 1000
 

@@ -9,8 +9,8 @@ commits batch N, each on its own core.
 
 Reports cross the pipe as their stored row plus the msgpack triage unframed (bytes pickle
 at memory speed, a nested dict does not) and the child decodes the body from that again
-without re-checking (it was validated here) and without inflating the frame again. The contract of ``write_batch`` holds
-unchanged: one transaction, the result only after the commit. If the child dies, the
+without re-checking (it was validated here) and without inflating the frame again. The
+contract of ``write_batch`` holds unchanged: one transaction, the result only after the commit. If the child dies, the
 batch in flight fails as a transient :class:`StoreError` (its outcome unknown: the retry
 finds what was committed as duplicates) and the next call starts a new child.
 """
@@ -35,6 +35,7 @@ from collector.store import (
     open_store,
 )
 from collector.store.base import insights
+from collector.store.sqlite import sqlite_path
 from protocol.codec import decode_stored, decode_unframed
 from protocol.errors import ProtocolError
 
@@ -51,7 +52,7 @@ Row = tuple[tuple[str, int, int, str, int, int, int, int, float, bytes], bytes]
 
 def local_store(url: str) -> bool:
     """Whether ``url`` names a store only this process can see (a second process cannot share it)."""
-    return url.startswith("sqlite://") and url.rstrip("/").endswith(":memory:")
+    return url.startswith("sqlite:///") and sqlite_path(url) == ":memory:"
 
 
 class WriterProcess:
@@ -158,14 +159,14 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
 
     async def main() -> None:
         store = open_store(url)
+        # this process folds nothing: the parent folds what the queue table holds
+        with contextlib.suppress(StoreError):
+            insights(store).keep_folds_in_memory = False
         try:
             await store.open()
         except Exception as exc:
             conn.send(("failed", exc if isinstance(exc, StoreError) else StoreError(str(exc), transient=True)))
             return
-        # this process folds nothing: the parent folds what the queue table holds
-        with contextlib.suppress(StoreError):
-            insights(store).keep_folds_in_memory = False
         tune_gc()
         conn.send(("ready", None))
         loop = asyncio.get_running_loop()
@@ -178,7 +179,6 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
                 if request is None:
                     return
                 rows, quarantined, statuses = request
-
                 try:
                     messages = [_message(r) for r in rows]
                     reply: tuple[str, Any] = ("ok", await store.write_batch(messages, quarantined, statuses))
