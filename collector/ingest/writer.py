@@ -8,8 +8,9 @@ that opens the same store URL, so the event loop triages batch N+1 while the chi
 commits batch N, each on its own core.
 
 Reports cross the pipe as their stored row plus the msgpack triage unframed (bytes pickle
-at memory speed, a nested dict does not) and the child decodes the body from that again
-without re-checking (it was validated here) and without inflating the frame again. The
+at memory speed, a nested dict does not) and the child decodes from that again without
+re-checking (it was validated here), without inflating the frame again, and only the
+fields the plan reads (``plan_body``): a report's ``body`` in the child is that subset. The
 contract of ``write_batch`` holds unchanged: one transaction, the result only after the commit. If the child dies, the
 batch in flight fails as a transient :class:`StoreError` (its outcome unknown: the retry
 finds what was committed as duplicates) and the next call starts a new child.
@@ -25,6 +26,8 @@ import multiprocessing.connection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
+
 from collector.runtime import tune_gc
 from collector.store import (
     BatchResult,
@@ -35,6 +38,7 @@ from collector.store import (
     open_store,
 )
 from collector.store.base import insights
+from collector.store.plan import plan_body
 from collector.store.sqlite import sqlite_path
 from protocol.codec import decode_stored, decode_unframed
 from protocol.errors import ProtocolError
@@ -150,7 +154,13 @@ class WriterProcess:
 
 def _message(row: Row) -> SpooledMessage:
     (gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload), packed = row
-    body = (decode_unframed(packed) if packed else decode_stored(payload))["body"]
+    body: dict[str, Any] | None = None
+    if kind == "report" and packed:
+        # only what the plan reads: this process keeps no bodies (it folds nothing)
+        with contextlib.suppress(msgspec.DecodeError):
+            body = plan_body(packed)
+    if body is None:
+        body = (decode_unframed(packed) if packed else decode_stored(payload))["body"]
     return SpooledMessage(gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, body, payload)
 
 

@@ -14,7 +14,7 @@ items, so facts keep ONE row per report with the per-item deltas packed in JSON 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -28,6 +28,67 @@ WEAK_SIGNAL_DBM = -75
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+
+
+# What plan_batch reads of a report body, and nothing else (keep in step with fact_row,
+# counters_of and facts.window_facts; tests/collector/store/test_plan.py compares plans).
+# Values are Any: the body was validated on arrival, and this only skips what is unread.
+class _System(TypedDict, total=False):
+    cpu_usage_pct: Any
+    memory_total_kib: Any
+    memory_available_kib: Any
+    memory_free_kib: Any
+
+
+class _Wan(TypedDict, total=False):
+    interface: Any
+
+
+class _Interface(TypedDict, total=False):
+    name: Any
+    role: Any
+    bytes_received: Any
+    bytes_sent: Any
+
+
+class _Station(TypedDict, total=False):
+    mac: Any
+    bytes_received: Any
+    bytes_sent: Any
+    retransmissions: Any
+    signal_dbm: Any
+
+
+class _App(TypedDict, total=False):
+    category: Any
+    bytes_down: Any
+    bytes_up: Any
+    active_minutes: Any
+
+
+class _Body(TypedDict, total=False):
+    system: _System | None
+    wan: _Wan | None
+    interfaces: list[_Interface]
+    stations: list[_Station]
+    apps: list[_App]
+
+
+class _Report(TypedDict):
+    body: _Body
+
+
+_plan_decode = msgspec.msgpack.Decoder(_Report).decode
+
+
+def plan_body(packed: bytes) -> dict[str, Any]:
+    """What :func:`plan_batch` reads of a validated report, from its unframed msgpack.
+
+    A store writer process plans from this alone: skipping the fields the plan never reads
+    decodes ~3x faster than the whole body. Raises ``msgspec.DecodeError`` (a
+    ``ValidationError`` included) on anything but a report that validated.
+    """
+    return dict(_plan_decode(packed)["body"])
 
 
 def _dumps(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -66,3 +67,32 @@ def test_a_late_report_does_not_move_the_latest_state() -> None:
     assert plan.facts[0][5] is None
     state = states["gw-p"]
     assert state is not None and state.window_end == 1_700_001_900
+
+
+def test_a_plan_from_plan_body_equals_the_plan_from_the_whole_body() -> None:
+    """The writer process plans from ``plan_body`` alone: every field the plan reads must be in it."""
+    from agent.runner import report_frame
+    from collector.store.plan import plan_body
+    from emulator.home import VirtualHome
+    from emulator.household import draw_home
+    from emulator.personas import PERSONAS
+
+    whole: list[SpooledMessage] = []
+    t0 = 1_700_000_100
+    for i, persona in enumerate(sorted(PERSONAS)):
+        gw = f"gw-plan-{i}"
+        home = VirtualHome(gw, 40 + i, draw_home(gw, (persona,), 40 + i))
+        for w in range(6):
+            if w == 3 and i % 2:
+                home.uptime_s = 10  # a reboot between windows: deltas counted since it
+            end = t0 + 900 * (w + 1)
+            frame = report_frame(gw, 1, w + 1, (end - 900, end), home.uptime_s, home.report_body(900, end), t0)
+            out = classify(Incoming(topic_for(gw, "report"), frame, 1, 1, time.time()))
+            assert isinstance(out, SpooledMessage) and out.packed
+            whole.append(out)
+    slim = [dataclasses.replace(m, body=plan_body(m.packed)) for m in whole]
+    assert len(json.dumps(slim[0].body)) < len(json.dumps(whole[0].body)) / 2  # it does skip fields
+    a, b = plan_batch(whole, {}), plan_batch(slim, {})
+    assert a.facts == b.facts and len(a.facts) == len(whole)
+    assert any(json.loads(row[13]) for row in a.facts)  # station deltas were computed and compared
+    assert (a.hourly, a.daily, a.gateways) == (b.hourly, b.daily, b.gateways)
