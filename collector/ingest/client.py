@@ -82,11 +82,14 @@ class Ingest:
         self.store = store
         #: What commits batches: the store itself, or a writer process in front of it.
         self.writer: BatchWriter = writer or store
+        #: Batches handed to the writer at once: a writer process takes them in order through
+        #: its pipe; the store itself gets one at a time (a pool could reorder its commits).
+        self.depth = 2 if writer is not None else 1
+        #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum):
+        #: the batches handed to the writer, one being triaged and one arriving, all at once.
+        self.window = max(20, min(65535, settings.batch_max * (self.depth + 2)))
         self.stats = IngestStats()
         self.clock = ClockWatch(settings.max_clock_skew_s)
-        #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum):
-        #: three batches, so one commits, one is triaged and one arrives, all at once.
-        self.window = max(20, min(65535, settings.batch_max * 3))
         self.batch_max = min(settings.batch_max, self.window)
         self._inbox: deque[Incoming] = deque()
         self._ready = asyncio.Event()
@@ -199,25 +202,29 @@ class Ingest:
         return batch
 
     async def _batches(self) -> None:
-        # Pipelined: while batch N commits (the store works in its own thread, outside the
-        # GIL for most of it), batch N+1 is received and triaged. Commits, and so acks,
-        # stay in arrival order: a batch's commit starts only after the previous one ended.
-        pending: asyncio.Task[BatchResult] | None = None
+        # Pipelined: while batch N commits (in the store's writer thread or process), batch
+        # N+1 is received and triaged. With a writer process, N+1 is handed over as soon as it
+        # is triaged and waits in its pipe, so the child never waits for this loop. Acks stay
+        # in arrival order whatever order retries finish in (each batch acks after the one before).
+        pending: deque[asyncio.Task[BatchResult]] = deque()
         try:
             while True:
                 batch = await self._collect()
                 prepared = self._prepare(batch)
-                if pending is not None:
-                    await pending
-                pending = asyncio.create_task(self._finish(batch, prepared))
+                while len(pending) >= self.depth:
+                    await pending.popleft()
+                pending.append(
+                    asyncio.create_task(self._finish(batch, prepared, pending[-1] if pending else None))
+                )
                 # Let the commit start now: without a yield here, a full inbox means the next
                 # _collect returns at once and the next batch's triage ran before it.
                 await asyncio.sleep(0)
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
+            for task in pending:
+                task.cancel()
+            for task in pending:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+                    await task
 
     async def handle(self, batch: list[Incoming]) -> BatchResult:
         """Triage, store (retrying transient failures) and acknowledge one batch."""
@@ -251,7 +258,9 @@ class Ingest:
                 statuses.append(t.out)
         return _Prepared(messages, quarantined, statuses, quarantine_acks)
 
-    async def _finish(self, batch: list[Incoming], prepared: _Prepared) -> BatchResult:
+    async def _finish(
+        self, batch: list[Incoming], prepared: _Prepared, after: asyncio.Task[BatchResult] | None = None
+    ) -> BatchResult:
         messages, quarantined, statuses, quarantine_acks = (
             prepared.messages,
             prepared.quarantined,
@@ -281,6 +290,8 @@ class Ingest:
         if quarantine_ok:
             handled += quarantine_acks
             self.stats.quarantined_acked += len(quarantine_acks)
+        if after is not None:  # MQTT: PUBACKs in the order the PUBLISHes came
+            await asyncio.wait([after])
         self._acknowledge(batch, handled)
         return result
 

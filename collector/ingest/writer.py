@@ -23,7 +23,8 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -60,21 +61,29 @@ def local_store(url: str) -> bool:
 
 
 class WriterProcess:
-    """``write_batch`` of the store at ``url``, run by a child process."""
+    """``write_batch`` of the store at ``url``, run by a child process.
+
+    Batches are pipelined: a second ``write_batch`` may be called while the first commits,
+    and its request waits in the pipe, so the child starts it the moment the first is
+    done (without waiting for the event loop to hear of the first). The child commits
+    them one at a time in the order they were handed over; replies come back in that order.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn: multiprocessing.connection.Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
-        # one thread owns the pipe: pickling and the blocking wait happen off the event loop
-        self._pipe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-pipe")
+        self._lock = threading.Lock()
+        # one thread sends (pickling happens off the event loop), one reads replies in order
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-send")
+        self._receiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-recv")
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
     async def start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pipe, self._start)
+        await asyncio.get_running_loop().run_in_executor(self._sender, self._start)
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork would copy the event loop and its threads
@@ -93,7 +102,8 @@ class WriterProcess:
         if status != "ready":
             proc.join(1)
             raise detail if isinstance(detail, StoreError) else StoreError(str(detail), transient=True)
-        self._conn, self._proc = parent, proc
+        with self._lock:
+            self._conn, self._proc = parent, proc
         log.info("store writer process %s started", proc.pid)
 
     async def write_batch(
@@ -103,22 +113,35 @@ class WriterProcess:
         statuses: list[StatusChange],
     ) -> BatchResult:
         rows = [(m.row(), m.packed) for m in messages]
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pipe, self._call, (rows, quarantined, statuses)
-        )
+        # Both submitted at once, each to its own single thread: replies are read in the
+        # order the requests were sent, and a send does not wait for the previous reply.
+        sent = self._sender.submit(self._send, (rows, quarantined, statuses))
+        return await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
 
-    def _call(self, request: tuple[list[Row], list[QuarantinedMessage], list[StatusChange]]) -> BatchResult:
+    def _send(self, request: tuple[list[Row], list[QuarantinedMessage], list[StatusChange]]) -> Child:
         if self._conn is None:
             self._start()
-        assert self._conn is not None and self._proc is not None
+        with self._lock:
+            child = self._conn, self._proc
+        assert child[0] is not None and child[1] is not None
         try:
-            self._conn.send(request)
-            if not self._conn.poll(REPLY_TIMEOUT_S):
-                self._proc.kill()
-                raise EOFError(f"no reply in {REPLY_TIMEOUT_S:.0f} s")
-            status, detail = self._conn.recv()
+            child[0].send(request)
         except (EOFError, OSError) as exc:
-            self._lost()
+            self._lost(child)
+            raise StoreError(f"store writer process exited ({exc}); batch not sent", transient=True) from exc
+        return child
+
+    def _receive(self, sent: Future[Child]) -> BatchResult:
+        child = sent.result()  # the send's error, if it failed, is this call's
+        conn, proc = child
+        assert conn is not None and proc is not None
+        try:
+            if not conn.poll(REPLY_TIMEOUT_S):
+                proc.kill()
+                raise EOFError(f"no reply in {REPLY_TIMEOUT_S:.0f} s")
+            status, detail = conn.recv()
+        except (EOFError, OSError) as exc:
+            self._lost(child)
             raise StoreError(f"store writer process exited ({exc}); batch outcome unknown", transient=True) from exc
         if status == "ok":
             assert isinstance(detail, BatchResult)
@@ -127,29 +150,43 @@ class WriterProcess:
             raise detail
         raise StoreError(str(detail), transient=True)
 
-    def _lost(self) -> None:
-        if self._proc is not None:
-            self._proc.join(5)
-            log.error("store writer process %s exited with %s", self._proc.pid, self._proc.exitcode)
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = self._proc = None
+    def _lost(self, child: Child) -> None:
+        conn, proc = child
+        with self._lock:
+            if self._conn is not conn:
+                return  # the other thread saw it first
+            self._conn = self._proc = None
+        if proc is not None:
+            proc.join(5)
+            log.error("store writer process %s exited with %s", proc.pid, proc.exitcode)
+        if conn is not None:
+            conn.close()
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pipe, self._stop)
-        self._pipe.shutdown(wait=True)
+        loop = asyncio.get_running_loop()
+        conn = await loop.run_in_executor(self._sender, self._stop)
+        self._sender.shutdown(wait=True)
+        # the child answered (or died on) every batch before it exited: no read is left waiting
+        await loop.run_in_executor(None, self._receiver.shutdown, True)
+        if conn is not None:
+            conn.close()
 
-    def _stop(self) -> None:
-        if self._conn is None or self._proc is None:
-            return
+    def _stop(self) -> multiprocessing.connection.Connection | None:
+        with self._lock:
+            conn, proc = self._conn, self._proc
+            self._conn = self._proc = None
+        if conn is None or proc is None:
+            return None
         with contextlib.suppress(OSError):
-            self._conn.send(None)  # the child closes its store and exits
-        self._proc.join(30)
-        if self._proc.exitcode is None:
-            self._proc.kill()
-            self._proc.join(5)
-        self._conn.close()
-        self._conn = self._proc = None
+            conn.send(None)  # the child finishes what it was sent, closes its store and exits
+        proc.join(30)
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join(5)
+        return conn
+
+
+Child = tuple[multiprocessing.connection.Connection | None, multiprocessing.process.BaseProcess | None]
 
 
 def _message(row: Row) -> SpooledMessage:

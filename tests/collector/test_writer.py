@@ -68,6 +68,37 @@ async def test_a_dead_child_fails_one_call_as_transient_and_the_next_starts_anot
         await writer.close()
 
 
+async def test_batches_handed_over_together_commit_in_order_and_fail_together(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    writer = WriterProcess(url)
+    await writer.start()
+    try:
+        batch = reports("gw-pipe", 8)
+        # the second is sent while the first commits; the child takes them in order, so the
+        # second (half of it the first's) finds those as duplicates, never the other way round
+        first, second = await asyncio.gather(
+            writer.write_batch(batch[:6], [], []), writer.write_batch(batch[2:], [], [])
+        )
+        assert len(first.inserted) == 6 and not first.duplicates
+        assert len(second.inserted) == 2 and len(second.duplicates) == 4
+        # a child killed with two batches handed over: both fail as transient, neither hangs
+        os.kill(writer.pid or 0, signal.SIGSTOP)
+        calls = [
+            asyncio.create_task(writer.write_batch(reports("gw-pipe2", n), [], [])) for n in (3, 5)
+        ]
+        await asyncio.sleep(0.5)
+        assert not any(c.done() for c in calls)
+        os.kill(writer.pid or 0, signal.SIGKILL)
+        for call in calls:
+            with pytest.raises(StoreError) as failed:
+                await asyncio.wait_for(call, 30)
+            assert failed.value.transient
+        again = await writer.write_batch(reports("gw-pipe2", 5), [], [])
+        assert len(again.inserted) == 5  # neither was committed
+    finally:
+        await writer.close()
+
+
 async def test_a_store_the_child_cannot_open_is_an_error_at_start(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     writer = WriterProcess(f"sqlite:///{tmp_path / 'dir.db'}")
