@@ -8,6 +8,7 @@ inflated, and fails with a :class:`ProtocolError` naming its reason.
 
 from __future__ import annotations
 
+import types
 import zlib
 from collections.abc import Mapping
 from typing import Any, Final
@@ -22,6 +23,16 @@ except ImportError:  # pragma: no cover - exercised on the device
 from protocol.errors import ProtocolError, Reason
 from protocol.topics import Kind, Topic, parse_topic
 from protocol.version import PROTOCOL_VERSION, check_version
+
+_inflater: types.ModuleType = zlib
+try:  # ISA-L inflates the same zlib streams ~1.6x faster (the collector inflates every report)
+    from isal import isal_zlib
+
+    _inflater = isal_zlib
+except ImportError:  # pragma: no cover - exercised on the device
+    pass
+#: What a corrupt stream raises, whichever library inflates it.
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflater.error)
 
 MAGIC: Final = b"hs"
 FLAG_ZLIB: Final = 0x01
@@ -79,15 +90,17 @@ def _check(node: dict[Any, Any] | list[Any], depth: int = 1) -> None:
 
 
 def _inflate(data: bytes) -> bytes:
-    inflater = zlib.decompressobj()
+    inflater = _inflater.decompressobj()
     try:
-        body = inflater.decompress(data, MAX_BODY + 1)
-    except zlib.error as exc:
+        body: bytes = inflater.decompress(data, MAX_BODY + 1)
+    except _INFLATE_ERRORS as exc:
         raise ProtocolError(Reason.BAD_COMPRESSION, str(exc)) from exc
     if len(body) > MAX_BODY or inflater.unconsumed_tail:
         raise ProtocolError(Reason.OVERSIZE, f"inflates past {MAX_BODY} bytes")
     if not inflater.eof:
         raise ProtocolError(Reason.TRUNCATED, "compressed body ends early")
+    if inflater.unused_data:
+        raise ProtocolError(Reason.MALFORMED, f"{len(inflater.unused_data)} bytes after the compressed body")
     return body
 
 

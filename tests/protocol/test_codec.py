@@ -64,6 +64,23 @@ def test_zip_bomb_stops_at_the_body_cap() -> None:
     assert reason_of(frame(bomb, flags=1)) == Reason.OVERSIZE
 
 
+@pytest.mark.parametrize("library", ["zlib", "isal"])
+def test_either_inflater_names_the_same_reasons(library: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector inflates with ISA-L, a gateway with zlib: hostile streams fail alike."""
+    from protocol import codec
+
+    inflater = zlib if library == "zlib" else pytest.importorskip("isal.isal_zlib")
+    monkeypatch.setattr(codec, "_inflater", inflater)
+    monkeypatch.setattr(codec, "_INFLATE_ERRORS", (zlib.error, inflater.error))
+    good = msgpack.packb({"a": "b" * 100})
+    assert codec.decode(frame(zlib.compress(good), flags=1)) == {"a": "b" * 100}
+    assert reason_of(frame(b"not zlib", flags=1)) == Reason.BAD_COMPRESSION
+    assert reason_of(frame(zlib.compress(good)[:-4], flags=1)) == Reason.TRUNCATED
+    assert reason_of(frame(zlib.compress(good) + b"junk", flags=1)) == Reason.MALFORMED
+    bomb = zlib.compress(msgpack.packb({"a": b"\0" * (MAX_BODY * 4)}), 9)
+    assert reason_of(frame(bomb, flags=1)) == Reason.OVERSIZE
+
+
 def test_deep_nesting_is_refused() -> None:
     nested: object = {"x": 1}
     for _ in range(MAX_DEPTH + 2):
