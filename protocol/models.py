@@ -381,13 +381,23 @@ def check_body(body: bytes) -> str | None:
     codec's walk checks (string keys, bounded depth) for everything in the body. ``None``
     says nothing about validity: a message with fields from a newer minor version, a
     command, or an invalid one goes the full way (:func:`protocol.codec.decode`, :func:`check`),
-    which names the reason. Duplicate keys are not caught here (the codec's canonical
-    re-encoding catches them).
+    which names the reason. Duplicate keys are not caught here (the codec's
+    :func:`~protocol.codec.keys_unique` or canonical re-encoding catches them).
+    """
+    found = closed_message(body)
+    return None if found is None else str(type(found).__struct_config__.tag)
+
+
+def closed_message(body: bytes) -> Any | None:
+    """:func:`check_body`'s decoded message (a Struct of the closed mirror), or ``None``.
+
+    Its attributes are the envelope's fields (``v``, ``gateway_id``, ...); its kind is
+    ``type(found).__struct_config__.tag``.
     """
     if msgspec is None:
         return None
     try:
-        return str(type(_CLOSED_DECODE(body)).__struct_config__.tag)
+        return _CLOSED_DECODE(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return None
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
-from protocol.codec import decode_stored
+from protocol.codec import decode_stored, decode_unframed
 
 
 class StoreError(RuntimeError):
@@ -39,11 +40,22 @@ class SpooledMessage:
     uptime_s: int
     sent_at: int
     received_at: float
-    body: dict[str, Any]
+    #: The decoded body, or ``None`` until someone reads :attr:`body` (triage's fast way
+    #: validates without building it: a writer process plans from ``packed`` instead).
+    decoded: dict[str, Any] | None
     payload: bytes
     #: The envelope's msgpack as unframed (inflated) by triage, when it was kept: a writer
     #: process decodes the body from it without inflating the payload again.
     packed: bytes = b""
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        """The report's or event batch's body, decoded on first use if triage did not."""
+        if self.decoded is not None:
+            return self.decoded
+        found = decode_unframed(self.packed) if self.packed else decode_stored(self.payload)
+        body: dict[str, Any] = found["body"]
+        return body
 
     def row(self) -> tuple[str, int, int, str, int, int, int, int, float, bytes]:
         """The ``reports`` row, in column order."""
