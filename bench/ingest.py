@@ -8,7 +8,7 @@ the time until its last message is counted (baseline) or committed (collector) i
 The queue is filled before the clock starts, so the publisher's speed does not count.
 Reports are the emulator's (stations, radios, app categories), ~2-4 KB each.
 Prints one JSON line: a list with one object per store (and per collector count).
-Collectors run with ``HOMESCOPE_BATCH_MAX=500`` (``BENCH_BATCH_MAX`` overrides it).
+Collectors run with their default settings (``BENCH_BATCH_MAX`` sets ``HOMESCOPE_BATCH_MAX``).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def start_collector(
         "HOMESCOPE_USERS": "bench:bench",
         "HOMESCOPE_MQTT_CLIENT_ID": cid,
         "HOMESCOPE_SHARE_GROUP": share,
-        "HOMESCOPE_BATCH_MAX": os.environ.get("BENCH_BATCH_MAX", "500"),
+        **({"HOMESCOPE_BATCH_MAX": os.environ["BENCH_BATCH_MAX"]} if "BENCH_BATCH_MAX" in os.environ else {}),
         "HOMESCOPE_BATCH_WAIT_MS": "100",
     }
     log = open(workdir / f"{cid}.log", "wb")  # noqa: SIM115 - lives as long as the process
