@@ -37,6 +37,34 @@ MIGRATION_LOCK = 0x6873_0001
 _TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
+# Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text, "b" bytea).
+REPORT_TYPES = "tiitiiiifb"
+GATEWAY_TYPES = "tffiiiibtt"
+FACT_TYPES = "tiiffiiffiiittt"
+ROLLUP_TYPES = "tiiiifiiii"
+_SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text", "b": "bytea"}
+
+
+def _placeholders(types: str) -> str:
+    return ", ".join(f"%b::{_SQL_TYPES[t]}[]" for t in types)
+
+
+REPORT_ARRAYS = _placeholders(REPORT_TYPES)
+GATEWAY_ARRAYS = _placeholders(GATEWAY_TYPES)
+FACT_ARRAYS = _placeholders(FACT_TYPES)
+ROLLUP_ARRAYS = _placeholders(ROLLUP_TYPES)
+
+
+def _arrays(rows: list[tuple[Any, ...]], types: str) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest``; float columns made floats (a report may
+    carry an int where the column is a float, and an array takes one element type)."""
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in types]
+    for i, t in enumerate(types):
+        if t == "f":
+            columns[i] = [None if v is None else float(v) for v in columns[i]]
+    return columns
+
+
 def _month_start(ts: int, shift: int = 0) -> int:
     d = datetime.fromtimestamp(ts, UTC)
     month = d.year * 12 + d.month - 1 + shift
@@ -131,11 +159,10 @@ class PostgresStore(PostgresInsightsMixin):
         result = BatchResult()
         inserted: set[tuple[str, int, int]] = set()
         if messages:
-            rows = [m.row() for m in messages]
-            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(rows))
             cur = await conn.execute(
-                f"INSERT INTO reports VALUES {values} ON CONFLICT DO NOTHING RETURNING gateway_id, epoch, seq",
-                [v for row in rows for v in row],
+                f"INSERT INTO reports SELECT * FROM unnest({REPORT_ARRAYS}) ON CONFLICT DO NOTHING"
+                " RETURNING gateway_id, epoch, seq",
+                _arrays([m.row() for m in messages], REPORT_TYPES),
             )
             inserted = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
         new: list[SpooledMessage] = []
@@ -185,13 +212,15 @@ class PostgresStore(PostgresInsightsMixin):
     async def _apply_plan(self, conn: psycopg.AsyncConnection[Any], new: list[SpooledMessage]) -> None:
         ids = sorted({m.gateway_id for m in new})
         first = {m.gateway_id: m.received_at for m in new}
-        async with conn.cursor() as cur:
-            # Create missing gateway rows, then lock all of them in id order: two collectors
-            # holding the same gateway's reports serialise here instead of racing on its deltas.
-            await cur.executemany(
-                "INSERT INTO gateways (gateway_id, first_seen, last_seen) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                [(gid, first[gid], first[gid]) for gid in ids],
-            )
+        # Create missing gateway rows, then lock all of them in id order: two collectors
+        # holding the same gateway's reports serialise here instead of racing on its deltas.
+        # One statement per table per batch (arrays, unnest): per-row statements cost the
+        # server and the driver several times more.
+        await conn.execute(
+            "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
+            " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
+            (ids, [first[g] for g in ids], [first[g] for g in ids]),
+        )
         cur2 = await conn.execute(
             "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
             " WHERE gateway_id = ANY(%s) ORDER BY gateway_id FOR UPDATE",
@@ -201,31 +230,38 @@ class PostgresStore(PostgresInsightsMixin):
             gid: load_state(end, up, counters) for gid, end, up, counters in await cur2.fetchall()
         }
         plan = plan_batch(new, states)
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "UPDATE gateways SET first_seen = LEAST(first_seen, %s), last_seen = GREATEST(last_seen, %s),"
-                " reports = reports + %s, events = events + %s WHERE gateway_id = %s",
-                [(c.first_seen, c.last_seen, c.reports, c.events, gid) for gid, c in plan.gateways.items()],
+        # counts always; the latest state only where a newer report came (NULLs keep the old one)
+        await conn.execute(
+            "UPDATE gateways g SET first_seen = LEAST(g.first_seen, u.first_seen),"
+            " last_seen = GREATEST(g.last_seen, u.last_seen), reports = g.reports + u.reports,"
+            " events = g.events + u.events, last_window_end = coalesce(u.window_end, g.last_window_end),"
+            " last_uptime_s = coalesce(u.uptime_s, g.last_uptime_s),"
+            " latest_payload = coalesce(u.payload, g.latest_payload),"
+            " latest_rates = coalesce(u.rates, g.latest_rates), counters = coalesce(u.counters, g.counters)"
+            f" FROM unnest({GATEWAY_ARRAYS}) AS u(gateway_id, first_seen, last_seen, reports, events,"
+            " window_end, uptime_s, payload, rates, counters) WHERE g.gateway_id = u.gateway_id",
+            _arrays(
+                [
+                    (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (None,) * 5))
+                    for gid, c in sorted(plan.gateways.items())
+                ],
+                GATEWAY_TYPES,
+            ),
+        )
+        if plan.facts:
+            await conn.execute(
+                f"INSERT INTO gateway_facts SELECT * FROM unnest({FACT_ARRAYS}) ON CONFLICT DO NOTHING",
+                _arrays(plan.facts, FACT_TYPES),
             )
-            latest = [(*c.latest, gid) for gid, c in plan.gateways.items() if c.latest is not None]
-            if latest:
-                await cur.executemany(
-                    "UPDATE gateways SET last_window_end = %s, last_uptime_s = %s, latest_payload = %s, latest_rates = %s,"
-                    " counters = %s WHERE gateway_id = %s",
-                    latest,
+        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+            if rollups:
+                await conn.execute(
+                    f"INSERT INTO {table} SELECT * FROM unnest({ROLLUP_ARRAYS})"
+                    " ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                    + q.ROLLUP_SET.format(t=table, greatest="GREATEST"),
+                    _arrays([(gid, start, *r.row()) for (gid, start), r in sorted(rollups.items())], ROLLUP_TYPES),
                 )
-            if plan.facts:
-                await cur.executemany(
-                    f"INSERT INTO gateway_facts VALUES ({','.join(['%s'] * 15)}) ON CONFLICT DO NOTHING",
-                    plan.facts,
-                )
-            for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
-                if rollups:
-                    await cur.executemany(
-                        f"INSERT INTO {table} VALUES ({','.join(['%s'] * 10)}) ON CONFLICT (gateway_id, start) DO UPDATE SET"
-                        + q.ROLLUP_SET.format(t=table, greatest="GREATEST"),
-                        [(gid, start, *r.row()) for (gid, start), r in sorted(rollups.items())],
-                    )
+        async with conn.cursor() as cur:
             if plan.events:
                 await cur.executemany(
                     "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
