@@ -28,7 +28,7 @@ from collector.store.base import (
     rollup_table,
 )
 from collector.store.migrations import migrations
-from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_insights import PostgresInsightsMixin
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -230,6 +230,12 @@ class PostgresStore(PostgresInsightsMixin):
             gid: load_state(end, up, counters) for gid, end, up, counters in await cur2.fetchall()
         }
         plan = plan_batch(new, states)
+        # Pipelined: the statements below go out without waiting for each other's results, so
+        # the server executes one while this process builds the next one's arrays.
+        async with conn.pipeline():
+            await self._write_plan(conn, plan, new)
+
+    async def _write_plan(self, conn: psycopg.AsyncConnection[Any], plan: BatchPlan, new: list[SpooledMessage]) -> None:
         # counts always; the latest state only where a newer report came (NULLs keep the old one)
         await conn.execute(
             "UPDATE gateways g SET first_seen = LEAST(g.first_seen, u.first_seen),"
