@@ -217,17 +217,37 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
         tune_gc()
         conn.send(("ready", None))
         loop = asyncio.get_running_loop()
+
+        async def receive() -> Any:
+            """The next request, its reports already decoded; None when told to stop."""
+            try:
+                request: Any = await loop.run_in_executor(None, conn.recv)
+            except (EOFError, OSError):
+                return None  # the parent is gone
+            if request is None:
+                return None
+            rows, quarantined, statuses = request
+            try:
+                return [_message(r) for r in rows], quarantined, statuses
+            except ProtocolError as exc:  # a validated frame that no longer decodes: a bug here
+                return StoreError(f"writer cannot decode a validated frame: {exc}", transient=False)
+            except Exception as exc:
+                return StoreError(f"{type(exc).__name__}: {exc}", transient=True)
+
         try:
+            # The next request is received and decoded while this one commits (the store's
+            # statements leave this loop free), so it is ready when the commit ends.
+            upcoming = asyncio.create_task(receive())
             while True:
-                try:
-                    request: Any = await loop.run_in_executor(None, conn.recv)
-                except (EOFError, OSError):
-                    return  # the parent is gone
+                request = await upcoming
                 if request is None:
                     return
-                rows, quarantined, statuses = request
+                upcoming = asyncio.create_task(receive())
+                if isinstance(request, StoreError):
+                    conn.send(("error", request))
+                    continue
+                messages, quarantined, statuses = request
                 try:
-                    messages = [_message(r) for r in rows]
                     reply: tuple[str, Any] = ("ok", await store.write_batch(messages, quarantined, statuses))
                 except StoreError as exc:
                     reply = ("error", exc)
