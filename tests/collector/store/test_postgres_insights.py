@@ -144,3 +144,33 @@ def test_a_reader_failure_survives_the_trip_back_from_a_worker_process(postgres_
     back = pickle.loads(pickle.dumps(caught.value))  # as a ProcessPoolExecutor sends it to the parent
     assert isinstance(back, StoreError) and str(back) == str(caught.value) and back.transient
     assert "hs_no_such_db" in str(back)
+
+
+async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_transient(postgres_url: str) -> None:
+    """Raw rows are copied in after a lookup: a key committed in between by another
+    collector rolls the batch back as transient, and the retry finds it stored."""
+    from collector.store import open_store
+
+    store = open_store(postgres_url)
+    await store.open()
+    try:
+        batch = reports("gw-race", 3)
+        other = await psycopg.AsyncConnection.connect(postgres_url)
+        try:
+            # the other collector's transaction holds the second report, not committed yet
+            await other.execute("INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row())
+            ours = asyncio.create_task(store.write_batch(batch, [], []))
+            await asyncio.sleep(1.0)
+            assert not ours.done()  # the copy waits on the other's uncommitted key
+            await other.commit()
+            with pytest.raises(StoreError) as failed:
+                await asyncio.wait_for(ours, 30)
+            assert failed.value.transient and "another collector" in str(failed.value)
+        finally:
+            await other.close()
+        retry = await store.write_batch(batch, [], [])
+        assert len(retry.inserted) == 2 and retry.duplicates == [(batch[1].gateway_id, batch[1].epoch, batch[1].seq)]
+        gateway = await store.gateway("gw-race")
+        assert gateway is not None and gateway["reports"] == 2  # the rolled-back attempt counted nothing
+    finally:
+        await store.close()
