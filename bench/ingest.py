@@ -63,6 +63,20 @@ def connect_props() -> Properties:
     return props
 
 
+def forget_session(port: int, client_id: str) -> None:
+    """End a persistent session, so the next runs' reports are not also queued for it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect("127.0.0.1", port, clean_start=True, properties=props)
+    client.loop_start()
+    deadline = time.monotonic() + 5
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.disconnect()
+    client.loop_stop()
+
+
 def publish_all(port: int, reports: list[tuple[str, bytes, tuple[str, int, int]]]) -> None:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
@@ -122,6 +136,7 @@ def baseline(broker: Broker, reports: list[tuple[str, bytes, tuple[str, int, int
         text=True,
     )
     seen, seconds, rss_kib, cpu_s = done.stdout.split()
+    forget_session(broker.port, cid)
     return {
         "cpu_s": float(cpu_s),
         "received": int(seen),
@@ -244,6 +259,8 @@ def collector_run(
     for p, _ in procs:
         p.send_signal(signal.SIGTERM)
         p.wait(30)
+    for cid in cids:  # or every later run's reports would be queued for these sessions too
+        forget_session(broker.port, cid)
     lost, duplicated = audit(store_url, reports)
     return {
         "seconds": seconds,
