@@ -9,6 +9,7 @@ broker's ACL ties to the sender: a payload naming another is ``identity_mismatch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -105,7 +106,9 @@ def triage(item: Incoming) -> Triage:
         if keys_unique(body):
             found = closed_message(body)
             if found is not None:
-                return _validated(item, where, body, found)
+                kind = str(type(found).__struct_config__.tag)
+                check_envelope({"v": found.v, "kind": kind, "gateway_id": found.gateway_id}, where)
+                return _accepted(item, body, kind, lambda name: getattr(found, name, None), None, found.sent_at)
         # Without the C check: canonical msgpack (re-encoding proves no repeated key) that
         # decodes into the closed schema. Anything else takes the full way, which names the reason.
         raw = canonical(body)
@@ -130,53 +133,39 @@ def triage(item: Incoming) -> Triage:
                 IngestReason.INTERNAL.value, f"{type(exc).__name__}: {exc}"[:500], _own_key(where, raw)
             )
     # validated: the raw dict is what the models describe (and keeps fields a newer minor adds)
+    return _accepted(item, body, kind, raw.get, raw["body"] if kind in SPOOLED_KINDS else None, sent_at)
+
+
+def _accepted(
+    item: Incoming,
+    packed: bytes,
+    kind: str,
+    field: Callable[[str], Any],
+    decoded: dict[str, Any] | None,
+    sent_at: int | None,
+) -> Triage:
+    """What a validated message becomes; ``field`` reads its envelope (a decoded dict's, or
+    the closed schema's Struct's), ``decoded`` is its body when triage built one."""
     if kind in SPOOLED_KINDS:
-        key = (raw["gateway_id"], raw["epoch"], raw["seq"])
+        key = (field("gateway_id"), field("epoch"), field("seq"))
         spooled = SpooledMessage(
             gateway_id=key[0],
             epoch=key[1],
             seq=key[2],
             kind=kind,
-            window_start=raw["window_start"],
-            window_end=raw["window_end"],
-            uptime_s=raw["uptime_s"],
-            sent_at=raw["sent_at"],
+            window_start=field("window_start"),
+            window_end=field("window_end"),
+            uptime_s=field("uptime_s"),
+            sent_at=field("sent_at"),
             received_at=item.received_at,
-            decoded=raw["body"],
+            decoded=decoded,  # None: decoded from packed only if someone reads it
             payload=item.payload,
-            packed=body,
+            packed=packed,
         )
         return Triage(spooled, key, sent_at)
     if kind == "status":
-        change = StatusChange(raw["gateway_id"], raw["state"], item.received_at, raw.get("agent_version"))
+        change = StatusChange(field("gateway_id"), field("state"), item.received_at, field("agent_version"))
         return Triage(change, None, sent_at)
-    return Triage(None)  # ack/cmd are ours; the subscription does not carry them
-
-
-def _validated(item: Incoming, where: Topic, body: bytes, found: Any) -> Triage:
-    """Triage of a message the closed schema decoded (``found``, a Struct of the mirror)."""
-    kind = str(type(found).__struct_config__.tag)
-    check_envelope({"v": found.v, "kind": kind, "gateway_id": found.gateway_id}, where)
-    if kind in SPOOLED_KINDS:
-        key = (found.gateway_id, found.epoch, found.seq)
-        spooled = SpooledMessage(
-            gateway_id=key[0],
-            epoch=key[1],
-            seq=key[2],
-            kind=kind,
-            window_start=found.window_start,
-            window_end=found.window_end,
-            uptime_s=found.uptime_s,
-            sent_at=found.sent_at,
-            received_at=item.received_at,
-            decoded=None,  # decoded from packed only if someone reads it
-            payload=item.payload,
-            packed=body,
-        )
-        return Triage(spooled, key, found.sent_at)
-    if kind == "status":
-        change = StatusChange(found.gateway_id, found.state, item.received_at, found.agent_version)
-        return Triage(change, None, found.sent_at)
     return Triage(None)  # ack/cmd are ours; the subscription does not carry them
 
 

@@ -41,7 +41,6 @@ from collector.store import (
 from collector.store.base import insights
 from collector.store.plan import plan_body
 from collector.store.sqlite import sqlite_path
-from protocol.codec import decode_stored, decode_unframed
 from protocol.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -191,14 +190,15 @@ Child = tuple[multiprocessing.connection.Connection | None, multiprocessing.proc
 
 def _message(row: Row) -> SpooledMessage:
     (gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload), packed = row
-    body: dict[str, Any] | None = None
+    decoded: dict[str, Any] | None = None
     if kind == "report" and packed:
-        # only what the plan reads: this process keeps no bodies (it folds nothing)
+        # only what the plan reads: this process keeps no bodies (it folds nothing); anything
+        # else decodes the whole body from packed when read (SpooledMessage.body)
         with contextlib.suppress(msgspec.DecodeError):
-            body = plan_body(packed)
-    if body is None:
-        body = (decode_unframed(packed) if packed else decode_stored(payload))["body"]
-    return SpooledMessage(gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, body, payload)
+            decoded = plan_body(packed)
+    return SpooledMessage(
+        gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, decoded, payload, packed
+    )
 
 
 def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
@@ -229,8 +229,6 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
             rows, quarantined, statuses = request
             try:
                 return [_message(r) for r in rows], quarantined, statuses
-            except ProtocolError as exc:  # a validated frame that no longer decodes: a bug here
-                return StoreError(f"writer cannot decode a validated frame: {exc}", transient=False)
             except Exception as exc:
                 return StoreError(f"{type(exc).__name__}: {exc}", transient=True)
 

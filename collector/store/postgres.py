@@ -29,7 +29,7 @@ from collector.store.base import (
 )
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
-from collector.store.postgres_insights import PostgresInsightsMixin
+from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 #: Lock id for migrations, so two collectors starting together do not both migrate.
@@ -217,10 +217,9 @@ class PostgresStore(PostgresInsightsMixin):
         """
         keys = [(m.gateway_id, m.epoch, m.seq) for m in messages]
         cur = await conn.execute(
-            "SELECT r.gateway_id, r.epoch, r.seq FROM reports r"
-            " JOIN unnest(%b::text[], %b::bigint[], %b::bigint[]) AS k(gateway_id, epoch, seq)"
+            f"SELECT r.gateway_id, r.epoch, r.seq FROM reports r JOIN unnest({KEYS}) AS k(gateway_id, epoch, seq)"
             " ON r.gateway_id = k.gateway_id AND r.epoch = k.epoch AND r.seq = k.seq",
-            [list(c) for c in zip(*keys, strict=True)],
+            key_arrays(keys),
         )
         stored = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
         fresh: dict[tuple[str, int, int], SpooledMessage] = {}

@@ -131,7 +131,7 @@ class PostgresInsightsMixin(PostgresResultsMixin):
         if reports:
             await conn.execute(
                 f"INSERT INTO home_fold_queue SELECT * FROM unnest({KEYS}) ON CONFLICT DO NOTHING",
-                _key_arrays([(m.gateway_id, m.epoch, m.seq) for m in reports]),
+                key_arrays([(m.gateway_id, m.epoch, m.seq) for m in reports]),
             )
 
     def _folds_committed(self, messages: list[SpooledMessage], result: BatchResult) -> None:
@@ -167,7 +167,7 @@ class PostgresInsightsMixin(PostgresResultsMixin):
         async def tx(conn: Conn) -> int:
             if mine:
                 cur = await conn.execute(
-                    CLAIM_KEYS, _key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine])
+                    CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine])
                 )
                 claimed = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
                 # the others were folded (or are being folded) by another process
@@ -348,7 +348,7 @@ class PostgresInsightsMixin(PostgresResultsMixin):
         return dict(zip(RUN_KEYS, rows[0], strict=True)) if rows else None
 
 
-def _key_arrays(keys: list[Key]) -> tuple[list[str], list[int], list[int]]:
+def key_arrays(keys: list[Key]) -> tuple[list[str], list[int], list[int]]:
     return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
 
 
