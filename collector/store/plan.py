@@ -112,9 +112,9 @@ class GatewayChange:
     last_seen: float
     reports: int = 0
     events: int = 0
-    #: (window_end, uptime_s, latest frame, rates JSON, counters JSON) when a newer report arrived;
-    #: the frame is stored as received (compressed msgpack), decoded only when someone reads it
-    latest: tuple[int, int, bytes, str, str] | None = None
+    #: (window_end, uptime_s, epoch, seq, rates JSON, counters JSON) when a newer report arrived;
+    #: the latest report is named by its key (its frame is in ``reports`` already)
+    latest: tuple[int, int, int, int, str, str] | None = None
 
 
 @dataclass
@@ -285,7 +285,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[m.gateway_id] = GatewayState(m.window_end, m.uptime_s, counters)
-            change.latest = (m.window_end, m.uptime_s, m.payload, _dumps(rates), _dumps(counters))
+            change.latest = (m.window_end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
     return plan
 
 

@@ -38,7 +38,7 @@ _TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08
 
 
 # Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text, "b" bytea).
-GATEWAY_TYPES = "tffiiiibtt"
+GATEWAY_TYPES = "tffiiiiiitt"
 FACT_TYPES = "tiiffiiffiiittt"
 ROLLUP_TYPES = "tiiiifiiii"
 _SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text", "b": "bytea"}
@@ -272,13 +272,14 @@ class PostgresStore(PostgresInsightsMixin):
             " last_seen = GREATEST(g.last_seen, u.last_seen), reports = g.reports + u.reports,"
             " events = g.events + u.events, last_window_end = coalesce(u.window_end, g.last_window_end),"
             " last_uptime_s = coalesce(u.uptime_s, g.last_uptime_s),"
-            " latest_payload = coalesce(u.payload, g.latest_payload),"
+            " latest_epoch = coalesce(u.epoch, g.latest_epoch), latest_seq = coalesce(u.seq, g.latest_seq),"
+            " latest_payload = CASE WHEN u.epoch IS NULL THEN g.latest_payload END,"
             " latest_rates = coalesce(u.rates, g.latest_rates), counters = coalesce(u.counters, g.counters)"
             f" FROM unnest({GATEWAY_ARRAYS}) AS u(gateway_id, first_seen, last_seen, reports, events,"
-            " window_end, uptime_s, payload, rates, counters) WHERE g.gateway_id = u.gateway_id",
+            " window_end, uptime_s, epoch, seq, rates, counters) WHERE g.gateway_id = u.gateway_id",
             _arrays(
                 [
-                    (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (None,) * 5))
+                    (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (None,) * 6))
                     for gid, c in sorted(plan.gateways.items())
                 ],
                 GATEWAY_TYPES,
@@ -314,9 +315,9 @@ class PostgresStore(PostgresInsightsMixin):
         deleted: dict[str, int] = {}
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                for table, column, key in q.RETENTION:
+                for table, expired, key in q.RETENTION:
                     cur = await conn.execute(
-                        f"DELETE FROM {table} WHERE {column} < %s", (now - limits[key] * 86400,)
+                        f"DELETE FROM {table} WHERE {q.for_format(expired)}", (now - limits[key] * 86400,)
                     )
                     deleted[table] = cur.rowcount
         except psycopg.Error as exc:

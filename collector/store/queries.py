@@ -14,9 +14,13 @@ LIST_GATEWAYS = (
     " ON f.gateway_id = g.gateway_id AND f.window_end = g.last_window_end"
     " ORDER BY g.last_seen DESC, g.gateway_id LIMIT ? OFFSET ?"
 )
+# The latest report is read from reports by its key; a row from before that (migration 013/014)
+# may still hold its own copy.
 GATEWAY = (
-    "SELECT gateway_id, first_seen, last_seen, last_window_end, last_uptime_s, reports, events, status, status_at,"
-    " agent_version, latest_payload, latest_rates FROM gateways WHERE gateway_id = ?"
+    "SELECT g.gateway_id, g.first_seen, g.last_seen, g.last_window_end, g.last_uptime_s, g.reports, g.events,"
+    " g.status, g.status_at, g.agent_version, coalesce(r.payload, g.latest_payload) AS latest_payload,"
+    " g.latest_rates FROM gateways g LEFT JOIN reports r"
+    " ON r.gateway_id = g.gateway_id AND r.epoch = g.latest_epoch AND r.seq = g.latest_seq WHERE g.gateway_id = ?"
 )
 HISTORY = (
     "SELECT gateway_id, window_end, window_s, cpu_pct, mem_used_pct, wan_rx_bytes, wan_tx_bytes, wan_rx_bps,"
@@ -42,11 +46,18 @@ ROLLUP_SET = (
     " weak_station_windows = {t}.weak_station_windows + excluded.weak_station_windows,"
     " wifi_station_windows = {t}.wifi_station_windows + excluded.wifi_station_windows"
 )
+#: (table, rows past their time given the cut-off ``?``, which limit). A gateway's latest
+#: report stays however old: its page shows it (an inactive gateway's last known state).
 RETENTION = (
-    ("reports", "received_at", "raw_days"),
-    ("events", "ts", "raw_days"),
-    ("gateway_facts", "window_end", "facts_days"),
-    ("gateway_hourly", "start", "hourly_days"),
+    (
+        "reports",
+        "received_at < ? AND NOT EXISTS (SELECT 1 FROM gateways g WHERE g.gateway_id = reports.gateway_id"
+        " AND g.latest_epoch = reports.epoch AND g.latest_seq = reports.seq)",
+        "raw_days",
+    ),
+    ("events", "ts < ?", "raw_days"),
+    ("gateway_facts", "window_end < ?", "facts_days"),
+    ("gateway_hourly", "start < ?", "hourly_days"),
 )
 
 

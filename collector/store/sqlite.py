@@ -304,16 +304,18 @@ class SqliteStore(InsightsMixin):
         # one statement per gateway: counts always, the latest state when a newer report came
         db.executemany(
             "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events, last_window_end,"
-            " last_uptime_s, latest_payload, latest_rates, counters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " last_uptime_s, latest_epoch, latest_seq, latest_rates, counters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
             " reports = reports + excluded.reports, events = events + excluded.events,"
-            " last_window_end = iif(excluded.latest_payload IS NULL, last_window_end, excluded.last_window_end),"
-            " last_uptime_s = iif(excluded.latest_payload IS NULL, last_uptime_s, excluded.last_uptime_s),"
-            " latest_rates = iif(excluded.latest_payload IS NULL, latest_rates, excluded.latest_rates),"
-            " counters = iif(excluded.latest_payload IS NULL, counters, excluded.counters),"
-            " latest_payload = coalesce(excluded.latest_payload, latest_payload)",
+            " last_window_end = iif(excluded.latest_epoch IS NULL, last_window_end, excluded.last_window_end),"
+            " last_uptime_s = iif(excluded.latest_epoch IS NULL, last_uptime_s, excluded.last_uptime_s),"
+            " latest_rates = iif(excluded.latest_epoch IS NULL, latest_rates, excluded.latest_rates),"
+            " counters = iif(excluded.latest_epoch IS NULL, counters, excluded.counters),"
+            " latest_payload = iif(excluded.latest_epoch IS NULL, latest_payload, NULL),"
+            " latest_epoch = coalesce(excluded.latest_epoch, latest_epoch),"
+            " latest_seq = coalesce(excluded.latest_seq, latest_seq)",
             [
-                (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (0, 0, None, None, None)))
+                (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (0, 0, None, None, None, None)))
                 for gid, c in plan.gateways.items()
             ],
         )
@@ -343,8 +345,8 @@ class SqliteStore(InsightsMixin):
             db.execute("BEGIN IMMEDIATE")
             try:
                 limits = {"raw_days": raw_days, "facts_days": facts_days, "hourly_days": hourly_days}
-                for table, column, key in q.RETENTION:
-                    cur = db.execute(f"DELETE FROM {table} WHERE {column} < ?", (now - limits[key] * 86400,))
+                for table, expired, key in q.RETENTION:
+                    cur = db.execute(f"DELETE FROM {table} WHERE {expired}", (now - limits[key] * 86400,))
                     deleted[table] = cur.rowcount
                 db.execute("COMMIT")
             except BaseException:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 
+import psycopg
 import pytest
 
 from collector.ingest import Incoming, classify
-from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store
+from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store, open_store
 from protocol.codec import encode
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report
@@ -98,7 +101,70 @@ async def test_retention_deletes_only_what_is_past_its_time(store: Store) -> Non
     await store.write_batch([old, spooled(seq=2, window_end=1_700_000_000)], [], [])
     now = old.received_at + 40 * 86400  # both raw rows are 40 days old, facts differ by window time
     deleted = await store.retain(now, raw_days=35, facts_days=90, hourly_days=400)
-    assert deleted["reports"] == 2
+    assert deleted["reports"] == 1
     assert deleted["gateway_facts"] >= 1
-    assert await store.stored_keys() == []
-    assert (await store.gateway("gw-s1")) is not None  # the latest state stays
+    # the gateway's latest report stays, however old: its page shows the last known state
+    assert await store.stored_keys() == [("gw-s1", 7, 2)]
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and gw["latest"]["system"]["cpu_usage_pct"] == 12.5
+    newer = spooled(seq=3, window_end=1_700_000_900)
+    await store.write_batch([newer], [], [])
+    deleted = await store.retain(newer.received_at + 40 * 86400, raw_days=35, facts_days=90, hourly_days=400)
+    assert deleted["reports"] == 1 and await store.stored_keys() == [("gw-s1", 7, 3)]
+
+
+async def test_the_latest_report_is_the_newest_window_s(store: Store) -> None:
+    await store.write_batch([spooled(seq=1, window_end=1_700_000_100, apps=[])], [], [])
+    first = await store.gateway("gw-s1")
+    await store.write_batch([spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0})], [], [])
+    await store.write_batch([spooled(seq=3, window_end=1_700_000_500)], [], [])  # late: not the latest
+    gw = await store.gateway("gw-s1")
+    assert first is not None and first["latest"]["system"]["cpu_usage_pct"] == 12.5
+    assert gw is not None and gw["latest"]["system"] == {"cpu_usage_pct": 80.0}
+
+
+def _as_before_latest_reference(url: str) -> None:
+    """Turn a store back into its shape before the latest report was named by key (a copy per
+    gateway), with one gateway's raw report gone, so the migration runs again on reopening."""
+    legacy = [
+        "UPDATE gateways SET latest_payload = (SELECT payload FROM reports r WHERE r.gateway_id = gateways.gateway_id"
+        " AND r.epoch = gateways.latest_epoch AND r.seq = gateways.latest_seq)",
+        "ALTER TABLE gateways DROP COLUMN latest_epoch",
+        "ALTER TABLE gateways DROP COLUMN latest_seq",
+        "DELETE FROM reports WHERE gateway_id = 'gw-gone'",
+    ]
+    if url.startswith("sqlite"):
+        version = 14
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db, db:
+            for sql in [*legacy, f"DELETE FROM schema_migrations WHERE version = {version}"]:
+                db.execute(sql)
+    else:
+        version = 13
+        with psycopg.connect(url, autocommit=True) as conn:
+            for sql in [*legacy, f"DELETE FROM schema_migrations WHERE version = {version}"]:
+                conn.execute(sql.encode())
+
+
+async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays(store: Store) -> None:
+    await store.write_batch(
+        [
+            spooled(seq=1, window_end=1_700_000_100),
+            spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0}),
+            spooled("gw-gone", seq=1, system={"cpu_usage_pct": 40.0}),
+        ],
+        [],
+        [],
+    )
+    _as_before_latest_reference(store.url)  # then a second store opens the file and migrates
+    reopened = open_store(store.url)
+    await reopened.open()
+    try:
+        kept = await reopened.gateway("gw-s1")
+        gone = await reopened.gateway("gw-gone")
+        assert kept is not None and kept["latest"]["system"] == {"cpu_usage_pct": 80.0}
+        assert gone is not None and gone["latest"]["system"] == {"cpu_usage_pct": 40.0}  # its copy stays
+        await reopened.write_batch([spooled("gw-gone", seq=2, window_end=1_700_001_000)], [], [])
+        gone = await reopened.gateway("gw-gone")
+        assert gone is not None and gone["latest"]["system"]["cpu_usage_pct"] == 12.5
+    finally:
+        await reopened.close()
