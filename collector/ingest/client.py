@@ -83,8 +83,9 @@ class Ingest:
         #: What commits batches: the store itself, or a writer process in front of it.
         self.writer: BatchWriter = writer or store
         #: Batches handed to the writer at once: a writer process takes them in order through
-        #: its pipe; the store itself gets one at a time (a pool could reorder its commits).
-        self.depth = 2 if writer is not None else 1
+        #: its pipe, commits as many at once as the store allows and holds one more ready;
+        #: the store itself gets one at a time (its commits could finish out of order).
+        self.depth = 1 + store.concurrent_writes if writer is not None else 1
         #: In-flight messages we let the broker send us unacknowledged (MQTT 5 Receive Maximum):
         #: the batches handed to the writer, one being triaged and one arriving, all at once.
         self.window = max(20, min(65535, settings.batch_max * (self.depth + 2)))

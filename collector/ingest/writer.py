@@ -232,6 +232,26 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
             except Exception as exc:
                 return StoreError(f"{type(exc).__name__}: {exc}", transient=True)
 
+        async def commit(
+            messages: list[SpooledMessage], quarantined: list[QuarantinedMessage], statuses: list[StatusChange]
+        ) -> tuple[str, Any]:
+            try:
+                return ("ok", await store.write_batch(messages, quarantined, statuses))
+            except StoreError as exc:
+                return ("error", exc)
+            except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
+                return ("error", StoreError(f"writer cannot decode a validated frame: {exc}", transient=False))
+            except Exception as exc:
+                return ("error", StoreError(f"{type(exc).__name__}: {exc}", transient=True))
+
+        replies: asyncio.Queue[asyncio.Future[tuple[str, Any]] | None] = asyncio.Queue()
+
+        async def reply_in_order() -> None:
+            while (done := await replies.get()) is not None:
+                conn.send(await done)
+
+        replier = asyncio.create_task(reply_in_order())
+        running: dict[asyncio.Future[tuple[str, Any]], frozenset[str]] = {}
         try:
             # The next request is received and decoded while this one commits (the store's
             # statements leave this loop free), so it is ready when the commit ends.
@@ -242,19 +262,30 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
                     return
                 upcoming = asyncio.create_task(receive())
                 if isinstance(request, StoreError):
-                    conn.send(("error", request))
+                    failed: asyncio.Future[tuple[str, Any]] = loop.create_future()
+                    failed.set_result(("error", request))
+                    replies.put_nowait(failed)
                     continue
                 messages, quarantined, statuses = request
-                try:
-                    reply: tuple[str, Any] = ("ok", await store.write_batch(messages, quarantined, statuses))
-                except StoreError as exc:
-                    reply = ("error", exc)
-                except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
-                    reply = ("error", StoreError(f"writer cannot decode a validated frame: {exc}", transient=False))
-                except Exception as exc:
-                    reply = ("error", StoreError(f"{type(exc).__name__}: {exc}", transient=True))
-                conn.send(reply)
+                # Runs beside the batches in flight only if it shares no gateway with them: two
+                # transactions then touch no row in common, and each gateway's reports are still
+                # planned in the order they came (a later batch must not take the lock first).
+                gateways = frozenset([m.gateway_id for m in messages] + [s.gateway_id for s in statuses])
+                while running and not _may_join(gateways, list(running.values()), store.concurrent_writes):
+                    await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.create_task(commit(messages, quarantined, statuses))
+                running[task] = gateways
+                task.add_done_callback(running.pop)
+                replies.put_nowait(task)
         finally:
+            replies.put_nowait(None)
+            with contextlib.suppress(OSError, EOFError):
+                await replier  # every batch begun is answered before the store closes
             await store.close()
 
     asyncio.run(main())
+
+
+def _may_join(gateways: frozenset[str], running: list[frozenset[str]], limit: int) -> bool:
+    """Whether a batch for ``gateways`` may start beside the batches ``running``."""
+    return len(running) < limit and all(gateways.isdisjoint(other) for other in running)

@@ -122,6 +122,9 @@ class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
     url: str
+    #: How many ``write_batch`` calls may run at once, each in its own transaction (their
+    #: commits may then end in any order). One for a single-writer store.
+    concurrent_writes: int
 
     async def open(self) -> None:
         """Connect and apply pending migrations."""

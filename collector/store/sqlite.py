@@ -67,6 +67,8 @@ def _transient(exc: sqlite3.Error) -> bool:
 class SqliteStore(InsightsMixin):
     """The embedded default store."""
 
+    concurrent_writes = 1  # one writer per file
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.ingest.writer import WriterProcess, local_store
+from collector.ingest.writer import WriterProcess, _may_join, local_store
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
+from collector.store.plan import plan_batch
 from emulator.fleet import Fleet
 from tests.broker import Broker
 from tests.collector.store.test_folding import folded_windows, reports
@@ -97,6 +98,47 @@ async def test_batches_handed_over_together_commit_in_order_and_fail_together(tm
         assert len(again.inserted) == 5  # neither was committed
     finally:
         await writer.close()
+
+
+async def test_postgresql_batches_commit_two_at_once_yet_each_gateway_in_order(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    await store.open()
+    writer = WriterProcess(postgres_url)
+    await writer.start()
+    try:
+        homes = [reports(f"gw-two-{i}", 6) for i in range(8)]
+        await writer.write_batch([home[0] for home in homes], [], [])  # the gateway rows exist
+        filler = [m for j in range(400) for m in reports(f"gw-fill-{j}", 1)]  # keeps the first one busy
+        other = [m for j in range(50) for m in reports(f"gw-other-{j}", 1)]
+        first = [m for home in homes for m in home[1:3]] + filler
+        second = [m for home in homes for m in home[3:]]  # the same gateways, later windows: waits
+        resent = [home[2] for home in homes]  # keys of the first batch: waits, finds them stored
+        a, b, c, d = await asyncio.gather(
+            writer.write_batch(first, [], []),
+            writer.write_batch(other, [], []),  # other gateways: commits beside the first
+            writer.write_batch(second, [], []),
+            writer.write_batch(resent, [], []),
+        )
+        assert (len(a.inserted), len(b.inserted), len(c.inserted)) == (416, 50, 24)
+        assert (len(d.inserted), len(d.duplicates)) == (0, 8)
+        for i in range(8):
+            history = await store.history(f"gw-two-{i}")
+            # the second batch's deltas start from the first batch's counters: it read them after
+            # that commit, so they are what one batch of all six gives
+            alone = [row[5] for row in plan_batch(homes[i], {}).facts]
+            assert [h["wan_rx_bytes"] for h in history] == alone and None not in alone[1:]
+            gateway = await store.gateway(f"gw-two-{i}")
+            assert gateway is not None and (gateway["reports"], gateway["last_window_end"]) == (6, history[-1]["window_end"])
+    finally:
+        await writer.close()
+        await store.close()
+
+
+def test_which_batches_may_commit_beside_others() -> None:
+    assert _may_join(frozenset({"gw-b"}), [frozenset({"gw-a"})], 2)  # other gateways, room for two
+    assert not _may_join(frozenset({"gw-a", "gw-b"}), [frozenset({"gw-a"})], 2)  # a shared gateway waits
+    assert not _may_join(frozenset({"gw-b"}), [frozenset({"gw-a"})], 1)  # a store that takes one at a time
+    assert _may_join(frozenset({"gw-b"}), [], 1)
 
 
 async def test_a_store_the_child_cannot_open_is_an_error_at_start(tmp_path: Path) -> None:
