@@ -100,6 +100,26 @@ def test_patterns_anchor_at_the_very_end_in_both(mac: str) -> None:
     message = report()
     message["body"]["stations"] = [{"mac": mac}]
     assert not verdict(validate, message) and not verdict(check, message)
+    # the closed mirror checks station MACs after decoding (cheaper than per field): same verdict
+    message["body"]["stations"] = [{"mac": "aa:bb:cc:dd:ee:01"}, {"mac": mac}]
+    assert check_body(msgpack.packb(message, use_bin_type=True)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"\A[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z"),
+            st.text(alphabet="0123456789abcdefABF:-\n", min_size=15, max_size=19),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_the_closed_mirror_judges_station_macs_as_the_full_way_does(macs: list[str]) -> None:
+    message = report()
+    message["body"]["stations"] = [{"mac": mac} for mac in macs]
+    assert (closed_verdict(message) is not None) == verdict(validate, message)
 
 
 # -- the closed mirror (check_body): the collector's fast way ---------------------------------
