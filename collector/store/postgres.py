@@ -29,6 +29,7 @@ from collector.store.base import (
 )
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
+from collector.store.postgres_arrays import Column, column
 from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -41,7 +42,7 @@ _TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08
 GATEWAY_TYPES = "tffiiiiiitt"
 FACT_TYPES = "tiiffiiffiiittt"
 ROLLUP_TYPES = "tiiiifiiii"
-_SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text", "b": "bytea"}
+_SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text"}
 
 
 def _placeholders(types: str) -> str:
@@ -54,14 +55,10 @@ FACT_ARRAYS = _placeholders(FACT_TYPES)
 ROLLUP_ARRAYS = _placeholders(ROLLUP_TYPES)
 
 
-def _arrays(rows: list[tuple[Any, ...]], types: str) -> list[list[Any]]:
-    """Rows as one list per column, for ``unnest``; float columns made floats (a report may
-    carry an int where the column is a float, and an array takes one element type)."""
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in types]
-    for i, t in enumerate(types):
-        if t == "f":
-            columns[i] = [None if v is None else float(v) for v in columns[i]]
-    return columns
+def _arrays(rows: list[tuple[Any, ...]], types: str) -> list[Column]:
+    """Rows as one binary array parameter per column, for ``unnest``."""
+    columns = zip(*rows, strict=True) if rows else ([] for _ in types)
+    return [column(_SQL_TYPES[t], c) for t, c in zip(types, columns, strict=True)]
 
 
 def _month_start(ts: int, shift: int = 0) -> int:
@@ -254,12 +251,12 @@ class PostgresStore(PostgresInsightsMixin):
         await conn.execute(
             "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
             " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
-            (ids, [first[g] for g in ids], [first[g] for g in ids]),
+            (column("text", ids), *[column("float8", [first[g] for g in ids])] * 2),
         )
         cur2 = await conn.execute(
             "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
-            " WHERE gateway_id = ANY(%s) ORDER BY gateway_id FOR UPDATE",
-            (ids,),
+            " WHERE gateway_id = ANY(%b::text[]) ORDER BY gateway_id FOR UPDATE",
+            (column("text", ids),),
         )
         states: dict[str, GatewayState | None] = {
             gid: load_state(end, up, counters) for gid, end, up, counters in await cur2.fetchall()

@@ -31,6 +31,7 @@ import psycopg
 from collector.profiles.merge import fold_into
 from collector.profiles.rollup import day_of, join_day, split_day, window_contribution
 from collector.store.base import BatchResult, SpooledMessage, StoreError
+from collector.store.postgres_arrays import Column, column
 from collector.store.postgres_results import Conn, PostgresResultsMixin, pg_error
 from protocol.codec import decode_stored
 from protocol.errors import ProtocolError
@@ -348,8 +349,10 @@ class PostgresInsightsMixin(PostgresResultsMixin):
         return dict(zip(RUN_KEYS, rows[0], strict=True)) if rows else None
 
 
-def key_arrays(keys: list[Key]) -> tuple[list[str], list[int], list[int]]:
-    return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]
+def key_arrays(keys: list[Key]) -> tuple[Column, Column, Column]:
+    """Keys as the three array parameters of :data:`KEYS`."""
+    ids, epochs, seqs = zip(*keys, strict=True) if keys else ((), (), ())
+    return column("text", ids), column("bigint", epochs), column("bigint", seqs)
 
 
 def _queued_report(row: tuple[Any, ...]) -> SpooledMessage | None:
