@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 
@@ -168,3 +169,15 @@ async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays
         assert gone is not None and gone["latest"]["system"]["cpu_usage_pct"] == 12.5
     finally:
         await reopened.close()
+
+
+async def test_a_large_incompressible_report_is_stored_and_read_back(store: Store) -> None:
+    # past a page (PostgreSQL stores it out of line) and not compressible (random hostnames)
+    stations = [
+        {"mac": f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", "hostname": os.urandom(40).hex()} for i in range(200)
+    ]
+    big = spooled(seq=1, stations=stations)
+    assert len(big.payload) > 10_000
+    await store.write_batch([big], [], [])
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and [s["hostname"] for s in gw["latest"]["stations"]] == [s["hostname"] for s in stations]
