@@ -194,10 +194,11 @@ class Ingest:
         finally:
             self._waiting = False
 
-    async def _collect(self) -> list[Incoming]:
+    async def _collect(self, limit: int | None = None) -> list[Incoming]:
+        limit = limit or self.batch_max
         await self._until(1, None)
-        await self._until(self.batch_max, self.settings.batch_wait_ms / 1000)
-        n = min(self.batch_max, len(self._inbox))
+        await self._until(limit, self.settings.batch_wait_ms / 1000)
+        n = min(limit, len(self._inbox))
         batch = [self._inbox.popleft() for _ in range(n)]
         self._consumed += n
         return batch
@@ -210,7 +211,11 @@ class Ingest:
         pending: deque[asyncio.Task[BatchResult]] = deque()
         try:
             while True:
-                batch = await self._collect()
+                # An idle writer gets at most a quarter batch: it starts sooner, and the next
+                # batches fill while it works (a full first batch took ~0.1 s to triage while
+                # the writer and the database waited; +7% in alternating bench runs).
+                idle = all(task.done() for task in pending)
+                batch = await self._collect(max(1, self.batch_max // 4) if idle else None)
                 prepared = self._prepare(batch)
                 while len(pending) >= self.depth:
                     await pending.popleft()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -226,3 +227,36 @@ async def test_clock_skew_is_flagged_from_statuses_future_records_and_clock_jump
     fixed = encode({**status("gw-behind"), "sent_at": int(now)})
     await ingest.handle([item(topic_for("gw-behind", "status"), fixed, 8, at=now)])
     assert "gw-behind" not in ingest.health()["clock_skew_s"]
+
+
+async def test_an_idle_writer_gets_a_quarter_batch_and_a_busy_one_full_batches() -> None:
+    class SlowStore(FakeStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        async def write_batch(self, messages: list, quarantined: list, statuses: list) -> BatchResult:  # type: ignore[type-arg]
+            self.sizes.append(len(messages))
+            await asyncio.sleep(0.05)  # busy while the next batch arrives
+            return await super().write_batch(messages, quarantined, statuses)
+
+    store = SlowStore()
+    settings = Settings(mqtt="mqtt://127.0.0.1:1", max_clock_skew_s=300, batch_max=40, batch_wait_ms=20)
+    ingest = Ingest(settings, store)  # type: ignore[arg-type]
+    rec = Recorder()
+    ingest._client = rec  # type: ignore[assignment]
+    for seq in range(1, 101):
+        ingest._on_message(topic_for("gw-b", "report"), encode(report("gw-b", seq=seq)), seq, 1, False, 0)
+    loop = asyncio.create_task(ingest._batches())
+    try:
+        for _ in range(200):
+            if len(store.keys) == 100:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    # the first starts the writer early; the others fill while it works
+    assert store.sizes == [10, 40, 40, 10]
+    assert sorted(rec.pubacks) == list(range(1, 101))
