@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     api_tokens: str = ""
     #: Secret for session cookies; random per start when empty (sessions end on restart).
     session_secret: str = ""
-    batch_max: int = Field(default=2000, ge=1, le=5000)
+    batch_max: int = Field(default=1000, ge=1, le=5000)
     batch_wait_ms: int = Field(default=150, ge=5, le=5000)
     #: ``process``: batches are planned and committed by a child process (a core of its own);
     #: ``thread``: by a thread of this process (always so for an in-memory SQLite store).
