@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from collector.facts import counter_delta, window_facts
+from collector.facts import counter_delta
 from collector.store.base import SpooledMessage
 
 HOUR = 3600
@@ -32,7 +32,7 @@ _decode = msgspec.json.Decoder().decode
 
 
 # What plan_batch reads of a report body, and nothing else (keep in step with fact_row,
-# counters_of and facts.window_facts; tests/collector/store/test_plan.py compares plans).
+# counters_of; tests/collector/store/test_plan.py compares plans).
 # Values are Any: the body was validated on arrival, and this only skips what is unread.
 class _System(TypedDict, total=False):
     cpu_usage_pct: Any
@@ -128,16 +128,17 @@ class Rollup:
     weak_station_windows: int = 0
     wifi_station_windows: int = 0
 
-    def add(self, fact: dict[str, Any]) -> None:
+    def add(self, fact: tuple[Any, ...]) -> None:
+        """Count one facts row (see :func:`fact_row` for its columns)."""
         self.windows += 1
-        self.wan_rx_bytes += fact["wan_rx_bytes"] or 0
-        self.wan_tx_bytes += fact["wan_tx_bytes"] or 0
-        if fact["cpu_pct"] is not None:
-            self.cpu_sum += fact["cpu_pct"]
+        self.wan_rx_bytes += fact[5] or 0
+        self.wan_tx_bytes += fact[6] or 0
+        if fact[3] is not None:
+            self.cpu_sum += fact[3]
             self.cpu_n += 1
-        self.stations_max = max(self.stations_max, fact["stations"])
-        self.weak_station_windows += fact["weak_stations"]
-        self.wifi_station_windows += fact["wifi_stations"]
+        self.stations_max = max(self.stations_max, fact[9])
+        self.wifi_station_windows += fact[10]
+        self.weak_station_windows += fact[11]
 
     def row(self) -> tuple[int, int, int, float, int, int, int, int]:
         return (
@@ -199,54 +200,56 @@ def _deltas(
 
 def fact_row(
     m: SpooledMessage, state: GatewayState | None
-) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
-    """The facts row of a report, its summary, interface rates and its counters."""
-    body = m.body
+) -> tuple[tuple[Any, ...], dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
+    """The facts row of a report (``gateway_facts``' columns), its interface rates and its counters."""
+    body = m.decoded if m.decoded is not None else m.body
     counters, wifi, weak = counters_of(body)
-    elapsed = m.window_end - state.window_end if state else 0
-    usable = state is not None and state.window_end > 0 and 0 < elapsed <= 2 * DAY
-    rebooted = bool(state) and m.uptime_s < (state.uptime_s if state else 0)
-    if_delta = _deltas(state.counters.get("if", {}), counters["if"], rebooted) if usable and state else {}
-    st_delta = _deltas(state.counters.get("st", {}), counters["st"], rebooted) if usable and state else {}
+    if_delta: dict[str, list[int]] = {}
+    st_delta: dict[str, list[int]] = {}
+    elapsed = 0
+    if state is not None:
+        elapsed = m.window_end - state.window_end
+        if state.window_end > 0 and 0 < elapsed <= 2 * DAY:
+            rebooted = m.uptime_s < state.uptime_s
+            if_delta = _deltas(state.counters.get("if", {}), counters["if"], rebooted)
+            st_delta = _deltas(state.counters.get("st", {}), counters["st"], rebooted)
     rates = {
         name: {"rx_bps": round(8 * d[0] / elapsed, 1), "tx_bps": round(8 * d[1] / elapsed, 1)}
         for name, d in if_delta.items()
     }
-    summary = window_facts(body, rates)
-    wan = (body.get("wan") or {}).get("interface") or next(
-        (i["name"] for i in body.get("interfaces", []) if i.get("role") == "wan"), None
-    )
-    wan_delta = if_delta.get(wan or "")
+    system = body.get("system") or {}
+    total = system.get("memory_total_kib") or 0
+    available = system.get("memory_available_kib", system.get("memory_free_kib"))
+    named = (body.get("wan") or {}).get("interface")
+    by_role = None
+    if not named:
+        by_role = next((i["name"] for i in body.get("interfaces", []) if i.get("role") == "wan"), None)
+    wan_rate = rates.get((named if named is not None else by_role) or "", {})
+    wan_delta = if_delta.get(named or by_role or "")
     apps: dict[str, list[int]] = {}
     for usage in body.get("apps", []):
-        total = apps.setdefault(usage["category"], [0, 0, 0])
-        total[0] += usage.get("bytes_down", 0)
-        total[1] += usage.get("bytes_up", 0)
-        total[2] = max(total[2], usage.get("active_minutes", 0))
-    summary.update(
-        wan_rx_bytes=wan_delta[0] if wan_delta else None,
-        wan_tx_bytes=wan_delta[1] if wan_delta else None,
-        wifi_stations=wifi,
-        weak_stations=weak,
-    )
+        total_app = apps.setdefault(usage["category"], [0, 0, 0])
+        total_app[0] += usage.get("bytes_down", 0)
+        total_app[1] += usage.get("bytes_up", 0)
+        total_app[2] = max(total_app[2], usage.get("active_minutes", 0))
     row = (
         m.gateway_id,
         m.window_end,
         m.window_end - m.window_start,
-        summary["cpu_pct"],
-        summary["mem_used_pct"],
-        summary["wan_rx_bytes"],
-        summary["wan_tx_bytes"],
-        summary["wan_rx_bps"],
-        summary["wan_tx_bps"],
-        summary["stations"],
-        summary["wifi_stations"],
-        summary["weak_stations"],
+        system.get("cpu_usage_pct"),
+        round(100.0 * (total - available) / total, 1) if total and available is not None else None,
+        wan_delta[0] if wan_delta else None,
+        wan_delta[1] if wan_delta else None,
+        wan_rate.get("rx_bps"),
+        wan_rate.get("tx_bps"),
+        len(body.get("stations", [])),
+        wifi,
+        weak,
         _dumps(if_delta),
         _dumps(st_delta),
         _dumps(apps),
     )
-    return row, summary, rates, counters
+    return row, rates, counters
 
 
 def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | None]) -> BatchPlan:
@@ -272,16 +275,14 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         change.reports += 1
         state = states.get(m.gateway_id)
         newer = state is None or m.window_end > state.window_end
-        row, summary, rates, counters = fact_row(m, state if newer else None)
+        row, rates, counters = fact_row(m, state if newer else None)
         plan.facts.append(row)
-        for rollups, key in (
-            (hourly, (m.gateway_id, m.window_end // HOUR * HOUR)),
-            (daily, (m.gateway_id, m.window_end // DAY * DAY)),
-        ):
-            rollup = rollups.get(key)
-            if rollup is None:
-                rollup = rollups[key] = Rollup()
-            rollup.add(summary)
+        hour = (m.gateway_id, m.window_end // HOUR * HOUR)
+        rollup = hourly.get(hour) or hourly.setdefault(hour, Rollup())
+        rollup.add(row)
+        day = (m.gateway_id, m.window_end // DAY * DAY)
+        rollup = daily.get(day) or daily.setdefault(day, Rollup())
+        rollup.add(row)
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[m.gateway_id] = GatewayState(m.window_end, m.uptime_s, counters)
