@@ -64,8 +64,9 @@ class WriterProcess:
 
     Batches are pipelined: a second ``write_batch`` may be called while the first commits,
     and its request waits in the pipe, so the child starts it the moment the first is
-    done (without waiting for the event loop to hear of the first). The child commits
-    them one at a time in the order they were handed over; replies come back in that order.
+    done (without waiting for the event loop to hear of the first). The child commits up to
+    ``concurrent_writes`` of the store at once, each in its own transaction, and only batches
+    that share no gateway; replies come back in the order the batches were handed over.
     """
 
     def __init__(self, url: str) -> None:

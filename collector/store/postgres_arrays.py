@@ -26,7 +26,7 @@ from psycopg.pq import Format
 _HEAD = struct.Struct(">iiiii")
 _LEN = struct.Struct(">i").pack
 _NULL = _LEN(-1)
-#: (element oid, array oid, element struct code) by the types' names in the statements
+#: (element oid, array oid, struct code of an eight-byte element; none for text) by type name
 _TYPES = {"bigint": (20, 1016, "q"), "float8": (701, 1022, "d"), "text": (25, 1009, "")}
 
 
@@ -72,16 +72,17 @@ def encode(column: Column) -> bytes:
     if not code and not nulls:
         data = [v.encode() for v in values]
         return head + b"".join(chain.from_iterable(zip(map(_LEN, map(len, data)), data, strict=True)))
+    # a NULL among them: element by element
     one = struct.Struct(">i" + code).pack if code else None
     parts = [head]
     for v in values:
         if v is None:
             parts.append(_NULL)
         elif one is not None:
-            parts.append(one(struct.calcsize(code), v))
+            parts.append(one(8, v))
         else:
-            data = v.encode()
-            parts += (_LEN(len(data)), data)
+            text = v.encode()
+            parts += (_LEN(len(text)), text)
     return b"".join(parts)
 
 
