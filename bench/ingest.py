@@ -24,6 +24,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from statistics import median
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -308,6 +309,39 @@ def pg_database() -> str | None:
         return None
 
 
+def summary(
+    store: str,
+    collectors: int,
+    pairs: list[tuple[dict[str, float], dict[str, object]]],
+    n: int,
+    sizes: list[int],
+) -> dict[str, object]:
+    """One row of the output: medians over its runs (ratio = median rate / median baseline)."""
+    rates = [float(full["per_s"]) for _, full in pairs]  # type: ignore[arg-type]
+    bases = [base["per_s"] for base, _ in pairs]
+    folded = [n / float(full["folded_s"]) for _, full in pairs if full["folded_s"]]  # type: ignore[arg-type]
+    return {
+        "store": store,
+        "collectors": collectors,
+        "reports": n,
+        "runs": len(pairs),
+        "report_bytes_median": sizes[len(sizes) // 2],
+        "reports_per_s": round(median(rates), 1),
+        "baseline_per_s": round(median(bases), 1),
+        "ratio": round(median(rates) / median(bases), 3),
+        "ratios": [round(r / b, 3) for r, b in zip(rates, bases, strict=True)],
+        "lost": sum(int(full["lost"]) for _, full in pairs),  # type: ignore[call-overload]
+        "duplicated": sum(int(full["duplicated"]) for _, full in pairs),  # type: ignore[call-overload]
+        "with_profiles_per_s": round(median(folded), 1) if folded else None,
+        # CPU per message (the collector's includes folding, which runs when ingest idles):
+        # steadier than rates where other work shares the cores
+        "cpu_us_per_report": round(median(float(full["cpu_s"]) for _, full in pairs) / n * 1e6, 1),  # type: ignore[arg-type]
+        "baseline_cpu_us_per_message": round(median(base["cpu_s"] for base, _ in pairs) / n * 1e6, 1),
+        "collector_peak_rss_mib": round(max(float(full["peak_rss_mib"]) for _, full in pairs), 1),  # type: ignore[arg-type]
+        "baseline_rss_mib": round(max(base["rss_mib"] for base, _ in pairs), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -317,11 +351,13 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--collectors", default="1,2", help="collector processes per run (shared subscription)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each row, interleaved; figures are their medians"
+    )
     args = parser.parse_args()
     reports = make_reports(args.reports, min(args.homes, args.reports))
     sizes = sorted(len(f) for _, f, _ in reports)
     workdir = Path(tempfile.mkdtemp(prefix="hs-bench-"))
-    results = []
     broker = Broker(
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "mosquitto",
         workdir / "broker",
@@ -329,41 +365,29 @@ def main() -> int:
     )
     broker.start()
     try:
-        runs: list[tuple[str, str, int]] = []
         counts = [int(c) for c in args.collectors.split(",")]
-        if "sqlite" in args.stores:
-            # N processes on one SQLite file: each batch is one write transaction (BEGIN IMMEDIATE)
-            runs += [("sqlite", f"sqlite:///{workdir}/bench-{c}.db", c) for c in counts]
-        if "postgresql" in args.stores:
-            for collectors in counts:
-                url = pg_database()
-                if url:
-                    runs.append(("postgresql", url, collectors))
-        for store, url, collectors in runs:
-            base = baseline(broker, reports)
-            full = collector_run(url, broker, reports, collectors, workdir)
-            result = {
-                "store": store,
-                "collectors": collectors,
-                "reports": len(reports),
-                "report_bytes_median": sizes[len(sizes) // 2],
-                "reports_per_s": round(float(full["per_s"]), 1),  # type: ignore[arg-type]
-                "baseline_per_s": round(base["per_s"], 1),
-                "ratio": round(float(full["per_s"]) / base["per_s"], 3),  # type: ignore[arg-type]
-                "lost": full["lost"],
-                "duplicated": full["duplicated"],
-                "with_profiles_per_s": round(len(reports) / float(full["folded_s"]), 1) if full["folded_s"] else None,  # type: ignore[arg-type]
-                # CPU per message (the collector's includes folding, which runs when ingest idles):
-                # steadier than rates where other work shares the cores
-                "cpu_us_per_report": round(float(full["cpu_s"]) / len(reports) * 1e6, 1),  # type: ignore[arg-type]
-                "baseline_cpu_us_per_message": round(base["cpu_s"] / len(reports) * 1e6, 1),
-                "collector_peak_rss_mib": round(float(full["peak_rss_mib"]), 1),  # type: ignore[arg-type]
-                "baseline_rss_mib": round(base["rss_mib"], 1),
-            }
-            results.append(result)
+        rows = [(store, c) for store in ("sqlite", "postgresql") if store in args.stores for c in counts]
+        samples: dict[tuple[str, int], list[tuple[dict[str, float], dict[str, object]]]] = {row: [] for row in rows}
+        for rep in range(args.repeat):  # rounds of every row, so each row meets the machine's moods
+            for store, collectors in rows:
+                # N processes on one SQLite file: each batch is one write transaction (BEGIN IMMEDIATE)
+                url = f"sqlite:///{workdir}/bench-{collectors}-{rep}.db" if store == "sqlite" else pg_database()
+                if url is None:
+                    continue
+                base = baseline(broker, reports)
+                full = collector_run(url, broker, reports, collectors, workdir)
+                samples[(store, collectors)].append((base, full))
+                print(
+                    f"{store} x{collectors} run {rep + 1}/{args.repeat}: {float(full['per_s']):.1f}/s vs baseline "  # type: ignore[arg-type]
+                    f"{base['per_s']:.1f}/s (ratio {float(full['per_s']) / base['per_s']:.3f}), "  # type: ignore[arg-type]
+                    f"lost {full['lost']}, duplicated {full['duplicated']}",
+                    file=sys.stderr,
+                )
+        results = [summary(store, collectors, pairs, len(reports), sizes) for (store, collectors), pairs in samples.items() if pairs]
+        for r in results:
             print(
-                f"{store} x{collectors}: {result['reports_per_s']}/s vs baseline {result['baseline_per_s']}/s "
-                f"(ratio {result['ratio']}), lost {result['lost']}, duplicated {result['duplicated']}",
+                f"{r['store']} x{r['collectors']}: {r['reports_per_s']}/s vs baseline {r['baseline_per_s']}/s "
+                f"(ratio {r['ratio']}; runs {r['ratios']}), lost {r['lost']}, duplicated {r['duplicated']}",
                 file=sys.stderr,
             )
     finally:
