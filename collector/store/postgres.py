@@ -38,7 +38,7 @@ MIGRATION_LOCK = 0x6873_0001
 _TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
-# Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text, "b" bytea).
+# Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text).
 GATEWAY_TYPES = "tffiiiiiitt"
 FACT_TYPES = "tiiffiiffiiittt"
 ROLLUP_TYPES = "tiiiifiiii"
