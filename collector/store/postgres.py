@@ -147,6 +147,10 @@ class PostgresStore(PostgresInsightsMixin):
                 result = await self._apply(conn, messages, quarantined, statuses)
         except psycopg.Error as exc:
             raise _error(exc) from exc
+        except OverflowError as exc:
+            # U64 on the wire, BIGINT here: a seq or a counter delta past 2**63 cannot be stored.
+            # Refused for good, so ingest tries the batch record by record and quarantines it.
+            raise StoreError(f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False) from exc
         self._folds_committed(messages, result)  # committed: keep the bodies for folding
         return result
 

@@ -61,7 +61,14 @@ def column(kind: str, values: Sequence[Any]) -> Column:
 
 
 def encode(column: Column) -> bytes:
-    """The binary array of a column."""
+    """The binary array of a column; ``OverflowError`` for a number that does not fit its type."""
+    try:
+        return _encode(column)
+    except struct.error as exc:  # the per-element way's word for it
+        raise OverflowError(str(exc)) from exc
+
+
+def _encode(column: Column) -> bytes:
     oid, _, code = _TYPES[column.kind]
     values = column.values
     n = len(values)

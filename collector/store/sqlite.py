@@ -221,6 +221,8 @@ class SqliteStore(InsightsMixin):
                 return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
+            except OverflowError as exc:  # U64 on the wire, INTEGER is 64-bit signed (see postgres.py)
+                raise StoreError(f"sqlite: a value does not fit its 64-bit column: {exc}", transient=False) from exc
 
         return await self._write(tx)
 

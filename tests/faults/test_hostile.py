@@ -12,9 +12,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from agent.runner import report_frame
 from protocol.topics import topic_for
 from tests.broker import Broker
-from tests.faults.fleetproc import report_for
+from tests.faults.fleetproc import report_body, report_for
 from tests.faults.harness import CollectorProc, read_store, stored_count, wait_until
 from tests.faults.hostile import blob_case, hostile_cases
 
@@ -101,3 +102,47 @@ def test_hostile_payloads_are_quarantined_with_reasons_and_valid_reports_are_unt
         (f"ok-{g:03d}", 99, s) for g in range(VALID_GATEWAYS) for s in range(1, VALID_SEQS + 1)
     }
     assert collector_proc.peak_rss_kib < RSS_LIMIT_KIB
+
+
+@pytest.mark.timeout(90)
+def test_a_valid_report_past_the_store_s_64_bit_columns_is_quarantined_and_ingest_goes_on(
+    fault_broker: Broker, collector_proc: CollectorProc
+) -> None:
+    # seq is U64 on the wire and 64-bit signed in the store: refused for good, tried record by
+    # record, quarantined as store_rejected; the reports beside it are stored, nothing stalls
+    collector_proc.start()
+    valid = [
+        (topic_for(f"ok-{g:02d}", "report"), report_for(f"ok-{g:02d}", 900, 1_700_000_100, 3, 5, 1))
+        for g in range(20)
+    ]
+    window = (1_700_000_100, 1_700_001_000)
+    huge = [
+        (
+            topic_for(f"big-{g}", "report"),
+            report_frame(f"big-{g}", 5, 2**63 + g, window, 4500, report_body(f"big-{g}", 1, 900, 3), 0),
+        )
+        for g in range(3)
+    ]
+    stream = valid[:10] + huge + valid[10:]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="huge", protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", fault_broker.port)
+    client.loop_start()
+    try:
+        for info in [client.publish(topic, payload, qos=1) for topic, payload in stream]:
+            info.wait_for_publish(30)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    wait_until(
+        lambda: (
+            stored_count(collector_proc.db, "ok-") == 20
+            and (collector_proc.health() or {}).get("quarantined", 0) >= 3
+        ),
+        60,
+        "valid reports stored and the huge ones quarantined",
+    )
+    view = read_store(collector_proc.db)
+    assert sorted((q["topic"], q["reason"]) for q in view.quarantine) == [
+        (topic_for(f"big-{g}", "report"), "store_rejected") for g in range(3)
+    ]
+    assert collector_proc.alive

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from collector.ingest import Incoming, classify
-from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store, open_store
+from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError, open_store
 from protocol.codec import encode
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report
@@ -181,3 +181,16 @@ async def test_a_large_incompressible_report_is_stored_and_read_back(store: Stor
     await store.write_batch([big], [], [])
     gw = await store.gateway("gw-s1")
     assert gw is not None and [s["hostname"] for s in gw["latest"]["stations"]] == [s["hostname"] for s in stations]
+
+
+async def test_a_value_past_64_bit_columns_is_refused_for_good(store: Store) -> None:
+    # U64 on the wire, 64-bit signed in SQL: refused for good (ingest then quarantines the record),
+    # never a retry that would stall ingest
+    wan = {"name": "wan", "role": "wan", "up": True, "bytes_sent": 0}
+    await store.write_batch([spooled(seq=1, interfaces=[{**wan, "bytes_received": 1}])], [], [])
+    jump = spooled(seq=2, window_end=1_700_001_000, interfaces=[{**wan, "bytes_received": 2**64 - 1}])
+    for refused in (jump, spooled("gw-new", seq=2**63)):
+        with pytest.raises(StoreError) as failed:
+            await store.write_batch([refused, spooled("gw-beside", seq=1)], [], [])
+        assert not failed.value.transient and "64-bit" in str(failed.value)
+    assert await store.stored_keys() == [("gw-s1", 7, 1)]  # nothing of the refused batches
