@@ -1,4 +1,4 @@
-"""Counter deltas and rates from two consecutive reports of one gateway.
+"""Counter deltas from two consecutive reports of one gateway (rates follow in store/plan.py).
 
 Counters arrive cumulative. Between two windows a counter may have been reset (the
 gateway rebooted: its uptime went down; or a driver reloaded) or wrapped at 32 bits

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.store import open_store
 from tests.broker import Broker, free_port
@@ -416,3 +418,16 @@ class Partition:
         self.heal()
         subprocess.run(["ip", "netns", "del", self.ns], check=False, capture_output=True, timeout=20)
         subprocess.run(["ip", "link", "del", self.host_if], check=False, capture_output=True, timeout=20)
+
+
+def publish_once(port: int, items: list[tuple[str, bytes]]) -> None:
+    """A publisher with no outbox: each message is sent once, so only the broker can redeliver it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="once", protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for info in [client.publish(topic, payload, qos=1) for topic, payload in items]:
+            info.wait_for_publish(30)
+    finally:
+        client.disconnect()
+        client.loop_stop()

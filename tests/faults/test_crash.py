@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.publisher.crash import LABELS
 from protocol.topics import topic_for
@@ -28,6 +26,7 @@ from tests.faults.harness import (
     _env,
     audit,
     kill_broker,
+    publish_once,
     read_spool,
     read_store,
     spool_truth,
@@ -207,19 +206,6 @@ def test_broker_killed_loses_and_doubles_nothing(
     _assert_exact(fleet, collector_proc, figures, broker_kills=2, after_last_restart_s=round(took, 1))
 
 
-def _publish_once(port: int, items: list[tuple[str, bytes]]) -> None:
-    """A publisher with no outbox: each message is sent once, so only the broker can redeliver it."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="once", protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for info in [client.publish(topic, payload, qos=1) for topic, payload in items]:
-            info.wait_for_publish(30)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def _reports(prefix: str, n: int) -> list[tuple[str, bytes]]:
     return [
         (
@@ -237,7 +223,7 @@ def test_broker_redelivers_what_a_killed_collector_had_not_acknowledged(
     """No agent resends here: every message reaches the store only through the broker's session."""
     collector_proc.start(crash_at="ingest.before_commit:1")  # dies holding its first batch
     items = _reports("rd", 300)
-    _publish_once(fault_broker.port, items)
+    publish_once(fault_broker.port, items)
     wait_until(lambda: not collector_proc.alive, 20, "collector killed before its first commit")
     assert stored_count(collector_proc.db, "rd-") == 0
     collector_proc.start()
@@ -265,9 +251,9 @@ def test_what_mosquitto_itself_loses_on_kill_9(
     collector_proc.start()  # persistent session with subscriptions
     collector_proc.stop()
     items = _reports("bl", 200)
-    _publish_once(fault_broker.port, items[:100])
+    publish_once(fault_broker.port, items[:100])
     time.sleep(2.5)  # saved by the broker's autosave
-    _publish_once(fault_broker.port, items[100:])
+    publish_once(fault_broker.port, items[100:])
     kill_broker(fault_broker)  # within a second of the last PUBACK
     fault_broker.start()
     collector_proc.start()

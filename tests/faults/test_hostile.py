@@ -16,7 +16,7 @@ from agent.runner import report_frame
 from protocol.topics import topic_for
 from tests.broker import Broker
 from tests.faults.fleetproc import report_body, report_for
-from tests.faults.harness import CollectorProc, read_store, stored_count, wait_until
+from tests.faults.harness import CollectorProc, publish_once, read_store, stored_count, wait_until
 from tests.faults.hostile import blob_case, hostile_cases
 
 PER_CATEGORY = 110  # x 19 categories + bad topics = 2,101 hostile payloads
@@ -124,15 +124,7 @@ def test_a_valid_report_past_the_store_s_64_bit_columns_is_quarantined_and_inges
         for g in range(3)
     ]
     stream = valid[:10] + huge + valid[10:]
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="huge", protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", fault_broker.port)
-    client.loop_start()
-    try:
-        for info in [client.publish(topic, payload, qos=1) for topic, payload in stream]:
-            info.wait_for_publish(30)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_once(fault_broker.port, stream)
     wait_until(
         lambda: (
             stored_count(collector_proc.db, "ok-") == 20
