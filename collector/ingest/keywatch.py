@@ -79,7 +79,7 @@ class KeyWatch:
             if m.kind == Kind.REPORT.value:
                 other = self._window(m)
                 if other is not None:
-                    pair = (m.gateway_id, *sorted((m.epoch, other)))
+                    pair = (m.gateway_id, min(m.epoch, other), max(m.epoch, other))
                     if pair not in self._flagged:
                         self._flagged.add(pair)
                         detail = f"epochs {other} and {m.epoch} both reported the window ending {m.window_end}"
