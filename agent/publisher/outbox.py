@@ -121,6 +121,9 @@ class Outbox:
         if str(mode).lower() != JOURNAL_MODE and self.path != ":memory:":
             raise sqlite3.OperationalError(f"outbox: journal_mode {mode!r} instead of {JOURNAL_MODE!r}")
         db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        # a small page cache: the outbox is read front to back, and SQLite's default
+        # (2 MiB) would grow the agent's RSS by the spool's size on a 128 MB router
+        db.execute("PRAGMA cache_size=-128")
         return db
 
     def _open(self) -> sqlite3.Connection:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from agent.config import AgentConfig
+from agent.record import field, record
 from agent.system import System
 
 
-@dataclass
+@record
 class SampleContext:
     """What a sampler sees during one window."""
 

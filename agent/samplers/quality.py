@@ -8,10 +8,10 @@ into the station rows the stations sampler left in ``ctx.shared`` (``delay_ms``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, ClassVar
 
+from agent.record import field, record
 from agent.samplers.base import SampleContext
 from agent.samplers.capacity import run_capacity_test
 from agent.samplers.device import Tools, tools_for
@@ -30,7 +30,7 @@ _RTT = re.compile(r"time[=<]\s*([\d.]+)\s*ms")
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 
 
-@dataclass
+@record
 class PingResult:
     """What one ping run measured."""
 

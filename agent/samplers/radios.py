@@ -9,9 +9,9 @@ backwards (driver reload, reboot, channel change).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agent.record import record
 from agent.samplers.assoc import associations
 from agent.samplers.base import SampleContext
 from agent.samplers.device import Tools, read_net_dev, tools_for, ubus_call
@@ -21,7 +21,7 @@ from agent.system import System, SystemAccessError
 from protocol.shapes import Radio
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Survey:
     """Cumulative channel times (ms) of one channel."""
 

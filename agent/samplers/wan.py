@@ -9,9 +9,9 @@ one per window, or one a minute when the runner calls :meth:`WanSampler.tick`.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agent.record import field, record
 from agent.samplers.base import SampleContext
 from agent.samplers.device import Tools, read_net_dev, tools_for, ubus_call
 from agent.samplers.procfs import parse_default_gateway
@@ -23,7 +23,7 @@ from protocol.shapes import Wan
 WAN_LOGICAL = "wan"
 
 
-@dataclass
+@record
 class WanStatus:
     """What one look at the WAN connection tells."""
 

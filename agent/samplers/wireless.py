@@ -7,9 +7,9 @@ its ``phy``. Also the frequency arithmetic every Wi-Fi sampler needs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from agent.record import record
 from agent.samplers.device import Tools, tools_for, ubus_call
 from agent.system import System, SystemAccessError
 
@@ -26,7 +26,7 @@ _IW_TYPES = {"AP": "ap", "managed": "sta", "mesh point": "mesh", "IBSS": "adhoc"
 STANDARDS = ("be", "ax", "ac", "n", "g", "a", "b")
 
 
-@dataclass
+@record
 class WifiIface:
     """One wireless network device."""
 

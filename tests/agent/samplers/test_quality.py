@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.config import AgentConfig
+from agent.record import record, replace
 from agent.samplers.capacity import capacity_argv, parse_curl_speed, parse_iperf3_json, run_capacity_test
 from agent.samplers.device import Tools
 from agent.samplers.quality import PingResult, QualitySampler, jitter_ms, parse_ping, summarize
@@ -126,7 +126,7 @@ def test_unavailable_without_ping(make_ctx: CtxFactory) -> None:
     assert QualitySampler().available(make_ctx(system, 1)) == "ping is not installed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CapacityConfig(AgentConfig):
     """The configuration once the lead adds the capacity-test keys (see the report)."""
 
