@@ -1,22 +1,32 @@
-"""The agent's footprint for a home with 12 Wi-Fi stations on 3 radios: report size, RSS, CPU.
+"""The agent's footprint for a home with 12 Wi-Fi stations on 3 radios: report size, RSS, CPU, executions.
 
-Runs the real samplers over a generated gateway (the constructed Archer C6 fixture set, grown to
-a third radio on 6 GHz and twelve stations) through the recorded-system fake, encodes each
-report with :func:`protocol.codec.encode`, and prints one JSON object. Figures, never a verdict.
+Two parts, one JSON object on the last line. Figures, never a verdict.
 
-CPU is the Python side only (parsing, joining, encoding): on a router each window also forks
-about ``commands_per_cycle`` short commands (ubus, iw, ping), which this does not run.
+1. In this process: the real samplers over the bench home (``bench/footprint/home.py``: the
+   constructed Archer C6 fixture set grown to a third radio and twelve stations) for
+   ``--cycles`` windows, each report encoded with :func:`protocol.codec.encode`: report size
+   plain and compressed, Python CPU per sampling cycle.
+2. The daemon path (``bench/footprint/daemon.py``) in child processes against a real Mosquitto
+   started here: runner, every sampler, the SQLite outbox on a file, the publisher, paho and
+   ssl, on this machine's Python and on a real 32-bit CPython (Debian's i386 packages,
+   unpacked by ``scripts/python32.sh`` on first use), without DPI and with the DPI monitor
+   accounting 4,000 and 16,000 conntrack entries: RSS (steady and peak), Python CPU per
+   window, process executions per window. ``--no-daemon`` skips this part.
 
-    python bench/agent.py --json [--cycles 30]
+    python bench/agent.py --json [--cycles 30] [--windows 6] [--no-daemon]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -104,12 +114,81 @@ def measure(cycles: int) -> dict[str, Any]:
 _COMMANDS = ("ubus", "iw", "ping", "bridge", "brctl", "batctl", "ip", "curl", "iperf3")
 
 
+def python32() -> str | None:
+    """The 32-bit CPython's path, unpacked by scripts/python32.sh if it is not there yet."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "python32.sh"), str(ROOT / ".python32")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    if done.returncode != 0:
+        print(f"no 32-bit CPython: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return done.stdout.strip().splitlines()[-1]
+
+
+def daemon_runs(windows: int) -> dict[str, Any]:
+    """RSS, CPU and executions of the daemon path per interpreter and DPI load."""
+    from tests.broker import Broker
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    interpreters = [("", sys.executable)]
+    py32 = python32()
+    if py32:
+        interpreters.append(("_32bit", py32))
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        # the 32-bit interpreter gets paho (pure Python) from this one, and nothing else of its
+        # site-packages: its C extensions are x86-64 (msgpack comes from Debian's i386 package)
+        import paho
+
+        only_paho = Path(tmp, "paho-only")
+        only_paho.mkdir()
+        (only_paho / "paho").symlink_to(Path(paho.__path__[0]))
+        broker = Broker(binary, Path(tmp, "broker"))
+        broker.start()
+        try:
+            for suffix, python in interpreters:
+                for connections in (0, 4000, 16000):
+                    if connections == 16000 and not suffix:
+                        continue  # the 32-bit run shows the cap; 64-bit only adds minutes
+                    spool = Path(tmp, f"spool{suffix}-{connections}")
+                    spool.mkdir()
+                    env = {**os.environ, "PYTHONPATH": str(only_paho) if suffix else str(ROOT)}
+                    done = subprocess.run(
+                        [python, str(ROOT / "bench" / "footprint" / "daemon.py"), "--broker", broker.url,
+                         "--spool", str(spool), "--windows", str(windows if not connections else 3),
+                         "--connections", str(connections)],
+                        capture_output=True, text=True, timeout=900, check=True, env=env,
+                    )
+                    run = json.loads(done.stdout.strip().splitlines()[-1])
+                    load = f"_dpi_{connections // 1000}k" if connections else ""
+                    figures[f"rss_mib{suffix}{load}"] = run["rss_mib_steady"]
+                    figures[f"rss_mib_peak{suffix}{load}"] = run["rss_mib_peak"]
+                    figures[f"cpu_ms_per_window{suffix}{load}"] = run["cpu_ms_per_window_median"]
+                    figures[f"execs_per_window{suffix}{load}"] = run["execs_per_window"]
+                    figures[f"modules{suffix}{load}"] = run["modules_loaded"]
+                    if not run["published"]:
+                        raise RuntimeError(f"the daemon run published nothing: {run}")
+                    if suffix:
+                        figures["python_32bit"] = run["python"]
+        finally:
+            broker.stop()
+    figures["execs_per_window"] = figures.get("execs_per_window_32bit", figures["execs_per_window"])
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default output too)")
-    parser.add_argument("--cycles", type=int, default=30, help="windows to sample (default 30)")
+    parser.add_argument("--cycles", type=int, default=30, help="windows to sample in this process (default 30)")
+    parser.add_argument("--windows", type=int, default=6, help="windows per daemon run without DPI (default 6)")
+    parser.add_argument("--no-daemon", action="store_true", help="only the in-process part")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(max(args.cycles, 4)), sort_keys=True))
+    figures = measure(max(args.cycles, 4))
+    figures["report_bytes_compressed"] = figures["report_zlib_bytes"]
+    if not args.no_daemon:
+        figures.update(daemon_runs(max(args.windows, 3)))
+    print(json.dumps(figures, sort_keys=True))
     return 0
 
 
