@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from typing import Protocol
 
 
@@ -44,6 +45,19 @@ class LocalSystem:
                 return handle.read()
         except OSError as exc:
             raise SystemAccessError(exc.errno or 0, f"cannot read {path}: {exc.strerror}") from exc
+
+    def lines(self, path: str) -> Iterator[str]:
+        """A file's lines as they are consumed: a busy /proc table is never held whole.
+
+        Not part of :class:`System`: callers fall back to ``read`` where it is missing (fakes).
+        """
+        try:
+            handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise SystemAccessError(exc.errno or 0, f"cannot read {path}: {exc.strerror}") from exc
+        with handle:
+            for line in handle:
+                yield line.rstrip("\n")
 
     def run(self, argv: list[str], timeout: float = 10.0) -> str:
         try:

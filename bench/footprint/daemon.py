@@ -24,6 +24,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ class SwitchingSystem:
     def __init__(self, target: Any) -> None:
         self.target = target
         self.runs = 0
+        self.connections = 0
+        self.step = 0
+
+    def lines(self, path: str) -> Iterator[str]:
+        if path == "/proc/net/nf_conntrack" and self.connections:
+            return conntrack_lines(self.connections, self.step)
+        return iter(self.read(path).splitlines())
 
     def read(self, path: str) -> str:
         return str(self.target.read(path))
@@ -64,19 +72,20 @@ class SwitchingSystem:
         return bool(self.target.exists(path))
 
 
-def conntrack_text(n: int, step: int) -> str:
-    """``n`` established TCP entries from the home's stations, counters growing each window."""
-    lines = []
+def conntrack_lines(n: int, step: int) -> Iterator[str]:
+    """``n`` established TCP entries from the home's stations, counters growing each window.
+
+    Made as they are read, as LocalSystem.lines reads /proc (the bench holds no copy).
+    """
     for i in range(n):
         station = f"192.168.1.{101 + i % 12}"
         remote = f"198.{18 + i // 60000}.{(i // 250) % 240}.{1 + i % 250}"
         sport, up, down = 30000 + i % 30000, 2000 * step * (1 + i % 7), 50000 * step * (1 + i % 5)
-        lines.append(
+        yield (
             f"ipv4     2 tcp      6 7440 ESTABLISHED src={station} dst={remote} sport={sport} dport=443"
             f" packets={step * 10} bytes={up} src={remote} dst=203.0.113.7 sport=443 dport={sport}"
             f" packets={step * 20} bytes={down} [ASSURED] mark=0 zone=0 use=2"
         )
-    return "\n".join(lines) + "\n"
 
 
 def start_dpi(reporter: Any, system: SwitchingSystem, connections: int) -> tuple[Any, Any]:
@@ -93,7 +102,9 @@ def start_dpi(reporter: Any, system: SwitchingSystem, connections: int) -> tuple
             pass
 
     apps = next(s for s in reporter.samplers if s.name == "apps")
-    monitor = DpiMonitor(Classifier(), source=NoPackets(), read=system.read, volumes="conntrack")
+    monitor = DpiMonitor(
+        Classifier(), source=NoPackets(), read=system.read, read_lines=system.lines, volumes="conntrack"
+    )
     mac = bytes.fromhex("f0b479100001")
     for i in range(connections):
         src = bytes([192, 168, 1, 101 + i % 12])
@@ -143,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         target.add_file("/proc/self/status", Path("/proc/self/status"))
         if dpi:
             target.add_file("/sys/class/net/br-lan", "")  # exists: the sampler's capture interface
-            target.add_file("/proc/net/nf_conntrack", conntrack_text(args.connections, step))
+            target.add_file("/proc/net/nf_conntrack", "")  # served by SwitchingSystem.lines
         return target
 
     system = SwitchingSystem(step_home(0))
+    system.connections = args.connections
     outbox = Outbox(config.spool_path, config.spool_quota_bytes)
     will = (topic_for(gid, Kind.STATUS), status_frame(gid, "offline", outbox.epoch, __version__, 0))
     transport = PahoTransport(config.mqtt_url, gid, username=gid, will=will)
@@ -164,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     execs: list[int] = []
     rss: list[int] = []
     for step in range(1, args.windows + 1):
-        system.target = step_home(step)
+        system.target, system.step = step_home(step), step
         began, runs = time.process_time(), system.runs
         for minute in range(WINDOW // 60):
             clock[0] += 60
