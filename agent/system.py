@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -74,6 +75,45 @@ class LocalSystem:
             detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
             raise SystemAccessError(0, f"{' '.join(argv)} exited {done.returncode}: {detail[0][:200]}")
         return done.stdout
+
+    def run_all(self, argvs: list[list[str]], timeout: float = 10.0) -> list[str | SystemAccessError]:
+        """Start every command at once, then collect each one's output or error, in order.
+
+        For probes that mostly wait (ping): fourteen of them take as long as the slowest, not
+        as long as all of them together. Not part of :class:`System`: callers fall back to
+        ``run`` one by one where it is missing (fakes).
+        """
+        started: list[subprocess.Popen[str] | SystemAccessError] = []
+        for argv in argvs:
+            try:
+                started.append(
+                    subprocess.Popen(
+                        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+                    )
+                )
+            except FileNotFoundError:
+                started.append(SystemAccessError(2, f"command not found: {argv[0]}"))
+            except OSError as exc:
+                started.append(SystemAccessError(exc.errno or 0, f"cannot run {argv[0]}: {exc.strerror}"))
+        deadline = time.monotonic() + timeout
+        results: list[str | SystemAccessError] = []
+        for argv, proc in zip(argvs, started, strict=True):
+            if isinstance(proc, SystemAccessError):
+                results.append(proc)
+                continue
+            try:
+                out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                results.append(SystemAccessError(62, f"{argv[0]} timed out after {timeout:g}s"))
+                continue
+            if proc.returncode != 0:
+                detail = (err or out).strip().splitlines()[-1:] or [""]
+                results.append(SystemAccessError(0, f"{' '.join(argv)} exited {proc.returncode}: {detail[0][:200]}"))
+            else:
+                results.append(out)
+        return results
 
     def listdir(self, path: str) -> list[str]:
         try:
