@@ -37,8 +37,44 @@ class System(Protocol):
         ...
 
 
+class CommandStream:
+    """The output lines of a long-running command, as they come; ``close`` stops it."""
+
+    def __init__(self, argv: list[str]) -> None:
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="replace"
+            )
+        except FileNotFoundError as exc:
+            raise SystemAccessError(2, f"command not found: {argv[0]}") from exc
+        except OSError as exc:
+            raise SystemAccessError(exc.errno or 0, f"cannot run {argv[0]}: {exc.strerror}") from exc
+        self.argv = argv
+
+    def __iter__(self) -> Iterator[str]:
+        assert self._proc.stdout is not None
+        with self._proc.stdout:  # closed by the reader: close() only ends the process
+            for line in self._proc.stdout:
+                yield line.rstrip("\n")
+        code = self._proc.wait()
+        raise SystemAccessError(0, f"{' '.join(self.argv[:2])} exited {code}")
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
 class LocalSystem:
     """The real device."""
+
+    def stream(self, argv: list[str]) -> CommandStream:
+        """A long-running command's output lines (``ubus subscribe``). Not part of :class:`System`."""
+        return CommandStream(argv)
 
     def read(self, path: str) -> str:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from agent.system import LocalSystem, SystemAccessError
@@ -24,3 +25,18 @@ def test_run_all_reports_each_failure_in_its_place(tmp_path: Path) -> None:
     assert isinstance(results[1], SystemAccessError) and results[1].errno == 2
     assert isinstance(results[2], SystemAccessError) and "exited 3: bad" in str(results[2])
     assert isinstance(results[3], SystemAccessError) and "timed out" in str(results[3])
+
+
+def test_a_stream_yields_lines_as_they_come_and_close_stops_the_command() -> None:
+    from agent.subscription import Subscription
+
+    stream = LocalSystem().stream(["sh", "-c", "echo '{ \"assoc\": {\"address\":\"aa:bb:cc:dd:ee:ff\"} }'; exec sleep 30"])
+    sub = Subscription(lambda argv: stream, ["ubus", "subscribe"], frozenset({"assoc"}))
+    deadline = time.monotonic() + 10
+    while not sub.take() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sub.alive
+    sub.close()
+    while sub.alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not sub.alive, "close left the command running"
