@@ -11,7 +11,9 @@ Two parts, one JSON object on the last line. Figures, never a verdict.
    ssl, on this machine's Python and on a real 32-bit CPython (Debian's i386 packages,
    unpacked by ``scripts/python32.sh`` on first use), without DPI and with the DPI monitor
    accounting 4,000 and 16,000 conntrack entries: RSS (steady and peak), Python CPU per
-   window, process executions per window. ``--no-daemon`` skips this part.
+   window, process executions per window. ``rss_mib_32bit_single_arena`` is the 32-bit run
+   without DPI with ``MALLOC_ARENA_MAX=1``: glibc gives each thread a malloc arena, musl
+   (OpenWrt's libc) has a single heap. ``--no-daemon`` skips this part.
 
     python bench/agent.py --json [--cycles 30] [--windows 6] [--no-daemon]
 """
@@ -171,6 +173,17 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                         raise RuntimeError(f"the daemon run published nothing: {run}")
                     if suffix:
                         figures["python_32bit"] = run["python"]
+            if py32:
+                # glibc gives each thread its own malloc arena; musl (OpenWrt's libc) has one heap
+                spool = Path(tmp, "spool_32bit_single_arena")
+                spool.mkdir()
+                env = {**os.environ, "PYTHONPATH": str(only_paho), "MALLOC_ARENA_MAX": "1"}
+                done = subprocess.run(
+                    [py32, str(ROOT / "bench" / "footprint" / "daemon.py"), "--broker", broker.url,
+                     "--spool", str(spool), "--windows", str(windows)],
+                    capture_output=True, text=True, timeout=900, check=True, env=env,
+                )
+                figures["rss_mib_32bit_single_arena"] = json.loads(done.stdout.strip().splitlines()[-1])["rss_mib_steady"]
         finally:
             broker.stop()
     figures["execs_per_window"] = figures.get("execs_per_window_32bit", figures["execs_per_window"])
