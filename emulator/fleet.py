@@ -25,6 +25,7 @@ from typing import Any
 from agent.commands import CommandDesk
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher, status_frame
+from agent.publisher.transport import PublishError
 from agent.runner import event_frame, report_frame
 from emulator import __version__
 from emulator.home import VirtualHome
@@ -49,7 +50,14 @@ class Gateway:
 
 
 def _send(transport: PolledTransport, topic: str, frame: bytes) -> None:
-    transport.publish(topic, frame, qos=1)
+    # paho clients are only touched on the loop thread; a reply comes from the command's thread
+    def publish() -> None:
+        try:
+            transport.publish(topic, frame, qos=1)
+        except PublishError as exc:  # offline: the collector times the command out
+            log.warning("%s: reply not sent: %s", transport.client_id, exc)
+
+    transport.loop.call(publish)
 
 
 def _report(
