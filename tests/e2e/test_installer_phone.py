@@ -33,17 +33,17 @@ SMALL_TARGETS = """[...document.querySelectorAll('main button, main a, header a,
   .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 30) + ' ' + Math.round(e.getBoundingClientRect().height))"""
 
 
-async def _phone(browser: Browser) -> None:
-    await browser.call(
+async def _phone(page: Browser) -> None:
+    await page.call(
         "Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=3, mobile=True
     )
-    await browser.call("Emulation.setTouchEmulationEnabled", enabled=True)
+    await page.call("Emulation.setTouchEmulationEnabled", enabled=True)
 
 
-async def _no_overflow(browser: Browser, where: str) -> None:
-    assert await browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), where
-    assert await browser.evaluate(OVERFLOW) == [], where
-    assert await browser.evaluate(SMALL_TARGETS) == [], where
+async def _no_overflow(page: Browser, where: str) -> None:
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), where
+    assert await page.evaluate(OVERFLOW) == [], where
+    assert await page.evaluate(SMALL_TARGETS) == [], where
 
 
 @pytest.mark.timeout(120)
@@ -68,7 +68,7 @@ async def test_installer_finds_a_home_and_measures_it_now_on_a_phone(
                 {"gateway_id": f"field-{i:05d}", "subscriber_id": f"SUB-77{i}", "plan_down_mbps": 300.0,
                  "area": "Riverside", "community": f"Block {i}"}
                 for i in range(3)
-            ]  # fmt: skip
+            ]
         )
         fleet.start()
         assert await asyncio.to_thread(fleet.wait_connected, 15)

@@ -66,7 +66,7 @@ def test_a_mesh_node_with_a_weak_backhaul_is_moved_not_doubled() -> None:
         "stations": [station("desk", "5GHz", -80, ap="02:aa:00:00:00:01"), station("tv", "5GHz", -50)],
     }
     snap = snapshot(body, AT, load_config())
-    assert [a.action for a in snap.advice][0] == "move_mesh"
+    assert snap.advice[0].action == "move_mesh"
     assert snap.advice[0].figures["backhaul_dbm"] == -78 and snap.mesh_nodes == 1
 
 

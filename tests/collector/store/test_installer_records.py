@@ -42,7 +42,7 @@ async def test_installs_keep_their_baseline_newest_first(store: Store) -> None:
     for n, score in enumerate((82.0, 64.5)):
         await records.record_install(
             InstallRecord(new_id(), "gw-s1", "fitter", 1000.0 + n, n == 0, f"hall {n}", "", None, score,
-                          {"wifi_score": score, "terminals": [{"name": "tv"}]})  # fmt: skip
+                          {"wifi_score": score, "terminals": [{"name": "tv"}]})
         )
     found = await records.installs("gw-s1")
     assert [i.wifi_score for i in found] == [64.5, 82.0]
