@@ -46,7 +46,13 @@ class Service:
             with contextlib.suppress(StoreError):
                 insights(self.store).keep_folds_in_memory = False
         self.ingest = Ingest(settings, self.store, self.writer)
-        self.commands = CommandChannel(settings, InstallerRecords(self.store.db))
+        self.commands = CommandChannel(
+            self.ingest,
+            InstallerRecords(self.store.db),
+            ttl_s=settings.command_ttl_s,
+            key=settings.command_key.encode() or None,
+        )
+        self.ingest.replies = self.commands.on_reply
         users = settings.users
         if not users:
             password = secrets.token_urlsafe(12)
@@ -131,7 +137,6 @@ class Service:
         if self.writer is not None:
             await self.writer.start()  # after the migrations, which the open above ran
         await self.ingest.start()
-        self.commands.start()
         self._retention_task = asyncio.create_task(self._retention(), name="retention")
         self._folding_task = asyncio.create_task(self._folding(), name="profile-folding")
         host, _, port = self.settings.http.rpartition(":")

@@ -1,12 +1,13 @@
 """The command channel: "measure now" out to a gateway, its reply back into the store.
 
-Commands go out at QoS 0 on ``homescope/v1/{gw}/cmd`` (an interactive command must not
-wait in a broker queue for a gateway that is away: the page says "offline" at once
-instead, from the gateway's retained status). Replies come in on
-``homescope/v1/+/reply`` through a session of their own (shared by the collectors'
-group when several run, so exactly one stores each reply); the store is where the page
-that asked finds the answer, whichever collector received it. A reply is acknowledged
-to the broker only after it is stored.
+Commands and replies ride on the ingest's own MQTT session: the generated broker
+configuration gives each account one connection (``use_username_as_clientid``), and only
+the collector's account may write ``homescope/v1/+/cmd``. Commands go out at QoS 0 (an
+interactive command must not wait in a broker queue for a gateway that is away: the page
+says "offline" at once instead, from the gateway's retained status). Replies arrive on
+``homescope/v1/+/reply`` (shared by the collectors' group when several run, so exactly
+one stores each); the store is where the page that asked finds the answer, whichever
+collector received it. A reply is acknowledged to the broker only after it is stored.
 """
 
 from __future__ import annotations
@@ -15,17 +16,26 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Protocol
 
-from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.installer.records import CommandRecord, InstallerRecords
-from collector.settings import Settings
 from collector.store import StoreError
 from protocol.commands import command_frame, parse_reply
 from protocol.errors import ProtocolError
-from protocol.topics import Kind, subscription, topic_for
+from protocol.topics import Kind, topic_for
 
 log = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    """The MQTT session commands go out on and replies come in on (``collector.ingest.Ingest``)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(self, topic: str, payload: bytes) -> None: ...
+
+    def ack(self, mid: int, qos: int, connection: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -39,33 +49,15 @@ class Refusal:
 class CommandChannel:
     """Sends commands and stores their replies."""
 
-    def __init__(self, settings: Settings, records: InstallerRecords) -> None:
+    def __init__(self, link: Link, records: InstallerRecords, *, ttl_s: float = 60, key: bytes | None = None) -> None:
+        self.link = link
         self.records = records
-        self.ttl_s = settings.command_ttl_s
-        self.key = settings.command_key.encode() or None
-        url = urlsplit(settings.mqtt)
-        group = settings.share_group and f"{settings.share_group}-replies"
-        self.session = MqttSession(
-            SessionOptions(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or 1883,
-                client_id=f"{settings.mqtt_client_id}-commands",
-                subscriptions=(subscription(Kind.REPLY, group or None),),
-                username=settings.mqtt_username,
-                password=settings.mqtt_password,
-                receive_maximum=100,
-                session_expiry_s=300,  # replies are worth little once the installer has gone
-            ),
-            self._on_publish,
-        )
+        self.ttl_s = ttl_s
+        self.key = key
         self._tasks: set[asyncio.Task[None]] = set()
         self.replies = 0
 
-    def start(self) -> None:
-        self.session.start()
-
     async def stop(self) -> None:
-        await self.session.stop()
         for task in list(self._tasks):
             task.cancel()
 
@@ -76,7 +68,7 @@ class CommandChannel:
             return Refusal("unknown_gateway", f"no gateway {gateway_id} has reported")
         if status.get("status") != "online":
             return Refusal("offline", f"{gateway_id} is {status.get('status') or 'not connected'}")
-        if not self.session.connected:
+        if not self.link.connected:
             return Refusal("no_broker", "the collector is not connected to the broker")
         now = time.time()
         record = await self.records.issue(gateway_id, "measure_now", user, now, self.ttl_s)
@@ -88,11 +80,12 @@ class CommandChannel:
             expires_at=int(record.expires_at),
             key=self.key,
         )
-        self.session.publish(topic_for(gateway_id, Kind.CMD), frame)
+        self.link.publish(topic_for(gateway_id, Kind.CMD), frame)
         log.info("measure now sent to %s by %s (%s)", gateway_id, user, record.command_id)
         return record
 
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int) -> None:
+    def on_reply(self, topic: str, payload: bytes, mid: int, qos: int, connection: int) -> None:
+        """Take one reply (on the event loop); it is stored, then acknowledged."""
         task = asyncio.get_running_loop().create_task(self._store(topic, payload, mid, qos, connection))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -102,7 +95,7 @@ class CommandChannel:
             reply = parse_reply(payload, topic)
         except ProtocolError as exc:
             log.warning("dropped a bad reply on %s: %s", topic[:120], exc)
-            self.session.ack(mid, qos, connection)
+            self.link.ack(mid, qos, connection)
             return
         try:
             stored = await self.records.answer(reply.gateway_id, reply.id, time.time(), reply.result, reply.error)
@@ -113,4 +106,4 @@ class CommandChannel:
         if not stored:
             log.info("reply from %s to %s matched no waiting command", reply.gateway_id, reply.id)
         self.replies += stored
-        self.session.ack(mid, qos, connection)
+        self.link.ack(mid, qos, connection)

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from collector.app import create_app
+from collector.ingest import Ingest
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
 from collector.settings import Settings
@@ -45,7 +46,7 @@ async def _client(aiohttp_client: Any, store: Store, channel: CommandChannel | N
 
 def _channel(store: Store) -> CommandChannel:
     # never started: the broker is not needed to refuse offline or unknown gateways
-    return CommandChannel(Settings(mqtt="mqtt://127.0.0.1:9"), InstallerRecords(store.db))
+    return CommandChannel(Ingest(Settings(mqtt="mqtt://127.0.0.1:9"), store), InstallerRecords(store.db))
 
 
 async def test_measure_now_says_at_once_why_it_cannot_ask(aiohttp_client: Any, store: Store) -> None:
