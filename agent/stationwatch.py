@@ -81,6 +81,7 @@ class StationWatch:
         self._events: Subscription | None = None
         self._last_read = 0
         self._follow_ups = 0  # polls still due every minute after a notification (leaves need two)
+        self._subscribed_at = 0  # the read (self._polls) that last started the subscription
 
     def _associated(self, system: System) -> dict[str, str]:
         if self._tools is None or self._ifaces is None or self._polls % REDISCOVER_POLLS == 0:
@@ -99,7 +100,10 @@ class StationWatch:
         if self._events is not None and self._events.alive and self._events.argv == argv:
             return
         if self._events is not None:
+            if not self._events.alive and self._events.argv == argv and self._polls - self._subscribed_at < 5:
+                return  # a command that keeps failing is retried every five reads, not every one
             self._events.close()
+        self._subscribed_at = self._polls
         self._events = Subscription(stream, argv, TRIGGERS)
 
     def _quiet(self, now: int) -> bool:

@@ -117,3 +117,31 @@ def test_subscription_reports_a_command_that_cannot_start() -> None:
     while sub.alive and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not sub.alive and sub.take()
+
+
+def test_the_wan_is_looked_at_after_netifd_events_and_every_few_minutes() -> None:
+    from agent.samplers.wan import SAFETY_TICK_S, WanSampler
+
+    feed = Feed()
+    system = Subscribing(recorded(ARCHER), feed)
+    wan = WanSampler()
+
+    def looks() -> int:
+        return sum(1 for c in system.calls if c.startswith("ubus call network.interface"))
+
+    try:
+        wan.tick(system, 1000.0)
+        assert feed.argv == ["ubus", "listen", "network.interface"] and looks() == 1
+        for minute in range(1, 4):
+            wan.tick(system, 1000.0 + 60 * minute)
+        assert looks() == 1, "quiet minutes ran commands"
+        feed.lines.put('{ "network.interface": {"action":"ifdown","interface":"wan"} }')
+        time.sleep(0.05)
+        wan.tick(system, 1240.0)
+        assert looks() == 2
+        wan.tick(system, 1240.0 + SAFETY_TICK_S - 60)
+        assert looks() == 2
+        wan.tick(system, 1240.0 + SAFETY_TICK_S)
+        assert looks() == 3
+    finally:
+        wan.close()
