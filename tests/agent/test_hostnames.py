@@ -77,3 +77,11 @@ def test_names_idna_would_refuse_are_refused(name: str) -> None:
 def test_round_trip() -> None:
     assert encode_ascii("mqtt.example.net") == (b"mqtt.example.net", 16)
     assert decode_ascii(b"mqtt.example.net") == ("mqtt.example.net", 16)
+
+
+def test_a_non_ascii_broker_url_is_a_configuration_error() -> None:
+    """urlsplit would import unicodedata to check it: say what to write instead of crashing on the router."""
+    from agent.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="xn--"):
+        load_config(None, {"mqtt_url": "mqtts://br\u00f6ker.example:8883"})

@@ -24,6 +24,7 @@ absent: importing it fails as it would on the router.
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 import sys
 from collections.abc import Iterable
@@ -184,9 +185,35 @@ def _copy_tree_files(files: Iterable[Path], source: Path, dest: Path) -> int:
     for path in files:
         target = dest / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        try:
+            os.link(path, target)  # read-only use: a hard link is a copy that costs nothing
+        except OSError:
+            shutil.copy2(path, target)
         total += path.stat().st_size
     return total
+
+
+def _stdlib_files(stdlib: Path, chosen: frozenset[str]) -> dict[str, list[Path]]:
+    """The files of each chosen package, walking only directories some chosen package can own."""
+    wanted: dict[str, list[Path]] = {}
+    for dirpath, dirnames, filenames in os.walk(stdlib):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(stdlib).as_posix()
+        keep = []
+        for name in sorted(dirnames):
+            rel = f"{name}" if rel_dir == "." else f"{rel_dir}/{name}"
+            owner = package_of(rel) if name != "__pycache__" else None
+            if owner is not None and (owner in chosen or owner == "python3-light"):
+                keep.append(name)  # light's own tree may still hold a chosen package's files
+        dirnames[:] = keep
+        for name in filenames:
+            if name.endswith(".pyc"):
+                continue
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            owner = package_of(rel)
+            if owner in chosen:
+                wanted.setdefault(owner, []).append(here / name)
+    return wanted
 
 
 def build_root(root: Path, packages: Iterable[str], site_packages: Path) -> StdlibRoot:
@@ -194,14 +221,7 @@ def build_root(root: Path, packages: Iterable[str], site_packages: Path) -> Stdl
     chosen = frozenset(closure(packages))
     stdlib = Path(sys.base_prefix) / "lib" / PY
     sizes: dict[str, int] = dict.fromkeys(chosen, 0)
-    wanted: dict[str, list[Path]] = {}
-    for path in stdlib.rglob("*"):
-        if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
-            continue
-        owner = package_of(path.relative_to(stdlib).as_posix())
-        if owner in chosen:
-            wanted.setdefault(owner, []).append(path)
-    for owner, files in wanted.items():
+    for owner, files in _stdlib_files(stdlib, chosen).items():
         sizes[owner] += _copy_tree_files(files, stdlib, root / LIB)
     (root / LIB / "lib-dynload").mkdir(parents=True, exist_ok=True)  # libpython3 creates it
     for package, names in SITE_PACKAGES.items():
