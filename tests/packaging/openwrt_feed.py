@@ -17,6 +17,10 @@ The rules, and where they come from (openwrt/openwrt unless noted):
   ``make package/<dir>/compile`` works); ``install_src`` walks each package's ``depends``, skipping entries
   with ``@``, stripping ``+`` and any ``CONDITION:`` prefix, and installs each from the feed that has it.
 - ``include/package.mk`` ``BuildPackage``: a package missing TITLE, CATEGORY, SECTION or VERSION is an error.
+
+Versions read (via the search tool's stored copies): include/scan.mk at a3b41b5 (``PackageDir``, lines 24-33;
+``$(FILELIST)``, lines 35-37), scripts/feeds at 737d3d7 (``update_index``, ``do_install_src``, ``install_src``,
+``install_package``), scripts/metadata.pm at fd1feb3 (``parse_package_metadata``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ applies, so make expands ``Package/<name>/install`` exactly as the SDK would:
 - openwrt/packages ``lang/python/python3-package.mk``: ``Python3/CompileAll`` (``compileall -r 20 -b -d '/'``
   with the host Python), ``Python3/DeleteSourceFiles``, and the wheel build that ``PYTHON3_PKG_BUILD`` != 0
   puts in ``Build/Compile``/``Build/Install`` (``python -m build --wheel``, ``python -m installer``).
+
+Versions read: openwrt/openwrt include/package.mk at 7a1f4c5, package-defaults.mk at 7502d4b (newer trees take
+MAINTAINER from PKG_MAINTAINER, as here), package-dumpinfo.mk at 579d540, package-pack.mk at 7fbdb3b (the
+ipk branch of ``BuildTarget/ipkg``), package/base-files' lib/functions.sh ``default_postinst`` (runs the
+package's uci-defaults, then enables and starts its init scripts); openwrt/packages
+lang/python/python3-package.mk at 3d2b5b7.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ module set split out of it. The split is transcribed from the OpenWrt packages f
   ``shared/reviews/openwrt.md``; the copy the search tool stores is the older 1.4.0 one (+python3-light).
   paho 2.2 itself imports ``uuid``, ``urllib.request`` and ``logging`` at the top of ``client.py``.
 
+Versions read: lang/python/python3/Makefile at 99c91ca (Python 3.11 era: libpython3, ``--disable-test-modules``,
+``PYTHON3_PKG_BUILD:=0``), files/python3-package-*.mk as the search tool stores them (codecs 59071be, ctypes
+013747f, urllib and email 3b3fa86, openssl 328df72, sqlite3 59071be, uuid 40ca2f6, lzma 59071be, ...).
+
 A root built here holds real files copied from this machine's CPython 3.11 (a shared-libpython build whose
 extension modules all live in ``lib-dynload``, as on OpenWrt), so a module of a package left out is really
 absent: importing it fails as it would on the router.
