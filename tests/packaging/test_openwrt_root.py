@@ -169,7 +169,7 @@ def test_reports_are_published_and_acknowledged(
     root: StdlibRoot, broker: Broker, collector: Collector, tmp_path: Path
 ) -> None:
     config = _config(tmp_path / "homescope", broker.url, tmp_path / "outbox.db")
-    first = _run(root, config, windows=2)
+    first = _run(root, config, windows=3)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "the idna codec is missing" in first.stderr  # really without python3-codecs, and it connected
     assert "Traceback" not in first.stderr and "ctypes" not in first.stderr, first.stderr[-3000:]
@@ -178,13 +178,15 @@ def test_reports_are_published_and_acknowledged(
     with collector.lock:
         reports = {(epoch, seq) for kind, epoch, seq in collector.seen if kind == "report"}
         before = len(collector.seen)
-    assert len(reports) >= 2
+    assert len(reports) >= 3
     # Run again on the same spool: acknowledged records are gone from it, so none is sent a second time.
+    # (The newest may have been acked after the first run stopped waiting for it: it may come again.)
     second = _run(root, config, windows=1)
     assert second.returncode == 0, second.stderr[-3000:]
     with collector.lock:
         again = {(epoch, seq) for kind, epoch, seq in collector.seen[before:]}
-    assert again and not again & reports
+    assert again - reports, "the second run published nothing new"
+    assert not again & (reports - {max(reports)})
 
 
 @pytest.mark.timeout(90)
