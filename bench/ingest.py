@@ -163,7 +163,7 @@ def start_collector(
     port = free_port()
     env = {
         **os.environ,
-        "HOMESCOPE_USERS": "bench:bench",
+        "HOMESCOPE_USERS": "bench:only-for-measuring-42",
         "HOMESCOPE_MQTT_CLIENT_ID": cid,
         "HOMESCOPE_SHARE_GROUP": share,
         **({"HOMESCOPE_BATCH_MAX": os.environ["BENCH_BATCH_MAX"]} if "BENCH_BATCH_MAX" in os.environ else {}),

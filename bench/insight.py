@@ -120,7 +120,7 @@ def accuracy(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     broker.start()
     config = work / "profiles.toml"
     config.write_text(NO_SCHEDULE)  # the bench runs one full evaluation itself, after the back-fill
-    env = {**os.environ, "HOMESCOPE_USERS": "bench:bench", "HOMESCOPE_PROFILES_CONFIG": str(config),
+    env = {**os.environ, "HOMESCOPE_USERS": "bench:only-for-measuring-42", "HOMESCOPE_PROFILES_CONFIG": str(config),
            "HOMESCOPE_BATCH_MAX": "500"}  # fmt: skip
     db = work / "collector.db"
     port = free_port()

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from collector.store import Store
-from collector.web.auth import Auth, middleware
+from collector.web.auth import STORE_KEY, Auth, middleware
+from collector.web.headers import add_security_headers, css
 from collector.web.homes import setup_homes
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
@@ -20,6 +21,14 @@ def create_app(
     app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
+    app[STORE_KEY] = store
+    add_security_headers(app, tls=auth.secure)
+    app.router.add_get("/static/homescope.css", css)
+
+    async def seed(app: web.Application) -> None:
+        await auth.seed(store)
+
+    app.on_startup.append(seed)
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
     setup_homes(app)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from collector import __version__
 from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
 from collector.runtime import tune_gc
+from collector.security_cli import add_security_commands
 from collector.service import Service
 from collector.settings import Settings
 
@@ -25,6 +26,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)
     except ValidationError as exc:
         print(f"homescope-collector: bad settings: {exc}", file=sys.stderr)
+        return 2
+
+    from collector.security.errors import SecurityError
+    from collector.web.bootstrap import auth_from_settings, web_tls
+
+    try:  # fail fast, naming the setting, before anything starts
+        auth_from_settings(settings)
+        web_tls(settings)
+    except SecurityError as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
@@ -204,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     crm.add_argument("file", metavar="FILE.csv")
     crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     crm.set_defaults(func=cmd_import_subscribers)
+    add_security_commands(sub)
     return parser
 
 

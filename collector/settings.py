@@ -28,8 +28,24 @@ class Settings(BaseSettings):
     roles: str = ""
     #: Bearer tokens accepted by the REST API, separated by commas.
     api_tokens: str = ""
-    #: Secret for session cookies; random per start when empty (sessions end on restart).
+    #: No longer used: sessions are server-side (kept so old environments still start).
     session_secret: str = ""
+    #: Sessions end after this long without a request, and this long after sign-in (docs/security.md).
+    session_idle_s: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    session_absolute_s: int = Field(default=12 * 3600, ge=300, le=7 * 86400)
+    #: Serve HTTPS with this certificate chain and key (PEM); HSTS and Secure cookies follow.
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Browsers reach us over TLS through a reverse proxy (Secure cookies and HSTS without tls_cert).
+    behind_tls_proxy: bool = False
+    #: ``https://host[:port]`` as browsers see us; state-changing requests must come from it.
+    #: Empty: the request's own scheme and Host (right when nothing rewrites them).
+    public_origin: str = ""
+    #: ``mqtts://``: the CA to trust for the broker's certificate (empty: the system's), and our
+    #: client certificate and key when the broker asks for one.
+    mqtt_ca: str = ""
+    mqtt_cert: str = ""
+    mqtt_key: str = ""
     batch_max: int = Field(default=1000, ge=1, le=5000)
     batch_wait_ms: int = Field(default=150, ge=5, le=5000)
     #: ``process``: batches are planned and committed by a child process (a core of its own);

@@ -87,7 +87,7 @@ class CollectorProc:
     def start(self, crash_at: str = "", wait: bool = True) -> None:
         self._fold()
         env = {f"HOMESCOPE_{k.upper()}": v for k, v in self.settings.items()}
-        env["HOMESCOPE_USERS"] = "op:faults"
+        env["HOMESCOPE_USERS"] = "op:faults-long-password"
         if crash_at:
             env["HOMESCOPE_CRASH_AT"] = crash_at
         argv = ["serve", "--db", f"sqlite:///{self.db}", "--mqtt", self.mqtt_url]
