@@ -8,10 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from collector.store import Store
-from collector.web.auth import STORE_KEY, Auth, middleware
+from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
 from collector.web.headers import add_security_headers, css
 from collector.web.homes import setup_homes
 from collector.web.routes import AUTH, HEALTH, STORE, routes
+from collector.web.security_pages import routes as security_routes
 
 
 def create_app(
@@ -22,6 +23,8 @@ def create_app(
     app[STORE] = store
     app[AUTH] = auth
     app[STORE_KEY] = store
+    app[AUTH_KEY] = auth
+    app.add_routes(security_routes)
     add_security_headers(app, tls=auth.secure)
     app.router.add_get("/static/homescope.css", css)
 

@@ -134,13 +134,14 @@ class Auth:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STORE_KEY: web.AppKey[Store] = web.AppKey("auth_store")
+AUTH_KEY: web.AppKey[Auth] = web.AppKey("auth_settings", Auth)
 
 
 async def identify(request: web.Request, auth: Auth) -> tuple[str, str] | None:
     """(user, role) of the request's session, or of its bearer token on an API path; else ``None``."""
     store = request.app[STORE_KEY]
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and request.path.startswith("/api/"):
+    if header.startswith("Bearer ") and _api(request.path):
         token = await auth.bearer(store, request, header[7:].strip())
         return (f"token:{token.token_id}", token.role) if token else None
     cookie = request.cookies.get(auth.cookie)
@@ -151,6 +152,11 @@ async def identify(request: web.Request, auth: Auth) -> tuple[str, str] | None:
     except SecurityError:
         return None
     return (session.username, session.role) if session else None
+
+
+def _api(path: str) -> bool:
+    # where a bearer token counts: the API and the health detail, never an HTML page
+    return path.startswith("/api/") or path == "/healthz"
 
 
 def middleware(auth: Auth) -> Middleware:

@@ -28,7 +28,7 @@ form.login input{display:block;width:100%;margin:6px 0 12px;padding:6px;box-sizi
 """
 #: Classes that replaced inline style attributes (the CSP allows no inline style).
 EXTRA_STYLE = """
-form.signout{margin-left:auto} .cards.spaced{margin-top:12px}
+form.signout{margin-left:auto} form.inline{display:inline} .cards.spaced{margin-top:12px}
 """
 
 
@@ -37,7 +37,7 @@ def layout(title: str, body: str, user: str | None = None, style: str = "") -> s
     style); ``style`` names a family's CSS that the stylesheet already holds."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/security/events">Security</a><a href="/admin">Admin</a>'
         '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         if user
         else ""

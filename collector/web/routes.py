@@ -8,8 +8,8 @@ from aiohttp import web
 
 from collector.store import Store
 from collector.web import pages
-from collector.web.access import Permission, requires
-from collector.web.auth import USER, Auth
+from collector.web.access import Permission, allowed, requires
+from collector.web.auth import USER, Auth, identify
 from collector.web.login import check_password_and_start, end_session
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -35,7 +35,12 @@ def _safe_next(value: str) -> str:
 async def healthz(request: web.Request) -> web.Response:
     health = request.app[HEALTH]
     state: dict[str, Any] = health() if callable(health) else {"status": "ok"}
-    return web.json_response(state, status=200 if state.get("status") == "ok" else 503)
+    status = 200 if state.get("status") == "ok" else 503
+    who = await identify(request, request.app[AUTH])
+    if who is None or not allowed(who[1], Permission.FLEET_READ):
+        # anonymous callers (load balancers, anyone) learn ok/degraded and nothing else
+        return web.json_response({"status": state.get("status", "degraded")}, status=status)
+    return web.json_response(state, status=status)
 
 
 @routes.get("/login")
