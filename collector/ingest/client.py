@@ -25,11 +25,11 @@ import time
 from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
 from collector.ingest.mqtt import MqttSession, SessionOptions
+from collector.ingest.tls import broker_address
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
 from collector.settings import Settings
 from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
@@ -104,12 +104,13 @@ class Ingest:
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
-        url = urlsplit(settings.mqtt)
+        broker = broker_address(settings)
         group = settings.share_group or None
         self._client = MqttSession(
             SessionOptions(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or 1883,
+                host=broker.host,
+                port=broker.port,
+                tls=broker.tls,
                 client_id=settings.mqtt_client_id,
                 subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS)),
                 username=settings.mqtt_username,
