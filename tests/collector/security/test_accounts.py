@@ -61,7 +61,9 @@ async def test_sessions_end_at_logout_on_idle_after_12_hours_and_on_a_new_passwo
     first = await sessions.create(db, "alice", "127.0.0.1")
     found = await sessions.lookup(db, first, policy)
     assert found is not None and found.role == "analyst"
-    assert await db.fetch_one("SELECT 1 AS x FROM sessions WHERE id_hash = ?", (first,)) is None  # only its hash
+    assert (
+        await db.fetch_one("SELECT 1 AS x FROM sessions WHERE id_hash = ?", (first,)) is None
+    )  # only its hash
     await sessions.logout(db, first, "alice", "127.0.0.1")
     assert await sessions.lookup(db, first, policy) is None
 
