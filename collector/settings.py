@@ -56,5 +56,9 @@ class Settings(BaseSettings):
     retention_facts_days: int = Field(default=90, ge=1)
     retention_hourly_days: int = Field(default=400, ge=1)
     retention_every_s: int = Field(default=3600, ge=10)
+    #: Per-gateway ingest quota (collector/ingest/quota.py): messages an hour, and the burst allowed
+    #: at once (a week of spooled reports resent after an outage is ~700).
+    ingest_quota_per_hour: int = Field(default=3600, ge=1)
+    ingest_quota_burst: int = Field(default=2000, ge=1)
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
 from collector.ingest.mqtt import MqttSession, SessionOptions
+from collector.ingest.quota import IngestQuota
 from collector.ingest.tls import broker_address
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
 from collector.settings import Settings
@@ -104,6 +105,7 @@ class Ingest:
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
+        self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
         broker = broker_address(settings)
         group = settings.share_group or None
         self._client = MqttSession(
@@ -175,6 +177,7 @@ class Ingest:
             "last_commit_age_s": round(time.time() - s.last_commit, 1) if s.last_commit else None,
             "first_received_at": s.first_received or None,
             "last_commit_at": s.last_commit or None,
+            "quota_exceeded_gateways": len(self.quota.flagged()),
             **self.clock.health(),
         }
 
@@ -248,6 +251,19 @@ class Ingest:
         for item in batch:
             t = triage(item)
             self.clock.observe(item, t)
+            if isinstance(t.out, SpooledMessage) and not self.quota.admit(t.out.gateway_id, item.received_at):
+                over = t.out
+                self.stats.by_reason[IngestReason.QUOTA] += 1
+                if t.ack is not None:
+                    quarantine_acks.append(t.ack)
+                if self.quota.keep(over.gateway_id, item.received_at):
+                    detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
+                    head = over.payload[:OVERSIZE_HEAD]
+                    topic = item.topic
+                    quarantined.append(
+                        QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
+                    )
+                continue
             if isinstance(t.out, SpooledMessage):
                 messages.append(t.out)
             elif isinstance(t.out, QuarantinedMessage):
