@@ -146,6 +146,23 @@ def cmd_events(args: argparse.Namespace) -> int:
     return _run(args.db, work)
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from collector.privacy.erase import erase
+    from collector.privacy.keys import load_key
+
+    kind, identifier = ("subscriber", args.subscriber) if args.subscriber else ("gateway", args.gateway)
+    settings = Settings(db=args.db) if args.db else Settings()
+
+    async def work(db: Database) -> int:
+        done = await erase(db, kind, identifier, key=load_key(settings), actor=ACTOR)
+        print(f"erased {kind} ({len(done.gateways)} gateway(s)): {done.total} rows")
+        for table, n in sorted(done.rows.items()):
+            print(f"  {table:28} {n}")
+        return 0
+
+    return _run(args.db, work)
+
+
 def add_security_commands(sub: Any) -> None:
     """The ``user``, ``token``, ``sessions`` and ``security-events`` subcommands."""
     user = sub.add_parser("user", help="operator accounts: add, set-password, role, unlock, disable, list")
@@ -178,3 +195,10 @@ def add_security_commands(sub: Any) -> None:
     ev.add_argument("--event", choices=events.KINDS)
     ev.add_argument("--db", help="store URL")
     ev.set_defaults(func=cmd_events)
+
+    er = sub.add_parser("erase", help="remove one home everywhere (every table), with an audit record")
+    which = er.add_mutually_exclusive_group(required=True)
+    which.add_argument("--subscriber", metavar="ID", help="the CRM subscriber id (all its gateways)")
+    which.add_argument("--gateway", metavar="ID", help="one gateway id")
+    er.add_argument("--db", help="store URL")
+    er.set_defaults(func=cmd_erase)

@@ -13,6 +13,7 @@ from aiohttp import web
 from collector.app import create_app
 from collector.ingest import Ingest
 from collector.ingest.writer import WriterProcess, local_store
+from collector.privacy import retention as privacy_retention
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
@@ -75,6 +76,7 @@ class Service:
                     facts_days=self.settings.retention_facts_days,
                     hourly_days=self.settings.retention_hourly_days,
                 )
+                deleted |= await privacy_retention.retain(self.store.db, self.settings, time.time())
                 if any(deleted.values()):
                     log.info("retention: deleted %s", deleted)
             except StoreError as exc:

@@ -60,5 +60,15 @@ class Settings(BaseSettings):
     #: at once (a week of spooled reports resent after an outage is ~700).
     ingest_quota_per_hour: int = Field(default=3600, ge=1)
     ingest_quota_burst: int = Field(default=2000, ge=1)
+    #: Privacy (collector/privacy/): the pseudonym key's file (default: beside a SQLite store);
+    #: keep neighbours' SSIDs; store DPI debug flow events (hostnames, remote addresses).
+    privacy_key_file: str = ""
+    keep_neighbour_names: bool = False
+    store_dpi_debug: bool = False
+    #: Retention of the security tables: security events, ended sessions (docs/security.md).
+    retention_security_days: int = Field(default=400, ge=1)
+    retention_sessions_days: int = Field(default=30, ge=1)
+    #: Daily rollups, home-day rollups, result history, evaluation runs (collector/privacy/retention.py).
+    retention_daily_days: int = Field(default=800, ge=1)
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

@@ -32,6 +32,8 @@ from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.quota import IngestQuota
 from collector.ingest.tls import broker_address
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
+from collector.privacy.keys import load_key
+from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
 from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
 from protocol.codec import MAX_FRAME, encode, envelope
@@ -106,6 +108,7 @@ class Ingest:
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
         self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
+        self.scrubber = Scrubber(load_key(settings), settings.keep_neighbour_names, settings.store_dpi_debug)
         broker = broker_address(settings)
         group = settings.share_group or None
         self._client = MqttSession(
@@ -265,7 +268,7 @@ class Ingest:
                     )
                 continue
             if isinstance(t.out, SpooledMessage):
-                messages.append(t.out)
+                messages.append(self.scrubber.message(t.out))  # pseudonyms before anything is written
             elif isinstance(t.out, QuarantinedMessage):
                 self.stats.by_reason[t.out.reason] += 1
                 if t.ack is not None:
