@@ -26,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import msgpack
+import msgspec
+from isal import isal_zlib  # the collector's dependency: ~4x faster than zlib, the same zlib streams
 
 from collector.profiles.terminals import HOSTNAME_TYPES
 from collector.store import SpooledMessage
@@ -39,6 +39,7 @@ from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, MAGIC, decode_stored, deco
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
 _TOKEN = re.compile(r"[^a-z0-9]+")
+_ENCODER = msgspec.msgpack.Encoder()
 
 
 @lru_cache(maxsize=65536)
@@ -117,10 +118,11 @@ class Scrubber:
         """``message`` with its body and raw frame rewritten (the key fields unchanged)."""
         envelope = decode_unframed(message.packed) if message.packed else decode_stored(message.payload)
         self.body(message.kind, envelope["body"])
-        packed = msgpack.packb(envelope, use_bin_type=True)
-        # framed as the agent frames (protocol.codec.encode), without packing twice
+        packed = _ENCODER.encode(envelope)
+        # framed as the agent frames (protocol.codec.encode), without packing twice; level 1:
+        # 4% larger than the agent's level 6 on emulator reports, ~4x faster (bench/privacy.py)
         if len(packed) > COMPRESS_ABOVE:
-            frame = MAGIC + bytes([FLAG_ZLIB]) + zlib.compress(packed, 6)
+            frame = MAGIC + bytes([FLAG_ZLIB]) + isal_zlib.compress(packed, 1)
         else:
             frame = MAGIC + b"\0" + packed
         return SpooledMessage(
