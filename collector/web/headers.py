@@ -54,3 +54,10 @@ def stylesheet() -> str:
 
 async def css(request: web.Request) -> web.Response:
     return web.Response(text=stylesheet(), content_type="text/css")
+
+
+async def installer_css(request: web.Request) -> web.Response:
+    """The installer's phone pages' CSS (``/static/installer.css``)."""
+    from collector.web import installer_pages
+
+    return web.Response(text=installer_pages.STYLE, content_type="text/css")

@@ -11,7 +11,7 @@ from collector.web.topology import topology_svg
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
-header{background:#15324d;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
+header{background:#15324d;color:#fff;padding:10px 20px;display:flex;flex-wrap:wrap;gap:8px 20px;align-items:center}
 header a{color:#cfe3ff;text-decoration:none} header .brand{font-weight:700;font-size:18px;color:#fff}
 main{padding:16px 20px} table{border-collapse:collapse;background:#fff;width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid #e3e8ef;text-align:left;font-size:14px}
@@ -37,7 +37,8 @@ def layout(title: str, body: str, user: str | None = None, style: str = "") -> s
     style); ``style`` names a family's CSS that the stylesheet already holds."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a><a href="/security/events">Security</a><a href="/admin">Admin</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/installer">Field</a>'
+        '<a href="/security/events">Security</a><a href="/admin">Admin</a>'
         '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         if user
         else ""

@@ -60,6 +60,13 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("POST", "/admin/tokens/{token_id}/revoke"): P.ADMIN,
     ("POST", "/admin/sessions/{id_hash}/revoke"): P.ADMIN,
     ("POST", "/admin/unlock"): P.ADMIN,
+    ("GET", "/installer"): P.INSTALL,
+    ("GET", "/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/installer/homes/{gateway_id}/install"): P.INSTALL,
+    ("GET", "/api/v1/installer/search"): P.INSTALL,
+    ("GET", "/api/v1/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/api/v1/installer/homes/{gateway_id}/measure"): P.INSTALL,
+    ("GET", "/api/v1/installer/commands/{command_id}"): P.INSTALL,
 }
 
 
