@@ -114,5 +114,6 @@ async def end_session(request: web.Request, auth: Auth, store: Store) -> web.Res
         if found is not None:
             await sessions.logout(store.db, secret, found.username, request.remote or "")
     response = web.HTTPFound("/login")
-    response.del_cookie(auth.cookie, path="/")
+    # a __Host- cookie is only replaced by one with the same attributes (Secure included)
+    response.del_cookie(auth.cookie, path="/", secure=auth.secure or None, httponly=True, samesite="Strict")
     raise response
