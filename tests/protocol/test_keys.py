@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.ingest.triage import Incoming, Triage, triage
-from protocol import codec
+from protocol import inbound
 from protocol.codec import MAX_DEPTH, encode
 from protocol.topics import topic_for
 from tests.protocol.messages import report
@@ -172,7 +172,7 @@ def both_ways(message: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple
     item = Incoming(topic, encode(message), 1, 1, time.time())
     fast = outcome(triage(item))
     with monkeypatch.context() as m:
-        m.setattr(codec, "_unique_keys", None)
+        m.setattr(inbound, "_unique_keys", None)
         slow = outcome(triage(item))
     return fast, slow
 
@@ -200,5 +200,5 @@ def test_a_repeated_key_is_refused_by_name_either_way(monkeypatch: pytest.Monkey
     frame = b"hs\x00" + body
     item = Incoming(topic_for("gw-dup", "report"), frame, 1, 1, time.time())
     assert outcome(triage(item))[:2] == ("QuarantinedMessage", "duplicate_key")
-    monkeypatch.setattr(codec, "_unique_keys", None)
+    monkeypatch.setattr(inbound, "_unique_keys", None)
     assert outcome(triage(item))[:2] == ("QuarantinedMessage", "duplicate_key")
