@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.profiles.config import ProfilesConfig
 from collector.store import Store
 from collector.web.auth import Auth, middleware
 from collector.web.homes import setup_homes
@@ -14,13 +15,16 @@ from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
 def create_app(
-    store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None
+    store: Store,
+    auth: Auth,
+    health: Callable[[], dict[str, Any]] | None = None,
+    profiles: ProfilesConfig | None = None,
 ) -> web.Application:
-    """The web app; the caller owns the store's lifecycle."""
+    """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
     app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
-    setup_homes(app)
+    setup_homes(app, profiles)
     return app
