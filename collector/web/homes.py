@@ -179,15 +179,9 @@ async def _rule_counts(store: InsightsStore, area: str | None) -> list[tuple[str
 
 
 async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
-    # names only, for the filter's choices: the list itself is per home, so no group is hidden here.
-    # SqliteStore.area_names is one DISTINCT per level; the area view (the fallback for a backend
-    # without it) also counts every result, over a second at 50,000 homes.
-    cheap = getattr(store, "area_names", None)
-    if cheap is not None:
-        found: dict[str, list[str]] = await cheap()
-        return found["area"], found["community"]
-    views = await asyncio.gather(store.area_summary(1, "area"), store.area_summary(1, "community"))
-    return [str(g["name"]) for g in views[0]["groups"]], [str(g["name"]) for g in views[1]["groups"]]
+    # names only, for the filter's choices: the list itself is per home, so no group is hidden here
+    found = await store.area_names()
+    return found["area"], found["community"]
 
 
 @routes.get("/homes")
