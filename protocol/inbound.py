@@ -45,9 +45,6 @@ log = logging.getLogger(__name__)
 Key = tuple[str, int, int]
 _SPOOLED: Final = frozenset(k.value for k in SPOOLED_KINDS)
 
-#: Whether this process has the C pass of tier 1 (``protocol._keys``).
-C_KEYS: Final = _unique_keys is not None
-
 
 # Made once per message on the event loop: plain slotted dataclasses (read-only by contract;
 # a frozen one's __init__ costs ~5x more).

@@ -16,8 +16,6 @@ from agent.parsers.device import Tools, ubus_call
 from agent.parsers.procfs import parse_millidegrees
 from agent.system import System, SystemAccessError
 
-BOARD_KEYS = ("manufacturer", "model", "hostname", "kernel", "release", "target", "serial")
-
 
 def _clean(value: object) -> str | None:
     if not isinstance(value, str):
