@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.installer.channel import CommandChannel
 from collector.profiles.config import ProfilesConfig
 from collector.store import Store
 from collector.web.auth import Auth, middleware
 from collector.web.homes import setup_homes
+from collector.web.installer import setup_installer
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
@@ -18,6 +20,7 @@ def create_app(
     store: Store,
     auth: Auth,
     health: Callable[[], dict[str, Any]] | None = None,
+    commands: CommandChannel | None = None,
     profiles: ProfilesConfig | None = None,
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
@@ -27,4 +30,5 @@ def create_app(
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
     setup_homes(app, profiles)
+    setup_installer(app, store, commands)
     return app

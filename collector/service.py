@@ -14,6 +14,8 @@ from aiohttp import web
 from collector.app import create_app
 from collector.ingest import Ingest
 from collector.ingest.writer import WriterProcess, local_store
+from collector.installer.channel import CommandChannel
+from collector.installer.records import InstallerRecords
 from collector.leadership import Leadership, process_owner
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate_changed
@@ -59,6 +61,13 @@ class Service:
         self.leadership = Leadership(Leases(self.store.db), EVALUATION_LEASE, process_owner(), EVALUATION_LEASE_TTL_S)
         #: Scheduled evaluations this process ran.
         self.evaluations = 0
+        self.commands = CommandChannel(
+            self.ingest,
+            InstallerRecords(self.store.db),
+            ttl_s=settings.command_ttl_s,
+            key=settings.command_key.encode() or None,
+        )
+        self.ingest.replies = self.commands.on_reply
         users = settings.users
         if not users:
             password = secrets.token_urlsafe(12)
@@ -170,7 +179,7 @@ class Service:
             self._leading_task = asyncio.create_task(self.leadership.run(), name="evaluation-lease")
             self._evaluation_task = asyncio.create_task(self._evaluating(), name="profile-evaluation")
         host, _, port = self.settings.http.rpartition(":")
-        app = create_app(self.store, self.auth, self.health, self.profiles)
+        app = create_app(self.store, self.auth, self.health, self.commands, profiles=self.profiles)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
@@ -190,6 +199,7 @@ class Service:
                     await task
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.commands.stop()
         await self.ingest.stop()
         if self.writer is not None:
             await self.writer.close()
