@@ -27,6 +27,7 @@ class IngestReason(StrEnum):
     """Quarantine reasons the collector adds to :class:`protocol.errors.Reason`."""
 
     STORE_REJECTED = "store_rejected"  # the store refused the record for good
+    QUOTA = "quota_exceeded"  # the gateway sent more than its ingest quota (collector/ingest/quota.py)
 
 
 # Incoming and Triage are made once per message on the event loop: plain slotted dataclasses
