@@ -110,7 +110,7 @@ async def test_of_two_services_on_one_store_only_the_leader_evaluates(
                 db=f"sqlite:///{tmp_path}/shared.db",
                 mqtt=broker.url,
                 http="127.0.0.1:0",
-                users="op:pw",
+                users="op:pw-long-enough-4-tests",
                 mqtt_client_id=f"lead-{i}-{tmp_path.name}",
                 store_writer="thread",
             )
