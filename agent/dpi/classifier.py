@@ -22,6 +22,8 @@ from agent.dpi import DpiError
 CATEGORIES = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
     "operator", "reading", "music", "work", "cloud", "web", "other",
+    # Appended (positions are stored by the collector: never reorder, only append).
+    "iot", "background",
 )
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
 OPERATOR_APP = "operator"
@@ -35,6 +37,7 @@ class Verdict:
 
     app: str | None
     category: str
+    pattern: bool = False  # named by a wildcard pattern (a CDN host whose label names the app)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,9 @@ class Classifier:
         self._suffixes: dict[str, str] = {}
         self._patterns: list[_Pattern] = []
         self._ports: dict[tuple[str, int], str] = {}
-        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, str]] = []
+        # (network, transport or None, server ports or None, app): the first match wins, in table order.
+        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, frozenset[int] | None,
+                               str]] = []
         self._load(table_text)
         self._patterns.sort(key=lambda p: -p.literal_labels)
         for domain in operator_domains:
@@ -116,10 +121,14 @@ class Classifier:
         if app not in self.categories:
             raise ValueError(f"@net for undeclared app {app}")
         l4: str | None = None
-        if fields[1].lower() in ("tcp", "udp"):
-            l4, fields = fields[1].lower(), fields[1:]
+        ports: frozenset[int] | None = None
+        transport, _, port_list = fields[1].lower().partition(":")
+        if transport in ("tcp", "udp"):
+            l4, fields = transport, fields[1:]
+            if port_list:
+                ports = frozenset(int(port) for port in port_list.split(","))
         for spec in " ".join(fields[1:]).split():
-            self._nets.append((ipaddress.ip_network(spec), l4, app))
+            self._nets.append((ipaddress.ip_network(spec), l4, ports, app))
 
     def _verdict(self, app: str) -> Verdict:
         return Verdict(app, self.categories[app])
@@ -132,6 +141,7 @@ class Classifier:
         name = host.lower().rstrip(".")
         best_app: str | None = None
         best_labels = 0
+        by_pattern = False
         labels = name.split(".")
         for i in range(len(labels)):
             app = self._suffixes.get(".".join(labels[i:]))
@@ -145,21 +155,23 @@ class Classifier:
             if found is not None:
                 covered = name[found.start() :].lstrip(".").count(".") + 1
                 if covered > best_labels:
-                    best_app, best_labels = pattern.app, covered
-        return None if best_app is None else self._verdict(best_app)
+                    best_app, best_labels, by_pattern = pattern.app, covered, True
+        return None if best_app is None else Verdict(best_app, self.categories[best_app], by_pattern)
 
     def by_port(self, l4: str, port: int) -> Verdict | None:
         """The application a server port is documented for, or None."""
         app = self._ports.get((l4, port))
         return None if app is None else self._verdict(app)
 
-    def by_address(self, packed: bytes, l4: str) -> Verdict | None:
-        """The application whose published address ranges hold ``packed`` (for this transport), or None."""
+    def by_address(self, packed: bytes, l4: str, port: int | None = None) -> Verdict | None:
+        """The application whose published address ranges hold ``packed`` (for this transport and server
+        port, where the rule names ports), or None."""
         if not self._nets:
             return None
         address = ipaddress.ip_address(packed)
-        for network, only, app in self._nets:
-            if address.version == network.version and (only is None or only == l4) and address in network:
+        for network, only, ports, app in self._nets:
+            if (address.version == network.version and (only is None or only == l4)
+                    and (ports is None or port in ports) and address in network):
                 return self._verdict(app)
         return None
 

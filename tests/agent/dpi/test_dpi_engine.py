@@ -15,7 +15,7 @@ from agent.dpi.packet import Packet, decode
 from tests.agent.dpi import dpi_wire as w
 
 REQUIRED = {"video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
-            "operator", "reading", "music", "work", "cloud", "web", "other"}
+            "operator", "reading", "music", "work", "cloud", "web", "other", "iot", "background"}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,10 @@ def classifier() -> Classifier:
 
 def test_taxonomy_has_every_required_category(classifier: Classifier) -> None:
     assert set(CATEGORIES) == REQUIRED
+    # Stored by position in the collector: the first fifteen never move, new ones are appended.
+    assert CATEGORIES[:15] == ("video", "short_video", "live_streaming", "game", "social", "messaging", "shopping",
+                               "app_store", "operator", "reading", "music", "work", "cloud", "web", "other")
+    assert CATEGORIES[15:] == ("iot", "background")
     used = set(classifier.categories.values())
     assert used == REQUIRED  # every category has at least one application in the table
 
@@ -212,7 +216,7 @@ def test_inspector_socket_siblings_inherit_a_call(classifier: Classifier) -> Non
     ])
     inspector.finish()
     relay = next(f for f in closed if f.sport == 3478)
-    assert (relay.app, relay.app_source, relay.l7) == ("whatsapp", "address", "stun")
+    assert (relay.app, relay.app_source, relay.l7) == ("whatsapp", "address_range", "stun")
     peer = next(f for f in closed if f.client == bytes([198, 51, 100, 77]))
     assert (peer.app, peer.app_source) == ("whatsapp", "socket")
     other = next(f for f in closed if f.cport == 56999)

@@ -1,0 +1,142 @@
+"""Payload signatures, STUN attributes and the table's port/address rules, on constructed packets.
+
+Every packet here is built from the protocol's published layout (see agent/dpi/signatures.py for sources),
+not copied from a capture.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from agent.dpi import signatures as sig
+from agent.dpi import stun
+from agent.dpi.classifier import Classifier
+from agent.dpi.http import parse_request
+
+
+def stun_message(kind: int, attributes: list[tuple[int, bytes]]) -> bytes:
+    body = b""
+    for attr, value in attributes:
+        body += struct.pack("!HH", attr, len(value)) + value + b"\0" * (-len(value) % 4)
+    return struct.pack("!HH", kind, len(body)) + stun.STUN_COOKIE + bytes(12) + body
+
+
+def discord_discovery(kind: int) -> bytes:
+    return struct.pack("!HHI", kind, 70, 0x1234) + b"203.0.113.7".ljust(64, b"\0") + struct.pack("!H", 50004)
+
+
+@pytest.mark.parametrize(("payload", "protocol", "app"), [
+    (bytes.fromhex("01") + bytes(8) + sig.RAKNET_MAGIC + bytes(8), "raknet", "raknet"),
+    (discord_discovery(1), "discord", "discord"),
+    (discord_discovery(2), "discord", "discord"),
+    (b"\x13\x37\xca\xfe\x0e\x00\x00\x00", "discord", "discord"),
+    (b"\x00NETCODE 1.02\x00" + bytes(1064), "netcode", "netcode"),
+    (b"\xff\xff\xff\xffTSource Engine Query\x00", "source_engine", "steam"),
+    (b"\x01\x00\x00\x00" + bytes(144), "wireguard", "vpn"),
+    (b"\xff\xff\x00\x01" + bytes(8) + b"\x02\xff\x01\x04" + bytes(12), "photon", "photon"),
+    (bytes([60, 0, 0, 0x08, 0xED]) + bytes(11) + b"\x01\0\0\0\x07\0\0\0\x03\x07" + bytes(44), "crynetwork", "crytek"),
+    (b"app.start,env=production," + b"x" * 100, "gaijin", "gaijin"),
+    (b"\x02\x3b\x0b\x00\x01\x00\x17" + bytes(36) + b"\x03", "oicq", "qq"),
+    (b"\x00\x00\x00\x01\x00\x00\x00\x00ping", "codm", "activision"),
+    (stun_message(0x0001, []), "stun", None),
+    (stun_message(0x0113, [(0x0014, b"signal.org")]), "stun", None),
+    (bytes([0x80, 0x6F]) + bytes(10) + b"media", "rtp", None),
+    (bytes([0x81, 0xC8]) + bytes(26), "rtp", None),  # RTCP sender report
+])
+def test_udp_signatures(payload: bytes, protocol: str, app: str | None) -> None:
+    found = sig.udp_signature(payload)
+    assert found is not None and (found.protocol, found.app) == (protocol, app)
+
+
+@pytest.mark.parametrize("payload", [
+    b"", b"\x00" * 40, b"GET / HTTP/1.1\r\n\r\n", bytes(range(74)), b"\x13\x37\xca\xfe" + bytes(12),
+    b"\x02" + bytes(20),  # STX without ETX
+    b"\x01\x00\x00\x00" + bytes(100),  # WireGuard type but not 148 bytes
+    bytes([0x40, 0x00]) + bytes(20),  # RTP version 1
+])
+def test_udp_signatures_reject_other_payloads(payload: bytes) -> None:
+    assert sig.udp_signature(payload) is None
+
+
+@pytest.mark.parametrize(("payload", "protocol", "app"), [
+    (b"WA\x06\x03" + bytes(20), "whatsapp", "whatsapp"),
+    (b"ED\x00\x01", "whatsapp", "whatsapp"),
+    (b"ED\x00\x01\x00\x00\x04\x08\x09\x08\x02WA\x05\x02", "whatsapp", "whatsapp"),
+    (b"\xce\xfa\xbe\xba\x00\x00\x00\x80", "alicloud", "aliyun"),
+    (b"\xce\xfa\xbe\xba\x00\x00\x00\x04abcd", "alicloud", "aliyun"),
+    (b"\x33\x66\x00\x0b\x00\x0b" + bytes(60), "tencent_games", "tencent_games"),
+    (struct.pack("!H", 20) + stun_message(0x0003, []), "stun", None),  # RFC 4571 framing
+])
+def test_tcp_signatures(payload: bytes, protocol: str, app: str | None) -> None:
+    found = sig.tcp_signature(payload)
+    assert found is not None and (found.protocol, found.app) == (protocol, app)
+
+
+def test_wild_rift_needs_the_servers_answer() -> None:
+    hello = sig.udp_signature(b"\x04\x00\x00\x00" + bytes(65))
+    assert hello is not None and (hello.protocol, hello.app) == ("wild_rift_hello", None)
+    answer = b"\x10\x00\x00\x00" + bytes(355)
+    assert sig.udp_signature(answer) is None
+    confirmed = sig.udp_signature(answer, hello.protocol)
+    assert confirmed is not None and confirmed.app == "riot_games"
+
+
+@pytest.mark.parametrize(("attributes", "realm", "app"), [
+    ([(0x0014, b"signal.org")], "signal.org", None),
+    ([(0x0014, b"\"turn.l.google.com\"")], "turn.l.google.com", None),
+    ([(0x0014, b"?\x01junk")], None, None),
+    ([(0x8055, bytes(4)), (0x0014, b"relay.example")], "relay.example", "teams"),
+    ([(0x4002, bytes(3))], None, "whatsapp"),
+    ([(0x0103, bytes(8))], None, "zoom"),
+])
+def test_stun_attributes(attributes: list[tuple[int, bytes]], realm: str | None, app: str | None) -> None:
+    info = stun.inspect(stun_message(0x0113, attributes))
+    assert info == stun.StunInfo(realm, app)
+
+
+def test_stun_realm_classifies_through_the_table() -> None:
+    classifier = Classifier()
+    for realm, app in (("signal.org", "signal"), ("viber.com", "viber"), ("turn.l.google.com", "google_call"),
+                       ("turner.facebook", "messenger")):
+        verdict = classifier.by_host(realm)
+        assert verdict is not None and verdict.app == app, realm
+
+
+def test_http_user_agent_names_system_agents() -> None:
+    request = parse_request(b"GET /f HTTP/1.1\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\n"
+                            b"Host: 198.51.100.4\r\n\r\n")
+    assert request is not None and request.host == "198.51.100.4"
+    assert sig.http_agent_app(request.user_agent) == "windows_update"
+    assert sig.http_agent_app("Mozilla/5.0") is None
+    assert Classifier().app_category("windows_update") == "background"
+
+
+TABLE = """
+chat\tmessaging\tchat.example
+social\tsocial\tsocial.example
+game\tgame\t-
+@net\tchat\ttcp:5222,5223\t198.51.100.0/24
+@net\tsocial\ttcp\t198.51.100.0/24
+@port\tgame\tudp\t27015
+"""
+
+
+def test_address_rules_with_ports_come_first() -> None:
+    classifier = Classifier(TABLE)
+    address = bytes([198, 51, 100, 9])
+    chat = classifier.by_address(address, "tcp", 5222)
+    assert chat is not None and chat.app == "chat"
+    other = classifier.by_address(address, "tcp", 443)
+    assert other is not None and other.app == "social"
+    assert classifier.by_address(address, "udp", 5222) is None
+
+
+def test_cdn_patterns_say_so() -> None:
+    classifier = Classifier()
+    verdict = classifier.by_host("v16m-tiktokcdn-com.akamaized.net")
+    assert verdict is not None and (verdict.app, verdict.pattern) == ("tiktok", True)
+    plain = classifier.by_host("www.tiktok.com")
+    assert plain is not None and not plain.pattern
+    assert classifier.by_host("images.shop-example.akamaized.net") is None
