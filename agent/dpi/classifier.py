@@ -26,6 +26,8 @@ CATEGORIES = (
     "iot", "background",
 )
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
+# Packaged tables, loaded in order: the hand-reviewed table, then the imported one (scripts/import_domains.py).
+PACKAGED_TABLES = ("domains.tsv", "domains_v2fly.tsv")
 OPERATOR_APP = "operator"
 _LABEL = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
 _APP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -50,17 +52,28 @@ class _Pattern:
 class Classifier:
     """The loaded domain table plus the operator's domains."""
 
-    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = ()) -> None:
+    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = (),
+                 extra_tables: Iterable[tuple[str, str]] = ()) -> None:
+        """Load the packaged tables (or ``table_text`` instead), then each ``(name, text)`` of
+        ``extra_tables``: the operator's own files, whose domains override the packaged ones."""
+        tables: list[tuple[str, str, bool]] = []
         if table_text is None:
-            table_text = resources.files("agent.dpi").joinpath("domains.tsv").read_text(encoding="utf-8")
+            package = resources.files("agent.dpi")
+            for name in PACKAGED_TABLES:
+                tables.append((name, package.joinpath(name).read_text(encoding="utf-8"), False))
+        else:
+            tables.append(("domains.tsv", table_text, False))
+        tables.extend((name, text, True) for name, text in extra_tables)
         self.categories: dict[str, str] = {}
+        self._override = False
         self._suffixes: dict[str, str] = {}
         self._patterns: list[_Pattern] = []
         self._ports: dict[tuple[str, int], str] = {}
         # (network, transport or None, server ports or None, app): the first match wins, in table order.
         self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, frozenset[int] | None,
                                str]] = []
-        self._load(table_text)
+        for name, text, override in tables:
+            self._load(text, name, override)
         self._patterns.sort(key=lambda p: -p.literal_labels)
         for domain in operator_domains:
             name = domain.strip().lower().lstrip(".")
@@ -68,7 +81,8 @@ class Classifier:
                 self._suffixes[name] = OPERATOR_APP
         self.categories.setdefault(OPERATOR_APP, "operator")
 
-    def _load(self, text: str) -> None:
+    def _load(self, text: str, name: str = "domains.tsv", override: bool = False) -> None:
+        self._override = override
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -83,7 +97,7 @@ class Classifier:
                 else:
                     self._load_app(fields)
             except (IndexError, ValueError) as exc:
-                raise DpiError(f"domains.tsv line {number}: {exc or 'missing field'}: {raw!r}") from exc
+                raise DpiError(f"{name} line {number}: {exc or 'missing field'}: {raw!r}") from exc
 
     def _load_app(self, fields: list[str]) -> None:
         app, category = fields[0], fields[1]
@@ -101,6 +115,8 @@ class Classifier:
                 raise ValueError(f"bad domain {domain!r}")
             if "*" in domain:
                 self._patterns.append(_compile_pattern(domain, app))
+            elif self._override:
+                self._suffixes[domain] = app  # the operator's file names its own hosts, over the packaged tables
             elif self._suffixes.setdefault(domain, app) != app:
                 raise ValueError(f"domain {domain} listed for both {self._suffixes[domain]} and {app}")
 

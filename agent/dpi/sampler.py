@@ -51,8 +51,10 @@ class AppsSampler:
         from agent.dpi.monitor import DpiMonitor
 
         try:
+            extra = ctx.config.dpi_extra_domains
+            tables = [(extra, ctx.system.read(extra))] if extra else []
             self._monitor = DpiMonitor(
-                Classifier(operator_domains=ctx.config.operator_domains),
+                Classifier(operator_domains=ctx.config.operator_domains, extra_tables=tables),
                 interface=ctx.config.dpi_interface,
                 read=ctx.system.read,
                 volumes=ctx.config.dpi_volumes,
