@@ -200,6 +200,10 @@ def test_inspector_names_flows_by_sni_quic_http_and_dns_cache(classifier: Classi
     assert ("ecs.example.steampowered.com", "steam", "game", "dns") in named
     assert ("ecs.example.steampowered.com", "steam", "game", "dnscache") in named
     assert (None, "zoom", "work", None) in named
+    # Provenance: how each was named.
+    how = {(f.app, f.app_source) for f in closed}
+    assert {("netflix", "sni"), ("tiktok", "sni"), ("jd", "http_host"), ("steam", "dns"),
+            ("steam", "dns_cache"), ("zoom", "port")} <= how
     netflix = next(f for f in closed if f.app == "netflix")
     assert netflix.client_mac == w.CLIENT_MAC and netflix.pkts_up == 3
 
