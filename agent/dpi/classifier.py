@@ -47,6 +47,7 @@ class _Pattern:
     regex: re.Pattern[str]
     literal_labels: int
     app: str
+    tail: str  # the literal labels after the last wildcard one ("" when the last label is a wildcard)
 
 
 class Classifier:
@@ -75,6 +76,15 @@ class Classifier:
         for name, text, override in tables:
             self._load(text, name, override)
         self._patterns.sort(key=lambda p: -p.literal_labels)
+        # Patterns indexed by their literal tail ("akamaized.net" for "*tiktok*.akamaized.net"), so a lookup
+        # tries only those whose tail the name ends with, plus the few whose last label is a wildcard.
+        self._pattern_tails: dict[str, list[_Pattern]] = {}
+        self._pattern_any: list[_Pattern] = []
+        for pattern in self._patterns:
+            if pattern.tail:
+                self._pattern_tails.setdefault(pattern.tail, []).append(pattern)
+            else:
+                self._pattern_any.append(pattern)
         for domain in operator_domains:
             name = domain.strip().lower().lstrip(".")
             if name:
@@ -164,7 +174,13 @@ class Classifier:
             if app is not None:
                 best_app, best_labels = app, len(labels) - i
                 break
-        for pattern in self._patterns:
+        candidates = list(self._pattern_any)
+        for i in range(len(labels)):
+            candidates.extend(self._pattern_tails.get(".".join(labels[i:]), ()))
+            candidates.extend(self._pattern_tails.get("^" + labels[i], ()))
+        if len(candidates) > 1:
+            candidates.sort(key=lambda p: -p.literal_labels)
+        for pattern in candidates:
             if pattern.literal_labels < best_labels:
                 break  # sorted by literal labels: no later pattern can cover more of the name
             found = pattern.regex.search(name)
@@ -205,10 +221,14 @@ class Classifier:
 def _compile_pattern(domain: str, app: str) -> _Pattern:
     literal = sum(1 for label in domain.split(".") if "*" not in label)
     parts = domain.split(".")
-    tail = ""
+    wild = [i for i, label in enumerate(parts) if "*" in label]
+    tail = ".".join(parts[wild[-1] + 1 :]) if wild else domain
+    if parts[-1] == "*" and len(parts) > 1 and "*" not in parts[-2]:
+        tail = "^" + parts[-2]  # "pinterest.*": indexed by the label before the TLD (see Classifier.by_host)
+    suffix = ""
     if parts[-1] == "*":
         # "name.*": any top-level domain, or a country's "co.xx"/"com.xx"-style second-level suffix.
         parts = parts[:-1]
-        tail = r"\.(?:(?:co|com|net|org|gov|edu|ac|or|ne|go)\.[a-z]{2}|[a-z]{2,6})"
+        suffix = r"\.(?:(?:co|com|net|org|gov|edu|ac|or|ne|go)\.[a-z]{2}|[a-z]{2,6})"
     body = r"\.".join(re.escape(p).replace(r"\*", "[a-z0-9-]*") for p in parts)
-    return _Pattern(re.compile(rf"(^|\.){body}{tail}$"), literal, app)
+    return _Pattern(re.compile(rf"(^|\.){body}{suffix}$"), literal, app, tail)
