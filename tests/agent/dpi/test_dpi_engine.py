@@ -59,6 +59,19 @@ def test_taxonomy_has_every_required_category(classifier: Classifier) -> None:
     ("dns.google", "doh", "other"),
     ("portal.myisp.example", "operator", "operator"),
     ("live.tv.myisp.example", "operator", "operator"),
+    # iot heartbeats and background endpoints
+    ("a1.tuyaeu.com", "tuya", "iot"),
+    ("de.api.io.mi.com", "xiaomi_iot", "iot"),  # more specific than Xiaomi's web
+    ("avs-alexa-12-na.amazon.com", "alexa", "iot"),  # a pattern inside amazon.com
+    ("www.amazon.com", "amazon", "shopping"),
+    ("fw.ring.com", "ring", "iot"),
+    ("connectivitycheck.gstatic.com", "connectivity_check", "background"),
+    ("www.msftconnecttest.com", "connectivity_check", "background"),
+    ("mesu.apple.com", "apple_update", "background"),
+    ("7.tlu.dl.delivery.mp.microsoft.com", "windows_update", "background"),
+    ("v10.events.data.microsoft.com", "microsoft_telemetry", "background"),
+    ("www.microsoft.com", "microsoft", "web"),
+    ("0.pool.ntp.org", "ntp", "background"),
 ])
 def test_known_hosts(classifier: Classifier, host: str, app: str, category: str) -> None:
     verdict = classifier.by_host(host)
