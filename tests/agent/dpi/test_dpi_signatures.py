@@ -6,6 +6,7 @@ not copied from a capture.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 import pytest
@@ -140,3 +141,39 @@ def test_cdn_patterns_say_so() -> None:
     plain = classifier.by_host("www.tiktok.com")
     assert plain is not None and not plain.pattern
     assert classifier.by_host("images.shop-example.akamaized.net") is None
+
+
+@pytest.mark.parametrize(("l4", "port", "app"), [
+    ("tcp", 1119, "blizzard"), ("udp", 3724, "blizzard"), ("tcp", 24105, "zenimax"), ("udp", 22023, "among_us"),
+    ("tcp", 4244, "viber"), ("udp", 7985, "viber"), ("udp", 19305, "google_call"), ("udp", 64738, "mumble"),
+    ("udp", 9987, "teamspeak"), ("udp", 21027, "syncthing"), ("tcp", 4070, "spotify"), ("tcp", 1443, "sonos"),
+    ("udp", 27015, "steam"), ("udp", 3074, "xbox"), ("udp", 51820, "vpn"),
+])
+def test_documented_ports(l4: str, port: int, app: str) -> None:
+    verdict = Classifier().by_port(l4, port)
+    assert verdict is not None and verdict.app == app
+
+
+@pytest.mark.parametrize(("address", "l4", "port", "app"), [
+    ("91.108.8.1", "udp", 533, "telegram"),  # Telegram's cidr.txt
+    ("2001:b28:f23d::1", "tcp", 443, "telegram"),
+    ("162.249.72.1", "udp", 7194, "riot_games"),
+    ("185.88.236.110", "tcp", 5222, "threema"),
+    ("147.92.169.90", "udp", 29070, "line"),
+    ("66.22.241.8", "udp", 50004, "discord"),
+    ("24.105.57.16", "udp", 3724, "blizzard"),
+    ("142.250.82.76", "udp", 3478, "google_call"),  # Meet media relays
+    ("52.115.136.55", "udp", 3479, "teams"),
+    ("157.240.20.53", "tcp", 5222, "whatsapp"),  # Meta's blocks, WhatsApp's chat port
+    ("157.240.20.53", "tcp", 443, "facebook"),
+    ("157.240.20.53", "udp", 3478, "whatsapp"),
+])
+def test_published_address_blocks(address: str, l4: str, port: int, app: str) -> None:
+    verdict = Classifier().by_address(ipaddress.ip_address(address).packed, l4, port)
+    assert verdict is not None and verdict.app == app
+
+
+def test_address_blocks_respect_transport() -> None:
+    classifier = Classifier()
+    assert classifier.by_address(ipaddress.ip_address("66.22.241.8").packed, "tcp", 443) is None  # Discord: UDP
+    assert classifier.by_address(ipaddress.ip_address("147.92.169.90").packed, "tcp", 443) is None  # LINE: UDP
