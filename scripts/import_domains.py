@@ -1,7 +1,8 @@
-"""Import community domain lists (v2fly/domain-list-community format) into the DPI's imported domain table.
+"""Import public domain lists into the DPI's imported domain tables.
 
     python scripts/import_domains.py --source DIR [--map scripts/v2fly_map.tsv]
                                      [--base agent/dpi/domains.tsv] [--out agent/dpi/domains_v2fly.tsv]
+    python scripts/import_domains.py --ndpi FILE --commit SHA      (nDPI's host table, see below)
 
 ``DIR`` holds the lists (``DIR/data/<list>``, as in a checkout of https://github.com/v2fly/domain-list-community,
 MIT licence) and optionally ``DIR/COMMITS`` (``<list> TAB <commit>`` lines) naming the commit each list was
@@ -15,6 +16,13 @@ A list included by a mapped list goes to the including app unless it is mapped i
 counted: ``keyword:``/``regexp:`` lines, anything tagged ``@ads``, domains the hand-reviewed base table already
 lists (the base table wins: it is reviewed line by line), and domains already covered there by a suffix with the
 same app. The output is regenerated whole; never hand-edit it: fix the map or the base table and re-run.
+
+``--ndpi FILE`` reads nDPI's host table instead (``host_match[]`` of ntop/nDPI
+``src/lib/ndpi_content_match.c.inc``, LGPL-3.0: the host names and the application nDPI gives them are taken as
+facts, no code), either the C file itself or ``<pattern> TAB <nDPI app>`` lines, maps the applications through
+``scripts/ndpi_map.tsv`` and writes ``agent/dpi/domains_ndpi.tsv``; both other tables are its base. nDPI's
+patterns become ours: ``name.`` (any TLD) -> ``name.*``, ``-name.tld`` (a label ending so) -> ``*-name.tld``;
+substring patterns (``name-``) and very short ones are skipped.
 """
 
 from __future__ import annotations
@@ -84,19 +92,87 @@ def read_map(path: Path, categories: Iterable[str]) -> tuple[list[Mapping], set[
     return mappings, excluded
 
 
-def read_base(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """The hand-reviewed table: domain -> app for plain suffixes, and app -> category."""
+def read_base(*paths: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The tables already loaded before the output: domain or pattern -> app, and app -> category."""
     domains: dict[str, str] = {}
     categories: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        fields = [f.strip() for f in raw.split("#", 1)[0].split("\t") if f.strip()]
-        if len(fields) < 2 or fields[0].startswith("@"):
-            continue
-        categories[fields[0]] = fields[1]
-        for domain in " ".join(fields[2:]).split():
-            if domain != "-" and "*" not in domain:
-                domains.setdefault(domain.lower(), fields[0])
+    for path in paths:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            fields = [f.strip() for f in raw.split("#", 1)[0].split("\t") if f.strip()]
+            if len(fields) < 2 or fields[0].startswith("@"):
+                continue
+            categories.setdefault(fields[0], fields[1])
+            for domain in " ".join(fields[2:]).split():
+                if domain != "-":
+                    domains.setdefault(domain.lower(), fields[0])
     return domains, categories
+
+
+_C_ENTRY = re.compile(r'\{\s*"([^"]+)"\s*,\s*(?:/\*.*?\*/\s*)?"([^"]+)"')
+_PATTERN = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
+
+
+def read_ndpi_hosts(path: Path) -> list[tuple[str, str]]:
+    """(pattern, nDPI application) pairs from nDPI's host_match[] (the C file) or from TSV lines."""
+    text = path.read_text(encoding="utf-8")
+    pairs: list[tuple[str, str]] = []
+    if "ndpi_protocol_match host_match[]" in text:
+        start = text.index("ndpi_protocol_match host_match[]")
+        end = text.find("};", start)
+        return [(m.group(1).lower(), m.group(2)) for m in _C_ENTRY.finditer(text[start:end])]
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            host, _, app = line.partition("\t")
+            pairs.append((host.strip().lower(), app.strip()))
+    return pairs
+
+
+def ndpi_pattern(pattern: str) -> str | None:
+    """nDPI's host pattern in our table's syntax, or None when it has no equivalent."""
+    if pattern.endswith("-") or pattern.startswith("."):
+        return None  # a substring match anywhere: no label-bounded equivalent
+    if pattern.startswith("-"):
+        pattern = "*" + pattern
+    if pattern.endswith("."):
+        pattern += "*"
+    literal = pattern.replace("*", "").strip(".-")
+    if len(literal) < 4 or not _PATTERN.match(pattern):
+        return None
+    return pattern
+
+
+def import_ndpi(pairs: list[tuple[str, str]], mappings: list[Mapping], excluded: set[str],
+                base_domains: dict[str, str], base_categories: dict[str, str], commit: str) -> Report:
+    """nDPI's hosts of every mapped application, skipping what the base tables already say."""
+    report = Report()
+    report.lists_read["host_match"] = commit
+    mapped = {m.source: m for m in mappings}
+    claimed: dict[str, str] = {}
+    for mapping in mappings:
+        if base_categories.get(mapping.app, mapping.category) != mapping.category:
+            raise DomainImportError(f"{mapping.source}: app {mapping.app} is {base_categories[mapping.app]} in "
+                                    f"the base tables, not {mapping.category}")
+        report.categories[mapping.app] = mapping.category
+        report.imported.setdefault(mapping.app, [])
+    for raw, ndpi_app in pairs:
+        mapping = mapped.get(ndpi_app)
+        if mapping is None:
+            report.skip("application not mapped")
+            continue
+        pattern = ndpi_pattern(raw)
+        if pattern is None:
+            report.skip("substring or too short a pattern")
+        elif raw in excluded or pattern in excluded:
+            report.skip("excluded by the map")
+        elif pattern in base_domains or ("*" not in pattern and _covered(pattern, mapping.app, base_domains)):
+            report.skip("already in the base tables")
+        elif claimed.setdefault(pattern, mapping.app) != mapping.app:
+            report.skip("named for two applications")
+        elif pattern not in report.imported[mapping.app]:
+            report.imported[mapping.app].append(pattern)
+    report.imported = {app: domains for app, domains in report.imported.items() if domains}
+    return report
 
 
 def list_entries(source_dir: Path, name: str, report: Report) -> list[tuple[str, str]] | None:
@@ -189,12 +265,21 @@ def _covered(domain: str, app: str, base: dict[str, str]) -> bool:
     return any(base.get(".".join(labels[i:])) == app for i in range(1, len(labels)))
 
 
-def render(report: Report, source_label: str) -> str:
+V2FLY_HEADER = (
+    "# Source: {label} (MIT licence, (c) the v2fly community), lists and commits below.",
+    "# Mapping to our taxonomy: scripts/v2fly_map.tsv (reviewed). Loaded after domains.tsv, which wins.",
+)
+NDPI_HEADER = (
+    "# Source: {label} (LGPL-3.0; host names and the application nDPI gives them, taken as facts, no code).",
+    "# Mapping to our taxonomy: scripts/ndpi_map.tsv (reviewed). Loaded last: domains.tsv and domains_v2fly.tsv win.",
+)
+
+
+def render(report: Report, source_label: str, header: tuple[str, ...] = V2FLY_HEADER) -> str:
     """The imported table's text: a header naming the source, its licence and commits, then one line per app."""
     lines = [
         "# homescope imported domain table: GENERATED by scripts/import_domains.py, do not edit by hand.",
-        f"# Source: {source_label} (MIT licence, (c) the v2fly community), lists and commits below.",
-        "# Mapping to our taxonomy: scripts/v2fly_map.tsv (reviewed). Loaded after domains.tsv, which wins.",
+        *(line.format(label=source_label) for line in header),
         "# Format: as domains.tsv (<app_id> TAB <category> TAB <domain> ...).",
         "#",
     ]
@@ -212,26 +297,40 @@ def render(report: Report, source_label: str) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, required=True, help="directory holding data/<list> (and COMMITS)")
-    parser.add_argument("--map", type=Path, default=REPO / "scripts" / "v2fly_map.tsv")
-    parser.add_argument("--base", type=Path, default=REPO / "agent" / "dpi" / "domains.tsv")
-    parser.add_argument("--out", type=Path, default=REPO / "agent" / "dpi" / "domains_v2fly.tsv")
-    parser.add_argument("--label", default="https://github.com/v2fly/domain-list-community, data/")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--source", type=Path, help="directory holding data/<list> (and COMMITS)")
+    source.add_argument("--ndpi", type=Path, help="nDPI's ndpi_content_match.c.inc, or <pattern> TAB <app> lines")
+    parser.add_argument("--commit", default="", help="the nDPI commit the host table was read at (--ndpi)")
+    parser.add_argument("--map", type=Path)
+    parser.add_argument("--base", type=Path, action="append")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--label")
     args = parser.parse_args(argv)
+    dpi = REPO / "agent" / "dpi"
+    ndpi = args.ndpi is not None
+    map_path = args.map or REPO / "scripts" / ("ndpi_map.tsv" if ndpi else "v2fly_map.tsv")
+    bases = args.base or ([dpi / "domains.tsv", dpi / "domains_v2fly.tsv"] if ndpi else [dpi / "domains.tsv"])
+    out = args.out or dpi / ("domains_ndpi.tsv" if ndpi else "domains_v2fly.tsv")
+    label = args.label or ("https://github.com/ntop/nDPI, src/lib/ndpi_content_match.c.inc host_match[]" if ndpi
+                           else "https://github.com/v2fly/domain-list-community, data/")
     sys.path.insert(0, str(REPO))
     from agent.dpi.classifier import CATEGORIES  # the agent package: only for the taxonomy's names
 
     try:
-        mappings, excluded = read_map(args.map, CATEGORIES)
-        base_domains, base_categories = read_base(args.base)
-        report = import_lists(args.source, mappings, excluded, base_domains, base_categories)
+        mappings, excluded = read_map(map_path, CATEGORIES)
+        base_domains, base_categories = read_base(*bases)
+        if ndpi:
+            report = import_ndpi(read_ndpi_hosts(args.ndpi), mappings, excluded, base_domains, base_categories,
+                                 args.commit)
+        else:
+            report = import_lists(args.source, mappings, excluded, base_domains, base_categories)
     except (DomainImportError, OSError) as exc:
         print(f"import_domains: {exc}", file=sys.stderr)
         return 2
-    args.out.write_text(render(report, args.label), encoding="utf-8")
+    out.write_text(render(report, label, NDPI_HEADER if ndpi else V2FLY_HEADER), encoding="utf-8")
     total = sum(len(d) for d in report.imported.values())
     print(f"import_domains: {total} domains for {len(report.imported)} apps from {len(report.lists_read)} lists"
-          f" -> {args.out}; skipped {dict(sorted(report.skipped.items()))}; missing includes "
+          f" -> {out}; skipped {dict(sorted(report.skipped.items()))}; missing includes "
           f"{sorted(report.missing) or 'none'}", file=sys.stderr)
     return 0
 

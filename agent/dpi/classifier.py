@@ -26,8 +26,8 @@ CATEGORIES = (
     "iot", "background",
 )
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
-# Packaged tables, loaded in order: the hand-reviewed table, then the imported one (scripts/import_domains.py).
-PACKAGED_TABLES = ("domains.tsv", "domains_v2fly.tsv")
+# Packaged tables, loaded in order: the hand-reviewed table, then the imported ones (scripts/import_domains.py).
+PACKAGED_TABLES = ("domains.tsv", "domains_v2fly.tsv", "domains_ndpi.tsv")
 OPERATOR_APP = "operator"
 _LABEL = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
 _APP_ID = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -268,3 +268,19 @@ def compare(expected: Iterable[dict[str, Any]], ours: Iterable[dict[str, Any]]) 
                 f"(app {(mine or {}).get('app')}, host {(mine or {}).get('host')})"
             )
     return result
+
+
+def importer_map() -> dict[str, str]:
+    """nDPI application -> our category from the importer's reviewed map (``scripts/ndpi_map.tsv``)."""
+    out: dict[str, str] = {}
+    for raw in (repo_root() / "scripts" / "ndpi_map.tsv").read_text(encoding="utf-8").splitlines():
+        fields = [f.strip() for f in raw.split("#", 1)[0].split("\t") if f.strip()]
+        if len(fields) == 3:
+            out[fields[0]] = fields[2]
+    return out
+
+
+# Every application the importer maps has the same reviewed category here (a test checks they agree), so the
+# scoring knows the several hundred applications nDPI's host table names, not only those the captures show.
+for _app, _category in importer_map().items():
+    NDPI_APP_CATEGORY.setdefault(_app, _category)

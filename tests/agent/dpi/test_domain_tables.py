@@ -105,3 +105,44 @@ def test_importer_refuses_an_unknown_category(tmp_path: Path, capsys: pytest.Cap
     mapping = write(tmp_path / "map.tsv", "# reviewed\nx\tx_app\tmovies\n")
     assert importer.main(["--source", str(tmp_path), "--map", str(mapping), "--out", str(tmp_path / "o")]) == 2
     assert "map.tsv:2: unknown category 'movies'" in capsys.readouterr().err
+
+
+def test_importer_map_and_scoring_map_agree() -> None:
+    from tests.agent.dpi import ndpi_reference as ref
+
+    disagree = {app: (category, ref.NDPI_APP_CATEGORY[app]) for app, category in ref.importer_map().items()
+                if ref.NDPI_APP_CATEGORY[app] != category}
+    assert not disagree, disagree
+    assert len(ref.importer_map()) > 150
+
+
+def test_importer_reads_ndpi_host_table(tmp_path: Path) -> None:
+    importer = load_importer()
+    c_file = write(tmp_path / "ndpi_content_match.c.inc", """
+static ndpi_protocol_match host_match[] =
+  {
+   { "example-video.com",   "ExVideo", NDPI_PROTOCOL_X, NDPI_PROTOCOL_CATEGORY_VIDEO, 0, 0 },
+   { "exvideo.",            "ExVideo", NDPI_PROTOCOL_X, NDPI_PROTOCOL_CATEGORY_VIDEO, 0, 0 },
+   { "-buy.exshop.com", /* a comment */ "ExShop", NDPI_PROTOCOL_Y, NDPI_PROTOCOL_CATEGORY_SHOPPING, 0, 0 },
+   { "exshop-",             "ExShop", NDPI_PROTOCOL_Y, NDPI_PROTOCOL_CATEGORY_SHOPPING, 0, 0 },
+   { "old.example",         "ExShop", NDPI_PROTOCOL_Y, NDPI_PROTOCOL_CATEGORY_SHOPPING, 0, 0 },
+   { "unmapped.example",    "Other", NDPI_PROTOCOL_Z, NDPI_PROTOCOL_CATEGORY_WEB, 0, 0 },
+   { NULL, NULL, 0, 0, 0, 0 }
+  };
+static ndpi_category_match category_match[] = { { "not.a.host.match", 0, 0 } };
+""")
+    mapping = write(tmp_path / "map.tsv", "ExVideo\tex_video\tvideo\nExShop\tex_shop\tshopping\n")
+    base = write(tmp_path / "base.tsv", "ex_shop\tshopping\told.example\n")
+    out = tmp_path / "out.tsv"
+    assert importer.main(["--ndpi", str(c_file), "--commit", "c" * 40, "--map", str(mapping), "--base", str(base),
+                          "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "LGPL-3.0" in text and "# list host_match @ " + "c" * 40 in text
+    rows = {line.split("\t")[0]: line.split("\t")[2].split() for line in text.splitlines()
+            if line and not line.startswith("#")}
+    # "name." is any TLD, "-name" a label's end; a substring pattern has no equivalent; the base wins.
+    assert rows == {"ex_video": ["example-video.com", "exvideo.*"], "ex_shop": ["*-buy.exshop.com"]}
+    classifier = Classifier(base.read_text(encoding="utf-8") + text)
+    for host, app in (("cdn.exvideo.co.uk", "ex_video"), ("p12-buy.exshop.com", "ex_shop")):
+        verdict = classifier.by_host(host)
+        assert verdict is not None and verdict.app == app, host
