@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from collector.store.sql import Database
 from protocol.codec import decode_stored, decode_unframed
 
 
@@ -127,6 +128,11 @@ class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
     url: str
+    @property
+    def db(self) -> Database:
+        """SQL written once for both backends, for the store's concerns (``store/sql.py``)."""
+        ...
+
     #: How many ``write_batch`` calls may run at once, each in its own transaction (their
     #: commits may then end in any order). One for a single-writer store.
     concurrent_writes: int

@@ -30,12 +30,12 @@ from collector.store.base import (
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
+from collector.store.postgres_db import PostgresDatabase, store_error
 from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 #: Lock id for migrations, so two collectors starting together do not both migrate.
 MIGRATION_LOCK = 0x6873_0001
-_TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
 # Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text).
@@ -68,9 +68,7 @@ def _month_start(ts: int, shift: int = 0) -> int:
 
 
 def _error(exc: psycopg.Error) -> StoreError:
-    code = getattr(exc, "sqlstate", None) or ""
-    transient = isinstance(exc, psycopg.OperationalError) or code in _TRANSIENT
-    return StoreError(f"postgresql: {exc}".strip()[:500], transient=transient)
+    return store_error(exc)
 
 
 class PostgresStore(PostgresInsightsMixin):
@@ -87,6 +85,8 @@ class PostgresStore(PostgresInsightsMixin):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
+        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
+        self.db = PostgresDatabase(self._pool)
 
     async def open(self) -> None:
         try:

@@ -34,6 +34,7 @@ from collector.store.base import (
 )
 from collector.store.migrations import migrations
 from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.sqlite_db import SqliteDatabase
 from collector.store.sqlite_insights import InsightsMixin
 
 T = TypeVar("T")
@@ -79,6 +80,8 @@ class SqliteStore(InsightsMixin):
         self._turns: int | None = None  # the writers' lock file (see _write)
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
+        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
+        self.db = SqliteDatabase(self._write, self._read)
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
