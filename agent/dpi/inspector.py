@@ -21,7 +21,15 @@ from agent.dpi.flows import Flow, FlowTable
 from agent.dpi.http import parse_request, strip_port
 from agent.dpi.packet import TCP, TCP_ACK, TCP_SYN, UDP, Packet
 from agent.dpi.quic import QuicReassembler, is_gquic_client
-from agent.dpi.signatures import Match, http_agent_app, tcp_signature, udp_signature
+from agent.dpi.signatures import (
+    Hello,
+    Match,
+    confirm,
+    http_agent_app,
+    tcp_signature,
+    udp_hello,
+    udp_signature,
+)
 from agent.dpi.tls import TlsReassembler, looks_like_client_hello
 
 LAN_PORTS = frozenset({67, 68, 137, 138, 1900, 5353, 5355})
@@ -135,6 +143,16 @@ class Inspector:
                 self._quic(flow, payload)
             if flow.done or flow.l7 == "quic":
                 return
+        if isinstance(flow.state, Hello):
+            # A two-packet exchange: the next datagram from the other side confirms it or ends the wait.
+            pending, flow.state = flow.state, None
+            confirmed = confirm(pending, payload, up)
+            if confirmed is not None:
+                self._signature(flow, confirmed)
+                return
+        elif flow.inspected == 1 and flow.app is None and (hello := udp_hello(payload, up)) is not None:
+            flow.state = hello
+            return
         if flow.app is None:
             # Signatures are tried on every inspected packet until one names the app: a call's first packets
             # may be plain RTP or a STUN binding, and the relay's realm or a vendor attribute comes later.

@@ -11,7 +11,8 @@ one capture; each names its public source. Sources:
   CONNECT command; Photon runs many mobile games, Toca Boca's among them);
 - header constants of proprietary protocols as published in nDPI's dissectors (``ntop/nDPI``
   ``src/lib/protocols/*.c``, LGPL-3.0; the constants are facts about the protocols, re-stated here, no
-  code taken): QQ's OICQ (STX 0x02 ... ETX 0x03), Alibaba Cloud's link protocol (0xCEFABEBA and a length),
+  code taken): Epic Games' hello and answer (the answer echoes the hello's first word with bit 3 set),
+  QQ's OICQ (STX 0x02 ... ETX 0x03), Alibaba Cloud's link protocol (0xCEFABEBA and a length),
   CryEngine's network layer, Tencent games' 0x3366 header, Gaijin's telemetry, Discord's voice keep-alive
   (0x1337CAFE), WhatsApp's chat prologue ("WA" and a version, optionally after the "ED" edge header).
 A signature names the protocol (``Match.protocol``) and, when the protocol belongs to one service, the app.
@@ -136,6 +137,30 @@ def is_wild_rift_hello(payload: bytes) -> bool:
 def is_wild_rift_answer(payload: bytes) -> bool:
     """The server's answer to :func:`is_wild_rift_hello`."""
     return len(payload) == 359 and payload[:4] == b"\x10\x00\x00\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first datagram of a two-packet exchange, kept until the other side's answer confirms it."""
+
+    protocol: str
+    key: bytes
+    up: bool
+
+
+def udp_hello(payload: bytes, up: bool) -> Hello | None:
+    """A flow's first datagram that only an answer can confirm: Epic Games' (Fortnite, Rocket League...)
+    connection hello, a 32-bit word with bit 3 clear followed at bytes 10-34 by zeros."""
+    if len(payload) >= 34 and not payload[3] & 0x08 and payload[10:34] == bytes(24):
+        return Hello("epic_games", payload[:4], up)
+    return None
+
+
+def confirm(hello: Hello, payload: bytes, up: bool) -> Match | None:
+    """The protocol a pending hello and this answer (from the other side) make, or None."""
+    if up != hello.up and len(payload) > 4 and payload[:4] == hello.key[:3] + bytes([hello.key[3] | 0x08]):
+        return Match(hello.protocol, "epic_games")
+    return None
 
 
 def is_tencent_game(payload: bytes) -> bool:

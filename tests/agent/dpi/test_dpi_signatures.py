@@ -14,7 +14,11 @@ import pytest
 from agent.dpi import signatures as sig
 from agent.dpi import stun
 from agent.dpi.classifier import Classifier
+from agent.dpi.flows import Flow
 from agent.dpi.http import parse_request
+from agent.dpi.inspector import Inspector
+from agent.dpi.packet import decode
+from tests.agent.dpi import dpi_wire as w
 
 
 def stun_message(kind: int, attributes: list[tuple[int, bytes]]) -> bytes:
@@ -177,3 +181,27 @@ def test_address_blocks_respect_transport() -> None:
     classifier = Classifier()
     assert classifier.by_address(ipaddress.ip_address("66.22.241.8").packed, "tcp", 443) is None  # Discord: UDP
     assert classifier.by_address(ipaddress.ip_address("147.92.169.90").packed, "tcp", 443) is None  # LINE: UDP
+
+
+def _udp_flows(frames: list[bytes]) -> list[Flow]:
+    closed: list[Flow] = []
+    inspector = Inspector(Classifier(), on_flow_end=lambda f, _r: closed.append(f))
+    for frame in frames:
+        packet = decode(1, frame, 0.0)
+        assert packet is not None
+        inspector.feed(packet)
+    inspector.finish()
+    return closed
+
+
+def test_epic_games_hello_needs_the_answer() -> None:
+    hello = bytes.fromhex("1a2b3c40") + bytes(6) + bytes(24) + b"rest of the hello"
+    answer = bytes.fromhex("1a2b3c48") + b"server answer"
+    st, server = "192.168.1.20", "198.51.100.30"  # port 7777: no port rule names it
+    confirmed = _udp_flows([w.udp4(st, 50000, server, 7777, hello),
+                            w.udp4(server, 7777, st, 50000, answer, smac=w.GATEWAY_MAC, dmac=w.CLIENT_MAC)])
+    assert [(f.app, f.app_source, f.l7) for f in confirmed] == [("epic_games", "payload", "epic_games")]
+    wrong = bytes.fromhex("1a2b3c40") + b"not the echo"  # bit 3 not set: not the answer
+    unconfirmed = _udp_flows([w.udp4(st, 50001, server, 7777, hello),
+                              w.udp4(server, 7777, st, 50001, wrong, smac=w.GATEWAY_MAC, dmac=w.CLIENT_MAC)])
+    assert unconfirmed[0].app is None
