@@ -67,6 +67,11 @@ class AgentConfig:
     #: The operator's own domain table (domains.tsv format), read at start; its entries override the
     #: packaged tables, so the operator extends the DPI without a release. Empty: none.
     dpi_extra_domains: str = ""
+    #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
+    #: only collectors publish them.
+    commands: bool = True
+    #: When set, commands must also carry an HMAC with this key (shared with the collector).
+    command_key: str = ""
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 

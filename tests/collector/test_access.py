@@ -53,6 +53,13 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/homes/{gateway_id}"): P.HOMES_READ,
     ("GET", "/areas"): P.FLEET_READ,
     ("GET", "/api/v1/openapi.json"): P.FLEET_READ,
+    ("GET", "/installer"): P.INSTALL,
+    ("GET", "/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/installer/homes/{gateway_id}/install"): P.INSTALL,
+    ("GET", "/api/v1/installer/search"): P.INSTALL,
+    ("GET", "/api/v1/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/api/v1/installer/homes/{gateway_id}/measure"): P.INSTALL,
+    ("GET", "/api/v1/installer/commands/{command_id}"): P.INSTALL,
 }
 
 
