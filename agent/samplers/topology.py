@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from agent.parsers.assoc import associations
+from agent.parsers.device import Tools, tools_for
+from agent.parsers.wireless import wifi_interfaces
 from agent.record import record
-from agent.samplers.assoc import associations
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, tools_for
-from agent.samplers.wire import conform
-from agent.samplers.wireless import wifi_interfaces
+from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import TopologyLink
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar
 
+from agent.parsers.device import Tools, read_net_dev, tools_for, ubus_call
+from agent.parsers.procfs import parse_default_gateway
 from agent.record import field, record
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, read_net_dev, tools_for, ubus_call
-from agent.samplers.procfs import parse_default_gateway
-from agent.samplers.wire import conform
+from agent.samplers.base import SampleContext, conform
 from agent.subscription import Subscription
 from agent.system import System, SystemAccessError
 from protocol.shapes import Wan

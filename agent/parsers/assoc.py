@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.parsers.device import Tools, hostapd_objects, parse_ubus_list, tools_for, ubus_call
+from agent.parsers.wireless import STANDARDS, WifiIface, wifi_interfaces
 from agent.record import fields, record
-from agent.samplers.device import Tools, hostapd_objects, parse_ubus_list, tools_for, ubus_call
-from agent.samplers.wireless import STANDARDS, WifiIface, wifi_interfaces
 from agent.system import System, SystemAccessError
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.parsers.device import Tools, tools_for, ubus_call
 from agent.record import record
-from agent.samplers.device import Tools, tools_for, ubus_call
 from agent.system import System, SystemAccessError
 
 _IWINFO_MODES = {
