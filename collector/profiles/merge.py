@@ -189,6 +189,8 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any]) -> dict[str, An
             continue
         mine = day[key]
         if key in ("v", "hb"):
+            if len(mine) < len(value):  # stored under an older, shorter layout: zeros past its end
+                mine.extend([0] * (len(value) - len(mine)))
             for i, x in enumerate(value):
                 if x:
                     mine[i] += x
