@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from collector.store.rows import ReportRow
 from protocol.codec import decode_stored, decode_unframed
 
 
@@ -62,9 +63,9 @@ class SpooledMessage:
         body: dict[str, Any] = found["body"]
         return body
 
-    def row(self) -> tuple[str, int, int, str, int, int, int, int, float, bytes]:
-        """The ``reports`` row, in column order."""
-        return (
+    def row(self) -> ReportRow:
+        """The ``reports`` row."""
+        return ReportRow(
             self.gateway_id,
             self.epoch,
             self.seq,

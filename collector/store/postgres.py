@@ -10,6 +10,7 @@ month of ``window_end``; retention drops whole partitions.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
 from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
+from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, REPORTS, Table
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 #: Lock id for migrations, so two collectors starting together do not both migrate.
@@ -38,27 +40,10 @@ MIGRATION_LOCK = 0x6873_0001
 _TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
-# Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text).
-GATEWAY_TYPES = "tffiiiiiitt"
-FACT_TYPES = "tiiffiiffiiittt"
-ROLLUP_TYPES = "tiiiifiiii"
-_SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text"}
-
-
-def _placeholders(types: str) -> str:
-    return ", ".join(f"%b::{_SQL_TYPES[t]}[]" for t in types)
-
-
-REPORT_COPY_TYPES = ["text", "int8", "int8", "text", "int8", "int8", "int8", "int8", "float8", "bytea"]
-GATEWAY_ARRAYS = _placeholders(GATEWAY_TYPES)
-FACT_ARRAYS = _placeholders(FACT_TYPES)
-ROLLUP_ARRAYS = _placeholders(ROLLUP_TYPES)
-
-
-def _arrays(rows: list[tuple[Any, ...]], types: str) -> list[Column]:
-    """Rows as one binary array parameter per column, for ``unnest``."""
-    columns = zip(*rows, strict=True) if rows else ([] for _ in types)
-    return [column(_SQL_TYPES[t], c) for t, c in zip(types, columns, strict=True)]
+def _arrays(rows: Sequence[tuple[Any, ...]], table: Table) -> list[Column]:
+    """Rows as one binary array parameter per column, for ``unnest`` (``table.pg_arrays``)."""
+    columns = zip(*rows, strict=True) if rows else ([] for _ in table.columns)
+    return [column(t, c) for t, c in zip(table.pg_types, columns, strict=True)]
 
 
 def _month_start(ts: int, shift: int = 0) -> int:
@@ -235,7 +220,7 @@ class PostgresStore(PostgresInsightsMixin):
         if fresh:
             try:
                 async with conn.cursor() as copy_cur, copy_cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(REPORT_COPY_TYPES)
+                    copy.set_types(list(REPORTS.pg_types))
                     for m in fresh.values():
                         await copy.write_row(m.row())
             except psycopg.errors.UniqueViolation as exc:
@@ -281,33 +266,28 @@ class PostgresStore(PostgresInsightsMixin):
             " latest_epoch = coalesce(u.epoch, g.latest_epoch), latest_seq = coalesce(u.seq, g.latest_seq),"
             " latest_payload = CASE WHEN u.epoch IS NULL THEN g.latest_payload END,"
             " latest_rates = coalesce(u.rates, g.latest_rates), counters = coalesce(u.counters, g.counters)"
-            f" FROM unnest({GATEWAY_ARRAYS}) AS u(gateway_id, first_seen, last_seen, reports, events,"
-            " window_end, uptime_s, epoch, seq, rates, counters) WHERE g.gateway_id = u.gateway_id",
-            _arrays(
-                [
-                    (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (None,) * 6))
-                    for gid, c in sorted(plan.gateways.items())
-                ],
-                GATEWAY_TYPES,
-            ),
+            f" FROM unnest({GATEWAY_CHANGES.pg_arrays}) AS u({GATEWAY_CHANGES.names})"
+            " WHERE g.gateway_id = u.gateway_id",
+            _arrays(plan.gateway_rows(), GATEWAY_CHANGES),
         )
         if plan.facts:
             await conn.execute(
-                f"INSERT INTO gateway_facts SELECT * FROM unnest({FACT_ARRAYS}) ON CONFLICT DO NOTHING",
-                _arrays(plan.facts, FACT_TYPES),
+                f"INSERT INTO {FACTS.name} ({FACTS.names}) SELECT * FROM unnest({FACTS.pg_arrays})"
+                " ON CONFLICT DO NOTHING",
+                _arrays(plan.facts, FACTS),
             )
-        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+        for table, rollups in ((HOURLY, plan.hourly), (DAILY, plan.daily)):
             if rollups:
                 await conn.execute(
-                    f"INSERT INTO {table} SELECT * FROM unnest({ROLLUP_ARRAYS})"
+                    f"INSERT INTO {table.name} ({table.names}) SELECT * FROM unnest({table.pg_arrays})"
                     " ON CONFLICT (gateway_id, start) DO UPDATE SET"
-                    + q.ROLLUP_SET.format(t=table, greatest="GREATEST"),
-                    _arrays([(gid, start, *r.row()) for (gid, start), r in sorted(rollups.items())], ROLLUP_TYPES),
+                    + q.ROLLUP_SET.format(t=table.name, greatest="GREATEST"),
+                    _arrays(BatchPlan.rollup_rows(rollups), table),
                 )
         async with conn.cursor() as cur:
             if plan.events:
                 await cur.executemany(
-                    "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    q.for_format(EVENTS.insert()) + " ON CONFLICT DO NOTHING",
                     plan.events,
                 )
         # Home-profile day rollups are folded after the commit, off the ingest path; the

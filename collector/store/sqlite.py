@@ -33,7 +33,8 @@ from collector.store.base import (
     rollup_table,
 )
 from collector.store.migrations import migrations
-from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
+from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, REPORTS
 from collector.store.sqlite_insights import InsightsMixin
 
 T = TypeVar("T")
@@ -246,7 +247,7 @@ class SqliteStore(InsightsMixin):
                 existing.add(key)
                 result.inserted.append(key)
                 new.append(m)
-        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [m.row() for m in new])
+        db.executemany(REPORTS.insert(), [m.row() for m in new])
         if new:
             self._apply_plan(db, new)
         db.executemany(
@@ -308,7 +309,8 @@ class SqliteStore(InsightsMixin):
         # one statement per gateway: counts always, the latest state when a newer report came
         db.executemany(
             "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events, last_window_end,"
-            " last_uptime_s, latest_epoch, latest_seq, latest_rates, counters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " last_uptime_s, latest_epoch, latest_seq, latest_rates, counters)"
+            " VALUES (?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
             " reports = reports + excluded.reports, events = events + excluded.events,"
             " last_window_end = iif(excluded.latest_epoch IS NULL, last_window_end, excluded.last_window_end),"
@@ -318,23 +320,16 @@ class SqliteStore(InsightsMixin):
             " latest_payload = iif(excluded.latest_epoch IS NULL, latest_payload, NULL),"
             " latest_epoch = coalesce(excluded.latest_epoch, latest_epoch),"
             " latest_seq = coalesce(excluded.latest_seq, latest_seq)",
-            [
-                (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (0, 0, None, None, None, None)))
-                for gid, c in plan.gateways.items()
-            ],
+            plan.gateway_rows(),
         )
-        db.executemany(
-            f"INSERT INTO gateway_facts VALUES ({','.join('?' * 15)}) ON CONFLICT DO NOTHING", plan.facts
-        )
-        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+        db.executemany(FACTS.insert() + " ON CONFLICT DO NOTHING", plan.facts)
+        for table, rollups in ((HOURLY, plan.hourly), (DAILY, plan.daily)):
             db.executemany(
-                f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway_id, start) DO UPDATE SET"
-                + q.ROLLUP_SET.format(t=table, greatest="max"),
-                [(gid, start, *r.row()) for (gid, start), r in rollups.items()],
+                table.insert() + " ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                + q.ROLLUP_SET.format(t=table.name, greatest="max"),
+                BatchPlan.rollup_rows(rollups),
             )
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", plan.events
-        )
+        db.executemany(EVENTS.insert() + " ON CONFLICT DO NOTHING", plan.events)
         # Home-profile day rollups are folded after the commit, off the ingest path; the
         # queue row written here makes that happen exactly once (sqlite_insights.py).
         self._queue_folds(db, [m for m in new if m.kind == "report"])
