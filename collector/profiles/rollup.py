@@ -23,10 +23,11 @@ configuration. Fractional figures are stored as fixed-point integers, so sums ar
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from collector.profiles import layout
-from collector.profiles.merge import merge_day, merge_many, slot_hex
+from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
 
 SLOTS_PER_DAY = 96
 SLOT_S = 900
@@ -84,15 +85,41 @@ def day_of(window_start: int) -> int:
 
 def window_contribution(body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
     """What one report window adds to its home's day (JSON-serialisable)."""
+    c, sparse = _window(body, window_start, window_end)
+    v = layout.zeros()
+    for i, x in sparse.items():
+        v[i] = x
+    return {"v": v, **c}
+
+
+def fold_window(day: dict[str, Any], body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
+    """Add one report window to ``day`` in place; returns ``day``.
+
+    The same day as ``fold_into(day, window_contribution(...))``, without building the dense
+    window vector: a window sets ~30 of its ~300 positions, and this adds only those (the
+    fold's hot loop: ~3x cheaper than contribution + merge).
+    """
+    c, sparse = _window(body, window_start, window_end)
+    v = day.get("v")
+    if v is None:
+        v = day["v"] = layout.zeros()
+    elif len(v) < layout.SIZE:  # stored under an older, shorter layout: zeros past its end
+        v.extend([0] * (layout.SIZE - len(v)))
+    for i, x in sparse.items():
+        v[i] += x
+    return fold_into(day, c, owned=True)
+
+
+def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    # everything a window adds but its vector, and the vector's non-zero positions
     length = max(1, window_end - window_start)
     slot = (window_start // SLOT_S) % SLOTS_PER_DAY
-    v = layout.zeros()
+    v: defaultdict[int, int] = defaultdict(int)
     v[layout.N] = 1
     wan = body.get("wan") or {}
     offline = int(wan.get("offline_s") or 0)
     v[layout.ONLINE_S], v[layout.OFFLINE_S] = int(wan.get("online_s") or 0), offline
     c: dict[str, Any] = {
-        "v": v,
         "first": window_start,
         "last": window_end,
         "slots": slot_hex(1 << slot),
@@ -123,9 +150,9 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         if s.get("reachable_kbps"):
             x[ST_BW_N] += 1
             x[ST_BW_SUM] += int(s["reachable_kbps"])
-    _fold_apps(c, body.get("apps") or [], links, window_start, length)
+    _fold_apps(c, v, body.get("apps") or [], links, window_start, length)
     _fold_wifi(v, body, links)
-    _fold_quality(c, body.get("quality") or [], links)
+    _fold_quality(c, v, body.get("quality") or [], links)
     if "neighbours" in body:
         v[layout.SCANS] = 1
         c["comp"] = _competitors(body.get("neighbours") or [])
@@ -133,13 +160,17 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         c["mesh"] = len(body["topology"])
     c["tm"] = terminals
     c["sx"] = links
-    return c
+    return c, v
 
 
 def _fold_apps(
-    c: dict[str, Any], apps: list[dict[str, Any]], links: dict[str, dict[str, Any]], start: int, length: int
+    c: dict[str, Any],
+    v: defaultdict[int, int],
+    apps: list[dict[str, Any]],
+    links: dict[str, dict[str, Any]],
+    start: int,
+    length: int,
 ) -> None:
-    v: list[int] = c["v"]
     cap_min = max(1, round(length / 60))
     names: dict[str, dict[str, int]] = {}
     down_total = up_total = engaged = 0
@@ -180,7 +211,7 @@ def _fold_apps(
     c["apps"], c["hb"] = names, hb
 
 
-def _fold_wifi(v: list[int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
+def _fold_wifi(v: defaultdict[int, int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
     radio: dict[str, tuple[float, float]] = {}
     for r in body.get("radios") or []:
         b = layout.band_index(r.get("band") or "")
@@ -221,8 +252,9 @@ def _fold_wifi(v: list[int], body: dict[str, Any], links: dict[str, dict[str, An
             v[wn + 4] += 1
 
 
-def _fold_quality(c: dict[str, Any], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]) -> None:
-    v: list[int] = c["v"]
+def _fold_quality(
+    c: dict[str, Any], v: defaultdict[int, int], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]
+) -> None:
     worst: dict[str, int] = {}
     for row in quality:
         target = str(row.get("target") or "")
@@ -284,4 +316,4 @@ def join_day(core: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, A
     return {**core, **detail} if detail else core
 
 
-__all__ = ["merge_day", "merge_many", "split_day", "window_contribution"]
+__all__ = ["fold_window", "merge_day", "merge_many", "split_day", "window_contribution"]

@@ -28,10 +28,12 @@ from collector.store.base import (
     gateway_dict,
     rollup_table,
 )
+from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
-from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
+from collector.store.postgres_folds import KEYS, PostgresFolds, key_arrays
+from collector.store.postgres_insights import PostgresInsightsMixin
 from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, REPORTS, Table
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -72,6 +74,7 @@ class PostgresStore(PostgresInsightsMixin):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
+        self.folds = PostgresFolds(self._tx, Folds())
 
     async def open(self) -> None:
         try:
@@ -136,7 +139,7 @@ class PostgresStore(PostgresInsightsMixin):
             # U64 on the wire, BIGINT here: a seq or a counter delta past 2**63 cannot be stored.
             # Refused for good, so ingest tries the batch record by record and quarantines it.
             raise StoreError(f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False) from exc
-        self._folds_committed(messages, result)  # committed: keep the bodies for folding
+        self.folds.state.committed(messages, result.inserted)  # committed: keep them for folding
         return result
 
     async def _apply(
@@ -291,8 +294,26 @@ class PostgresStore(PostgresInsightsMixin):
                     plan.events,
                 )
         # Home-profile day rollups are folded after the commit, off the ingest path; the
-        # queue row written here makes that happen exactly once (postgres_insights.py).
-        await self._queue_folds(conn, [m for m in new if m.kind == "report"])
+        # queue row written here makes that happen exactly once (postgres_folds.py).
+        await PostgresFolds.queue(conn, [m for m in new if m.kind == "report"])
+
+    # -- folding (store/folding.py) ----------------------------------------------------
+    @property
+    def keep_folds_in_memory(self) -> bool:
+        """Keep the reports this process commits for folding (off where another process folds)."""
+        return self.folds.state.keep_in_memory
+
+    @keep_folds_in_memory.setter
+    def keep_folds_in_memory(self, keep: bool) -> None:
+        self.folds.state.keep_in_memory = keep
+
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
+        return await self.folds.fold_pending(limit)
+
+    async def pending_folds(self) -> int:
+        """Reports stored and not yet folded (by any collector)."""
+        return await self.folds.pending()
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400

@@ -32,9 +32,11 @@ from collector.store.base import (
     gateway_dict,
     rollup_table,
 )
+from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, REPORTS
+from collector.store.sqlite_folds import SqliteFolds
 from collector.store.sqlite_insights import InsightsMixin
 
 T = TypeVar("T")
@@ -80,6 +82,7 @@ class SqliteStore(InsightsMixin):
         self._turns: int | None = None  # the writers' lock file (see _write)
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
+        self.folds = SqliteFolds(self._write, self._read, Folds())
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -124,7 +127,6 @@ class SqliteStore(InsightsMixin):
         def setup() -> None:
             self._wdb = self._connect()
             self._migrate(self._wdb)
-            self._open_folds(self._wdb)
             if self.path != ":memory:":
                 self._turns = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
                 self._wdb.execute("PRAGMA wal_autocheckpoint=0")
@@ -214,11 +216,10 @@ class SqliteStore(InsightsMixin):
                     result = self._apply(db, messages, quarantined, statuses)
                     db.execute("COMMIT")
                 except BaseException:
-                    self._folds_rolled_back()
                     if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                         db.execute("ROLLBACK")
                     raise
-                self._folds_committed()
+                self.folds.state.committed(messages, result.inserted)  # committed: keep them for folding
                 return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
@@ -331,8 +332,8 @@ class SqliteStore(InsightsMixin):
             )
         db.executemany(EVENTS.insert() + " ON CONFLICT DO NOTHING", plan.events)
         # Home-profile day rollups are folded after the commit, off the ingest path; the
-        # queue row written here makes that happen exactly once (sqlite_insights.py).
-        self._queue_folds(db, [m for m in new if m.kind == "report"])
+        # queue row written here makes that happen exactly once (sqlite_folds.py).
+        SqliteFolds.queue(db, [m for m in new if m.kind == "report"])
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
@@ -355,6 +356,24 @@ class SqliteStore(InsightsMixin):
             return deleted
 
         return await self._write(tx)
+
+    # -- folding (store/folding.py) ----------------------------------------------------
+    @property
+    def keep_folds_in_memory(self) -> bool:
+        """Keep the reports this process commits for folding (off where another process folds)."""
+        return self.folds.state.keep_in_memory
+
+    @keep_folds_in_memory.setter
+    def keep_folds_in_memory(self, keep: bool) -> None:
+        self.folds.state.keep_in_memory = keep
+
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
+        return await self.folds.fold_pending(limit)
+
+    async def pending_folds(self) -> int:
+        """Reports stored and not yet folded."""
+        return await self.folds.pending()
 
     # -- reads -------------------------------------------------------------------------
     async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:

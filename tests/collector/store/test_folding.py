@@ -11,7 +11,7 @@ import pytest
 
 from agent.runner import report_frame
 from collector.ingest import Incoming, classify
-from collector.store import SpooledMessage, open_store, sqlite_insights
+from collector.store import SpooledMessage, folding, open_store
 from collector.store.base import drain_folds, insights
 from collector.store.sqlite import SqliteStore
 from emulator.home import VirtualHome
@@ -75,7 +75,7 @@ async def test_a_queue_left_by_a_dead_collector_is_folded_from_the_raw_reports(t
 async def test_a_backlog_past_memory_is_read_back_from_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_insights, "FOLD_BACKLOG", 3)
+    monkeypatch.setattr(folding, "FOLD_BACKLOG", 3)
     store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
     await store.open()
     try:

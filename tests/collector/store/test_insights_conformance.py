@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import pickle
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from collector.crm import parse_subscribers
 from collector.ingest import Incoming, classify
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate, evaluate_changed
-from collector.store import SpooledMessage, Store, open_store
+from collector.store import SpooledMessage, Store, folding, open_store
 from collector.store.base import drain_folds, insights
 from emulator.clock import SimClock
 from emulator.home import VirtualHome
@@ -31,10 +30,6 @@ from tests.collector.profiles.test_evaluate import gamer
 from tests.collector.store.test_folding import T0, reports
 
 CONFIG = load_config()
-FOLD_MODULES = {
-    "SqliteStore": "collector.store.sqlite_insights",
-    "PostgresStore": "collector.store.postgres_insights",
-}
 
 
 async def folded_windows(store: Any) -> dict[str, int]:
@@ -116,21 +111,20 @@ async def test_a_queue_read_back_by_two_stores_at_once_is_folded_once(store: Sto
 async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_nothing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module(FOLD_MODULES[type(store).__name__])
-    real = module.window_contribution
+    real = folding.fold_window
     calls: list[int] = []
 
-    def failing(body: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    def failing(day: dict[str, Any], body: dict[str, Any], start: int, end: int) -> dict[str, Any]:
         calls.append(start)
         if len(calls) == 2:
             raise RuntimeError("the fold dies half-way")
-        return real(body, start, end)  # type: ignore[no-any-return]
+        return real(day, body, start, end)
 
     await store.write_batch(reports("conf-f", 3), [], [])
-    monkeypatch.setattr(module, "window_contribution", failing)
+    monkeypatch.setattr(folding, "fold_window", failing)
     with pytest.raises(RuntimeError, match="half-way"):
         await insights(store).fold_pending()
-    monkeypatch.setattr(module, "window_contribution", real)
+    monkeypatch.setattr(folding, "fold_window", real)
     assert await insights(store).pending_folds() == 3 and await folded_windows(store) == {}
     await execute(store, "UPDATE reports SET payload = ? WHERE seq = ?", [(b"\x00", 2)])  # cannot happen
     assert await drain_folds(insights(store)) == 2  # the unreadable one is dropped, not counted
