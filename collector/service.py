@@ -39,10 +39,9 @@ class Service:
         self.store = open_store(settings.db)
         self.writer: WriterProcess | None = None
         if settings.store_writer == "process" and not local_store(settings.db):
-            self.writer = WriterProcess(settings.db)
-            # the writer process queues folds in the table; this process folds from there
-            with contextlib.suppress(StoreError):
-                insights(self.store).keep_folds_in_memory = False
+            # the writer process commits the batches; this process folds them, from the
+            # unframed msgpack it still holds (the writer's reply says which were new)
+            self.writer = WriterProcess(settings.db, on_commit=self.store.fold_later)
         self.ingest = Ingest(settings, self.store, self.writer)
         users = settings.users
         if not users:
@@ -53,8 +52,9 @@ class Service:
         self._runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._folding_task: asyncio.Task[None] | None = None
-        #: Reports folded into home-profile day rollups by this process.
+        #: Reports folded into home-profile day rollups by this process, and when the last were.
         self.folded = 0
+        self.last_fold_at: float | None = None
         self.port: int | None = None
 
     def health(self) -> dict[str, Any]:
@@ -69,6 +69,7 @@ class Service:
             "duplicates": stats.duplicates,
             "quarantined": stats.quarantined,
             "folded": self.folded,
+            "last_fold_at": self.last_fold_at,
             **self.ingest.health(),
         }
 
@@ -120,6 +121,8 @@ class Service:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
             self.folded += n
+            if n:
+                self.last_fold_at = time.time()
             backlog -= n
             await asyncio.sleep(FOLD_IDLE_S if not n else 0)
 

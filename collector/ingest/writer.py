@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -40,6 +41,7 @@ from collector.store import (
 )
 from collector.store.base import insights
 from collector.store.plan import plan_body
+from collector.store.rows import ReportRow
 from collector.store.sqlite import sqlite_path
 from protocol.errors import ProtocolError
 
@@ -51,7 +53,7 @@ START_TIMEOUT_S = 60.0
 #: store's own lock and statement timeouts are far shorter: this only bounds the unforeseen).
 REPLY_TIMEOUT_S = 300.0
 
-Row = tuple[tuple[str, int, int, str, int, int, int, int, float, bytes], bytes]
+Row = tuple[ReportRow, bytes]  # the reports row and the unframed msgpack
 
 
 def local_store(url: str) -> bool:
@@ -69,8 +71,12 @@ class WriterProcess:
     that share no gateway; replies come back in the order the batches were handed over.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, on_commit: Callable[[list[SpooledMessage], list[tuple[str, int, int]]], None] | None = None
+    ) -> None:
         self.url = url
+        #: told of each committed batch and its new keys (the parent folds what the child committed)
+        self._on_commit = on_commit
         self._conn: multiprocessing.connection.Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._lock = threading.Lock()
@@ -116,7 +122,10 @@ class WriterProcess:
         # Both submitted at once, each to its own single thread: replies are read in the
         # order the requests were sent, and a send does not wait for the previous reply.
         sent = self._sender.submit(self._send, (rows, quarantined, statuses))
-        return await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
+        result = await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
+        if self._on_commit is not None:
+            self._on_commit(messages, result.inserted)
+        return result
 
     def _send(self, request: tuple[list[Row], list[QuarantinedMessage], list[StatusChange]]) -> Child:
         if self._conn is None:

@@ -96,10 +96,22 @@ def fold_window(day: dict[str, Any], body: dict[str, Any], window_start: int, wi
     """Add one report window to ``day`` in place; returns ``day``.
 
     The same day as ``fold_into(day, window_contribution(...))``, without building the dense
-    window vector: a window sets ~30 of its ~300 positions, and this adds only those (the
-    fold's hot loop: ~3x cheaper than contribution + merge).
+    window vector: a window sets ~30 of its ~300 positions, and this adds only those.
     """
-    c, sparse = _window(body, window_start, window_end)
+    return add_window(day, *window_parts(body, window_start, window_end))
+
+
+def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    """What one window adds, as everything but the vector plus the vector's set positions.
+
+    A pure function of the report: a folder computes it before taking any lock, then adds it
+    with :func:`add_window` (each result is added once: its parts are taken, not copied).
+    """
+    return _window(body, window_start, window_end)
+
+
+def add_window(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
+    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``."""
     v = day.get("v")
     if v is None:
         v = day["v"] = layout.zeros()
@@ -316,4 +328,4 @@ def join_day(core: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, A
     return {**core, **detail} if detail else core
 
 
-__all__ = ["fold_window", "merge_day", "merge_many", "split_day", "window_contribution"]
+__all__ = ["add_window", "fold_window", "merge_day", "merge_many", "split_day", "window_contribution", "window_parts"]

@@ -151,6 +151,11 @@ class Store(Protocol):
         """
         ...
 
+    def fold_later(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
+        """Keep the new reports of a batch another process (the store writer) committed, so
+        this one folds them without reading them back."""
+        ...
+
     async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
         """Gateways with their latest figures, most recently seen first."""
         ...

@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from collector.store.base import SpooledMessage
-from collector.store.folding import DayKey, Folds, Key, stored_report
+from collector.store.folding import DayKey, Folds, Key, Prepared, stored_report
 from collector.store.postgres_arrays import Column, column
 
 Conn = psycopg.AsyncConnection[TupleRow]
@@ -87,19 +87,22 @@ class PostgresFolds:
         if limit <= 0:
             return 0
         mine = self.state.take(limit)
+        prepared = Folds.prepare(mine)  # before the transaction: no lock is held meanwhile
 
         async def tx(conn: Conn) -> int:
             if mine:
                 cur = await conn.execute(CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine]))
                 claimed = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
                 # the others were folded (or are being folded) by another process
-                await self._fold(conn, [m for m in mine if (m.gateway_id, m.epoch, m.seq) in claimed])
+                ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
+                await self._fold(conn, ours)
                 return len(mine)
             while True:
                 rows = await (await conn.execute(CLAIM_ANY, (limit,))).fetchall()
-                folded = await self._fold(conn, [m for m in map(stored_report, rows) if m is not None])
-                if folded or len(rows) < limit:
-                    return folded  # else every claimed row was unfoldable (and is dropped): claim the next ones
+                found = Folds.prepare([m for m in map(stored_report, rows) if m is not None])
+                await self._fold(conn, found)
+                if found or len(rows) < limit:
+                    return len(found)  # else every claimed row was unfoldable (and is dropped): claim the next ones
 
         try:
             return int(await self._tx(tx))
@@ -107,29 +110,27 @@ class PostgresFolds:
             self.state.forget()
             raise
 
-    async def _fold(self, conn: Conn, claimed: list[SpooledMessage]) -> int:
+    async def _fold(self, conn: Conn, claimed: list[Prepared]) -> None:
         keys = Folds.day_keys(claimed)
         if not keys:
-            return 0
+            return
         ids, days = [g for g, _ in keys], [d for _, d in keys]
         await conn.execute(PLACEHOLDERS, (ids, days))
         cur = await conn.execute(LOCK_DAYS, (ids, days))
         stored: dict[DayKey, tuple[str, str]] = {
             (str(g), int(d)): (str(data), str(detail)) for g, d, data, detail in await cur.fetchall()
         }
-        writes, folded = self.state.fold(claimed, stored)
-        if writes:
-            await conn.execute(
-                WRITE_DAYS,
-                (
-                    time.time(),
-                    [w.gateway_id for w in writes],
-                    [w.day for w in writes],
-                    [w.data for w in writes],
-                    [w.detail for w in writes],
-                ),
-            )
-        return folded
+        writes = self.state.fold(claimed, stored)
+        await conn.execute(
+            WRITE_DAYS,
+            (
+                time.time(),
+                [w.gateway_id for w in writes],
+                [w.day for w in writes],
+                [w.data for w in writes],
+                [w.detail for w in writes],
+            ),
+        )
 
     async def pending(self) -> int:
         """Reports stored and not yet folded (by any collector)."""

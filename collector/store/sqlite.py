@@ -367,6 +367,10 @@ class SqliteStore(InsightsMixin):
     def keep_folds_in_memory(self, keep: bool) -> None:
         self.folds.state.keep_in_memory = keep
 
+    def fold_later(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
+        """Keep the new reports of a batch a store writer process committed, for folding."""
+        self.folds.state.committed(messages, inserted)
+
     async def fold_pending(self, limit: int = 500) -> int:
         """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
         return await self.folds.fold_pending(limit)

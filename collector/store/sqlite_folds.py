@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from collector.store.base import SpooledMessage, StoreError
-from collector.store.folding import DayKey, Folds, stored_report
+from collector.store.folding import DayKey, Folds, Prepared, stored_report
 
 #: The store's writer-thread (or reader-pool) runner: runs a function of a connection.
 Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
@@ -36,6 +36,10 @@ WRITE_DAY = (
 )
 
 
+def _key(m: SpooledMessage) -> tuple[str, int, int]:
+    return (m.gateway_id, m.epoch, m.seq)
+
+
 class SqliteFolds:
     """Folding for :class:`~collector.store.sqlite.SqliteStore`, on its writer thread."""
 
@@ -56,47 +60,48 @@ class SqliteFolds:
     async def fold_pending(self, limit: int = 500) -> int:
         """Fold up to ``limit`` queued reports (this process's first); how many were taken.
 
-        Claims and folds commit together, so a report is folded exactly once whatever dies
-        when. 0 means nothing is waiting.
+        What each window adds is computed before the write lock is taken (so another folder
+        can write meanwhile); claims and folds then commit together, so a report is folded
+        exactly once whatever dies when. 0 means nothing is waiting.
         """
         mine = self.state.take(limit)
+        rows: list[tuple[Any, ...]] = []
+        if not mine:
+            rows = await self._read(lambda db: db.execute(QUEUED, (limit,)).fetchall())
+        taken = mine or [m for m in map(stored_report, rows) if m is not None]
+        prepared = Folds.prepare(taken)
 
         def tx(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
             try:
-                if mine:
-                    taken = mine
-                else:
-                    rows = db.execute(QUEUED, (limit,)).fetchall()
-                    taken = [m for m in map(stored_report, rows) if m is not None]
-                    if len(rows) < limit:
-                        db.execute(ORPHANS)
-                claimed = [m for m in taken if db.execute(CLAIM, (m.gateway_id, m.epoch, m.seq)).rowcount == 1]
-                folded = self._fold(db, claimed)
+                # a key is folded by whoever deletes it; one that does not decode is claimed too
+                # (dropped: it never blocks the queue)
+                ours = {key for key in map(_key, taken) if db.execute(CLAIM, key).rowcount == 1}
+                claimed = [p for p in prepared if _key(p.report) in ours]
+                if not mine and len(rows) < limit:
+                    db.execute(ORPHANS)
+                self._fold(db, claimed)
                 db.execute("COMMIT")
             except BaseException:
                 self.state.forget()
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            return len(mine) if mine else folded
+            return len(mine) if mine else len(claimed)
 
         try:
             return int(await self._write(tx))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}", transient=True) from exc
 
-    def _fold(self, db: sqlite3.Connection, claimed: list[SpooledMessage]) -> int:
-        keys = Folds.day_keys(claimed)
+    def _fold(self, db: sqlite3.Connection, claimed: list[Prepared]) -> None:
         stored: dict[DayKey, tuple[str, str]] = {}
-        for key in keys:
+        for key in Folds.day_keys(claimed):
             row = db.execute("SELECT data, detail FROM home_days WHERE gateway_id = ? AND day = ?", key).fetchone()
             if row is not None:
                 stored[key] = (str(row[0]), str(row[1] or ""))
-        writes, folded = self.state.fold(claimed, stored)
         now = time.time()
-        db.executemany(WRITE_DAY, [(*w, now) for w in writes])
-        return folded
+        db.executemany(WRITE_DAY, [(*w, now) for w in self.state.fold(claimed, stored)])
 
     async def pending(self) -> int:
         """Reports stored and not yet folded."""

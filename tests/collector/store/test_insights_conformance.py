@@ -111,20 +111,20 @@ async def test_a_queue_read_back_by_two_stores_at_once_is_folded_once(store: Sto
 async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_nothing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = folding.fold_window
+    real = folding.add_window
     calls: list[int] = []
 
-    def failing(day: dict[str, Any], body: dict[str, Any], start: int, end: int) -> dict[str, Any]:
-        calls.append(start)
+    def failing(day: dict[str, Any], parts: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
+        calls.append(parts["first"])
         if len(calls) == 2:
             raise RuntimeError("the fold dies half-way")
-        return real(day, body, start, end)
+        return real(day, parts, sparse)
 
     await store.write_batch(reports("conf-f", 3), [], [])
-    monkeypatch.setattr(folding, "fold_window", failing)
+    monkeypatch.setattr(folding, "add_window", failing)
     with pytest.raises(RuntimeError, match="half-way"):
         await insights(store).fold_pending()
-    monkeypatch.setattr(folding, "fold_window", real)
+    monkeypatch.setattr(folding, "add_window", real)
     assert await insights(store).pending_folds() == 3 and await folded_windows(store) == {}
     await execute(store, "UPDATE reports SET payload = ? WHERE seq = ?", [(b"\x00", 2)])  # cannot happen
     assert await drain_folds(insights(store)) == 2  # the unreadable one is dropped, not counted
