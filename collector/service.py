@@ -13,7 +13,7 @@ from aiohttp import web
 
 from collector.app import create_app
 from collector.ingest import Ingest
-from collector.ingest.writer import WriterProcess, local_store
+from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, local_store
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
@@ -42,6 +42,7 @@ class Service:
             # the writer process commits the batches; this process folds them, from the
             # unframed msgpack it still holds (the writer's reply says which were new)
             self.writer = WriterProcess(settings.db, on_commit=self.store.fold_later)
+            self.store.folds.state.share = PARENT_FOLD_SHARE  # the child folds the other share
         self.ingest = Ingest(settings, self.store, self.writer)
         users = settings.users
         if not users:
@@ -68,8 +69,10 @@ class Service:
             "stored": stats.stored,
             "duplicates": stats.duplicates,
             "quarantined": stats.quarantined,
-            "folded": self.folded,
-            "last_fold_at": self.last_fold_at,
+            "folded": self.folded + (self.writer.folded if self.writer else 0),
+            "last_fold_at": max(
+                (t for t in (self.last_fold_at, self.writer.folded_at if self.writer else None) if t), default=None
+            ),
             **self.ingest.health(),
         }
 

@@ -116,6 +116,38 @@ def gateway_dict(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+class FoldState(Protocol):
+    """A process's fold state (``store/folding.py``'s ``Folds``)."""
+
+    #: Keep the reports this process commits for folding (off where another process folds them).
+    keep_in_memory: bool
+    #: (i, n): keep only the gateways whose CRC-32 is i modulo n.
+    share: tuple[int, int]
+
+    def committed(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
+        """After a batch's commit: keep its new reports for folding."""
+        ...
+
+    def waiting(self) -> int:
+        """Reports kept for folding by this process."""
+        ...
+
+
+class FoldQueue(Protocol):
+    """A store's fold queue (``sqlite_folds.py``, ``postgres_folds.py``): each stored report folded once."""
+
+    @property
+    def state(self) -> FoldState: ...
+
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` queued reports (this process's first); how many were taken."""
+        ...
+
+    async def pending(self) -> int:
+        """Reports stored and not yet folded."""
+        ...
+
+
 def rollup_table(period: str) -> str:
     """The rollup table of ``hour`` or ``day``."""
     tables = {"hour": "gateway_hourly", "day": "gateway_daily"}
@@ -128,6 +160,11 @@ class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
     url: str
+    @property
+    def folds(self) -> FoldQueue:
+        """The home-profile fold queue (``store/folding.py``)."""
+        ...
+
     #: How many ``write_batch`` calls may run at once, each in its own transaction (their
     #: commits may then end in any order). One for a single-writer store.
     concurrent_writes: int

@@ -183,6 +183,10 @@ class Folds:
             if ours and m.kind == "report" and key in new and key not in memory:
                 memory[key] = m
 
+    def waiting(self) -> int:
+        """Reports kept for folding by this process."""
+        return len(self.memory)
+
     def take(self, limit: int) -> list[SpooledMessage]:
         """Up to ``limit`` of this process's reports, oldest first (they must still be claimed)."""
         memory = self.memory

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.ingest.writer import WriterProcess, _may_join, local_store
+from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, _may_join, local_store
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import StoreError, open_store
@@ -24,9 +24,9 @@ from tests.collector.store.test_folding import folded_windows, reports
 async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     store = open_store(url)
-    insights(store).keep_folds_in_memory = False  # as the Service sets it
+    store.folds.state.share = PARENT_FOLD_SHARE  # as the Service sets it
     await store.open()
-    writer = WriterProcess(url)
+    writer = WriterProcess(url, on_commit=store.fold_later)
     await writer.start()
     try:
         assert writer.pid is not None and writer.pid != os.getpid()
@@ -39,10 +39,18 @@ async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: 
         gateway = await store.gateway("gw-child")
         assert gateway is not None and gateway["reports"] == 6 and gateway["latest"]["system"]
         assert len(await store.history("gw-child")) == 6
-        # the child queued the folds; this process folds them from the table
-        assert await insights(store).pending_folds() == 6
-        assert await insights(store).fold_pending(100) == 6
-        assert await folded_windows(store) == {"gw-child": 6}  # type: ignore[arg-type]
+        # the child folds its share of the gateways while idle, this process the other share
+        more = [r for gid in ("gw-child-a", "gw-child-b", "gw-child-c", "gw-child-d") for r in reports(gid, 3)]
+        await writer.write_batch(more, [], [])
+        ours = 0
+        deadline = time.monotonic() + 30
+        while await insights(store).pending_folds() and time.monotonic() < deadline:
+            ours += await insights(store).fold_pending(100)
+            await asyncio.sleep(0.05)
+        assert await folded_windows(store) == {  # type: ignore[arg-type]
+            "gw-child": 6, "gw-child-a": 3, "gw-child-b": 3, "gw-child-c": 3, "gw-child-d": 3,
+        }  # fmt: skip
+        assert writer.folded > 0 and ours > 0 and writer.folded + ours == 18
     finally:
         await writer.close()
         await store.close()
