@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from collector.store.rows import ReportRow
+from collector.store.sql import Database
 from protocol.codec import decode_stored, decode_unframed
 
 
@@ -160,6 +161,11 @@ class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
     url: str
+    @property
+    def db(self) -> Database:
+        """SQL written once for both backends, for the store's concerns (``store/sql.py``)."""
+        ...
+
     @property
     def folds(self) -> FoldQueue:
         """The home-profile fold queue (``store/folding.py``)."""

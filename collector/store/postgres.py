@@ -32,6 +32,7 @@ from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
+from collector.store.postgres_db import PostgresDatabase, store_error
 from collector.store.postgres_folds import KEYS, PostgresFolds, key_arrays
 from collector.store.postgres_insights import PostgresInsightsMixin
 from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, REPORTS, Table
@@ -39,7 +40,6 @@ from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 #: Lock id for migrations, so two collectors starting together do not both migrate.
 MIGRATION_LOCK = 0x6873_0001
-_TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
 def _arrays(rows: Sequence[tuple[Any, ...]], table: Table) -> list[Column]:
@@ -55,9 +55,7 @@ def _month_start(ts: int, shift: int = 0) -> int:
 
 
 def _error(exc: psycopg.Error) -> StoreError:
-    code = getattr(exc, "sqlstate", None) or ""
-    transient = isinstance(exc, psycopg.OperationalError) or code in _TRANSIENT
-    return StoreError(f"postgresql: {exc}".strip()[:500], transient=transient)
+    return store_error(exc)
 
 
 class PostgresStore(PostgresInsightsMixin):
@@ -75,6 +73,8 @@ class PostgresStore(PostgresInsightsMixin):
         )
         self._partitions: set[int] = set()
         self.folds = PostgresFolds(self._tx, Folds())
+        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
+        self.db = PostgresDatabase(self._pool)
 
     async def open(self) -> None:
         try:

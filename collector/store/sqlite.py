@@ -36,6 +36,7 @@ from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, REPORTS
+from collector.store.sqlite_db import SqliteDatabase
 from collector.store.sqlite_folds import SqliteFolds
 from collector.store.sqlite_insights import InsightsMixin
 
@@ -83,6 +84,8 @@ class SqliteStore(InsightsMixin):
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
         self.folds = SqliteFolds(self._write, self._read, Folds())
+        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
+        self.db = SqliteDatabase(self._write, self._read)
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
