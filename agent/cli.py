@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from agent import __version__
+from agent.commands import CommandDesk, measure
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.publisher.outbox import Outbox
 from agent.publisher.paho_transport import PahoTransport
@@ -90,6 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         topic_for(config.gateway_id, Kind.STATUS),
         status_frame(config.gateway_id, "offline", outbox.epoch, __version__, 0),
     )
+    stop = threading.Event()
+    failures: list[str] = []  # the MQTT network thread died: stop, and exit non-zero
+
+    def fatal(reason: str) -> None:
+        failures.append(reason)
+        stop.set()
+
     transport = PahoTransport(
         config.mqtt_url,
         config.gateway_id,
@@ -99,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cert_file=config.mqtt_cert_file,
         key_file=config.mqtt_key_file,
         will=will,
+        on_fatal=fatal,
     )
     publisher = Publisher(
         config.gateway_id,
@@ -108,8 +117,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         resend_after_s=config.resend_after_s,
         version=__version__,
     )
+    if config.commands:
+        desk = CommandDesk(
+            config.gateway_id,
+            lambda: measure(system, config),
+            lambda topic, frame: transport.publish(topic, frame, qos=1),
+            key=config.command_key.encode() or None,
+        )
+        publisher.handlers[desk.topic] = desk.receive
     runner = Runner(config, system, Reporter(build_samplers(config.disabled_samplers)), outbox, publisher)
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     delay = random.uniform(0, min(config.startup_jitter_s, config.interval_s))
@@ -119,6 +135,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     runner.run(stop, max_windows=args.windows)
     outbox.close()
+    if failures:
+        print(f"homescope-agent: the MQTT connection cannot work: {failures[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

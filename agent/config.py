@@ -64,6 +64,11 @@ class AgentConfig:
     dpi_volumes: str = "auto"
     #: Per-flow events with host and remote address (privacy: off unless debugging).
     dpi_debug_events: bool = False
+    #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
+    #: only collectors publish them.
+    commands: bool = True
+    #: When set, commands must also carry an HMAC with this key (shared with the collector).
+    command_key: str = ""
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -158,6 +163,8 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
 def _validated(config: AgentConfig) -> AgentConfig:
     if config.gateway_id and not _GATEWAY_ID.fullmatch(config.gateway_id):
         raise ConfigError(f"gateway_id {config.gateway_id!r} must match {_GATEWAY_ID.pattern}")
+    if not config.mqtt_url.isascii():  # urlsplit and the resolver would need unicodedata (python3-codecs)
+        raise ConfigError(f"mqtt_url {config.mqtt_url!r} is not ASCII: give the host name in its xn-- form")
     url = urlsplit(config.mqtt_url)
     if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
         raise ConfigError(

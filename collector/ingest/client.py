@@ -23,14 +23,18 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
 from collector.ingest.mqtt import MqttSession, SessionOptions
+from collector.ingest.quota import IngestQuota
+from collector.ingest.tls import broker_address
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
+from collector.privacy.keys import load_key
+from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
 from collector.store import (
     Batch,
@@ -45,6 +49,9 @@ from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
 log = logging.getLogger(__name__)
+_REPLY_SUFFIX = "/" + Kind.REPLY.value
+#: (topic, payload, packet id, qos, connection) -> None: takes a command's reply (on the loop)
+OnReply = Callable[[str, bytes, int, int, int], None]
 
 
 class BatchWriter(Protocol):
@@ -107,14 +114,19 @@ class Ingest:
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
-        url = urlsplit(settings.mqtt)
+        self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
+        self.scrubber = Scrubber(load_key(settings), settings.keep_neighbour_names, settings.store_dpi_debug)
+        #: Who takes replies to commands (``collector.installer.channel``); acked and dropped if none.
+        self.replies: OnReply | None = None
+        broker = broker_address(settings)
         group = settings.share_group or None
         self._client = MqttSession(
             SessionOptions(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or 1883,
+                host=broker.host,
+                port=broker.port,
+                tls=broker.tls,
                 client_id=settings.mqtt_client_id,
-                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS)),
+                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS, Kind.REPLY)),
                 username=settings.mqtt_username,
                 password=settings.mqtt_password,
                 receive_maximum=self.window,
@@ -126,7 +138,23 @@ class Ingest:
     def connected(self) -> bool:
         return self._client.connected
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish on this session at QoS 0 (commands to gateways)."""
+        self._client.publish(topic, payload, qos=0)
+
+    def ack(self, mid: int, qos: int, connection: int) -> None:
+        """Acknowledge a message this session delivered to :attr:`replies`."""
+        self._client.ack(mid, qos, connection)
+
     def _on_message(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int) -> None:
+        if topic.endswith(_REPLY_SUFFIX):
+            # answers to commands share this session: the generated broker config gives each
+            # account one connection (use_username_as_clientid), and they are not reports
+            if self.replies is None:
+                self._client.ack(mid, qos, connection)
+            else:
+                self.replies(topic, payload, mid, qos, connection)
+            return
         size = -1
         if len(payload) > MAX_FRAME:
             # keep only what the quarantine stores: a 10 MB blob must not wait in our queue
@@ -177,6 +205,7 @@ class Ingest:
             "last_commit_age_s": round(time.time() - s.last_commit, 1) if s.last_commit else None,
             "first_received_at": s.first_received or None,
             "last_commit_at": s.last_commit or None,
+            "quota_exceeded_gateways": len(self.quota.flagged()),
             **self.clock.health(),
         }
 
@@ -250,8 +279,21 @@ class Ingest:
         for item in batch:
             t = triage(item)
             self.clock.observe(item, t)
+            if isinstance(t.out, SpooledMessage) and not self.quota.admit(t.out.gateway_id, item.received_at):
+                over = t.out
+                self.stats.by_reason[IngestReason.QUOTA] += 1
+                if t.ack is not None:
+                    quarantine_acks.append(t.ack)
+                if self.quota.keep(over.gateway_id, item.received_at):
+                    detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
+                    head = over.payload[:OVERSIZE_HEAD]
+                    topic = item.topic
+                    quarantined.append(
+                        QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
+                    )
+                continue
             if isinstance(t.out, SpooledMessage):
-                messages.append(t.out)
+                messages.append(self.scrubber.message(t.out))  # pseudonyms before anything is written
             elif isinstance(t.out, QuarantinedMessage):
                 self.stats.by_reason[t.out.reason] += 1
                 if t.ack is not None:
