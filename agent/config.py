@@ -64,6 +64,9 @@ class AgentConfig:
     dpi_volumes: str = "auto"
     #: Per-flow events with host and remote address (privacy: off unless debugging).
     dpi_debug_events: bool = False
+    #: The operator's own domain table (domains.tsv format), read at start; its entries override the
+    #: packaged tables, so the operator extends the DPI without a release. Empty: none.
+    dpi_extra_domains: str = ""
     #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
     #: only collectors publish them.
     commands: bool = True

@@ -27,7 +27,7 @@ from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
-from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category
+from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class _Tracked:
     station_is_client: bool
     host: str | None
     remote: tuple[bytes, int]
+    method: str = "default"  # how the flow was named (the report's provenance)
 
 
 def parse_arp(text: str) -> dict[bytes, str]:
@@ -189,7 +190,7 @@ class DpiMonitor:
         d_up, d_down = up - flow.reported_up, down - flow.reported_down
         if d_up or d_down:
             app, category = usage_category(flow)
-            self.window.add(station, app, category, d_up, d_down, now, new_flow)
+            self.window.add(station, app, category, d_up, d_down, now, new_flow, usage_method(flow))
             flow.reported_up, flow.reported_down = up, down
 
     def _flow_closed(self, flow: Flow, _reason: str) -> None:
@@ -235,7 +236,7 @@ class DpiMonitor:
                 tracked.station = self._mac_for(entry)
             if tracked.station is not None:
                 self.window.add(tracked.station, tracked.app, tracked.category,
-                                up - tracked.up, down - tracked.down, now, new_flow)
+                                up - tracked.up, down - tracked.down, now, new_flow, tracked.method)
             tracked.up, tracked.down = up, down
         for key in [k for k in self._tracked if k not in seen]:
             gone = self._tracked.pop(key)
@@ -262,7 +263,8 @@ class DpiMonitor:
         app, category = usage_category(flow)
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
-        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote)
+        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
+                        usage_method(flow))
 
     def _mac_for(self, entry: conntrack.Entry) -> str | None:
         ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src

@@ -50,9 +50,16 @@ class AppsSampler:
         from agent.dpi.classifier import Classifier
         from agent.dpi.monitor import DpiMonitor
 
+        extra = ctx.config.dpi_extra_domains
+        try:
+            tables = [(extra, ctx.system.read(extra))] if extra else []
+            classifier = Classifier(operator_domains=ctx.config.operator_domains, extra_tables=tables)
+        except (OSError, ValueError) as exc:
+            self._error = f"cannot load the operator's domain table: {exc}"
+            return
         try:
             self._monitor = DpiMonitor(
-                Classifier(operator_domains=ctx.config.operator_domains),
+                classifier,
                 interface=ctx.config.dpi_interface,
                 read=ctx.system.read,
                 volumes=ctx.config.dpi_volumes,

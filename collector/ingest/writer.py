@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from collector.ingest.crash import crash_point
 from collector.runtime import tune_gc
 from collector.store import (
     Batch,
@@ -269,6 +270,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, f
         async def commit(
             messages: list[SpooledMessage], quarantined: list[QuarantinedMessage], statuses: list[StatusChange]
         ) -> tuple[str, Any]:
+            crash_point("writer.before_commit", parent_too=True)  # fault tests only
             try:
                 return ("ok", await store.write_batch(Batch(messages, quarantined, statuses)))
             except StoreError as exc:

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from collector.store import queries as q
 from collector.store.base import Batch, BatchResult, SpooledMessage, StoreError
+from collector.store.durability import Durability, check_and_pin
 from collector.store.facets import Facets
 from collector.store.folding import Folds
 from collector.store.migrations import migrations
@@ -72,8 +73,11 @@ class PostgresStore(Facets):
             functools.partial(save_results, self._tx),
             PostgresDayReader(url),
         )
+        #: The server's fsync and synchronous_commit as found by :meth:`open` (store/durability.py).
+        self.durability: Durability | None = None
 
     async def open(self) -> None:
+        self.durability = await check_and_pin(self._pool)  # fsync off: refused; sync commit off: pinned on
         try:
             await self._pool.open(wait=True, timeout=15)
             async with self._pool.connection() as conn:
