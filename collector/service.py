@@ -12,7 +12,7 @@ from aiohttp import web
 
 from collector.app import create_app
 from collector.ingest import Ingest
-from collector.ingest.writer import WriterProcess, local_store
+from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, local_store
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
 from collector.leadership import Leadership, process_owner
@@ -50,10 +50,10 @@ class Service:
         self.store = open_store(settings.db)
         self.writer: WriterProcess | None = None
         if settings.store_writer == "process" and not local_store(settings.db):
-            self.writer = WriterProcess(settings.db)
-            # the writer process queues folds in the table; this process folds from there
-            with contextlib.suppress(StoreError):
-                insights(self.store).keep_folds_in_memory = False
+            # the writer process commits the batches; this process folds them, from the
+            # unframed msgpack it still holds (the writer's reply says which were new)
+            self.writer = WriterProcess(settings.db, on_commit=self.store.fold_later)
+            self.store.folds.state.share = PARENT_FOLD_SHARE  # the child folds the other share
         self.ingest = Ingest(settings, self.store, self.writer)
         #: Rule thresholds and the evaluation schedule (``HOMESCOPE_PROFILES_CONFIG``); a bad file stops us here.
         self.profiles = load_config(None, plugin_defaults())
@@ -75,8 +75,9 @@ class Service:
         self._folding_task: asyncio.Task[None] | None = None
         self._leading_task: asyncio.Task[None] | None = None
         self._evaluation_task: asyncio.Task[None] | None = None
-        #: Reports folded into home-profile day rollups by this process.
+        #: Reports folded into home-profile day rollups by this process, and when the last were.
         self.folded = 0
+        self.last_fold_at: float | None = None
         self.port: int | None = None
 
     def health(self) -> dict[str, Any]:
@@ -90,7 +91,10 @@ class Service:
             "stored": stats.stored,
             "duplicates": stats.duplicates,
             "quarantined": stats.quarantined,
-            "folded": self.folded,
+            "folded": self.folded + (self.writer.folded if self.writer else 0),
+            "last_fold_at": max(
+                (t for t in (self.last_fold_at, self.writer.folded_at if self.writer else None) if t), default=None
+            ),
             "leads": {EVALUATION_LEASE: self.leadership.term} if self.leadership.held else {},
             **self.ingest.health(),
         }
@@ -144,6 +148,8 @@ class Service:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
             self.folded += n
+            if n:
+                self.last_fold_at = time.time()
             backlog -= n
             await asyncio.sleep(FOLD_IDLE_S if not n else 0)
 

@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from agent.dpi import DpiError
+from protocol.categories import CATEGORIES  # owned by the protocol: append-only
 
-CATEGORIES = (
-    "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
-    "operator", "reading", "music", "work", "cloud", "web", "other",
-    # Appended (positions are stored by the collector: never reorder, only append).
-    "iot", "background",
-)
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
 # Packaged tables, loaded in order: the hand-reviewed table, then the imported ones (scripts/import_domains.py).
 PACKAGED_TABLES = ("domains.tsv", "domains_v2fly.tsv", "domains_ndpi.tsv")

@@ -37,7 +37,15 @@ from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, 
 from collector.privacy.keys import load_key
 from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
-from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
+from collector.store import (
+    Batch,
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    Store,
+    StoreError,
+)
 from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
@@ -50,12 +58,7 @@ OnReply = Callable[[str, bytes, int, int, int], None]
 class BatchWriter(Protocol):
     """What commits a batch: a :class:`Store`, or a writer process in front of one."""
 
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult: ...
+    async def write_batch(self, batch: Batch) -> BatchResult: ...
 
 
 #: Ranges per ack message (the v1 model allows 4096).
@@ -382,7 +385,7 @@ class Ingest:
         delay = 0.2
         while True:
             try:
-                result = await self.writer.write_batch(messages, quarantined, statuses)
+                result = await self.writer.write_batch(Batch(messages, quarantined, statuses))
             except StoreError as exc:
                 # A failed ROLLBACK hides the error behind it (SQLite rolls back by itself on
                 # SQLITE_FULL, then "no transaction is active"): the cause is unknown, so wait.

@@ -24,6 +24,8 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -32,6 +34,7 @@ import msgspec
 from collector.ingest.crash import crash_point
 from collector.runtime import tune_gc
 from collector.store import (
+    Batch,
     BatchResult,
     QuarantinedMessage,
     SpooledMessage,
@@ -39,8 +42,8 @@ from collector.store import (
     StoreError,
     open_store,
 )
-from collector.store.base import insights
 from collector.store.plan import plan_body
+from collector.store.rows import ReportRow
 from collector.store.sqlite import sqlite_path
 from protocol.errors import ProtocolError
 
@@ -51,8 +54,14 @@ START_TIMEOUT_S = 60.0
 #: Seconds one batch may take before the child is taken for hung, killed and replaced (the
 #: store's own lock and statement timeouts are far shorter: this only bounds the unforeseen).
 REPLY_TIMEOUT_S = 300.0
+#: The child folds the gateways whose CRC-32 is odd (``Folds.share``), the collector the others;
+#: in chunks of FOLD_CHUNK while no batch waits, looking again every FOLD_IDLE_S.
+FOLD_SHARE = (1, 2)
+PARENT_FOLD_SHARE = (0, 2)
+FOLD_CHUNK = 200
+FOLD_IDLE_S = 0.02
 
-Row = tuple[tuple[str, int, int, str, int, int, int, int, float, bytes], bytes]
+Row = tuple[ReportRow, bytes]  # the reports row and the unframed msgpack
 
 
 def local_store(url: str) -> bool:
@@ -70,14 +79,32 @@ class WriterProcess:
     that share no gateway; replies come back in the order the batches were handed over.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, on_commit: Callable[[list[SpooledMessage], list[tuple[str, int, int]]], None] | None = None
+    ) -> None:
         self.url = url
+        #: told of each committed batch and its new keys (the parent folds its share of them)
+        self._on_commit = on_commit
+        # what the child folded (its share of the gateways, while no batch waits), and when last
+        ctx = multiprocessing.get_context("spawn")
+        self._folded = ctx.Value("q", 0, lock=False)
+        self._folded_at = ctx.Value("d", 0.0, lock=False)
         self._conn: multiprocessing.connection.Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._lock = threading.Lock()
         # one thread sends (pickling happens off the event loop), one reads replies in order
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-send")
         self._receiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer-recv")
+
+    @property
+    def folded(self) -> int:
+        """Reports the child folded into home-profile day rollups."""
+        return int(self._folded.value)
+
+    @property
+    def folded_at(self) -> float | None:
+        """When the child last folded (wall time), if it has."""
+        return float(self._folded_at.value) or None
 
     @property
     def pid(self) -> int | None:
@@ -89,7 +116,12 @@ class WriterProcess:
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork would copy the event loop and its threads
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(self.url, child), name="homescope-store-writer", daemon=True)
+        proc = ctx.Process(
+            target=_serve,
+            args=(self.url, child, self._folded, self._folded_at),
+            name="homescope-store-writer",
+            daemon=True,
+        )
         proc.start()
         child.close()
         if not parent.poll(START_TIMEOUT_S):
@@ -107,17 +139,16 @@ class WriterProcess:
             self._conn, self._proc = parent, proc
         log.info("store writer process %s started", proc.pid)
 
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
+        messages = batch.messages
         rows = [(m.row(), m.packed) for m in messages]
         # Both submitted at once, each to its own single thread: replies are read in the
         # order the requests were sent, and a send does not wait for the previous reply.
-        sent = self._sender.submit(self._send, (rows, quarantined, statuses))
-        return await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
+        sent = self._sender.submit(self._send, (rows, batch.quarantined, batch.statuses))
+        result = await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
+        if self._on_commit is not None:
+            self._on_commit(messages, result.inserted)
+        return result
 
     def _send(self, request: tuple[list[Row], list[QuarantinedMessage], list[StatusChange]]) -> Child:
         if self._conn is None:
@@ -203,14 +234,16 @@ def _message(row: Row) -> SpooledMessage:
     )
 
 
-def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
-    """The child: open the store, then commit one request at a time until told to stop."""
+def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, folded_at: Any) -> None:
+    """The child: open the store, then commit one request at a time until told to stop.
+
+    While no batch waits, it folds its share of the reports it committed (``FOLD_SHARE``: the
+    collector folds the other), so after a burst both cores fold.
+    """
 
     async def main() -> None:
         store = open_store(url)
-        # this process folds nothing: the parent folds what the queue table holds
-        with contextlib.suppress(StoreError):
-            insights(store).keep_folds_in_memory = False
+        store.folds.state.share = FOLD_SHARE
         try:
             await store.open()
         except Exception as exc:
@@ -239,7 +272,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
         ) -> tuple[str, Any]:
             crash_point("writer.before_commit", parent_too=True)  # fault tests only
             try:
-                return ("ok", await store.write_batch(messages, quarantined, statuses))
+                return ("ok", await store.write_batch(Batch(messages, quarantined, statuses)))
             except StoreError as exc:
                 return ("error", exc)
             except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
@@ -255,6 +288,27 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
 
         replier = asyncio.create_task(reply_in_order())
         running: dict[asyncio.Future[tuple[str, Any]], frozenset[str]] = {}
+        upcoming: asyncio.Task[Any] | None = None
+
+        async def fold_when_idle() -> None:
+            failing = False
+            while True:
+                if running or upcoming is None or upcoming.done() or not store.folds.state.waiting():
+                    await asyncio.sleep(FOLD_IDLE_S)
+                    continue
+                try:
+                    n = await store.folds.fold_pending(FOLD_CHUNK)
+                    failing = False
+                except StoreError as exc:  # they stay queued: the collector folds them from the table
+                    if not failing:
+                        log.error("store writer: profile folding failed: %s", exc)
+                    failing, n = True, 0
+                    await asyncio.sleep(FOLD_IDLE_S)
+                folded.value += n
+                if n:
+                    folded_at.value = time.time()
+
+        folder = asyncio.create_task(fold_when_idle())
         try:
             # The next request is received and decoded while this one commits (the store's
             # statements leave this loop free), so it is ready when the commit ends.
@@ -281,6 +335,9 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
                 task.add_done_callback(running.pop)
                 replies.put_nowait(task)
         finally:
+            folder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await folder
             replies.put_nowait(None)
             with contextlib.suppress(OSError, EOFError):
                 await replier  # every batch begun is answered before the store closes

@@ -2,19 +2,24 @@
 
 A profile evaluation reads 7 to 30 day rows for each of 100,000 homes; a JSON array of
 integers parses several times faster than nested objects, and N days merge with one
-``zip`` (element-wise sums). Positions are part of the stored format: new figures are
-only ever appended (shorter stored vectors read as zeros there), never reordered.
+``zip`` (element-wise sums). Positions are part of the stored format, so they are declared
+once, here, as an append-only list of named blocks (:data:`BLOCKS`), and pinned by
+``tests/collector/profiles/test_layout.py``: a new figure is a new block at the end; a
+stored vector of an older, shorter shape reads as zeros past its end (:func:`fit`).
+
+DPI categories come from :mod:`protocol.categories` (append-only). The first
+:data:`FIRST_CATEGORIES` of them share the ``cat`` block, as they were stored from the
+start; every category appended after those gets a ``cat:<name>`` block of its own at the
+end of the vector, so appending one never moves a stored position.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-#: DPI categories (``agent.dpi.classifier.CATEGORIES``); anything else counts as "other".
-CATEGORIES = (
-    "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
-    "operator", "reading", "music", "work", "cloud", "web", "other",
-)  # fmt: skip
+from protocol.categories import CATEGORIES, OTHER
+
 #: Categories that need a person at the screen; "engaged" time counts only these.
 FOREGROUND = frozenset(
     ("video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "reading", "music",
@@ -33,26 +38,79 @@ SIG_FLOOR = -100
 #: Rate buckets of a quarter octave from 1 Mbit/s: bucket i starts at 1000 * 2**(i/4) kbps.
 RATE_BUCKETS = 80
 RATE_FLOOR_KBPS = 1000
+#: How many categories the ``cat`` block holds: the categories of the first stored format.
+#: Never change it; categories past it get blocks of their own (see the module docstring).
+FIRST_CATEGORIES = 15
+
+
+class Block(NamedTuple):
+    """A named run of positions in the vector."""
+
+    name: str
+    start: int
+    size: int
+
+
+#: (name, size) of every block, in stored order. APPEND ONLY: never insert, remove, resize or
+#: reorder (the golden test fails if you do); a new figure is a new entry at the end.
+DECLARED: tuple[tuple[str, int], ...] = (
+    ("scalars", 7),  # N, ONLINE_S, OFFLINE_S, BYTES_DOWN, BYTES_UP, ENGAGED, SCANS
+    ("wifi_sums", len(WIFI_PARTS)),  # Wi-Fi part sums (fixed point, tenths of a point)
+    ("wifi_counts", len(WIFI_PARTS)),  # station-windows each part was scored on
+    ("cat", FIRST_CATEGORIES * len(CAT_FIELDS)),  # CAT_FIELDS of each of the first categories
+    ("radio", 3 * len(BANDS)),  # per band: windows, interference, utilisation (tenths of %)
+    ("quality", 4 * len(QUALITY_TARGETS)),  # per target: windows, delay, jitter (tenths of ms), loss (0.01 %)
+    ("signal", SIG_BUCKETS * len(BANDS)),  # per band: station-windows per signal bucket
+    ("rate_windows", RATE_BUCKETS),  # windows per download-rate bucket
+    ("rate_bytes", RATE_BUCKETS),  # download bytes per (terminal, category) rate bucket
+)
+
+
+def blocks(categories: tuple[str, ...] = CATEGORIES) -> tuple[Block, ...]:
+    """The vector's blocks: the declared ones, then one per category past the first ones."""
+    if categories[:FIRST_CATEGORIES] != CATEGORIES[:FIRST_CATEGORIES] or len(categories) < FIRST_CATEGORIES:
+        raise ValueError("categories are append-only: the first ones must stay as they are")
+    sized = [*DECLARED, *((f"cat:{c}", len(CAT_FIELDS)) for c in categories[FIRST_CATEGORIES:])]
+    out: list[Block] = []
+    start = 0
+    for name, size in sized:
+        out.append(Block(name, start, size))
+        start += size
+    return tuple(out)
+
+
+BLOCKS = blocks()
+_AT = {b.name: b.start for b in BLOCKS}
+
+
+def at(block: str) -> int:
+    """The first position of a declared block (``at("radio")``)."""
+    return _AT[block]
+
 
 # scalar sums
-N, ONLINE_S, OFFLINE_S, BYTES_DOWN, BYTES_UP, ENGAGED, SCANS = range(7)
-WS = 7  # Wi-Fi part sums (fixed point, tenths of a point), one per WIFI_PARTS
-WN = WS + len(WIFI_PARTS)  # station-windows each part was scored on
-CAT = WN + len(WIFI_PARTS)
-RADIO = CAT + len(CATEGORIES) * len(CAT_FIELDS)  # per band: windows, interference, utilisation (tenths of %)
-QUALITY = RADIO + 3 * len(BANDS)  # per target: windows, delay, jitter (tenths of ms), loss (hundredths of %)
-SIG = QUALITY + 4 * len(QUALITY_TARGETS)  # per band: station-windows per signal bucket
-RATE_WINDOWS = SIG + SIG_BUCKETS * len(BANDS)  # windows per download-rate bucket
-RATE_BYTES = RATE_WINDOWS + RATE_BUCKETS  # download bytes per (terminal, category) rate bucket
-SIZE = RATE_BYTES + RATE_BUCKETS
+N, ONLINE_S, OFFLINE_S, BYTES_DOWN, BYTES_UP, ENGAGED, SCANS = range(_AT["scalars"], _AT["scalars"] + 7)
+WS = _AT["wifi_sums"]
+WN = _AT["wifi_counts"]
+CAT = _AT["cat"]
+RADIO = _AT["radio"]
+QUALITY = _AT["quality"]
+SIG = _AT["signal"]
+RATE_WINDOWS = _AT["rate_windows"]
+RATE_BYTES = _AT["rate_bytes"]
+SIZE = BLOCKS[-1].start + BLOCKS[-1].size
 
-_CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
+#: Where each category's first field is.
+_CAT_START = {
+    c: (CAT + i * len(CAT_FIELDS) if i < FIRST_CATEGORIES else _AT[f"cat:{c}"]) for i, c in enumerate(CATEGORIES)
+}
+_OTHER_START = _CAT_START[OTHER]
 _BAND_INDEX = {b: i for i, b in enumerate(BANDS)}
 
 
 def cat_at(category: str, field: int) -> int:
     """Position of a category's field (unknown categories count as "other")."""
-    return CAT + _CAT_INDEX.get(category, len(CATEGORIES) - 1) * len(CAT_FIELDS) + field
+    return _CAT_START.get(category, _OTHER_START) + field
 
 
 def band_index(band: str) -> int | None:
@@ -96,3 +154,8 @@ def first_bucket_from(kbps: float) -> int:
 def zeros() -> list[int]:
     """An empty vector."""
     return [0] * SIZE
+
+
+def fit(v: list[int]) -> list[int]:
+    """``v`` at this layout's length: a stored vector of an older, shorter layout reads as zeros past its end."""
+    return v if len(v) >= SIZE else v + [0] * (SIZE - len(v))

@@ -177,18 +177,21 @@ def merge_day(day: dict[str, Any] | None, contribution: dict[str, Any]) -> dict[
     return merge_many((day, contribution))
 
 
-def fold_into(day: dict[str, Any], contribution: dict[str, Any]) -> dict[str, Any]:
+def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = False) -> dict[str, Any]:
     """Add a contribution to ``day`` in place (same result as :func:`merge_day`); returns ``day``.
 
     The ingest path folds one window at a time into a freshly parsed (or cached) day, so
-    it may mutate it; the contribution is not modified and nothing of it is shared.
+    it may mutate it; the contribution is not modified and nothing of it is shared, unless
+    ``owned`` (a contribution built for this fold alone: its parts are taken, not copied).
     """
     for key, value in contribution.items():
         if key not in day:
-            day[key] = _copy(value)
+            day[key] = value if owned else _copy(value)
             continue
         mine = day[key]
         if key in ("v", "hb"):
+            if len(mine) < len(value):  # stored under an older, shorter layout: zeros past its end
+                mine.extend([0] * (len(value) - len(mine)))
             for i, x in enumerate(value):
                 if x:
                     mine[i] += x

@@ -410,7 +410,12 @@ def build_profile(
     ``days`` may hold older days too: they only tell since when the home has reported.
     """
     first_day, last_day = window_days(window, as_of)
-    rows = [(d, data) for d, data in days if first_day <= d <= last_day]
+    # a day stored under an older, shorter layout reads as zeros past its end
+    rows = [
+        (d, data if len(data["v"]) >= layout.SIZE else {**data, "v": layout.fit(data["v"])})
+        for d, data in days
+        if first_day <= d <= last_day
+    ]
     # a home with no rollup at all (only old results) is taken as known since the window began
     known_since = min((data["first"] for _, data in days), default=first_day * 86400)
     start = min(max(first_day * 86400, known_since), as_of)

@@ -23,10 +23,13 @@ configuration. Fractional figures are stored as fixed-point integers, so sums ar
 
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from typing import Any, TypedDict
+
+import msgspec
 
 from collector.profiles import layout
-from collector.profiles.merge import merge_day, merge_many, slot_hex
+from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
 
 SLOTS_PER_DAY = 96
 SLOT_S = 900
@@ -46,6 +49,86 @@ ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LO
 )
 #: Keys kept in ``home_days.detail``: evaluations, which run over every home, never parse them.
 DETAIL_KEYS = ("sx", "apps", "hb")
+
+
+# What _window reads of a report body, and nothing else (the fold decodes only this). Values are Any: the body
+# was validated on arrival, this only skips what the fold never reads.
+# tests/collector/store/test_fold.py checks that every key _window reads is declared here (a key
+# missing here would silently fold as absent). A new field: declare it here and read it in _window.
+class _Station(TypedDict, total=False):
+    mac: Any
+    hostname: Any
+    vendor: Any
+    medium: Any
+    signal_dbm: Any
+    tx_rate_kbps: Any
+    packets_sent: Any
+    retransmissions: Any
+    delay_ms: Any
+    loss_pct: Any
+    reachable_kbps: Any
+
+
+class _App(TypedDict, total=False):
+    station: Any
+    category: Any
+    bytes_down: Any
+    bytes_up: Any
+    active_minutes: Any
+    top_apps: Any
+
+
+class _Radio(TypedDict, total=False):
+    band: Any
+    interference_pct: Any
+    utilization_pct: Any
+
+
+class _Quality(TypedDict, total=False):
+    target: Any
+    delay_ms: Any
+    delay_max_ms: Any
+    jitter_ms: Any
+    loss_pct: Any
+    bandwidth_kbps: Any
+
+
+class _Neighbour(TypedDict, total=False):
+    operator: Any
+    ssid: Any
+    signal_dbm: Any
+
+
+class _Wan(TypedDict, total=False):
+    online_s: Any
+    offline_s: Any
+    plan_down_kbps: Any
+
+
+class WindowBody(TypedDict, total=False):
+    wan: _Wan | None
+    stations: list[_Station] | None
+    apps: list[_App] | None
+    radios: list[_Radio] | None
+    quality: list[_Quality] | None
+    neighbours: list[_Neighbour] | None
+    topology: list[msgspec.Raw] | None  # only counted
+
+
+class _Report(TypedDict):
+    body: WindowBody
+
+
+_decode_report = msgspec.msgpack.Decoder(_Report).decode
+
+
+def decode_window_body(packed: bytes) -> dict[str, Any]:
+    """The fields :func:`window_parts` reads of a validated report, from its unframed msgpack.
+
+    Raises ``msgspec.DecodeError`` on anything that does not decode.
+    """
+    return _decode_report(packed)["body"]  # type: ignore[return-value]  # a TypedDict is a dict
+
 
 
 def _clamp(value: float) -> float:
@@ -84,15 +167,53 @@ def day_of(window_start: int) -> int:
 
 def window_contribution(body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
     """What one report window adds to its home's day (JSON-serialisable)."""
+    c, sparse = _window(body, window_start, window_end)
+    v = layout.zeros()
+    for i, x in sparse.items():
+        v[i] = x
+    return {"v": v, **c}
+
+
+def fold_window(day: dict[str, Any], body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
+    """Add one report window to ``day`` in place; returns ``day``.
+
+    The same day as ``fold_into(day, window_contribution(...))``, without building the dense
+    window vector: a window sets ~30 of its ~300 positions, and this adds only those.
+    """
+    return add_window(day, *window_parts(body, window_start, window_end))
+
+
+def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    """What one window adds, as everything but the vector plus the vector's set positions.
+
+    A pure function of the report: a folder computes it before taking any lock, then adds it
+    with :func:`add_window` (each result is added once: its parts are taken, not copied).
+    """
+    return _window(body, window_start, window_end)
+
+
+def add_window(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
+    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``."""
+    v = day.get("v")
+    if v is None:
+        v = day["v"] = layout.zeros()
+    elif len(v) < layout.SIZE:  # stored under an older, shorter layout: zeros past its end
+        v.extend([0] * (layout.SIZE - len(v)))
+    for i, x in sparse.items():
+        v[i] += x
+    return fold_into(day, c, owned=True)
+
+
+def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    # everything a window adds but its vector, and the vector's non-zero positions
     length = max(1, window_end - window_start)
     slot = (window_start // SLOT_S) % SLOTS_PER_DAY
-    v = layout.zeros()
+    v: defaultdict[int, int] = defaultdict(int)
     v[layout.N] = 1
     wan = body.get("wan") or {}
     offline = int(wan.get("offline_s") or 0)
     v[layout.ONLINE_S], v[layout.OFFLINE_S] = int(wan.get("online_s") or 0), offline
     c: dict[str, Any] = {
-        "v": v,
         "first": window_start,
         "last": window_end,
         "slots": slot_hex(1 << slot),
@@ -123,9 +244,9 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         if s.get("reachable_kbps"):
             x[ST_BW_N] += 1
             x[ST_BW_SUM] += int(s["reachable_kbps"])
-    _fold_apps(c, body.get("apps") or [], links, window_start, length)
+    _fold_apps(c, v, body.get("apps") or [], links, window_start, length)
     _fold_wifi(v, body, links)
-    _fold_quality(c, body.get("quality") or [], links)
+    _fold_quality(c, v, body.get("quality") or [], links)
     if "neighbours" in body:
         v[layout.SCANS] = 1
         c["comp"] = _competitors(body.get("neighbours") or [])
@@ -133,13 +254,17 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
         c["mesh"] = len(body["topology"])
     c["tm"] = terminals
     c["sx"] = links
-    return c
+    return c, v
 
 
 def _fold_apps(
-    c: dict[str, Any], apps: list[dict[str, Any]], links: dict[str, dict[str, Any]], start: int, length: int
+    c: dict[str, Any],
+    v: defaultdict[int, int],
+    apps: list[dict[str, Any]],
+    links: dict[str, dict[str, Any]],
+    start: int,
+    length: int,
 ) -> None:
-    v: list[int] = c["v"]
     cap_min = max(1, round(length / 60))
     names: dict[str, dict[str, int]] = {}
     down_total = up_total = engaged = 0
@@ -180,7 +305,7 @@ def _fold_apps(
     c["apps"], c["hb"] = names, hb
 
 
-def _fold_wifi(v: list[int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
+def _fold_wifi(v: defaultdict[int, int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
     radio: dict[str, tuple[float, float]] = {}
     for r in body.get("radios") or []:
         b = layout.band_index(r.get("band") or "")
@@ -221,8 +346,9 @@ def _fold_wifi(v: list[int], body: dict[str, Any], links: dict[str, dict[str, An
             v[wn + 4] += 1
 
 
-def _fold_quality(c: dict[str, Any], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]) -> None:
-    v: list[int] = c["v"]
+def _fold_quality(
+    c: dict[str, Any], v: defaultdict[int, int], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]
+) -> None:
     worst: dict[str, int] = {}
     for row in quality:
         target = str(row.get("target") or "")
@@ -284,4 +410,4 @@ def join_day(core: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, A
     return {**core, **detail} if detail else core
 
 
-__all__ = ["merge_day", "merge_many", "split_day", "window_contribution"]
+__all__ = ["add_window", "fold_window", "merge_day", "merge_many", "split_day", "window_contribution", "window_parts"]

@@ -21,6 +21,7 @@ import msgspec
 
 from collector.facts import counter_delta
 from collector.store.base import SpooledMessage
+from collector.store.rows import EventRow, FactRow, GatewayRow, Latest, RollupRow
 
 HOUR = 3600
 DAY = 86400
@@ -112,9 +113,14 @@ class GatewayChange:
     last_seen: float
     reports: int = 0
     events: int = 0
-    #: (window_end, uptime_s, epoch, seq, rates JSON, counters JSON) when a newer report arrived;
-    #: the latest report is named by its key (its frame is in ``reports`` already)
-    latest: tuple[int, int, int, int, str, str] | None = None
+    #: set when a newer report arrived; the latest report is named by its key (its frame is
+    #: in ``reports`` already)
+    latest: Latest | None = None
+
+    def row(self, gateway_id: str) -> GatewayRow:
+        """The ``gateways`` change: counts, and the latest state or NULLs (which keep the stored one)."""
+        head = (gateway_id, self.first_seen, self.last_seen, self.reports, self.events)
+        return GatewayRow(*head, *(self.latest or (None, None, None, None, None, None)))
 
 
 @dataclass
@@ -128,20 +134,22 @@ class Rollup:
     weak_station_windows: int = 0
     wifi_station_windows: int = 0
 
-    def add(self, fact: tuple[Any, ...]) -> None:
-        """Count one facts row (see :func:`fact_row` for its columns)."""
+    def add(self, fact: FactRow) -> None:
+        """Count one facts row."""
         self.windows += 1
-        self.wan_rx_bytes += fact[5] or 0
-        self.wan_tx_bytes += fact[6] or 0
-        if fact[3] is not None:
-            self.cpu_sum += fact[3]
+        self.wan_rx_bytes += fact.wan_rx_bytes or 0
+        self.wan_tx_bytes += fact.wan_tx_bytes or 0
+        if fact.cpu_pct is not None:
+            self.cpu_sum += fact.cpu_pct
             self.cpu_n += 1
-        self.stations_max = max(self.stations_max, fact[9])
-        self.wifi_station_windows += fact[10]
-        self.weak_station_windows += fact[11]
+        self.stations_max = max(self.stations_max, fact.stations)
+        self.wifi_station_windows += fact.wifi_stations
+        self.weak_station_windows += fact.weak_stations
 
-    def row(self) -> tuple[int, int, int, float, int, int, int, int]:
-        return (
+    def row(self, gateway_id: str, start: int) -> RollupRow:
+        return RollupRow(
+            gateway_id,
+            start,
             self.windows,
             self.wan_rx_bytes,
             self.wan_tx_bytes,
@@ -156,10 +164,19 @@ class Rollup:
 @dataclass
 class BatchPlan:
     gateways: dict[str, GatewayChange] = field(default_factory=dict)
-    facts: list[tuple[Any, ...]] = field(default_factory=list)
-    events: list[tuple[Any, ...]] = field(default_factory=list)
+    facts: list[FactRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
     hourly: dict[tuple[str, int], Rollup] = field(default_factory=dict)
     daily: dict[tuple[str, int], Rollup] = field(default_factory=dict)
+
+    def gateway_rows(self) -> list[GatewayRow]:
+        """Every gateway's change, in id order (the order PostgreSQL locks them in)."""
+        return [c.row(gid) for gid, c in sorted(self.gateways.items())]
+
+    @staticmethod
+    def rollup_rows(rollups: dict[tuple[str, int], Rollup]) -> list[RollupRow]:
+        """The ``hourly`` or ``daily`` increments as rows, in key order."""
+        return [r.row(gid, start) for (gid, start), r in sorted(rollups.items())]
 
 
 def counters_of(body: dict[str, Any]) -> tuple[dict[str, dict[str, list[int]]], int, int]:
@@ -200,8 +217,8 @@ def _deltas(
 
 def fact_row(
     m: SpooledMessage, state: GatewayState | None
-) -> tuple[tuple[Any, ...], dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
-    """The facts row of a report (``gateway_facts``' columns), its interface rates and its counters."""
+) -> tuple[FactRow, dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
+    """The facts row of a report, its interface rates and its counters."""
     body = m.decoded if m.decoded is not None else m.body
     counters, wifi, weak = counters_of(body)
     if_delta: dict[str, list[int]] = {}
@@ -232,7 +249,7 @@ def fact_row(
         total_app[0] += usage.get("bytes_down", 0)
         total_app[1] += usage.get("bytes_up", 0)
         total_app[2] = max(total_app[2], usage.get("active_minutes", 0))
-    row = (
+    row = FactRow(
         m.gateway_id,
         m.window_end,
         m.window_end - m.window_start,
@@ -268,7 +285,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
             events = m.body.get("events", [])
             change.events += len(events)
             plan.events.extend(
-                (m.gateway_id, m.epoch, m.seq, i, e.get("ts", 0), e.get("type", ""), e.get("mac"), _dumps(e))
+                EventRow(m.gateway_id, m.epoch, m.seq, i, e.get("ts", 0), e.get("type", ""), e.get("mac"), _dumps(e))
                 for i, e in enumerate(events)
             )
             continue
@@ -286,7 +303,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[m.gateway_id] = GatewayState(m.window_end, m.uptime_s, counters)
-            change.latest = (m.window_end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
+            change.latest = Latest(m.window_end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
     return plan
 
 

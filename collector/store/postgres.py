@@ -9,57 +9,38 @@ month of ``window_end``; retention drops whole partitions.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from collector.store import queries as q
-from collector.store.base import (
-    BatchResult,
-    QuarantinedMessage,
-    SpooledMessage,
-    StatusChange,
-    StoreError,
-    gateway_dict,
-    rollup_table,
-)
+from collector.store.base import Batch, BatchResult, SpooledMessage, StoreError
 from collector.store.durability import Durability, check_and_pin
+from collector.store.facets import Facets
+from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
+from collector.store.postgres_days import PostgresDayReader
 from collector.store.postgres_db import PostgresDatabase, store_error
-from collector.store.postgres_insights import KEYS, PostgresInsightsMixin, key_arrays
+from collector.store.postgres_folds import KEYS, PostgresFolds, key_arrays
+from collector.store.postgres_results import Conn, save_results
+from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, QUARANTINE, REPORTS, Table
 
-QUARANTINE_KEEP_BYTES = 64 * 1024
+T = TypeVar("T")
 #: Lock id for migrations, so two collectors starting together do not both migrate.
 MIGRATION_LOCK = 0x6873_0001
 
 
-# Column types of the batch statements' arrays ("f" float8, "i" bigint, "t" text).
-GATEWAY_TYPES = "tffiiiiiitt"
-FACT_TYPES = "tiiffiiffiiittt"
-ROLLUP_TYPES = "tiiiifiiii"
-_SQL_TYPES = {"f": "float8", "i": "bigint", "t": "text"}
-
-
-def _placeholders(types: str) -> str:
-    return ", ".join(f"%b::{_SQL_TYPES[t]}[]" for t in types)
-
-
-REPORT_COPY_TYPES = ["text", "int8", "int8", "text", "int8", "int8", "int8", "int8", "float8", "bytea"]
-GATEWAY_ARRAYS = _placeholders(GATEWAY_TYPES)
-FACT_ARRAYS = _placeholders(FACT_TYPES)
-ROLLUP_ARRAYS = _placeholders(ROLLUP_TYPES)
-
-
-def _arrays(rows: list[tuple[Any, ...]], types: str) -> list[Column]:
-    """Rows as one binary array parameter per column, for ``unnest``."""
-    columns = zip(*rows, strict=True) if rows else ([] for _ in types)
-    return [column(_SQL_TYPES[t], c) for t, c in zip(types, columns, strict=True)]
+def _arrays(rows: Sequence[tuple[Any, ...]], table: Table) -> list[Column]:
+    """Rows as one binary array parameter per column, for ``unnest`` (``table.pg_arrays``)."""
+    columns = zip(*rows, strict=True) if rows else ([] for _ in table.columns)
+    return [column(t, c) for t, c in zip(table.pg_types, columns, strict=True)]
 
 
 def _month_start(ts: int, shift: int = 0) -> int:
@@ -72,7 +53,7 @@ def _error(exc: psycopg.Error) -> StoreError:
     return store_error(exc)
 
 
-class PostgresStore(PostgresInsightsMixin):
+class PostgresStore(Facets):
     """The shared store; one connection pool per collector process."""
 
     #: Two transactions at once: one plans in this process while the server executes the
@@ -86,10 +67,14 @@ class PostgresStore(PostgresInsightsMixin):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
+        super().__init__(
+            PostgresDatabase(self._pool),
+            PostgresFolds(self._tx, Folds()),
+            functools.partial(save_results, self._tx),
+            PostgresDayReader(url),
+        )
         #: The server's fsync and synchronous_commit as found by :meth:`open` (store/durability.py).
         self.durability: Durability | None = None
-        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
-        self.db = PostgresDatabase(self._pool)
 
     async def open(self) -> None:
         self.durability = await check_and_pin(self._pool)  # fsync off: refused; sync commit off: pinned on
@@ -136,35 +121,33 @@ class PostgresStore(PostgresInsightsMixin):
                     pass  # rows for that month already sit in the default partition; they stay there
                 self._partitions.add(start)
 
+    async def _tx(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` in one transaction on a pooled connection; psycopg errors become StoreError."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(conn)
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
     async def close(self) -> None:
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                result = await self._apply(conn, messages, quarantined, statuses)
+                result = await self._apply(conn, batch)
         except psycopg.Error as exc:
             raise _error(exc) from exc
         except OverflowError as exc:
             # U64 on the wire, BIGINT here: a seq or a counter delta past 2**63 cannot be stored.
             # Refused for good, so ingest tries the batch record by record and quarantines it.
             raise StoreError(f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False) from exc
-        self._folds_committed(messages, result)  # committed: keep the bodies for folding
+        self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
         return result
 
-    async def _apply(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def _apply(self, conn: psycopg.AsyncConnection[Any], batch: Batch) -> BatchResult:
+        messages, quarantined, statuses = batch.messages, batch.quarantined, batch.statuses
         result = BatchResult()
         inserted: set[tuple[str, int, int]] = set()
         if messages:
@@ -182,22 +165,7 @@ class PostgresStore(PostgresInsightsMixin):
             await self._apply_plan(conn, new)
         if quarantined:
             async with conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            x.received_at,
-                            x.topic,
-                            x.gateway_id,
-                            x.reason,
-                            x.detail,
-                            len(x.payload),
-                            x.payload[:QUARANTINE_KEEP_BYTES],
-                        )
-                        for x in quarantined
-                    ],
-                )
+                await cur.executemany(q.for_format(QUARANTINE.insert()), [x.row() for x in quarantined])
         result.quarantined = len(quarantined)
         if statuses:
             async with conn.cursor() as cur:
@@ -239,7 +207,7 @@ class PostgresStore(PostgresInsightsMixin):
         if fresh:
             try:
                 async with conn.cursor() as copy_cur, copy_cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(REPORT_COPY_TYPES)
+                    copy.set_types(list(REPORTS.pg_types))
                     for m in fresh.values():
                         await copy.write_row(m.row())
             except psycopg.errors.UniqueViolation as exc:
@@ -285,38 +253,33 @@ class PostgresStore(PostgresInsightsMixin):
             " latest_epoch = coalesce(u.epoch, g.latest_epoch), latest_seq = coalesce(u.seq, g.latest_seq),"
             " latest_payload = CASE WHEN u.epoch IS NULL THEN g.latest_payload END,"
             " latest_rates = coalesce(u.rates, g.latest_rates), counters = coalesce(u.counters, g.counters)"
-            f" FROM unnest({GATEWAY_ARRAYS}) AS u(gateway_id, first_seen, last_seen, reports, events,"
-            " window_end, uptime_s, epoch, seq, rates, counters) WHERE g.gateway_id = u.gateway_id",
-            _arrays(
-                [
-                    (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (None,) * 6))
-                    for gid, c in sorted(plan.gateways.items())
-                ],
-                GATEWAY_TYPES,
-            ),
+            f" FROM unnest({GATEWAY_CHANGES.pg_arrays}) AS u({GATEWAY_CHANGES.names})"
+            " WHERE g.gateway_id = u.gateway_id",
+            _arrays(plan.gateway_rows(), GATEWAY_CHANGES),
         )
         if plan.facts:
             await conn.execute(
-                f"INSERT INTO gateway_facts SELECT * FROM unnest({FACT_ARRAYS}) ON CONFLICT DO NOTHING",
-                _arrays(plan.facts, FACT_TYPES),
+                f"INSERT INTO {FACTS.name} ({FACTS.names}) SELECT * FROM unnest({FACTS.pg_arrays})"
+                " ON CONFLICT DO NOTHING",
+                _arrays(plan.facts, FACTS),
             )
-        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+        for table, rollups in ((HOURLY, plan.hourly), (DAILY, plan.daily)):
             if rollups:
                 await conn.execute(
-                    f"INSERT INTO {table} SELECT * FROM unnest({ROLLUP_ARRAYS})"
+                    f"INSERT INTO {table.name} ({table.names}) SELECT * FROM unnest({table.pg_arrays})"
                     " ON CONFLICT (gateway_id, start) DO UPDATE SET"
-                    + q.ROLLUP_SET.format(t=table, greatest="GREATEST"),
-                    _arrays([(gid, start, *r.row()) for (gid, start), r in sorted(rollups.items())], ROLLUP_TYPES),
+                    + q.ROLLUP_SET.format(t=table.name, greatest="GREATEST"),
+                    _arrays(BatchPlan.rollup_rows(rollups), table),
                 )
         async with conn.cursor() as cur:
             if plan.events:
                 await cur.executemany(
-                    "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    q.for_format(EVENTS.insert()) + " ON CONFLICT DO NOTHING",
                     plan.events,
                 )
         # Home-profile day rollups are folded after the commit, off the ingest path; the
-        # queue row written here makes that happen exactly once (postgres_insights.py).
-        await self._queue_folds(conn, [m for m in new if m.kind == "report"])
+        # queue row written here makes that happen exactly once (postgres_folds.py).
+        await PostgresFolds.queue(conn, [m for m in new if m.kind == "report"])
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
@@ -336,37 +299,3 @@ class PostgresStore(PostgresInsightsMixin):
         return deleted
 
     # -- reads -------------------------------------------------------------------------
-    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        try:
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(q.for_format(sql).encode(), params)
-                rows = await cur.fetchall()
-                await conn.rollback()
-                return rows
-        except psycopg.Error as exc:
-            raise _error(exc) from exc
-
-    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        return await self._rows(q.LIST_GATEWAYS, (limit, offset))
-
-    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
-        rows = await self._rows(q.GATEWAY, (gateway_id,))
-        return gateway_dict(rows[0]) if rows else None
-
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        return (await self._rows(q.HISTORY, (gateway_id, limit)))[::-1]
-
-    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
-        return await self._rows(q.ROLLUP.format(table=rollup_table(period)), (gateway_id, since))
-
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self._rows(q.QUARANTINE, (limit,))
-
-    async def counts(self) -> dict[str, int]:
-        row = (await self._rows(q.COUNTS))[0]
-        return q.counts_dict(tuple(row.values()))
-
-    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
-        sql = q.STORED_KEYS + (" WHERE kind = ?" if kind else "")
-        rows = await self._rows(sql, (kind,) if kind else ())
-        return [(str(r["gateway_id"]), int(r["epoch"]), int(r["seq"])) for r in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -20,28 +21,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from collector.store import queries as q
-from collector.store.base import (
-    BatchResult,
-    QuarantinedMessage,
-    SpooledMessage,
-    StatusChange,
-    StoreError,
-    gateway_dict,
-    rollup_table,
-)
+from collector.store.base import Batch, BatchResult, SpooledMessage, StoreError
+from collector.store.facets import Facets
+from collector.store.folding import Folds
 from collector.store.migrations import migrations
-from collector.store.plan import GatewayState, load_state, plan_batch
+from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
+from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, QUARANTINE, REPORTS
+from collector.store.sqlite_days import SqliteDayReader
 from collector.store.sqlite_db import SqliteDatabase
-from collector.store.sqlite_insights import InsightsMixin
+from collector.store.sqlite_folds import SqliteFolds
+from collector.store.sqlite_results import save_results
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-#: Quarantined payloads are kept up to this size (the reason says if more was cut).
-QUARANTINE_KEEP_BYTES = 64 * 1024
 #: How often the checkpoint thread copies committed WAL frames into the database file.
 CHECKPOINT_EVERY_S = 1.0
 #: The writer's page cache: the B-tree pages a batch touches (gateways, rollups, index
@@ -65,7 +61,7 @@ def _transient(exc: sqlite3.Error) -> bool:
     )
 
 
-class SqliteStore(InsightsMixin):
+class SqliteStore(Facets):
     """The embedded default store."""
 
     concurrent_writes = 1  # one writer per file
@@ -80,8 +76,12 @@ class SqliteStore(InsightsMixin):
         self._turns: int | None = None  # the writers' lock file (see _write)
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
-        #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
-        self.db = SqliteDatabase(self._write, self._read)
+        super().__init__(
+            SqliteDatabase(self._write, self._read),
+            SqliteFolds(self._write, self._read, Folds()),
+            functools.partial(save_results, self._write),
+            SqliteDayReader(self.path),
+        )
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -126,7 +126,6 @@ class SqliteStore(InsightsMixin):
         def setup() -> None:
             self._wdb = self._connect()
             self._migrate(self._wdb)
-            self._open_folds(self._wdb)
             if self.path != ":memory:":
                 self._turns = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
                 self._wdb.execute("PRAGMA wal_autocheckpoint=0")
@@ -203,24 +202,18 @@ class SqliteStore(InsightsMixin):
         self._readers.shutdown(wait=True)
 
     # -- writes ------------------------------------------------------------------------
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
         def tx(db: sqlite3.Connection) -> BatchResult:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    result = self._apply(db, messages, quarantined, statuses)
+                    result = self._apply(db, batch)
                     db.execute("COMMIT")
                 except BaseException:
-                    self._folds_rolled_back()
                     if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                         db.execute("ROLLBACK")
                     raise
-                self._folds_committed()
+                self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
                 return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
@@ -229,13 +222,8 @@ class SqliteStore(InsightsMixin):
 
         return await self._write(tx)
 
-    def _apply(
-        self,
-        db: sqlite3.Connection,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    def _apply(self, db: sqlite3.Connection, batch: Batch) -> BatchResult:
+        messages, quarantined, statuses = batch.messages, batch.quarantined, batch.statuses
         result = BatchResult()
         # One writer holds the database, so "which keys exist" cannot change between this
         # lookup and the insert; one lookup + executemany beats row-by-row inserts.
@@ -249,25 +237,10 @@ class SqliteStore(InsightsMixin):
                 existing.add(key)
                 result.inserted.append(key)
                 new.append(m)
-        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [m.row() for m in new])
+        db.executemany(REPORTS.insert(), [m.row() for m in new])
         if new:
             self._apply_plan(db, new)
-        db.executemany(
-            "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    q.received_at,
-                    q.topic,
-                    q.gateway_id,
-                    q.reason,
-                    q.detail,
-                    len(q.payload),
-                    q.payload[:QUARANTINE_KEEP_BYTES],
-                )
-                for q in quarantined
-            ],
-        )
+        db.executemany(QUARANTINE.insert(), [x.row() for x in quarantined])
         result.quarantined = len(quarantined)
         for s in statuses:
             db.execute(
@@ -311,7 +284,8 @@ class SqliteStore(InsightsMixin):
         # one statement per gateway: counts always, the latest state when a newer report came
         db.executemany(
             "INSERT INTO gateways (gateway_id, first_seen, last_seen, reports, events, last_window_end,"
-            " last_uptime_s, latest_epoch, latest_seq, latest_rates, counters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " last_uptime_s, latest_epoch, latest_seq, latest_rates, counters)"
+            " VALUES (?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?)"
             " ON CONFLICT (gateway_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
             " reports = reports + excluded.reports, events = events + excluded.events,"
             " last_window_end = iif(excluded.latest_epoch IS NULL, last_window_end, excluded.last_window_end),"
@@ -321,26 +295,19 @@ class SqliteStore(InsightsMixin):
             " latest_payload = iif(excluded.latest_epoch IS NULL, latest_payload, NULL),"
             " latest_epoch = coalesce(excluded.latest_epoch, latest_epoch),"
             " latest_seq = coalesce(excluded.latest_seq, latest_seq)",
-            [
-                (gid, c.first_seen, c.last_seen, c.reports, c.events, *(c.latest or (0, 0, None, None, None, None)))
-                for gid, c in plan.gateways.items()
-            ],
+            plan.gateway_rows(),
         )
-        db.executemany(
-            f"INSERT INTO gateway_facts VALUES ({','.join('?' * 15)}) ON CONFLICT DO NOTHING", plan.facts
-        )
-        for table, rollups in (("gateway_hourly", plan.hourly), ("gateway_daily", plan.daily)):
+        db.executemany(FACTS.insert() + " ON CONFLICT DO NOTHING", plan.facts)
+        for table, rollups in ((HOURLY, plan.hourly), (DAILY, plan.daily)):
             db.executemany(
-                f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway_id, start) DO UPDATE SET"
-                + q.ROLLUP_SET.format(t=table, greatest="max"),
-                [(gid, start, *r.row()) for (gid, start), r in rollups.items()],
+                table.insert() + " ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                + q.ROLLUP_SET.format(t=table.name, greatest="max"),
+                BatchPlan.rollup_rows(rollups),
             )
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", plan.events
-        )
+        db.executemany(EVENTS.insert() + " ON CONFLICT DO NOTHING", plan.events)
         # Home-profile day rollups are folded after the commit, off the ingest path; the
-        # queue row written here makes that happen exactly once (sqlite_insights.py).
-        self._queue_folds(db, [m for m in new if m.kind == "report"])
+        # queue row written here makes that happen exactly once (sqlite_folds.py).
+        SqliteFolds.queue(db, [m for m in new if m.kind == "report"])
 
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
@@ -363,38 +330,3 @@ class SqliteStore(InsightsMixin):
             return deleted
 
         return await self._write(tx)
-
-    # -- reads -------------------------------------------------------------------------
-    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        return await self._read(lambda db: [dict(r) for r in db.execute(q.LIST_GATEWAYS, (limit, offset))])
-
-    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
-        def one(db: sqlite3.Connection) -> dict[str, Any] | None:
-            row = db.execute(q.GATEWAY, (gateway_id,)).fetchone()
-            return None if row is None else gateway_dict(dict(row))
-
-        return await self._read(one)
-
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        return await self._read(
-            lambda db: [dict(r) for r in db.execute(q.HISTORY, (gateway_id, limit))][::-1]
-        )
-
-    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
-        table = rollup_table(period)
-        sql = q.ROLLUP.format(table=table)
-        return await self._read(lambda db: [dict(r) for r in db.execute(sql, (gateway_id, since))])
-
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self._read(lambda db: [dict(r) for r in db.execute(q.QUARANTINE, (limit,))])
-
-    async def counts(self) -> dict[str, int]:
-        return await self._read(lambda db: q.counts_dict(db.execute(q.COUNTS).fetchone()))
-
-    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
-        def q(db: sqlite3.Connection) -> list[tuple[str, int, int]]:
-            sql = "SELECT gateway_id, epoch, seq FROM reports"
-            rows = db.execute(sql + " WHERE kind = ?", (kind,)) if kind else db.execute(sql)
-            return [(str(g), int(e), int(s)) for g, e, s in rows]
-
-        return await self._read(q)

@@ -15,7 +15,7 @@ from collector.ingest import Ingest
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
 from collector.settings import Settings
-from collector.store import StatusChange, Store, open_store
+from collector.store import Batch, StatusChange, Store, open_store
 from collector.web.auth import Auth
 from tests.collector.store.test_conformance import spooled
 
@@ -28,9 +28,11 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.open()
     now = time.time()
     await s.write_batch(
-        [spooled("gw-on", window_end=int(now)), spooled("gw-off", window_end=int(now))],
-        [],
-        [StatusChange("gw-on", "online", now), StatusChange("gw-off", "offline", now)],
+        Batch(
+            [spooled("gw-on", window_end=int(now)), spooled("gw-off", window_end=int(now))],
+            [],
+            [StatusChange("gw-on", "online", now), StatusChange("gw-off", "offline", now)],
+        )
     )
     yield s
     await s.close()

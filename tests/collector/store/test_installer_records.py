@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from collector.installer.records import InstallerRecords, InstallRecord, new_id
-from collector.store import StatusChange, Store
+from collector.store import Batch, StatusChange, Store
 from collector.store.base import insights
 from tests.collector.store.test_conformance import spooled
 
@@ -50,7 +50,9 @@ async def test_installs_keep_their_baseline_newest_first(store: Store) -> None:
 
 
 async def test_search_finds_crm_fields_literally_and_gateways_outside_the_crm(store: Store) -> None:
-    await store.write_batch([spooled("gw-s1"), spooled("gw-lone")], [], [StatusChange("gw-s1", "online", time.time())])
+    await store.write_batch(
+        Batch([spooled("gw-s1"), spooled("gw-lone")], [], [StatusChange("gw-s1", "online", time.time())])
+    )
     await insights(store).upsert_subscribers(
         [
             {"gateway_id": "gw-s1", "subscriber_id": "ACME_100%", "plan_down_mbps": 100.0, "area": "North Bay"},

@@ -1,0 +1,142 @@
+"""The fold queue on PostgreSQL: how a report is queued, claimed and folded (``store/folding.py`` says what).
+
+Several collectors share one queue, so what SQLite gets from its single writer is explicit:
+
+- a folder *claims* queue rows with ``DELETE ... RETURNING`` over ``FOR UPDATE SKIP LOCKED``
+  rows, in the transaction that folds them: each report is folded by exactly one folder,
+  folders never wait for each other's claims, and a failed fold puts its rows back;
+- the home-day rows a fold writes are locked in (gateway, day) order first (a missing row is
+  inserted first, so there is one to lock), so two folders updating one home's day
+  serialise instead of losing an update, and cannot deadlock;
+- this process's own committed reports are claimed by key first (no read-back); with none
+  left it claims any queued rows (other collectors', a dead process's, what memory dropped).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from collector.store.base import SpooledMessage
+from collector.store.folding import DayKey, Folds, Key, Prepared, stored_report
+from collector.store.postgres_arrays import Column, column
+
+Conn = psycopg.AsyncConnection[TupleRow]
+#: The store's runner: one transaction on a pooled connection.
+Run = Callable[[Callable[[Conn], Awaitable[Any]]], Awaitable[Any]]
+KEYS = "%b::text[], %b::bigint[], %b::bigint[]"
+CLAIM_ANY = (
+    "WITH claimed AS (DELETE FROM home_fold_queue q USING (SELECT gateway_id, epoch, seq FROM home_fold_queue"
+    " LIMIT %s FOR UPDATE SKIP LOCKED) c WHERE q.gateway_id = c.gateway_id AND q.epoch = c.epoch"
+    " AND q.seq = c.seq RETURNING q.gateway_id, q.epoch, q.seq)"
+    " SELECT c.gateway_id, c.epoch, c.seq, r.window_start, r.window_end, r.uptime_s, r.sent_at, r.received_at,"
+    " r.payload FROM claimed c LEFT JOIN reports r"
+    " ON r.gateway_id = c.gateway_id AND r.epoch = c.epoch AND r.seq = c.seq"
+)
+CLAIM_KEYS = (
+    "DELETE FROM home_fold_queue q USING (SELECT f.gateway_id, f.epoch, f.seq FROM home_fold_queue f"
+    f" JOIN unnest({KEYS}) AS k(g, e, s) ON f.gateway_id = k.g AND f.epoch = k.e AND f.seq = k.s"
+    " FOR UPDATE OF f SKIP LOCKED) c WHERE q.gateway_id = c.gateway_id AND q.epoch = c.epoch AND q.seq = c.seq"
+    " RETURNING q.gateway_id, q.epoch, q.seq"
+)
+# A row for every day first (an empty placeholder, overwritten before the commit, so never
+# seen), then all of them locked in key order.
+PLACEHOLDERS = (
+    "INSERT INTO home_days (gateway_id, day, data, detail, updated_at) SELECT g, d, '', '', 0"
+    ' FROM unnest(%b::text[], %b::int[]) AS k(g, d) ORDER BY g COLLATE "C", d ON CONFLICT DO NOTHING'
+)
+LOCK_DAYS = (
+    "SELECT h.gateway_id, h.day, h.data, h.detail FROM home_days h JOIN unnest(%b::text[], %b::int[])"
+    " AS k(g, d) ON h.gateway_id = k.g AND h.day = k.d ORDER BY h.gateway_id, h.day FOR UPDATE OF h"
+)
+WRITE_DAYS = (
+    "UPDATE home_days h SET data = u.data, detail = u.detail, updated_at = %s"
+    " FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[]) AS u(g, d, data, detail)"
+    " WHERE h.gateway_id = u.g AND h.day = u.d"
+)
+
+
+def key_arrays(keys: list[Key]) -> tuple[Column, Column, Column]:
+    """Keys as the three array parameters of :data:`KEYS`."""
+    ids, epochs, seqs = zip(*keys, strict=True) if keys else ((), (), ())
+    return column("text", ids), column("bigint", epochs), column("bigint", seqs)
+
+
+class PostgresFolds:
+    """Folding for :class:`~collector.store.postgres.PostgresStore`."""
+
+    def __init__(self, tx: Run, state: Folds) -> None:
+        self._tx = tx
+        self.state = state
+
+    @staticmethod
+    async def queue(conn: Conn, reports: list[SpooledMessage]) -> None:
+        """In the batch transaction: remember which new reports still need folding."""
+        if reports:
+            await conn.execute(
+                f"INSERT INTO home_fold_queue SELECT * FROM unnest({KEYS}) ON CONFLICT DO NOTHING",
+                key_arrays([(m.gateway_id, m.epoch, m.seq) for m in reports]),
+            )
+
+    async def fold_pending(self, limit: int = 500) -> int:
+        """Fold up to ``limit`` queued reports (this process's first); how many were taken. 0: none wait."""
+        if limit <= 0:
+            return 0
+        mine = self.state.take(limit)
+        prepared = Folds.prepare(mine)  # before the transaction: no lock is held meanwhile
+
+        async def tx(conn: Conn) -> int:
+            if mine:
+                cur = await conn.execute(CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine]))
+                claimed = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
+                # the others were folded (or are being folded) by another process
+                ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
+                await self._fold(conn, ours)
+                return len(mine)
+            while True:
+                rows = await (await conn.execute(CLAIM_ANY, (limit,))).fetchall()
+                found = Folds.prepare([m for m in map(stored_report, rows) if m is not None])
+                await self._fold(conn, found)
+                if found or len(rows) < limit:
+                    return len(found)  # else every claimed row was unfoldable (and is dropped): claim the next ones
+
+        try:
+            return int(await self._tx(tx))
+        except BaseException:
+            self.state.forget()
+            raise
+
+    async def _fold(self, conn: Conn, claimed: list[Prepared]) -> None:
+        keys = Folds.day_keys(claimed)
+        if not keys:
+            return
+        ids, days = [g for g, _ in keys], [d for _, d in keys]
+        await conn.execute(PLACEHOLDERS, (ids, days))
+        cur = await conn.execute(LOCK_DAYS, (ids, days))
+        stored: dict[DayKey, tuple[str, str]] = {
+            (str(g), int(d)): (str(data), str(detail)) for g, d, data, detail in await cur.fetchall()
+        }
+        writes = self.state.fold(claimed, stored)
+        await conn.execute(
+            WRITE_DAYS,
+            (
+                time.time(),
+                [w.gateway_id for w in writes],
+                [w.day for w in writes],
+                [w.data for w in writes],
+                [w.detail for w in writes],
+            ),
+        )
+
+    async def pending(self) -> int:
+        """Reports stored and not yet folded (by any collector)."""
+
+        async def count(conn: Conn) -> int:
+            row = await (await conn.execute("SELECT count(*) FROM home_fold_queue")).fetchone()
+            return int(row[0]) if row else 0
+
+        return int(await self._tx(count))
