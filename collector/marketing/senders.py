@@ -62,10 +62,11 @@ class FileSender:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"campaign-{messages[0].campaign_id}-{time.time_ns()}.csv"
             tmp = self.directory / (name + ".part")
+            at = f"{time.time():.3f}"  # when it was handed over: the pick-up's own contact log
             with open(tmp, "w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, fieldnames=list(asdict(messages[0])))
+                writer = csv.DictWriter(f, fieldnames=[*asdict(messages[0]), "handed_at"])
                 writer.writeheader()
-                writer.writerows(asdict(m) for m in messages)
+                writer.writerows({**asdict(m), "handed_at": at} for m in messages)
             os.replace(tmp, self.directory / name)  # the pick-up never sees half a file
 
         await asyncio.to_thread(write)
