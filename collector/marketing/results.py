@@ -95,14 +95,14 @@ async def _verified(db: Database, verify: str, converted: dict[str, tuple[str, f
 
 def _series(launched: float, arms: dict[str, str], conv_at: dict[str, float], sizes: dict[str, int],
             now: float) -> list[dict[str, Any]]:  # fmt: skip
-    """Cumulative conversion rate per arm at the end of each day since the launch."""
-    days = max(1, int((max([now, *conv_at.values()]) - launched) // DAY_S) + 1)
+    """Cumulative conversion rate per arm: at the launch, at the end of each day since, and now."""
+    end = max([now, *conv_at.values()])
+    times = [launched] + [launched + d * DAY_S for d in range(1, 367) if launched + d * DAY_S < end] + [end]
     out = []
-    for d in range(min(days, 366)):
-        end = launched + (d + 1) * DAY_S
-        rates: dict[str, Any] = {"t": end}
+    for t in times:
+        rates: dict[str, Any] = {"t": t}
         for arm in ("treatment", "control"):
-            n = sum(1 for g, at in conv_at.items() if at < end and arms.get(g) == arm)
+            n = sum(1 for g, at in conv_at.items() if at <= t and arms.get(g) == arm)
             rates[arm] = round(n / sizes[arm], 5) if sizes[arm] else None
         out.append(rates)
     return out

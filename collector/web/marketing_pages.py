@@ -105,13 +105,14 @@ def arms_chart(series: list[dict[str, Any]], width: int = 520, height: int = 200
         pts = " ".join(f"{sx(p['t']):.1f},{sy(p[arm]):.1f}" for p in series if p.get(arm) is not None)
         lines += f'<polyline fill="none" class="{cls}" points="{pts}"/>'
     ticks = series if len(series) <= 6 else series[:: max(1, len(series) // 5)]
+    fmt = "%m-%d %H:%M" if t1 - t0 < 3 * 86400 else "%m-%d"
     axis = (f'<line x1="{pad_l}" y1="{pad_t + ih}" x2="{width - pad_r}" y2="{pad_t + ih}" class="chart-axis"/>'
             f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="chart-label">{top * 100:.1f}%</text>'
             f'<text x="{pad_l - 4}" y="{pad_t + ih}" text-anchor="end" class="chart-label">0%</text>')  # fmt: skip
     axis += "".join(
-        f'<text x="{sx(p["t"]):.1f}" y="{height - 12}" text-anchor="middle" class="chart-label axis-time">'
-        f"{datetime.fromtimestamp(p['t'], UTC).strftime('%m-%d')}</text>"
-        for p in ticks
+        f'<text x="{sx(p["t"]):.1f}" y="{height - 12}" text-anchor="{anchor}" class="chart-label axis-time">'
+        f"{datetime.fromtimestamp(p['t'], UTC).strftime(fmt)}</text>"
+        for p, anchor in zip(ticks, ["start"] + ["middle"] * (len(ticks) - 2) + ["end"], strict=False)
     )
     return head + axis + lines + "</svg>"
 
