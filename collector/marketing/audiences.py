@@ -211,7 +211,32 @@ async def next_best_offers(
     taken = await taken_offers(db, home["subscriber_id"])
     ranked: list[Ranked] = rank_offers(catalogue, results, taken, top_n)
     return {"subscriber_id": home["subscriber_id"], "gateway_id": home["gateway_id"], "area": home["area"],
-            "taken": taken, "offers": [r.to_dict() for r in ranked]}  # fmt: skip
+            "taken": taken, "offers": [r.to_dict() for r in ranked],
+            "cleared": await cleared_flags(db, catalogue, home["gateway_id"], home["subscriber_id"])}  # fmt: skip
+
+
+async def cleared_flags(
+    db: Database, catalogue: Catalogue, gateway_id: str, subscriber_id: str
+) -> list[dict[str, Any]]:
+    """The home's flags that cleared, each with its reason: ``offer taken`` when the subscriber
+    ordered an offer that flag makes eligible before it cleared, else ``usage fell``."""
+    cleared = await db.fetch(
+        "SELECT rule, at FROM result_history WHERE gateway_id = ? AND change = 'cleared' ORDER BY at DESC LIMIT 50",
+        (gateway_id,),
+    )
+    if not cleared:
+        return []
+    orders = await db.fetch(
+        "SELECT offer_id, at FROM mkt_outcomes WHERE subscriber_id = ? AND kind IN ('order', 'plan_change')",
+        (subscriber_id,),
+    )
+    out = []
+    for c in cleared:
+        by = [o["offer_id"] for o in orders if o["at"] <= c["at"] and o["offer_id"] in catalogue.offers
+              and c["rule"] in catalogue.offers[o["offer_id"]].rules()]  # fmt: skip
+        out.append({"rule": c["rule"], "at": c["at"], "reason": "offer taken" if by else "usage fell",
+                    "offer": by[0] if by else None})  # fmt: skip
+    return out
 
 
 # -- win-back ---------------------------------------------------------------------------------

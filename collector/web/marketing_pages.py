@@ -188,6 +188,10 @@ def offers_page(found: dict[str, Any], user: str) -> str:
     taken = ", ".join(found["taken"]) or "none"
     body = (f"<h2>Offers for {_e(found['subscriber_id'])}</h2><p>Gateway {_e(found['gateway_id'])}, area"
             f" {_e(found['area'])}; already taken: {_e(taken)}.</p><ol id=offers>{items}</ol>")  # fmt: skip
+    cleared = "".join(f"<li>{_e(c['rule'])} cleared {_date(c['at'])}: <b>{_e(c['reason'])}</b>"
+                      f"{' (' + _e(c['offer']) + ')' if c['offer'] else ''}</li>" for c in found.get("cleared", []))  # fmt: skip
+    if cleared:
+        body += f"<h3>Flags that cleared</h3><ul id=cleared>{cleared}</ul>"
     return layout("Offers", body, user, STYLE)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.marketing import MarketingError
-from collector.marketing.audiences import freeze_audience, upsert_contacts
+from collector.marketing.audiences import freeze_audience, next_best_offers, upsert_contacts
 from collector.marketing.campaigns import create_campaign, deliver_due, launch, opt_out, preview, set_state
 from collector.marketing.catalogue import load_catalogue
 from collector.marketing.outcomes import parse_outcomes
@@ -184,3 +184,21 @@ async def test_outcomes_and_results(store: Store, tmp_path: Path) -> None:
     assert res["verified_conversions"] == 1
     assert res["opt_outs"] == {"treatment": 1, "control": 0}
     assert res["series"][-1]["treatment"] == round(40 / len(treated), 5)
+
+
+async def test_a_flag_cleared_by_a_purchase_says_offer_taken(store: Store) -> None:
+    await seed(store, [Home("gw-a"), Home("gw-b")])
+    cat = load_catalogue(None, kind_of)
+    await store.db.transaction([
+        Statement("INSERT INTO result_history (gateway_id, rule, change, at, version, state, score, sentence)"
+                  " VALUES (?, 'mesh_or_fttr', 'cleared', ?, 1, 'on', NULL, 'x')", [("gw-a", 2000.0), ("gw-b", 2000.0)],
+                  many=True)])  # fmt: skip
+    parsed = parse_outcomes(
+        "subscriber_id,kind,offer_id,at\nsub-gw-a,order,mesh,1500\nsub-gw-b,order,mesh,2500\n", cat.offers
+    )
+    await import_outcomes(store.db, parsed.rows)
+    a = await next_best_offers(store.db, cat, "sub-gw-a")
+    b = await next_best_offers(store.db, cat, "sub-gw-b")
+    assert a["cleared"] == [{"rule": "mesh_or_fttr", "at": 2000.0, "reason": "offer taken", "offer": "mesh"}]
+    assert b["cleared"][0]["reason"] == "usage fell"  # bought after the flag had gone
+    assert a["taken"] == ["mesh"]
