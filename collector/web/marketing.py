@@ -124,6 +124,8 @@ async def api_audiences(request: web.Request) -> web.Response:
 
 async def _definition(db: Database, body: dict[str, Any]) -> tuple[Any, int | None]:
     if body.get("segment_id") is not None:
+        if not str(body["segment_id"]).isdigit():
+            raise MarketingError("audience: segment_id must be a segment's id")
         seg = await aud.segment(db, int(body["segment_id"]))
         return seg["definition"], int(seg["id"])
     if body.get("definition") is None:
@@ -149,7 +151,10 @@ async def api_freeze_audience(request: web.Request) -> web.Response:
 async def api_audience(request: web.Request) -> web.Response:
     async def run() -> dict[str, Any]:
         header = await aud.audience(_db(request), _id(request))
-        limit = min(int(request.query.get("limit", "1000") or 1000), 100_000)
+        raw = request.query.get("limit", "1000")
+        if not raw.isdigit():
+            raise MarketingError("limit must be an integer")
+        limit = min(int(raw), 100_000)
         return {**header, "members": await aud.members(_db(request), header["id"], _contacts(request), limit)}
 
     return await _answer(run)()
@@ -181,9 +186,12 @@ async def api_push(request: web.Request) -> web.Response:
     """Push the audience to a CRM webhook: signed (HMAC-SHA256), retried, idempotent (one key per content)."""
     body = await _json(request)
     db, audience_id = _db(request), _id(request)
-    url = str(body.get("url") or os.environ.get("HOMESCOPE_CRM_WEBHOOK", ""))
-    if not url.startswith(("http://", "https://")):
-        return web.json_response({"error": "url must be an http(s) URL"}, status=400)
+    # only the operator's configured endpoints: a role that may push must not make the
+    # collector POST personal data to any URL it names
+    configured = [u.strip() for u in os.environ.get("HOMESCOPE_CRM_WEBHOOK", "").split(",") if u.strip()]
+    url = str(body.get("url") or (configured[0] if configured else ""))
+    if url not in configured:
+        return web.json_response({"error": "url is not a configured CRM webhook (HOMESCOPE_CRM_WEBHOOK)"}, status=400)
     try:
         await aud.audience(db, audience_id)
     except NotFound as exc:

@@ -130,6 +130,10 @@ async def test_webhook_push_is_signed_retried_and_idempotent(
         ).json()
         url = str(server.make_url("/hook"))
         r = await client.post(f"/api/v1/audiences/{audience['id']}/push", json={"url": url})
+        assert r.status == 400 and "not a configured CRM webhook" in (await r.json())["error"]
+        assert not seen  # nothing left for an endpoint the operator did not configure
+        monkeypatch.setenv("HOMESCOPE_CRM_WEBHOOK", url)
+        r = await client.post(f"/api/v1/audiences/{audience['id']}/push", json={"url": url})
         answer = await r.json()
         assert r.status == 200 and answer["attempts"] == 2 and answer["status"] == "delivered"
         assert len(seen) == 2 and seen[0][1] == seen[1][1]  # the retry carries the same idempotency key
