@@ -191,17 +191,23 @@ async def api_push(request: web.Request) -> web.Response:
     configured = [u.strip() for u in os.environ.get("HOMESCOPE_CRM_WEBHOOK", "").split(",") if u.strip()]
     url = str(body.get("url") or (configured[0] if configured else ""))
     if url not in configured:
-        return web.json_response({"error": "url is not a configured CRM webhook (HOMESCOPE_CRM_WEBHOOK)"}, status=400)
+        return web.json_response(
+            {"error": "url is not a configured CRM webhook (HOMESCOPE_CRM_WEBHOOK)"}, status=400
+        )
     try:
         await aud.audience(db, audience_id)
     except NotFound as exc:
         return web.json_response({"error": str(exc)}, status=404)
+    try:
+        key_bytes = secret()
+    except MarketingError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
     payload = {"audience_id": audience_id, "members": await aud.members(db, audience_id, _contacts(request))}
     key = idempotency_key("audience", audience_id, url, body_bytes(payload))
     done = await db.fetch_one("SELECT status, attempts FROM mkt_pushes WHERE key = ?", (key,))
     if done is not None and done["status"] == "delivered":
         return web.json_response({"key": key, "status": "delivered", "attempts": 0, "repeat": True})
-    status, attempts = await asyncio.to_thread(post_signed, url, payload, secret(), key)
+    status, attempts = await asyncio.to_thread(post_signed, url, payload, key_bytes, key)
     state = "delivered" if 200 <= status < 300 else f"failed: HTTP {status}"
     await db.execute(Statement(
         "INSERT INTO mkt_pushes (key, audience_id, url, status, attempts, at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -212,8 +218,12 @@ async def api_push(request: web.Request) -> web.Response:
 
 
 def secret() -> bytes:
-    """The HMAC key of webhooks (``HOMESCOPE_WEBHOOK_SECRET``)."""
-    return os.environ.get("HOMESCOPE_WEBHOOK_SECRET", "").encode() or b"homescope-unset-secret"
+    """The HMAC key of webhooks (``HOMESCOPE_WEBHOOK_SECRET``); a signature under a known
+    default key would prove nothing, so there is none."""
+    key = os.environ.get("HOMESCOPE_WEBHOOK_SECRET", "").encode()
+    if not key:
+        raise MarketingError("HOMESCOPE_WEBHOOK_SECRET is not set: webhooks are signed with it")
+    return key
 
 
 # -- offers and win-back ----------------------------------------------------------------------
