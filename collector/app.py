@@ -7,15 +7,20 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.installer.channel import CommandChannel
 from collector.store import Store
 from collector.web.auth import Auth, middleware
 from collector.web.homes import setup_homes
+from collector.web.installer import setup_installer
 from collector.web.marketing_site import setup_marketing
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
 def create_app(
-    store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None
+    store: Store,
+    auth: Auth,
+    health: Callable[[], dict[str, Any]] | None = None,
+    commands: CommandChannel | None = None,
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle."""
     app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
@@ -25,4 +30,5 @@ def create_app(
     app.add_routes(routes)
     setup_homes(app)
     setup_marketing(app)
+    setup_installer(app, store, commands)
     return app

@@ -79,6 +79,13 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/marketing/audiences/{id}"): P.MARKETING_READ,
     ("GET", "/marketing/subscribers/{subscriber_id}"): P.MARKETING_READ,
     ("GET", "/marketing/winback"): P.MARKETING_READ,
+    ("GET", "/installer"): P.INSTALL,
+    ("GET", "/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/installer/homes/{gateway_id}/install"): P.INSTALL,
+    ("GET", "/api/v1/installer/search"): P.INSTALL,
+    ("GET", "/api/v1/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/api/v1/installer/homes/{gateway_id}/measure"): P.INSTALL,
+    ("GET", "/api/v1/installer/commands/{command_id}"): P.INSTALL,
 }
 
 
