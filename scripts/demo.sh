@@ -41,12 +41,15 @@ for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$MQTT_PORT") 2>/dev/null && b
 
 # Profiles are evaluated every 30 s in the demo (operators' default: after each 15-minute window).
 printf '[schedule]\nevaluate_every_s = 30\n\n[areas]\nmin_group = 3  # a 20-home demo; keep the default (10) or more in service\n' > "$DIR/profiles.toml"
-HOMESCOPE_USERS="admin:$PASSWORD" HOMESCOPE_PROFILES_CONFIG="$DIR/profiles.toml" \
+# The demo's offer catalogue: the shipped one without quiet hours, so its campaign is delivered at any hour.
+sed -e 's/^quiet_start_hour = 21/quiet_start_hour = 0/' -e 's/^quiet_end_hour = 9/quiet_end_hour = 0/' \
+  collector/marketing/offers.toml > "$DIR/offers.toml"
+HOMESCOPE_USERS="admin:$PASSWORD" HOMESCOPE_PROFILES_CONFIG="$DIR/profiles.toml" HOMESCOPE_OFFERS="$DIR/offers.toml" \
   HOMESCOPE_API_TOKENS="$PASSWORD-api" HOMESCOPE_SENDER="file:$PWD/$DIR/drop" HOMESCOPE_DELIVER_EVERY_S=1 \
   "$VENV/bin/homescope-collector" serve \
   --db "sqlite:///$DIR/homescope.db" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --http "127.0.0.1:$HTTP_PORT" \
   > "$DIR/collector.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
 if ! (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null; then
   echo "the collector did not start; see $DIR/collector.log:"; tail -20 "$DIR/collector.log"; exit 1
 fi
