@@ -61,6 +61,7 @@ from emulator.clock import SimClock  # noqa: E402
 from emulator.fleet import Fleet  # noqa: E402
 from emulator.personas import parse_mix  # noqa: E402
 from emulator.response import after_purchase, outcome_rows, propensity, respond  # noqa: E402
+from emulator.response import write_truth as write_response_truth  # noqa: E402
 from emulator.truth import crm_rows, fleet_specs, write_crm, write_truth  # noqa: E402
 from tests.broker import Broker, free_port  # noqa: E402
 
@@ -304,8 +305,7 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             )
             writer.writeheader()
             writer.writerows(rows)
-        (work / "responses.json").write_text(json.dumps([r.__dict__ | {"propensity": r.propensity.__dict__}
-                                                         for r in responses]))  # fmt: skip
+        write_response_truth(work / "responses.json", responses)
         # -- what buying changed: mesh nodes appear today, plans change in the CRM ----------------
         bought = {r.gateway_id: r.offer for r in responses if r.converted}
         mesh_homes = [

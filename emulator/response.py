@@ -12,9 +12,11 @@ good signal everywhere; a plan upgrade doubles the plan in the CRM export.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from emulator.household import HomeSpec
 
@@ -124,3 +126,10 @@ def after_purchase(spec: HomeSpec, offer: str) -> HomeSpec:
     if offer == "plan_upgrade":
         return replace(spec, plan_mbps=2 * spec.plan_mbps)
     return spec
+
+
+def write_truth(path: str | Path, responses: Iterable[Response]) -> None:
+    """The campaign's ground truth beside the fleet's: per member, the hidden propensity, whether
+    the message reached it, and what it did (``responses.json``)."""
+    doc = [asdict(r) for r in responses]
+    Path(path).write_text(json.dumps({"responses": doc}, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from statistics import mean
 
 from collector.profiles.rollup import window_contribution
 from emulator.clock import SimClock
 from emulator.home import VirtualHome
-from emulator.response import after_purchase, outcome_rows, propensity, respond
+from emulator.response import after_purchase, outcome_rows, propensity, respond, write_truth
 from emulator.truth import fleet_specs
 
 CLOCK = SimClock.for_days(1, end=20242 * 86400)
@@ -56,3 +58,14 @@ def test_buying_mesh_adds_mesh_nodes_and_better_signal() -> None:
     assert before_mesh == 0 and after_mesh == 2
     assert mean(after) > mean(before) + 5
     assert after_purchase(spec, "plan_upgrade").plan_mbps == 2 * spec.plan_mbps
+
+
+def test_the_responses_are_written_to_the_ground_truth(tmp_path: Path) -> None:
+    answers = respond([("gw-1", "s1"), ("gw-2", "s2")], "mesh", {"s1"}, 0.0, 60.0, 1)
+    write_truth(tmp_path / "responses.json", answers)
+    doc = json.loads((tmp_path / "responses.json").read_text())["responses"]
+    assert [(r["gateway_id"], r["contacted"]) for r in doc] == [("gw-1", True), ("gw-2", False)]
+    assert doc[0]["propensity"] == {
+        "base": answers[0].propensity.base,
+        "contacted": answers[0].propensity.contacted,
+    }
