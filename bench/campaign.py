@@ -68,7 +68,7 @@ from tests.broker import Broker, free_port  # noqa: E402
 #: Offer -> the flag whose homes the campaign targets.
 OFFERS = {"mesh": "mesh_or_fttr", "plan_upgrade": "plan_upgrade", "video_package": "video_package",
           "acceleration": "acceleration_package", "traffic_package": "traffic_package"}  # fmt: skip
-TOKEN = "bench-token"
+TOKEN = "bench-token-for-measuring-the-loop"  # >= 24 characters (token policy)
 DAY = 86400
 NO_SCHEDULE = "[schedule]\nevaluate_every_s = 0\n"
 
@@ -133,7 +133,7 @@ class Collector:
         self.port = free_port()
         config = work / "profiles.toml"
         config.write_text(NO_SCHEDULE)
-        env = {**os.environ, "HOMESCOPE_USERS": "bench:bench-password", "HOMESCOPE_API_TOKENS": TOKEN,
+        env = {**os.environ, "HOMESCOPE_USERS": "bench:only-for-measuring-42", "HOMESCOPE_API_TOKENS": TOKEN,
                "HOMESCOPE_PROFILES_CONFIG": str(config), "HOMESCOPE_BATCH_MAX": "500",
                "HOMESCOPE_OFFERS": str(offers), "HOMESCOPE_SENDER": f"file:{work / 'drop'}",
                "HOMESCOPE_DELIVER_EVERY_S": "0.5"}  # fmt: skip

@@ -16,6 +16,7 @@ from collector import __version__
 from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
 from collector.marketing.commands import add_commands as add_marketing_commands
 from collector.runtime import tune_gc
+from collector.security_cli import add_security_commands
 from collector.service import Service
 from collector.settings import Settings
 
@@ -26,6 +27,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)
     except ValidationError as exc:
         print(f"homescope-collector: bad settings: {exc}", file=sys.stderr)
+        return 2
+
+    from collector.ingest.tls import BrokerTlsError, broker_address
+    from collector.security.errors import SecurityError
+    from collector.web.bootstrap import auth_from_settings, web_tls
+
+    try:  # fail fast, naming the setting, before anything starts
+        auth_from_settings(settings)
+        web_tls(settings)
+        broker_address(settings)
+    except (SecurityError, BrokerTlsError) as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
@@ -65,6 +78,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         run_as=args.run_as or "",
         max_queued_messages=args.max_queued,
         hasher=args.hasher,
+        access=args.access,
     )
     try:
         summary = write_broker_config(plan, rotate=args.rotate)
@@ -190,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--run-as", help="user the broker switches to (Mosquitto's default: mosquitto)")
     broker.add_argument("--max-queued", type=int, default=10_000, help="per-client queue (default 10000)")
     broker.add_argument("--hasher", choices=["auto", "mosquitto_passwd", "builtin"], default="auto")
+    broker.add_argument(
+        "--access",
+        choices=["auto", "dynsec", "acl-file"],
+        default="auto",
+        help="access control: the dynamic security plugin (refuses $share subscriptions; auto where installed)",
+    )
     broker.add_argument("--rotate", action="store_true", help="new passwords for every account")
     broker.set_defaults(func=cmd_broker_config)
 
@@ -206,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     crm.set_defaults(func=cmd_import_subscribers)
     add_marketing_commands(sub)
+    add_security_commands(sub)
     return parser
 
 

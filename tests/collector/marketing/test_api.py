@@ -38,9 +38,12 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def _client(aiohttp_client: Any, store: Store, role: str) -> TestClient:
-    auth = Auth.from_settings(f"u:{PASSWORD}", "", "secret", f"u:{role}")
+    # one user per role: accounts live in the store, so a name keeps the role it was first given
+    auth = Auth.from_settings(f"{role}-user:{PASSWORD}", "", "secret", f"{role}-user:{role}")
     client: TestClient = await aiohttp_client(create_app(store, auth))
-    r = await client.post("/login", data={"user": "u", "password": PASSWORD}, allow_redirects=False)
+    # state-changing requests come from our own pages (the Origin check refuses others)
+    client.session.headers["Origin"] = str(client.make_url("")).rstrip("/")
+    r = await client.post("/login", data={"user": f"{role}-user", "password": PASSWORD}, allow_redirects=False)
     assert r.status == 302
     return client
 
