@@ -106,7 +106,11 @@ def _wait_ready(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            # /healthz shows the broker connection to a signed-in client only
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            with urllib.request.urlopen(request, timeout=1) as r:
                 if json.loads(r.read()).get("mqtt_connected"):
                     return
         except (OSError, ValueError):
