@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.installer.channel import CommandChannel
+from collector.profiles.config import ProfilesConfig
 from collector.store import Store
 from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
 from collector.web.headers import add_security_headers, css, installer_css
@@ -23,8 +24,9 @@ def create_app(
     auth: Auth,
     health: Callable[[], dict[str, Any]] | None = None,
     commands: CommandChannel | None = None,
+    profiles: ProfilesConfig | None = None,
 ) -> web.Application:
-    """The web app; the caller owns the store's lifecycle."""
+    """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
     app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
@@ -41,7 +43,7 @@ def create_app(
     app.on_startup.append(seed)
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
-    setup_homes(app)
+    setup_homes(app, profiles)
     setup_marketing(app)
     setup_installer(app, store, commands)
     return app
