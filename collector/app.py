@@ -14,6 +14,7 @@ from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
 from collector.web.headers import add_security_headers, css, installer_css
 from collector.web.homes import setup_homes
 from collector.web.installer import setup_installer
+from collector.web.marketing_site import setup_marketing
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 from collector.web.security_pages import routes as security_routes
 
@@ -43,5 +44,6 @@ def create_app(
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
     setup_homes(app, profiles)
+    setup_marketing(app)
     setup_installer(app, store, commands)
     return app

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from collector import __version__
 from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
+from collector.marketing.commands import add_commands as add_marketing_commands
 from collector.runtime import tune_gc
 from collector.security_cli import add_security_commands
 from collector.service import Service
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     crm.add_argument("file", metavar="FILE.csv")
     crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     crm.set_defaults(func=cmd_import_subscribers)
+    add_marketing_commands(sub)
     add_security_commands(sub)
     return parser
 

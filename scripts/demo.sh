@@ -41,11 +41,15 @@ for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$MQTT_PORT") 2>/dev/null && b
 
 # Profiles are evaluated every 30 s in the demo (operators' default: after each 15-minute window).
 printf '[schedule]\nevaluate_every_s = 30\n\n[areas]\nmin_group = 3  # a 20-home demo; keep the default (10) or more in service\n' > "$DIR/profiles.toml"
-HOMESCOPE_USERS="admin:$PASSWORD" HOMESCOPE_PROFILES_CONFIG="$DIR/profiles.toml" \
+# The demo's offer catalogue: the shipped one without quiet hours, so its campaign is delivered at any hour.
+sed -e 's/^quiet_start_hour = 21/quiet_start_hour = 0/' -e 's/^quiet_end_hour = 9/quiet_end_hour = 0/' \
+  collector/marketing/offers.toml > "$DIR/offers.toml"
+HOMESCOPE_USERS="admin:$PASSWORD" HOMESCOPE_PROFILES_CONFIG="$DIR/profiles.toml" HOMESCOPE_OFFERS="$DIR/offers.toml" \
+  HOMESCOPE_API_TOKENS="$PASSWORD-$PASSWORD-campaign" HOMESCOPE_SENDER="file:$PWD/$DIR/drop" HOMESCOPE_DELIVER_EVERY_S=1 \
   "$VENV/bin/homescope-collector" serve \
   --db "sqlite:///$DIR/homescope.db" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --http "127.0.0.1:$HTTP_PORT" \
   > "$DIR/collector.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
 if ! (echo > /dev/tcp/127.0.0.1/"$HTTP_PORT") 2>/dev/null; then
   echo "the collector did not start; see $DIR/collector.log:"; tail -20 "$DIR/collector.log"; exit 1
 fi
@@ -57,6 +61,9 @@ echo "back-filling $DAYS days of $HOMES persona homes through the broker (progre
   --crm "$DIR/crm.csv" --truth "$DIR/truth.json" > "$DIR/backfill.log" 2>&1 || echo "back-fill incomplete; see $DIR/backfill.log"
 "$VENV/bin/homescope-collector" import-subscribers "$DIR/crm.csv" --db "sqlite:///$DIR/homescope.db" || true
 
+# A mesh campaign on every flagged home, delivered to $DIR/drop, answered by the emulated households.
+"$VENV/bin/python" scripts/demo_campaign.py --api "http://127.0.0.1:$HTTP_PORT" --token "$PASSWORD-$PASSWORD-campaign" \
+  --db "sqlite:///$DIR/homescope.db" --drop "$DIR/drop" --out "$DIR" > "$DIR/campaign.log" 2>&1 &
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 \
   > "$DIR/emulator.log" 2>&1 & pids+=($!)
 # The demo's real agent sends nothing off this machine: no pings, scans or capacity tests.
@@ -73,6 +80,7 @@ cat <<MSG
   homescope is running.
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
     home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
+    marketing:      http://127.0.0.1:$HTTP_PORT/marketing  (a demo campaign with results within a minute; $DIR/campaign.log)
     REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or a token:
                     $VENV/bin/homescope-collector token create demo --role analyst --db sqlite:///$DIR/homescope.db)
     security:       /admin (users, sessions, tokens), /security/events; docs/security.md

@@ -171,8 +171,10 @@ def homes_page(
         width=460,
         label_w=150,
     )
+    chosen = {k: getattr(filters, k) for k in (*KINDS, "area") if getattr(filters, k)}
+    target = f' <a id="target" href="/marketing?{escape(urlencode(chosen))}">Target these homes</a>' if chosen else ""
     body = (
-        f'<h2>Homes</h2>{form}<p id="total"><b>{total}</b> evaluated homes match.</p>'
+        f'<h2>Homes</h2>{form}<p id="total"><b>{total}</b> evaluated homes match.{target}</p>'
         f'<div class="charts">{chart}</div>{pager}{table}{pager}'
     )
     return layout("Homes", body, user, STYLE)

@@ -22,6 +22,7 @@ from collector.store.base import InsightsStore, StoreError, insights
 from collector.web import home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
+from collector.web.marketing_site import openapi_paths
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,9 @@ async def areas_page(request: web.Request) -> web.Response:
 @requires(Permission.FLEET_READ)
 async def api_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3 document of the home-profile API."""
-    return web.json_response(openapi_document(sorted(rules())))
+    document = openapi_document(sorted(rules()))
+    document["paths"].update(openapi_paths())  # the marketing API (collector/web/marketing_site.py)
+    return web.json_response(document)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
