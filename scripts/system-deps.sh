@@ -11,6 +11,7 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-ve
 if [ "${1:-all}" != python ]; then
   have_cmd mosquitto || need+=(mosquitto)
   have_cmd chromium || need+=(chromium)
+  have_cmd pdftoppm || need+=(poppler-utils)  # the report tests look at the PDF's pages as PNG
   have_cmd ip || need+=(iproute2)
   have_cmd nft || need+=(nftables)
   # PostgreSQL tests use the running server, or a throwaway cluster from these binaries.
