@@ -18,7 +18,8 @@ PRINT = """
 body{background:#fff} main{max-width:1060px;margin:0 auto;padding:12px 4px}
 h2{border-bottom:2px solid #15324d;padding-bottom:4px;margin-top:28px}
 section{break-inside:auto} .chart,table,.cards{break-inside:avoid}
-tr{break-inside:avoid} th,td{font-size:12px;padding:4px 6px}
+tr{break-inside:avoid} th,td{font-size:12px;padding:4px 6px} td:first-child{white-space:nowrap}
+h2,h3,.note{break-after:avoid}
 .note{color:#66768a;font-size:12px;margin:4px 0 10px} .csv{font-size:12px;margin-left:8px}
 @page{size:A4;margin:12mm}
 @media print{header{background:#15324d;-webkit-print-color-adjust:exact;print-color-adjust:exact}

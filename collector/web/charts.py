@@ -12,6 +12,8 @@ def _fmt(value: float, unit: str) -> str:
     for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor and unit in ("bps", "B"):
             return f"{value / factor:.3g}{prefix}{unit[0]}"
+    if abs(value) >= 1000 and unit != "%":  # "1.1k gw", not "1.1e+03 gw"
+        return f"{value / 1000:.3g}k{unit}"
     return f"{value:.0f}{unit}" if unit == "%" else f"{value:.3g}{unit}"
 
 
