@@ -10,6 +10,7 @@ from aiohttp import web
 from collector.store import Store
 from collector.web.auth import Auth, middleware
 from collector.web.homes import setup_homes
+from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
@@ -23,4 +24,5 @@ def create_app(
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
     setup_homes(app)
+    setup_reports(app)
     return app

@@ -32,7 +32,7 @@ def layout(title: str, body: str, user: str | None = None, style: str = "") -> s
     """The page around ``body``; ``style`` adds CSS for one family of pages (the home pages)."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a>'
         '<form method="post" action="/logout" style="margin-left:auto"><button>Sign out</button></form>'
         if user
         else ""

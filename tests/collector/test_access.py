@@ -53,6 +53,10 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/homes/{gateway_id}"): P.HOMES_READ,
     ("GET", "/areas"): P.FLEET_READ,
     ("GET", "/api/v1/openapi.json"): P.FLEET_READ,
+    ("GET", "/reports"): P.REPORTS_READ,
+    ("GET", "/reports/{name}/{file}"): P.REPORTS_READ,
+    ("GET", "/api/v1/reports"): P.REPORTS_READ,
+    ("GET", "/api/v1/reports/{name}"): P.REPORTS_READ,
 }
 
 
