@@ -8,7 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from collector.store import Store
+from collector.web.areas import routes as area_routes
 from collector.web.auth import Auth, middleware
+from collector.web.exports import routes as export_routes
 from collector.web.homes import setup_homes
 from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
@@ -25,4 +27,6 @@ def create_app(
     app.add_routes(routes)
     setup_homes(app)
     setup_reports(app)
+    app.add_routes(export_routes)
+    app.add_routes(area_routes)
     return app

@@ -32,17 +32,18 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterable[str]:
-    """The CSV text in pieces: the BOM and header first, then one piece per row."""
+def csv_row(values: Sequence[Any]) -> str:
+    """One CSV line (CRLF-terminated) of formula-safe cells."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
-    yield BOM + buf.getvalue()
+    csv.writer(buf, lineterminator="\r\n").writerow([safe_cell(v) for v in values])
+    return buf.getvalue()
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterable[str]:
+    """The CSV text in pieces: the BOM with the header first, then one piece per row."""
+    yield BOM + csv_row(header)
     for row in rows:
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow([safe_cell(v) for v in row])
-        yield buf.getvalue()
+        yield csv_row(row)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -22,9 +22,11 @@ from collector.profiles.evaluate import evaluate_changed
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
 from collector.store.base import InsightsStore, StoreError, drain_folds, insights
-from collector.web import home_pages
+from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
+from collector.web.home_list import HomeQuery
+from collector.web.ranges import date_range, range_form
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
@@ -60,15 +62,33 @@ def _rule_name(request: web.Request, name: str, kind: str) -> str | None:
 
 
 # -- what the API and the pages show (one function each, so both always agree) ---------------
-async def homes_data(request: web.Request, default_limit: int = 100) -> dict[str, Any]:
-    """The homes matching the request's filters (label, flag, warning, area) and its page."""
-    return await _store(request).homes(
+HOMES_QUERY = {"label", "flag", "warning", "area", "limit", "offset", "from", "to", "range"}
+
+
+def home_query(request: web.Request) -> HomeQuery:
+    """The homes list's filters and date range (``from``/``to``: homes that reported in those days)."""
+    unknown = sorted(set(request.query) - HOMES_QUERY)
+    if unknown:
+        raise web.HTTPBadRequest(
+            text=f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(HOMES_QUERY))}"
+        )
+    return HomeQuery(
         label=_rule_name(request, "label", "label"),
         flag=_rule_name(request, "flag", "flag"),
         warning=_rule_name(request, "warning", "warning"),
         area=request.query.get("area") or None,
-        limit=_int(request, "limit", default_limit, 10_000),
-        offset=_int(request, "offset", 0, 10**9),
+        span=date_range(request.query),
+    )
+
+
+async def homes_data(request: web.Request, default_limit: int = 100) -> dict[str, Any]:
+    """The homes matching the request's filters (label, flag, warning, area, from/to) and its page."""
+    query = home_query(request)
+    limit, offset = _int(request, "limit", default_limit, 10_000), _int(request, "offset", 0, 10**9)
+    if query.span is not None:
+        return await home_list.page(request.app[STORE].db, query, limit, offset)
+    return await _store(request).homes(
+        label=query.label, flag=query.flag, warning=query.warning, area=query.area, limit=limit, offset=offset
     )
 
 
@@ -198,13 +218,17 @@ async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
 async def homes_page(request: web.Request) -> web.Response:
     """The homes list with its filters, result badges and a chart of result counts."""
     found = await homes_data(request, default_limit=50)
+    span = date_range(request.query)
     filters = home_pages.HomeFilters.of(
-        request.query, _int(request, "limit", 50, 10_000), _int(request, "offset", 0, 10**9)
+        {**request.query, **(span.query() if span else {})},
+        _int(request, "limit", 50, 10_000),
+        _int(request, "offset", 0, 10**9),
     )
     store = _store(request)
     counts, (areas, communities) = await asyncio.gather(_rule_counts(store, filters.area), _area_names(store))
     names: dict[str, list[str]] = {k: sorted(n for n, r in rules().items() if r.kind == k) for k in KINDS}
-    page = home_pages.homes_page(found, filters, names, areas, communities, counts, request[USER])
+    tools = range_form("/homes", span, filters.query()) + home_pages.export_links("/homes", filters.query())
+    page = home_pages.homes_page(found, filters, names, areas, communities, counts, request[USER], tools)
     return _page(page)
 
 

@@ -10,6 +10,7 @@ from collector.store import Store
 from collector.web import pages
 from collector.web.access import Permission, requires
 from collector.web.auth import COOKIE, SESSION_S, USER, Auth
+from collector.web.fleet import GatewayFilters, filter_form, gateway_rows
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 AUTH: web.AppKey[Auth] = web.AppKey("auth", Auth)
@@ -71,7 +72,9 @@ async def logout(request: web.Request) -> web.Response:
 @requires(Permission.FLEET_READ)
 async def gateways_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    return _html(pages.gateways_page(await store.list_gateways(), await store.counts(), request[USER]))
+    filters = GatewayFilters.of(request.query)  # offline, outdated agent, failing sampler, CPU, range
+    rows = await gateway_rows(store, filters)
+    return _html(pages.gateways_page(rows, await store.counts(), request[USER], filter_form(filters)))
 
 
 @routes.get("/gateways/{gateway_id}")

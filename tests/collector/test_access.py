@@ -57,6 +57,15 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/reports/{name}/{file}"): P.REPORTS_READ,
     ("GET", "/api/v1/reports"): P.REPORTS_READ,
     ("GET", "/api/v1/reports/{name}"): P.REPORTS_READ,
+    ("GET", "/homes.csv"): P.HOMES_READ,
+    ("GET", "/homes.json"): P.HOMES_READ,
+    ("GET", "/gateways.csv"): P.FLEET_READ,
+    ("GET", "/gateways.json"): P.FLEET_READ,
+    ("GET", "/areas.csv"): P.FLEET_READ,
+    ("GET", "/areas.json"): P.FLEET_READ,
+    ("GET", "/areas/{name}"): P.FLEET_READ,
+    ("GET", "/quarantine.csv"): P.QUARANTINE_READ,
+    ("GET", "/quarantine.json"): P.QUARANTINE_READ,
 }
 
 

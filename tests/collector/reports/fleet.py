@@ -63,7 +63,7 @@ def home_day(spec: FleetSpec, i: int, day: int) -> Day:
 def statements(spec: FleetSpec, i: int) -> list[Statement]:
     """Everything one home writes: gateway, subscriber, day rollups, daily rollups, facts."""
     gid = spec.gid(i)
-    last = (spec.first_day + spec.days) * DAY
+    last = (spec.first_day + spec.days - 1) * DAY + 21 * 3600  # the last facts' window
     days, daily, facts = [], [], []
     cpu = 90.0 if i % 10 == 0 else 20.0
     mem = 95.0 if i % 20 == 1 else 50.0
