@@ -12,6 +12,7 @@ from collector.web.areas import routes as area_routes
 from collector.web.auth import Auth, middleware
 from collector.web.exports import routes as export_routes
 from collector.web.homes import setup_homes
+from collector.web.params import refuse_unknown
 from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
@@ -20,7 +21,7 @@ def create_app(
     store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle."""
-    app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[middleware(auth), refuse_unknown], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
     app[HEALTH] = health or (lambda: {"status": "ok"})

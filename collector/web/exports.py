@@ -109,7 +109,7 @@ async def _areas(request: web.Request, fmt: str) -> web.StreamResponse:
 
 async def _quarantine(request: web.Request, fmt: str) -> web.StreamResponse:
     raw = request.query.get("limit", "1000")
-    if not raw.isdigit() or not 0 <= int(raw) <= 100_000:
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= 100_000:
         raise web.HTTPBadRequest(text="limit must be an integer from 0 to 100000")
     items = await request.app[STORE].quarantine(int(raw))
 

@@ -38,7 +38,7 @@ LATEST = (
 def _version(text: str | None) -> tuple[int, ...]:
     parts = []
     for piece in (text or "").split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        digits = "".join(ch for ch in piece if ch in "0123456789")
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
 
@@ -70,10 +70,10 @@ class GatewayFilters:
         if query.get("sampler") not in (None, "", "failing"):
             raise web.HTTPBadRequest(text="sampler must be failing")
         cpu_raw = query.get("cpu_min") or None
-        if cpu_raw is not None and not (cpu_raw.isdigit() and int(cpu_raw) <= 100):
+        if cpu_raw is not None and not (cpu_raw.isascii() and cpu_raw.isdigit() and int(cpu_raw) <= 100):
             raise web.HTTPBadRequest(text="cpu_min must be an integer from 0 to 100")
         limit = query.get("limit", "1000")
-        if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
+        if not (limit.isascii() and limit.isdigit() and len(limit) < 19) or not 1 <= int(limit) <= 10_000:
             raise web.HTTPBadRequest(text="limit must be an integer from 1 to 10000")
         return cls(status, query.get("agent") == "outdated", query.get("sampler") == "failing",
                    float(cpu_raw) if cpu_raw is not None else None, date_range(query), int(limit))  # fmt: skip

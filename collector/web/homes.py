@@ -48,7 +48,8 @@ def _store(request: web.Request) -> InsightsStore:
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 0 <= int(raw) <= top:
+    # ASCII digits only: int() refuses "²" (str.isdigit() does not) and strings past 4300 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= top:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
     return int(raw)
 
@@ -97,8 +98,8 @@ async def home_data(request: web.Request, gid: str) -> dict[str, Any] | None:
     store = _store(request)
     config = request.app[CONFIG]
     raw = request.query.get("as_of")
-    if raw is not None and not raw.isdigit():
-        raise web.HTTPBadRequest(text="as_of must be an epoch second")
+    if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        raise web.HTTPBadRequest(text="as_of must be an epoch second (at most 11 digits)")
     as_of = int(raw) if raw else int(time.time())
     since = as_of_day(as_of) - max(WINDOWS.values()) + 1
     days = [(d, data) for _, d, data in await store.home_days(since, as_of_day(as_of), [gid], detail=True)]
@@ -256,8 +257,10 @@ async def areas_page(request: web.Request) -> web.Response:
 @routes.get("/api/v1/openapi.json")
 @requires(Permission.FLEET_READ)
 async def api_openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3 document of the home-profile API."""
-    return web.json_response(openapi_document(sorted(rules())))
+    """The OpenAPI 3 document of every route (``collector.web.openapi``)."""
+    from collector.web.openapi import document  # it extends this module's document: imported late
+
+    return web.json_response(document(sorted(rules())))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------

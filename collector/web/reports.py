@@ -35,7 +35,7 @@ FILE = re.compile(r"^[a-z_]{1,40}\.(html|pdf|csv)$")
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 0 <= int(raw) <= top:
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= top:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
     return int(raw)
 

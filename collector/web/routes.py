@@ -96,7 +96,8 @@ async def quarantine_page(request: web.Request) -> web.Response:
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 0 <= int(raw) <= top:
+    # ASCII digits only: int() refuses "²" (str.isdigit() does not) and strings past 4300 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= top:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
     return int(raw)
 
