@@ -8,7 +8,7 @@ from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.fleet import area_page_body, area_trends, default_span
 from collector.web.homes import CONFIG
-from collector.web.pages import layout
+from collector.web.pages import FILTER_STYLE, layout
 from collector.web.ranges import date_range
 from collector.web.routes import STORE
 
@@ -26,5 +26,5 @@ async def area_page(request: web.Request) -> web.Response:
     span = date_range(request.query) or default_span()
     days = await area_trends(request.app[STORE].db, name, span)
     body = area_page_body(name, days, span, request.app[CONFIG].min_group)
-    page = layout(f"Area {name}", body, request[USER])
+    page = layout(f"Area {name}", body, request[USER], FILTER_STYLE)
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})

@@ -22,7 +22,7 @@ from collector.reports.settings import ReportSettings
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.homes import CONFIG
-from collector.web.pages import layout
+from collector.web.pages import FILTER_STYLE, layout
 from collector.web.ranges import DateRange, date_range, range_form
 from collector.web.routes import STORE
 
@@ -137,7 +137,7 @@ def archive_page(reports: list[dict[str, Any]], span: DateRange | None, user: st
         " on demand: <code>homescope-collector report --from DAY --to DAY --out DIR --archive</code>.</p>"
         f"{range_form('/reports', span)}{empty}{table}"
     )
-    return layout("Reports", body, user)
+    return layout("Reports", body, user, FILTER_STYLE)
 
 
 @routes.get("/reports")
