@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from agent import __version__
+from agent.commands import CommandDesk, measure
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.publisher.outbox import Outbox
 from agent.publisher.paho_transport import PahoTransport
@@ -108,6 +109,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         resend_after_s=config.resend_after_s,
         version=__version__,
     )
+    if config.commands:
+        desk = CommandDesk(
+            config.gateway_id,
+            lambda: measure(system, config),
+            lambda topic, frame: transport.publish(topic, frame, qos=1),
+            key=config.command_key.encode() or None,
+        )
+        publisher.handlers[desk.topic] = desk.receive
     runner = Runner(config, system, Reporter(build_samplers(config.disabled_samplers)), outbox, publisher)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

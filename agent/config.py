@@ -64,6 +64,11 @@ class AgentConfig:
     dpi_volumes: str = "auto"
     #: Per-flow events with host and remote address (privacy: off unless debugging).
     dpi_debug_events: bool = False
+    #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
+    #: only collectors publish them.
+    commands: bool = True
+    #: When set, commands must also carry an HMAC with this key (shared with the collector).
+    command_key: str = ""
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -7,18 +7,23 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.installer.channel import CommandChannel
 from collector.store import Store
 from collector.web.areas import routes as area_routes
 from collector.web.auth import Auth, middleware
 from collector.web.exports import routes as export_routes
 from collector.web.homes import setup_homes
+from collector.web.installer import setup_installer
 from collector.web.params import refuse_unknown
 from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 
 
 def create_app(
-    store: Store, auth: Auth, health: Callable[[], dict[str, Any]] | None = None
+    store: Store,
+    auth: Auth,
+    health: Callable[[], dict[str, Any]] | None = None,
+    commands: CommandChannel | None = None,
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle."""
     app = web.Application(middlewares=[middleware(auth), refuse_unknown], client_max_size=1024 * 1024)
@@ -30,4 +35,5 @@ def create_app(
     setup_reports(app)
     app.add_routes(export_routes)
     app.add_routes(area_routes)
+    setup_installer(app, store, commands)
     return app

@@ -14,6 +14,8 @@ from aiohttp import web
 from collector.app import create_app
 from collector.ingest import Ingest
 from collector.ingest.writer import WriterProcess, local_store
+from collector.installer.channel import CommandChannel
+from collector.installer.records import InstallerRecords
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
@@ -44,6 +46,13 @@ class Service:
             with contextlib.suppress(StoreError):
                 insights(self.store).keep_folds_in_memory = False
         self.ingest = Ingest(settings, self.store, self.writer)
+        self.commands = CommandChannel(
+            self.ingest,
+            InstallerRecords(self.store.db),
+            ttl_s=settings.command_ttl_s,
+            key=settings.command_key.encode() or None,
+        )
+        self.ingest.replies = self.commands.on_reply
         users = settings.users
         if not users:
             password = secrets.token_urlsafe(12)
@@ -131,7 +140,7 @@ class Service:
         self._retention_task = asyncio.create_task(self._retention(), name="retention")
         self._folding_task = asyncio.create_task(self._folding(), name="profile-folding")
         host, _, port = self.settings.http.rpartition(":")
-        self._runner = web.AppRunner(create_app(self.store, self.auth, self.health), access_log=None)
+        self._runner = web.AppRunner(create_app(self.store, self.auth, self.health, self.commands), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
         await site.start()
@@ -150,6 +159,7 @@ class Service:
                     await task
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.commands.stop()
         await self.ingest.stop()
         if self.writer is not None:
             await self.writer.close()

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     #: ``$share/<group>/...`` subscriptions when set, so several collectors split the load.
     share_group: str = ""
     http: str = "127.0.0.1:8080"
+    #: How long a command (the installer's "measure now") waits for the gateway's answer.
+    command_ttl_s: int = Field(default=60, ge=5, le=300)
+    #: When set, commands carry an HMAC with this key; gateways configured with the same
+    #: ``command_key`` refuse unsigned ones (defence in depth beside the broker ACL).
+    command_key: str = ""
     #: ``user:password`` pairs separated by commas; the operator login.
     users: str = ""
     #: Roles of operator users as ``user:role`` pairs (admin, marketing, analyst, installer,

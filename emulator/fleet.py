@@ -12,6 +12,7 @@ the collector acknowledges them).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from agent.commands import CommandDesk
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher, status_frame
+from agent.publisher.transport import PublishError
 from agent.runner import event_frame, report_frame
 from emulator import __version__
 from emulator.home import VirtualHome
@@ -31,6 +34,8 @@ from emulator.transport import PolledTransport, TransportLoop
 from protocol.topics import Kind, topic_for
 
 log = logging.getLogger(__name__)
+#: The window a "measure now" answer covers (rates over the last minute).
+MEASURE_WINDOW_S = 60
 
 
 @dataclass
@@ -40,6 +45,19 @@ class Gateway:
     home: VirtualHome
     outbox: Outbox
     publisher: Publisher
+    #: Answers the collector's commands ("measure now") as the agent does.
+    commands: CommandDesk | None = None
+
+
+def _send(transport: PolledTransport, topic: str, frame: bytes) -> None:
+    # paho clients are only touched on the loop thread; a reply comes from the command's thread
+    def publish() -> None:
+        try:
+            transport.publish(topic, frame, qos=1)
+        except PublishError as exc:  # offline: the collector times the command out
+            log.warning("%s: reply not sent: %s", transport.client_id, exc)
+
+    transport.loop.call(publish)
 
 
 def _report(
@@ -77,6 +95,8 @@ class Fleet:
     ) -> None:
         self.interval_s = interval_s
         self._spooled = 0
+        # a measurement (command thread) reads a home while the fleet thread advances it
+        self._homes_lock = threading.Lock()
         self.loop = TransportLoop()
         self.gateways: list[Gateway] = []
         resend = resend_after_s or max(5.0, 10 * interval_s)
@@ -88,7 +108,9 @@ class Fleet:
             transport = PolledTransport(self.loop, mqtt_url, gid, username=gid, will=will)
             publisher = Publisher(gid, outbox, transport, resend_after_s=resend, version=__version__)
             home = VirtualHome(gid, seed * 1_000_003 + i, spec, span)
-            self.gateways.append(Gateway(home, outbox, publisher))
+            desk = CommandDesk(gid, partial(self._measure, home), partial(_send, transport))
+            publisher.handlers[desk.topic] = desk.receive
+            self.gateways.append(Gateway(home, outbox, publisher, desk))
         # unacknowledged records are sent again after ``resend_after_s``; the loop checks every second
         self.loop.idle_hooks.append(self._pump_now)
 
@@ -107,12 +129,21 @@ class Fleet:
             time.sleep(0.05)
         return False
 
+    def _measure(self, home: VirtualHome) -> dict[str, Any]:
+        """What "measure now" sees: the home's next minute, without advancing the home itself."""
+        with self._homes_lock:
+            twin = copy.deepcopy(home)
+        body = twin.report_body(MEASURE_WINDOW_S, int(time.time()))
+        body.pop("apps", None)  # a measurement is about the network, not the traffic
+        return body
+
     def spool(self, gw: Gateway, window_end: int, window_s: int, now: int) -> int | None:
         """Spool one window of one home (its report, then its events); return the report's seq."""
         home = gw.home
         gid = home.gateway_id
         window = (window_end - window_s, window_end)
-        body = home.report_body(window_s, window_end)
+        with self._homes_lock:
+            body = home.report_body(window_s, window_end)
         seq = gw.outbox.append("report", partial(_report, gid, window, home.uptime_s, body, now))
         events = home.take_events()
         if events and gw.outbox.append("event", partial(_events, gid, window, home.uptime_s, events, now)):

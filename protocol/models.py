@@ -279,6 +279,19 @@ class Command(_Envelope):
     kind: Literal["cmd"]
     command: Short
     args: Annotated[dict[Short, Any], Field(default_factory=dict)]
+    id: Short | None = None
+    expires_at: int | None = None
+    sig: Short | None = None
+
+
+class Reply(_Envelope):
+    """A gateway's answer to a command (``protocol/commands.py``), not spooled."""
+
+    kind: Literal["reply"]
+    id: Short
+    ok: bool
+    result: dict[Short, Any] | None = None
+    error: Annotated[str, Field(max_length=200)] | None = None
 
 
 Message = Annotated[Report | EventBatch | Status | Ack | Command, Field(discriminator="kind")]

@@ -289,7 +289,7 @@ class Ack(TypedDict):
 
 
 class Command(TypedDict):
-    """Envelope of kind ``cmd``: reserved in v1; the agent logs and ignores it."""
+    """Envelope of kind ``cmd`` (``protocol/commands.py``: id, expiry, optional signature)."""
 
     v: str
     kind: Literal["cmd"]
@@ -297,3 +297,19 @@ class Command(TypedDict):
     command: str
     args: dict[str, object]
     sent_at: int
+    id: NotRequired[str]
+    expires_at: NotRequired[int]
+    sig: NotRequired[str]
+
+
+class Reply(TypedDict):
+    """Envelope of kind ``reply``: a command's answer, ``result`` when ``ok``, else ``error``."""
+
+    v: str
+    kind: Literal["reply"]
+    gateway_id: str
+    sent_at: int
+    id: str
+    ok: bool
+    result: NotRequired[dict[str, object]]
+    error: NotRequired[str]

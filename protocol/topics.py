@@ -19,11 +19,12 @@ class Kind(StrEnum):
     EVENT = "event"  # gateway -> collector: station join/leave, flows, gaps (spooled)
     STATUS = "status"  # gateway -> collector: online/offline, retained, also the MQTT last will
     ACK = "ack"  # collector -> gateway: sequence numbers durably committed
-    CMD = "cmd"  # collector -> gateway: reserved for commands
+    CMD = "cmd"  # collector -> gateway: commands (``protocol/commands.py``)
+    REPLY = "reply"  # gateway -> collector: a command's answer (not spooled)
 
 
 #: Kinds a gateway publishes; the broker ACL lets it write only these under its own id.
-UPLINK_KINDS = (Kind.REPORT, Kind.EVENT, Kind.STATUS)
+UPLINK_KINDS = (Kind.REPORT, Kind.EVENT, Kind.STATUS, Kind.REPLY)
 #: Kinds that carry a spool position and must be acknowledged.
 SPOOLED_KINDS = (Kind.REPORT, Kind.EVENT)
 

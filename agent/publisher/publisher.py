@@ -80,6 +80,8 @@ class Publisher:
         self.acked = 0
         self.sent = 0
         self._ack_topic = topic_for(gateway_id, Kind.ACK)
+        #: Other downlink topics (e.g. commands) and who takes their messages (transport thread).
+        self.handlers: dict[str, Callable[[str, bytes], None]] = {}
 
     def start(self) -> None:
         self.transport.start(self._on_message, self._on_connect, self._on_disconnect)
@@ -98,6 +100,8 @@ class Publisher:
     # -- transport callbacks (transport thread) ---------------------------------------
     def _on_connect(self) -> None:
         self.transport.subscribe(self._ack_topic, qos=1)
+        for topic in self.handlers:
+            self.transport.subscribe(topic, qos=1)
         frame = status_frame(self.gateway_id, "online", self.outbox.epoch, self.version, int(self._wall()))
         try:
             self.transport.publish(topic_for(self.gateway_id, Kind.STATUS), frame, retain=True)
@@ -113,7 +117,11 @@ class Publisher:
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic != self._ack_topic:
-            log.debug("ignoring message on %s", topic)
+            handler = self.handlers.get(topic)
+            if handler is None:
+                log.debug("ignoring message on %s", topic)
+            else:
+                handler(topic, payload)
             return
         try:
             epoch, ranges = parse_ack(open_envelope(payload, topic))

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -37,6 +38,9 @@ from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
 log = logging.getLogger(__name__)
+_REPLY_SUFFIX = "/" + Kind.REPLY.value
+#: (topic, payload, packet id, qos, connection) -> None: takes a command's reply (on the loop)
+OnReply = Callable[[str, bytes, int, int, int], None]
 
 
 class BatchWriter(Protocol):
@@ -104,6 +108,8 @@ class Ingest:
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
+        #: Who takes replies to commands (``collector.installer.channel``); acked and dropped if none.
+        self.replies: OnReply | None = None
         url = urlsplit(settings.mqtt)
         group = settings.share_group or None
         self._client = MqttSession(
@@ -111,7 +117,7 @@ class Ingest:
                 host=url.hostname or "127.0.0.1",
                 port=url.port or 1883,
                 client_id=settings.mqtt_client_id,
-                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS)),
+                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS, Kind.REPLY)),
                 username=settings.mqtt_username,
                 password=settings.mqtt_password,
                 receive_maximum=self.window,
@@ -123,7 +129,23 @@ class Ingest:
     def connected(self) -> bool:
         return self._client.connected
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish on this session at QoS 0 (commands to gateways)."""
+        self._client.publish(topic, payload, qos=0)
+
+    def ack(self, mid: int, qos: int, connection: int) -> None:
+        """Acknowledge a message this session delivered to :attr:`replies`."""
+        self._client.ack(mid, qos, connection)
+
     def _on_message(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int) -> None:
+        if topic.endswith(_REPLY_SUFFIX):
+            # answers to commands share this session: the generated broker config gives each
+            # account one connection (use_username_as_clientid), and they are not reports
+            if self.replies is None:
+                self._client.ack(mid, qos, connection)
+            else:
+                self.replies(topic, payload, mid, qos, connection)
+            return
         size = -1
         if len(payload) > MAX_FRAME:
             # keep only what the quarantine stores: a 10 MB blob must not wait in our queue

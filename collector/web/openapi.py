@@ -85,6 +85,59 @@ def _exports(path: str, summary: str, params: list[dict[str, Any]]) -> dict[str,
     }
 
 
+def _post(
+    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: bool = False
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {str(c): {"description": d} for c, d in codes.items()},
+    }
+    if form:
+        fields = {"placement": {"type": "string", "maxLength": 200}, "notes": {"type": "string", "maxLength": 2000},
+                  "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
+        op["requestBody"] = {
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": fields}}
+            }
+        }
+    return {"post": op}
+
+
+def _installer() -> dict[str, Any]:
+    """The installer's view (``collector/web/installer.py``)."""
+    gid = _param("gateway_id", "path", "the gateway id")
+    return {
+        "/installer": _op("Find a home (phone page)", [_param("q", "query", "subscriber, gateway or area")], *HTML, ()),
+        "/api/v1/installer/search": _op(
+            "Homes matching a search", [_param("q", "query", "1 to 100 characters")], "application/json", OBJ
+        ),
+        "/installer/homes/{gateway_id}": _op("One home for the installer", [gid], *HTML, (400, 404)),
+        "/api/v1/installer/homes/{gateway_id}": _op(
+            "The home's freshest measurement and install baseline", [gid], "application/json", OBJ, (400, 404)
+        ),
+        "/api/v1/installer/commands/{command_id}": _op(
+            "A measure-now command's state and result",
+            [_param("command_id", "path", "the command id")], "application/json", OBJ, (404,),
+        ),
+        "/api/v1/installer/homes/{gateway_id}/measure": _post(
+            "Ask the gateway to measure now",
+            [gid],
+            {202: "the command", 400: "bad gateway id", 401: ERRORS[401], 403: ERRORS[403], 404: "unknown gateway",
+             409: "the gateway cannot be asked now", 503: "this collector sends no commands"},
+        ),
+        "/installer/homes/{gateway_id}/install": _post(
+            "Record the install: the current measurement becomes the baseline",
+            [gid],
+            {303: "back to the home's page", 400: "nothing measured yet", 401: ERRORS[401], 403: ERRORS[403],
+             404: "unknown gateway"},
+            form=True,
+        ),
+        "/static/installer.js": {"get": {"summary": "The installer page's script", "parameters": [],
+                                         "responses": {"200": {"description": "JavaScript"}}}},
+    }  # fmt: skip
+
+
 def document(rule_names: list[str]) -> dict[str, Any]:
     """The whole API and page surface as OpenAPI 3.0."""
     doc = openapi_document(rule_names)
@@ -137,6 +190,7 @@ def document(rule_names: list[str]) -> dict[str, Any]:
             "/areas/{name}": _op("One area's trends", [_param("name", "path", "an area or community"), *_range()],
                                  *HTML),
             "/reports": _op("The report archive page", [*paging, *_range()], *HTML),
+            **_installer(),
             **_exports("/homes", "Every home matching the filters", HOME_FILTERS),
             **_exports("/gateways", "The gateways list", GATEWAY_FILTERS),
             **_exports("/areas", "The area view", [_param("level", "query", "area or community",

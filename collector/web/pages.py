@@ -11,7 +11,7 @@ from collector.web.topology import topology_svg
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
-header{background:#15324d;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
+header{background:#15324d;color:#fff;padding:10px 20px;display:flex;flex-wrap:wrap;gap:8px 20px;align-items:center}
 header a{color:#cfe3ff;text-decoration:none} header .brand{font-weight:700;font-size:18px;color:#fff}
 main{padding:16px 20px} table{border-collapse:collapse;background:#fff;width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid #e3e8ef;text-align:left;font-size:14px}
@@ -39,7 +39,7 @@ def layout(title: str, body: str, user: str | None = None, style: str = "") -> s
     """The page around ``body``; ``style`` adds CSS for one family of pages (the home pages)."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a><a href="/installer">Field</a>'
         '<form method="post" action="/logout" style="margin-left:auto"><button>Sign out</button></form>'
         if user
         else ""

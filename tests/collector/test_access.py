@@ -66,6 +66,13 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/areas/{name}"): P.FLEET_READ,
     ("GET", "/quarantine.csv"): P.QUARANTINE_READ,
     ("GET", "/quarantine.json"): P.QUARANTINE_READ,
+    ("GET", "/installer"): P.INSTALL,
+    ("GET", "/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/installer/homes/{gateway_id}/install"): P.INSTALL,
+    ("GET", "/api/v1/installer/search"): P.INSTALL,
+    ("GET", "/api/v1/installer/homes/{gateway_id}"): P.INSTALL,
+    ("POST", "/api/v1/installer/homes/{gateway_id}/measure"): P.INSTALL,
+    ("GET", "/api/v1/installer/commands/{command_id}"): P.INSTALL,
 }
 
 

@@ -36,7 +36,9 @@ from tests.collector.reports.fleet import FleetSpec, fill
 TOKEN = "openapi-token"
 NOV = (date(2026, 11, 1) - date(1970, 1, 1)).days
 SPEC = FleetSpec(homes=12, first_day=NOV + 12, days=18, worse_from=NOV + 22, areas=2, prefix="api")
-schema = schemathesis.openapi.from_dict(document(sorted(rules())))
+# Reads only: the POST routes (the installer's measure-now and install record) change state and
+# need a command channel; they are described, and tested with the installer.
+schema = schemathesis.openapi.from_dict(document(sorted(rules()))).include(method="GET")
 #: Form posts (sign-in, sign-out) are not part of the API.
 NOT_DESCRIBED = {("POST", "/login"), ("GET", "/login"), ("POST", "/logout")}
 
@@ -84,10 +86,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(30)
 
 
-def test_every_route_is_described() -> None:
+def test_every_route_is_described(tmp_path: Path) -> None:
     from aiohttp.web_urldispatcher import DynamicResource, PlainResource
 
-    app = create_app(object(), Auth.from_settings("a:b", "", "s"))  # type: ignore[arg-type]
+    app = create_app(open_store(f"sqlite:///{tmp_path}/routes.db"), Auth.from_settings("a:b", "", "s"))
     routes = set()
     for route in app.router.routes():
         resource = route.resource
@@ -98,7 +100,7 @@ def test_every_route_is_described() -> None:
     assert routes - NOT_DESCRIBED == described, (routes - NOT_DESCRIBED) ^ described
     for path, ops in document(sorted(rules()))["paths"].items():
         for op in ops.values():
-            assert op["responses"].get("200") or path == "/reports/{name}/{file}", path
+            assert any(code.startswith("2") or code == "303" for code in op["responses"]), path
             names = {p["name"] for p in op["parameters"] if p["in"] == "path"}
             assert names == {seg[1:-1] for seg in path.split("/") if seg.startswith("{")}, path
 
@@ -111,7 +113,9 @@ def test_no_server_errors(case: Any, live: str) -> None:
     )
 
 
-@pytest.mark.parametrize("path", sorted(document(sorted(rules()))["paths"]))
+@pytest.mark.parametrize(
+    "path", sorted(p for p, ops in document(sorted(rules()))["paths"].items() if "get" in ops)
+)
 def test_an_unknown_parameter_is_a_400_naming_it(live: str, path: str) -> None:
     import urllib.error
     import urllib.request
@@ -120,6 +124,7 @@ def test_an_unknown_parameter_is_a_400_naming_it(live: str, path: str) -> None:
         path.replace("{gateway_id}", SPEC.gid(1))
         .replace("{name}", "week-2026-W48")
         .replace("{file}", "report.html")
+        .replace("{command_id}", "c1")
     )
     request = urllib.request.Request(
         f"{live}{concrete}?colour=red", headers={"Authorization": f"Bearer {TOKEN}"}
