@@ -78,9 +78,12 @@ class Period:
 def parse_date(text: str, name: str = "date") -> date:
     """``YYYY-MM-DD``, or a :class:`PeriodError` naming the parameter."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except (TypeError, ValueError) as exc:
         raise PeriodError(f"{name} must be a date YYYY-MM-DD, not {text!r}") from exc
+    if not date(1970, 3, 1) <= day <= date(9000, 12, 31):  # the period before must exist too
+        raise PeriodError(f"{name} must be a day from 1970-03-01 to 9000-12-31, not {text}")
+    return day
 
 
 def week_of(as_of: date) -> Period:

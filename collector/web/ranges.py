@@ -44,14 +44,22 @@ class DateRange:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
 
+#: Days a range may name: from the epoch (stored times are epoch seconds) to a year whose
+#: "previous period" and following midnight still exist (``date`` stops at 9999-12-31).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)
+
+
 def _day(query: Mapping[str, str], name: str) -> date | None:
     raw = query.get(name)
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} must be a date YYYY-MM-DD, not {raw[:40]!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise web.HTTPBadRequest(text=f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}, not {raw}")
+    return day
 
 
 def date_range(query: Mapping[str, str], today: date | None = None) -> DateRange | None:
@@ -74,6 +82,8 @@ def date_range(query: Mapping[str, str], today: date | None = None) -> DateRange
         raise web.HTTPBadRequest(text=f"to ({span.last}) is before from ({span.first})")
     if (span.last - span.first).days >= MAX_DAYS:
         raise web.HTTPBadRequest(text=f"from and to may be at most {MAX_DAYS} days apart")
+    if shortcut == "previous" and span.previous().first < FIRST_DAY:
+        raise web.HTTPBadRequest(text=f"range=previous would start before {FIRST_DAY}")
     return span.previous() if shortcut == "previous" else span
 
 

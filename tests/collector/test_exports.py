@@ -153,6 +153,8 @@ async def test_area_trends(client: TestClient) -> None:
         ("/gateways.csv?cpu_min=101", "cpu_min"),
         ("/?speed=1", "speed"),
         ("/areas/area-1?from=x", "from"),
+        ("/areas/0?from=0001-01-01", "from"),  # schemathesis found it: the period before 0001 was a 500
+        ("/homes?to=9999-12-31", "to"),
         ("/quarantine.json?limit=ten", "limit"),
     ],
 )

@@ -195,6 +195,7 @@ def test_the_command_writes_html_pdf_and_csvs(tmp_path: Path, capsys: pytest.Cap
         (["--from", "2026-11-01"], "--from and --to go together"),
         (["--from", "2026-11-01", "--to", "2026-12-15"], "at most 31 days"),
         (["--from", "2026-11-05", "--to", "2026-11-01"], "is before from"),
+        (["--from", "0001-01-01", "--to", "0001-01-02"], "--from must be a day from 1970-03-01"),
         ([], "give --period"),
     ],
 )
