@@ -91,6 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         topic_for(config.gateway_id, Kind.STATUS),
         status_frame(config.gateway_id, "offline", outbox.epoch, __version__, 0),
     )
+    stop = threading.Event()
+    failures: list[str] = []  # the MQTT network thread died: stop, and exit non-zero
+
+    def fatal(reason: str) -> None:
+        failures.append(reason)
+        stop.set()
+
     transport = PahoTransport(
         config.mqtt_url,
         config.gateway_id,
@@ -100,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cert_file=config.mqtt_cert_file,
         key_file=config.mqtt_key_file,
         will=will,
+        on_fatal=fatal,
     )
     publisher = Publisher(
         config.gateway_id,
@@ -118,7 +126,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         publisher.handlers[desk.topic] = desk.receive
     runner = Runner(config, system, Reporter(build_samplers(config.disabled_samplers)), outbox, publisher)
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     delay = random.uniform(0, min(config.startup_jitter_s, config.interval_s))
@@ -128,6 +135,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     runner.run(stop, max_windows=args.windows)
     outbox.close()
+    if failures:
+        print(f"homescope-agent: the MQTT connection cannot work: {failures[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

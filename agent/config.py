@@ -163,6 +163,8 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
 def _validated(config: AgentConfig) -> AgentConfig:
     if config.gateway_id and not _GATEWAY_ID.fullmatch(config.gateway_id):
         raise ConfigError(f"gateway_id {config.gateway_id!r} must match {_GATEWAY_ID.pattern}")
+    if not config.mqtt_url.isascii():  # urlsplit and the resolver would need unicodedata (python3-codecs)
+        raise ConfigError(f"mqtt_url {config.mqtt_url!r} is not ASCII: give the host name in its xn-- form")
     url = urlsplit(config.mqtt_url)
     if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
         raise ConfigError(

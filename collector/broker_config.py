@@ -28,6 +28,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.broker_dynsec import dynsec_text, find_plugin
 from protocol.topics import ROOT, TOPIC_VERSION, UPLINK_KINDS, Kind, is_valid_gateway_id
 
 #: Mosquitto 2.0's defaults for ``$7$`` (sha512-pbkdf2) hashes.
@@ -58,6 +59,11 @@ class BrokerPlan:
     run_as: str = ""  # the broker's user after binding (Mosquitto's default: "mosquitto")
     max_queued_messages: int = 10_000
     hasher: str = "auto"  # auto | mosquitto_passwd | builtin
+    #: auto: the dynamic security plugin where installed (refuses $share and foreign
+    #: subscriptions at SUBSCRIBE), else the ACL file; or force dynsec | acl-file.
+    access: str = "auto"
+    #: The plugin's path (found by ``access=auto``/``dynsec``).
+    dynsec_plugin: str = ""
 
     @property
     def tls(self) -> bool:
@@ -127,8 +133,15 @@ def conf_text(plan: BrokerPlan) -> str:
         "# What the broker can lose and why it does not matter: docs/reliability.md.",
         "per_listener_settings false",
         "allow_anonymous false",
-        f"password_file {out / 'passwd'}",
-        f"acl_file {out / 'acl'}",
+        *(
+            [
+                "# Access control: Mosquitto's dynamic security plugin, deny by default (broker_dynsec.py)",
+                f"plugin {plan.dynsec_plugin}",
+                f"plugin_opt_config_file {out / 'dynamic-security.json'}",
+            ]
+            if plan.dynsec_plugin
+            else [f"password_file {out / 'passwd'}", f"acl_file {out / 'acl'}"]
+        ),
         "",
         "# Sessions and queued messages survive a restart; a kill -9 loses at most the last second,",
         "# which the agents resend (they delete a record only on the collector's ack).",
@@ -227,8 +240,17 @@ def write_broker_config(plan: BrokerPlan, *, rotate: bool = False) -> dict[str, 
         "# homescope broker accounts: username password (keep secret; provision each gateway with its line)\n"
     )
     _write_private(cred_path, header + "".join(f"{u} {p}\n" for u, p in creds.items()))
-    hashed_by = _write_passwd(plan.out / "passwd", creds, plan.hasher)
-    (plan.out / "acl").write_text(acl_text(plan.collectors), encoding="utf-8")
+    if plan.access in ("auto", "dynsec") and not plan.dynsec_plugin:
+        plan.dynsec_plugin = find_plugin() or ""
+        if plan.access == "dynsec" and not plan.dynsec_plugin:
+            raise BrokerConfigError("the dynamic security plugin is not installed (use --access acl-file)")
+    if plan.dynsec_plugin:
+        text = dynsec_text(plan.gateways, plan.collectors, creds)
+        _write_private(plan.out / "dynamic-security.json", text, 0o640)
+        hashed_by = "dynsec"
+    else:
+        hashed_by = _write_passwd(plan.out / "passwd", creds, plan.hasher)
+        (plan.out / "acl").write_text(acl_text(plan.collectors), encoding="utf-8")
     (plan.out / "mosquitto.conf").write_text(conf_text(plan), encoding="utf-8")
     return {
         "conf": str(plan.out / "mosquitto.conf"),
@@ -236,4 +258,5 @@ def write_broker_config(plan: BrokerPlan, *, rotate: bool = False) -> dict[str, 
         "password_accounts": str(len(creds)),
         "hashed_by": hashed_by,
         "tls": "yes" if plan.tls else "no",
+        "access": "dynsec" if plan.dynsec_plugin else "acl-file",
     }

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from collector import __version__
 from collector.broker_config import BrokerConfigError, BrokerPlan, read_ids, write_broker_config
 from collector.runtime import tune_gc
+from collector.security_cli import add_security_commands
 from collector.service import Service
 from collector.settings import Settings
 
@@ -25,6 +26,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)
     except ValidationError as exc:
         print(f"homescope-collector: bad settings: {exc}", file=sys.stderr)
+        return 2
+
+    from collector.ingest.tls import BrokerTlsError, broker_address
+    from collector.security.errors import SecurityError
+    from collector.web.bootstrap import auth_from_settings, web_tls
+
+    try:  # fail fast, naming the setting, before anything starts
+        auth_from_settings(settings)
+        web_tls(settings)
+        broker_address(settings)
+    except (SecurityError, BrokerTlsError) as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
@@ -64,6 +77,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         run_as=args.run_as or "",
         max_queued_messages=args.max_queued,
         hasher=args.hasher,
+        access=args.access,
     )
     try:
         summary = write_broker_config(plan, rotate=args.rotate)
@@ -196,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--run-as", help="user the broker switches to (Mosquitto's default: mosquitto)")
     broker.add_argument("--max-queued", type=int, default=10_000, help="per-client queue (default 10000)")
     broker.add_argument("--hasher", choices=["auto", "mosquitto_passwd", "builtin"], default="auto")
+    broker.add_argument(
+        "--access",
+        choices=["auto", "dynsec", "acl-file"],
+        default="auto",
+        help="access control: the dynamic security plugin (refuses $share subscriptions; auto where installed)",
+    )
     broker.add_argument("--rotate", action="store_true", help="new passwords for every account")
     broker.set_defaults(func=cmd_broker_config)
 
@@ -223,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium here)")
     report.add_argument("--archive", action="store_true", help="also keep it in the store's report archive")
     report.set_defaults(func=cmd_report)
+    add_security_commands(sub)
     return parser
 
 

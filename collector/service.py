@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -16,10 +15,11 @@ from collector.ingest import Ingest
 from collector.ingest.writer import WriterProcess, local_store
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
+from collector.privacy import retention as privacy_retention
 from collector.settings import Settings
 from collector.store import StoreError, open_store
 from collector.store.base import insights
-from collector.web.auth import Auth
+from collector.web.bootstrap import auth_from_settings, first_admin, web_tls
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,8 @@ class Service:
             key=settings.command_key.encode() or None,
         )
         self.ingest.replies = self.commands.on_reply
-        users = settings.users
-        if not users:
-            password = secrets.token_urlsafe(12)
-            users = f"admin:{password}"
-            log.warning("no operator users configured; generated admin password: %s", password)
-        self.auth = Auth.from_settings(users, settings.api_tokens, settings.session_secret, settings.roles)
+        self.commands.scrub = lambda result: self.ingest.scrubber.body("report", result)
+        self.auth = auth_from_settings(settings)
         self._runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._folding_task: asyncio.Task[None] | None = None
@@ -90,6 +86,7 @@ class Service:
                     facts_days=self.settings.retention_facts_days,
                     hourly_days=self.settings.retention_hourly_days,
                 )
+                deleted |= await privacy_retention.retain(self.store.db, self.settings, time.time())
                 if any(deleted.values()):
                     log.info("retention: deleted %s", deleted)
             except StoreError as exc:
@@ -134,6 +131,7 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
+        await first_admin(self.store.db)
         if self.writer is not None:
             await self.writer.start()  # after the migrations, which the open above ran
         await self.ingest.start()
@@ -142,13 +140,17 @@ class Service:
         host, _, port = self.settings.http.rpartition(":")
         self._runner = web.AppRunner(create_app(self.store, self.auth, self.health, self.commands), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
+        site = web.TCPSite(self._runner, host or "127.0.0.1", int(port), ssl_context=web_tls(self.settings))
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else int(port)
         log.info(
-            "collector: store %s, web on http://%s:%d/", self.settings.db, host or "127.0.0.1", self.port
+            "collector: store %s, web on %s://%s:%d/",
+            self.settings.db,
+            "https" if self.settings.tls_cert else "http",
+            host or "127.0.0.1",
+            self.port,
         )
 
     async def stop(self) -> None:

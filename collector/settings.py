@@ -33,8 +33,24 @@ class Settings(BaseSettings):
     roles: str = ""
     #: Bearer tokens accepted by the REST API, separated by commas.
     api_tokens: str = ""
-    #: Secret for session cookies; random per start when empty (sessions end on restart).
+    #: No longer used: sessions are server-side (kept so old environments still start).
     session_secret: str = ""
+    #: Sessions end after this long without a request, and this long after sign-in (docs/security.md).
+    session_idle_s: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    session_absolute_s: int = Field(default=12 * 3600, ge=300, le=7 * 86400)
+    #: Serve HTTPS with this certificate chain and key (PEM); HSTS and Secure cookies follow.
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Browsers reach us over TLS through a reverse proxy (Secure cookies and HSTS without tls_cert).
+    behind_tls_proxy: bool = False
+    #: ``https://host[:port]`` as browsers see us; state-changing requests must come from it.
+    #: Empty: the request's own scheme and Host (right when nothing rewrites them).
+    public_origin: str = ""
+    #: ``mqtts://``: the CA to trust for the broker's certificate (empty: the system's), and our
+    #: client certificate and key when the broker asks for one.
+    mqtt_ca: str = ""
+    mqtt_cert: str = ""
+    mqtt_key: str = ""
     batch_max: int = Field(default=1000, ge=1, le=5000)
     batch_wait_ms: int = Field(default=150, ge=5, le=5000)
     #: ``process``: batches are planned and committed by a child process (a core of its own);
@@ -45,5 +61,19 @@ class Settings(BaseSettings):
     retention_facts_days: int = Field(default=90, ge=1)
     retention_hourly_days: int = Field(default=400, ge=1)
     retention_every_s: int = Field(default=3600, ge=10)
+    #: Per-gateway ingest quota (collector/ingest/quota.py): messages an hour, and the burst allowed
+    #: at once (a week of spooled reports resent after an outage is ~700).
+    ingest_quota_per_hour: int = Field(default=3600, ge=1)
+    ingest_quota_burst: int = Field(default=2000, ge=1)
+    #: Privacy (collector/privacy/): the pseudonym key's file (default: beside a SQLite store);
+    #: keep neighbours' SSIDs; store DPI debug flow events (hostnames, remote addresses).
+    privacy_key_file: str = ""
+    keep_neighbour_names: bool = False
+    store_dpi_debug: bool = False
+    #: Retention of the security tables: security events, ended sessions (docs/security.md).
+    retention_security_days: int = Field(default=400, ge=1)
+    retention_sessions_days: int = Field(default=30, ge=1)
+    #: Daily rollups, home-day rollups, result history, evaluation runs (collector/privacy/retention.py).
+    retention_daily_days: int = Field(default=800, ge=1)
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

@@ -84,7 +84,9 @@ cat <<MSG
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
     home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
     reports:        http://127.0.0.1:$HTTP_PORT/reports  (the back-filled days; files also in $DIR/report/)
-    REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or set HOMESCOPE_API_TOKENS)
+    REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or a token:
+                    $VENV/bin/homescope-collector token create demo --role analyst --db sqlite:///$DIR/homescope.db)
+    security:       /admin (users, sessions, tokens), /security/events; docs/security.md
     broker:         mqtt://127.0.0.1:$MQTT_PORT  ($HOMES emulated homes + this machine's real agent)
     logs:           $DIR/*.log
   Press Ctrl-C to stop.

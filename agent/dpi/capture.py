@@ -5,12 +5,13 @@ bound to the interface for all protocols, so no unfiltered packet is ever queued
 ``recv`` on a non-blocking socket; the kernel's counters of packets seen and dropped (``PACKET_STATISTICS``)
 are exposed so the agent can report its own cost and losses.
 
-Linux only, and needs CAP_NET_RAW (the agent runs as root on OpenWrt). ``ctypes`` is only used to hand the
-kernel the address of the filter array (OpenWrt ships it as the python3-ctypes package).
+Linux only, and needs CAP_NET_RAW. The kernel is handed the filter's address from an ``array`` buffer, not
+through ``ctypes``: OpenWrt ships ctypes apart (python3-ctypes + libffi), and the agent must run without it.
 """
 
 from __future__ import annotations
 
+import array
 import logging
 import select
 import socket
@@ -49,12 +50,11 @@ class CaptureSocket:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except (OSError, AttributeError) as exc:
             raise DpiError(f"cannot open a packet socket (root and Linux needed): {exc}") from exc
-        import ctypes  # only here: OpenWrt ships it separately (python3-ctypes), offline tools need none
-
         try:
-            code = bpf.pack(self.instructions)
-            array = ctypes.create_string_buffer(code, len(code))
-            fprog = struct.pack("HP", len(self.instructions), ctypes.addressof(array))
+            # struct sock_fprog {unsigned short len; struct sock_filter *filter;}: the kernel copies the
+            # program during setsockopt, so the buffer only has to live until then.
+            code = array.array("B", bpf.pack(self.instructions))
+            fprog = struct.pack("HP", len(self.instructions), code.buffer_info()[0])
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             sock.bind((interface, ETH_P_ALL))

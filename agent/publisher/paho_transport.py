@@ -4,12 +4,18 @@ Reconnection uses :class:`Backoff` (exponential, full jitter) instead of paho's 
 doubling, and MQTT 5 reason codes on PUBACK (e.g. 0x87 "Not authorized" when the
 broker's ACL refuses a topic) are surfaced: counted and logged once per state change,
 never mistaken for delivery (the record stays in the outbox until the collector acks).
+
+paho retries only ``OSError`` in its network thread; anything else (a missing codec, a bug
+in a callback) ends the thread, after which nothing is ever sent while the rest of the agent
+keeps sampling. That death is logged as critical with its traceback and reported through
+``on_fatal`` (the CLI stops the agent and exits non-zero, so procd restarts it and logd shows why).
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,9 +24,24 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from agent.publisher.hostnames import ensure_idna_codec
 from agent.publisher.transport import Backoff, ConnectHandler, DisconnectHandler, MessageHandler, PublishError
 
 log = logging.getLogger(__name__)
+
+
+class _WatchedClient(mqtt.Client):
+    """paho's client whose network thread reports an exception instead of dying unheard."""
+
+    on_thread_death: Callable[[BaseException], None] | None = None
+
+    def _thread_main(self) -> None:
+        try:
+            super()._thread_main()
+        except Exception as exc:
+            if self.on_thread_death is None:
+                raise
+            self.on_thread_death(exc)
 
 
 class PahoTransport:
@@ -38,16 +59,22 @@ class PahoTransport:
         key_file: str = "",
         will: tuple[str, bytes] | None = None,
         keepalive: int = 60,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
+        ensure_idna_codec()  # before paho or ssl look up a host name
         parts = urlsplit(url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self._keepalive = keepalive
         self._connected = False
         self._was_connected = False
-        self._client = mqtt.Client(
+        self._client = _WatchedClient(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, reconnect_on_failure=True
         )
+        self._client.on_thread_death = self._thread_died
+        self._on_fatal = on_fatal
+        #: Why the network thread died ("" while it runs).
+        self.failure = ""
         # Jittered back-off: a fleet that lost its broker together must not return together.
         self.backoff = Backoff(base=1, cap=120)
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
@@ -84,6 +111,17 @@ class PahoTransport:
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=True)
         self._client.loop_start()
+
+    def _thread_died(self, exc: BaseException) -> None:
+        self._connected = False
+        self.failure = f"{type(exc).__name__}: {exc}"
+        log.critical(
+            "mqtt: the network thread died (%s); nothing can be sent until the agent restarts",
+            self.failure,
+            exc_info=exc,
+        )
+        if self._on_fatal is not None:
+            self._on_fatal(self.failure)
 
     def _handle_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None

@@ -26,12 +26,15 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
 from collector.ingest.mqtt import MqttSession, SessionOptions
+from collector.ingest.quota import IngestQuota
+from collector.ingest.tls import broker_address
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
+from collector.privacy.keys import load_key
+from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
 from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
 from protocol.codec import MAX_FRAME, encode, envelope
@@ -108,14 +111,17 @@ class Ingest:
         # Recently quarantined-and-acked keys: a resend is acked again without a new row.
         self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
         self._logged: set[tuple[str | None, str]] = set()
+        self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
+        self.scrubber = Scrubber(load_key(settings), settings.keep_neighbour_names, settings.store_dpi_debug)
         #: Who takes replies to commands (``collector.installer.channel``); acked and dropped if none.
         self.replies: OnReply | None = None
-        url = urlsplit(settings.mqtt)
+        broker = broker_address(settings)
         group = settings.share_group or None
         self._client = MqttSession(
             SessionOptions(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or 1883,
+                host=broker.host,
+                port=broker.port,
+                tls=broker.tls,
                 client_id=settings.mqtt_client_id,
                 subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS, Kind.REPLY)),
                 username=settings.mqtt_username,
@@ -196,6 +202,7 @@ class Ingest:
             "last_commit_age_s": round(time.time() - s.last_commit, 1) if s.last_commit else None,
             "first_received_at": s.first_received or None,
             "last_commit_at": s.last_commit or None,
+            "quota_exceeded_gateways": len(self.quota.flagged()),
             **self.clock.health(),
         }
 
@@ -269,8 +276,21 @@ class Ingest:
         for item in batch:
             t = triage(item)
             self.clock.observe(item, t)
+            if isinstance(t.out, SpooledMessage) and not self.quota.admit(t.out.gateway_id, item.received_at):
+                over = t.out
+                self.stats.by_reason[IngestReason.QUOTA] += 1
+                if t.ack is not None:
+                    quarantine_acks.append(t.ack)
+                if self.quota.keep(over.gateway_id, item.received_at):
+                    detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
+                    head = over.payload[:OVERSIZE_HEAD]
+                    topic = item.topic
+                    quarantined.append(
+                        QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
+                    )
+                continue
             if isinstance(t.out, SpooledMessage):
-                messages.append(t.out)
+                messages.append(self.scrubber.message(t.out))  # pseudonyms before anything is written
             elif isinstance(t.out, QuarantinedMessage):
                 self.stats.by_reason[t.out.reason] += 1
                 if t.ack is not None:

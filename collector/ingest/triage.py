@@ -31,6 +31,7 @@ class IngestReason(StrEnum):
 
     STORE_REJECTED = "store_rejected"  # the store refused the record for good
     INTERNAL = "internal_error"  # triage itself failed on it (a bug; the payload is kept)
+    QUOTA = "quota_exceeded"  # the gateway sent more than its ingest quota (collector/ingest/quota.py)
 
 
 # Incoming and Triage are made once per message on the event loop: plain slotted dataclasses

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from collector.installer.records import CommandRecord, InstallerRecords
 from collector.store import StoreError
@@ -51,6 +52,8 @@ class CommandChannel:
 
     def __init__(self, link: Link, records: InstallerRecords, *, ttl_s: float = 60, key: bytes | None = None) -> None:
         self.link = link
+        #: Rewrites a reply's result in place before it is stored (the collector's privacy scrub).
+        self.scrub: Callable[[dict[str, Any]], None] | None = None
         self.records = records
         self.ttl_s = ttl_s
         self.key = key
@@ -97,6 +100,8 @@ class CommandChannel:
             log.warning("dropped a bad reply on %s: %s", topic[:120], exc)
             self.link.ack(mid, qos, connection)
             return
+        if reply.result is not None and self.scrub is not None:
+            self.scrub(reply.result)  # terminal MACs and hostnames as the store keeps them (privacy/scrub.py)
         try:
             stored = await self.records.answer(reply.gateway_id, reply.id, time.time(), reply.result, reply.error)
         except StoreError as exc:

@@ -366,7 +366,7 @@ def home_page(home: dict[str, Any], window: str, user: str) -> str:
         f"<h2>Home {escape(gid)}</h2>"
         f'<p><a href="{gateway}">Gateway page</a> · profile as of {_when(as_of)} · last evaluated'
         f" {_when(summary.get('evaluated_at'))} · window {windows}</p>"
-        f'{_crm(home, profile.get("plan") or {})}<div class="cards" style="margin-top:12px">{cards}</div>'
+        f'{_crm(home, profile.get("plan") or {})}<div class="cards spaced">{cards}</div>'
         f'<h3>Labels, flags and warnings</h3><div class="results">{cards_html}</div>'
         f"<h3>Pictures</h3>{_pictures(profile, profiles.get('30d') or profile, as_of)}"
         f"<h3>Terminals ({escape(window)})</h3>{_terminals(profile)}"

@@ -42,16 +42,18 @@ form.install label{display:block;margin:8px 0} form.install input[type=text],for
 form.install select{width:100%;min-height:44px;font-size:16px;padding:6px}
 form.install input[type=checkbox]{width:28px;height:28px;vertical-align:middle}
 #measure-result:empty{display:none}
+header .who{color:#cfe3ff} header form.signout{margin-left:auto} h1.who{font-size:20px;margin:0}
 """
 
 
 def layout(title: str, body: str, user: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · homescope</title>"
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<link rel="stylesheet" href="/static/installer.css"></head>'
         '<body><header><a class="brand" href="/installer">homescope · field</a>'
-        f'<span class="muted" style="color:#cfe3ff">{escape(user)}</span>'
-        '<form method="post" action="/logout" style="margin-left:auto"><button>Sign out</button></form>'
+        f'<span class="muted who">{escape(user)}</span>'
+        '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         f"</header><main>{body}</main>"
         '<script src="/static/installer.js" defer></script></body></html>'
     )
@@ -147,7 +149,7 @@ def home_page(
     who = escape(str((subscriber or {}).get("subscriber_id") or "not in the CRM import"))
     where = " ".join(escape(str((subscriber or {}).get(k) or "")) for k in ("area", "community")).strip()
     head = (
-        f'<section class="card"><h1 style="font-size:20px;margin:0">{who}</h1>'
+        f'<section class="card"><h1 class="who">{who}</h1>'
         f'<div class="muted">{escape(gateway_id)} · {where}</div>'
         f'<div>gateway <b class="status-{escape(state)}">{escape(state)}</b></div>'
         f'<button class="big" id="measure-now" data-gateway="{escape(gateway_id)}">Measure now</button>'

@@ -138,6 +138,28 @@ def _installer() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _security() -> dict[str, Any]:
+    """The auditor's and the admin's routes (``collector/web/security_pages.py``)."""
+    events = [
+        _param("limit", "query", "events (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}),
+        _param("event", "query", "one kind of event"),
+    ]
+    done = {303: "back to the admin page", 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403]}
+    return {
+        "/security/events": _op("The security events page", events, *HTML),
+        "/api/v1/security/events": _op("Security events, newest first", events, "application/json", OBJ),
+        "/admin": _op("Users, sessions, tokens, lockouts", [], *HTML, ()),
+        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done),
+        "/admin/tokens/{token_id}/revoke": _post(
+            "Revoke a token", [_param("token_id", "path", "the token id")], done
+        ),
+        "/admin/sessions/{id_hash}/revoke": _post(
+            "Revoke a session", [_param("id_hash", "path", "the session's id hash")], done
+        ),
+        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done),
+    }
+
+
 def document(rule_names: list[str]) -> dict[str, Any]:
     """The whole API and page surface as OpenAPI 3.0."""
     doc = openapi_document(rule_names)
@@ -191,6 +213,10 @@ def document(rule_names: list[str]) -> dict[str, Any]:
                                  *HTML),
             "/reports": _op("The report archive page", [*paging, *_range()], *HTML),
             **_installer(),
+            **_security(),
+            **{f"/static/{name}": {"get": {"summary": f"The {name} stylesheet", "parameters": [],
+                                           "responses": {"200": {"description": "CSS"}}}}
+               for name in ("homescope.css", "installer.css", "report.css")},
             **_exports("/homes", "Every home matching the filters", HOME_FILTERS),
             **_exports("/gateways", "The gateways list", GATEWAY_FILTERS),
             **_exports("/areas", "The area view", [_param("level", "query", "area or community",

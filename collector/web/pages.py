@@ -26,6 +26,10 @@ th{background:#eef2f7} .num{text-align:right;font-variant-numeric:tabular-nums}
 form.login{background:#fff;max-width:320px;margin:60px auto;padding:24px;border-radius:8px;border:1px solid #e3e8ef}
 form.login input{display:block;width:100%;margin:6px 0 12px;padding:6px;box-sizing:border-box}
 """
+#: Classes that replaced inline style attributes (the CSP allows no inline style).
+EXTRA_STYLE = """
+form.signout{margin-left:auto} form.inline{display:inline} .cards.spaced{margin-top:12px}
+"""
 
 
 FILTER_STYLE = """
@@ -36,17 +40,19 @@ form.filters label{display:flex;flex-direction:column;font-size:12px;gap:2px}
 
 
 def layout(title: str, body: str, user: str | None = None, style: str = "") -> str:
-    """The page around ``body``; ``style`` adds CSS for one family of pages (the home pages)."""
+    """The page around ``body``. All CSS is in ``/static/homescope.css`` (the CSP allows no inline
+    style); ``style`` names a family's CSS that the stylesheet already holds."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
         '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a><a href="/installer">Field</a>'
-        '<form method="post" action="/logout" style="margin-left:auto"><button>Sign out</button></form>'
+        '<a href="/security/events">Security</a><a href="/admin">Admin</a>'
+        '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         if user
         else ""
     )
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · homescope</title>"
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}{style}</style></head>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="stylesheet" href="/static/homescope.css"></head>'
         f'<body><header><span class="brand">homescope</span>{nav}</header><main>{body}</main></body></html>'
     )
 

@@ -16,13 +16,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from collector.reports import archive
+from collector.reports.document import PRINT
 from collector.reports.lease import StoreLeases
 from collector.reports.schedule import run_schedule
 from collector.reports.settings import ReportSettings
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.homes import CONFIG
-from collector.web.pages import FILTER_STYLE, layout
+from collector.web.pages import FILTER_STYLE, STYLE, layout
 from collector.web.ranges import DateRange, date_range, range_form
 from collector.web.routes import STORE
 
@@ -31,6 +32,8 @@ routes = web.RouteTableDef()
 #: Report names are the periods' (``week-2026-W48``); file names are the report's own.
 NAME = re.compile(r"^(week|month|range)-[0-9A-Za-z-]{4,40}$")
 FILE = re.compile(r"^[a-z_]{1,40}\.(html|pdf|csv)$")
+INLINE_STYLE = re.compile(rb"<style>.*?</style>", re.S)
+REPORT_CSS = STYLE + PRINT
 
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
@@ -89,10 +92,20 @@ async def report_file(request: web.Request) -> web.Response:
     if found is None:
         raise web.HTTPNotFound(text=f"no file {file_name} in report {name}")
     kind, data = found
+    if file_name.endswith(".html"):
+        # the CSP allows no inline style: the page links the same CSS it holds inline (for files, PDF)
+        data = INLINE_STYLE.sub(b'<link rel="stylesheet" href="/static/report.css">', data, count=1)
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if not file_name.endswith(".html"):
         headers["Content-Disposition"] = f'attachment; filename="{name}-{file_name}"'
     return web.Response(body=data, headers={**headers, "Content-Type": kind})
+
+
+@routes.get("/static/report.css")
+@requires(Permission.PUBLIC)
+async def report_css(request: web.Request) -> web.Response:
+    """The archived reports' CSS (what each report file holds inline)."""
+    return web.Response(text=REPORT_CSS, content_type="text/css")
 
 
 def _when(ts: float | None) -> str:

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from collector.store import Store
 from collector.web import pages
-from collector.web.access import Permission, requires
-from collector.web.auth import COOKIE, SESSION_S, USER, Auth
+from collector.web.access import Permission, allowed, requires
+from collector.web.auth import USER, Auth, identify
 from collector.web.fleet import GatewayFilters, filter_form, gateway_rows
+from collector.web.login import check_password_and_start, end_session
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 AUTH: web.AppKey[Auth] = web.AppKey("auth", Auth)
@@ -24,8 +25,10 @@ def _html(text: str) -> web.Response:
 
 
 def _safe_next(value: str) -> str:
-    # only local paths, so the login form cannot bounce a user to another site
-    return value if value.startswith("/") and not value.startswith("//") else "/"
+    # only local paths, so the login form cannot bounce a user to another site: browsers read
+    # "//host" and "/\\host" as another host, and drop tabs and newlines inside a URL
+    local = value.startswith("/") and not value.startswith(("//", "/\\"))
+    return value if local and value.isprintable() and "\\" not in value else "/"
 
 
 @routes.get("/healthz")
@@ -33,7 +36,12 @@ def _safe_next(value: str) -> str:
 async def healthz(request: web.Request) -> web.Response:
     health = request.app[HEALTH]
     state: dict[str, Any] = health() if callable(health) else {"status": "ok"}
-    return web.json_response(state, status=200 if state.get("status") == "ok" else 503)
+    status = 200 if state.get("status") == "ok" else 503
+    who = await identify(request, request.app[AUTH])
+    if who is None or not allowed(who[1], Permission.FLEET_READ):
+        # anonymous callers (load balancers, anyone) learn ok/degraded and nothing else
+        return web.json_response({"status": state.get("status", "degraded")}, status=status)
+    return web.json_response(state, status=status)
 
 
 @routes.get("/login")
@@ -48,24 +56,13 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     user, password = str(form.get("user", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
-    auth = request.app[AUTH]
-    if not auth.check_password(user, password):
-        return web.Response(
-            text=pages.login_page(target, "Wrong user or password."), content_type="text/html", status=401
-        )
-    response = web.HTTPFound(target)
-    response.set_cookie(
-        COOKIE, auth.session_cookie(user), max_age=SESSION_S, httponly=True, samesite="Strict"
-    )
-    raise response
+    return await check_password_and_start(request, request.app[AUTH], request.app[STORE], user, password, target)
 
 
 @routes.post("/logout")
 @requires(Permission.PUBLIC)
 async def logout(request: web.Request) -> web.Response:
-    response = web.HTTPFound("/login")
-    response.del_cookie(COOKIE)
-    raise response
+    return await end_session(request, request.app[AUTH], request.app[STORE])
 
 
 @routes.get("/")

@@ -57,7 +57,14 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, store: Store) -> TestClient:
-    return await aiohttp_client(create_app(store, Auth.from_settings("alice:wonderland", TOKEN, "secret")))
+    c: TestClient = await aiohttp_client(
+        create_app(store, Auth.from_settings("alice:wonderland", TOKEN, "secret"))
+    )
+    # pages need a session (bearer tokens open the API only); the API calls carry the token
+    assert (
+        await c.post("/login", data={"user": "alice", "password": "wonderland", "next": "/"})
+    ).status == 200
+    return c
 
 
 def table(data: bytes) -> list[list[str]]:

@@ -39,6 +39,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def _client(aiohttp_client: Any, store: Store, channel: CommandChannel | None) -> TestClient:
     auth = Auth.from_settings(f"fitter:{PW}", "", "secret", "fitter:installer")
     client: TestClient = await aiohttp_client(create_app(store, auth, commands=channel))
+    # state-changing requests come from our own pages (the Origin check refuses others)
+    client.session.headers["Origin"] = str(client.make_url("")).rstrip("/")
     response = await client.post("/login", data={"user": "fitter", "password": PW}, allow_redirects=False)
     assert response.status == 302
     return client

@@ -101,10 +101,8 @@ async def test_login_does_not_redirect_off_site(client: TestClient) -> None:
     assert response.headers["Location"] == "/"
 
 
-def test_forged_or_expired_session_cookies_are_refused() -> None:
-    auth = Auth.from_settings("alice:wonder", "", "secret")
-    cookie = auth.session_cookie("alice", now=1000.0)
-    assert auth.session_user(cookie, now=1001.0) == "alice"
-    assert auth.session_user(cookie, now=1000.0 + 13 * 3600) is None
-    assert auth.session_user(cookie.replace("alice", "mallory"), now=1001.0) is None
-    assert Auth.from_settings("alice:wonder", "", "other").session_user(cookie, now=1001.0) is None
+async def test_forged_or_old_style_session_cookies_are_refused(client: TestClient) -> None:
+    # sessions are ids the store knows, not signed claims: a made-up or old signed cookie opens nothing
+    for cookie in ("alice|9999999999|00", "x" * 43, ""):
+        response = await client.get("/", allow_redirects=False, cookies={"homescope_session": cookie})
+        assert response.status == 302 and response.headers["Location"].startswith("/login")

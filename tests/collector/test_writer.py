@@ -154,7 +154,7 @@ def test_which_stores_get_a_writer_process(tmp_path: Path) -> None:
     assert local_store("sqlite:///:memory:")
     assert not local_store(f"sqlite:///{tmp_path}/x.db")
     assert not local_store("postgresql://postgres@127.0.0.1/x")
-    base = {"mqtt": "mqtt://127.0.0.1:1", "users": "op:pw"}
+    base = {"mqtt": "mqtt://127.0.0.1:1", "users": "op:pw-long-enough-4-tests"}
     assert Service(Settings(db=f"sqlite:///{tmp_path}/a.db", **base)).writer is not None
     assert Service(Settings(db="sqlite:///:memory:", **base)).writer is None
     assert Service(Settings(db=f"sqlite:///{tmp_path}/b.db", store_writer="thread", **base)).writer is None
@@ -168,7 +168,7 @@ async def test_killing_the_writer_mid_stream_loses_and_duplicates_nothing(broker
             db=url,
             mqtt=broker.url,
             http="127.0.0.1:0",
-            users="op:pw",
+            users="op:pw-long-enough-4-tests",
             mqtt_client_id=f"kw-{tmp_path.name}",
             batch_max=10,
             batch_wait_ms=20,

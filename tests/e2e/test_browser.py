@@ -44,7 +44,7 @@ async def test_operator_signs_in_and_sees_gateways_charts_and_topology(
             db=f"sqlite:///{tmp_path}/ui.db",
             mqtt=broker.url,
             http="127.0.0.1:0",
-            users="op:secret-pw",
+            users="op:secret-pw-for-tests",
             mqtt_client_id=f"ui-{tmp_path.name}",
         )
     )
@@ -68,7 +68,7 @@ async def test_operator_signs_in_and_sees_gateways_charts_and_topology(
         await browser.wait_for("document.body && document.body.innerText.includes('Wrong user or password')")
         await browser.evaluate(
             "document.querySelector('input[name=user]').value='op';"
-            "document.querySelector('input[name=password]').value='secret-pw';"
+            "document.querySelector('input[name=password]').value='secret-pw-for-tests';"
             "document.querySelector('form.login').submit()"
         )
         await browser.wait_for("document.querySelector('#gateways') !== null")

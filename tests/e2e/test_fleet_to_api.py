@@ -21,7 +21,7 @@ from protocol.topics import topic_for
 from tests.broker import Broker
 from tests.protocol.messages import report
 
-TOKEN = "e2e-token"
+TOKEN = "e2e-token-long-enough-for-tests"
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ async def service(broker: Broker, tmp_path: Path) -> AsyncIterator[Service]:
         db=f"sqlite:///{tmp_path}/e2e.db",
         mqtt=broker.url,
         http="127.0.0.1:0",
-        users="op:pw",
+        users="op:pw-long-enough-4-tests",
         api_tokens=TOKEN,
         mqtt_client_id=f"collector-{tmp_path.name}",
     )

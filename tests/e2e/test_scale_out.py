@@ -26,7 +26,7 @@ async def test_two_collectors_share_the_load_and_store_each_report_once(
                 db=postgres_url,
                 mqtt=broker.url,
                 http="127.0.0.1:0",
-                users="op:pw",
+                users="op:pw-long-enough-4-tests",
                 share_group=f"g{tmp_path.name[-8:]}",
                 mqtt_client_id=f"c{i}-{tmp_path.name}",
                 batch_max=20,

@@ -16,7 +16,7 @@ from tests.broker import Broker
 
 @pytest.fixture
 async def collector(broker: Broker, tmp_path: Path) -> AsyncIterator[Service]:
-    svc = Service(Settings(db=f"sqlite:///{tmp_path}/c.db", mqtt=broker.url, http="127.0.0.1:0", users="a:b",
+    svc = Service(Settings(db=f"sqlite:///{tmp_path}/c.db", mqtt=broker.url, http="127.0.0.1:0", users="a:b-long-enough-4-tests",
                            mqtt_client_id=f"emu-cli-{tmp_path.name}"))  # fmt: skip
     await svc.start()
     yield svc

@@ -67,6 +67,10 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
+#: The bearer token fault tests' collectors accept, so /healthz shows its counts.
+HEALTH_TOKEN = "faults-health-token-0123456789"
+
+
 class CollectorProc:
     """``python -m collector.cli serve`` with its own SQLite file and a persistent MQTT session."""
 
@@ -87,7 +91,8 @@ class CollectorProc:
     def start(self, crash_at: str = "", wait: bool = True) -> None:
         self._fold()
         env = {f"HOMESCOPE_{k.upper()}": v for k, v in self.settings.items()}
-        env["HOMESCOPE_USERS"] = "op:faults"
+        env["HOMESCOPE_USERS"] = "op:faults-long-password"
+        env["HOMESCOPE_API_TOKENS"] = HEALTH_TOKEN  # /healthz tells its figures to signed-in callers only
         if crash_at:
             env["HOMESCOPE_CRASH_AT"] = crash_at
         argv = ["serve", "--db", f"sqlite:///{self.db}", "--mqtt", self.mqtt_url]
@@ -120,7 +125,10 @@ class CollectorProc:
         if self.proc is not None:
             self.peak_rss_kib = max(self.peak_rss_kib, peak_rss_kib(self.proc.pid))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2) as r:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.http_port}/healthz", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
+            )
+            with urllib.request.urlopen(request, timeout=2) as r:
                 self._last = dict(json.loads(r.read()))
         except urllib.error.HTTPError as exc:
             self._last = dict(json.loads(exc.read()))

@@ -20,7 +20,7 @@ from emulator.fleet import Fleet
 from emulator.truth import CRM_COLUMNS, crm_rows, fleet_specs
 from tests.broker import Broker
 
-TOKEN = "profiles-e2e"
+TOKEN = "profiles-e2e-token-for-tests"
 MIX = {"heavy_gamer": 5, "big_poor_wifi": 5, "video_family": 5, "reader": 5, "inactive": 5, "ordinary": 5}
 #: Monday 2025-06-02 00:00 UTC to Wednesday 00:00: two whole simulated days
 CLOCK = SimClock.for_days(2, end=20243 * 86400)
@@ -36,7 +36,7 @@ async def service(broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             db=f"sqlite:///{tmp_path}/e2e.db",
             mqtt=broker.url,
             http="127.0.0.1:0",
-            users="op:pw",
+            users="op:pw-long-enough-4-tests",
             api_tokens=TOKEN,
             mqtt_client_id=f"collector-{tmp_path.name}",
             batch_max=500,

@@ -130,7 +130,12 @@ async def client(aiohttp_client: Any, tmp_path: Path) -> Any:
     await produce_due(
         store, CONFIG, ReportSettings(pdf=False, periods="week"), StoreLeases(store.db), "t", TODAY
     )
-    yield await aiohttp_client(create_app(store, Auth.from_settings("alice:wonderland", TOKEN, "secret")))
+    c = await aiohttp_client(create_app(store, Auth.from_settings("alice:wonderland", TOKEN, "secret")))
+    # pages need a session (bearer tokens open the API only)
+    assert (
+        await c.post("/login", data={"user": "alice", "password": "wonderland", "next": "/"})
+    ).status == 200
+    yield c
     await store.close()
 
 

@@ -1,0 +1,67 @@
+"""Retention for the tables ``Store.retain`` does not cover (docs/security.md, "Retention").
+
+``Store.retain`` ages out raw reports and events, 15-minute facts and hourly rollups. This
+adds, as Statements on ``store.db`` run in the same loop: quarantined payloads (raw
+gateway input, MACs in clear, so kept no longer than raw reports), daily rollups and
+home-day rollups, result history and evaluation runs, ended sessions, stale sign-in
+throttle rows and security events. Current state (a gateway's latest figures, a home's
+results and profile, the CRM row) lives as long as the home does: ``erase`` removes it.
+Erasure audit records are kept: they name no home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.settings import Settings
+from collector.store.sql import Database, Statement
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    #: The WHERE clause of expired rows, with one ``?`` for the cut-off.
+    expired: str
+    #: The cut-off's unit: epoch seconds, or days since the epoch.
+    in_days: bool
+    setting: str
+
+
+RULES = (
+    Rule("quarantine", "received_at < ?", False, "retention_raw_days"),
+    Rule("gateway_daily", "start < ?", False, "retention_daily_days"),
+    Rule("home_days", "day < ?", True, "retention_daily_days"),
+    Rule("result_history", "at < ?", False, "retention_daily_days"),
+    Rule("evaluation_runs", "finished_at < ?", False, "retention_daily_days"),
+    Rule("sessions", "coalesce(revoked_at, last_seen) < ?", False, "retention_sessions_days"),
+    Rule(
+        "login_throttle",
+        "last_failure < ? AND blocked_until < last_failure + 86400",
+        False,
+        "retention_sessions_days",
+    ),
+    Rule("security_events", "at < ?", False, "retention_security_days"),
+)
+
+
+def plan(settings: Settings, now: float) -> list[Statement]:
+    """The DELETEs due at ``now``."""
+    out = []
+    for rule in RULES:
+        cut = now - int(getattr(settings, rule.setting)) * DAY
+        out.append(
+            Statement(
+                f"DELETE FROM {rule.table} WHERE {rule.expired}", (int(cut // DAY) if rule.in_days else cut,)
+            )
+        )
+    return out
+
+
+async def retain(db: Database, settings: Settings, now: float) -> dict[str, int]:
+    """Run the plan, one transaction per table (a long one would hold the ingest's writer)."""
+    deleted = {}
+    for rule, statement in zip(RULES, plan(settings, now), strict=True):
+        deleted[rule.table] = (await db.execute(statement)).rowcount
+    return deleted
