@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@bash scripts/system-deps.sh python
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	HOMESCOPE_REQUIRE_C=1 $(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 lint: $(STAMP)

@@ -14,10 +14,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from agent.samplers.assoc import read_associations
-from agent.samplers.device import Tools
+from agent.parsers.assoc import read_associations
+from agent.parsers.device import Tools
+from agent.parsers.wireless import WifiIface, discover
 from agent.samplers.stations import read_leases
-from agent.samplers.wireless import WifiIface, discover
 from agent.system import System, SystemAccessError
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from bench.ingest import make_reports  # noqa: E402
 from collector.ingest.triage import Incoming, triage  # noqa: E402
 from collector.store import SpooledMessage, open_store  # noqa: E402
 from collector.store.plan import plan_batch  # noqa: E402
-from protocol import codec, models  # noqa: E402
+from protocol import codec, inbound, models  # noqa: E402
 
 
 def per_item_us(fn: Callable[[Any], object], items: Sequence[Any], rounds: int = 3) -> float:
@@ -65,16 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     reports = make_reports(args.reports, min(500, args.reports))
     frames = [frame for _, frame, _ in reports]
     bodies = [codec.unframe(f) for f in frames]
-    decoded = [codec.canonical(b) for b in bodies]
+    decoded = [codec.decode_body(b) for b in bodies]
     items = [Incoming(topic, frame, 1, 1, time.time()) for topic, frame, _ in reports]
+    pairs = [(frame, topic) for topic, frame, _ in reports]
     messages = [m for m in (triage(i).out for i in items) if isinstance(m, SpooledMessage)]
+    # the tiers are private to protocol.inbound: timed here one by one, accept() as a whole below
     figures = {
         "reports": len(reports),
         "unframe_inflate_us": per_item_us(codec.unframe, frames),
-        "canonical_decode_us": per_item_us(codec.canonical, bodies),
-        "closed_mirror_check_us": per_item_us(models.check_body, bodies),
+        "c_keys_check_us": per_item_us(lambda b: inbound._unique_keys(b, codec.MAX_DEPTH), bodies),
+        "canonical_decode_us": per_item_us(inbound._canonical, bodies),
+        "closed_mirror_check_us": per_item_us(models.closed_message, bodies),
         "full_way_decode_body_us": per_item_us(codec.decode_body, bodies),
         "full_way_check_us": per_item_us(models.check, decoded),
+        "accept_us": per_item_us(lambda p: inbound.accept(*p), pairs),
         "triage_us": per_item_us(triage, items),
         "plan_us": plan_us(messages, 500),
         "sqlite_write_wall_us": asyncio.run(store_us(messages, 500)),

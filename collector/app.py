@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.installer.channel import CommandChannel
+from collector.profiles.config import ProfilesConfig
 from collector.store import Store
 from collector.web.areas import routes as area_routes
 from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
@@ -26,8 +27,9 @@ def create_app(
     auth: Auth,
     health: Callable[[], dict[str, Any]] | None = None,
     commands: CommandChannel | None = None,
+    profiles: ProfilesConfig | None = None,
 ) -> web.Application:
-    """The web app; the caller owns the store's lifecycle."""
+    """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
     app = web.Application(middlewares=[middleware(auth), refuse_unknown], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
@@ -44,7 +46,7 @@ def create_app(
     app.on_startup.append(seed)
     app[HEALTH] = health or (lambda: {"status": "ok"})
     app.add_routes(routes)
-    setup_homes(app)
+    setup_homes(app, profiles)
     setup_reports(app)
     app.add_routes(export_routes)
     app.add_routes(area_routes)

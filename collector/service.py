@@ -15,10 +15,15 @@ from collector.ingest import Ingest
 from collector.ingest.writer import WriterProcess, local_store
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
+from collector.leadership import Leadership, process_owner
 from collector.privacy import retention as privacy_retention
+from collector.profiles.config import load_config
+from collector.profiles.evaluate import evaluate_changed
+from collector.profiles.rules import plugin_defaults
 from collector.settings import Settings
 from collector.store import StoreError, open_store
-from collector.store.base import insights
+from collector.store.base import drain_folds, insights
+from collector.store.leases import Leases
 from collector.web.bootstrap import auth_from_settings, first_admin, web_tls
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,10 @@ FOLD_YIELD_S = 0.05
 #: Reports waiting to be folded past which folding takes turns with ingest batches instead
 #: of waiting for a gap (so under sustained load it keeps pace).
 FOLD_EAGER = 20_000
+#: The lease whose holder evaluates home profiles on schedule (one collector of several).
+EVALUATION_LEASE = "profile-evaluation"
+#: Its ttl: a dead leader's successor starts within this (the leader renews at a third of it).
+EVALUATION_LEASE_TTL_S = 60.0
 
 
 class Service:
@@ -46,6 +55,12 @@ class Service:
             with contextlib.suppress(StoreError):
                 insights(self.store).keep_folds_in_memory = False
         self.ingest = Ingest(settings, self.store, self.writer)
+        #: Rule thresholds and the evaluation schedule (``HOMESCOPE_PROFILES_CONFIG``); a bad file stops us here.
+        self.profiles = load_config(None, plugin_defaults())
+        #: Scheduled evaluation runs in the one collector holding this lease (store/leases.py).
+        self.leadership = Leadership(Leases(self.store.db), EVALUATION_LEASE, process_owner(), EVALUATION_LEASE_TTL_S)
+        #: Scheduled evaluations this process ran.
+        self.evaluations = 0
         self.commands = CommandChannel(
             self.ingest,
             InstallerRecords(self.store.db),
@@ -58,6 +73,8 @@ class Service:
         self._runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._folding_task: asyncio.Task[None] | None = None
+        self._leading_task: asyncio.Task[None] | None = None
+        self._evaluation_task: asyncio.Task[None] | None = None
         #: Reports folded into home-profile day rollups by this process.
         self.folded = 0
         self.port: int | None = None
@@ -74,6 +91,7 @@ class Service:
             "duplicates": stats.duplicates,
             "quarantined": stats.quarantined,
             "folded": self.folded,
+            "leads": {EVALUATION_LEASE: self.leadership.term} if self.leadership.held else {},
             **self.ingest.health(),
         }
 
@@ -129,6 +147,24 @@ class Service:
             backlog -= n
             await asyncio.sleep(FOLD_IDLE_S if not n else 0)
 
+    async def _evaluating(self) -> None:
+        # Incremental evaluation of changed homes, every evaluate_every_s, by the one collector
+        # that holds the lease (the others keep asking; one takes over within the lease's ttl).
+        while True:
+            await asyncio.sleep(self.profiles.evaluate_every_s)
+            if not self.leadership.held:
+                continue
+            try:
+                store = insights(self.store)
+                await drain_folds(store)
+                await evaluate_changed(store, self.profiles)
+                self.evaluations += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # a failed run is retried at the next interval; ingest must never stop for it
+                log.exception("scheduled profile evaluation failed")
+
     async def start(self) -> None:
         await self.store.open()
         await first_admin(self.store.db)
@@ -137,8 +173,12 @@ class Service:
         await self.ingest.start()
         self._retention_task = asyncio.create_task(self._retention(), name="retention")
         self._folding_task = asyncio.create_task(self._folding(), name="profile-folding")
+        if self.profiles.evaluate_every_s > 0:
+            self._leading_task = asyncio.create_task(self.leadership.run(), name="evaluation-lease")
+            self._evaluation_task = asyncio.create_task(self._evaluating(), name="profile-evaluation")
         host, _, port = self.settings.http.rpartition(":")
-        self._runner = web.AppRunner(create_app(self.store, self.auth, self.health, self.commands), access_log=None)
+        app = create_app(self.store, self.auth, self.health, self.commands, profiles=self.profiles)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port), ssl_context=web_tls(self.settings))
         await site.start()
@@ -154,7 +194,7 @@ class Service:
         )
 
     async def stop(self) -> None:
-        for task in (self._retention_task, self._folding_task):
+        for task in (self._evaluation_task, self._leading_task, self._retention_task, self._folding_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

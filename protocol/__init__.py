@@ -1,7 +1,8 @@
 """The homescope wire contract: topics, envelope, codec and message shapes.
 
-This package imports nothing of ours and, except for :mod:`protocol.models`, nothing
-beyond the standard library and msgpack, so the gateway agent can use it as is.
+This package imports nothing of ours and, except for the server side (:mod:`protocol.models`
+and :mod:`protocol.inbound`, the collector's one way in), nothing beyond the standard library
+and msgpack, so the gateway agent can use it as is.
 """
 
 from protocol.codec import decode, encode

@@ -24,11 +24,6 @@ from protocol.errors import ProtocolError, Reason
 from protocol.topics import Kind, Topic, parse_topic
 from protocol.version import PROTOCOL_VERSION, check_version
 
-try:  # the collector's C check that no map repeats a key (see protocol/_keys.c)
-    from protocol._keys import unique_keys as _unique_keys
-except ImportError:  # pragma: no cover - not built (a gateway, no compiler)
-    _unique_keys = None  # type: ignore[assignment]
-
 _inflater: types.ModuleType = zlib
 try:  # ISA-L inflates the same zlib streams ~1.6x faster (the collector inflates every report)
     from isal import isal_zlib
@@ -150,26 +145,6 @@ def unframe(frame: bytes) -> bytes:
         raise ProtocolError(Reason.BAD_FRAME, f"unknown frame flags 0x{flags:02x}")
     body = frame[HEADER_LEN:]
     return _inflate(body) if flags & FLAG_ZLIB else body
-
-
-def keys_unique(body: bytes) -> bool:
-    """Whether ``body`` is one msgpack object with string map keys, none repeated, depth bounded.
-
-    Proven by one pass of C over the bytes (``protocol._keys``), building nothing; ``False``
-    when it is not so, or cannot be proven here (the extension is not built): the caller
-    then goes the way that decodes and names the reason. Together with a closed typed decode
-    (``protocol.models.check_body``) it replaces :func:`canonical` at a tenth of its cost.
-    """
-    return _unique_keys is not None and bool(_unique_keys(body, MAX_DEPTH))
-
-
-def canonical(body: bytes) -> dict[str, Any] | None:
-    """The decoded body when it is canonical msgpack (no repeated key), else ``None``.
-
-    Keys and depth are NOT checked: the caller proves them another way (a closed schema,
-    ``protocol.models.check_body``) or calls :func:`decode_body`.
-    """
-    return _fast(body)
 
 
 def decode(frame: bytes) -> dict[str, Any]:

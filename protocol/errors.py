@@ -25,6 +25,7 @@ class Reason(StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"
     KIND_MISMATCH = "kind_mismatch"
     INVALID = "invalid"
+    INTERNAL = "internal_error"  # decoding failed in a way none of the above names (a bug)
 
 
 class ProtocolError(ValueError):

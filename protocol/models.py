@@ -401,25 +401,18 @@ if msgspec is not None:
         raise RuntimeError(f"closed_message checks Station.mac only, not {sorted(_MACS_CHECKED_AFTER)}")
 
 
-def check_body(body: bytes) -> str | None:
-    """The kind of a msgpack body that is a valid message naming only known fields, else ``None``.
+def closed_message(body: bytes) -> Any | None:
+    """A msgpack body that is a valid message naming only known fields, decoded, else ``None``.
 
     Decoding straight into the closed mirror validates in one pass of C, and proves what the
     codec's walk checks (string keys, bounded depth) for everything in the body. ``None``
     says nothing about validity: a message with fields from a newer minor version, a
-    command, or an invalid one goes the full way (:func:`protocol.codec.decode`, :func:`check`),
-    which names the reason. Duplicate keys are not caught here (the codec's
-    :func:`~protocol.codec.keys_unique` or canonical re-encoding catches them).
-    """
-    found = closed_message(body)
-    return None if found is None else str(type(found).__struct_config__.tag)
+    command, or an invalid one goes the full way (:func:`protocol.codec.decode_body`,
+    :func:`check`), which names the reason. Duplicate keys are not caught here: the tiers
+    of :mod:`protocol.inbound` prove them absent first.
 
-
-def closed_message(body: bytes) -> Any | None:
-    """:func:`check_body`'s decoded message (a Struct of the closed mirror), or ``None``.
-
-    Its attributes are the envelope's fields (``v``, ``gateway_id``, ...); its kind is
-    ``type(found).__struct_config__.tag``.
+    The result is a Struct of the closed mirror: its attributes are the envelope's fields
+    (``v``, ``gateway_id``, ...); its kind is ``type(found).__struct_config__.tag``.
     """
     if msgspec is None:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,24 @@ def postgres_url(postgres_server: Postgres) -> Iterator[str]:
     url = postgres_server.database()
     yield url
     postgres_server.drop(url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, object]:
+    """A ``root`` test that skips while running as root fails instead.
+
+    Without root it may skip (a developer's laptop); as root (CI) its set-up (network
+    namespaces, nftables, mount) has no excuse, and a skip would hide that the proof never ran.
+    """
+    report = yield
+    if (
+        isinstance(report, pytest.TestReport)
+        and report.skipped
+        and item.get_closest_marker("root") is not None
+        and os.geteuid() == 0
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"a root test skipped while running as root: {reason}"
+    return report

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from agent.samplers.base import SampleContext
-from agent.samplers.device import read_net_dev
-from agent.samplers.procfs import parse_default_gateway
-from agent.samplers.wire import conform
+from agent.parsers.device import read_net_dev
+from agent.parsers.procfs import parse_default_gateway
+from agent.samplers.base import SampleContext, conform
 from agent.system import SystemAccessError
 from protocol.shapes import Interface
 

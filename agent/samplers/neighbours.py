@@ -13,12 +13,10 @@ import fnmatch
 import re
 from typing import Any, ClassVar
 
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, tools_for, ubus_call
-from agent.samplers.options import MAX_NEIGHBOURS
+from agent.parsers.device import Tools, tools_for, ubus_call
+from agent.parsers.wireless import WifiIface, band_of, channel_of, wifi_interfaces, wifi_tools_missing
+from agent.samplers.base import MAX_NEIGHBOURS, SampleContext, conform
 from agent.samplers.radios import group_by_phy
-from agent.samplers.wire import conform
-from agent.samplers.wireless import WifiIface, band_of, channel_of, wifi_interfaces, wifi_tools_missing
 from agent.system import System, SystemAccessError
 from protocol.shapes import Neighbour
 

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, ClassVar
 
-from agent.samplers.base import SampleContext
-from agent.samplers.capacity import run_capacity_test
-from agent.samplers.device import Tools, tools_for
-from agent.samplers.options import (
+from agent.parsers.capacity import run_capacity_test
+from agent.parsers.device import Tools, tools_for
+from agent.parsers.procfs import parse_default_gateway
+from agent.samplers.base import (
     MAX_STATION_PINGS,
     PING_COUNT,
     STATION_ACTIVE_MS,
     STATION_PING_COUNT,
+    SampleContext,
+    conform,
 )
-from agent.samplers.procfs import parse_default_gateway
-from agent.samplers.wire import conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import LinkQuality
 

@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agent.samplers.assoc import associations
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, read_net_dev, tools_for, ubus_call
-from agent.samplers.wire import conform
-from agent.samplers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
+from agent.parsers.assoc import associations
+from agent.parsers.device import Tools, read_net_dev, tools_for, ubus_call
+from agent.parsers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
+from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import Radio
 

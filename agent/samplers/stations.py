@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from agent.samplers.assoc import Assoc, associations
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, tools_for
-from agent.samplers.leases import (
+from agent.parsers.assoc import Assoc, associations
+from agent.parsers.device import Tools, tools_for
+from agent.parsers.leases import (
     FdbEntry,
     Lease,
     Neighbour,
@@ -24,11 +23,11 @@ from agent.samplers.leases import (
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.samplers.oui import is_randomized, vendor_of
-from agent.samplers.procfs import counter_delta
+from agent.parsers.oui import is_randomized, vendor_of
+from agent.parsers.procfs import counter_delta
+from agent.parsers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
+from agent.samplers.base import SampleContext, conform
 from agent.samplers.topology import mesh_clients
-from agent.samplers.wire import conform
-from agent.samplers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
 from agent.system import System, SystemAccessError
 from protocol.shapes import Station
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from agent.samplers.base import SampleContext
-from agent.samplers.board import read_board, read_temperature
-from agent.samplers.device import tools_for
-from agent.samplers.procfs import (
+from agent.parsers.board import read_board, read_temperature
+from agent.parsers.device import tools_for
+from agent.parsers.procfs import (
     CpuTimes,
     cpu_usage_pct,
     parse_loadavg,
@@ -18,6 +17,7 @@ from agent.samplers.procfs import (
     parse_proc_stat,
     parse_uptime,
 )
+from agent.samplers.base import SampleContext
 
 #: Board identity is read again after this many windows (a day at 15 minutes): it rarely changes.
 BOARD_REFRESH_WINDOWS = 96

@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agent.samplers.assoc import associations
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, tools_for
-from agent.samplers.wire import conform
-from agent.samplers.wireless import wifi_interfaces
+from agent.parsers.assoc import associations
+from agent.parsers.device import Tools, tools_for
+from agent.parsers.wireless import wifi_interfaces
+from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import TopologyLink
 

@@ -12,10 +12,9 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from agent.samplers.base import SampleContext
-from agent.samplers.device import Tools, read_net_dev, tools_for, ubus_call
-from agent.samplers.procfs import parse_default_gateway
-from agent.samplers.wire import conform
+from agent.parsers.device import Tools, read_net_dev, tools_for, ubus_call
+from agent.parsers.procfs import parse_default_gateway
+from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import Wan
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from collector.ingest.crash import crash_point
 from collector.runtime import tune_gc
 from collector.store import (
     BatchResult,
@@ -236,6 +237,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection) -> None:
         async def commit(
             messages: list[SpooledMessage], quarantined: list[QuarantinedMessage], statuses: list[StatusChange]
         ) -> tuple[str, Any]:
+            crash_point("writer.before_commit", parent_too=True)  # fault tests only
             try:
                 return ("ok", await store.write_batch(messages, quarantined, statuses))
             except StoreError as exc:

@@ -27,6 +27,7 @@ from collector.store.base import (
     gateway_dict,
     rollup_table,
 )
+from collector.store.durability import Durability, check_and_pin
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
@@ -85,10 +86,13 @@ class PostgresStore(PostgresInsightsMixin):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
+        #: The server's fsync and synchronous_commit as found by :meth:`open` (store/durability.py).
+        self.durability: Durability | None = None
         #: SQL written once for both backends, for the store's concerns (``store/sql.py``).
         self.db = PostgresDatabase(self._pool)
 
     async def open(self) -> None:
+        self.durability = await check_and_pin(self._pool)  # fsync off: refused; sync commit off: pinned on
         try:
             await self._pool.open(wait=True, timeout=15)
             async with self._pool.connection() as conn:

@@ -1,7 +1,7 @@
 """Home profiles over HTTP: ``/api/v1/homes``, one home's profile and results, the area view,
-the OpenAPI document of these routes, the operator pages over the same data (``/homes``,
-``/homes/{id}``, ``/areas``, rendered by :mod:`collector.web.home_pages`), and the scheduled
-(incremental) evaluation.
+the OpenAPI document of these routes, and the operator pages over the same data (``/homes``,
+``/homes/{id}``, ``/areas``, rendered by :mod:`collector.web.home_pages`). The scheduled
+evaluation is :class:`collector.service.Service`'s.
 
 Authentication is the app's middleware: every route here needs a session or a token.
 """
@@ -9,19 +9,16 @@ Authentication is the app's middleware: every route here needs a session or a to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
-from collector.profiles.evaluate import evaluate_changed
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
-from collector.store.base import InsightsStore, StoreError, drain_folds, insights
+from collector.store.base import InsightsStore, StoreError, insights
 from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
@@ -203,15 +200,9 @@ async def _rule_counts(store: InsightsStore, area: str | None) -> list[tuple[str
 
 
 async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
-    # names only, for the filter's choices: the list itself is per home, so no group is hidden here.
-    # SqliteStore.area_names is one DISTINCT per level; the area view (the fallback for a backend
-    # without it) also counts every result, over a second at 50,000 homes.
-    cheap = getattr(store, "area_names", None)
-    if cheap is not None:
-        found: dict[str, list[str]] = await cheap()
-        return found["area"], found["community"]
-    views = await asyncio.gather(store.area_summary(1, "area"), store.area_summary(1, "community"))
-    return [str(g["name"]) for g in views[0]["groups"]], [str(g["name"]) for g in views[1]["groups"]]
+    # names only, for the filter's choices: the list itself is per home, so no group is hidden here
+    found = await store.area_names()
+    return found["area"], found["community"]
 
 
 @routes.get("/homes")
@@ -347,39 +338,11 @@ def openapi_document(rule_names: list[str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-# -- the schedule --------------------------------------------------------------------------
-async def _schedule(app: web.Application) -> None:
-    config = app[CONFIG]
-    while True:
-        await asyncio.sleep(config.evaluate_every_s)
-        try:
-            store = insights(app[STORE])
-            await drain_folds(store)
-            await evaluate_changed(store, config)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # a failed run is retried at the next interval; ingest must never stop for it
-            log.exception("scheduled profile evaluation failed")
-
-
-async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    task = None
-    if app[CONFIG].evaluate_every_s > 0 and hasattr(app[STORE], "home_days"):
-        task = asyncio.create_task(_schedule(app), name="profile-evaluation")
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def setup_homes(app: web.Application, config: ProfilesConfig | None = None) -> None:
-    """Add the home-profile routes and the scheduled evaluation to ``app``.
+    """Add the home-profile routes to ``app`` (the evaluation schedule is the service's).
 
     The thresholds come from ``HOMESCOPE_PROFILES_CONFIG`` (or the defaults); a bad file
     stops the app here, at start-up.
     """
     app[CONFIG] = config or load_config(None, plugin_defaults())
     app.add_routes(routes)
-    app.cleanup_ctx.append(_scheduler)

@@ -224,10 +224,6 @@ def test_bar_chart_escapes_labels_and_links_and_draws_one_bar_per_row() -> None:
     assert "no data yet" in bar_chart("empty", [])
 
 
-async def test_area_choices_fall_back_to_the_area_view_on_a_backend_without_area_names(store: Any) -> None:
-    class Plain:  # a store with the InsightsStore methods only
-        area_summary = store.area_summary
-
+async def test_area_choices_are_every_area_and_community_by_name(store: Any) -> None:
     expected = (["north", "south"], [HOSTILE_COMMUNITY, "north-0", "north-1", "south-0", "south-1"])
     assert await _area_names(insights(store)) == expected
-    assert await _area_names(Plain()) == expected  # type: ignore[arg-type]

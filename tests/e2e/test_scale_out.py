@@ -36,6 +36,11 @@ async def test_two_collectors_share_the_load_and_store_each_report_once(
     ]
     for svc in collectors:
         await svc.start()
+    # exactly one of them leads the scheduled evaluation (the lease in the shared store)
+    deadline = time.monotonic() + 10
+    while not any(svc.leadership.held for svc in collectors) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert [svc.leadership.held for svc in collectors].count(True) == 1
     fleet = Fleet(20, broker.url, prefix="so")
     try:
         fleet.start()
@@ -52,11 +57,13 @@ async def test_two_collectors_share_the_load_and_store_each_report_once(
         while await insights(collectors[0].store).pending_folds() and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         print(f"[scale-out] folded by each collector: {[svc.folded for svc in collectors]}")
+        leaders = [svc.leadership.held for svc in collectors].count(True)
     finally:
         fleet.stop()
         for svc in collectors:
             await svc.stop()
     shares = [svc.ingest.stats.stored for svc in collectors]
+    assert leaders == 1, f"{leaders} collectors led at once"
     assert all(share > 0 for share in shares), f"both collectors must take a share: {shares}"
     assert sum(shares) >= 200  # reports, plus any station events the emulated homes sent
     store = open_store(postgres_url)

@@ -31,6 +31,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.store import open_store
+from protocol.codec import decode
 from tests.broker import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,6 +360,55 @@ def audit(spools: list[Spool], view: StoreView) -> Audit:
         double_counted=double,
         dropped_by_quota=sum(s.dropped for s in spools),
     )
+
+
+class AckWatcher:
+    """Every application ack the collector publishes to gateways whose id starts with ``prefix``.
+
+    Held acks are judged against the store, not by time: every key acknowledged before a
+    moment must be in the store read after that moment (an ack is sent only after its commit).
+    """
+
+    def __init__(self, port: int, prefix: str) -> None:
+        self.prefix = prefix
+        self._acks: list[tuple[float, Key]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acks-{prefix}", protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("homescope/v1/+/ack", qos=0)
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        gid = message.topic.split("/")[2]
+        if not gid.startswith(self.prefix):
+            return
+        now = time.monotonic()
+        ack = decode(message.payload)
+        keys = [(gid, int(ack["epoch"]), s) for low, high in ack["ranges"] for s in range(low, high + 1)]
+        with self._lock:
+            self._acks.extend((now, key) for key in keys)
+
+    def keys(self, since: float = 0.0, until: float = float("inf")) -> set[Key]:
+        """Keys acknowledged between two ``time.monotonic()`` readings."""
+        with self._lock:
+            return {key for at, key in self._acks if since <= at < until}
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def stored_keys_now(db: Path, prefix: str) -> set[Key]:
+    """The keys in the store at this moment (a read-only connection: works while another holds the write lock)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT gateway_id, epoch, seq FROM reports WHERE gateway_id LIKE ?", (prefix + "%",)
+        ).fetchall()
+    finally:
+        conn.close()
+    return {(str(g), int(e), int(s)) for g, e, s in rows}
 
 
 # -- network partitions ------------------------------------------------------------------

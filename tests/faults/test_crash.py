@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agent.publisher.crash import LABELS
@@ -267,3 +268,59 @@ def test_what_mosquitto_itself_loses_on_kill_9(
         lost_by_broker=200 - stored,
     )
     assert stored >= 100  # what was saved survives; the rest is the agents' job
+
+
+def _writer_pid(collector: CollectorProc) -> int:
+    """The store writer child of a running collector (spawned by multiprocessing)."""
+    assert collector.proc is not None
+    children = psutil.Process(collector.proc.pid).children()
+    found = [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
+    assert len(found) == 1, [c.cmdline() for c in children]
+    return found[0]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.timeout(150)
+def test_the_whole_collector_killed_before_a_commit_had_acknowledged_nothing_of_it(
+    fault_broker: Broker,
+    collector_proc: CollectorProc,
+    tmp_path: Path,
+    fast_spool: Path,
+    figures: Callable[..., None],
+) -> None:
+    """The writer child dies with a batch in hand and kills its parent first: nothing of the
+    collector lives on to finish that batch (a parent-only kill leaves the child committing).
+
+    The restart uses a NEW MQTT session, so what the dead one had received stays with the
+    broker for good and only the agents' resends bring it back: an agent resends only what was
+    not acknowledged, so a record acknowledged before its commit is lost, and the audit says so
+    (checked by moving the app ack before the commit in client.py: lost > 0).
+    """
+    collector_proc.start(crash_at="writer.before_commit:4")
+    writer = _writer_pid(collector_proc)
+    fleet = FleetProc(
+        tmp_path,
+        fault_broker.url,
+        prefix="wk",
+        spool_root=fast_spool,
+        gateways=GATEWAYS,
+        reports=REPORTS,
+        period=0.04,
+        resend_after=2,
+    )
+    fleet.start()
+    wait_until(lambda: not collector_proc.alive, 30, "the writer's crash point took the collector down")
+    wait_until(lambda: _gone(writer), 10, "the writer process gone too")
+    stored_at_crash = stored_count(collector_proc.db, "wk-")
+    collector_proc.settings["mqtt_client_id"] += "-new-session"
+    collector_proc.start()
+    took = _finish(fleet, collector_proc)
+    _assert_exact(
+        fleet, collector_proc, figures, stored_at_crash=stored_at_crash, after_restart_s=round(took, 1)
+    )

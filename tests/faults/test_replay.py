@@ -60,7 +60,9 @@ def messages(prefix: str, gateways: int) -> list[tuple[str, bytes]]:
 
 
 def snapshot(db: Path, prefix: str) -> dict[str, Any]:
-    """Every aggregate the store keeps per gateway: counters, latest state, rates, chart facts."""
+    """Every aggregate the store keeps per gateway: counters, latest state, rates, chart facts,
+    and the additive hourly and daily rollups (facts are idempotent by their key anyway; the
+    rollups are sums, so they are what a double count would change)."""
 
     async def go() -> dict[str, Any]:
         store = open_store(f"sqlite:///{db}")
@@ -73,6 +75,8 @@ def snapshot(db: Path, prefix: str) -> dict[str, Any]:
                     out[gid] = {
                         "gateway": await store.gateway(gid),
                         "history": await store.history(gid, 10_000),
+                        "hourly": await store.rollups(gid, "hour", 0),
+                        "daily": await store.rollups(gid, "day", 0),
                     }
             return out
         finally:
@@ -116,6 +120,7 @@ def test_every_message_three_times_reordered_is_stored_once_and_counted_once(
     wait_until(lambda: (collector_proc.health() or {}).get("queued") == 0, 30, "queue drained")
     view = read_store(collector_proc.db)
     health = collector_proc.health() or {}
+    shuffled_view = snapshot(collector_proc.db, "rs-")
     figures(
         published=len(ordered) + len(replays) + len(shuffled),
         distinct=len(ordered) + len(shuffled_src),
@@ -124,6 +129,13 @@ def test_every_message_three_times_reordered_is_stored_once_and_counted_once(
         quarantined=health.get("quarantined"),
     )
     assert after == before, "a replayed message changed an aggregate"
+    # each report is one window in its hour and its day, however often it came and in what order
+    for snap in (before, shuffled_view):
+        assert len(snap) == 10
+        for gid, aggregates in snap.items():
+            for period in ("hourly", "daily"):
+                windows = sum(int(r["windows"]) for r in aggregates[period])
+                assert windows == REPORTS, f"{gid}: {windows} {period} windows for {REPORTS} reports"
     expected_keys = {
         (f"{p}-{g:03d}", EPOCH, s) for p in ("ro", "rs") for g in range(10) for s in range(1, REPORTS + 2)
     }

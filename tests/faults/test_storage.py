@@ -22,6 +22,7 @@ from tests.broker import Broker
 from tests.faults.harness import (
     PY,
     ROOT,
+    AckWatcher,
     CollectorProc,
     FleetProc,
     _env,
@@ -30,6 +31,7 @@ from tests.faults.harness import (
     read_store,
     spool_truth,
     stored_count,
+    stored_keys_now,
     wait_until,
 )
 
@@ -188,6 +190,7 @@ def test_collector_store_locked_stays_up_holds_acks_then_loses_nothing(
         period=0.05,
         resend_after=2,
     )
+    acks = AckWatcher(fault_broker.port, "sl-")
     fleet.start()
     wait_until(lambda: stored_count(collector_proc.db, "sl-") >= 100, 30, "traffic stored")
     lock = sqlite3.connect(collector_proc.db, isolation_level=None, timeout=10)
@@ -204,25 +207,36 @@ def test_collector_store_locked_stays_up_holds_acks_then_loses_nothing(
         assert collector_proc.alive and health.get("store_error")
         assert stored_count(collector_proc.db, "sl-") == frozen
         pending_during = fleet.status().get("pending", 0)
+        # held, not just counted: every key acknowledged so far was committed before the lock
+        held_until = time.monotonic()
+        stored_while_locked = stored_keys_now(collector_proc.db, "sl-")
     finally:
         lock.execute("ROLLBACK")
         lock.close()
+    acked_while_locked = acks.keys(locked_at, held_until)
+    acked_unstored = acks.keys(until=held_until) - stored_while_locked
     locked_s = time.monotonic() - locked_at
     released = time.monotonic()
     assert fleet.wait(60) == 0
     drain_s = time.monotonic() - released
+    acks.stop()
     wait_until(lambda: (collector_proc.health() or {}).get("status") == "ok", 10, "health ok again")
     result = audit(spool_truth(fleet.spool_dir), read_store(collector_proc.db))
     figures(
         locked_s=round(locked_s, 1),
         degraded_after_s=round(degraded_s, 1),
         unacked_at_agents_while_locked=f"{pending_before}->{pending_during}",
+        acked_while_locked=len(acked_while_locked),
+        acked_before_commit=len(acked_unstored),
         store_retries=collector_proc.total("retries"),
         drained_after_release_s=round(drain_s, 1),
         **result.figures(),
     )
     assert result.spooled == 800 and result.stored == 800
     assert result.lost == 0 and result.unexpected == 0 and result.double_counted == 0
+    assert acks.keys(until=locked_at), "the watcher saw no ack at all: it proves nothing"
+    assert acked_unstored == set(), f"{len(acked_unstored)} keys acknowledged before their commit"
+    assert pending_during >= pending_before  # nothing the agents spooled was let go meanwhile
 
 
 @pytest.mark.root
@@ -242,8 +256,10 @@ def test_collector_store_disk_full_stays_up_holds_acks_then_loses_nothing(
             period=0.05,
             resend_after=2,
         )
+        acks: AckWatcher | None = None
         try:
             collector.start()
+            acks = AckWatcher(fault_broker.port, "sf-")
             fleet.start()
             wait_until(lambda: stored_count(collector.db, "sf-") >= 100, 30, "traffic stored")
             filler = fill(disk)
@@ -252,8 +268,15 @@ def test_collector_store_disk_full_stays_up_holds_acks_then_loses_nothing(
                 lambda: (collector.health() or {}).get("status") == "degraded", 30, "store failure reported"
             )
             error = (collector.health() or {}).get("store_error")
+            pending_before = fleet.status().get("pending", 0)
             time.sleep(2.0)
             assert collector.alive and (collector.health() or {}).get("status") == "degraded"
+            pending_during = fleet.status().get("pending", 0)
+            # held, not just counted: every key acknowledged so far is in the store
+            held_until = time.monotonic()
+            stored_while_full = stored_keys_now(collector.db, "sf-")
+            acked_while_full = acks.keys(full_at, held_until)
+            acked_unstored = acks.keys(until=held_until) - stored_while_full
             filler.unlink()
             full_s = time.monotonic() - full_at
             released = time.monotonic()
@@ -266,10 +289,18 @@ def test_collector_store_disk_full_stays_up_holds_acks_then_loses_nothing(
                 degraded_after_s=round(degraded_s, 1),
                 store_retries=collector.total("retries"),
                 drained_after_release_s=round(drain_s, 1),
+                unacked_at_agents_while_full=f"{pending_before}->{pending_during}",
+                acked_while_full=len(acked_while_full),
+                acked_before_commit=len(acked_unstored),
                 **result.figures(),
             )
             assert result.spooled == 800 and result.stored == 800
             assert result.lost == 0 and result.unexpected == 0 and result.double_counted == 0
+            assert acks.keys(until=full_at), "the watcher saw no ack at all: it proves nothing"
+            assert acked_unstored == set(), f"{len(acked_unstored)} keys acknowledged before their commit"
+            assert pending_during >= pending_before  # nothing the agents spooled was let go meanwhile
         finally:
+            if acks is not None:
+                acks.stop()
             fleet.stop()
             collector.stop()

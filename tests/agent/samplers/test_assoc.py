@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.samplers.assoc import (
+from agent.parsers.assoc import (
     Assoc,
     parse_hostapd_clients,
     parse_iw_station_dump,
     parse_iwinfo_assoclist,
     read_associations,
 )
-from agent.samplers.device import Tools, hostapd_objects, parse_ubus_list
-from agent.samplers.wireless import WifiIface
+from agent.parsers.device import Tools, hostapd_objects, parse_ubus_list
+from agent.parsers.wireless import WifiIface
 from tests.agent.samplers.conftest import ARCHER
 from tests.agent.samplers.recorded import recorded
 

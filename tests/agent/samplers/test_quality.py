@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agent.config import AgentConfig
-from agent.samplers.capacity import capacity_argv, parse_curl_speed, parse_iperf3_json, run_capacity_test
-from agent.samplers.device import Tools
+from agent.parsers.capacity import capacity_argv, parse_curl_speed, parse_iperf3_json, run_capacity_test
+from agent.parsers.device import Tools
 from agent.samplers.quality import PingResult, QualitySampler, jitter_ms, parse_ping, summarize
 from agent.samplers.radios import RadiosSampler
 from agent.samplers.stations import StationsSampler

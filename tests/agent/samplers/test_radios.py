@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.parsers.wireless import (
+    band_of,
+    channel_of,
+    parse_iw_dev,
+    parse_iwinfo_info,
+    standard_of,
+    width_of_htmode,
+)
 from agent.samplers.radios import (
     RadiosSampler,
     Survey,
@@ -14,14 +22,6 @@ from agent.samplers.radios import (
     parse_iwinfo_survey,
     pick_channel,
     survey_ratios,
-)
-from agent.samplers.wireless import (
-    band_of,
-    channel_of,
-    parse_iw_dev,
-    parse_iwinfo_info,
-    standard_of,
-    width_of_htmode,
 )
 from tests.agent.samplers.conftest import ARCHER, MESH, CtxFactory
 from tests.agent.samplers.recorded import MISSING, recorded

@@ -11,7 +11,7 @@ from agent.publisher.outbox import Outbox
 from agent.reporter import Reporter
 from agent.runner import Runner
 from agent.samplers import REGISTRY, build_samplers
-from agent.samplers.wire import PENDING, SHAPES, keys_of
+from agent.samplers.base import SHAPES, keys_of
 from protocol import shapes
 from protocol.codec import decode, encode
 from protocol.models import validate
@@ -59,12 +59,6 @@ def test_only_wire_keys(config: AgentConfig, board: str, steps: tuple[str, ...])
         for row in rows:
             assert set(row) <= keys_of(shape), (section, set(row) - keys_of(shape))
     assert set(body["system"]["board"]) <= keys_of(shapes.Board)
-
-
-def test_pending_fields_are_not_in_the_shapes_yet() -> None:
-    # When the lead adds these to protocol/shapes.py, conform() lets them through: drop them from PENDING.
-    for name, fields in PENDING.items():
-        assert not fields & keys_of(getattr(shapes, name)), name
 
 
 def test_report_sizes(config: AgentConfig) -> None:

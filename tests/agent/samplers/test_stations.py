@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.samplers.leases import (
+from agent.parsers.leases import (
     parse_brctl_showmacs,
     parse_bridge_fdb,
     parse_dhcp_leases,
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.samplers.oui import is_randomized, parse_oui_table, vendor_of
+from agent.parsers.oui import is_randomized, parse_oui_table, vendor_of
 from agent.samplers.radios import RadiosSampler
 from agent.samplers.stations import StationsSampler, reachable_kbps, retry_ratio
 from agent.samplers.wan import WanSampler

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.samplers.board import (
+from agent.parsers.board import (
     manufacturer_of,
     parse_board_json,
     parse_openwrt_release,
@@ -14,8 +14,8 @@ from agent.samplers.board import (
     parse_system_board,
     read_board,
 )
-from agent.samplers.device import Tools
-from agent.samplers.procfs import cpu_usage_pct, parse_millidegrees, parse_proc_stat
+from agent.parsers.device import Tools
+from agent.parsers.procfs import cpu_usage_pct, parse_millidegrees, parse_proc_stat
 from agent.samplers.system import SystemSampler
 from tests.agent.samplers.conftest import ARCHER, MESH, CtxFactory
 from tests.agent.samplers.recorded import MISSING, recorded
@@ -160,6 +160,6 @@ def test_unavailable_without_proc(tmp_path: Path, make_ctx: CtxFactory) -> None:
     ],
 )
 def test_counter_delta(before: int | None, after: int | None, bits: int, expected: int | None) -> None:
-    from agent.samplers.procfs import counter_delta
+    from agent.parsers.procfs import counter_delta
 
     assert counter_delta(before, after, bits) == expected

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from agent.samplers.device import Tools, hostapd_objects, parse_ubus_list, tools_for, ubus_call
-from agent.samplers.wireless import STANDARDS, WifiIface, wifi_interfaces
+from agent.parsers.device import Tools, hostapd_objects, parse_ubus_list, tools_for, ubus_call
+from agent.parsers.wireless import STANDARDS, WifiIface, wifi_interfaces
 from agent.system import System, SystemAccessError
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.samplers.device import Tools
+from agent.parsers.device import Tools
 from agent.system import System, SystemAccessError
 
 #: Seconds of traffic per test: long enough for TCP to open its window on a fast line.

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agent.samplers.device import Tools, tools_for, ubus_call
+from agent.parsers.device import Tools, tools_for, ubus_call
 from agent.system import System, SystemAccessError
 
 _IWINFO_MODES = {

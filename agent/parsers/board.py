@@ -12,11 +12,9 @@ import re
 import shlex
 from typing import Any
 
-from agent.samplers.device import Tools, ubus_call
-from agent.samplers.procfs import parse_millidegrees
+from agent.parsers.device import Tools, ubus_call
+from agent.parsers.procfs import parse_millidegrees
 from agent.system import System, SystemAccessError
-
-BOARD_KEYS = ("manufacturer", "model", "hostname", "kernel", "release", "target", "serial")
 
 
 def _clean(value: object) -> str | None:

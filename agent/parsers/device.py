@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.samplers.procfs import NetDevCounters, parse_net_dev
+from agent.parsers.procfs import NetDevCounters, parse_net_dev
 from agent.system import System, SystemAccessError
 
 #: Where OpenWrt and Debian-like systems keep the commands the samplers use.

@@ -48,7 +48,7 @@ def _table() -> tuple[array[int], bytes, list[str]]:
     global _TABLE
     if _TABLE is None:
         _TABLE = parse_oui_table(
-            resources.files(__package__ or "agent.samplers").joinpath("oui.tsv").read_text()
+            resources.files(__package__ or "agent.parsers").joinpath("oui.tsv").read_text()
         )
     return _TABLE
 
