@@ -40,3 +40,8 @@ bench: system-deps $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache
+
+# A 32-bit CPython (Debian's i386 packages, unpacked into .python32/) for bench/agent.py's footprint figures.
+.PHONY: python32
+python32:
+	@bash scripts/python32.sh .python32

@@ -54,7 +54,7 @@ def _config(args: argparse.Namespace, system: System) -> AgentConfig:
     }
     config = load_config(args.config, overrides)
     if not config.gateway_id:
-        from dataclasses import replace
+        from agent.record import replace
 
         config = replace(config, gateway_id=default_gateway_id(system))
     return config

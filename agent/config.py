@@ -8,19 +8,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tomllib
 import zlib
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from agent.record import field, fields, record, replace
 
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says which key and why."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AgentConfig:
     """Everything the agent can be told. Units are in the names."""
 
@@ -64,6 +63,9 @@ class AgentConfig:
     dpi_volumes: str = "auto"
     #: Per-flow events with host and remote address (privacy: off unless debugging).
     dpi_debug_events: bool = False
+    #: The operator's own domain table (domains.tsv format), read at start; its entries override the
+    #: packaged tables, so the operator extends the DPI without a release. Empty: none.
+    dpi_extra_domains: str = ""
     #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
     #: only collectors publish them.
     commands: bool = True
@@ -141,13 +143,11 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
     values: dict[str, Any] = {}
     if path:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
         except OSError as exc:
             raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
-        try:
-            raw = tomllib.loads(text) if path.endswith(".toml") else parse_uci(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+        raw = _toml(path, text) if path.endswith(".toml") else parse_uci(text)
         values.update(raw.get("agent", raw) if path.endswith(".toml") else raw)
         for key in _INIT_KEYS:
             values.pop(key, None)
@@ -158,6 +158,16 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     config = replace(AgentConfig(), **{k: _coerce(k, v) for k, v in values.items()})
     return _validated(config)
+
+
+def _toml(path: str, text: str) -> dict[str, Any]:
+    # imported here: a gateway configured by UCI never loads the TOML parser (~0.4 MiB)
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def _validated(config: AgentConfig) -> AgentConfig:

@@ -7,9 +7,9 @@ logged once per change of state, backed off, and never stops the others.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
+from agent.record import record
 from agent.samplers import SampleContext, Sampler
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_WINDOWS = 8
 
 
-@dataclass
+@record
 class _Health:
     state: str = "new"
     reason: str = ""

@@ -249,6 +249,12 @@ class Runner:
         if self.publisher is not None:
             self._drain(stop)
             self.publisher.stop()
+        if self.watch is not None:
+            self.watch.close()
+        for sampler in self.reporter.samplers:  # long-running event commands and capture threads
+            close = getattr(sampler, "close", None)
+            if callable(close):
+                close()
 
     def _drain(self, stop: threading.Event, timeout: float = 3.0) -> None:
         # On a clean stop, give the last report a moment to be acked; the outbox keeps it anyway.

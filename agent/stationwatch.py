@@ -1,6 +1,10 @@
 """Station join and leave events between reports, from the association lists.
 
-The runner polls :class:`StationWatch` every minute; each poll reads who is associated to
+The runner calls :class:`StationWatch` every minute. Where the system can run a long-lived
+command (the real device), the watch subscribes to hostapd's ``assoc``/``disassoc``/``deauth``
+notifications (:mod:`agent.subscription`) and reads the lists only after one, for
+:data:`LEAVE_AFTER_POLLS` minutes after it, and every :data:`SAFETY_POLL_S` seconds; without
+a subscription it reads them every minute. Each read takes who is associated to
 every access-point interface (the same sources as the stations sampler, no survey or scan) and
 turns the difference with the previous poll into ``station_join``/``station_leave`` events,
 shaped like :class:`protocol.shapes.Event`. A station must be missing from
@@ -18,6 +22,7 @@ from agent.parsers.assoc import read_associations
 from agent.parsers.device import Tools
 from agent.parsers.wireless import WifiIface, discover
 from agent.samplers.stations import read_leases
+from agent.subscription import Subscription
 from agent.system import System, SystemAccessError
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,11 @@ log = logging.getLogger(__name__)
 LEAVE_AFTER_POLLS = 2
 #: The interface list is discovered again after this many polls (interfaces come and go rarely).
 REDISCOVER_POLLS = 15
+#: With a subscription, the lists are still read this often: a notification lost with a
+#: restarted hostapd (its subscription ends with it) is caught up within this time.
+SAFETY_POLL_S = 300
+#: hostapd notifications that may change who is associated.
+TRIGGERS = frozenset({"assoc", "disassoc", "deauth"})
 
 
 def station_event(kind: str, ts: int, mac: str, interface: str, hostname: str | None) -> dict[str, Any]:
@@ -68,16 +78,57 @@ class StationWatch:
         self._polls = 0
         self._failing = False
         self._hostnames: dict[str, str] = {}  # from the leases at join, so a leave still names the station
+        self._events: Subscription | None = None
+        self._last_read = 0
+        self._follow_ups = 0  # polls still due every minute after a notification (leaves need two)
+        self._subscribed_at = 0  # the read (self._polls) that last started the subscription
 
     def _associated(self, system: System) -> dict[str, str]:
         if self._tools is None or self._ifaces is None or self._polls % REDISCOVER_POLLS == 0:
             self._tools = Tools(system)
             self._ifaces = discover(system, self._tools)
-        assoc = read_associations(system, self._tools, [i for i in self._ifaces if i.mode == "ap"])
+        aps = [i for i in self._ifaces if i.mode == "ap"]
+        self._subscribe(system, aps)
+        assoc = read_associations(system, self._tools, aps)
         return {a.mac: iface for iface, stations in assoc.items() for a in stations}
+
+    def _subscribe(self, system: System, aps: list[WifiIface]) -> None:
+        stream = getattr(system, "stream", None)
+        if not callable(stream) or not aps:
+            return
+        argv = ["ubus", "subscribe", *sorted(f"hostapd.{i.name}" for i in aps)]
+        if self._events is not None and self._events.alive and self._events.argv == argv:
+            return
+        if self._events is not None:
+            if not self._events.alive and self._events.argv == argv and self._polls - self._subscribed_at < 5:
+                return  # a command that keeps failing is retried every five reads, not every one
+            self._events.close()
+        self._subscribed_at = self._polls
+        self._events = Subscription(stream, argv, TRIGGERS)
+
+    def _quiet(self, now: int) -> bool:
+        """Whether this minute's read can be skipped: subscribed, nothing notified, nothing due."""
+        events = self._events
+        if events is None or not events.alive or self._reported is None:
+            return False
+        if events.take():
+            self._follow_ups = LEAVE_AFTER_POLLS
+            return False
+        if self._follow_ups > 0:
+            self._follow_ups -= 1
+            return False
+        return now - self._last_read < SAFETY_POLL_S
+
+    def close(self) -> None:
+        """Stop the subscription's command (clean shutdown, tests)."""
+        if self._events is not None:
+            self._events.close()
 
     def poll(self, system: System, now: int) -> list[dict[str, Any]]:
         """Events since the previous poll (none on the first, which only takes a baseline)."""
+        if self._quiet(now):
+            return []
+        self._last_read = now
         try:
             current = self._associated(system)
         except SystemAccessError as exc:

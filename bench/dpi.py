@@ -1,4 +1,5 @@
-"""DPI benchmark: parse rates, memory per flow, nDPI agreement and the kernel filter's pass rate.
+"""DPI benchmark: parse rates, memory per flow, the domain tables' cost, nDPI agreement on both shared capture
+sets (dpi/, dpi-more/) with the share of bytes named by each method, and the kernel filter's pass rate.
 
     python bench/dpi.py --json
 
@@ -151,6 +152,55 @@ def filter_pass_share(captures: list[str]) -> dict[str, Any]:
             "byte_share": round(byte_passed / byte_total, 4), "instructions": len(program)}
 
 
+def table_cost(repeat: int = 5) -> dict[str, Any]:
+    """What the packaged domain tables cost the agent: load time (median) and memory held (tracemalloc)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        Classifier()
+        times.append(time.perf_counter() - start)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    classifier = Classifier()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    hosts = ["r3---sn-4g5e6nzz.googlevideo.com", "www.example.org", "v16m-tiktokcdn-com.akamaized.net",
+             "api.io.mi.com", "unknown-host.cdn.example.net"]
+
+    def lookups() -> int:
+        for host in hosts:
+            classifier.by_host(host)
+        return len(hosts)
+
+    return {"load_ms_median": round(statistics.median(times) * 1000, 1), "held_bytes": held,
+            "apps": len(classifier.categories), "suffixes": len(classifier._suffixes),
+            "patterns": len(classifier._patterns), "address_rules": len(classifier._nets),
+            "port_rules": len(classifier._ports), "host_lookups_per_s": round(_rate(lookups))}
+
+
+def by_method(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Share of flows' bytes (both directions) by how they were named (``app_source``; ``default`` if none)."""
+    totals: dict[str, int] = {}
+    for record in records:
+        method = record.get("app_source") or "default"
+        totals[method] = totals.get(method, 0) + record["bytes_up"] + record["bytes_down"]
+    grand = sum(totals.values()) or 1
+    return {m: round(b / grand, 4) for m, b in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def set_figures(directory: Path, classifier: Classifier) -> dict[str, Any]:
+    """nDPI agreement (full inspection and through the kernel filter) and bytes by method, for one set."""
+    captures = sorted(str(p) for p in (directory / "pcap").iterdir())
+    expected = ref.load_expected(directory)
+    out: dict[str, Any] = {"captures": len(captures)}
+    for mode, kernel_filter in (("full", False), ("kernel_filter", True)):
+        records = list(iter_records(captures, classifier, kernel_filter=kernel_filter))
+        out[mode] = ref.compare(expected, records).as_dict()
+        out[mode]["bytes_by_method"] = by_method(records)
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
@@ -163,16 +213,18 @@ def main(argv: list[str]) -> int:
     classifier = Classifier()
     packets = _packets(captures)
     expected = ref.load_expected(shared)
-    agreement = {}
-    for mode, kernel_filter in (("full", False), ("kernel_filter", True)):
-        result = ref.compare(expected, iter_records(captures, classifier, kernel_filter=kernel_filter))
-        agreement[mode] = result.as_dict()
+    del expected
+    agreement = {"dpi": set_figures(shared, classifier)}
+    more = shared.parent / "dpi-more"
+    if (more / "expected_flows.jsonl").exists():
+        agreement["dpi_more"] = set_figures(more, classifier)
     report = {
         "machine": {"python": platform.python_version(), "cpu": platform.machine(), "cores": os.cpu_count()},
         "parse_rates": parse_rates(handshake_samples(packets)),
         "inspector_packets_per_s": round(inspector_rate(packets, classifier)),
         "capture_packets": len(packets),
         "memory": memory_per_flow(),
+        "domain_table": table_cost(),
         "agreement_with_ndpi": agreement,
         "kernel_filter": filter_pass_share(captures),
     }

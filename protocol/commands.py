@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from protocol.codec import encode, envelope, open_envelope
 from protocol.errors import ProtocolError, Reason
@@ -40,8 +39,9 @@ class CommandRefused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
+    """A command as the agent received it (NamedTuple: dataclasses import inspect on the gateway)."""
+
     id: str
     command: str
     args: dict[str, Any]
@@ -49,8 +49,9 @@ class Command:
     expires_at: int
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
+    """A gateway's reply as the collector received it."""
+
     gateway_id: str
     id: str
     ok: bool

@@ -197,6 +197,8 @@ class AppUsage(_Part):
     flows: U32 = 0
     active_minutes: Annotated[int, Field(ge=0, le=60 * 24)] = 0
     top_apps: Annotated[list[Short], Field(default_factory=list, max_length=16)]
+    #: Bytes by how the DPI named them (sni, dns, port, payload...): optional, protocol 1.1 agents.
+    methods: Annotated[dict[Short, U64], Field(default_factory=dict, max_length=32)]
 
 
 class TopologyLink(_Part):

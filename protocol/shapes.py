@@ -186,6 +186,7 @@ class AppUsage(TypedDict):
     flows: int
     active_minutes: int
     top_apps: list[str]
+    methods: NotRequired[dict[str, int]]  # bytes by how the DPI named them; since protocol 1.1
 
 
 class TopologyLink(TypedDict, total=False):

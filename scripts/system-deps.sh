@@ -18,6 +18,8 @@ if [ "${1:-all}" != python ]; then
   have_cmd pdftoppm || need+=(poppler-utils)  # the report tests look at the PDF's pages as PNG
   have_cmd ip || need+=(iproute2)
   have_cmd nft || need+=(nftables)
+  # tests/agent/test_powercut.py builds its LD_PRELOAD shim (powercut.c) with the C compiler.
+  have_cmd cc || need+=(gcc libc6-dev)
   # PostgreSQL tests use the running server, or a throwaway cluster from these binaries.
   if ! have_cmd initdb && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
 fi

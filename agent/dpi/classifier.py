@@ -22,8 +22,12 @@ from agent.dpi import DpiError
 CATEGORIES = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
     "operator", "reading", "music", "work", "cloud", "web", "other",
+    # Appended (positions are stored by the collector: never reorder, only append).
+    "iot", "background",
 )
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
+# Packaged tables, loaded in order: the hand-reviewed table, then the imported ones (scripts/import_domains.py).
+PACKAGED_TABLES = ("domains.tsv", "domains_v2fly.tsv", "domains_ndpi.tsv")
 OPERATOR_APP = "operator"
 _LABEL = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
 _APP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -35,6 +39,7 @@ class Verdict:
 
     app: str | None
     category: str
+    pattern: bool = False  # named by a wildcard pattern (a CDN host whose label names the app)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,28 +47,52 @@ class _Pattern:
     regex: re.Pattern[str]
     literal_labels: int
     app: str
+    tail: str  # the literal labels after the last wildcard one ("" when the last label is a wildcard)
 
 
 class Classifier:
     """The loaded domain table plus the operator's domains."""
 
-    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = ()) -> None:
+    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = (),
+                 extra_tables: Iterable[tuple[str, str]] = ()) -> None:
+        """Load the packaged tables (or ``table_text`` instead), then each ``(name, text)`` of
+        ``extra_tables``: the operator's own files, whose domains override the packaged ones."""
+        tables: list[tuple[str, str, bool]] = []
         if table_text is None:
-            table_text = resources.files("agent.dpi").joinpath("domains.tsv").read_text(encoding="utf-8")
+            package = resources.files("agent.dpi")
+            for name in PACKAGED_TABLES:
+                tables.append((name, package.joinpath(name).read_text(encoding="utf-8"), False))
+        else:
+            tables.append(("domains.tsv", table_text, False))
+        tables.extend((name, text, True) for name, text in extra_tables)
         self.categories: dict[str, str] = {}
+        self._override = False
         self._suffixes: dict[str, str] = {}
         self._patterns: list[_Pattern] = []
         self._ports: dict[tuple[str, int], str] = {}
-        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, str]] = []
-        self._load(table_text)
+        # (network, transport or None, server ports or None, app): the first match wins, in table order.
+        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, frozenset[int] | None,
+                               str]] = []
+        for name, text, override in tables:
+            self._load(text, name, override)
         self._patterns.sort(key=lambda p: -p.literal_labels)
+        # Patterns indexed by their literal tail ("akamaized.net" for "*tiktok*.akamaized.net"), so a lookup
+        # tries only those whose tail the name ends with, plus the few whose last label is a wildcard.
+        self._pattern_tails: dict[str, list[_Pattern]] = {}
+        self._pattern_any: list[_Pattern] = []
+        for pattern in self._patterns:
+            if pattern.tail:
+                self._pattern_tails.setdefault(pattern.tail, []).append(pattern)
+            else:
+                self._pattern_any.append(pattern)
         for domain in operator_domains:
             name = domain.strip().lower().lstrip(".")
             if name:
                 self._suffixes[name] = OPERATOR_APP
         self.categories.setdefault(OPERATOR_APP, "operator")
 
-    def _load(self, text: str) -> None:
+    def _load(self, text: str, name: str = "domains.tsv", override: bool = False) -> None:
+        self._override = override
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -78,7 +107,7 @@ class Classifier:
                 else:
                     self._load_app(fields)
             except (IndexError, ValueError) as exc:
-                raise DpiError(f"domains.tsv line {number}: {exc or 'missing field'}: {raw!r}") from exc
+                raise DpiError(f"{name} line {number}: {exc or 'missing field'}: {raw!r}") from exc
 
     def _load_app(self, fields: list[str]) -> None:
         app, category = fields[0], fields[1]
@@ -96,6 +125,8 @@ class Classifier:
                 raise ValueError(f"bad domain {domain!r}")
             if "*" in domain:
                 self._patterns.append(_compile_pattern(domain, app))
+            elif self._override:
+                self._suffixes[domain] = app  # the operator's file names its own hosts, over the packaged tables
             elif self._suffixes.setdefault(domain, app) != app:
                 raise ValueError(f"domain {domain} listed for both {self._suffixes[domain]} and {app}")
 
@@ -116,10 +147,14 @@ class Classifier:
         if app not in self.categories:
             raise ValueError(f"@net for undeclared app {app}")
         l4: str | None = None
-        if fields[1].lower() in ("tcp", "udp"):
-            l4, fields = fields[1].lower(), fields[1:]
+        ports: frozenset[int] | None = None
+        transport, _, port_list = fields[1].lower().partition(":")
+        if transport in ("tcp", "udp"):
+            l4, fields = transport, fields[1:]
+            if port_list:
+                ports = frozenset(int(port) for port in port_list.split(","))
         for spec in " ".join(fields[1:]).split():
-            self._nets.append((ipaddress.ip_network(spec), l4, app))
+            self._nets.append((ipaddress.ip_network(spec), l4, ports, app))
 
     def _verdict(self, app: str) -> Verdict:
         return Verdict(app, self.categories[app])
@@ -132,34 +167,43 @@ class Classifier:
         name = host.lower().rstrip(".")
         best_app: str | None = None
         best_labels = 0
+        by_pattern = False
         labels = name.split(".")
         for i in range(len(labels)):
             app = self._suffixes.get(".".join(labels[i:]))
             if app is not None:
                 best_app, best_labels = app, len(labels) - i
                 break
-        for pattern in self._patterns:
+        candidates = list(self._pattern_any)
+        for i in range(len(labels)):
+            candidates.extend(self._pattern_tails.get(".".join(labels[i:]), ()))
+            candidates.extend(self._pattern_tails.get("^" + labels[i], ()))
+        if len(candidates) > 1:
+            candidates.sort(key=lambda p: -p.literal_labels)
+        for pattern in candidates:
             if pattern.literal_labels < best_labels:
                 break  # sorted by literal labels: no later pattern can cover more of the name
             found = pattern.regex.search(name)
             if found is not None:
                 covered = name[found.start() :].lstrip(".").count(".") + 1
                 if covered > best_labels:
-                    best_app, best_labels = pattern.app, covered
-        return None if best_app is None else self._verdict(best_app)
+                    best_app, best_labels, by_pattern = pattern.app, covered, True
+        return None if best_app is None else Verdict(best_app, self.categories[best_app], by_pattern)
 
     def by_port(self, l4: str, port: int) -> Verdict | None:
         """The application a server port is documented for, or None."""
         app = self._ports.get((l4, port))
         return None if app is None else self._verdict(app)
 
-    def by_address(self, packed: bytes, l4: str) -> Verdict | None:
-        """The application whose published address ranges hold ``packed`` (for this transport), or None."""
+    def by_address(self, packed: bytes, l4: str, port: int | None = None) -> Verdict | None:
+        """The application whose published address ranges hold ``packed`` (for this transport and server
+        port, where the rule names ports), or None."""
         if not self._nets:
             return None
         address = ipaddress.ip_address(packed)
-        for network, only, app in self._nets:
-            if address.version == network.version and (only is None or only == l4) and address in network:
+        for network, only, ports, app in self._nets:
+            if (address.version == network.version and (only is None or only == l4)
+                    and (ports is None or port in ports) and address in network):
                 return self._verdict(app)
         return None
 
@@ -177,10 +221,14 @@ class Classifier:
 def _compile_pattern(domain: str, app: str) -> _Pattern:
     literal = sum(1 for label in domain.split(".") if "*" not in label)
     parts = domain.split(".")
-    tail = ""
+    wild = [i for i, label in enumerate(parts) if "*" in label]
+    tail = ".".join(parts[wild[-1] + 1 :]) if wild else domain
+    if parts[-1] == "*" and len(parts) > 1 and "*" not in parts[-2]:
+        tail = "^" + parts[-2]  # "pinterest.*": indexed by the label before the TLD (see Classifier.by_host)
+    suffix = ""
     if parts[-1] == "*":
         # "name.*": any top-level domain, or a country's "co.xx"/"com.xx"-style second-level suffix.
         parts = parts[:-1]
-        tail = r"\.(?:(?:co|com|net|org|gov|edu|ac|or|ne|go)\.[a-z]{2}|[a-z]{2,6})"
+        suffix = r"\.(?:(?:co|com|net|org|gov|edu|ac|or|ne|go)\.[a-z]{2}|[a-z]{2,6})"
     body = r"\.".join(re.escape(p).replace(r"\*", "[a-z0-9-]*") for p in parts)
-    return _Pattern(re.compile(rf"(^|\.){body}{tail}$"), literal, app)
+    return _Pattern(re.compile(rf"(^|\.){body}{suffix}$"), literal, app, tail)

@@ -10,7 +10,7 @@ separately and reported as a known undercount. This module is pure: the text com
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 PROC_PATH = "/proc/net/nf_conntrack"
@@ -123,6 +123,29 @@ def parse(text: str) -> list[Entry]:
         if entry is not None:
             entries.append(entry)
     return entries
+
+
+def lines(text: str) -> Iterator[str]:
+    """The lines of a text, one at a time (``splitlines`` would make a list of them all)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        yield text[start:end]
+        start = end + 1
+
+
+def entries(lines: Iterable[str]) -> Iterator[Entry]:
+    """Every well-formed entry of the table's lines, one at a time.
+
+    A busy table is tens of thousands of lines: a list of its entries would stay in the
+    agent's RSS as a high-water mark (CPython keeps the freed arenas).
+    """
+    for line in lines:
+        entry = parse_line(line)
+        if entry is not None:
+            yield entry
 
 
 def read(read_text: Callable[[str], str], path: str = PROC_PATH) -> list[Entry]:

@@ -71,7 +71,9 @@ def multicast_dns_name(payload: bytes) -> tuple[str, bool] | None:
         message = dns.parse(payload)
     except DpiError:
         return None
-    answered = bool(message.answers)
+    # A query may list answers it already knows (RFC 6762 known-answer suppression): only a response
+    # settles the exchange.
+    answered = bool(message.answers) and message.is_response
     if message.questions and message.questions[0][0]:
         return message.questions[0][0], answered
     if message.answers and message.answers[0].name:

@@ -48,7 +48,8 @@ class Flow:
     host_source: str | None = None  # sni, quic, http, dns, dhcp, mdns, llmnr, netbios, ssdp, dnscache
     app: str | None = None
     category: str | None = None
-    app_source: str | None = None  # host, signature, socket, port, default
+    app_source: str | None = None  # how: sni, http_host, dns, dns_cache, stun_realm, cdn_pattern, payload,
+    # port, address_range, socket, default (inspector.HOST_METHODS; the report's provenance)
     inspected: int = 0  # payload packets looked at
     done: bool = False  # inspection finished: no more payload parsing for this flow
     closing: bool = False  # FIN or RST seen

@@ -1,4 +1,4 @@
-"""Plain HTTP/1.x request parsing: the method, and the Host header that names the server.
+"""Plain HTTP/1.x request parsing: the method, the Host header that names the server, and the User-Agent.
 
 Only the first segment of a request is looked at; a Host header beyond it (rare: huge cookies come after
 Host in every browser) is not found.
@@ -21,6 +21,7 @@ class Request:
 
     method: str
     host: str | None
+    user_agent: str | None = None
 
 
 def looks_like_request(payload: bytes) -> bool:
@@ -38,14 +39,17 @@ def parse_request(payload: bytes) -> Request | None:
         return None
     method = head[: head.index(b" ")].decode("ascii")
     host: str | None = None
+    agent: str | None = None
     for line in head[line_end + 2 :].split(b"\r\n"):
         if not line:
             break
         name, sep, value = line.partition(b":")
-        if sep and name.strip().lower() == b"host":
+        header = name.strip().lower()
+        if sep and header == b"host":
             host = value.strip().decode("ascii", "replace").lower() or None
-            break
-    return Request(method, host)
+        elif sep and header == b"user-agent":
+            agent = value.strip().decode("ascii", "replace") or None
+    return Request(method, host, agent)
 
 
 def strip_port(host: str) -> str:

@@ -21,7 +21,15 @@ from agent.dpi.flows import Flow, FlowTable
 from agent.dpi.http import parse_request, strip_port
 from agent.dpi.packet import TCP, TCP_ACK, TCP_SYN, UDP, Packet
 from agent.dpi.quic import QuicReassembler, is_gquic_client
-from agent.dpi.signatures import tcp_signature, udp_signature
+from agent.dpi.signatures import (
+    Hello,
+    Match,
+    confirm,
+    http_agent_app,
+    tcp_signature,
+    udp_hello,
+    udp_signature,
+)
 from agent.dpi.tls import TlsReassembler, looks_like_client_hello
 
 LAN_PORTS = frozenset({67, 68, 137, 138, 1900, 5353, 5355})
@@ -31,6 +39,9 @@ PRIVATE_NETWORKS = tuple(
               "fc00::/7", "fe80::/10")
 )
 _SOCKETS_MAX = 4096
+# How a flow's app was found (``Flow.app_source``, the report's provenance), from where its hostname came.
+HOST_METHODS = {"sni": "sni", "quic": "sni", "http": "http_host", "dns": "dns", "dns_query": "dns",
+                "stun": "stun_realm"}
 
 
 class Inspector:
@@ -113,8 +124,8 @@ class Inspector:
         payload = pkt.payload
         if pkt.proto == UDP:
             self._inspect_udp(flow, pkt, up, payload)
-        elif up:
-            self._inspect_tcp(flow, pkt, payload)
+        elif up or flow.l7 == "stun":
+            self._inspect_tcp(flow, pkt, payload)  # a TURN server's answer names its realm
         # DNS flows stay open: a station may reuse one socket for many lookups, and every answer feeds the
         # DNS cache (they are small, and few).
         if flow.inspected >= self.max_inspect and not flow.done and flow.l7 != "dns":
@@ -132,13 +143,22 @@ class Inspector:
                 self._quic(flow, payload)
             if flow.done or flow.l7 == "quic":
                 return
-        if flow.l7 is None:
-            found = udp_signature(payload)
+        if isinstance(flow.state, Hello):
+            # A two-packet exchange: the next datagram from the other side confirms it or ends the wait.
+            pending, flow.state = flow.state, None
+            confirmed = confirm(pending, payload, up)
+            if confirmed is not None:
+                self._signature(flow, confirmed)
+                return
+        elif flow.inspected == 1 and flow.app is None and (hello := udp_hello(payload, up)) is not None:
+            flow.state = hello
+            return
+        if flow.app is None:
+            # Signatures are tried on every inspected packet until one names the app: a call's first packets
+            # may be plain RTP or a STUN binding, and the relay's realm or a vendor attribute comes later.
+            found = udp_signature(payload, flow.l7)
             if found is not None:
-                flow.l7, app = found
-                if app is not None:
-                    self._set_app(flow, app, "signature")
-                    self._stop(flow)
+                self._signature(flow, found)
 
     def _inspect_tcp(self, flow: Flow, pkt: Packet, payload: bytes) -> None:
         state = flow.state
@@ -148,15 +168,19 @@ class Inspector:
                 if request is not None:
                     flow.l7 = "http"
                     self._set_host(flow, request.host, "http")
+                    agent_app = http_agent_app(request.user_agent)
+                    if agent_app is not None and flow.app is None:
+                        self._set_app(flow, agent_app, "http_agent")
                     self._stop(flow)
                     return
                 found = tcp_signature(payload)
                 if found is not None:
-                    flow.l7, app = found
-                    if app is not None:
-                        self._set_app(flow, app, "signature")
-                    self._stop(flow)
+                    self._signature(flow, found)
+                    if found.protocol != "stun":
+                        self._stop(flow)
                     return
+                if flow.l7 == "stun":
+                    return  # STUN/TURN over TCP: later messages may still carry the realm
             # Keep the segment even when it starts nothing: it may be the second half of a ClientHello
             # whose first half arrives next (reordering), and the reassembler bounds what it holds.
             state = flow.state = TlsReassembler(flow.isn)
@@ -178,8 +202,16 @@ class Inspector:
         if message is None:
             return
         flow.l7 = "dns"
-        if message.questions and flow.host is None:
-            self._set_host(flow, message.questions[0][0], "dns")
+        # A socket may carry several lookups: as nDPI does, the flow is named by the last query sent before
+        # the first answer arrived.
+        if message.questions and (flow.host is None or flow.host_source == "dns_query"):
+            if message.is_response:
+                if flow.host is None:
+                    self._set_host(flow, message.questions[0][0], "dns")
+                else:
+                    flow.host_source = "dns"
+            else:
+                self._set_host(flow, message.questions[0][0], "dns_query")
         if message.is_response:
             self.dns_cache.learn(flow.client, message, ts)
 
@@ -213,13 +245,23 @@ class Inspector:
         flow.state = None
         self.table.set_buffered(flow, 0)
 
+    def _signature(self, flow: Flow, found: Match) -> None:
+        if flow.l7 is None or found.app is not None or found.host is not None:
+            flow.l7 = found.protocol
+        if found.host is not None and flow.host is None:
+            self._set_host(flow, found.host, "stun")
+        if found.app is not None and flow.app is None:
+            self._set_app(flow, found.app, "payload")
+        if flow.app is not None:
+            self._stop(flow)
+
     def _set_host(self, flow: Flow, host: str | None, source: str) -> None:
         if not host:
             return
         flow.host, flow.host_source = host, source
         verdict = self.classifier.by_host(strip_port(host) if source == "http" else host)
         if verdict is not None and verdict.app is not None:
-            self._set_app(flow, verdict.app, "host")
+            self._set_app(flow, verdict.app, "cdn_pattern" if verdict.pattern else HOST_METHODS.get(source, source))
         else:
             flow.app = flow.category = flow.app_source = None
 
@@ -242,7 +284,7 @@ class Inspector:
         flow.host, flow.host_source = name, "dnscache"
         verdict = self.classifier.by_host(name)
         if verdict is not None and verdict.app is not None:
-            self._set_app(flow, verdict.app, "dnscache")
+            self._set_app(flow, verdict.app, "cdn_pattern" if verdict.pattern else "dns_cache")
         return True
 
     def _own_evidence(self, flow: Flow) -> bool:
@@ -254,10 +296,13 @@ class Inspector:
         return False
 
     def _by_address(self, flow: Flow) -> bool:
-        verdict = self.classifier.by_address(flow.server, "udp" if flow.proto == UDP else "tcp")
+        l4 = "udp" if flow.proto == UDP else "tcp"
+        verdict = self.classifier.by_address(flow.server, l4, flow.sport)
+        if verdict is None and _inverted(flow):
+            verdict = self.classifier.by_address(flow.client, l4, flow.cport)
         if verdict is None or verdict.app is None:
             return False
-        self._set_app(flow, verdict.app, "address")
+        self._set_app(flow, verdict.app, "address_range")
         return True
 
     def _by_socket(self, flow: Flow) -> bool:
@@ -270,7 +315,10 @@ class Inspector:
         return True
 
     def _by_port(self, flow: Flow) -> bool:
-        verdict = self.classifier.by_port("udp" if flow.proto == UDP else "tcp", flow.sport)
+        l4 = "udp" if flow.proto == UDP else "tcp"
+        verdict = self.classifier.by_port(l4, flow.sport)
+        if verdict is None and _inverted(flow):
+            verdict = self.classifier.by_port(l4, flow.cport)
         if verdict is None or verdict.app is None:
             return False
         self._set_app(flow, verdict.app, "port")
@@ -281,6 +329,13 @@ class Inspector:
             self.finalize([flow])
         if self._on_flow_end is not None:
             self._on_flow_end(flow, reason)
+
+
+def _inverted(flow: Flow) -> bool:
+    """A flow whose "client" is a public address and "server" a private one: the remote side spoke first
+    (a game server's datagram to a station, a capture begun mid-flow), so the remote port and address are
+    the client's."""
+    return is_lan_address(flow.server, PRIVATE_NETWORKS) and not is_lan_address(flow.client, PRIVATE_NETWORKS)
 
 
 def is_lan_address(packed: bytes, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

@@ -18,7 +18,6 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.dpi import DpiError, conntrack
@@ -27,13 +26,18 @@ from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
-from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category
+from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
+from agent.record import record
 
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ARP_PATH = "/proc/net/arp"
 MAX_EVENTS = 1000
+#: Conntrack entries accounted one by one. The kernel's table follows nf_conntrack_max (16k-64k
+#: on routers); past this many the agent's memory would follow it, so newer entries are left
+#: out and counted (``untracked``): a known undercount, never an unbounded agent.
+MAX_TRACKED = 4096
 
 
 class PacketSource(Protocol):
@@ -48,7 +52,7 @@ class PacketSource(Protocol):
         ...
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Tracked:
     """A conntrack entry being accounted: its name and the counters already attributed."""
 
@@ -60,6 +64,8 @@ class _Tracked:
     station_is_client: bool
     host: str | None
     remote: tuple[bytes, int]
+    method: str = "default"  # how the flow was named (the report's provenance)
+    seen: int = 0  # the tick that last found the entry in the table
 
 
 def parse_arp(text: str) -> dict[bytes, str]:
@@ -88,13 +94,18 @@ class DpiMonitor:
         volumes: str = "auto",
         lan_networks: Sequence[Network] = PRIVATE_NETWORKS,
         debug_events: bool = False,
-        max_flows: int = 8192,
-        max_bytes: int = 8 * 1024 * 1024,
+        max_flows: int = MAX_TRACKED,
+        max_bytes: int = 4 * 1024 * 1024,
+        max_tracked: int = MAX_TRACKED,
+        read_lines: Callable[[str], Iterable[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if volumes not in ("auto", "conntrack", "capture"):
             raise ValueError(f"volumes must be auto, conntrack or capture, not {volumes!r}")
         self._read = read
+        #: Streams the conntrack table line by line where the system can (a busy table is
+        #: megabytes of text: read whole, it would set the agent's high-water mark).
+        self._read_lines = read_lines
         self._clock = clock
         self.lan_networks = tuple(lan_networks)
         if volumes == "auto":
@@ -107,6 +118,10 @@ class DpiMonitor:
         self.events: list[dict[str, Any]] = []
         self._macs: dict[bytes, str] = {}
         self._tracked: dict[tuple[int, bytes, int, bytes, int, int], _Tracked] = {}
+        self.max_tracked = max_tracked
+        #: Entries of the last tick left out because ``max_tracked`` were already accounted.
+        self.untracked = 0
+        self._ticks = 0
         self._baseline = True  # the first conntrack read only sets counters: earlier bytes are not ours
         self.offloaded = 0
         self._arp_read = False
@@ -189,7 +204,7 @@ class DpiMonitor:
         d_up, d_down = up - flow.reported_up, down - flow.reported_down
         if d_up or d_down:
             app, category = usage_category(flow)
-            self.window.add(station, app, category, d_up, d_down, now, new_flow)
+            self.window.add(station, app, category, d_up, d_down, now, new_flow, usage_method(flow))
             flow.reported_up, flow.reported_down = up, down
 
     def _flow_closed(self, flow: Flow, _reason: str) -> None:
@@ -204,45 +219,73 @@ class DpiMonitor:
     def _account_conntrack(self, now: float) -> None:
         assert self._read is not None
         try:
-            entries = conntrack.read(self._read)
+            lines: Iterable[str] = (
+                self._read_lines(conntrack.PROC_PATH) if self._read_lines is not None
+                else conntrack.lines(self._read(conntrack.PROC_PATH))
+            )
         except (OSError, DpiError) as exc:
             log.warning("cannot read conntrack: %s", exc)
             return
         self._arp_read = False
-        seen: set[tuple[int, bytes, int, bytes, int, int]] = set()
-        offloaded = 0
+        self._ticks += 1
+        tick = self._ticks
+        # After a tick that left entries out, a newly tracked one may be old: its counters hold
+        # bytes of earlier windows, so it starts from them (an undercount, never a burst).
+        baseline = self._baseline or self.untracked > 0
+        try:
+            untracked, offloaded = self._account_entries(conntrack.entries(lines), tick, baseline, now)
+        except (OSError, DpiError) as exc:
+            log.warning("cannot read conntrack: %s", exc)
+            return
+        for key in [k for k, t in self._tracked.items() if t.seen != tick]:
+            gone = self._tracked.pop(key)
+            if self.debug_events and gone.station and len(self.events) < MAX_EVENTS:
+                self.events.append(_conntrack_event(gone, key))
+        if bool(untracked) != bool(self.untracked):
+            if untracked:
+                log.warning("conntrack: %d entries past the %d tracked are not accounted", untracked, self.max_tracked)
+            else:
+                log.info("conntrack: every entry accounted again")
+        self.untracked = untracked
+        self.offloaded = offloaded
+        self._baseline = False
+
+    def _account_entries(
+        self, entries: Iterable[conntrack.Entry], tick: int, baseline: bool, now: float
+    ) -> tuple[int, int]:
+        """Account each entry (one at a time: no list of a busy table); return (untracked, offloaded)."""
+        offloaded = untracked = 0
         for entry in entries:
             if entry.proto not in (TCP, UDP):
                 continue
             offloaded += entry.offloaded
             key = entry.key
-            seen.add(key)
             tracked = self._tracked.get(key)
             if tracked is None:
+                if len(self._tracked) >= self.max_tracked:
+                    untracked += 1
+                    continue
                 tracked = self._track(entry)
                 if tracked is None:
                     continue
                 self._tracked[key] = tracked
-                if self._baseline:
+                tracked.seen = tick
+                if baseline:
                     continue
                 tracked.up = tracked.down = 0
                 new_flow = True
             else:
                 new_flow = False
+            tracked.seen = tick
             o, r = entry.original.bytes, entry.reply.bytes
             up, down = (o, r) if tracked.station_is_client else (r, o)
             if tracked.station is None:
                 tracked.station = self._mac_for(entry)
             if tracked.station is not None:
                 self.window.add(tracked.station, tracked.app, tracked.category,
-                                up - tracked.up, down - tracked.down, now, new_flow)
+                                up - tracked.up, down - tracked.down, now, new_flow, tracked.method)
             tracked.up, tracked.down = up, down
-        for key in [k for k in self._tracked if k not in seen]:
-            gone = self._tracked.pop(key)
-            if self.debug_events and gone.station and len(self.events) < MAX_EVENTS:
-                self.events.append(_conntrack_event(gone, key))
-        self.offloaded = offloaded
-        self._baseline = False
+        return untracked, offloaded
 
     def _track(self, entry: conntrack.Entry) -> _Tracked | None:
         o = entry.original
@@ -262,7 +305,8 @@ class DpiMonitor:
         app, category = usage_category(flow)
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
-        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote)
+        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
+                        usage_method(flow))
 
     def _mac_for(self, entry: conntrack.Entry) -> str | None:
         ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src

@@ -95,8 +95,11 @@ def main(argv: list[str]) -> int:
                         help="inspect only the frames the agent's BPF filter passes (as on the gateway)")
     parser.add_argument("--operator-domain", action="append", default=[], metavar="DOMAIN",
                         help="a domain of the operator's own apps (repeatable)")
+    parser.add_argument("--extra-domains", action="append", default=[], metavar="FILE",
+                        help="an operator's domain table (domains.tsv format) over the packaged ones")
     args = parser.parse_args(argv)
-    classifier = Classifier(operator_domains=args.operator_domain)
+    tables = [(path, Path(path).read_text(encoding="utf-8")) for path in args.extra_domains]
+    classifier = Classifier(operator_domains=args.operator_domain, extra_tables=tables)
     status = 0
     out = sys.stdout
     for path in args.files:

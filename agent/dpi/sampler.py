@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from agent.samplers.base import SampleContext
+if TYPE_CHECKING:  # agent.samplers registers this sampler: a run-time import would be a cycle
+    from agent.samplers.base import SampleContext
 
 log = logging.getLogger(__name__)
 
 #: Bytes moved are attributed at least this often (conntrack counters are read then).
 TICK_S = 30.0
+#: DPI starts only with this much MemAvailable: its tables take up to ~8 MiB on a busy home,
+#: and on a 128 MB router hostapd and dnsmasq come first.
+MIN_AVAILABLE_KIB = 32 * 1024
 
 
 class AppsSampler:
@@ -43,6 +47,9 @@ class AppsSampler:
         if self._error:
             return self._error
         if self._thread is None:
+            short = _memory_short(ctx)
+            if short:
+                return short
             self._start(ctx)
         return None if self._monitor is not None else self._error or "DPI did not start"
 
@@ -50,11 +57,19 @@ class AppsSampler:
         from agent.dpi.classifier import Classifier
         from agent.dpi.monitor import DpiMonitor
 
+        extra = ctx.config.dpi_extra_domains
+        try:
+            tables = [(extra, ctx.system.read(extra))] if extra else []
+            classifier = Classifier(operator_domains=ctx.config.operator_domains, extra_tables=tables)
+        except (OSError, ValueError) as exc:
+            self._error = f"cannot load the operator's domain table: {exc}"
+            return
         try:
             self._monitor = DpiMonitor(
-                Classifier(operator_domains=ctx.config.operator_domains),
+                classifier,
                 interface=ctx.config.dpi_interface,
                 read=ctx.system.read,
+                read_lines=getattr(ctx.system, "lines", None),
                 volumes=ctx.config.dpi_volumes,
                 debug_events=ctx.config.dpi_debug_events,
             )
@@ -93,3 +108,17 @@ class AppsSampler:
             self._thread.join(2)
         if self._monitor is not None:
             self._monitor.close()
+
+
+def _memory_short(ctx: SampleContext) -> str | None:
+    """Why memory is too short to start DPI, or None (also when /proc/meminfo cannot tell)."""
+    try:
+        for line in ctx.system.read("/proc/meminfo").splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1])
+                if available < MIN_AVAILABLE_KIB:
+                    return f"not enough memory for DPI: MemAvailable {available // 1024} MiB < {MIN_AVAILABLE_KIB // 1024} MiB"
+                return None
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -1,26 +1,41 @@
-"""First-payload signatures for traffic that carries no hostname.
+"""First-payload signatures for traffic that carries no hostname (games, calls, messengers' own protocols).
 
-Each rule is a published protocol constant, not a pattern learned from captures:
-- RakNet (the game networking library behind Minecraft Bedrock, Roblox and others) marks its connection
-  set-up messages with a fixed 16-byte "offline message" magic.
-- STUN (RFC 5389/8489) carries the magic cookie 0x2112A442 in bytes 4-8 of every message; it names the
-  protocol (``stun``), not the application, which comes from the DNS cache or the socket it shares.
-- WhatsApp's chat connection opens with its Noise-pipes prologue: "WA" and a two-byte version, optionally
-  preceded by the "ED" routing header.
+Every rule is a fact about a protocol that holds wherever the service runs, never a pattern learned from
+one capture; each names its public source. Sources:
+- specifications: STUN (RFC 8489, see ``stun.py``), RTP/RTCP (RFC 3550), WireGuard (the protocol paper,
+  "Noise IK handshake": message type 1, 148 bytes), netcode.io (its STANDARD.md: connection request packets
+  start with a zero prefix byte and "NETCODE 1.02"), RakNet (its offline-message magic), Valve's Source
+  engine server queries (Valve Developer Wiki "Server queries": four 0xFF bytes then the query type);
+- the vendors' developer documentation: Discord's voice "IP Discovery" packet (type 0x1/0x2, length 70,
+  74 bytes in all), Photon (Exit Games' binary protocol: peer id 0xFFFF before a connection, then a
+  CONNECT command; Photon runs many mobile games, Toca Boca's among them);
+- header constants of proprietary protocols as published in nDPI's dissectors (``ntop/nDPI``
+  ``src/lib/protocols/*.c``, LGPL-3.0; the constants are facts about the protocols, re-stated here, no
+  code taken): Epic Games' hello and answer (the answer echoes the hello's first word with bit 3 set),
+  QQ's OICQ (STX 0x02 ... ETX 0x03), Alibaba Cloud's link protocol (0xCEFABEBA and a length),
+  CryEngine's network layer, Tencent games' 0x3366 header, Gaijin's telemetry, Discord's voice keep-alive
+  (0x1337CAFE), WhatsApp's chat prologue ("WA" and a version, optionally after the "ED" edge header).
+A signature names the protocol (``Match.protocol``) and, when the protocol belongs to one service, the app.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from agent.dpi import stun
+
 RAKNET_MAGIC = bytes.fromhex("00ffff00fefefefefdfdfdfd12345678")
-STUN_COOKIE = b"\x21\x12\xa4\x42"
+STUN_COOKIE = stun.STUN_COOKIE
+is_stun = stun.is_stun
 
 
-def is_stun(payload: bytes) -> bool:
-    """A STUN message: two zero top bits, a length that fits, and the magic cookie."""
-    if len(payload) < 20 or payload[0] & 0xC0 or payload[4:8] != STUN_COOKIE:
-        return False
-    length = int.from_bytes(payload[2:4], "big")
-    return length % 4 == 0 and 20 + length <= len(payload)
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A recognised protocol; ``app`` when it implies one service, ``host`` when it carried a name."""
+
+    protocol: str
+    app: str | None = None
+    host: str | None = None
 
 
 def is_raknet(payload: bytes) -> bool:
@@ -31,6 +46,8 @@ def is_raknet(payload: bytes) -> bool:
 
 def is_whatsapp_chat(payload: bytes) -> bool:
     """The first client segment of a WhatsApp chat connection."""
+    if payload == b"ED\x00\x01":
+        return True  # the edge routing header's first four bytes, sent alone before its length and data
     if payload[:2] == b"ED" and len(payload) >= 6 and payload[2:4] == b"\x00\x01":
         # Edge routing header: "ED", version 0x0001, 3-byte length, routing data, then the prologue.
         size = int.from_bytes(payload[4:7], "big") if len(payload) >= 7 else 0
@@ -38,17 +55,184 @@ def is_whatsapp_chat(payload: bytes) -> bool:
     return len(payload) >= 4 and payload[:2] == b"WA" and payload[2] < 16 and payload[3] < 16
 
 
-def udp_signature(payload: bytes) -> tuple[str, str | None] | None:
-    """(protocol, app or None) recognised in a UDP payload."""
-    if is_stun(payload):
-        return ("stun", None)
-    if is_raknet(payload):
-        return ("raknet", "raknet")
+def is_discord_ip_discovery(payload: bytes) -> bool:
+    """Discord voice's IP Discovery request or reply: type 1/2, length 70, SSRC, address, port."""
+    return len(payload) == 74 and payload[:2] in (b"\x00\x01", b"\x00\x02") and payload[2:4] == b"\x00\x46"
+
+
+def is_rtp(payload: bytes) -> bool:
+    """An RTP or RTCP packet (RFC 3550/5761): version 2, and a payload type in the dynamic/audio-video range
+    or an RTCP packet type (200-206)."""
+    if len(payload) < 12 or payload[0] >> 6 != 2:
+        return False
+    kind = payload[1] & 0x7F
+    return kind < 35 or 96 <= kind <= 127 or 72 <= kind <= 78  # 72-78: RTCP 200-206 with the marker bit
+
+
+def is_wireguard_initiation(payload: bytes) -> bool:
+    """A WireGuard handshake initiation: type 1, three reserved zero bytes, 148 bytes."""
+    return len(payload) == 148 and payload[:4] == b"\x01\x00\x00\x00"
+
+
+def is_photon(payload: bytes) -> bool:
+    """Photon (Exit Games) over UDP: a client's CONNECT before it has a peer id, or an ACK-led datagram."""
+    if len(payload) >= 24 and payload[:4] == b"\xff\xff\x00\x01" and payload[12:16] == b"\x02\xff\x01\x04":
+        return True
+    return (len(payload) >= 32 and payload[2:4] in (b"\x00\x01", b"\x00\x02", b"\x00\x03")
+            and payload[12:16] in (b"\x01\xff\x00\x00", b"\x01\x00\x00\x00") and payload[16:20] == b"\x00\x00\x00\x14")
+
+
+def is_oicq(payload: bytes) -> bool:
+    """QQ's OICQ datagram: STX, a client version, a command, a sequence number ... ETX."""
+    return len(payload) >= 16 and payload[0] == 0x02 and payload[-1] == 0x03 and payload[3] == 0x00
+
+
+def is_netcode(payload: bytes) -> bool:
+    """A netcode.io connection request (the UDP netcode behind yojimbo and the games built on it)."""
+    return len(payload) >= 14 and payload[0] == 0 and payload[1:14] == b"NETCODE 1.02\x00"
+
+
+def is_source_query(payload: bytes) -> bool:
+    """A Valve Source engine server query (A2S_INFO, A2S_PLAYER, A2S_RULES, challenge)."""
+    return len(payload) >= 5 and payload[:4] == b"\xff\xff\xff\xff" and payload[4:5] in b"TUVWAIi"
+
+
+def is_crynetwork(payload: bytes) -> bool:
+    """CryEngine's game network layer: a length byte (payload - 10) and fixed header fields."""
+    # (Bytes 3-4, fixed in nDPI's rule, vary between sessions: not checked.)
+    return (len(payload) >= 26 and len(payload) == payload[0] + 10 and payload[16] == 0x01
+            and payload[20] == 0x07 and payload[24:26] == b"\x03\x07")
+
+
+def is_gaijin(payload: bytes) -> bool:
+    """Gaijin Entertainment's game clients (War Thunder, Enlisted, Crossout): launcher telemetry over UDP."""
+    if len(payload) == 52 and payload[:3] == b"\x8f\xff\x00" and payload[4:8] == b"\x82\xff\x00\x01":
+        return True
+    return len(payload) > 100 and payload.startswith((b"embeddedupdater.", b"app.start", b"app.stage"))
+
+
+def is_discord_keepalive(payload: bytes) -> bool:
+    """Discord voice's 8-byte UDP keep-alive."""
+    return len(payload) == 8 and payload[:4] == b"\x13\x37\xca\xfe"
+
+
+def is_alicloud(payload: bytes) -> bool:
+    """Alibaba Cloud's link protocol: magic 0xCEFABEBA, then the PDU length (alone, or with the PDU)."""
+    if len(payload) < 8 or payload[:4] != b"\xce\xfa\xbe\xba":
+        return False
+    size = int.from_bytes(payload[4:8], "big")
+    return (len(payload) == 8 and size > 0) or size == len(payload) - 8
+
+
+def is_codm_ping(payload: bytes) -> bool:
+    """Call of Duty: Mobile's 12-byte UDP "ping" to its match servers."""
+    return len(payload) == 12 and payload[8:12] == b"ping"
+
+
+def is_wild_rift_hello(payload: bytes) -> bool:
+    """League of Legends: Wild Rift's 69-byte connection hello (confirmed by the server's 359-byte answer)."""
+    return len(payload) == 69 and payload[:4] == b"\x04\x00\x00\x00"
+
+
+def is_wild_rift_answer(payload: bytes) -> bool:
+    """The server's answer to :func:`is_wild_rift_hello`."""
+    return len(payload) == 359 and payload[:4] == b"\x10\x00\x00\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The first datagram of a two-packet exchange, kept until the other side's answer confirms it."""
+
+    protocol: str
+    key: bytes
+    up: bool
+
+
+def udp_hello(payload: bytes, up: bool) -> Hello | None:
+    """A flow's first datagram that only an answer can confirm: Epic Games' (Fortnite, Rocket League...)
+    connection hello, a 32-bit word with bit 3 clear followed at bytes 10-34 by zeros."""
+    if len(payload) >= 34 and not payload[3] & 0x08 and payload[10:34] == bytes(24):
+        return Hello("epic_games", payload[:4], up)
     return None
 
 
-def tcp_signature(payload: bytes) -> tuple[str, str | None] | None:
-    """(protocol, app or None) recognised in the first client segment of a TCP flow."""
-    if is_whatsapp_chat(payload):
-        return ("whatsapp", "whatsapp")
+def confirm(hello: Hello, payload: bytes, up: bool) -> Match | None:
+    """The protocol a pending hello and this answer (from the other side) make, or None."""
+    if up != hello.up and len(payload) > 4 and payload[:4] == hello.key[:3] + bytes([hello.key[3] | 0x08]):
+        return Match(hello.protocol, "epic_games")
+    return None
+
+
+def is_tencent_game(payload: bytes) -> bool:
+    """Tencent's game gateway protocol (Honor of Kings, PUBG Mobile...): a 0x3366 header, version 0x0B."""
+    return len(payload) > 50 and payload[:6] == b"\x33\x66\x00\x0b\x00\x0b"
+
+
+# (test, protocol, app): tried in order on the first payloads of a flow that nothing else named.
+_UDP_RULES = (
+    (is_raknet, "raknet", "raknet"),
+    (is_discord_ip_discovery, "discord", "discord"),
+    (is_discord_keepalive, "discord", "discord"),
+    (is_netcode, "netcode", "netcode"),
+    (is_source_query, "source_engine", "steam"),
+    (is_wireguard_initiation, "wireguard", "vpn"),
+    (is_photon, "photon", "photon"),
+    (is_crynetwork, "crynetwork", "crytek"),
+    (is_gaijin, "gaijin", "gaijin"),
+    (is_oicq, "oicq", "qq"),
+    (is_codm_ping, "codm", "activision"),
+)
+_TCP_RULES = (
+    (is_whatsapp_chat, "whatsapp", "whatsapp"),
+    (is_alicloud, "alicloud", "aliyun"),
+    (is_tencent_game, "tencent_games", "tencent_games"),
+)
+
+
+# HTTP User-Agent prefixes of system agents that fetch from numeric hosts or shared CDNs (Microsoft documents
+# both agents in "Delivery Optimization" and "Windows Update" troubleshooting pages).
+HTTP_AGENTS = (
+    ("microsoft-delivery-optimization/", "windows_update"),
+    ("windows-update-agent", "windows_update"),
+)
+
+
+def http_agent_app(user_agent: str | None) -> str | None:
+    """The app a system agent's User-Agent names, or None."""
+    if not user_agent:
+        return None
+    lowered = user_agent.lower()
+    for prefix, app in HTTP_AGENTS:
+        if lowered.startswith(prefix):
+            return app
+    return None
+
+
+def udp_signature(payload: bytes, seen: str | None = None) -> Match | None:
+    """The protocol (and app, and name) a UDP payload shows, or None; ``seen`` is the protocol an earlier
+    packet of the flow showed (two-packet exchanges are recognised on the answer)."""
+    if seen == "wild_rift_hello" and is_wild_rift_answer(payload):
+        return Match("wild_rift", "riot_games")
+    if is_wild_rift_hello(payload):
+        return Match("wild_rift_hello")
+    info = stun.inspect(payload)
+    if info is not None:
+        return Match("stun", info.app, info.realm)
+    for test, protocol, app in _UDP_RULES:
+        if test(payload):
+            return Match(protocol, app)
+    if is_rtp(payload):
+        return Match("rtp")
+    return None
+
+
+def tcp_signature(payload: bytes) -> Match | None:
+    """The protocol (and app) the first client segment of a TCP flow shows, or None."""
+    for test, protocol, app in _TCP_RULES:
+        if test(payload):
+            return Match(protocol, app)
+    # STUN over TCP, bare or with RFC 4571 framing (a 2-byte length first).
+    info = stun.inspect(payload) or stun.inspect(payload[2:])
+    if info is not None:
+        return Match("stun", info.app, info.realm)
     return None

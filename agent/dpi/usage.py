@@ -1,6 +1,7 @@
 """Aggregate named traffic into the report's ``apps`` section: per station, per category, per window.
 
-Each entry: ``{"station", "category", "bytes_up", "bytes_down", "flows", "active_minutes", "top_apps"}``.
+Each entry: ``{"station", "category", "bytes_up", "bytes_down", "flows", "active_minutes", "top_apps"}``, and
+``"methods"``: bytes by how the DPI named them (``sni``, ``dns_cache``, ``port``, ``payload``...; protocol 1.1).
 In privacy mode (the default) nothing else leaves the home: no hostname, URL or remote address. Raw flow
 events (with hostname and remote endpoint) exist only for debugging and only when asked for.
 
@@ -30,6 +31,7 @@ class _Bucket:
     flows: int = 0
     minutes: set[int] = field(default_factory=set)
     app_bytes: Counter[str] = field(default_factory=Counter)
+    method_bytes: Counter[str] = field(default_factory=Counter)
 
 
 def usage_category(flow: Flow) -> tuple[str | None, str]:
@@ -37,6 +39,14 @@ def usage_category(flow: Flow) -> tuple[str | None, str]:
     if flow.l7 in OVERHEAD_L7:
         return (flow.l7, "other")
     return (flow.app, flow.category or "other")
+
+
+def usage_method(flow: Flow) -> str:
+    """How a flow's app was found (its provenance in the report): ``Flow.app_source``; ``protocol`` for
+    name lookups and LAN discovery counted as overhead; ``default`` when nothing named it."""
+    if flow.l7 in OVERHEAD_L7:
+        return "protocol"
+    return flow.app_source or "default"
 
 
 class UsageWindow:
@@ -50,9 +60,11 @@ class UsageWindow:
         return len(self._buckets)
 
     def add(
-        self, station: str, app: str | None, category: str, up: int, down: int, ts: float, new_flow: bool = False
+        self, station: str, app: str | None, category: str, up: int, down: int, ts: float, new_flow: bool = False,
+        method: str | None = None,
     ) -> None:
-        """Attribute a counter delta (and optionally one new flow) observed at ``ts``."""
+        """Attribute a counter delta (and optionally one new flow) observed at ``ts``; ``method`` is how the
+        flow was named (counted per method in the entry's ``methods``)."""
         if up <= 0 and down <= 0 and not new_flow:
             return
         bucket = self._buckets.get((station, category))
@@ -66,6 +78,8 @@ class UsageWindow:
             bucket.minutes.add(int(ts // 60))
             if app:
                 bucket.app_bytes[app] += max(up, 0) + max(down, 0)
+            if method:
+                bucket.method_bytes[method] += max(up, 0) + max(down, 0)
 
     def report(self, reset: bool = True) -> list[dict[str, Any]]:
         """The ``apps`` section, ordered by station then bytes; starts a new window if ``reset``."""
@@ -80,6 +94,8 @@ class UsageWindow:
                 "active_minutes": len(bucket.minutes),
                 "top_apps": [app for app, _ in bucket.app_bytes.most_common(self.top_apps)],
             })
+            if bucket.method_bytes:
+                rows[-1]["methods"] = dict(sorted(bucket.method_bytes.items()))
         rows.sort(key=lambda r: (r["station"], -(r["bytes_up"] + r["bytes_down"]), r["category"]))
         if reset:
             self._buckets = {}

@@ -9,15 +9,15 @@ seen from the access point: ``bytes_sent`` went to the station.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
 from typing import Any
 
 from agent.parsers.device import Tools, hostapd_objects, parse_ubus_list, tools_for, ubus_call
 from agent.parsers.wireless import STANDARDS, WifiIface, wifi_interfaces
+from agent.record import fields, record
 from agent.system import System, SystemAccessError
 
 
-@dataclass
+@record
 class Assoc:
     """One associated station as one source saw it; ``None`` where the source is silent."""
 

@@ -8,7 +8,8 @@ MAC was last seen on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from agent.record import record
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -23,7 +24,7 @@ def is_unicast(mac: str) -> bool:
     return is_mac(mac) and not int(mac[:2], 16) & 0x01 and mac != "00:00:00:00:00:00"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lease:
     """One IPv4 DHCP lease."""
 
@@ -33,7 +34,7 @@ class Lease:
     expires: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Neighbour:
     """One entry of the ARP or IPv6 neighbour table."""
 
@@ -42,7 +43,7 @@ class Neighbour:
     device: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FdbEntry:
     """Where a bridge last saw a MAC."""
 

@@ -6,9 +6,9 @@ first use into two compact arrays (a few tens of KiB) rather than a dict of thou
 
 from __future__ import annotations
 
+import os
 from array import array
 from bisect import bisect_left
-from importlib import resources
 
 _TABLE: tuple[array[int], bytes, list[str]] | None = None
 
@@ -47,9 +47,10 @@ def parse_oui_table(text: str) -> tuple[array[int], bytes, list[str]]:
 def _table() -> tuple[array[int], bytes, list[str]]:
     global _TABLE
     if _TABLE is None:
-        _TABLE = parse_oui_table(
-            resources.files(__package__ or "agent.parsers").joinpath("oui.tsv").read_text()
-        )
+        # opened beside this module, not through importlib.resources, which imports tempfile,
+        # shutil and zipfile (RSS on a gateway) to serve a plain file of an installed package
+        with open(os.path.join(os.path.dirname(__file__), "oui.tsv"), encoding="utf-8") as handle:
+            _TABLE = parse_oui_table(handle.read())
     return _TABLE
 
 

@@ -7,10 +7,10 @@ its ``phy``. Also the frequency arithmetic every Wi-Fi sampler needs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from agent.parsers.device import Tools, tools_for, ubus_call
+from agent.record import record
 from agent.system import System, SystemAccessError
 
 _IWINFO_MODES = {
@@ -26,7 +26,7 @@ _IW_TYPES = {"AP": "ap", "managed": "sta", "mesh point": "mesh", "IBSS": "adhoc"
 STANDARDS = ("be", "ax", "ac", "n", "g", "a", "b")
 
 
-@dataclass
+@record
 class WifiIface:
     """One wireless network device."""
 

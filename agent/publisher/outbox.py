@@ -1,9 +1,17 @@
 """The agent's durable outbox: every record stays on flash until the collector acks it.
 
-SQLite with ``synchronous=FULL`` and a rollback journal (no shared-memory WAL, which
-OpenWrt's flash file systems handle poorly). Records are keyed by (epoch, seq); the
-epoch is drawn at random when the file is created, so a recreated outbox can never
-reuse a key the collector has already stored. When the byte quota is reached the
+SQLite with ``synchronous=FULL`` and a rollback journal in ``TRUNCATE`` mode (no
+shared-memory WAL, which OpenWrt's flash file systems handle poorly). In the default
+``DELETE`` mode the commit point is the journal's unlink, which SQLite never syncs: after a
+power cut the journal can come back, roll back a transaction that had returned, and the
+next record would reuse its seq for different content. In ``TRUNCATE`` mode the commit
+point is the journal's truncation, followed by an fsync of the journal, so a seq that
+``append`` returned is on flash (tests/agent/test_powercut.py models the power cut).
+Records are keyed by (epoch, seq); the epoch is drawn at random when the file is created,
+so a recreated outbox can never reuse a key the collector has already stored. A file
+SQLite reports as corrupt is moved aside and a new file (a new epoch) started; the loss
+is reported as a gap with reason ``outbox_corrupt`` instead of exiting (procd would
+restart the agent forever, sending nothing). When the byte quota is reached the
 oldest records are dropped and counted in a *gap*, which the runner reports as an
 event: data may be lost to a full quota or a full disk, but never silently.
 
@@ -17,11 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from agent.publisher.crash import crash_point
 
@@ -43,22 +52,30 @@ class OutboxError(RuntimeError):
     """The outbox could not store a record (disk full, I/O error)."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One spooled message (a NamedTuple: dataclasses would import inspect on the gateway)."""
+
     epoch: int
     seq: int
     kind: str
     frame: bytes
 
 
-@dataclass(frozen=True)
-class Gap:
+class Gap(NamedTuple):
     """Records lost since the last gap event: how many, and the seq range when known."""
 
     dropped: int
     first_seq: int | None
     last_seq: int | None
     reason: str
+
+
+#: The pinned durability settings (tests/agent/test_powercut.py checks them on the file).
+JOURNAL_MODE = "truncate"
+SYNCHRONOUS = 2  # FULL: the journal and the database are synced at every commit
+
+_GAP_KEYS = ("gap_dropped", "gap_first", "gap_last", "corrupt_epoch", "corrupt_next_seq", "corrupt_records")
+_CORRUPT_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 class Outbox:
@@ -68,8 +85,14 @@ class Outbox:
         self.path = path
         self.quota_bytes = quota_bytes
         self._lock = threading.Lock()
-        self._db = self._connect()
-        self._db.executescript(_SCHEMA)
+        lost: tuple[int, int, int] | None = None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc) or path == ":memory:":
+                raise
+            lost = self._move_aside(exc)
+            self._db = self._open()
         # Reports that could not even be written down (disk full): counted in memory and
         # reported in the next gap event; a crash before that event loses the count only.
         self._memory_gap = 0
@@ -78,17 +101,76 @@ class Outbox:
         self._last_stats = (0, 0, 0)
         with _Transaction(self._db):
             if self._meta("epoch") is None:
-                self._set_meta("epoch", secrets.randbits(31) or 1)
+                epoch = secrets.randbits(31) or 1
+                while lost is not None and epoch == lost[0]:
+                    epoch = secrets.randbits(31) or 1
+                self._set_meta("epoch", epoch)
                 self._set_meta("next_seq", 1)
                 self._set_meta("bytes", 0)
                 self._set_meta("dropped_total", 0)
+                if lost is not None:
+                    for key, value in zip(_GAP_KEYS[3:], lost, strict=True):
+                        self._set_meta(key, value)
         self.epoch = int(self._meta("epoch") or 0)
+        if lost is not None:
+            _sync_directory(self.path)  # the new file's name, before any seq of it is used
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
-        db.execute("PRAGMA journal_mode=DELETE")
-        db.execute("PRAGMA synchronous=FULL")
+        mode = db.execute(f"PRAGMA journal_mode={JOURNAL_MODE}").fetchone()[0]
+        if str(mode).lower() != JOURNAL_MODE and self.path != ":memory:":
+            raise sqlite3.OperationalError(f"outbox: journal_mode {mode!r} instead of {JOURNAL_MODE!r}")
+        db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        # a small page cache: the outbox is read front to back, and SQLite's default
+        # (2 MiB) would grow the agent's RSS by the spool's size on a 128 MB router
+        db.execute("PRAGMA cache_size=-128")
         return db
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, create the schema, and prove the file whole before trusting its next_seq."""
+        db = self._connect()
+        try:
+            db.executescript(_SCHEMA)
+            verdict = str(db.execute("PRAGMA quick_check").fetchone()[0])
+            if verdict != "ok":
+                raise _corrupt(verdict)
+            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'next_seq')"))
+            if rows and not (isinstance(rows.get("epoch"), int) and isinstance(rows.get("next_seq"), int)):
+                raise _corrupt(f"meta rows {sorted(rows)} lack an integer epoch or next_seq")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, exc: sqlite3.DatabaseError) -> tuple[int, int, int]:
+        """Rename the corrupt file (and its journal) aside; return what it held, where readable.
+
+        Only the newest corrupt copy is kept (flash is small). The returned (epoch,
+        next_seq, records) is 0 where the file could not tell; the collector knows the old
+        epoch's last seq it stored, so the gap event names the epoch that ended.
+        """
+        epoch = next_seq = records = 0
+        with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
+            old = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
+                    meta = dict(old.execute("SELECT key, value FROM meta"))
+                    epoch, next_seq = int(meta.get("epoch") or 0), int(meta.get("next_seq") or 0)
+                with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
+                    records = int(old.execute("SELECT count(*) FROM records").fetchone()[0])
+            finally:
+                old.close()
+        aside = f"{self.path}.corrupt"
+        for suffix in ("", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path + suffix, aside + suffix)
+        _sync_directory(self.path)
+        log.error(
+            "outbox: %s is corrupt (%s); moved it to %s and started a new epoch"
+            " (old epoch %d, next seq %d, %d records lost)",
+            self.path, exc, aside, epoch, next_seq, records,
+        )
+        return epoch, next_seq, records
 
     # -- small helpers ---------------------------------------------------------------
     def _meta(self, key: str) -> int | None:
@@ -145,7 +227,7 @@ class Outbox:
                     frame = make(self.epoch, seq)
                     if clears_gap:
                         # before _make_room: drops this very append makes start the next gap
-                        for key in ("gap_dropped", "gap_first", "gap_last"):
+                        for key in _GAP_KEYS:
                             self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
                     self._make_room(len(frame))
                     self._db.execute(
@@ -251,13 +333,19 @@ class Outbox:
             try:
                 stored = self._meta("gap_dropped") or 0
                 first, last = self._meta("gap_first"), self._meta("gap_last")
+                corrupt = self._meta("corrupt_epoch")
+                lost_records = self._meta("corrupt_records") or 0
+                lost_next = self._meta("corrupt_next_seq") or 0
             except sqlite3.Error:
                 self._heal()
-                stored, first, last = 0, None, None
-            total = stored + self._memory_gap
-            if total == 0:
+                stored, first, last, corrupt, lost_records, lost_next = 0, None, None, None, 0, 0
+            total = stored + self._memory_gap + lost_records
+            if total == 0 and corrupt is None:
                 return None
             reasons = [r for r, n in (("quota", stored), (self._memory_reason, self._memory_gap)) if n]
+            if corrupt is not None:
+                # the lost seqs belong to the old epoch, not this one: named in the reason
+                reasons.append(f"outbox_corrupt epoch={corrupt} next_seq={lost_next}")
             return Gap(total, first, last, "+".join(reasons))
 
     def next_seq(self) -> int:
@@ -283,6 +371,29 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in _CORRUPT_CODES or isinstance(exc, _Corrupt)
+
+
+class _Corrupt(sqlite3.DatabaseError):
+    """The file opened but failed its integrity check."""
+
+
+def _corrupt(detail: str) -> _Corrupt:
+    return _Corrupt(f"integrity check failed: {detail[:200]}")
+
+
+def _sync_directory(path: str) -> None:
+    """fsync the directory holding ``path``: a rename or a new file survives a power cut only then."""
+    if path == ":memory:":
+        return
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Transaction:

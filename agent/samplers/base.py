@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from agent.config import AgentConfig
+from agent.record import field, record
 from agent.system import System
 from protocol import shapes
 
@@ -29,7 +29,7 @@ MAX_STATION_PINGS = 16
 STATION_ACTIVE_MS = 60_000
 
 
-@dataclass
+@record
 class SampleContext:
     """What a sampler sees during one window."""
 

@@ -8,13 +8,13 @@ into the station rows the stations sampler left in ``ctx.shared`` (``delay_ms``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, ClassVar
 
 from agent.parsers.capacity import run_capacity_test
 from agent.parsers.device import Tools, tools_for
 from agent.parsers.procfs import parse_default_gateway
+from agent.record import field, record
 from agent.samplers.base import (
     MAX_STATION_PINGS,
     PING_COUNT,
@@ -30,7 +30,7 @@ _RTT = re.compile(r"time[=<]\s*([\d.]+)\s*ms")
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 
 
-@dataclass
+@record
 class PingResult:
     """What one ping run measured."""
 
@@ -85,12 +85,39 @@ def ping(system: System, address: str, count: int) -> PingResult:
     ping exits non-zero when nothing came back, which ``System.run`` reports as an error without
     the output: that is a run with every request lost.
     """
-    try:
-        return parse_ping(system.run(["ping", "-c", str(count), "-W", "1", address], timeout=count + 5.0))
-    except SystemAccessError as exc:
-        if exc.errno == 2:
-            raise  # ping itself is missing: the sampler is unavailable, not the target
+    return ping_all(system, [(address, count)])[0]
+
+
+def _ping_argv(address: str, count: int) -> list[str]:
+    return ["ping", "-c", str(count), "-W", "1", address]
+
+
+def _ping_result(outcome: str | SystemAccessError, count: int) -> PingResult:
+    if isinstance(outcome, SystemAccessError):
+        if outcome.errno == 2:
+            raise outcome  # ping itself is missing: the sampler is unavailable, not the target
         return PingResult(sent=count, received=0)
+    return parse_ping(outcome)
+
+
+def ping_all(system: System, targets: list[tuple[str, int]]) -> list[PingResult]:
+    """Ping every (address, count) at once where the system can start them together.
+
+    Run one after the other, the gateway and a dozen stations held the sampling loop for about
+    40 s a window; started together they take as long as the slowest (a few seconds).
+    """
+    timeout = max((count for _, count in targets), default=0) + 5.0
+    run_all = getattr(system, "run_all", None)
+    if callable(run_all):
+        outcomes: list[str | SystemAccessError] = run_all([_ping_argv(a, c) for a, c in targets], timeout)
+    else:
+        outcomes = []
+        for address, count in targets:
+            try:
+                outcomes.append(system.run(_ping_argv(address, count), timeout=count + 5.0))
+            except SystemAccessError as exc:
+                outcomes.append(exc)
+    return [_ping_result(outcome, count) for outcome, (_, count) in zip(outcomes, targets, strict=True)]
 
 
 def stations_to_probe(stations: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -130,16 +157,18 @@ class QualitySampler:
         self._windows += 1
         rows: list[dict[str, Any]] = []
         gateway = self._gateway(ctx)
+        probes: list[tuple[str, str, int]] = []  # (target, address, count)
         if gateway:
-            rows.append(summarize("wan_gateway", gateway, ping(ctx.system, gateway, PING_COUNT)))
+            probes.append(("wan_gateway", gateway, PING_COUNT))
         if ctx.config.ping_target:
-            rows.append(
-                summarize(
-                    "internet", ctx.config.ping_target, ping(ctx.system, ctx.config.ping_target, PING_COUNT)
-                )
-            )
-        for station in stations_to_probe(ctx.shared.get("stations") or [], MAX_STATION_PINGS):
-            result = ping(ctx.system, station["ip"], STATION_PING_COUNT)
+            probes.append(("internet", ctx.config.ping_target, PING_COUNT))
+        stations = stations_to_probe(ctx.shared.get("stations") or [], MAX_STATION_PINGS)
+        targets = [(address, count) for _, address, count in probes]
+        targets += [(station["ip"], STATION_PING_COUNT) for station in stations]
+        results = ping_all(ctx.system, targets)
+        for (target, address, _), result in zip(probes, results, strict=False):
+            rows.append(summarize(target, address, result))
+        for station, result in zip(stations, results[len(probes) :], strict=True):
             if result.sent:
                 station["loss_pct"] = round(100.0 * max(0, result.sent - result.received) / result.sent, 2)
             if result.rtts_ms:

@@ -9,18 +9,18 @@ backwards (driver reload, reboot, channel change).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent.parsers.assoc import associations
 from agent.parsers.device import Tools, read_net_dev, tools_for, ubus_call
 from agent.parsers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
+from agent.record import record
 from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import Radio
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Survey:
     """Cumulative channel times (ms) of one channel."""
 

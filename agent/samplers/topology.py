@@ -9,12 +9,12 @@ node). Vendor FTTR (fibre room unit) controllers expose nothing standard and are
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent.parsers.assoc import associations
 from agent.parsers.device import Tools, tools_for
 from agent.parsers.wireless import wifi_interfaces
+from agent.record import record
 from agent.samplers.base import SampleContext, conform
 from agent.system import System, SystemAccessError
 from protocol.shapes import TopologyLink
@@ -25,7 +25,7 @@ _ORIGINATOR = re.compile(rf"^\s*\*\s+({_MAC})\s+\S+\s+\(\s*[\d.]+\)\s+({_MAC})\s
 _TRANSLATION = re.compile(rf"^\s*\*?\s*({_MAC})\s+-?\d+\s+\[[^\]]*\]\s+\(\s*\d+\)\s+({_MAC})")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Originator:
     """A mesh node reachable through ``nexthop`` on ``interface`` (``batctl o``, best routes only)."""
 

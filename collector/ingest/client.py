@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from collector.ingest.clock import ClockWatch
 from collector.ingest.crash import crash_point
+from collector.ingest.keywatch import KeyWatch
 from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.quota import IngestQuota
 from collector.ingest.tls import broker_address
@@ -98,6 +99,7 @@ class Ingest:
         self.window = max(20, min(65535, settings.batch_max * (self.depth + 2)))
         self.stats = IngestStats()
         self.clock = ClockWatch(settings.max_clock_skew_s)
+        self.keys = KeyWatch()  # reused keys and shared gateway ids (keywatch.py)
         self.batch_max = min(settings.batch_max, self.window)
         self._inbox: deque[Incoming] = deque()
         self._ready = asyncio.Event()
@@ -304,6 +306,11 @@ class Ingest:
                 self._log_quarantine(t.out)
             elif isinstance(t.out, StatusChange):
                 statuses.append(t.out)
+        messages, flagged, reused = self.keys.check(messages)
+        for q in flagged:
+            self.stats.by_reason[q.reason] += 1
+        quarantined += flagged
+        quarantine_acks += reused
         return _Prepared(messages, quarantined, statuses, quarantine_acks)
 
     async def _finish(

@@ -33,7 +33,7 @@ NDPI_GENERIC = frozenset({
     "Unknown", "TLS", "HTTP", "QUIC", "DNS", "MDNS", "LLMNR", "SSDP", "DHCP", "DHCPV6", "NetBIOS", "SMBv1",
     "SMBv23", "NAT-PMP", "ICMP", "ICMPV6", "IGMP", "NTP", "STUN", "RTP", "RTCP", "SRTP", "HTTP_Proxy",
     "HTTP_Connect", "SSH", "Ookla", "IPsec", "GRE", "ESP", "UPnP", "LDAP", "Kerberos", "RDP", "SNMP",
-    "Syslog", "BitTorrent",
+    "Syslog", "BitTorrent", "DTLS",
 })
 
 # nDPI application -> our category. Reviewed: each line is what our taxonomy (docs/dpi.md) says of the
@@ -92,6 +92,37 @@ NDPI_APP_CATEGORY: dict[str, str] = {
     "GoogleMaps": "web", "AppleMaps": "web",
     # network plumbing
     "ApplePush": "other", "DoH_DoT": "other",
+    # --- added with the dpi-more captures (issue 21); a comment on every choice that is not obvious ---
+    "iQIYI": "video", "FbookReelStory": "social",  # reels and stories are watched inside Facebook's app
+    "AmongUs": "game", "CryNetwork": "game", "GaijinEntertainment": "game", "Heroes_of_the_Storm": "game",
+    "LoLWildRift": "game", "PathofExile": "game", "Source_Engine": "game", "Starcraft": "game",
+    "WorldOfWarcraft": "game", "TES_Online": "game", "TocaBoca": "game", "TencentGames": "game",
+    "Yojimbo": "game",  # a game netcode library: only games speak it
+    # nDPI's i3D rule matches Discord voice's documented IP Discovery packet (type 1/2, length 70) on
+    # i3D.net-hosted voice servers (its own IP column says Discord): what users do there is a voice chat.
+    "i3D": "messaging",
+    # Calls are messaging in our taxonomy (chat, calls, e-mail), whatever app places them; Teams calls
+    # stay work like Teams itself.
+    "OICQ": "messaging",  # QQ's own UDP protocol
+    "IMO": "messaging", "SignalVoip": "messaging", "SnapchatCall": "messaging", "FacebookVoip": "messaging",
+    "ViberVoip": "messaging", "Threema": "messaging", "GoogleChat": "messaging",
+    "GoogleCall": "messaging",  # Google's calls (Meet/Duo/Chat) over its TURN relays: a call, not a meeting
+    "Mumble": "messaging", "TeamSpeak": "messaging",  # voice chat (mostly among gamers), still calls
+    "DingTalk": "work",  # Alibaba's workplace messenger, as in our table
+    "Skype_TeamsCall": "work",
+    "Syncthing": "cloud",  # file synchronisation between a home's own devices
+    "Sonos": "music",
+    "Waze": "web",  # navigation, like GoogleMaps/AppleMaps
+    "WindowsUpdate": "background",
+}
+
+
+# nDPI's vendor buckets (Apple, Google, GoogleServices, Microsoft) hold both the vendor's interactive services
+# and its devices' background endpoints: connectivity checks (captive.apple.com, connectivitycheck.gstatic.com),
+# update catalogues (mesu.apple.com, update.googleapis.com), telemetry. We file the latter under
+# ``background`` (nobody is using the device), so for these buckets either category is the reviewed one.
+NDPI_ALSO_ACCEPTED: dict[str, str] = {
+    "Apple": "background", "Google": "background", "GoogleServices": "background", "Microsoft": "background",
 }
 
 
@@ -229,7 +260,7 @@ def compare(expected: Iterable[dict[str, Any]], ours: Iterable[dict[str, Any]]) 
         result.category_total += 1
         wanted_category = NDPI_APP_CATEGORY[app]
         got_category = (mine or {}).get("category")
-        if got_category == wanted_category:
+        if got_category == wanted_category or got_category == NDPI_ALSO_ACCEPTED.get(app):
             result.category_agree += 1
         else:
             result.category_misses.append(
@@ -237,3 +268,19 @@ def compare(expected: Iterable[dict[str, Any]], ours: Iterable[dict[str, Any]]) 
                 f"(app {(mine or {}).get('app')}, host {(mine or {}).get('host')})"
             )
     return result
+
+
+def importer_map() -> dict[str, str]:
+    """nDPI application -> our category from the importer's reviewed map (``scripts/ndpi_map.tsv``)."""
+    out: dict[str, str] = {}
+    for raw in (repo_root() / "scripts" / "ndpi_map.tsv").read_text(encoding="utf-8").splitlines():
+        fields = [f.strip() for f in raw.split("#", 1)[0].split("\t") if f.strip()]
+        if len(fields) == 3:
+            out[fields[0]] = fields[2]
+    return out
+
+
+# Every application the importer maps has the same reviewed category here (a test checks they agree), so the
+# scoring knows the several hundred applications nDPI's host table names, not only those the captures show.
+for _app, _category in importer_map().items():
+    NDPI_APP_CATEGORY.setdefault(_app, _category)

@@ -18,7 +18,9 @@ from agent.dpi.offline import iter_records, main
 from tests.agent.dpi import ndpi_reference as ref
 
 HOST_MIN = 0.99
-CATEGORY_MIN = 0.95
+CATEGORY_MIN = 0.95  # through the kernel filter; full inspection must reach FULL_CATEGORY_MIN
+FULL_CATEGORY_MIN = 0.97
+MORE_CATEGORY_MIN = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,29 @@ def test_classify_pcap_runs_on_every_capture(captures: list[str], capsys: pytest
     assert err == "" or "undecodable" in err
 
 
+def test_agreement_on_more_captures() -> None:
+    """The 60 further captures (games, calls, messengers, many without a hostname), full inspection.
+
+    Through the kernel filter most of their first UDP payloads never reach the agent (see docs/dpi.md), so
+    only full inspection is held to the thresholds here; bench/dpi.py prints both.
+    """
+    directory = ref.shared_dpi_dir().parent / "dpi-more"
+    if not (directory / "expected_flows.jsonl").exists():
+        pytest.fail(f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder")
+    files = sorted(str(p) for p in (directory / "pcap").iterdir() if p.is_file())
+    assert len(files) == 60
+    result = ref.compare(ref.load_expected(directory), iter_records(files, Classifier()))
+    print(f"\nnDPI agreement (dpi-more): hostname {result.host_agree}/{result.host_total} = "
+          f"{result.host_rate:.2%}, category {result.category_agree}/{result.category_total} = "
+          f"{result.category_rate:.2%}")
+    for miss in result.host_misses + result.category_misses:
+        print("  ", miss)
+    assert not result.unmapped_apps, f"nDPI apps with no reviewed category: {dict(result.unmapped_apps)}"
+    assert result.host_total > 150 and result.category_total > 500
+    assert result.host_rate >= HOST_MIN, result.as_dict()
+    assert result.category_rate >= MORE_CATEGORY_MIN, result.as_dict()
+
+
 @pytest.mark.parametrize("kernel_filter", [False, True], ids=["full", "kernel-filter"])
 def test_agreement_with_ndpi(captures: list[str], expected: list[dict[str, Any]], kernel_filter: bool) -> None:
     ours = list(iter_records(captures, Classifier(), kernel_filter=kernel_filter))
@@ -69,4 +94,4 @@ def test_agreement_with_ndpi(captures: list[str], expected: list[dict[str, Any]]
     assert not result.unmapped_apps, f"nDPI apps with no reviewed category: {dict(result.unmapped_apps)}"
     assert result.host_total > 400 and result.category_total > 400
     assert result.host_rate >= HOST_MIN, figures
-    assert result.category_rate >= CATEGORY_MIN, figures
+    assert result.category_rate >= (CATEGORY_MIN if kernel_filter else FULL_CATEGORY_MIN), figures

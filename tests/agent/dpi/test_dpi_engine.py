@@ -15,7 +15,7 @@ from agent.dpi.packet import Packet, decode
 from tests.agent.dpi import dpi_wire as w
 
 REQUIRED = {"video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
-            "operator", "reading", "music", "work", "cloud", "web", "other"}
+            "operator", "reading", "music", "work", "cloud", "web", "other", "iot", "background"}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,10 @@ def classifier() -> Classifier:
 
 def test_taxonomy_has_every_required_category(classifier: Classifier) -> None:
     assert set(CATEGORIES) == REQUIRED
+    # Stored by position in the collector: the first fifteen never move, new ones are appended.
+    assert CATEGORIES[:15] == ("video", "short_video", "live_streaming", "game", "social", "messaging", "shopping",
+                               "app_store", "operator", "reading", "music", "work", "cloud", "web", "other")
+    assert CATEGORIES[15:] == ("iot", "background")
     used = set(classifier.categories.values())
     assert used == REQUIRED  # every category has at least one application in the table
 
@@ -55,6 +59,19 @@ def test_taxonomy_has_every_required_category(classifier: Classifier) -> None:
     ("dns.google", "doh", "other"),
     ("portal.myisp.example", "operator", "operator"),
     ("live.tv.myisp.example", "operator", "operator"),
+    # iot heartbeats and background endpoints
+    ("a1.tuyaeu.com", "tuya", "iot"),
+    ("de.api.io.mi.com", "xiaomi_iot", "iot"),  # more specific than Xiaomi's web
+    ("avs-alexa-12-na.amazon.com", "alexa", "iot"),  # a pattern inside amazon.com
+    ("www.amazon.com", "amazon", "shopping"),
+    ("fw.ring.com", "ring", "iot"),
+    ("connectivitycheck.gstatic.com", "connectivity_check", "background"),
+    ("www.msftconnecttest.com", "connectivity_check", "background"),
+    ("mesu.apple.com", "apple_update", "background"),
+    ("7.tlu.dl.delivery.mp.microsoft.com", "windows_update", "background"),
+    ("v10.events.data.microsoft.com", "microsoft_telemetry", "background"),
+    ("www.microsoft.com", "microsoft", "web"),
+    ("0.pool.ntp.org", "ntp", "background"),
 ])
 def test_known_hosts(classifier: Classifier, host: str, app: str, category: str) -> None:
     verdict = classifier.by_host(host)
@@ -196,6 +213,10 @@ def test_inspector_names_flows_by_sni_quic_http_and_dns_cache(classifier: Classi
     assert ("ecs.example.steampowered.com", "steam", "game", "dns") in named
     assert ("ecs.example.steampowered.com", "steam", "game", "dnscache") in named
     assert (None, "zoom", "work", None) in named
+    # Provenance: how each was named.
+    how = {(f.app, f.app_source) for f in closed}
+    assert {("netflix", "sni"), ("tiktok", "sni"), ("jd", "http_host"), ("steam", "dns"),
+            ("steam", "dns_cache"), ("zoom", "port")} <= how
     netflix = next(f for f in closed if f.app == "netflix")
     assert netflix.client_mac == w.CLIENT_MAC and netflix.pkts_up == 3
 
@@ -212,7 +233,7 @@ def test_inspector_socket_siblings_inherit_a_call(classifier: Classifier) -> Non
     ])
     inspector.finish()
     relay = next(f for f in closed if f.sport == 3478)
-    assert (relay.app, relay.app_source, relay.l7) == ("whatsapp", "address", "stun")
+    assert (relay.app, relay.app_source, relay.l7) == ("whatsapp", "address_range", "stun")
     peer = next(f for f in closed if f.client == bytes([198, 51, 100, 77]))
     assert (peer.app, peer.app_source) == ("whatsapp", "socket")
     other = next(f for f in closed if f.cport == 56999)

@@ -35,3 +35,13 @@ def test_classify_pcap_through_the_agent_cli(shared_testdata: Path, capsys: pyte
     flows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert flows and all({"l4", "src", "dst", "host", "app", "category"} <= set(f) for f in flows)
     assert any(f["app"] == "netflix" and f["category"] == "video" for f in flows)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sampler only gets that far as root")
+def test_a_bad_operator_table_makes_the_dpi_unavailable_naming_the_line() -> None:
+    system = FakeSystem(files={"/sys/class/net/br-lan": "", "/etc/homescope/domains.tsv": "ok\tvideo\tok.example\n"
+                                                                                           "bad\tmovies\tx.example\n",
+                               "/proc/meminfo": "MemAvailable: 98304 kB\n"})  # past the DPI memory gate
+    reason = AppsSampler().available(ctx(system, dpi_extra_domains="/etc/homescope/domains.tsv"))
+    assert reason == ("cannot load the operator's domain table: /etc/homescope/domains.tsv line 2: "
+                      "unknown category 'movies': 'bad\\tmovies\\tx.example'")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from agent.config import AgentConfig
+from agent.record import record, replace
 from agent.samplers.neighbours import NeighboursSampler, operator_hint, parse_iw_scan, parse_patterns
 from tests.agent.samplers.conftest import ARCHER, MESH, Clock, CtxFactory
 from tests.agent.samplers.recorded import recorded
@@ -63,7 +62,7 @@ def test_scans_every_nth_window(make_ctx: CtxFactory) -> None:
     assert seen == [True, False, False, False, True, False, False, False, True]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ScanConfig(AgentConfig):
     neighbour_scan_windows: int = 0
     competitor_ouis: tuple[str, ...] = ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from agent.config import AgentConfig
 from agent.parsers.capacity import capacity_argv, parse_curl_speed, parse_iperf3_json, run_capacity_test
 from agent.parsers.device import Tools
+from agent.record import record, replace
 from agent.samplers.quality import PingResult, QualitySampler, jitter_ms, parse_ping, summarize
 from agent.samplers.radios import RadiosSampler
 from agent.samplers.stations import StationsSampler
@@ -126,7 +126,7 @@ def test_unavailable_without_ping(make_ctx: CtxFactory) -> None:
     assert QualitySampler().available(make_ctx(system, 1)) == "ping is not installed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CapacityConfig(AgentConfig):
     """The configuration once the lead adds the capacity-test keys (see the report)."""
 

@@ -91,8 +91,7 @@ def test_utilisation_against_the_plan(make_ctx: CtxFactory, monkeypatch: pytest.
 def test_utilisation_falls_back_to_link_speed(
     make_ctx: CtxFactory, config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dataclasses import replace
-
+    from agent.record import replace
     from tests.agent.samplers.conftest import Clock
 
     monkeypatch.setattr(
