@@ -10,11 +10,15 @@ from aiohttp import web
 from collector.installer.channel import CommandChannel
 from collector.profiles.config import ProfilesConfig
 from collector.store import Store
+from collector.web.areas import routes as area_routes
 from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
+from collector.web.exports import routes as export_routes
 from collector.web.headers import add_security_headers, css, installer_css
 from collector.web.homes import setup_homes
 from collector.web.installer import setup_installer
 from collector.web.marketing_site import setup_marketing
+from collector.web.params import refuse_unknown
+from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
 from collector.web.security_pages import routes as security_routes
 
@@ -27,7 +31,7 @@ def create_app(
     profiles: ProfilesConfig | None = None,
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
-    app = web.Application(middlewares=[middleware(auth)], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[middleware(auth), refuse_unknown], client_max_size=1024 * 1024)
     app[STORE] = store
     app[AUTH] = auth
     app[STORE_KEY] = store
@@ -45,5 +49,8 @@ def create_app(
     app.add_routes(routes)
     setup_homes(app, profiles)
     setup_marketing(app)
+    setup_reports(app)
+    app.add_routes(export_routes)
+    app.add_routes(area_routes)
     setup_installer(app, store, commands)
     return app

@@ -166,6 +166,13 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one report (HTML, PDF, CSVs) into --out; see collector/reports/."""
+    from collector.reports.command import run_report
+
+    return run_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homescope-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=f"homescope-collector {__version__}")
@@ -226,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     crm.set_defaults(func=cmd_import_subscribers)
     add_marketing_commands(sub)
+
+    report = sub.add_parser("report", help="write a weekly, monthly or date-range report (HTML, PDF, CSV)")
+    report.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
+    report.add_argument("--period", choices=["week", "month"], help="the complete week or month before --as-of")
+    report.add_argument("--as-of", help="YYYY-MM-DD (default: today, UTC)")
+    report.add_argument("--from", dest="first", help="on demand: first day YYYY-MM-DD (with --to)")
+    report.add_argument("--to", dest="last", help="on demand: last day YYYY-MM-DD (included)")
+    report.add_argument("--out", required=True, help="directory to write into")
+    report.add_argument("--config", help="profile thresholds (TOML; default: HOMESCOPE_PROFILES_CONFIG)")
+    report.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium here)")
+    report.add_argument("--archive", action="store_true", help="also keep it in the store's report archive")
+    report.set_defaults(func=cmd_report)
     add_security_commands(sub)
     return parser
 

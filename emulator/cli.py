@@ -26,7 +26,7 @@ log = logging.getLogger("emulator")
 
 def _backfill(args: argparse.Namespace) -> int:
     clock = SimClock.for_days(args.days, args.end)
-    specs = fleet_specs(parse_mix(args.personas or "mix"), args.homes, args.prefix, args.seed)
+    specs = fleet_specs(parse_mix(args.personas or "mix"), args.homes, args.prefix, args.seed, args.areas)
     if args.truth:
         write_truth(args.truth, specs, clock.span)
     if args.crm:
@@ -57,7 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.days is not None:
         return _backfill(args)
     specs = (
-        fleet_specs(parse_mix(args.personas), args.homes, args.prefix, args.seed) if args.personas else None
+        fleet_specs(parse_mix(args.personas), args.homes, args.prefix, args.seed, args.areas)
+        if args.personas
+        else None
     )
     fleet = Fleet(
         args.homes, args.mqtt, interval_s=args.interval, prefix=args.prefix, seed=args.seed, specs=specs
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--truth", help="back-fill: write the ground truth (JSON) here")
     run.add_argument("--crm", help="back-fill: write the CRM export (CSV) here")
+    run.add_argument("--areas", type=int, default=25, help="CRM areas the homes spread over (default 25)")
     run.set_defaults(func=cmd_run)
     return parser
 

@@ -28,11 +28,14 @@ CRM_COLUMNS = (
 )  # fmt: skip
 
 
-def fleet_specs(mix: Mapping[str, float], homes: int, prefix: str = "emu", seed: int = 1) -> list[HomeSpec]:
-    """Homes for a persona mix, interleaved so any prefix of the fleet is mixed too."""
+def fleet_specs(
+    mix: Mapping[str, float], homes: int, prefix: str = "emu", seed: int = 1, areas: int = 25
+) -> list[HomeSpec]:
+    """Homes for a persona mix, interleaved so any prefix of the fleet is mixed too, over ``areas``
+    CRM areas (a small demo fleet needs few, so each area passes the minimum group size)."""
     names = assign(mix, homes)
     order = sorted(range(homes), key=lambda i: ((i * 7919) % homes, i))
-    return [draw_home(f"{prefix}-{n:05d}", names[i], seed * 1_000_003 + n) for n, i in enumerate(order)]
+    return [draw_home(f"{prefix}-{n:05d}", names[i], seed * 1_000_003 + n, areas) for n, i in enumerate(order)]
 
 
 def truth_document(specs: list[HomeSpec], span: tuple[int, int]) -> dict[str, object]:

@@ -57,15 +57,25 @@ fi
 # A week of history for a persona-mixed fleet (gamers, video families, SOHO, poor Wi-Fi, ...) and its
 # CRM export, so the Homes and Areas pages have labels, offers and warnings to show.
 echo "back-filling $DAYS days of $HOMES persona homes through the broker (progress: $DIR/backfill.log)..."
-"$VENV/bin/homescope-emulator" run --homes "$HOMES" --days "$DAYS" --prefix home --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
+# Few areas (DEMO_AREAS, default 3: 4, 8 and 8 of the 20 homes), so each passes the area view's minimum group.
+AREAS=${DEMO_AREAS:-3}
+"$VENV/bin/homescope-emulator" run --homes "$HOMES" --days "$DAYS" --prefix home --areas "$AREAS" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
   --crm "$DIR/crm.csv" --truth "$DIR/truth.json" > "$DIR/backfill.log" 2>&1 || echo "back-fill incomplete; see $DIR/backfill.log"
 "$VENV/bin/homescope-collector" import-subscribers "$DIR/crm.csv" --db "sqlite:///$DIR/homescope.db" || true
 
 # A mesh campaign on every flagged home, delivered to $DIR/drop, answered by the emulated households.
 "$VENV/bin/python" scripts/demo_campaign.py --api "http://127.0.0.1:$HTTP_PORT" --token "$PASSWORD-$PASSWORD-campaign" \
   --db "sqlite:///$DIR/homescope.db" --drop "$DIR/drop" --out "$DIR" > "$DIR/campaign.log" 2>&1 &
-"$VENV/bin/homescope-emulator" run --homes "$HOMES" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 \
-  > "$DIR/emulator.log" 2>&1 & pids+=($!)
+# The live emulator continues the same persona homes (same ids, personas and CRM rows).
+"$VENV/bin/homescope-emulator" run --homes "$HOMES" --personas mix --prefix home --areas "$AREAS" \
+  --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 > "$DIR/emulator.log" 2>&1 & pids+=($!)
+
+# A report of the back-filled days in the archive (/reports): evaluate now, then report.
+"$VENV/bin/homescope-collector" evaluate --db "sqlite:///$DIR/homescope.db" --config "$DIR/profiles.toml" \
+  > "$DIR/report.log" 2>&1 || true
+"$VENV/bin/homescope-collector" report --db "sqlite:///$DIR/homescope.db" --config "$DIR/profiles.toml" --archive --out "$DIR/report" \
+  --from "$(date -u -d "-$((${DAYS%.*} - 1)) days" +%F)" --to "$(date -u +%F)" >> "$DIR/report.log" 2>&1 \
+  || echo "the report of the back-filled days failed; see $DIR/report.log"
 # The demo's real agent sends nothing off this machine: no pings, scans or capacity tests.
 cat > "$DIR/agent.toml" <<CONF
 [agent]
@@ -81,6 +91,7 @@ cat <<MSG
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
     home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
     marketing:      http://127.0.0.1:$HTTP_PORT/marketing  (a demo campaign with results within a minute; $DIR/campaign.log)
+    reports:        http://127.0.0.1:$HTTP_PORT/reports  (the back-filled days; files also in $DIR/report/)
     REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or a token:
                     $VENV/bin/homescope-collector token create demo --role analyst --db sqlite:///$DIR/homescope.db)
     security:       /admin (users, sessions, tokens), /security/events; docs/security.md

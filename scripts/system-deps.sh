@@ -15,6 +15,7 @@ python3 -c 'import os, sysconfig; assert os.path.exists(sysconfig.get_paths()["i
 if [ "${1:-all}" != python ]; then
   have_cmd mosquitto || need+=(mosquitto)
   have_cmd chromium || need+=(chromium)
+  have_cmd pdftoppm || need+=(poppler-utils)  # the report tests look at the PDF's pages as PNG
   have_cmd ip || need+=(iproute2)
   have_cmd nft || need+=(nftables)
   # tests/agent/test_powercut.py builds its LD_PRELOAD shim (powercut.c) with the C compiler.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape
 
 
@@ -11,7 +12,15 @@ def _fmt(value: float, unit: str) -> str:
     for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor and unit in ("bps", "B"):
             return f"{value / factor:.3g}{prefix}{unit[0]}"
+    if abs(value) >= 1000 and unit != "%":  # "1.1k gw", not "1.1e+03 gw"
+        return f"{value / 1000:.3g}k{unit}"
     return f"{value:.0f}{unit}" if unit == "%" else f"{value:.3g}{unit}"
+
+
+def _when(ts: int, span: int) -> str:
+    # the time axis: dates over spans of days, times within a day or two (UTC, as stored)
+    fmt = "%d %b %H:%M" if span < 2 * 86400 else "%d %b %Y" if span > 300 * 86400 else "%d %b"
+    return datetime.fromtimestamp(ts, UTC).strftime(fmt)
 
 
 def line_chart(
@@ -55,17 +64,26 @@ def line_chart(
     lines = "".join(
         f'<polyline fill="none" class="chart-line" points="{" ".join(seg)}"/>' for seg in segments if seg
     )
+    # every point (up to 100) is a dot with its date and value on hover; the last one always shows
+    step = max(1, len(points) // 100)
+    shown = {*range(0, len(points), step), len(points) - 1}
     dots = "".join(
-        f'<circle cx="{sx(x):.1f}" cy="{sy(v):.1f}" r="2" class="chart-dot"/>'
-        for x, v in points[-1:]
-        if v is not None
+        f'<circle cx="{sx(x):.1f}" cy="{sy(v):.1f}" r="{2 if i == len(points) - 1 else 1.2}" class="chart-dot">'
+        f"<title>{escape(_when(x, x1 - x0))}: {escape(_fmt(v, unit))}</title></circle>"
+        for i, (x, v) in enumerate(points)
+        if v is not None and i in shown
+    )
+    ticks = "".join(
+        f'<text x="{sx(x):.1f}" y="{height - 5}" text-anchor="{anchor}" class="chart-label">{escape(_when(x, x1 - x0))}</text>'
+        for x, anchor in ((x0, "start"), ((x0 + x1) // 2, "middle"), (x1, "end"))
+        if x1 > x0 or anchor == "middle"
     )
     axis = (
         f'<line x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - pad_r}" y2="{pad_t + inner_h}" class="chart-axis"/>'
         f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="chart-label">{escape(_fmt(top, unit))}</text>'
         f'<text x="{pad_l - 4}" y="{pad_t + inner_h}" text-anchor="end" class="chart-label">0</text>'
     )
-    return head + axis + lines + dots + "</svg>"
+    return head + axis + ticks + lines + dots + "</svg>"
 
 
 def _bar_value(value: float, unit: str) -> str:

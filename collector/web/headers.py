@@ -49,7 +49,7 @@ def stylesheet() -> str:
     """All the pages' CSS (served as ``/static/homescope.css``)."""
     from collector.web import home_pages, marketing_pages, pages
 
-    return pages.STYLE + home_pages.STYLE + pages.EXTRA_STYLE + marketing_pages.STYLE
+    return pages.STYLE + home_pages.STYLE + pages.EXTRA_STYLE + marketing_pages.STYLE + pages.FILTER_STYLE
 
 
 async def css(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ form.filters label{display:flex;flex-direction:column;font-size:12px;gap:2px}
 .result-flag{border-left-color:#1a7f37} .result-warning{border-left-color:#b42318}
 .result h4{margin:4px 0} .result small{color:#66768a;font-weight:400} .sentence{font-size:15px}
 table.evidence{width:auto;min-width:360px} .pager{margin:10px 0;display:flex;gap:16px}
+.shortcuts{font-size:13px;align-self:center} .exports{font-size:13px;margin:4px 0 10px}
 .muted{color:#66768a}
 """
 
@@ -77,6 +78,15 @@ def badges(kind: str, names: list[str]) -> str:
     return "".join(f'<span class="badge badge-{kind}" title="{kind}">{escape(n)}</span>' for n in names)
 
 
+def export_links(path: str, query: Mapping[str, str]) -> str:
+    """Links to the list's CSV and JSON exports with the same filters and range."""
+    q = ("?" + urlencode(query)) if query else ""
+    return (
+        f'<p class="exports">Download this list: <a id="export-csv" href="{escape(path + ".csv" + q)}">CSV</a> · '
+        f'<a id="export-json" href="{escape(path + ".json" + q)}">JSON</a></p>'
+    )
+
+
 # -- /homes ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HomeFilters:
@@ -88,16 +98,29 @@ class HomeFilters:
     area: str | None = None
     limit: int = 50
     offset: int = 0
+    first: str | None = None  # the date range (from, to), as given
+    last: str | None = None
 
     @classmethod
     def of(cls, query: Mapping[str, str], limit: int, offset: int) -> HomeFilters:
         get = {k: (query.get(k) or None) for k in ("label", "flag", "warning", "area")}
-        return cls(**get, limit=limit, offset=offset)
+        return cls(
+            **get, limit=limit, offset=offset, first=query.get("from") or None, last=query.get("to") or None
+        )
+
+    def query(self) -> dict[str, str]:
+        """The filters and range (no paging) as query values: what an export of this list takes."""
+        pairs = {k: getattr(self, k) for k in (*KINDS, "area") if getattr(self, k)}
+        return {
+            **pairs,
+            **({"from": self.first} if self.first else {}),
+            **({"to": self.last} if self.last else {}),
+        }
 
     def url(self, **changes: Any) -> str:
         """This query with ``changes``, as a ``/homes?...`` link (not yet HTML-escaped)."""
         f = replace(self, **changes)
-        pairs = [(k, getattr(f, k)) for k in (*KINDS, "area") if getattr(f, k)]
+        pairs: list[tuple[str, str | int]] = list(f.query().items())
         pairs += [("limit", f.limit)] if f.limit != 50 else []
         pairs += [("offset", f.offset)] if f.offset else []
         return "/homes" + (f"?{urlencode(pairs)}" if pairs else "")
@@ -130,6 +153,7 @@ def homes_page(
     communities: list[str],
     counts: list[tuple[str, str, int]],
     user: str,
+    tools: str = "",
 ) -> str:
     """The homes list: filter form, count, table with result badges, pager, and a chart of
     how many homes carry each label, flag and warning (``counts``: kind, rule, homes)."""
@@ -141,6 +165,11 @@ def homes_page(
         )
         + _select("area", "Area or community", [("Areas", areas), ("Communities", communities)], filters.area)
         + (f'<input type="hidden" name="limit" value="{filters.limit}">' if filters.limit != 50 else "")
+        + "".join(
+            f'<input type="hidden" name="{k}" value="{escape(v)}">'
+            for k, v in (("from", filters.first), ("to", filters.last))
+            if v
+        )
         + '<button type="submit">Filter</button><a href="/homes">clear</a></form>'
     )
     total = int(found["total"])
@@ -174,7 +203,7 @@ def homes_page(
     chosen = {k: getattr(filters, k) for k in (*KINDS, "area") if getattr(filters, k)}
     target = f' <a id="target" href="/marketing?{escape(urlencode(chosen))}">Target these homes</a>' if chosen else ""
     body = (
-        f'<h2>Homes</h2>{form}<p id="total"><b>{total}</b> evaluated homes match.{target}</p>'
+        f'<h2>Homes</h2>{form}{tools}<p id="total"><b>{total}</b> evaluated homes match.{target}</p>'
         f'<div class="charts">{chart}</div>{pager}{table}{pager}'
     )
     return layout("Homes", body, user, STYLE)
@@ -363,7 +392,8 @@ def areas_page(view: dict[str, Any], user: str) -> str:
         return "/homes?" + urlencode({"area": name})
 
     rows = "".join(
-        f'<tr><td><a href="{escape(area_url(str(g["name"])))}">{escape(str(g["name"]))}</a></td>'
+        f'<tr><td><a href="{escape(area_url(str(g["name"])))}">{escape(str(g["name"]))}</a>'
+        f' <a class="muted" href="/areas/{escape(quote(str(g["name"]), safe=""))}">trends</a></td>'
         f'<td class="num">{g["homes"]}</td><td class="num">{_num(g.get("wifi_score"), ".1f")}</td>'
         f'<td class="num">{_num(g.get("competitor_density"), ".0%")}</td>'
         f'<td class="num">{_num(g.get("gb_per_day"), ".2f")}</td><td class="num">{_num(g.get("devices"), ".1f")}</td>'

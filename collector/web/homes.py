@@ -19,10 +19,12 @@ from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
 from collector.store.base import InsightsStore, StoreError, insights
-from collector.web import home_pages
+from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.marketing_site import openapi_paths
+from collector.web.home_list import HomeQuery
+from collector.web.ranges import date_range, range_form
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,8 @@ def _store(request: web.Request) -> InsightsStore:
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 0 <= int(raw) <= top:
+    # ASCII digits only: int() refuses "²" (str.isdigit() does not) and strings past 4300 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= top:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
     return int(raw)
 
@@ -58,15 +61,33 @@ def _rule_name(request: web.Request, name: str, kind: str) -> str | None:
 
 
 # -- what the API and the pages show (one function each, so both always agree) ---------------
-async def homes_data(request: web.Request, default_limit: int = 100) -> dict[str, Any]:
-    """The homes matching the request's filters (label, flag, warning, area) and its page."""
-    return await _store(request).homes(
+HOMES_QUERY = {"label", "flag", "warning", "area", "limit", "offset", "from", "to", "range"}
+
+
+def home_query(request: web.Request) -> HomeQuery:
+    """The homes list's filters and date range (``from``/``to``: homes that reported in those days)."""
+    unknown = sorted(set(request.query) - HOMES_QUERY)
+    if unknown:
+        raise web.HTTPBadRequest(
+            text=f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(HOMES_QUERY))}"
+        )
+    return HomeQuery(
         label=_rule_name(request, "label", "label"),
         flag=_rule_name(request, "flag", "flag"),
         warning=_rule_name(request, "warning", "warning"),
         area=request.query.get("area") or None,
-        limit=_int(request, "limit", default_limit, 10_000),
-        offset=_int(request, "offset", 0, 10**9),
+        span=date_range(request.query),
+    )
+
+
+async def homes_data(request: web.Request, default_limit: int = 100) -> dict[str, Any]:
+    """The homes matching the request's filters (label, flag, warning, area, from/to) and its page."""
+    query = home_query(request)
+    limit, offset = _int(request, "limit", default_limit, 10_000), _int(request, "offset", 0, 10**9)
+    if query.span is not None:
+        return await home_list.page(request.app[STORE].db, query, limit, offset)
+    return await _store(request).homes(
+        label=query.label, flag=query.flag, warning=query.warning, area=query.area, limit=limit, offset=offset
     )
 
 
@@ -75,8 +96,8 @@ async def home_data(request: web.Request, gid: str) -> dict[str, Any] | None:
     store = _store(request)
     config = request.app[CONFIG]
     raw = request.query.get("as_of")
-    if raw is not None and not raw.isdigit():
-        raise web.HTTPBadRequest(text="as_of must be an epoch second")
+    if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        raise web.HTTPBadRequest(text="as_of must be an epoch second (at most 11 digits)")
     as_of = int(raw) if raw else int(time.time())
     since = as_of_day(as_of) - max(WINDOWS.values()) + 1
     days = [(d, data) for _, d, data in await store.home_days(since, as_of_day(as_of), [gid], detail=True)]
@@ -190,13 +211,17 @@ async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
 async def homes_page(request: web.Request) -> web.Response:
     """The homes list with its filters, result badges and a chart of result counts."""
     found = await homes_data(request, default_limit=50)
+    span = date_range(request.query)
     filters = home_pages.HomeFilters.of(
-        request.query, _int(request, "limit", 50, 10_000), _int(request, "offset", 0, 10**9)
+        {**request.query, **(span.query() if span else {})},
+        _int(request, "limit", 50, 10_000),
+        _int(request, "offset", 0, 10**9),
     )
     store = _store(request)
     counts, (areas, communities) = await asyncio.gather(_rule_counts(store, filters.area), _area_names(store))
     names: dict[str, list[str]] = {k: sorted(n for n, r in rules().items() if r.kind == k) for k in KINDS}
-    page = home_pages.homes_page(found, filters, names, areas, communities, counts, request[USER])
+    tools = range_form("/homes", span, filters.query()) + home_pages.export_links("/homes", filters.query())
+    page = home_pages.homes_page(found, filters, names, areas, communities, counts, request[USER], tools)
     return _page(page)
 
 
@@ -224,10 +249,12 @@ async def areas_page(request: web.Request) -> web.Response:
 @routes.get("/api/v1/openapi.json")
 @requires(Permission.FLEET_READ)
 async def api_openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3 document of the home-profile API."""
-    document = openapi_document(sorted(rules()))
-    document["paths"].update(openapi_paths())  # the marketing API (collector/web/marketing_site.py)
-    return web.json_response(document)
+    """The OpenAPI 3 document of every route (``collector.web.openapi``), marketing's included."""
+    from collector.web.openapi import document  # it extends this module's document: imported late
+
+    found = document(sorted(rules()))
+    found["paths"].update(openapi_paths())  # the marketing API (collector/web/marketing_site.py)
+    return web.json_response(found)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------

@@ -32,12 +32,19 @@ form.signout{margin-left:auto} form.inline{display:inline} .cards.spaced{margin-
 """
 
 
+FILTER_STYLE = """
+form.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:end;margin-bottom:12px}
+form.filters label{display:flex;flex-direction:column;font-size:12px;gap:2px}
+.shortcuts{font-size:13px;align-self:center} .exports{font-size:13px;margin:4px 0 10px}
+"""
+
+
 def layout(title: str, body: str, user: str | None = None, style: str = "") -> str:
     """The page around ``body``. All CSS is in ``/static/homescope.css`` (the CSP allows no inline
     style); ``style`` names a family's CSS that the stylesheet already holds."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a><a href="/installer">Field</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a><a href="/installer">Field</a>'
         '<a href="/marketing">Marketing</a><a href="/security/events">Security</a><a href="/admin">Admin</a>'
         '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         if user
@@ -76,7 +83,7 @@ def _num(value: Any, digits: int = 1, scale: float = 1.0) -> str:
     return "–" if value is None else f"{value / scale:.{digits}f}"
 
 
-def gateways_page(gateways: list[dict[str, Any]], counts: dict[str, int], user: str) -> str:
+def gateways_page(gateways: list[dict[str, Any]], counts: dict[str, int], user: str, tools: str = "") -> str:
     cards = "".join(
         f'<div class="card">{escape(label)}<b>{counts.get(key, 0)}</b></div>'
         for key, label in (
@@ -96,16 +103,18 @@ def gateways_page(gateways: list[dict[str, Any]], counts: dict[str, int], user: 
         f'<td class="num">{_num(g.get("cpu_pct"))}</td><td class="num">{_num(g.get("mem_used_pct"))}</td>'
         f'<td class="num">{_num(g.get("wan_rx_bps"), 2, 1e6)}</td><td class="num">{_num(g.get("wan_tx_bps"), 2, 1e6)}</td>'
         f'<td class="num">{g.get("stations") if g.get("stations") is not None else "–"}</td>'
+        f"<td>{escape(g.get('agent_version') or '–')}{' (outdated)' if g.get('outdated') else ''}</td>"
+        f'<td class="bad">{escape(", ".join(g.get("failing") or []))}</td>'
         "</tr>"
         for g in gateways
     )
     table = (
         '<table id="gateways"><thead><tr><th>Gateway</th><th>Status</th><th>Last seen</th><th class="num">Reports</th>'
         '<th class="num">CPU %</th><th class="num">Memory %</th><th class="num">WAN rx Mbit/s</th>'
-        '<th class="num">WAN tx Mbit/s</th><th class="num">Stations</th></tr></thead>'
+        '<th class="num">WAN tx Mbit/s</th><th class="num">Stations</th><th>Agent</th><th>Samplers failing</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
-    return layout("Gateways", f'<div class="cards">{cards}</div>{table}', user)
+    return layout("Gateways", f'<div class="cards">{cards}</div>{tools}{table}', user, FILTER_STYLE)
 
 
 def gateway_page(gw: dict[str, Any], history: list[dict[str, Any]], user: str) -> str:

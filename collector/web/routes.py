@@ -10,6 +10,7 @@ from collector.store import Store
 from collector.web import pages
 from collector.web.access import Permission, allowed, requires
 from collector.web.auth import USER, Auth, identify
+from collector.web.fleet import GatewayFilters, filter_form, gateway_rows
 from collector.web.login import check_password_and_start, end_session
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -68,7 +69,9 @@ async def logout(request: web.Request) -> web.Response:
 @requires(Permission.FLEET_READ)
 async def gateways_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    return _html(pages.gateways_page(await store.list_gateways(), await store.counts(), request[USER]))
+    filters = GatewayFilters.of(request.query)  # offline, outdated agent, failing sampler, CPU, range
+    rows = await gateway_rows(store, filters)
+    return _html(pages.gateways_page(rows, await store.counts(), request[USER], filter_form(filters)))
 
 
 @routes.get("/gateways/{gateway_id}")
@@ -90,7 +93,8 @@ async def quarantine_page(request: web.Request) -> web.Response:
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 0 <= int(raw) <= top:
+    # ASCII digits only: int() refuses "²" (str.isdigit() does not) and strings past 4300 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 0 <= int(raw) <= top:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 0 to {top}")
     return int(raw)
 

@@ -32,7 +32,7 @@ def _when(ts: float | None) -> str:
 
 async def _events(request: web.Request) -> list[dict[str, Any]]:
     raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 1 <= int(raw) <= 10_000:
         raise web.HTTPBadRequest(text="limit must be an integer from 1 to 10000")
     kind = request.query.get("event") or None
     if kind is not None and kind not in events.KINDS:

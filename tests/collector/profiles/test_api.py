@@ -130,7 +130,7 @@ MARKETING = ("/api/v1/segments", "/api/v1/audiences", "/api/v1/subscribers", "/a
 async def test_the_openapi_document_describes_the_routes(client: TestClient) -> None:
     doc = await (await client.get("/api/v1/openapi.json", headers=AUTH)).json()
     assert doc["openapi"].startswith("3.")
-    assert {p for p in doc["paths"] if not p.startswith(MARKETING)} == {
+    assert set(doc["paths"]) >= {  # with every other route (tests/collector/test_openapi.py)
         "/api/v1/homes",
         "/api/v1/homes/{gateway_id}",
         "/api/v1/areas",
@@ -138,7 +138,7 @@ async def test_the_openapi_document_describes_the_routes(client: TestClient) -> 
     }
     assert "/api/v1/subscribers/{subscriber_id}/offers" in doc["paths"]  # the marketing API joins the document
     params = {p["name"] for p in doc["paths"]["/api/v1/homes"]["get"]["parameters"]}
-    assert params == {"label", "flag", "warning", "area", "limit", "offset"}
+    assert params == {"label", "flag", "warning", "area", "limit", "offset", "from", "to", "range"}
     assert "heavy_gamer" in doc["components"]["schemas"]["Result"]["properties"]["rule"]["enum"]
     rules = await (await client.get("/api/v1/rules", headers=AUTH)).json()
     gamer_rule = next(r for r in rules["rules"] if r["rule"] == "heavy_gamer")

@@ -1,0 +1,228 @@
+"""The OpenAPI 3 document of every route: the JSON API, the exports, the report archive and the
+HTML pages, each with its parameters and responses (served at ``/api/v1/openapi.json``).
+
+The home-profile routes come from :func:`collector.web.homes.openapi_document`; the rest are
+described here. ``tests/collector/test_openapi.py`` checks that every route of the app is in
+the document and runs schemathesis over it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.web.homes import openapi_document
+from collector.web.ranges import SHORTCUTS
+
+INTEGER = {"type": "integer", "minimum": 0}
+DAY = {"type": "string", "format": "date"}
+ERRORS = {
+    400: "bad parameter (the message names it)",
+    401: "authentication required",
+    403: "the role lacks the permission",
+    404: "not found",
+}
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _range() -> list[dict[str, Any]]:
+    return [
+        _param("from", "query", "first day (UTC), YYYY-MM-DD", DAY),
+        _param("to", "query", "last day (UTC, included), YYYY-MM-DD", DAY),
+        _param("range", "query", "shortcut: last7, this_month, previous (the period before from/to)",
+               {"type": "string", "enum": list(SHORTCUTS)}),
+    ]  # fmt: skip
+
+
+def _op(
+    summary: str,
+    params: list[dict[str, Any]],
+    media: str,
+    schema: dict[str, Any],
+    errors: tuple[int, ...] = (400,),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {media: {"schema": schema}}}}
+    for code in (*errors, 401, 403):
+        responses[str(code)] = {"description": ERRORS[code]}
+    return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+HTML = ("text/html", {"type": "string"})
+OBJ: dict[str, Any] = {"type": "object"}
+GATEWAY_FILTERS = [
+    _param("status", "query", "online or offline", {"type": "string", "enum": ["online", "offline"]}),
+    _param(
+        "agent", "query", "outdated: not the newest agent version", {"type": "string", "enum": ["outdated"]}
+    ),
+    _param("sampler", "query", "failing: a sampler in state error", {"type": "string", "enum": ["failing"]}),
+    _param("cpu_min", "query", "latest CPU % at least", {"type": "integer", "minimum": 0, "maximum": 100}),
+    _param(
+        "limit", "query", "gateways read (default 1000)", {"type": "integer", "minimum": 1, "maximum": 10000}
+    ),
+    *_range(),
+]
+HOME_FILTERS = [
+    _param("label", "query", "a label rule"),
+    _param("flag", "query", "a flag rule"),
+    _param("warning", "query", "a warning rule"),
+    _param("area", "query", "an area or community"),
+    *_range(),
+]
+
+
+def _exports(path: str, summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        f"{path}.csv": _op(f"{summary} as CSV (UTF-8 with BOM)", params, "text/csv", {"type": "string"}),
+        f"{path}.json": _op(f"{summary} as JSON", params, "application/json", OBJ),
+    }
+
+
+def _post(
+    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: bool = False
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {str(c): {"description": d} for c, d in codes.items()},
+    }
+    if form:
+        fields = {"placement": {"type": "string", "maxLength": 200}, "notes": {"type": "string", "maxLength": 2000},
+                  "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
+        op["requestBody"] = {
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": fields}}
+            }
+        }
+    return {"post": op}
+
+
+def _installer() -> dict[str, Any]:
+    """The installer's view (``collector/web/installer.py``)."""
+    gid = _param("gateway_id", "path", "the gateway id")
+    return {
+        "/installer": _op("Find a home (phone page)", [_param("q", "query", "subscriber, gateway or area")], *HTML, ()),
+        "/api/v1/installer/search": _op(
+            "Homes matching a search", [_param("q", "query", "1 to 100 characters")], "application/json", OBJ
+        ),
+        "/installer/homes/{gateway_id}": _op("One home for the installer", [gid], *HTML, (400, 404)),
+        "/api/v1/installer/homes/{gateway_id}": _op(
+            "The home's freshest measurement and install baseline", [gid], "application/json", OBJ, (400, 404)
+        ),
+        "/api/v1/installer/commands/{command_id}": _op(
+            "A measure-now command's state and result",
+            [_param("command_id", "path", "the command id")], "application/json", OBJ, (404,),
+        ),
+        "/api/v1/installer/homes/{gateway_id}/measure": _post(
+            "Ask the gateway to measure now",
+            [gid],
+            {202: "the command", 400: "bad gateway id", 401: ERRORS[401], 403: ERRORS[403], 404: "unknown gateway",
+             409: "the gateway cannot be asked now", 503: "this collector sends no commands"},
+        ),
+        "/installer/homes/{gateway_id}/install": _post(
+            "Record the install: the current measurement becomes the baseline",
+            [gid],
+            {303: "back to the home's page", 400: "nothing measured yet", 401: ERRORS[401], 403: ERRORS[403],
+             404: "unknown gateway"},
+            form=True,
+        ),
+        "/static/installer.js": {"get": {"summary": "The installer page's script", "parameters": [],
+                                         "responses": {"200": {"description": "JavaScript"}}}},
+    }  # fmt: skip
+
+
+def _security() -> dict[str, Any]:
+    """The auditor's and the admin's routes (``collector/web/security_pages.py``)."""
+    events = [
+        _param("limit", "query", "events (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}),
+        _param("event", "query", "one kind of event"),
+    ]
+    done = {303: "back to the admin page", 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403]}
+    return {
+        "/security/events": _op("The security events page", events, *HTML),
+        "/api/v1/security/events": _op("Security events, newest first", events, "application/json", OBJ),
+        "/admin": _op("Users, sessions, tokens, lockouts", [], *HTML, ()),
+        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done),
+        "/admin/tokens/{token_id}/revoke": _post(
+            "Revoke a token", [_param("token_id", "path", "the token id")], done
+        ),
+        "/admin/sessions/{id_hash}/revoke": _post(
+            "Revoke a session", [_param("id_hash", "path", "the session's id hash")], done
+        ),
+        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done),
+    }
+
+
+def document(rule_names: list[str]) -> dict[str, Any]:
+    """The whole API and page surface as OpenAPI 3.0."""
+    doc = openapi_document(rule_names)
+    doc["info"] = {"title": "homescope collector", "version": "1"}
+    paging = [_param("limit", "query", "page size", {"type": "integer", "minimum": 0, "maximum": 10000}),
+              _param("offset", "query", "page start", INTEGER)]  # fmt: skip
+    report_name = _param("name", "path", "the report's period name, e.g. week-2026-W48")
+    doc["paths"]["/api/v1/homes"]["get"]["parameters"] += _range()
+    doc["paths"].update(
+        {
+            "/healthz": _op("Health", [], "application/json", OBJ, ()),
+            "/api/v1/openapi.json": _op("This document", [], "application/json", OBJ, ()),
+            "/api/v1/gateways": _op("Gateways with their latest figures and totals", paging, "application/json", OBJ),
+            "/api/v1/gateways/{gateway_id}": _op(
+                "One gateway: latest report, rates, history",
+                [_param("gateway_id", "path", "the gateway id"),
+                 _param("history", "query", "history windows (default 96)", {"type": "integer", "minimum": 0,
+                                                                              "maximum": 10000})],
+                "application/json", OBJ, (400, 404),
+            ),
+            "/api/v1/quarantine": _op("Quarantined payloads (no bytes)", paging[:1], "application/json", OBJ),
+            "/api/v1/reports": _op("Archived reports, latest period first", [*paging, *_range()],
+                                   "application/json", OBJ),
+            "/api/v1/reports/{name}": _op("One archived report", [report_name], "application/json", OBJ, (404,)),
+            "/reports/{name}/{file}": {
+                "get": {
+                    "summary": "A file of an archived report: report.html, report.pdf or <table>.csv",
+                    "parameters": [report_name, _param("file", "path", "report.html, report.pdf or a table's CSV")],
+                    "responses": {"200": {"description": "the file"},
+                                  **{str(c): {"description": ERRORS[c]} for c in (401, 403, 404)}},
+                }
+            },
+            "/": _op("Gateways page (filters, range, exports)", GATEWAY_FILTERS, *HTML),
+            "/gateways/{gateway_id}": _op("One gateway's page", [_param("gateway_id", "path", "the gateway id")],
+                                          *HTML, (404,)),
+            "/quarantine": _op("Quarantine page", [], *HTML, ()),
+            "/homes": _op("Homes page", [*HOME_FILTERS, *paging], *HTML),
+            "/homes/{gateway_id}": _op(
+                "One home's page",
+                [_param("gateway_id", "path", "the gateway id"),
+                 _param("window", "query", "profile window", {"type": "string", "enum": ["day", "7d", "30d"]}),
+                 _param("as_of", "query", "epoch second", INTEGER),
+                 _param("history", "query", "history entries (default 100)", {"type": "integer", "minimum": 0,
+                                                                                "maximum": 10000})],
+                *HTML, (400, 404),
+            ),
+            "/areas": _op("Area view page", [_param("level", "query", "area or community",
+                                                    {"type": "string", "enum": ["area", "community"]}),
+                                             _param("min_group", "query", "raise the minimum group", INTEGER)], *HTML),
+            "/areas/{name}": _op("One area's trends", [_param("name", "path", "an area or community"), *_range()],
+                                 *HTML),
+            "/reports": _op("The report archive page", [*paging, *_range()], *HTML),
+            **_installer(),
+            **_security(),
+            **{f"/static/{name}": {"get": {"summary": f"The {name} stylesheet", "parameters": [],
+                                           "responses": {"200": {"description": "CSS"}}}}
+               for name in ("homescope.css", "installer.css", "report.css")},
+            **_exports("/homes", "Every home matching the filters", HOME_FILTERS),
+            **_exports("/gateways", "The gateways list", GATEWAY_FILTERS),
+            **_exports("/areas", "The area view", [_param("level", "query", "area or community",
+                                                          {"type": "string", "enum": ["area", "community"]})]),
+            **_exports("/quarantine", "The quarantine list", [
+                _param("limit", "query", "rows (default 1000)", {"type": "integer", "minimum": 0, "maximum": 100000})]),
+        }
+    )  # fmt: skip
+    return doc

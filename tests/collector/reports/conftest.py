@@ -1,0 +1,22 @@
+"""Reports are tested on both stores, on a synthetic fleet with known figures (``fleet.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from collector.store import Store, open_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = open_store(url)
+    await s.open()
+    yield s
+    await s.close()
