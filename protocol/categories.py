@@ -13,6 +13,9 @@ from __future__ import annotations
 CATEGORIES: tuple[str, ...] = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
     "operator", "reading", "music", "work", "cloud", "web", "other",
+    # appended: devices' own traffic (cloud heartbeats of plugs, cameras, speakers, TVs) and
+    # the systems' (OS updates, telemetry, connectivity checks); never people's use
+    "iot", "background",
 )  # fmt: skip
 #: The category unknown names count as.
 OTHER = "other"

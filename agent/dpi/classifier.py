@@ -22,6 +22,8 @@ from agent.dpi import DpiError
 CATEGORIES = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
     "operator", "reading", "music", "work", "cloud", "web", "other",
+    # Appended (positions are stored by the collector: never reorder, only append).
+    "iot", "background",
 )
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
 OPERATOR_APP = "operator"

@@ -33,7 +33,8 @@ SENTENCES = {
     "traffic_package": "45.5 GB/day over 7 days; busiest windows use 3% of the 1000 Mbit/s plan",
     "churn_risk": "churn risk 0.96: competitor Orange (Livebox-3F2A) at -42 dBm in 96% of scans;"
     " use down 80% (last 2 days vs before); offline 18 h at a stretch; contract ends in 21 days",
-    "inactive": "0.1 h/day engaged; 0.02 GB/day over 7 days; 1 device",
+    "inactive": "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days;"
+    " 1 device",
 }
 WORK_TERMINALS = (("hp-laserjet", "HP", "wired"), ("synology-nas", "Synology", "wired"),
                   ("yealink-phone", "Yealink", "wired"))  # fmt: skip
@@ -305,11 +306,11 @@ def test_inactive_sentence_and_a_home_that_stopped_reporting() -> None:
     assert evaluate(days)["inactive"].sentence == SENTENCES["inactive"]
     for d in days:
         d.terminals(("ezviz-cam", "Hikvision", "2.4GHz"))
-    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged; 0.02 GB/day over 7 days; 2 devices"
+    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days; 2 devices"
     later = (days[-1].day + 9) * 86400
     gone = profiles_for("gw-1", rows(days), None, CONFIG, later, windows_needed(CONFIG))
     r = {x.rule: x for x in run_rules(gone, CONFIG)}["inactive"]
-    assert r.sentence == "0.0 h/day engaged; 0.00 GB/day over 7 days; 0 devices; no report for 7 days"
+    assert r.sentence == "0.0 h/day engaged (people on personal terminals); 0.00 GB/day of people's traffic over 7 days; 0 devices; no report for 7 days"
 
 
 def test_a_rule_registered_outside_homescope_runs_with_its_defaults() -> None:
