@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import make_reports  # noqa: E402
 from collector.ingest.triage import Incoming, triage  # noqa: E402
-from collector.store import SpooledMessage, open_store  # noqa: E402
+from collector.store import Batch, SpooledMessage, open_store  # noqa: E402
 from collector.store.plan import plan_batch  # noqa: E402
 from protocol import codec, models  # noqa: E402
 
@@ -51,7 +51,7 @@ async def store_us(messages: list[SpooledMessage], batch: int) -> float:
         await store.open()
         start = time.perf_counter()
         for i in range(0, len(messages), batch):
-            await store.write_batch(messages[i : i + batch], [], [])
+            await store.write_batch(Batch(messages[i : i + batch], [], []))
         elapsed = time.perf_counter() - start
         await store.close()
     return round(elapsed / len(messages) * 1e6, 1)

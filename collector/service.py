@@ -49,7 +49,7 @@ class Service:
             password = secrets.token_urlsafe(12)
             users = f"admin:{password}"
             log.warning("no operator users configured; generated admin password: %s", password)
-        self.auth = Auth.from_settings(users, settings.api_tokens, settings.session_secret)
+        self.auth = Auth.from_settings(users, settings.api_tokens, settings.session_secret, settings.roles)
         self._runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._folding_task: asyncio.Task[None] | None = None

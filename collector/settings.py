@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     http: str = "127.0.0.1:8080"
     #: ``user:password`` pairs separated by commas; the operator login.
     users: str = ""
+    #: Roles of operator users as ``user:role`` pairs (admin, marketing, analyst, installer,
+    #: auditor), separated by commas; users not named are admins.
+    roles: str = ""
     #: Bearer tokens accepted by the REST API, separated by commas.
     api_tokens: str = ""
     #: Secret for session cookies; random per start when empty (sessions end on restart).

@@ -32,7 +32,15 @@ from collector.ingest.crash import crash_point
 from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
 from collector.settings import Settings
-from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError
+from collector.store import (
+    Batch,
+    BatchResult,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    Store,
+    StoreError,
+)
 from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
@@ -42,12 +50,7 @@ log = logging.getLogger(__name__)
 class BatchWriter(Protocol):
     """What commits a batch: a :class:`Store`, or a writer process in front of one."""
 
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult: ...
+    async def write_batch(self, batch: Batch) -> BatchResult: ...
 
 
 #: Ranges per ack message (the v1 model allows 4096).
@@ -333,7 +336,7 @@ class Ingest:
         delay = 0.2
         while True:
             try:
-                result = await self.writer.write_batch(messages, quarantined, statuses)
+                result = await self.writer.write_batch(Batch(messages, quarantined, statuses))
             except StoreError as exc:
                 # A failed ROLLBACK hides the error behind it (SQLite rolls back by itself on
                 # SQLITE_FULL, then "no transaction is active"): the cause is unknown, so wait.

@@ -33,6 +33,7 @@ import msgspec
 
 from collector.runtime import tune_gc
 from collector.store import (
+    Batch,
     BatchResult,
     QuarantinedMessage,
     SpooledMessage,
@@ -137,16 +138,12 @@ class WriterProcess:
             self._conn, self._proc = parent, proc
         log.info("store writer process %s started", proc.pid)
 
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
+        messages = batch.messages
         rows = [(m.row(), m.packed) for m in messages]
         # Both submitted at once, each to its own single thread: replies are read in the
         # order the requests were sent, and a send does not wait for the previous reply.
-        sent = self._sender.submit(self._send, (rows, quarantined, statuses))
+        sent = self._sender.submit(self._send, (rows, batch.quarantined, batch.statuses))
         result = await asyncio.wrap_future(self._receiver.submit(self._receive, sent))
         if self._on_commit is not None:
             self._on_commit(messages, result.inserted)
@@ -273,7 +270,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, f
             messages: list[SpooledMessage], quarantined: list[QuarantinedMessage], statuses: list[StatusChange]
         ) -> tuple[str, Any]:
             try:
-                return ("ok", await store.write_batch(messages, quarantined, statuses))
+                return ("ok", await store.write_batch(Batch(messages, quarantined, statuses)))
             except StoreError as exc:
                 return ("error", exc)
             except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here

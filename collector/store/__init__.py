@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collector.store.base import (
+    Batch,
     BatchResult,
     QuarantinedMessage,
     SpooledMessage,
@@ -26,6 +27,7 @@ def open_store(url: str) -> Store:
 
 
 __all__ = [
+    "Batch",
     "BatchResult",
     "QuarantinedMessage",
     "SpooledMessage",

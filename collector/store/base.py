@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from collector.store.rows import ReportRow
+from collector.store.rows import QuarantineRow, ReportRow
+from collector.store.sql import Database
 from protocol.codec import decode_stored, decode_unframed
+
+#: Quarantined payloads are kept up to this size (the row's ``size`` says if more was cut).
+QUARANTINE_KEEP_BYTES = 64 * 1024
 
 
 class StoreError(RuntimeError):
@@ -90,6 +94,13 @@ class QuarantinedMessage:
     detail: str
     payload: bytes
 
+    def row(self) -> QuarantineRow:
+        """The ``quarantine`` row: the payload kept up to QUARANTINE_KEEP_BYTES (its size says if more was cut)."""
+        return QuarantineRow(
+            self.received_at, self.topic, self.gateway_id, self.reason, self.detail, len(self.payload),
+            self.payload[:QUARANTINE_KEEP_BYTES],
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class StatusChange:
@@ -97,6 +108,27 @@ class StatusChange:
     state: str
     at: float
     agent_version: str | None = None
+
+
+@dataclass
+class Batch:
+    """What ingest hands a store to commit in ONE transaction: new messages (stored once each),
+    payloads refused for good (kept with their reason) and gateway status changes."""
+
+    messages: list[SpooledMessage]
+    quarantined: list[QuarantinedMessage] = field(default_factory=list)
+    statuses: list[StatusChange] = field(default_factory=list)
+
+
+@dataclass
+class ResultsSave:
+    """An evaluation's results for ``homes`` (each a dict: gateway_id, rule, kind, version,
+    window, state, score, sentence, evidence), and per-home summaries for ``home_profiles``."""
+
+    results: list[dict[str, Any]]
+    evaluated_at: float
+    homes: list[str]
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,6 +193,11 @@ class Store(Protocol):
 
     url: str
     @property
+    def db(self) -> Database:
+        """SQL written once for both backends, for the store's concerns (``store/sql.py``)."""
+        ...
+
+    @property
     def folds(self) -> FoldQueue:
         """The home-profile fold queue (``store/folding.py``)."""
         ...
@@ -175,12 +212,7 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
         """Store a batch in ONE transaction: raw rows, aggregates, quarantine, status.
 
         Duplicates (same gateway, epoch, seq) are skipped and reported, never counted
@@ -233,11 +265,8 @@ DayReader = Callable[[str, str, int, int, list[str] | None], list[tuple[str, int
 
 
 class InsightsStore(Protocol):
-    """Home-profile storage (``docs/profiles.md``): day rollups, CRM rows, results with history.
-
-    Kept apart from :class:`Store` until every backend has it (SQLite does:
-    ``collector.store.sqlite_insights``); :func:`insights` checks a store at run time.
-    """
+    """The home-profile facet of a store (``docs/profiles.md``): day rollups, CRM rows, results
+    with history. Every backend has it (``store/facets.py`` composes it once for both)."""
 
     async def fold_pending(self, limit: int = 500) -> int:
         """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""

@@ -9,37 +9,31 @@ month of ``window_end``; retention drops whole partitions.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from collector.store import queries as q
-from collector.store.base import (
-    BatchResult,
-    QuarantinedMessage,
-    SpooledMessage,
-    StatusChange,
-    StoreError,
-    gateway_dict,
-    rollup_table,
-)
+from collector.store.base import Batch, BatchResult, SpooledMessage, StoreError
+from collector.store.facets import Facets
 from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
 from collector.store.postgres_arrays import Column, column
+from collector.store.postgres_days import PostgresDayReader
+from collector.store.postgres_db import PostgresDatabase, store_error
 from collector.store.postgres_folds import KEYS, PostgresFolds, key_arrays
-from collector.store.postgres_insights import PostgresInsightsMixin
-from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, REPORTS, Table
+from collector.store.postgres_results import Conn, save_results
+from collector.store.rows import DAILY, EVENTS, FACTS, GATEWAY_CHANGES, HOURLY, QUARANTINE, REPORTS, Table
 
-QUARANTINE_KEEP_BYTES = 64 * 1024
+T = TypeVar("T")
 #: Lock id for migrations, so two collectors starting together do not both migrate.
 MIGRATION_LOCK = 0x6873_0001
-_TRANSIENT = ("40001", "40P01", "53100", "53200", "53300", "57P01", "57P03", "08000", "08003", "08006")
 
 
 def _arrays(rows: Sequence[tuple[Any, ...]], table: Table) -> list[Column]:
@@ -55,12 +49,10 @@ def _month_start(ts: int, shift: int = 0) -> int:
 
 
 def _error(exc: psycopg.Error) -> StoreError:
-    code = getattr(exc, "sqlstate", None) or ""
-    transient = isinstance(exc, psycopg.OperationalError) or code in _TRANSIENT
-    return StoreError(f"postgresql: {exc}".strip()[:500], transient=transient)
+    return store_error(exc)
 
 
-class PostgresStore(PostgresInsightsMixin):
+class PostgresStore(Facets):
     """The shared store; one connection pool per collector process."""
 
     #: Two transactions at once: one plans in this process while the server executes the
@@ -74,7 +66,12 @@ class PostgresStore(PostgresInsightsMixin):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
-        self.folds = PostgresFolds(self._tx, Folds())
+        super().__init__(
+            PostgresDatabase(self._pool),
+            PostgresFolds(self._tx, Folds()),
+            functools.partial(save_results, self._tx),
+            PostgresDayReader(url),
+        )
 
     async def open(self) -> None:
         try:
@@ -120,35 +117,33 @@ class PostgresStore(PostgresInsightsMixin):
                     pass  # rows for that month already sit in the default partition; they stay there
                 self._partitions.add(start)
 
+    async def _tx(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` in one transaction on a pooled connection; psycopg errors become StoreError."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(conn)
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
     async def close(self) -> None:
         await self._pool.close()
 
     # -- writes ------------------------------------------------------------------------
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                result = await self._apply(conn, messages, quarantined, statuses)
+                result = await self._apply(conn, batch)
         except psycopg.Error as exc:
             raise _error(exc) from exc
         except OverflowError as exc:
             # U64 on the wire, BIGINT here: a seq or a counter delta past 2**63 cannot be stored.
             # Refused for good, so ingest tries the batch record by record and quarantines it.
             raise StoreError(f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False) from exc
-        self.folds.state.committed(messages, result.inserted)  # committed: keep them for folding
+        self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
         return result
 
-    async def _apply(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def _apply(self, conn: psycopg.AsyncConnection[Any], batch: Batch) -> BatchResult:
+        messages, quarantined, statuses = batch.messages, batch.quarantined, batch.statuses
         result = BatchResult()
         inserted: set[tuple[str, int, int]] = set()
         if messages:
@@ -166,22 +161,7 @@ class PostgresStore(PostgresInsightsMixin):
             await self._apply_plan(conn, new)
         if quarantined:
             async with conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            x.received_at,
-                            x.topic,
-                            x.gateway_id,
-                            x.reason,
-                            x.detail,
-                            len(x.payload),
-                            x.payload[:QUARANTINE_KEEP_BYTES],
-                        )
-                        for x in quarantined
-                    ],
-                )
+                await cur.executemany(q.for_format(QUARANTINE.insert()), [x.row() for x in quarantined])
         result.quarantined = len(quarantined)
         if statuses:
             async with conn.cursor() as cur:
@@ -297,28 +277,6 @@ class PostgresStore(PostgresInsightsMixin):
         # queue row written here makes that happen exactly once (postgres_folds.py).
         await PostgresFolds.queue(conn, [m for m in new if m.kind == "report"])
 
-    # -- folding (store/folding.py) ----------------------------------------------------
-    @property
-    def keep_folds_in_memory(self) -> bool:
-        """Keep the reports this process commits for folding (off where another process folds)."""
-        return self.folds.state.keep_in_memory
-
-    @keep_folds_in_memory.setter
-    def keep_folds_in_memory(self, keep: bool) -> None:
-        self.folds.state.keep_in_memory = keep
-
-    def fold_later(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
-        """Keep the new reports of a batch a store writer process committed, for folding."""
-        self.folds.state.committed(messages, inserted)
-
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
-        return await self.folds.fold_pending(limit)
-
-    async def pending_folds(self) -> int:
-        """Reports stored and not yet folded (by any collector)."""
-        return await self.folds.pending()
-
     async def retain(
         self, now: float, raw_days: int = 35, facts_days: int = 90, hourly_days: int = 400
     ) -> dict[str, int]:
@@ -337,37 +295,3 @@ class PostgresStore(PostgresInsightsMixin):
         return deleted
 
     # -- reads -------------------------------------------------------------------------
-    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        try:
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(q.for_format(sql).encode(), params)
-                rows = await cur.fetchall()
-                await conn.rollback()
-                return rows
-        except psycopg.Error as exc:
-            raise _error(exc) from exc
-
-    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        return await self._rows(q.LIST_GATEWAYS, (limit, offset))
-
-    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
-        rows = await self._rows(q.GATEWAY, (gateway_id,))
-        return gateway_dict(rows[0]) if rows else None
-
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        return (await self._rows(q.HISTORY, (gateway_id, limit)))[::-1]
-
-    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
-        return await self._rows(q.ROLLUP.format(table=rollup_table(period)), (gateway_id, since))
-
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self._rows(q.QUARANTINE, (limit,))
-
-    async def counts(self) -> dict[str, int]:
-        row = (await self._rows(q.COUNTS))[0]
-        return q.counts_dict(tuple(row.values()))
-
-    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
-        sql = q.STORED_KEYS + (" WHERE kind = ?" if kind else "")
-        rows = await self._rows(sql, (kind,) if kind else ())
-        return [(str(r["gateway_id"]), int(r["epoch"]), int(r["seq"])) for r in rows]

@@ -1,37 +1,29 @@
-"""PostgreSQL side of profile results: current results with history, the homes list and the area view.
+"""Saving profile results on PostgreSQL: current results, history (appeared, changed, cleared), profiles.
 
-The base of :class:`collector.store.postgres_insights.PostgresInsightsMixin` (split only to keep
-modules small), with the same semantics as ``sqlite_results.py``; the tables are in migration
-``postgresql/010_insights.sql`` and ``docs/profiles.md``. Bulk writes pass columns as arrays
-(``unnest``), one statement per kind of change, however many homes an evaluation saves. Arrays
-go in binary format (``%b``): psycopg quotes text arrays in Python, 15 times slower for JSON.
+The diff is ``profiles/history.py``'s, as on SQLite; this is PostgreSQL's bulk idiom for
+writing it: columns as binary arrays (``unnest``, ``%b``: psycopg quotes text arrays in
+Python, 15 times slower for JSON), one statement per kind of change however many homes an
+evaluation saves. Saves are serialised across collectors (each diffs against what the
+previous one saved). Reads of the same tables are ``store/profiles.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from collector.profiles.history import diff_results
-from collector.store.base import StoreError
-from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
+from collector.store.base import ResultsSave
 
-if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
-T = TypeVar("T")
 Conn = psycopg.AsyncConnection[TupleRow]
+#: The store's runner: one transaction on a pooled connection.
+Run = Callable[[Callable[[Conn], Awaitable[Any]]], Awaitable[Any]]
 #: Saves are serialised across collectors (each diffs against what the previous one saved).
 RESULTS_LOCK = 0x6873_0002
-RESULT_KEYS = ("rule", "kind", "version", "window", "state", "score", "sentence", "evidence", "since",
-               "changed_at", "evaluated_at")  # fmt: skip
-HOME_KEYS = ("gateway_id", "subscriber_id", "area", "community", "wifi_score", "devices", "gb_per_day",
-             "online_hours", "evaluated_at")  # fmt: skip
-HISTORY_KEYS = ("rule", "change", "at", "version", "state", "score", "sentence")
 #: home_results columns a save writes from each result, and their arrays (see _apply_results)
 RESULT_COLUMNS = "gateway_id, rule, kind, version, time_window, state, score, sentence, evidence"
 RESULT_ARRAYS = ", ".join(
@@ -44,13 +36,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def pg_error(exc: psycopg.Error) -> StoreError:
-    """``exc`` as the store's error, transient or not (the rules of ``postgres.py``)."""
-    from collector.store.postgres import _error  # postgres.py imports this module
-
-    return _error(exc)
-
-
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -60,161 +45,20 @@ def _evidence(value: Any) -> str:
     return value if isinstance(value, str) else dumps(value)
 
 
-class PostgresResultsMixin:
-    """Results, history, the homes list and the area view for the PostgreSQL store."""
+async def save_results(tx: Run, saving: ResultsSave) -> dict[str, int]:
+    """Replace the current results of ``saving.homes``, keeping history; one transaction,
+    serialised with every other collector's saves (an advisory lock)."""
 
-    if TYPE_CHECKING:
-        _pool: AsyncConnectionPool[Conn]
+    async def apply(conn: Conn) -> dict[str, int]:
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (RESULTS_LOCK,))
+        return await _apply_results(conn, saving)
 
-    async def _tx(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run ``fn`` in one transaction on a pooled connection; psycopg errors become StoreError."""
-        try:
-            async with self._pool.connection() as conn, conn.transaction():
-                return await fn(conn)
-        except psycopg.Error as exc:
-            raise pg_error(exc) from exc
-
-    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async def q(conn: Conn) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(sql, params)).fetchall()
-
-        return await self._tx(q)
-
-    # -- results -----------------------------------------------------------------------
-    async def save_results(
-        self,
-        results: list[dict[str, Any]],
-        evaluated_at: float,
-        homes: list[str],
-        summaries: dict[str, dict[str, Any]] | None = None,
-    ) -> dict[str, int]:
-        """Replace the current results of ``homes`` with ``results``, keeping history.
-
-        A result that was not there ``appeared``; one whose state or rule version moved
-        ``changed``; one no longer there is ``cleared``. Other homes are untouched. Each
-        result is a dict: gateway_id, rule, kind, version, window, state, score, sentence,
-        evidence (a dict, or its compact JSON text). ``summaries`` (per home) refresh
-        ``home_profiles``.
-        """
-
-        async def tx(conn: Conn) -> dict[str, int]:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (RESULTS_LOCK,))
-            return await _apply_results(conn, results, evaluated_at, homes, summaries or {})
-
-        return await self._tx(tx)
-
-    async def home_results(self, gateway_id: str) -> list[dict[str, Any]]:
-        """The current results of one home, with their evidence."""
-        rows = await self._fetch(
-            "SELECT rule, kind, version, time_window, state, score, sentence, evidence, since, changed_at,"
-            " evaluated_at FROM home_results WHERE gateway_id = %s ORDER BY kind, rule",
-            (gateway_id,),
-        )
-        out = [dict(zip(RESULT_KEYS, r, strict=True)) for r in rows]
-        for o in out:
-            o["evidence"] = json.loads(o["evidence"])
-        return out
-
-    async def result_history(self, gateway_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        """A home's result changes, newest first."""
-        rows = await self._fetch(
-            "SELECT rule, change, at, version, state, score, sentence FROM result_history"
-            " WHERE gateway_id = %s ORDER BY at DESC, id DESC LIMIT %s",
-            (gateway_id, limit),
-        )
-        return [dict(zip(HISTORY_KEYS, r, strict=True)) for r in rows]
-
-    async def home_summary(self, gateway_id: str) -> dict[str, Any] | None:
-        """The home's last evaluation figures, or ``None`` if never evaluated."""
-        rows = await self._fetch(
-            "SELECT evaluated_at, summary FROM home_profiles WHERE gateway_id = %s", (gateway_id,)
-        )
-        return {"evaluated_at": rows[0][0], **json.loads(rows[0][1])} if rows else None
-
-    async def homes(
-        self,
-        label: str | None = None,
-        flag: str | None = None,
-        warning: str | None = None,
-        area: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> dict[str, Any]:
-        """Evaluated homes matching every filter given, with their result names; and the total."""
-        clause, args = segment_where(label, flag, warning, area, "%s")
-        base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
-
-        async def q(conn: Conn) -> dict[str, Any]:
-            total = int((await (await conn.execute("SELECT count(*)" + base, args)).fetchall())[0][0])
-            cur = await conn.execute(
-                "SELECT p.gateway_id, s.subscriber_id, s.area, s.community, p.wifi_score, p.devices, p.gb_per_day,"
-                " p.online_hours, p.evaluated_at" + base + " ORDER BY p.gateway_id LIMIT %s OFFSET %s",
-                (*args, limit, offset),
-            )
-            homes = [
-                {**dict(zip(HOME_KEYS, r, strict=True)), "label": [], "flag": [], "warning": []}
-                for r in await cur.fetchall()
-            ]
-            by_id = {h["gateway_id"]: h for h in homes}
-            if by_id:
-                cur = await conn.execute(
-                    "SELECT gateway_id, rule, kind FROM home_results WHERE gateway_id = ANY(%b::text[]) ORDER BY rule",
-                    (list(by_id),),
-                )
-                for g, rule, kind in await cur.fetchall():
-                    by_id[g][kind].append(rule)
-            return {"total": total, "homes": homes}
-
-        return await self._tx(q)
-
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
-        """Per area (or community): homes, result counts, Wi-Fi quality, competitor density.
-
-        Groups with fewer than ``min_group`` evaluated homes are left out (only counted), so
-        no single home can be singled out.
-        """
-        column = GROUP_LEVELS[level]
-
-        async def q(conn: Conn) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-            # avg() of an integer column is numeric (Decimal) on PostgreSQL: cast to float8
-            groups = await conn.execute(
-                f"SELECT {column}, count(*), avg(p.wifi_score), avg(p.competitor)::float8, avg(p.gb_per_day),"
-                " avg(p.devices)::float8 FROM subscribers s JOIN home_profiles p ON p.gateway_id = s.gateway_id"
-                f" WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
-            )
-            group_rows = await groups.fetchall()
-            counts = await conn.execute(AREA_COUNTS.format(column=column))
-            return group_rows, await counts.fetchall()
-
-        groups, count_rows = await self._tx(q)
-        return area_view(level, min_group, groups, count_rows)
-
-    async def area_names(self) -> dict[str, list[str]]:
-        """Every area and community named by the CRM import, sorted (for the pages' filter choices).
-
-        Names only, no counts: the homes list they filter is per home anyway, so no minimum
-        group applies (the area view's counts keep theirs).
-        """
-
-        async def q(conn: Conn) -> dict[str, list[str]]:
-            out: dict[str, list[str]] = {}
-            for level in ("area", "community"):
-                cur = await conn.execute(
-                    f"SELECT DISTINCT {level} FROM subscribers WHERE {level} IS NOT NULL ORDER BY {level}"
-                )
-                out[level] = [str(r[0]) for r in await cur.fetchall()]
-            return out
-
-        return await self._tx(q)
+    counts: dict[str, int] = await tx(apply)
+    return counts
 
 
-async def _apply_results(
-    conn: Conn,
-    results: list[dict[str, Any]],
-    at: float,
-    homes: list[str],
-    summaries: dict[str, dict[str, Any]],
-) -> dict[str, int]:
+async def _apply_results(conn: Conn, saving: ResultsSave) -> dict[str, int]:
+    results, at, homes, summaries = saving.results, saving.evaluated_at, saving.homes, saving.summaries
     current: dict[tuple[str, str], dict[str, Any]] = {}
     if homes:
         cur = await conn.execute(

@@ -152,7 +152,20 @@ class EventRow(NamedTuple):
     data: str
 
 
+class QuarantineRow(NamedTuple):
+    """A payload refused for good, with its reason (``quarantine``; the id is the table's own)."""
+
+    received_at: float
+    topic: str
+    gateway_id: str | None
+    reason: str
+    detail: str
+    size: int
+    payload: bytes
+
+
 REPORTS = Table("reports", ReportRow)
+QUARANTINE = Table("quarantine", QuarantineRow)
 FACTS = Table("gateway_facts", FactRow)
 HOURLY = Table("gateway_hourly", RollupRow)
 DAILY = Table("gateway_daily", RollupRow)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -20,30 +21,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from collector.store import queries as q
-from collector.store.base import (
-    BatchResult,
-    QuarantinedMessage,
-    SpooledMessage,
-    StatusChange,
-    StoreError,
-    gateway_dict,
-    rollup_table,
-)
+from collector.store.base import Batch, BatchResult, SpooledMessage, StoreError
+from collector.store.facets import Facets
 from collector.store.folding import Folds
 from collector.store.migrations import migrations
 from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
-from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, REPORTS
+from collector.store.rows import DAILY, EVENTS, FACTS, HOURLY, QUARANTINE, REPORTS
+from collector.store.sqlite_days import SqliteDayReader
+from collector.store.sqlite_db import SqliteDatabase
 from collector.store.sqlite_folds import SqliteFolds
-from collector.store.sqlite_insights import InsightsMixin
+from collector.store.sqlite_results import save_results
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-#: Quarantined payloads are kept up to this size (the reason says if more was cut).
-QUARANTINE_KEEP_BYTES = 64 * 1024
 #: How often the checkpoint thread copies committed WAL frames into the database file.
 CHECKPOINT_EVERY_S = 1.0
 #: The writer's page cache: the B-tree pages a batch touches (gateways, rollups, index
@@ -67,7 +61,7 @@ def _transient(exc: sqlite3.Error) -> bool:
     )
 
 
-class SqliteStore(InsightsMixin):
+class SqliteStore(Facets):
     """The embedded default store."""
 
     concurrent_writes = 1  # one writer per file
@@ -82,7 +76,12 @@ class SqliteStore(InsightsMixin):
         self._turns: int | None = None  # the writers' lock file (see _write)
         self._stop_checkpoints = threading.Event()
         self._checkpoints: threading.Thread | None = None
-        self.folds = SqliteFolds(self._write, self._read, Folds())
+        super().__init__(
+            SqliteDatabase(self._write, self._read),
+            SqliteFolds(self._write, self._read, Folds()),
+            functools.partial(save_results, self._write),
+            SqliteDayReader(self.path),
+        )
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -203,23 +202,18 @@ class SqliteStore(InsightsMixin):
         self._readers.shutdown(wait=True)
 
     # -- writes ------------------------------------------------------------------------
-    async def write_batch(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    async def write_batch(self, batch: Batch) -> BatchResult:
         def tx(db: sqlite3.Connection) -> BatchResult:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    result = self._apply(db, messages, quarantined, statuses)
+                    result = self._apply(db, batch)
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                         db.execute("ROLLBACK")
                     raise
-                self.folds.state.committed(messages, result.inserted)  # committed: keep them for folding
+                self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
                 return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
@@ -228,13 +222,8 @@ class SqliteStore(InsightsMixin):
 
         return await self._write(tx)
 
-    def _apply(
-        self,
-        db: sqlite3.Connection,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
+    def _apply(self, db: sqlite3.Connection, batch: Batch) -> BatchResult:
+        messages, quarantined, statuses = batch.messages, batch.quarantined, batch.statuses
         result = BatchResult()
         # One writer holds the database, so "which keys exist" cannot change between this
         # lookup and the insert; one lookup + executemany beats row-by-row inserts.
@@ -251,22 +240,7 @@ class SqliteStore(InsightsMixin):
         db.executemany(REPORTS.insert(), [m.row() for m in new])
         if new:
             self._apply_plan(db, new)
-        db.executemany(
-            "INSERT INTO quarantine (received_at, topic, gateway_id, reason, detail, size, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    q.received_at,
-                    q.topic,
-                    q.gateway_id,
-                    q.reason,
-                    q.detail,
-                    len(q.payload),
-                    q.payload[:QUARANTINE_KEEP_BYTES],
-                )
-                for q in quarantined
-            ],
-        )
+        db.executemany(QUARANTINE.insert(), [x.row() for x in quarantined])
         result.quarantined = len(quarantined)
         for s in statuses:
             db.execute(
@@ -356,60 +330,3 @@ class SqliteStore(InsightsMixin):
             return deleted
 
         return await self._write(tx)
-
-    # -- folding (store/folding.py) ----------------------------------------------------
-    @property
-    def keep_folds_in_memory(self) -> bool:
-        """Keep the reports this process commits for folding (off where another process folds)."""
-        return self.folds.state.keep_in_memory
-
-    @keep_folds_in_memory.setter
-    def keep_folds_in_memory(self, keep: bool) -> None:
-        self.folds.state.keep_in_memory = keep
-
-    def fold_later(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
-        """Keep the new reports of a batch a store writer process committed, for folding."""
-        self.folds.state.committed(messages, inserted)
-
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
-        return await self.folds.fold_pending(limit)
-
-    async def pending_folds(self) -> int:
-        """Reports stored and not yet folded."""
-        return await self.folds.pending()
-
-    # -- reads -------------------------------------------------------------------------
-    async def list_gateways(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
-        return await self._read(lambda db: [dict(r) for r in db.execute(q.LIST_GATEWAYS, (limit, offset))])
-
-    async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
-        def one(db: sqlite3.Connection) -> dict[str, Any] | None:
-            row = db.execute(q.GATEWAY, (gateway_id,)).fetchone()
-            return None if row is None else gateway_dict(dict(row))
-
-        return await self._read(one)
-
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        return await self._read(
-            lambda db: [dict(r) for r in db.execute(q.HISTORY, (gateway_id, limit))][::-1]
-        )
-
-    async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
-        table = rollup_table(period)
-        sql = q.ROLLUP.format(table=table)
-        return await self._read(lambda db: [dict(r) for r in db.execute(sql, (gateway_id, since))])
-
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self._read(lambda db: [dict(r) for r in db.execute(q.QUARANTINE, (limit,))])
-
-    async def counts(self) -> dict[str, int]:
-        return await self._read(lambda db: q.counts_dict(db.execute(q.COUNTS).fetchone()))
-
-    async def stored_keys(self, kind: str | None = None) -> list[tuple[str, int, int]]:
-        def q(db: sqlite3.Connection) -> list[tuple[str, int, int]]:
-            sql = "SELECT gateway_id, epoch, seq FROM reports"
-            rows = db.execute(sql + " WHERE kind = ?", (kind,)) if kind else db.execute(sql)
-            return [(str(g), int(e), int(s)) for g, e, s in rows]
-
-        return await self._read(q)

@@ -1,23 +1,24 @@
-"""SQLite side of profile results: current results with history, the homes list and the area view.
+"""Saving profile results on SQLite: current results, history (appeared, changed, cleared), profiles.
 
-The base of :class:`collector.store.sqlite_insights.InsightsMixin` (split only to keep modules
-small); the tables are in migration ``010_insights.sql`` and ``docs/profiles.md``.
+The diff is ``profiles/history.py``'s; this is SQLite's bulk idiom for writing it
+(``executemany`` on the writer thread). Reads of the same tables are ``store/profiles.py``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from collector.profiles.history import diff_results
-from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
+from collector.store.base import ResultsSave, StoreError
+from collector.store.profiles import CHUNK, chunks
+from collector.store.sql import in_list
+from collector.store.sqlite_db import transient
 
-T = TypeVar("T")
-_CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
-
-
+#: The store's writer-thread runner.
+Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -26,173 +27,26 @@ def dumps(value: Any) -> str:
     return _encode(value)
 
 
-def chunks(items: list[str], size: int = _CHUNK) -> Iterable[list[str]]:
-    """``items`` in slices short enough for an ``IN (...)`` list."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+async def save_results(write: Run, saving: ResultsSave) -> dict[str, int]:
+    """Replace the current results of ``saving.homes``, keeping history, in one transaction
+    of the writer thread (which serialises it with every other write to the file)."""
 
-
-def marks(n: int) -> str:
-    """``?,?,...`` for ``n`` parameters."""
-    return ",".join("?" * n)
-
-
-class ResultsMixin:
-    """Results, history, the homes list and the area view for the SQLite store."""
-
-    if TYPE_CHECKING:
-
-        async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-        async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-    # -- results -----------------------------------------------------------------------
-    async def save_results(
-        self,
-        results: list[dict[str, Any]],
-        evaluated_at: float,
-        homes: list[str],
-        summaries: dict[str, dict[str, Any]] | None = None,
-    ) -> dict[str, int]:
-        """Replace the current results of ``homes`` with ``results``, keeping history.
-
-        A result that was not there ``appeared``; one whose state or rule version moved
-        ``changed``; one no longer there is ``cleared``. Other homes are untouched. Each
-        result is a dict: gateway_id, rule, kind, version, window, state, score, sentence,
-        evidence (a dict, or its compact JSON text). ``summaries`` (per home) refresh
-        ``home_profiles``.
-        """
-
-        def tx(db: sqlite3.Connection) -> dict[str, int]:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                counts = _apply_results(db, results, evaluated_at, homes, summaries or {})
-                db.execute("COMMIT")
-                return counts
-            except BaseException:
+    def tx(db: sqlite3.Connection) -> dict[str, int]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            counts = _apply_results(db, saving)
+            db.execute("COMMIT")
+            return counts
+        except BaseException:
+            if db.in_transaction:
                 db.execute("ROLLBACK")
-                raise
+            raise
 
-        return await self._write(tx)
-
-    async def home_results(self, gateway_id: str) -> list[dict[str, Any]]:
-        """The current results of one home, with their evidence."""
-
-        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT rule, kind, version, time_window, state, score, sentence, evidence, since, changed_at,"
-                " evaluated_at FROM home_results WHERE gateway_id = ? ORDER BY kind, rule",
-                (gateway_id,),
-            ).fetchall()
-            keys = ("rule", "kind", "version", "window", "state", "score", "sentence", "evidence", "since",
-                    "changed_at", "evaluated_at")  # fmt: skip
-            out = [dict(zip(keys, r, strict=True)) for r in rows]
-            for o in out:
-                o["evidence"] = json.loads(o["evidence"])
-            return out
-
-        return await self._read(q)
-
-    async def result_history(self, gateway_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        """A home's result changes, newest first."""
-
-        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
-                "SELECT rule, change, at, version, state, score, sentence FROM result_history"
-                " WHERE gateway_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-                (gateway_id, limit),
-            ).fetchall()
-            keys = ("rule", "change", "at", "version", "state", "score", "sentence")
-            return [dict(zip(keys, r, strict=True)) for r in rows]
-
-        return await self._read(q)
-
-    async def home_summary(self, gateway_id: str) -> dict[str, Any] | None:
-        """The home's last evaluation figures, or ``None`` if never evaluated."""
-
-        def q(db: sqlite3.Connection) -> dict[str, Any] | None:
-            row = db.execute(
-                "SELECT evaluated_at, summary FROM home_profiles WHERE gateway_id = ?", (gateway_id,)
-            ).fetchone()
-            return None if row is None else {"evaluated_at": row[0], **json.loads(row[1])}
-
-        return await self._read(q)
-
-    async def homes(
-        self,
-        label: str | None = None,
-        flag: str | None = None,
-        warning: str | None = None,
-        area: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> dict[str, Any]:
-        """Evaluated homes matching every filter given, with their result names; and the total."""
-
-        clause, args = segment_where(label, flag, warning, area)
-        base = " FROM home_profiles p LEFT JOIN subscribers s ON s.gateway_id = p.gateway_id" + clause
-
-        def q(db: sqlite3.Connection) -> dict[str, Any]:
-            total = int(db.execute("SELECT count(*)" + base, args).fetchone()[0])
-            rows = db.execute(
-                "SELECT p.gateway_id, s.subscriber_id, s.area, s.community, p.wifi_score, p.devices, p.gb_per_day,"
-                " p.online_hours, p.evaluated_at" + base + " ORDER BY p.gateway_id LIMIT ? OFFSET ?",
-                (*args, limit, offset),
-            ).fetchall()
-            keys = ("gateway_id", "subscriber_id", "area", "community", "wifi_score", "devices", "gb_per_day",
-                    "online_hours", "evaluated_at")  # fmt: skip
-            homes = [
-                {**dict(zip(keys, r, strict=True)), "label": [], "flag": [], "warning": []} for r in rows
-            ]
-            by_id = {h["gateway_id"]: h for h in homes}
-            for ids in chunks(list(by_id)):
-                for g, rule, kind in db.execute(
-                    f"SELECT gateway_id, rule, kind FROM home_results WHERE gateway_id IN ({marks(len(ids))})"
-                    " ORDER BY rule",
-                    ids,
-                ):
-                    by_id[g][kind].append(rule)
-            return {"total": total, "homes": homes}
-
-        return await self._read(q)
-
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
-        """Per area (or community): homes, result counts, Wi-Fi quality, competitor density.
-
-        Groups with fewer than ``min_group`` evaluated homes are left out (only counted), so
-        no single home can be singled out.
-        """
-        column = GROUP_LEVELS[level]
-
-        def q(db: sqlite3.Connection) -> dict[str, Any]:
-            groups = db.execute(
-                f"SELECT {column}, count(*), avg(p.wifi_score), avg(p.competitor), avg(p.gb_per_day),"
-                " avg(p.devices) FROM subscribers s JOIN home_profiles p ON p.gateway_id = s.gateway_id"
-                f" WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
-            ).fetchall()
-            return area_view(level, min_group, groups, db.execute(AREA_COUNTS.format(column=column)).fetchall())
-
-        return await self._read(q)
-
-    async def area_names(self) -> dict[str, list[str]]:
-        """Every area and community named by the CRM import, sorted (for the pages' filter choices).
-
-        Names only, no counts: the homes list they filter is per home anyway, so no minimum
-        group applies (the area view's counts keep theirs).
-        """
-
-        def q(db: sqlite3.Connection) -> dict[str, list[str]]:
-            return {
-                level: [
-                    str(r[0])
-                    for r in db.execute(
-                        f"SELECT DISTINCT {level} FROM subscribers WHERE {level} IS NOT NULL ORDER BY {level}"
-                    )
-                ]
-                for level in ("area", "community")
-            }
-
-        return await self._read(q)
+    try:
+        saved: dict[str, int] = await write(tx)
+    except sqlite3.Error as exc:
+        raise StoreError(f"sqlite: {exc}", transient=transient(exc)) from exc
+    return saved
 
 
 def _profile_row(gateway_id: str, at: float, s: dict[str, Any]) -> tuple[Any, ...]:
@@ -200,15 +54,10 @@ def _profile_row(gateway_id: str, at: float, s: dict[str, Any]) -> tuple[Any, ..
     return (gateway_id, at, *figures, int(bool(s.get("competitor"))), dumps(s))
 
 
-def _apply_results(
-    db: sqlite3.Connection,
-    results: list[dict[str, Any]],
-    at: float,
-    homes: list[str],
-    summaries: dict[str, dict[str, Any]],
-) -> dict[str, int]:
+def _apply_results(db: sqlite3.Connection, saving: ResultsSave) -> dict[str, int]:
+    results, at, homes, summaries = saving.results, saving.evaluated_at, saving.homes, saving.summaries
     current: dict[tuple[str, str], dict[str, Any]] = {}
-    if len(homes) > 20 * _CHUNK:
+    if len(homes) > 20 * CHUNK:
         wanted = set(homes)
         rows: Iterable[Any] = (
             r for r in db.execute("SELECT gateway_id, rule, state, version, sentence, score FROM home_results")
@@ -220,7 +69,7 @@ def _apply_results(
             for ids in chunks(homes)
             for r in db.execute(
                 "SELECT gateway_id, rule, state, version, sentence, score FROM home_results"
-                f" WHERE gateway_id IN ({marks(len(ids))})",
+                f" WHERE gateway_id IN {in_list(ids)}",
                 ids,
             )
         ]

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from collector.web.access import ROLE, ROLES, Permission, allowed, request_permission
+
 COOKIE = "homescope_session"
+log = logging.getLogger(__name__)
 USER: web.RequestKey[str] = web.RequestKey("user", str)
 SESSION_S = 12 * 3600
 OPEN_PATHS = ("/login", "/healthz", "/static/")
@@ -27,17 +31,29 @@ class Auth:
     users: dict[str, str]
     tokens: frozenset[str]
     secret: bytes
+    #: Role of each user (``collector.web.access.ROLES``); users not named are admins.
+    roles: dict[str, str] = field(default_factory=dict)
+    #: Role of bearer-token clients.
+    token_role: str = "admin"
 
     @classmethod
-    def from_settings(cls, users: str, tokens: str, secret: str) -> Auth:
+    def from_settings(cls, users: str, tokens: str, secret: str, roles: str = "") -> Auth:
         pairs = [u.split(":", 1) for u in users.split(",") if u.strip()]
         if any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
             raise ValueError("users must be user:password pairs separated by commas")
+        named = [r.split(":", 1) for r in roles.split(",") if r.strip()]
+        if any(len(r) != 2 or r[1].strip() not in ROLES for r in named):
+            raise ValueError(f"roles must be user:role pairs separated by commas, roles one of {sorted(ROLES)}")
         return cls(
             users={p[0].strip(): p[1] for p in pairs},
             tokens=frozenset(t.strip() for t in tokens.split(",") if t.strip()),
             secret=secret.encode() if secret else secrets.token_bytes(32),
+            roles={r[0].strip(): r[1].strip() for r in named},
         )
+
+    def role_of(self, user: str) -> str:
+        """The role a signed-in user (or ``api`` for a bearer token) acts in."""
+        return self.token_role if user == "api" else self.roles.get(user, "admin")
 
     def check_password(self, user: str, password: str) -> bool:
         expected = self.users.get(user)
@@ -78,7 +94,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def middleware(auth: Auth) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(OPEN_PATHS):
+        if request.path.startswith("/static/"):
+            return await handler(request)
+        permission = request_permission(request)
+        if permission is None:
+            # a route that declares nothing is a bug, and stays closed
+            log.error("route %s declares no permission; refused", request.path)
+            return web.json_response({"error": "route declares no permission"}, status=500)
+        if permission is Permission.PUBLIC:
             return await handler(request)
         user = auth.request_user(request)
         if user is None:
@@ -87,7 +110,11 @@ def middleware(auth: Auth) -> Middleware:
                     {"error": "authentication required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
                 )
             raise web.HTTPFound(f"/login?next={request.path_qs}")
+        role = auth.role_of(user)
+        if not allowed(role, permission):
+            return web.json_response({"error": f"role {role} lacks {permission.value}"}, status=403)
         request[USER] = user
+        request[ROLE] = role
         return await handler(request)
 
     return check

@@ -23,6 +23,7 @@ from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
 from collector.store.base import InsightsStore, StoreError, drain_folds, insights
 from collector.web import home_pages
+from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.routes import STORE
 
@@ -124,12 +125,14 @@ def rules_data(config: ProfilesConfig) -> list[dict[str, Any]]:
 
 # -- the API -----------------------------------------------------------------------------------
 @routes.get("/api/v1/homes")
+@requires(Permission.HOMES_READ)
 async def api_homes(request: web.Request) -> web.Response:
     """Evaluated homes, filtered by label, flag, warning and area (or community)."""
     return web.json_response(await homes_data(request))
 
 
 @routes.get("/api/v1/homes/{gateway_id}")
+@requires(Permission.HOMES_READ)
 async def api_home(request: web.Request) -> web.Response:
     """One home: its CRM row, profile per window, current results with evidence, and history."""
     gid = request.match_info["gateway_id"]
@@ -140,6 +143,7 @@ async def api_home(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/areas")
+@requires(Permission.FLEET_READ)
 async def api_areas(request: web.Request) -> web.Response:
     """Per area (or ``level=community``): homes, result counts, Wi-Fi and competitor density.
 
@@ -149,6 +153,7 @@ async def api_areas(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/rules")
+@requires(Permission.HOMES_READ)
 async def api_rules(request: web.Request) -> web.Response:
     """Every registered rule with its kind, version, window and thresholds."""
     return web.json_response({"rules": rules_data(request.app[CONFIG])})
@@ -189,6 +194,7 @@ async def _area_names(store: InsightsStore) -> tuple[list[str], list[str]]:
 
 
 @routes.get("/homes")
+@requires(Permission.HOMES_READ)
 async def homes_page(request: web.Request) -> web.Response:
     """The homes list with its filters, result badges and a chart of result counts."""
     found = await homes_data(request, default_limit=50)
@@ -203,6 +209,7 @@ async def homes_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/homes/{gateway_id}")
+@requires(Permission.HOMES_READ)
 async def home_page(request: web.Request) -> web.Response:
     """One home's profile, results with evidence and pictures, terminals and history."""
     gid = request.match_info["gateway_id"]
@@ -216,12 +223,14 @@ async def home_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/areas")
+@requires(Permission.FLEET_READ)
 async def areas_page(request: web.Request) -> web.Response:
     """The area view; small groups are suppressed as in ``/api/v1/areas``."""
     return _page(home_pages.areas_page(await areas_data(request), request[USER]))
 
 
 @routes.get("/api/v1/openapi.json")
+@requires(Permission.FLEET_READ)
 async def api_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3 document of the home-profile API."""
     return web.json_response(openapi_document(sorted(rules())))

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from collector.store import Store
 from collector.web import pages
+from collector.web.access import Permission, requires
 from collector.web.auth import COOKIE, SESSION_S, USER, Auth
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -27,6 +28,7 @@ def _safe_next(value: str) -> str:
 
 
 @routes.get("/healthz")
+@requires(Permission.PUBLIC)
 async def healthz(request: web.Request) -> web.Response:
     health = request.app[HEALTH]
     state: dict[str, Any] = health() if callable(health) else {"status": "ok"}
@@ -34,11 +36,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/login")
+@requires(Permission.PUBLIC)
 async def login_form(request: web.Request) -> web.Response:
     return _html(pages.login_page(_safe_next(request.query.get("next", "/"))))
 
 
 @routes.post("/login")
+@requires(Permission.PUBLIC)
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     user, password = str(form.get("user", "")), str(form.get("password", ""))
@@ -56,6 +60,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 @routes.post("/logout")
+@requires(Permission.PUBLIC)
 async def logout(request: web.Request) -> web.Response:
     response = web.HTTPFound("/login")
     response.del_cookie(COOKIE)
@@ -63,12 +68,14 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/")
+@requires(Permission.FLEET_READ)
 async def gateways_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return _html(pages.gateways_page(await store.list_gateways(), await store.counts(), request[USER]))
 
 
 @routes.get("/gateways/{gateway_id}")
+@requires(Permission.FLEET_READ)
 async def gateway_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     gid = request.match_info["gateway_id"]
@@ -79,6 +86,7 @@ async def gateway_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/quarantine")
+@requires(Permission.QUARANTINE_READ)
 async def quarantine_page(request: web.Request) -> web.Response:
     return _html(pages.quarantine_page(await request.app[STORE].quarantine(200), request[USER]))
 
@@ -91,6 +99,7 @@ def _int(request: web.Request, name: str, default: int, top: int) -> int:
 
 
 @routes.get("/api/v1/gateways")
+@requires(Permission.FLEET_READ)
 async def api_gateways(request: web.Request) -> web.Response:
     store = request.app[STORE]
     limit = _int(request, "limit", 1000, 10000)
@@ -101,6 +110,7 @@ async def api_gateways(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/gateways/{gateway_id}")
+@requires(Permission.FLEET_READ)
 async def api_gateway(request: web.Request) -> web.Response:
     store = request.app[STORE]
     gid = request.match_info["gateway_id"]
@@ -112,6 +122,7 @@ async def api_gateway(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/quarantine")
+@requires(Permission.QUARANTINE_READ)
 async def api_quarantine(request: web.Request) -> web.Response:
     return web.json_response(
         {"quarantine": await request.app[STORE].quarantine(_int(request, "limit", 100, 10000))}

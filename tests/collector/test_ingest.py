@@ -9,7 +9,7 @@ import pytest
 
 from collector.ingest import Incoming, Ingest, ack_ranges, classify, triage
 from collector.settings import Settings
-from collector.store import BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, StoreError
+from collector.store import Batch, BatchResult, QuarantinedMessage, SpooledMessage, StatusChange, StoreError
 from protocol.codec import decode, encode
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report, status
@@ -97,7 +97,8 @@ class FakeStore:
         self.reject: set[int] = set()  # seqs refused for good
         self.calls = 0
 
-    async def write_batch(self, messages: list, quarantined: list, statuses: list) -> BatchResult:  # type: ignore[type-arg]
+    async def write_batch(self, batch: Batch) -> BatchResult:
+        messages, quarantined = batch.messages, batch.quarantined
         self.calls += 1
         if self.transient_failures:
             self.transient_failures -= 1
@@ -235,10 +236,10 @@ async def test_an_idle_writer_gets_a_quarter_batch_and_a_busy_one_full_batches()
             super().__init__()
             self.sizes: list[int] = []
 
-        async def write_batch(self, messages: list, quarantined: list, statuses: list) -> BatchResult:  # type: ignore[type-arg]
-            self.sizes.append(len(messages))
+        async def write_batch(self, batch: Batch) -> BatchResult:
+            self.sizes.append(len(batch.messages))
             await asyncio.sleep(0.05)  # busy while the next batch arrives
-            return await super().write_batch(messages, quarantined, statuses)
+            return await super().write_batch(batch)
 
     store = SlowStore()
     settings = Settings(mqtt="mqtt://127.0.0.1:1", max_clock_skew_s=300, batch_max=40, batch_wait_ms=20)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from collector.app import create_app
 from collector.ingest import Incoming, classify
-from collector.store import SpooledMessage, Store, open_store
+from collector.store import Batch, SpooledMessage, Store, open_store
 from collector.web.auth import Auth
 from protocol.codec import encode
 from protocol.topics import topic_for
@@ -38,7 +38,7 @@ async def filled_store(tmp_path: Path) -> AsyncIterator[Store]:
         )
         assert isinstance(out, SpooledMessage)
         messages.append(out)
-    await store.write_batch(messages, [], [])
+    await store.write_batch(Batch(messages, [], []))
     yield store
     await store.close()
 

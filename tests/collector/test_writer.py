@@ -13,7 +13,7 @@ import pytest
 from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, _may_join, local_store
 from collector.service import Service
 from collector.settings import Settings
-from collector.store import StoreError, open_store
+from collector.store import Batch, StoreError, open_store
 from collector.store.base import insights
 from collector.store.plan import plan_batch
 from emulator.fleet import Fleet
@@ -31,8 +31,8 @@ async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: 
     try:
         assert writer.pid is not None and writer.pid != os.getpid()
         batch = reports("gw-child", 6)
-        first = await writer.write_batch(batch, [], [])
-        again = await writer.write_batch(batch[3:], [], [])
+        first = await writer.write_batch(Batch(batch, [], []))
+        again = await writer.write_batch(Batch(batch[3:], [], []))
         assert len(first.inserted) == 6 and not first.duplicates
         assert not again.inserted and len(again.duplicates) == 3
         # rows, facts and the latest state were written by the child, from the frames alone
@@ -41,7 +41,7 @@ async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: 
         assert len(await store.history("gw-child")) == 6
         # the child folds its share of the gateways while idle, this process the other share
         more = [r for gid in ("gw-child-a", "gw-child-b", "gw-child-c", "gw-child-d") for r in reports(gid, 3)]
-        await writer.write_batch(more, [], [])
+        await writer.write_batch(Batch(more, [], []))
         ours = 0
         deadline = time.monotonic() + 30
         while await insights(store).pending_folds() and time.monotonic() < deadline:
@@ -62,15 +62,15 @@ async def test_a_dead_child_fails_one_call_as_transient_and_the_next_starts_anot
     writer = WriterProcess(url)
     await writer.start()
     try:
-        await writer.write_batch(reports("gw-dead", 2), [], [])
+        await writer.write_batch(Batch(reports("gw-dead", 2), [], []))
         first_pid = writer.pid
         assert first_pid is not None
         os.kill(first_pid, signal.SIGKILL)
         with pytest.raises(StoreError) as failed:
-            await writer.write_batch(reports("gw-dead", 4), [], [])
+            await writer.write_batch(Batch(reports("gw-dead", 4), [], []))
         assert failed.value.transient and "exited" in str(failed.value)
         # the retry (what Ingest does) reaches a new child; what was stored before is a duplicate
-        result = await writer.write_batch(reports("gw-dead", 4), [], [])
+        result = await writer.write_batch(Batch(reports("gw-dead", 4), [], []))
         assert writer.pid not in (None, first_pid)
         assert len(result.duplicates) == 2 and len(result.inserted) == 2
     finally:
@@ -86,14 +86,14 @@ async def test_batches_handed_over_together_commit_in_order_and_fail_together(tm
         # the second is sent while the first commits; the child takes them in order, so the
         # second (half of it the first's) finds those as duplicates, never the other way round
         first, second = await asyncio.gather(
-            writer.write_batch(batch[:6], [], []), writer.write_batch(batch[2:], [], [])
+            writer.write_batch(Batch(batch[:6], [], [])), writer.write_batch(Batch(batch[2:], [], []))
         )
         assert len(first.inserted) == 6 and not first.duplicates
         assert len(second.inserted) == 2 and len(second.duplicates) == 4
         # a child killed with two batches handed over: both fail as transient, neither hangs
         os.kill(writer.pid or 0, signal.SIGSTOP)
         calls = [
-            asyncio.create_task(writer.write_batch(reports("gw-pipe2", n), [], [])) for n in (3, 5)
+            asyncio.create_task(writer.write_batch(Batch(reports("gw-pipe2", n), [], []))) for n in (3, 5)
         ]
         await asyncio.sleep(0.5)
         assert not any(c.done() for c in calls)
@@ -102,7 +102,7 @@ async def test_batches_handed_over_together_commit_in_order_and_fail_together(tm
             with pytest.raises(StoreError) as failed:
                 await asyncio.wait_for(call, 30)
             assert failed.value.transient
-        again = await writer.write_batch(reports("gw-pipe2", 5), [], [])
+        again = await writer.write_batch(Batch(reports("gw-pipe2", 5), [], []))
         assert len(again.inserted) == 5  # neither was committed
     finally:
         await writer.close()
@@ -115,17 +115,17 @@ async def test_postgresql_batches_commit_two_at_once_yet_each_gateway_in_order(p
     await writer.start()
     try:
         homes = [reports(f"gw-two-{i}", 6) for i in range(8)]
-        await writer.write_batch([home[0] for home in homes], [], [])  # the gateway rows exist
+        await writer.write_batch(Batch([home[0] for home in homes], [], []))  # the gateway rows exist
         filler = [m for j in range(400) for m in reports(f"gw-fill-{j}", 1)]  # keeps the first one busy
         other = [m for j in range(50) for m in reports(f"gw-other-{j}", 1)]
         first = [m for home in homes for m in home[1:3]] + filler
         second = [m for home in homes for m in home[3:]]  # the same gateways, later windows: waits
         resent = [home[2] for home in homes]  # keys of the first batch: waits, finds them stored
         a, b, c, d = await asyncio.gather(
-            writer.write_batch(first, [], []),
-            writer.write_batch(other, [], []),  # other gateways: commits beside the first
-            writer.write_batch(second, [], []),
-            writer.write_batch(resent, [], []),
+            writer.write_batch(Batch(first, [], [])),
+            writer.write_batch(Batch(other, [], [])),  # other gateways: commits beside the first
+            writer.write_batch(Batch(second, [], [])),
+            writer.write_batch(Batch(resent, [], [])),
         )
         assert (len(a.inserted), len(b.inserted), len(c.inserted)) == (416, 50, 24)
         assert (len(d.inserted), len(d.duplicates)) == (0, 8)
@@ -236,9 +236,9 @@ async def test_a_hung_child_is_killed_after_the_reply_timeout_and_replaced(
         assert hung is not None
         os.kill(hung, signal.SIGSTOP)  # alive, holding its pipe, answering nothing
         with pytest.raises(StoreError) as failed:
-            await writer.write_batch(reports("gw-hung", 2), [], [])
+            await writer.write_batch(Batch(reports("gw-hung", 2), [], []))
         assert failed.value.transient and "no reply" in str(failed.value)
-        result = await writer.write_batch(reports("gw-hung", 2), [], [])
+        result = await writer.write_batch(Batch(reports("gw-hung", 2), [], []))
         assert len(result.inserted) == 2 and writer.pid not in (None, hung)
         with pytest.raises(ProcessLookupError):
             os.kill(hung, 0)  # killed and reaped, not left behind

@@ -16,7 +16,7 @@ from collector.cli import main
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate, evaluate_changed, evidence_text, parse_day
 from collector.profiles.rollup import split_day
-from collector.store import SpooledMessage, open_store
+from collector.store import Batch, SpooledMessage, open_store
 from collector.store.base import InsightsStore, drain_folds, insights
 from emulator.home import VirtualHome
 from emulator.truth import fleet_specs
@@ -61,8 +61,8 @@ async def test_each_new_report_is_folded_once(store: Any) -> None:
                        home.report_body(900, start + 900 * (k + 1)), b"x")
         for k in range(4)
     ]  # fmt: skip
-    await store.write_batch(messages[:3], [], [])
-    await store.write_batch(messages, [], [])  # three duplicates and one new report
+    await store.write_batch(Batch(messages[:3], [], []))
+    await store.write_batch(Batch(messages, [], []))  # three duplicates and one new report
     assert await drain_folds(insights(store)) == 4
     assert await insights(store).fold_pending() == 0
     ((gid, day, data),) = await insights(store).home_days(MONDAY, detail=True)

@@ -11,7 +11,15 @@ import psycopg
 import pytest
 
 from collector.ingest import Incoming, classify
-from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store, StoreError, open_store
+from collector.store import (
+    Batch,
+    QuarantinedMessage,
+    SpooledMessage,
+    StatusChange,
+    Store,
+    StoreError,
+    open_store,
+)
 from protocol.codec import encode
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report
@@ -25,9 +33,9 @@ def spooled(gw: str = "gw-s1", seq: int = 1, window_end: int = 1_700_000_100, **
 
 
 async def test_batch_stores_once_and_reports_duplicates(store: Store) -> None:
-    first = await store.write_batch([spooled(seq=1), spooled(seq=2)], [], [])
+    first = await store.write_batch(Batch([spooled(seq=1), spooled(seq=2)], [], []))
     assert len(first.inserted) == 2 and not first.duplicates
-    again = await store.write_batch([spooled(seq=2), spooled(seq=3), spooled(seq=3)], [], [])
+    again = await store.write_batch(Batch([spooled(seq=2), spooled(seq=3), spooled(seq=3)], [], []))
     assert again.inserted == [("gw-s1", 7, 3)]
     assert again.duplicates == [("gw-s1", 7, 2), ("gw-s1", 7, 3)]
     assert sorted(await store.stored_keys()) == [("gw-s1", 7, 1), ("gw-s1", 7, 2), ("gw-s1", 7, 3)]
@@ -36,9 +44,9 @@ async def test_batch_stores_once_and_reports_duplicates(store: Store) -> None:
 
 
 async def test_latest_state_and_rates_ignore_late_reports(store: Store) -> None:
-    await store.write_batch([spooled(seq=1, window_end=1_700_000_100)], [], [])
-    await store.write_batch([spooled(seq=3, window_end=1_700_001_900)], [], [])
-    await store.write_batch([spooled(seq=2, window_end=1_700_001_000)], [], [])  # arrives late
+    await store.write_batch(Batch([spooled(seq=1, window_end=1_700_000_100)], [], []))
+    await store.write_batch(Batch([spooled(seq=3, window_end=1_700_001_900)], [], []))
+    await store.write_batch(Batch([spooled(seq=2, window_end=1_700_001_000)], [], []))  # arrives late
     gw = await store.gateway("gw-s1")
     assert gw is not None and gw["last_window_end"] == 1_700_001_900
     # bytes_received grows 50,000 per seq: seq 1 -> 3 over 1,800 s
@@ -53,7 +61,7 @@ async def test_events_quarantine_and_status(store: Store) -> None:
     bad = QuarantinedMessage(
         time.time(), "homescope/v1/gw-s1/report", "gw-s1", "truncated", "ends early", b"x" * 100_000
     )
-    result = await store.write_batch([ev], [bad], [StatusChange("gw-s1", "online", time.time(), "0.1.0")])
+    result = await store.write_batch(Batch([ev], [bad], [StatusChange("gw-s1", "online", time.time(), "0.1.0")]))
     assert result.quarantined == 1 and len(result.inserted) == 1
     counts = await store.counts()
     assert counts == {"gateways": 1, "reports": 0, "event_batches": 1, "quarantined": 1}
@@ -65,16 +73,16 @@ async def test_events_quarantine_and_status(store: Store) -> None:
 
 async def test_an_older_status_does_not_override_a_newer_one(store: Store) -> None:
     now = time.time()
-    await store.write_batch([], [], [StatusChange("gw-s2", "offline", now)])
-    await store.write_batch([], [], [StatusChange("gw-s2", "online", now - 10)])
+    await store.write_batch(Batch([], [], [StatusChange("gw-s2", "offline", now)]))
+    await store.write_batch(Batch([], [], [StatusChange("gw-s2", "online", now - 10)]))
     gw = await store.gateway("gw-s2")
     assert gw is not None and gw["status"] == "offline"
 
 
 async def test_list_gateways_joins_latest_facts(store: Store) -> None:
-    await store.write_batch(
+    await store.write_batch(Batch(
         [spooled("gw-a", 1), spooled("gw-b", 1), spooled("gw-b", 2, window_end=1_700_001_000)], [], []
-    )
+    ))
     rows = {g["gateway_id"]: g for g in await store.list_gateways()}
     assert set(rows) == {"gw-a", "gw-b"}
     assert rows["gw-b"]["cpu_pct"] == 12.5 and rows["gw-b"]["stations"] == 1
@@ -87,7 +95,7 @@ async def test_rollups_are_incremental_and_exact_when_windows_arrive_late(store:
     ends = [base + 900 * i for i in range(1, 9)]  # two hours of windows
     order = [0, 1, 4, 5, 2, 3, 6, 7]  # the second half-hour of each hour arrives late
     for i in order:
-        await store.write_batch([spooled(seq=i + 1, window_end=ends[i])], [], [])
+        await store.write_batch(Batch([spooled(seq=i + 1, window_end=ends[i])], [], []))
     hourly = await store.rollups("gw-s1", "hour", base)
     assert [h["windows"] for h in hourly] == [3, 4, 1]
     assert sum(h["cpu_n"] for h in hourly) == 8 and sum(h["cpu_sum"] for h in hourly) == 8 * 12.5
@@ -99,7 +107,7 @@ async def test_rollups_are_incremental_and_exact_when_windows_arrive_late(store:
 
 async def test_retention_deletes_only_what_is_past_its_time(store: Store) -> None:
     old = spooled(seq=1, window_end=1_600_000_000)
-    await store.write_batch([old, spooled(seq=2, window_end=1_700_000_000)], [], [])
+    await store.write_batch(Batch([old, spooled(seq=2, window_end=1_700_000_000)], [], []))
     now = old.received_at + 40 * 86400  # both raw rows are 40 days old, facts differ by window time
     deleted = await store.retain(now, raw_days=35, facts_days=90, hourly_days=400)
     assert deleted["reports"] == 1
@@ -109,16 +117,16 @@ async def test_retention_deletes_only_what_is_past_its_time(store: Store) -> Non
     gw = await store.gateway("gw-s1")
     assert gw is not None and gw["latest"]["system"]["cpu_usage_pct"] == 12.5
     newer = spooled(seq=3, window_end=1_700_000_900)
-    await store.write_batch([newer], [], [])
+    await store.write_batch(Batch([newer], [], []))
     deleted = await store.retain(newer.received_at + 40 * 86400, raw_days=35, facts_days=90, hourly_days=400)
     assert deleted["reports"] == 1 and await store.stored_keys() == [("gw-s1", 7, 3)]
 
 
 async def test_the_latest_report_is_the_newest_window_s(store: Store) -> None:
-    await store.write_batch([spooled(seq=1, window_end=1_700_000_100, apps=[])], [], [])
+    await store.write_batch(Batch([spooled(seq=1, window_end=1_700_000_100, apps=[])], [], []))
     first = await store.gateway("gw-s1")
-    await store.write_batch([spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0})], [], [])
-    await store.write_batch([spooled(seq=3, window_end=1_700_000_500)], [], [])  # late: not the latest
+    await store.write_batch(Batch([spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0})], [], []))
+    await store.write_batch(Batch([spooled(seq=3, window_end=1_700_000_500)], [], []))  # late: not the latest
     gw = await store.gateway("gw-s1")
     assert first is not None and first["latest"]["system"]["cpu_usage_pct"] == 12.5
     assert gw is not None and gw["latest"]["system"] == {"cpu_usage_pct": 80.0}
@@ -147,7 +155,7 @@ def _as_before_latest_reference(url: str) -> None:
 
 
 async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays(store: Store) -> None:
-    await store.write_batch(
+    await store.write_batch(Batch(
         [
             spooled(seq=1, window_end=1_700_000_100),
             spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0}),
@@ -155,7 +163,7 @@ async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays
         ],
         [],
         [],
-    )
+    ))
     _as_before_latest_reference(store.url)  # then a second store opens the file and migrates
     reopened = open_store(store.url)
     await reopened.open()
@@ -164,7 +172,7 @@ async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays
         gone = await reopened.gateway("gw-gone")
         assert kept is not None and kept["latest"]["system"] == {"cpu_usage_pct": 80.0}
         assert gone is not None and gone["latest"]["system"] == {"cpu_usage_pct": 40.0}  # its copy stays
-        await reopened.write_batch([spooled("gw-gone", seq=2, window_end=1_700_001_000)], [], [])
+        await reopened.write_batch(Batch([spooled("gw-gone", seq=2, window_end=1_700_001_000)], [], []))
         gone = await reopened.gateway("gw-gone")
         assert gone is not None and gone["latest"]["system"]["cpu_usage_pct"] == 12.5
     finally:
@@ -178,7 +186,7 @@ async def test_a_large_incompressible_report_is_stored_and_read_back(store: Stor
     ]
     big = spooled(seq=1, stations=stations)
     assert len(big.payload) > 10_000
-    await store.write_batch([big], [], [])
+    await store.write_batch(Batch([big], [], []))
     gw = await store.gateway("gw-s1")
     assert gw is not None and [s["hostname"] for s in gw["latest"]["stations"]] == [s["hostname"] for s in stations]
 
@@ -187,10 +195,10 @@ async def test_a_value_past_64_bit_columns_is_refused_for_good(store: Store) -> 
     # U64 on the wire, 64-bit signed in SQL: refused for good (ingest then quarantines the record),
     # never a retry that would stall ingest
     wan = {"name": "wan", "role": "wan", "up": True, "bytes_sent": 0}
-    await store.write_batch([spooled(seq=1, interfaces=[{**wan, "bytes_received": 1}])], [], [])
+    await store.write_batch(Batch([spooled(seq=1, interfaces=[{**wan, "bytes_received": 1}])], [], []))
     jump = spooled(seq=2, window_end=1_700_001_000, interfaces=[{**wan, "bytes_received": 2**64 - 1}])
     for refused in (jump, spooled("gw-new", seq=2**63)):
         with pytest.raises(StoreError) as failed:
-            await store.write_batch([refused, spooled("gw-beside", seq=1)], [], [])
+            await store.write_batch(Batch([refused, spooled("gw-beside", seq=1)], [], []))
         assert not failed.value.transient and "64-bit" in str(failed.value)
     assert await store.stored_keys() == [("gw-s1", 7, 1)]  # nothing of the refused batches

@@ -11,7 +11,7 @@ import pytest
 
 from agent.runner import report_frame
 from collector.ingest import Incoming, classify
-from collector.store import SpooledMessage, folding, open_store
+from collector.store import Batch, SpooledMessage, folding, open_store
 from collector.store.base import drain_folds, insights
 from collector.store.sqlite import SqliteStore
 from emulator.home import VirtualHome
@@ -42,8 +42,8 @@ async def test_reports_are_folded_after_commit_and_duplicates_never(tmp_path: Pa
     await store.open()
     try:
         batch = reports("fold-a", 6)
-        await store.write_batch(batch[:4], [], [])
-        await store.write_batch(batch, [], [])  # four duplicates, two new
+        await store.write_batch(Batch(batch[:4], [], []))
+        await store.write_batch(Batch(batch, [], []))  # four duplicates, two new
         assert await store.pending_folds() == 6
         assert await folded_windows(store) == {}  # not yet: folding follows the ingest
         assert await drain_folds(store, chunk=4) == 6
@@ -58,14 +58,14 @@ async def test_a_queue_left_by_a_dead_collector_is_folded_from_the_raw_reports(t
     url = f"sqlite:///{tmp_path}/f.db"
     first = open_store(url)
     await first.open()
-    await first.write_batch(reports("fold-b", 5), [], [])
+    await first.write_batch(Batch(reports("fold-b", 5), [], []))
     assert await insights(first).fold_pending(limit=2) == 2
     await first.close()  # three committed reports never folded in this process
 
     second = SqliteStore(url)
     await second.open()
     try:
-        await second.write_batch(reports("fold-b", 2, first_seq=6), [], [])  # new work meanwhile
+        await second.write_batch(Batch(reports("fold-b", 2, first_seq=6), [], []))  # new work meanwhile
         assert await drain_folds(second, chunk=2) == 5
         assert await folded_windows(second) == {"fold-b": 7}
     finally:
@@ -80,8 +80,8 @@ async def test_a_backlog_past_memory_is_read_back_from_the_table(
     await store.open()
     try:
         for gid in ("fold-c", "fold-d", "fold-e"):
-            await store.write_batch(reports(gid, 2), [], [])  # 6 > 3: bodies dropped from memory
-        await store.write_batch(reports("fold-f", 1), [], [])
+            await store.write_batch(Batch(reports(gid, 2), [], []))  # 6 > 3: bodies dropped from memory
+        await store.write_batch(Batch(reports("fold-f", 1), [], []))
         assert await drain_folds(store, chunk=2) == 7
         assert await folded_windows(store) == {"fold-c": 2, "fold-d": 2, "fold-e": 2, "fold-f": 1}
     finally:
@@ -93,7 +93,7 @@ async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_noth
     store = SqliteStore(f"sqlite:///{path}")
     await store.open()
     try:
-        await store.write_batch(reports("fold-g", 3), [], [])
+        await store.write_batch(Batch(reports("fold-g", 3), [], []))
         # another process holds the write lock past the store's busy timeout (5 s): the fold
         # fails, and its reports stay queued
         other = sqlite3.connect(path, timeout=0.1)
@@ -115,7 +115,7 @@ async def test_two_processes_on_one_file_fold_each_report_once(tmp_path: Path) -
     url = f"sqlite:///{tmp_path}/f.db"
     writer = SqliteStore(url)
     await writer.open()
-    await writer.write_batch(reports("fold-h", 12), [], [])
+    await writer.write_batch(Batch(reports("fold-h", 12), [], []))
     await writer.close()  # twelve reports left queued
     a, b = SqliteStore(url), SqliteStore(url)
     await a.open()

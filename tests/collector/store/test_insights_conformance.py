@@ -18,7 +18,7 @@ from collector.crm import parse_subscribers
 from collector.ingest import Incoming, classify
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate, evaluate_changed
-from collector.store import SpooledMessage, Store, folding, open_store
+from collector.store import Batch, SpooledMessage, Store, folding, open_store
 from collector.store.base import drain_folds, insights
 from emulator.clock import SimClock
 from emulator.home import VirtualHome
@@ -47,8 +47,8 @@ async def opened(url: str) -> Any:
 async def test_reports_are_folded_once_after_the_commit_and_duplicates_never(store: Store) -> None:
     s = insights(store)
     batch = reports("conf-a", 6)
-    await store.write_batch(batch[:4], [], [])
-    await store.write_batch(batch + batch[4:], [], [])  # four duplicates, two new (one twice)
+    await store.write_batch(Batch(batch[:4], [], []))
+    await store.write_batch(Batch(batch + batch[4:], [], []))  # four duplicates, two new (one twice)
     assert await s.pending_folds() == 6
     assert await folded_windows(store) == {}  # not yet: folding follows the ingest
     assert await drain_folds(s, chunk=4) == 6
@@ -63,12 +63,12 @@ async def test_reports_are_folded_once_after_the_commit_and_duplicates_never(sto
 
 async def test_a_queue_left_by_a_closed_store_is_folded_from_the_raw_reports(store: Store) -> None:
     first = await opened(store.url)
-    await first.write_batch(reports("conf-b", 5), [], [])
+    await first.write_batch(Batch(reports("conf-b", 5), [], []))
     assert await insights(first).fold_pending(limit=2) == 2
     await first.close()  # three committed reports never folded by that store
     second = await opened(store.url)
     try:
-        await second.write_batch(reports("conf-b", 2, first_seq=6), [], [])  # new work meanwhile
+        await second.write_batch(Batch(reports("conf-b", 2, first_seq=6), [], []))  # new work meanwhile
         assert await drain_folds(insights(second), chunk=2) == 5
         assert await folded_windows(second) == {"conf-b": 7}
     finally:
@@ -82,8 +82,8 @@ async def test_stores_on_one_database_fold_each_report_once_even_into_one_day(st
     try:
         batch = reports("conf-c", 24)
         for i in range(0, 24, 4):
-            await (a if i % 8 else b).write_batch(batch[i : i + 4], [], [])
-        await a.write_batch(reports("conf-d", 6), [], [])
+            await (a if i % 8 else b).write_batch(Batch(batch[i : i + 4], [], []))
+        await a.write_batch(Batch(reports("conf-d", 6), [], []))
         counts = await asyncio.gather(*(drain_folds(insights(x), chunk=3) for x in (a, b, c)))
         assert sum(counts) >= 30
         assert await folded_windows(store) == {"conf-c": 24, "conf-d": 6}
@@ -95,7 +95,7 @@ async def test_stores_on_one_database_fold_each_report_once_even_into_one_day(st
 
 async def test_a_queue_read_back_by_two_stores_at_once_is_folded_once(store: Store) -> None:
     writer = await opened(store.url)
-    await writer.write_batch(reports("conf-e", 12), [], [])
+    await writer.write_batch(Batch(reports("conf-e", 12), [], []))
     await writer.close()  # twelve reports left queued, in no one's memory
     a, b = await opened(store.url), await opened(store.url)
     try:
@@ -120,7 +120,7 @@ async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_noth
             raise RuntimeError("the fold dies half-way")
         return real(day, parts, sparse)
 
-    await store.write_batch(reports("conf-f", 3), [], [])
+    await store.write_batch(Batch(reports("conf-f", 3), [], []))
     monkeypatch.setattr(folding, "add_window", failing)
     with pytest.raises(RuntimeError, match="half-way"):
         await insights(store).fold_pending()
@@ -134,7 +134,7 @@ async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_noth
 
 async def test_a_report_deleted_by_retention_before_its_fold_leaves_the_queue(store: Store) -> None:
     writer = await opened(store.url)
-    await writer.write_batch(reports("conf-g", 3), [], [])
+    await writer.write_batch(Batch(reports("conf-g", 3), [], []))
     await writer.close()
     reopened = await opened(store.url)  # nothing in memory: the queue is read back
     try:
@@ -395,7 +395,7 @@ async def evaluate_fleet(store: Any) -> dict[str, Any]:
     messages, crm = fleet()
     await s.upsert_subscribers(crm, imported_at=1.0)
     for i in range(0, len(messages), 64):
-        await store.write_batch(messages[i : i + 64], [], [])
+        await store.write_batch(Batch(messages[i : i + 64], [], []))
         await s.fold_pending(40)
     await drain_folds(s)
     report = await evaluate(s, CONFIG, as_of=CLOCK.end, workers=1)

@@ -17,8 +17,8 @@ import pytest
 from collector.cli import main
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate
-from collector.store.base import StoreError, drain_folds, insights
-from collector.store.postgres_insights import PostgresDayReader
+from collector.store.base import Batch, StoreError, drain_folds, insights
+from collector.store.postgres_days import PostgresDayReader
 from tests.collector.profiles.builders import MONDAY, as_of, week
 from tests.collector.profiles.stores import open_profile_store, put_days
 from tests.collector.profiles.test_evaluate import gamer
@@ -74,7 +74,7 @@ async def test_a_claim_never_waits_for_rows_another_folder_holds(postgres_url: s
     store = await open_profile_store(postgres_url)
     try:
         s = insights(store)
-        await store.write_batch(reports("pg-lock", 4), [], [])
+        await store.write_batch(Batch(reports("pg-lock", 4), [], []))
         async with await psycopg.AsyncConnection.connect(postgres_url) as other:
             # another folder has claimed all four and not committed yet
             await other.execute("SELECT * FROM home_fold_queue FOR UPDATE")
@@ -111,7 +111,7 @@ def test_the_commands_work_on_postgresql(
         store = await open_profile_store(postgres_url)
         try:
             await put_days(store, "gw-a", gamer(week()))
-            await store.write_batch(reports("gw-b", 3), [], [])  # queued: the command folds it first
+            await store.write_batch(Batch(reports("gw-b", 3), [], []))  # queued: the command folds it first
         finally:
             await store.close()
 
@@ -149,7 +149,7 @@ def test_a_reader_failure_survives_the_trip_back_from_a_worker_process(postgres_
 async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_transient(postgres_url: str) -> None:
     """Raw rows are copied in after a lookup: a key committed in between by another
     collector rolls the batch back as transient, and the retry finds it stored."""
-    from collector.store import open_store
+    from collector.store import Batch, open_store
 
     store = open_store(postgres_url)
     await store.open()
@@ -159,7 +159,7 @@ async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_tr
         try:
             # the other collector's transaction holds the second report, not committed yet
             await other.execute("INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row())
-            ours = asyncio.create_task(store.write_batch(batch, [], []))
+            ours = asyncio.create_task(store.write_batch(Batch(batch, [], [])))
             await asyncio.sleep(1.0)
             assert not ours.done()  # the copy waits on the other's uncommitted key
             await other.commit()
@@ -168,7 +168,7 @@ async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_tr
             assert failed.value.transient and "another collector" in str(failed.value)
         finally:
             await other.close()
-        retry = await store.write_batch(batch, [], [])
+        retry = await store.write_batch(Batch(batch, [], []))
         assert len(retry.inserted) == 2 and retry.duplicates == [(batch[1].gateway_id, batch[1].epoch, batch[1].seq)]
         gateway = await store.gateway("gw-race")
         assert gateway is not None and gateway["reports"] == 2  # the rolled-back attempt counted nothing
