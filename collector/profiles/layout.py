@@ -103,6 +103,12 @@ def blocks(categories: tuple[str, ...] = CATEGORIES, declared: tuple[tuple[str, 
 BLOCKS = blocks()
 _AT = {b.name: b.start for b in BLOCKS}
 
+
+def at(block: str) -> int:
+    """The first position of a declared block (``at("radio")``)."""
+    return _AT[block]
+
+
 # scalar sums
 N, ONLINE_S, OFFLINE_S, BYTES_DOWN, BYTES_UP, ENGAGED, SCANS = range(_AT["scalars"], _AT["scalars"] + 7)
 WS = _AT["wifi_sums"]

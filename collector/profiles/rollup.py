@@ -24,7 +24,9 @@ configuration. Fractional figures are stored as fixed-point integers, so sums ar
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypedDict
+
+import msgspec
 
 from collector.profiles import layout
 from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
@@ -48,6 +50,86 @@ ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LO
 )
 #: Keys kept in ``home_days.detail``: evaluations, which run over every home, never parse them.
 DETAIL_KEYS = ("sx", "apps", "hb")
+
+
+# What _window reads of a report body, and nothing else (the fold decodes only this). Values are Any: the body
+# was validated on arrival, this only skips what the fold never reads.
+# tests/collector/store/test_fold.py checks that every key _window reads is declared here (a key
+# missing here would silently fold as absent). A new field: declare it here and read it in _window.
+class _Station(TypedDict, total=False):
+    mac: Any
+    hostname: Any
+    vendor: Any
+    medium: Any
+    signal_dbm: Any
+    tx_rate_kbps: Any
+    packets_sent: Any
+    retransmissions: Any
+    delay_ms: Any
+    loss_pct: Any
+    reachable_kbps: Any
+
+
+class _App(TypedDict, total=False):
+    station: Any
+    category: Any
+    bytes_down: Any
+    bytes_up: Any
+    active_minutes: Any
+    top_apps: Any
+
+
+class _Radio(TypedDict, total=False):
+    band: Any
+    interference_pct: Any
+    utilization_pct: Any
+
+
+class _Quality(TypedDict, total=False):
+    target: Any
+    delay_ms: Any
+    delay_max_ms: Any
+    jitter_ms: Any
+    loss_pct: Any
+    bandwidth_kbps: Any
+
+
+class _Neighbour(TypedDict, total=False):
+    operator: Any
+    ssid: Any
+    signal_dbm: Any
+
+
+class _Wan(TypedDict, total=False):
+    online_s: Any
+    offline_s: Any
+    plan_down_kbps: Any
+
+
+class WindowBody(TypedDict, total=False):
+    wan: _Wan | None
+    stations: list[_Station] | None
+    apps: list[_App] | None
+    radios: list[_Radio] | None
+    quality: list[_Quality] | None
+    neighbours: list[_Neighbour] | None
+    topology: list[msgspec.Raw] | None  # only counted
+
+
+class _Report(TypedDict):
+    body: WindowBody
+
+
+_decode_report = msgspec.msgpack.Decoder(_Report).decode
+
+
+def decode_window_body(packed: bytes) -> dict[str, Any]:
+    """The fields :func:`window_parts` reads of a validated report, from its unframed msgpack.
+
+    Raises ``msgspec.DecodeError`` on anything that does not decode.
+    """
+    return _decode_report(packed)["body"]  # type: ignore[return-value]  # a TypedDict is a dict
+
 
 
 def _clamp(value: float) -> float:

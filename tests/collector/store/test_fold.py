@@ -6,8 +6,8 @@ import typing
 from typing import Any
 
 from collector.profiles.merge import fold_into
-from collector.profiles.rollup import fold_window, window_contribution
-from collector.store.folding import FOLD_BODY_TYPE, fold_body
+from collector.profiles.rollup import WindowBody, fold_window, window_contribution
+from collector.store.folding import fold_body
 from tests.collector.profiles.test_rollup import START, body
 from tests.collector.store.test_folding import reports
 
@@ -55,7 +55,7 @@ def test_the_fold_decode_declares_every_field_the_fold_reads() -> None:
     seen: set[str] = set()
     for b in (body(), *(m.body for m in reports("fold-decl", 3))):
         fold_window({}, _Reads(b, seen), START, START + 900)
-    assert seen - _declared(FOLD_BODY_TYPE) == set()
+    assert seen - _declared(WindowBody) == set()
 
 
 def test_the_fold_decode_folds_what_the_whole_body_folds() -> None:
