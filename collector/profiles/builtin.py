@@ -250,6 +250,7 @@ def churn_risk(p: Profile, t: dict[str, Any]) -> Finding | None:
             {"factor": "contract", "grade": 1.0, "weight": t["weight_contract"], "value": left,
              "detail": f"contract ends in {left} days"}
         )  # fmt: skip
+    factors += _crm_factors(p, t)
     score = round(sum(f["grade"] * float(f["weight"]) for f in factors), 2)
     if score < float(t["min_score"]):
         return None
@@ -262,6 +263,31 @@ def churn_risk(p: Profile, t: dict[str, Any]) -> Finding | None:
         score=score,
         factors=factors,
     )
+
+
+def _crm_factors(p: Profile, t: dict[str, Any]) -> list[dict[str, Any]]:
+    """Churn factors from the CRM's optional columns (absent columns add nothing)."""
+    out: list[dict[str, Any]] = []
+    plan = p.plan
+    if plan.tenure_months is not None and plan.tenure_months < float(t["tenure_short_months"]):
+        # new subscribers leave most: grade 1 at 0 months, 0 at tenure_short_months
+        grade = _clamp(1 - plan.tenure_months / float(t["tenure_short_months"]))
+        out.append(
+            {"factor": "tenure", "grade": grade, "weight": t["weight_tenure"], "value": plan.tenure_months,
+             "detail": f"subscriber for {plan.tenure_months:.0f} months"}
+        )  # fmt: skip
+    if plan.complaints:
+        grade = _clamp(plan.complaints / float(t["complaints_full"]))
+        out.append(
+            {"factor": "complaints", "grade": grade, "weight": t["weight_complaints"], "value": plan.complaints,
+             "detail": f"{plan.complaints:.0f} complaint{'' if plan.complaints == 1 else 's'} in 90 days"}
+        )  # fmt: skip
+    if plan.arrears:
+        out.append(
+            {"factor": "arrears", "grade": 1.0, "weight": t["weight_arrears"], "value": plan.arrears,
+             "detail": f"{plan.arrears:.0f} overdue"}
+        )  # fmt: skip
+    return out
 
 
 @rule("inactive", kind="warning")

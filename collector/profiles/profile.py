@@ -113,6 +113,10 @@ class Plan:
     days_to_contract_end: int | None = None
     area: str | None = None
     community: str | None = None
+    #: Optional CRM figures churn uses: months since joining, complaints in 90 days, amount overdue.
+    tenure_months: float | None = None
+    complaints: float | None = None
+    arrears: float | None = None
 
 
 @dataclass(slots=True)
@@ -207,6 +211,9 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
             days_to_contract_end=days_left,
             area=subscriber.get("area"),
             community=subscriber.get("community"),
+            tenure_months=subscriber.get("tenure_months"),
+            complaints=subscriber.get("complaints"),
+            arrears=subscriber.get("arrears"),
         )
     if reported_kbps:
         return Plan(source="report", down_mbps=reported_kbps / 1000)

@@ -286,6 +286,22 @@ def test_churn_risk_scores_its_factors() -> None:
                             "detail": "offline 18 h at a stretch"}  # fmt: skip
 
 
+def test_crm_tenure_complaints_and_arrears_are_churn_factors_with_their_weights() -> None:
+    days = ordinary(week())
+    assert "churn_risk" not in evaluate(days, CRM | {"contract_end": "2027-01-01", "tenure_months": 30.0})
+    # alone they stay under the line (0.075 + 0.2 + 0.15); with the contract ending they cross it
+    crm = {"tenure_months": 3.0, "complaints": 4.0, "arrears": 25.0}
+    assert "churn_risk" not in evaluate(days, CRM | crm | {"contract_end": "2027-01-01"})
+    r = evaluate(days, CRM | crm)["churn_risk"]
+    assert r.factors[1:] == [
+        {"factor": "tenure", "grade": 0.75, "weight": 0.1, "value": 3.0, "detail": "subscriber for 3 months"},
+        {"factor": "complaints", "grade": 1.0, "weight": 0.2, "value": 4.0, "detail": "4 complaints in 90 days"},
+        {"factor": "arrears", "grade": 1.0, "weight": 0.15, "value": 25.0, "detail": "25 overdue"},
+    ]
+    assert (r.state, r.score) == ("medium", 0.53)
+    assert r.sentence.endswith("contract ends in 21 days; subscriber for 3 months; 4 complaints in 90 days; 25 overdue")
+
+
 def test_a_competitor_alone_is_not_churn() -> None:
     days = ordinary(week())
     for d in days:
