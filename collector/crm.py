@@ -12,6 +12,9 @@ A CSV with a header row (columns in any order; names are case-insensitive):
 | ``contract_end`` | no | ``YYYY-MM-DD`` |
 | ``area`` | no | area (micro-region) for the area view |
 | ``community`` | no | community / building within the area |
+| ``tenure_months`` | no | months since the subscriber joined (>= 0); short tenure raises churn risk |
+| ``complaints`` | no | complaints or trouble tickets in the last 90 days (>= 0) |
+| ``arrears`` | no | amount overdue, in the operator's currency (>= 0) |
 
 Bad rows are reported with their line number (the header is line 1) and skipped; good
 rows are kept. A gateway listed twice keeps its last row (reported as a warning).
@@ -29,7 +32,9 @@ from typing import Any
 from protocol.topics import is_valid_gateway_id
 
 REQUIRED = ("gateway_id", "subscriber_id", "plan_down_mbps")
-OPTIONAL = ("plan_up_mbps", "price", "contract_end", "area", "community")
+OPTIONAL = (
+    "plan_up_mbps", "price", "contract_end", "area", "community", "tenure_months", "complaints", "arrears",
+)  # fmt: skip
 COLUMNS = REQUIRED + OPTIONAL
 MAX_TEXT = 128
 
@@ -82,6 +87,9 @@ def _row(raw: dict[str, str]) -> dict[str, Any]:
         "contract_end": end or None,
         "area": values["area"] or None,
         "community": values["community"] or None,
+        "tenure_months": _number(values["tenure_months"], "tenure_months"),
+        "complaints": _number(values["complaints"], "complaints"),
+        "arrears": _number(values["arrears"], "arrears"),
     }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 CATEGORIES: tuple[str, ...] = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
     "operator", "reading", "music", "work", "cloud", "web", "other",
-    # appended (each has a block of its own at the end of the collector's home-day vector)
+    # appended: devices' own traffic (cloud heartbeats of plugs, cameras, speakers, TVs) and
+    # the systems' (OS updates, telemetry, connectivity checks); never people's use
     "iot", "background",
 )  # fmt: skip
 #: The category unknown names count as.

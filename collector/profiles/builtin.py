@@ -50,22 +50,31 @@ def reader(p: Profile, t: dict[str, Any]) -> Finding | None:
 
 @rule("video_lover", kind="label")
 def video_lover(p: Profile, t: dict[str, Any]) -> Finding | None:
-    """Watches hours of video a day; the state says short, long or both."""
+    """Watches hours of video a day, live streams included; the state says short, long or both."""
     prefs = p.preferences
     long, short = prefs.hours_per_day.get("video", 0.0), prefs.hours_per_day.get("short_video", 0.0)
-    hours = long + short
-    longs, shorts = prefs.daily_minutes.get("video", []), prefs.daily_minutes.get("short_video", [])
-    daily = [a + b for a, b in zip(longs or [0.0] * len(shorts), shorts or [0.0] * len(longs), strict=True)]
+    live = prefs.live_viewing_hours_per_day
+    hours = long + short + live
+    # per day: the live category's minutes in the share that was viewing, not broadcasting
+    live_total = prefs.hours_per_day.get("live_streaming", 0.0)
+    viewing = live / live_total if live_total else 0.0
+    series = [
+        prefs.daily_minutes.get("video", []),
+        prefs.daily_minutes.get("short_video", []),
+        [m * viewing for m in prefs.daily_minutes.get("live_streaming", [])],
+    ]
+    width = max((len(s) for s in series), default=0)
+    daily = [sum(s[i] if i < len(s) else 0.0 for s in series) for i in range(width)]
     on, days = _days_on(daily, float(t["min_day_minutes"]))
     if hours < float(t["min_hours_per_day"]) or not _enough_days(on, days, float(t["min_days_share"])):
         return None
     share = short / hours
     style = "short" if share >= t["style_share"] else "long" if share <= 1 - t["style_share"] else "both"
     return Finding(
-        {"hours_per_day": round(hours, 2), "long_hours": long, "short_hours": short, "short_share": round(share, 3),
-         "days_on": on, "days": days},
-        f"{hours:.1f} h/day of video ({long:.1f} h long, {short:.1f} h short) on {on} of {days} days;"
-        f" style {style}",
+        {"hours_per_day": round(hours, 2), "long_hours": long, "short_hours": short, "live_hours": round(live, 2),
+         "short_share": round(share, 3), "days_on": on, "days": days},
+        f"{hours:.1f} h/day of video ({long:.1f} h long, {short:.1f} h short{f', {live:.1f} h live' if live else ''})"
+        f" on {on} of {days} days; style {style}",
         state=style,
     )  # fmt: skip
 
@@ -241,6 +250,7 @@ def churn_risk(p: Profile, t: dict[str, Any]) -> Finding | None:
             {"factor": "contract", "grade": 1.0, "weight": t["weight_contract"], "value": left,
              "detail": f"contract ends in {left} days"}
         )  # fmt: skip
+    factors += _crm_factors(p, t)
     score = round(sum(f["grade"] * float(f["weight"]) for f in factors), 2)
     if score < float(t["min_score"]):
         return None
@@ -255,21 +265,56 @@ def churn_risk(p: Profile, t: dict[str, Any]) -> Finding | None:
     )
 
 
+def _crm_factors(p: Profile, t: dict[str, Any]) -> list[dict[str, Any]]:
+    """Churn factors from the CRM's optional columns (absent columns add nothing)."""
+    out: list[dict[str, Any]] = []
+    plan = p.plan
+    if plan.tenure_months is not None and plan.tenure_months < float(t["tenure_short_months"]):
+        # new subscribers leave most: grade 1 at 0 months, 0 at tenure_short_months
+        grade = _clamp(1 - plan.tenure_months / float(t["tenure_short_months"]))
+        out.append(
+            {"factor": "tenure", "grade": grade, "weight": t["weight_tenure"], "value": plan.tenure_months,
+             "detail": f"subscriber for {plan.tenure_months:.0f} months"}
+        )  # fmt: skip
+    if plan.complaints:
+        grade = _clamp(plan.complaints / float(t["complaints_full"]))
+        out.append(
+            {"factor": "complaints", "grade": grade, "weight": t["weight_complaints"], "value": plan.complaints,
+             "detail": f"{plan.complaints:.0f} complaint{'' if plan.complaints == 1 else 's'} in 90 days"}
+        )  # fmt: skip
+    if plan.arrears:
+        out.append(
+            {"factor": "arrears", "grade": 1.0, "weight": t["weight_arrears"], "value": plan.arrears,
+             "detail": f"{plan.arrears:.0f} overdue"}
+        )  # fmt: skip
+    return out
+
+
 @rule("inactive", kind="warning")
 def inactive(p: Profile, t: dict[str, Any]) -> Finding | None:
-    """Barely used: almost no engaged time and almost no traffic (or no reports at all)."""
+    """Barely used by people: almost no engaged time and almost no people's traffic (or no reports).
+
+    Devices' own traffic (plugs, cameras, the iot and background categories) is counted apart and
+    never makes a home active: a home where only a camera uploads all day is empty.
+    """
     act, tr = p.activity, p.traffic
     if act.observed_days < float(t["min_observed_days"]):
         return None
-    if act.online_hours_per_day > float(t["max_engaged_hours_per_day"]) or tr.gb_per_day > float(
-        t["max_gb_per_day"]
-    ):
+    people_gb = max(0.0, tr.gb_per_day - act.background_gb_per_day)
+    if act.online_hours_per_day > float(t["max_engaged_hours_per_day"]) or people_gb > float(t["max_gb_per_day"]):
         return None
     tail = f"; no report for {act.longest_offline_h / 24:.0f} days" if not p.reports else ""
     n = p.terminals.count
+    devices = (
+        f"; devices' own traffic not counted: {act.background_hours_per_day:.1f} h/day,"
+        f" {act.background_gb_per_day:.2f} GB/day"
+        if act.background_hours_per_day or act.background_gb_per_day
+        else ""
+    )
     return Finding(
-        {"engaged_hours_per_day": act.online_hours_per_day, "gb_per_day": tr.gb_per_day,
-         "devices": p.terminals.count, "reports": p.reports},
-        f"{act.online_hours_per_day:.1f} h/day engaged; {tr.gb_per_day:.2f} GB/day over"
-        f" {act.observed_days:.0f} days; {n} device{'' if n == 1 else 's'}{tail}",
+        {"engaged_hours_per_day": act.online_hours_per_day, "gb_per_day": round(people_gb, 3),
+         "background_hours_per_day": act.background_hours_per_day,
+         "background_gb_per_day": act.background_gb_per_day, "devices": p.terminals.count, "reports": p.reports},
+        f"{act.online_hours_per_day:.1f} h/day engaged (people on personal terminals); {people_gb:.2f} GB/day of"
+        f" people's traffic over {act.observed_days:.0f} days; {n} device{'' if n == 1 else 's'}{devices}{tail}",
     )  # fmt: skip

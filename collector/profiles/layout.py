@@ -25,6 +25,8 @@ FOREGROUND = frozenset(
     ("video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "reading", "music",
      "work", "web")
 )  # fmt: skip
+#: Categories of devices' and systems' own traffic: counted apart, never engaged.
+DEVICE_CATEGORIES = frozenset(("iot", "background"))
 BANDS = ("2.4GHz", "5GHz", "6GHz")
 #: Per category: engaged minutes (max over terminals per window), bytes down, bytes up,
 #: minutes and bytes of windows where the category sent more than it received.
@@ -63,17 +65,36 @@ DECLARED: tuple[tuple[str, int], ...] = (
     ("signal", SIG_BUCKETS * len(BANDS)),  # per band: station-windows per signal bucket
     ("rate_windows", RATE_BUCKETS),  # windows per download-rate bucket
     ("rate_bytes", RATE_BUCKETS),  # download bytes per (terminal, category) rate bucket
+    # -- appended after the first release (each line a later stored format) --
+    ("cat:iot", len(CAT_FIELDS)),  # the categories appended to protocol.categories, in order
+    ("cat:background", len(CAT_FIELDS)),
+    # traffic not counted as people's use: background terminals (plugs, cameras...) and the
+    # iot/background categories: active minutes (max over terminals per window), bytes
+    ("background", 2),
 )
+#: Where ``background`` keeps its figures.
+BG_MIN, BG_BYTES = 0, 1
 
 
-def blocks(categories: tuple[str, ...] = CATEGORIES) -> tuple[Block, ...]:
-    """The vector's blocks: the declared ones, then one per category past the first ones."""
+def blocks(categories: tuple[str, ...] = CATEGORIES, declared: tuple[tuple[str, int], ...] = DECLARED) -> tuple[Block, ...]:
+    """The vector's blocks, in stored order.
+
+    One append-only list: a category appended to :mod:`protocol.categories` must be
+    declared as ``cat:<name>`` at the end of :data:`DECLARED` in the same change (later
+    figures then append after it), so neither ever moves a stored position.
+    """
     if categories[:FIRST_CATEGORIES] != CATEGORIES[:FIRST_CATEGORIES] or len(categories) < FIRST_CATEGORIES:
         raise ValueError("categories are append-only: the first ones must stay as they are")
-    sized = [*DECLARED, *((f"cat:{c}", len(CAT_FIELDS)) for c in categories[FIRST_CATEGORIES:])]
+    names = [n for n, _ in declared]
+    wanted = [f"cat:{c}" for c in categories[FIRST_CATEGORIES:]]
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise ValueError(f"declare {', '.join(missing)} at the end of layout.DECLARED (append-only)")
+    if [n for n in names if n.startswith("cat:")] != wanted:
+        raise ValueError("category blocks must be declared in protocol.categories' order")
     out: list[Block] = []
     start = 0
-    for name, size in sized:
+    for name, size in declared:
         out.append(Block(name, start, size))
         start += size
     return tuple(out)
@@ -98,6 +119,7 @@ QUALITY = _AT["quality"]
 SIG = _AT["signal"]
 RATE_WINDOWS = _AT["rate_windows"]
 RATE_BYTES = _AT["rate_bytes"]
+BACKGROUND = _AT["background"]
 SIZE = BLOCKS[-1].start + BLOCKS[-1].size
 
 #: Where each category's first field is.

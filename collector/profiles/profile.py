@@ -74,7 +74,11 @@ class Activity:
     complete_days: int
     coverage: float  # share of expected 15-minute slots with a report and the WAN up
     longest_offline_h: float
-    online_hours_per_day: float  # engaged: someone used a foreground application
+    online_hours_per_day: float  # engaged: someone used a foreground application on a personal terminal
+    #: Hours a day devices and systems were busy on their own (plugs, cameras, the iot and
+    #: background categories): counted apart, never engaged.
+    background_hours_per_day: float = 0.0
+    background_gb_per_day: float = 0.0
 
 
 @dataclass(slots=True)
@@ -109,6 +113,10 @@ class Plan:
     days_to_contract_end: int | None = None
     area: str | None = None
     community: str | None = None
+    #: Optional CRM figures churn uses: months since joining, complaints in 90 days, amount overdue.
+    tenure_months: float | None = None
+    complaints: float | None = None
+    arrears: float | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +130,8 @@ class Preferences:
     upload_kbps: dict[str, float]
     weekday_hours_per_day: dict[str, float]
     short_video_share: float | None
+    #: Live streams watched (live_streaming time less the windows that broadcast): video too.
+    live_viewing_hours_per_day: float = 0.0
 
 
 @dataclass(slots=True)
@@ -201,6 +211,9 @@ def plan_of(subscriber: dict[str, Any] | None, reported_kbps: int | None, as_of:
             days_to_contract_end=days_left,
             area=subscriber.get("area"),
             community=subscriber.get("community"),
+            tenure_months=subscriber.get("tenure_months"),
+            complaints=subscriber.get("complaints"),
+            arrears=subscriber.get("arrears"),
         )
     if reported_kbps:
         return Plan(source="report", down_mbps=reported_kbps / 1000)
@@ -254,7 +267,14 @@ def _activity(
         coverage=round(reported / expected, 3),
         longest_offline_h=longest / 4,
         online_hours_per_day=round(total["v"][layout.ENGAGED] / 60 / observed, 2),
+        background_hours_per_day=round(_at(total["v"], layout.BACKGROUND + layout.BG_MIN) / 60 / observed, 2),
+        background_gb_per_day=round(_at(total["v"], layout.BACKGROUND + layout.BG_BYTES) / 1e9 / observed, 3),
     )
+
+
+def _at(v: list[int], i: int) -> int:
+    # a vector stored before a block was appended reads as zeros past its end
+    return v[i] if i < len(v) else 0
 
 
 def _traffic(
@@ -354,6 +374,7 @@ def _preferences(
         upload_kbps=upload_kbps,
         weekday_hours_per_day=weekday_hours,
         short_video_share=round(short / (short + long), 3) if short + long else None,
+        live_viewing_hours_per_day=round(max(0.0, hours.get("live_streaming", 0.0) - upload.get("live_streaming", 0.0)), 3),
     )
 
 

@@ -30,6 +30,7 @@ import msgspec
 
 from collector.profiles import layout
 from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
+from collector.profiles.terminals import BACKGROUND_TYPES, terminal_type
 
 SLOTS_PER_DAY = 96
 SLOT_S = 900
@@ -244,7 +245,7 @@ def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[d
         if s.get("reachable_kbps"):
             x[ST_BW_N] += 1
             x[ST_BW_SUM] += int(s["reachable_kbps"])
-    _fold_apps(c, v, body.get("apps") or [], links, window_start, length)
+    _fold_apps(c, v, body.get("apps") or [], links, terminals, window_start, length)
     _fold_wifi(v, body, links)
     _fold_quality(c, v, body.get("quality") or [], links)
     if "neighbours" in body:
@@ -262,26 +263,34 @@ def _fold_apps(
     v: defaultdict[int, int],
     apps: list[dict[str, Any]],
     links: dict[str, dict[str, Any]],
+    terminals: dict[str, list[Any]],
     start: int,
     length: int,
 ) -> None:
     cap_min = max(1, round(length / 60))
     names: dict[str, dict[str, int]] = {}
     down_total = up_total = engaged = 0
+    background = layout.BACKGROUND
     for row in apps:
         cat = str(row.get("category") or "other")
         down, up = int(row.get("bytes_down") or 0), int(row.get("bytes_up") or 0)
         minutes = min(int(row.get("active_minutes") or 0), cap_min)
         at = layout.cat_at(cat, 0)
-        v[at + layout.CAT_ENGAGED] = max(
-            v[at + layout.CAT_ENGAGED], minutes
-        )  # one window: max over terminals
+        tm = terminals.get(str(row.get("station")))
+        # people's use: an interactive category on a terminal a person uses (unknown
+        # terminals count as personal: phones with random MACs often have no name)
+        device = tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR]) in BACKGROUND_TYPES
+        if device or cat in layout.DEVICE_CATEGORIES:
+            v[background + layout.BG_MIN] = max(v[background + layout.BG_MIN], minutes)
+            v[background + layout.BG_BYTES] += down + up
+        if not device:
+            v[at + layout.CAT_ENGAGED] = max(v[at + layout.CAT_ENGAGED], minutes)  # one window: max over terminals
         v[at + layout.CAT_DOWN] += down
         v[at + layout.CAT_UP] += up
         if up > down and minutes:
             v[at + layout.CAT_UP_MIN] += minutes
             v[at + layout.CAT_UP_BYTES] += up
-        if cat in layout.FOREGROUND:
+        if cat in layout.FOREGROUND and not device:
             engaged = max(engaged, minutes)
         down_total += down
         up_total += up

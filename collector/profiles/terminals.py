@@ -17,14 +17,18 @@ HOSTNAME_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("printer", ("printer", "laserjet", "officejet", "deskjet", "epson", "brother", "canon", "mfc")),
     ("voip", ("voip", "yealink", "polycom", "grandstream", "sipphone", "ipphone")),
     ("workstation", ("workstation", "corp", "vpn", "thinkcentre", "optiplex")),
-    ("console", ("ps4", "ps5", "playstation", "xbox", "switch", "nintendo", "steamdeck")),
+    ("console", ("ps4", "ps5", "playstation", "xbox", "switch", "nintendo", "steamdeck", "steam", "quest",
+                 "oculus", "wii")),
     ("ereader", ("kindle", "kobo", "ereader", "boox")),
     ("tv", ("tv", "smarttv", "firetv", "appletv", "chromecast", "roku", "bravia", "shield", "mibox")),
     ("speaker", ("echo", "homepod", "sonos", "speaker", "nestaudio", "googlehome", "xiaoai", "alexa")),
-    ("camera", ("camera", "cam", "ipcam", "doorbell", "arlo", "ezviz", "wyze", "hikvision")),
-    ("iot", ("plug", "bulb", "light", "thermostat", "vacuum", "roborock", "robot", "sensor", "lock",
-             "fridge", "washer", "aircon", "tuya", "shelly", "hue", "esp", "nest")),
-    ("wearable", ("watch", "band", "fitbit")),
+    ("camera", ("camera", "cam", "ipcam", "doorbell", "arlo", "ezviz", "wyze", "hikvision", "imou", "reolink",
+                "blink", "ring")),
+    ("plug", ("plug", "socket", "outlet", "kasa", "smartplug")),
+    ("iot", ("bulb", "light", "thermostat", "vacuum", "roborock", "robot", "sensor", "lock",
+             "fridge", "washer", "aircon", "tuya", "shelly", "hue", "esp", "esp32", "esp8266", "nest")),
+    ("wearable", ("watch", "band", "fitbit", "amazfit", "garmin", "forerunner", "fenix", "vivoactive",
+                  "whoop", "oura")),
     ("tablet", ("ipad", "tablet", "tab", "matepad", "mipad")),
     ("computer", ("macbook", "imac", "laptop", "desktop", "notebook", "thinkpad", "surface", "pc",
                   "mac", "ubuntu", "chromebook")),
@@ -50,17 +54,28 @@ VENDOR_TYPES: tuple[tuple[str, str], ...] = (
     ("ring", "camera"),
     ("espressif", "iot"),
     ("tuya", "iot"),
+    ("tp-link kasa", "plug"),
+    ("garmin", "wearable"),
+    ("fitbit", "wearable"),
+    ("oculus", "console"),
+    ("valve", "console"),
     ("philips lighting", "iot"),
     ("irobot", "iot"),
 )
 
 #: Terminals that make a home "smart" (the mesh/FTTR offer counts these).
-SMART_TYPES = frozenset({"tv", "speaker", "camera", "iot"})
+SMART_TYPES = frozenset({"tv", "speaker", "camera", "iot", "plug"})
+#: Terminals whose traffic is the device's own, never a person's use: it is counted apart
+#: and never makes a home active (a TV, a speaker or a console is somebody watching,
+#: listening or playing; a plug or a camera is not).
+BACKGROUND_TYPES = frozenset({"iot", "plug", "camera", "printer", "nas"})
 #: Enterprise/work terminals (the SOHO label counts these).
 WORK_TYPES = frozenset({"printer", "nas", "voip", "workstation"})
 TYPES = (*(t for t, _ in HOSTNAME_TYPES), "unknown")
 
 _TOKEN = re.compile(r"[^a-z0-9]+")
+#: Prefixes shorter than this match whole tokens only.
+MIN_PREFIX = 4
 
 
 @lru_cache(maxsize=65536)
@@ -69,7 +84,8 @@ def terminal_type(hostname: str, vendor: str) -> str:
     tokens = [t for t in _TOKEN.split(hostname.lower()) if t]
     for kind, prefixes in HOSTNAME_TYPES:
         for token in tokens:
-            if token.startswith(prefixes):
+            # a short prefix must be the whole token: "cam" is a camera, "camila-iphone" is not
+            if any(token == p or (len(p) >= MIN_PREFIX and token.startswith(p)) for p in prefixes):
                 return kind
     low = vendor.lower()
     for needle, kind in VENDOR_TYPES:

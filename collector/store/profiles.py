@@ -23,6 +23,7 @@ from collector.store.sql import Database, Statement, in_list
 CHUNK = 500
 SUBSCRIBER_COLUMNS = (
     "gateway_id", "subscriber_id", "plan_down_mbps", "plan_up_mbps", "price", "contract_end", "area", "community",
+    "tenure_months", "complaints", "arrears",
 )  # fmt: skip
 RUN_KEYS = ("kind", "started_at", "finished_at", "as_of", "homes", "results", "seconds")
 RESULT_KEYS = ("rule", "kind", "version", "time_window", "state", "score", "sentence", "evidence", "since",

@@ -15,14 +15,33 @@ from collector.store.base import insights
 GOOD = "gateway_id,subscriber_id,plan_down_mbps,plan_up_mbps,price,contract_end,area,community\n"
 
 
+NO_CHURN_COLUMNS = {"tenure_months": None, "complaints": None, "arrears": None}
+
+
+def test_churn_columns_are_optional_numbers_and_bad_ones_name_their_line() -> None:
+    text = (
+        "gateway_id,subscriber_id,plan_down_mbps,tenure_months,complaints,arrears\n"
+        "gw-1,S1,300,7,2,0\n"
+        "gw-2,S2,300,seven,,\n"
+        "gw-3,S3,300,,-1,\n"
+        "gw-4,S4,300,,,12.5\n"
+    )
+    result = parse_subscribers(text)
+    assert result.errors == [(3, "tenure_months is not a number: 'seven'"), (4, "complaints must be >= 0: '-1'")]
+    assert [(r["gateway_id"], r["tenure_months"], r["complaints"], r["arrears"]) for r in result.rows] == [
+        ("gw-1", 7.0, 2.0, 0.0),
+        ("gw-4", None, None, 12.5),
+    ]
+
+
 def test_good_rows_are_typed_and_optional_columns_may_be_empty() -> None:
     result = parse_subscribers(GOOD + "gw-1,S1,300,50,39.90,2026-03-31,north,north-1\ngw-2,S2,100,,,,,\n")
     assert result.errors == [] and result.warnings == []
     assert result.rows == [
         {"gateway_id": "gw-1", "subscriber_id": "S1", "plan_down_mbps": 300.0, "plan_up_mbps": 50.0, "price": 39.9,
-         "contract_end": "2026-03-31", "area": "north", "community": "north-1"},
+         "contract_end": "2026-03-31", "area": "north", "community": "north-1", **NO_CHURN_COLUMNS},
         {"gateway_id": "gw-2", "subscriber_id": "S2", "plan_down_mbps": 100.0, "plan_up_mbps": None, "price": None,
-         "contract_end": None, "area": None, "community": None},
+         "contract_end": None, "area": None, "community": None, **NO_CHURN_COLUMNS},
     ]  # fmt: skip
 
 

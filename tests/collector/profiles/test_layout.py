@@ -33,6 +33,9 @@ PINNED = [
     ("signal", 109, 45),
     ("rate_windows", 154, 80),
     ("rate_bytes", 234, 80),
+    ("cat:iot", 314, 5),
+    ("cat:background", 319, 5),
+    ("background", 324, 2),
 ]
 FIRST_CATEGORIES = (
     "video", "short_video", "live_streaming", "game", "social", "messaging", "shopping", "app_store",
@@ -58,11 +61,16 @@ def test_a_window_lands_where_it_always_did() -> None:
 
 
 def test_appending_categories_moves_no_stored_position() -> None:
-    now = layout.blocks(CATEGORIES)
-    more = layout.blocks((*CATEGORIES, "iot", "background"))
-    assert more[: len(now)] == now
-    assert [b.name for b in more[len(now) :]] == ["cat:iot", "cat:background"]
-    assert more[-2].start == now[-1].start + now[-1].size
+    """A category appended to protocol.categories needs its block declared at the end, in order."""
+    first = CATEGORIES[: layout.FIRST_CATEGORIES]
+    declared = tuple(d for d in layout.DECLARED if not d[0].startswith("cat:") and d[0] != "background")
+    assert [b.name for b in layout.blocks(first, declared)] == [b.name for b in layout.BLOCKS[: len(declared)]]
+    with pytest.raises(ValueError, match=r"declare cat:karaoke at the end"):
+        layout.blocks((*CATEGORIES, "karaoke"))
+    grown = layout.blocks((*CATEGORIES, "karaoke"), (*layout.DECLARED, ("cat:karaoke", len(layout.CAT_FIELDS))))
+    assert grown[: len(layout.BLOCKS)] == layout.BLOCKS  # nothing stored moved
+    with pytest.raises(ValueError, match="order"):
+        layout.blocks(CATEGORIES, (*layout.DECLARED[:-3], layout.DECLARED[-2], layout.DECLARED[-3], layout.DECLARED[-1]))
     with pytest.raises(ValueError, match="append-only"):
         layout.blocks(("iot", *CATEGORIES))
 

@@ -33,7 +33,8 @@ SENTENCES = {
     "traffic_package": "45.5 GB/day over 7 days; busiest windows use 3% of the 1000 Mbit/s plan",
     "churn_risk": "churn risk 0.96: competitor Orange (Livebox-3F2A) at -42 dBm in 96% of scans;"
     " use down 80% (last 2 days vs before); offline 18 h at a stretch; contract ends in 21 days",
-    "inactive": "0.1 h/day engaged; 0.02 GB/day over 7 days; 1 device",
+    "inactive": "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days;"
+    " 1 device",
 }
 WORK_TERMINALS = (("hp-laserjet", "HP", "wired"), ("synology-nas", "Synology", "wired"),
                   ("yealink-phone", "Yealink", "wired"))  # fmt: skip
@@ -285,6 +286,22 @@ def test_churn_risk_scores_its_factors() -> None:
                             "detail": "offline 18 h at a stretch"}  # fmt: skip
 
 
+def test_crm_tenure_complaints_and_arrears_are_churn_factors_with_their_weights() -> None:
+    days = ordinary(week())
+    assert "churn_risk" not in evaluate(days, CRM | {"contract_end": "2027-01-01", "tenure_months": 30.0})
+    # alone they stay under the line (0.075 + 0.2 + 0.15); with the contract ending they cross it
+    crm = {"tenure_months": 3.0, "complaints": 4.0, "arrears": 25.0}
+    assert "churn_risk" not in evaluate(days, CRM | crm | {"contract_end": "2027-01-01"})
+    r = evaluate(days, CRM | crm)["churn_risk"]
+    assert r.factors[1:] == [
+        {"factor": "tenure", "grade": 0.75, "weight": 0.1, "value": 3.0, "detail": "subscriber for 3 months"},
+        {"factor": "complaints", "grade": 1.0, "weight": 0.2, "value": 4.0, "detail": "4 complaints in 90 days"},
+        {"factor": "arrears", "grade": 1.0, "weight": 0.15, "value": 25.0, "detail": "25 overdue"},
+    ]
+    assert (r.state, r.score) == ("medium", 0.53)
+    assert r.sentence.endswith("contract ends in 21 days; subscriber for 3 months; 4 complaints in 90 days; 25 overdue")
+
+
 def test_a_competitor_alone_is_not_churn() -> None:
     days = ordinary(week())
     for d in days:
@@ -305,11 +322,11 @@ def test_inactive_sentence_and_a_home_that_stopped_reporting() -> None:
     assert evaluate(days)["inactive"].sentence == SENTENCES["inactive"]
     for d in days:
         d.terminals(("ezviz-cam", "Hikvision", "2.4GHz"))
-    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged; 0.02 GB/day over 7 days; 2 devices"
+    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days; 2 devices"
     later = (days[-1].day + 9) * 86400
     gone = profiles_for("gw-1", rows(days), None, CONFIG, later, windows_needed(CONFIG))
     r = {x.rule: x for x in run_rules(gone, CONFIG)}["inactive"]
-    assert r.sentence == "0.0 h/day engaged; 0.00 GB/day over 7 days; 0 devices; no report for 7 days"
+    assert r.sentence == "0.0 h/day engaged (people on personal terminals); 0.00 GB/day of people's traffic over 7 days; 0 devices; no report for 7 days"
 
 
 def test_a_rule_registered_outside_homescope_runs_with_its_defaults() -> None:

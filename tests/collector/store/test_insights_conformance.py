@@ -171,14 +171,16 @@ async def test_day_rows_by_range_by_id_and_through_a_pickled_reader(store: Store
 async def test_subscribers_are_upserted_by_gateway(store: Store) -> None:
     s = insights(store)
     rows = parse_subscribers(
-        "gateway_id,subscriber_id,plan_down_mbps,plan_up_mbps,price,contract_end,area,community\n"
-        "gw-1,S1,300,50,39.90,2026-03-31,north,north-1\ngw-2,S2,100,,,,,\ngw-3,S3,1000,100,59,,south,\n"
+        "gateway_id,subscriber_id,plan_down_mbps,plan_up_mbps,price,contract_end,area,community,tenure_months,"
+        "complaints,arrears\n"
+        "gw-1,S1,300,50,39.90,2026-03-31,north,north-1,7,2,0\ngw-2,S2,100,,,,,,,,\ngw-3,S3,1000,100,59,,south,,,,\n"
     ).rows
     assert await s.upsert_subscribers(rows, imported_at=5.0) == 3
     got = await s.subscribers()
     assert list(sorted(got)) == ["gw-1", "gw-2", "gw-3"]
     assert got["gw-1"] == {"gateway_id": "gw-1", "subscriber_id": "S1", "plan_down_mbps": 300.0, "plan_up_mbps": 50.0,
-                           "price": 39.9, "contract_end": "2026-03-31", "area": "north", "community": "north-1"}  # fmt: skip
+                           "price": 39.9, "contract_end": "2026-03-31", "area": "north", "community": "north-1",
+                           "tenure_months": 7.0, "complaints": 2.0, "arrears": 0.0}  # fmt: skip
     assert got["gw-2"]["plan_up_mbps"] is None and got["gw-2"]["area"] is None
     # a re-import replaces the whole row; within one call, the later row of a gateway wins
     again = [{**rows[0], "plan_down_mbps": 500.0, "area": "west"}, {**rows[0], "subscriber_id": "S1b"}]
