@@ -22,8 +22,8 @@ from collector.store.base import InsightsStore, StoreError, insights
 from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
-from collector.web.marketing_site import openapi_paths
 from collector.web.home_list import HomeQuery
+from collector.web.marketing_site import openapi_paths
 from collector.web.ranges import date_range, range_form
 from collector.web.routes import STORE
 
