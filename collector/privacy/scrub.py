@@ -33,12 +33,11 @@ from typing import Any
 import msgspec
 from isal import isal_zlib  # the collector's dependency: ~4x faster than zlib, the same zlib streams
 
-from collector.profiles.terminals import HOSTNAME_TYPES
+from collector.profiles.terminals import hostname_match
 from collector.store import SpooledMessage
 from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, MAGIC, decode_stored, decode_unframed
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
-_TOKEN = re.compile(r"[^a-z0-9]+")
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -48,12 +47,8 @@ def hostname_class(hostname: str) -> str:
 
     Cached: a fleet has few distinct hostnames (the profiles' classifier caches the same way).
     """
-    tokens = [t for t in _TOKEN.split(hostname.lower()) if t]
-    for _, prefixes in HOSTNAME_TYPES:
-        for token in tokens:
-            if token.startswith(prefixes):
-                return next(p for p in prefixes if token.startswith(p))
-    return ""
+    found = hostname_match(hostname)
+    return found[1] if found is not None else ""
 
 
 @dataclass

@@ -78,15 +78,27 @@ _TOKEN = re.compile(r"[^a-z0-9]+")
 MIN_PREFIX = 4
 
 
-@lru_cache(maxsize=65536)
-def terminal_type(hostname: str, vendor: str) -> str:
-    """The terminal's type (one of :data:`TYPES`)."""
+def hostname_match(hostname: str) -> tuple[str, str] | None:
+    """(type, the table word that matched) for ``hostname``, or ``None`` when no token matches.
+
+    A short word must be a whole token ("cam" is a camera, "camila-iphone" is not); the first
+    type in table order wins. The privacy scrubber keeps only the matched word.
+    """
     tokens = [t for t in _TOKEN.split(hostname.lower()) if t]
     for kind, prefixes in HOSTNAME_TYPES:
         for token in tokens:
-            # a short prefix must be the whole token: "cam" is a camera, "camila-iphone" is not
-            if any(token == p or (len(p) >= MIN_PREFIX and token.startswith(p)) for p in prefixes):
-                return kind
+            for p in prefixes:
+                if token == p or (len(p) >= MIN_PREFIX and token.startswith(p)):
+                    return kind, p
+    return None
+
+
+@lru_cache(maxsize=65536)
+def terminal_type(hostname: str, vendor: str) -> str:
+    """The terminal's type (one of :data:`TYPES`)."""
+    found = hostname_match(hostname)
+    if found is not None:
+        return found[0]
     low = vendor.lower()
     for needle, kind in VENDOR_TYPES:
         if needle in low:

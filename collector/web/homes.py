@@ -23,7 +23,6 @@ from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.home_list import HomeQuery
-from collector.web.marketing_site import openapi_paths
 from collector.web.ranges import date_range, range_form
 from collector.web.routes import STORE
 
@@ -252,9 +251,7 @@ async def api_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3 document of every route (``collector.web.openapi``), marketing's included."""
     from collector.web.openapi import document  # it extends this module's document: imported late
 
-    found = document(sorted(rules()))
-    found["paths"].update(openapi_paths())  # the marketing API (collector/web/marketing_site.py)
-    return web.json_response(found)
+    return web.json_response(document(sorted(rules())))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------

@@ -231,13 +231,22 @@ def openapi_paths() -> dict[str, Any]:
     top = {"name": "top", "in": "query", "required": False, "schema": {"type": "integer", "default": 6}}
     offers = _op("Ranked next-best offers with talk tracks", ["subscriber_id"])
     offers["parameters"].append(top)
+    audience = _op("An audience with members and evidence", i)
+    audience["parameters"].append(
+        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "default": 1000}}
+    )
+    export = _op("Members as CSV (UTF-8 BOM, formulas neutralised)", i, csv=True)
+    export["parameters"].append(
+        {"name": "offer", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "an offer id of the catalogue: fills the offer column"}
+    )  # fmt: skip
     return {
         "/api/v1/segments": {"get": _op("Saved segments"), "post": _op("Save a segment {name, definition}", body=True)},
         "/api/v1/segments/preview": {"post": _op("Size and sample of a definition", body=True)},
         "/api/v1/audiences": {"get": _op("Audiences"),
                               "post": _op("Freeze an audience {name, segment_id | definition}", body=True)},
-        "/api/v1/audiences/{id}": {"get": _op("An audience with members and evidence", i)},
-        "/api/v1/audiences/{id}/export.csv": {"get": _op("Members as CSV (UTF-8 BOM, formulas neutralised)", i, csv=True)},
+        "/api/v1/audiences/{id}": {"get": audience},
+        "/api/v1/audiences/{id}/export.csv": {"get": export},
         "/api/v1/audiences/{id}/push": {"post": _op("Push to a CRM webhook {url}: signed, retried, idempotent", i, True)},
         "/api/v1/subscribers/{subscriber_id}/offers": {"get": offers},
         "/api/v1/winback": {"get": _op("Left or silent subscribers by area, with likely reasons")},

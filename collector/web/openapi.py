@@ -104,6 +104,29 @@ def _post(
     return {"post": op}
 
 
+def _marketing_pages() -> dict[str, Any]:
+    """The marketing pages (``collector/web/marketing_site.py``); its API describes itself."""
+    mid = _param("id", "path", "the audience's or campaign's id")
+    prefill = [_param(k, "query", f"pre-fill the desk with this {k}") for k in ("flag", "label", "warning", "area")]
+    done = {303: "to the campaign's page", 400: "a field or state named", 401: ERRORS[401], 403: ERRORS[403]}
+    return {
+        "/marketing": _op("The campaign desk: segments, audiences, campaigns", prefill, *HTML, ()),
+        "/marketing/audiences/{id}": _op("One audience: members with their evidence", [mid], *HTML, (404,)),
+        "/marketing/campaigns/{id}": _op("One campaign: treatment vs control over time", [mid], *HTML, (404,)),
+        "/marketing/subscribers/{subscriber_id}": _op(
+            "A subscriber's next-best offers with talk tracks",
+            [_param("subscriber_id", "path", "the subscriber id")],
+            *HTML,
+            (404,),
+        ),
+        "/marketing/winback": _op("Subscribers who left or went silent, by area", [], *HTML, ()),
+        "/marketing/campaigns": _post("Create a campaign from the desk's form", [], done),
+        "/marketing/campaigns/{id}/launch": _post("Launch a draft campaign", [mid], done),
+        "/marketing/campaigns/{id}/pause": _post("Pause a running campaign", [mid], done),
+        "/marketing/campaigns/{id}/resume": _post("Resume a paused campaign", [mid], done),
+    }
+
+
 def _installer() -> dict[str, Any]:
     """The installer's view (``collector/web/installer.py``)."""
     gid = _param("gateway_id", "path", "the gateway id")
@@ -162,8 +185,12 @@ def _security() -> dict[str, Any]:
 
 def document(rule_names: list[str]) -> dict[str, Any]:
     """The whole API and page surface as OpenAPI 3.0."""
+    from collector.web.marketing_site import openapi_paths  # the marketing API describes itself
+
     doc = openapi_document(rule_names)
     doc["info"] = {"title": "homescope collector", "version": "1"}
+    doc["paths"].update(openapi_paths())
+    doc["paths"].update(_marketing_pages())
     paging = [_param("limit", "query", "page size", {"type": "integer", "minimum": 0, "maximum": 10000}),
               _param("offset", "query", "page start", INTEGER)]  # fmt: skip
     report_name = _param("name", "path", "the report's period name, e.g. week-2026-W48")

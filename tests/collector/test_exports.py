@@ -20,7 +20,7 @@ from collector.ingest import Incoming, classify
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate
 from collector.reports.export import safe_cell
-from collector.store import SpooledMessage, Store, open_store
+from collector.store import Batch, SpooledMessage, Store, open_store
 from collector.store.base import insights
 from collector.store.sql import Statement
 from collector.web.auth import Auth
@@ -50,7 +50,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         "gw-failing", samplers={"system": {"state": "ok"}, "wifi": {"state": "error", "reason": "iw crashed"}})),
         1, 1, time.time()))  # fmt: skip
     assert isinstance(failing, SpooledMessage)
-    await s.write_batch([failing], [], [])
+    await s.write_batch(Batch([failing], [], []))
     yield s
     await s.close()
 

@@ -132,6 +132,8 @@ def test_an_unknown_parameter_is_a_400_naming_it(live: str, session: requests.Se
         .replace("{name}", "week-2026-W48")
         .replace("{file}", "report.html")
         .replace("{command_id}", "c1")
+        .replace("{subscriber_id}", "S-1")
+        .replace("{id}", "1")
     )
     refused = session.get(f"{live}{concrete}?colour=red", timeout=30, allow_redirects=False)
     assert refused.status_code == 400, (refused.status_code, refused.text[:200])

@@ -21,7 +21,12 @@ async def test_the_first_admin_password_is_printed_once_and_never_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = Settings(
-        db=f"sqlite:///{tmp_path}/first.db", mqtt=broker.url, http="127.0.0.1:0", store_writer="thread"
+        db=f"sqlite:///{tmp_path}/first.db",
+        mqtt=broker.url,
+        http="127.0.0.1:0",
+        store_writer="thread",
+        # a session of its own: the shared broker keeps other tests' queued messages for the default id
+        mqtt_client_id=f"first-admin-{tmp_path.name}",
     )
     svc = Service(settings)
     await svc.start()

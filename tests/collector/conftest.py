@@ -1,4 +1,4 @@
-"""The store conformance suite runs against every backend through this fixture."""
+"""Stores for the collector's tests: every concern runs on both backends through ``store``."""
 
 from __future__ import annotations
 
