@@ -91,6 +91,7 @@ cat <<MSG
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
     home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
     marketing:      http://127.0.0.1:$HTTP_PORT/marketing  (a demo campaign with results within a minute; $DIR/campaign.log)
+    field view:     http://127.0.0.1:$HTTP_PORT/installer  (phone-first: find a home, "measure now", record a visit)
     reports:        http://127.0.0.1:$HTTP_PORT/reports  (the back-filled days; files also in $DIR/report/)
     REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or a token:
                     $VENV/bin/homescope-collector token create demo --role analyst --db sqlite:///$DIR/homescope.db)
