@@ -17,6 +17,7 @@ from collector.web.headers import add_security_headers, css, installer_css
 from collector.web.homes import setup_homes
 from collector.web.installer import setup_installer
 from collector.web.marketing_site import setup_marketing
+from collector.web.openapi import routes as openapi_routes
 from collector.web.params import refuse_unknown
 from collector.web.reports import setup_reports
 from collector.web.routes import AUTH, HEALTH, STORE, routes
@@ -52,5 +53,6 @@ def create_app(
     setup_reports(app)
     app.add_routes(export_routes)
     app.add_routes(area_routes)
+    app.add_routes(openapi_routes)
     setup_installer(app, store, commands)
     return app

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import msgspec
-from pydantic import BaseModel
 
 from protocol.codec import MAX_DEPTH, MAX_FRAME, check_envelope, decode_body, unframe
 from protocol.errors import ProtocolError, Reason
@@ -272,7 +271,7 @@ def _tree_of(tp: Any) -> _Tree | None:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
         return _tree_of(args[0])
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
+    if isinstance(tp, type) and hasattr(tp, "model_fields"):  # a wire model (no pydantic import here)
         return {name: _tree_of(info.annotation) for name, info in tp.model_fields.items()}
     if origin in (typing.Union, types.UnionType, list):
         return next((t for t in map(_tree_of, args) if t is not None), None)

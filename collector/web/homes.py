@@ -245,15 +245,6 @@ async def areas_page(request: web.Request) -> web.Response:
     return _page(home_pages.areas_page(await areas_data(request), request[USER]))
 
 
-@routes.get("/api/v1/openapi.json")
-@requires(Permission.FLEET_READ)
-async def api_openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3 document of every route (``collector.web.openapi``), marketing's included."""
-    from collector.web.openapi import document  # it extends this module's document: imported late
-
-    return web.json_response(document(sorted(rules())))
-
-
 # -- OpenAPI ---------------------------------------------------------------------------------
 def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "description": description,

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
+from collector.profiles.rules import rules
+from collector.web.access import Permission, requires
 from collector.web.homes import openapi_document
 from collector.web.ranges import SHORTCUTS
 
+routes = web.RouteTableDef()
 INTEGER = {"type": "integer", "minimum": 0}
 DAY = {"type": "string", "format": "date"}
 ERRORS = {
@@ -107,12 +112,16 @@ def _post(
 def _marketing_pages() -> dict[str, Any]:
     """The marketing pages (``collector/web/marketing_site.py``); its API describes itself."""
     mid = _param("id", "path", "the audience's or campaign's id")
-    prefill = [_param(k, "query", f"pre-fill the desk with this {k}") for k in ("flag", "label", "warning", "area")]
+    prefill = [
+        _param(k, "query", f"pre-fill the desk with this {k}") for k in ("flag", "label", "warning", "area")
+    ]
     done = {303: "to the campaign's page", 400: "a field or state named", 401: ERRORS[401], 403: ERRORS[403]}
     return {
         "/marketing": _op("The campaign desk: segments, audiences, campaigns", prefill, *HTML, ()),
         "/marketing/audiences/{id}": _op("One audience: members with their evidence", [mid], *HTML, (404,)),
-        "/marketing/campaigns/{id}": _op("One campaign: treatment vs control over time", [mid], *HTML, (404,)),
+        "/marketing/campaigns/{id}": _op(
+            "One campaign: treatment vs control over time", [mid], *HTML, (404,)
+        ),
         "/marketing/subscribers/{subscriber_id}": _op(
             "A subscriber's next-best offers with talk tracks",
             [_param("subscriber_id", "path", "the subscriber id")],
@@ -253,3 +262,10 @@ def document(rule_names: list[str]) -> dict[str, Any]:
         }
     )  # fmt: skip
     return doc
+
+
+@routes.get("/api/v1/openapi.json")
+@requires(Permission.FLEET_READ)
+async def api_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3 document of every route, marketing's included."""
+    return web.json_response(document(sorted(rules())))
