@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import msgspec
 import pytest
 
 from collector.ingest import Incoming, classify
 from collector.privacy.scrub import Scrubber, hostname_class
 from collector.profiles.terminals import HOSTNAME_TYPES, terminal_type
 from collector.store import SpooledMessage
-from protocol.codec import decode_stored, encode
+from protocol.codec import decode_stored, decode_unframed, encode
 from protocol.topics import topic_for
-from tests.protocol.messages import report
+from tests.protocol.messages import event, report
 
 HOSTNAMES = [
     "Johns-iPhone", "Living-Room-TV", "michael", "Marys-MacBook-Pro", "DESKTOP-8F2K1", "android-5f3a9c",
@@ -49,3 +51,61 @@ def test_a_scrubbed_report_is_a_valid_frame_with_the_same_key() -> None:
     stored = decode_stored(out.payload)["body"]
     assert stored == out.body and stored["stations"][0]["mac"] != msg.body["stations"][0]["mac"]
     assert Scrubber(b"k" * 32).message(msg).payload == out.payload  # a resend is stored as the same bytes
+
+
+def _spooled(message: dict[str, Any]) -> SpooledMessage:
+    kind = str(message["kind"])
+    out = classify(Incoming(topic_for(str(message["gateway_id"]), kind), encode(message), 1, 1, time.time()))
+    assert isinstance(out, SpooledMessage)
+    return out
+
+
+PERSONAL = {
+    "stations": [
+        {"mac": "a4:83:e7:00:00:01", "hostname": "Johns-iPhone", "medium": "5GHz", "signal_dbm": -55},
+        {"mac": "b8:27:eb:00:00:02", "hostname": "Living-Room-TV", "medium": "2.4GHz"},
+    ],
+    "apps": [{"station": "a4:83:e7:00:00:01", "category": "video", "bytes_down": 10, "top_apps": ["YouTube"]}],
+    "quality": [
+        {"target": "b8:27:eb:00:00:02", "delay_ms": 3.5},
+        {"target": "internet", "delay_ms": 20.0},
+    ],
+    "neighbours": [{"bssid": "00:11:22:33:44:55", "ssid": "Smith family", "signal_dbm": -70, "band": "2.4GHz"}],
+}
+
+
+@pytest.mark.parametrize("keep_names", [False, True])
+def test_the_rewrite_decodes_only_personal_parts_and_writes_what_a_whole_rewrite_writes(keep_names: bool) -> None:
+    msg = _spooled(report("gw-parts", seq=4, **PERSONAL))
+    scrubber = Scrubber(b"k" * 32, keep_neighbour_names=keep_names)
+    out = scrubber.message(msg)
+    whole = decode_unframed(msg.packed)  # the reference: every part decoded and rewritten
+    scrubber.body("report", whole["body"])
+    assert decode_stored(out.payload) == decode_unframed(out.packed) == whole
+    assert out.packed == msgspec.msgpack.encode(whole)  # byte for byte what the whole rewrite writes
+    stations = whole["body"]["stations"]
+    assert stations[0]["mac"].startswith("a4:83:e7:") and stations[0]["mac"] != "a4:83:e7:00:00:01"
+    assert [s["hostname"] for s in stations] == ["iphone", "tv"]
+    assert whole["body"]["apps"][0]["station"] == stations[0]["mac"]
+    assert whole["body"]["quality"][0]["target"] == stations[1]["mac"]
+    nb = whole["body"]["neighbours"][0]
+    assert ("ssid" in nb, nb["bssid"] == "00:11:22:33:44:55") == (keep_names, keep_names)
+    # parts without personal data are copied as the bytes they came in
+    raw = msgspec.msgpack.Decoder(dict[str, msgspec.Raw])
+    before, after = raw.decode(raw.decode(msg.packed)["body"]), raw.decode(raw.decode(out.packed)["body"])
+    for part in ("samplers", "system", "interfaces"):
+        assert bytes(after[part]) == bytes(before[part])
+
+
+def test_an_event_batch_is_rewritten_and_flow_events_dropped() -> None:
+    batch = event("gw-ev")
+    batch["body"]["events"] += [
+        {"type": "flow", "ts": 1_700_000_055, "mac": "a4:83:e7:00:00:09", "hostname": "Marys-MacBook-Pro"},
+        {"type": "station_join", "ts": 1_700_000_056, "mac": "a4:83:e7:00:00:03", "hostname": "anna"},
+    ]
+    out = Scrubber(b"k" * 32).message(_spooled(batch))
+    events = decode_stored(out.payload)["body"]["events"]
+    assert [e["type"] for e in events] == ["station_join", "station_join"]
+    assert all(e["mac"].startswith("a4:83:e7:") and e["mac"] not in ("a4:83:e7:00:00:02", "a4:83:e7:00:00:03") for e in events)
+    assert events[1]["hostname"] == ""
+    assert Scrubber(b"k" * 32, store_dpi_debug=True).message(_spooled(batch)).body["events"][1]["type"] == "flow"
