@@ -288,7 +288,7 @@ class Ingest:
                     quarantine_acks.append(t.ack)
                 if self.quota.keep(over.gateway_id, item.received_at):
                     detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
-                    head = over.payload[:OVERSIZE_HEAD]
+                    head = self.scrubber.message(over).payload[:OVERSIZE_HEAD]  # pseudonyms here too
                     topic = item.topic
                     quarantined.append(
                         QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
@@ -305,8 +305,9 @@ class Ingest:
                     self._recent_quarantine[t.ack] = None
                     if len(self._recent_quarantine) > 10_000:
                         self._recent_quarantine.popitem(last=False)
-                quarantined.append(t.out)
-                self._log_quarantine(t.out)
+                kept = self.scrubber.quarantined(t.out)  # pseudonyms: the quarantine is a table too
+                quarantined.append(kept)
+                self._log_quarantine(kept)
             elif isinstance(t.out, StatusChange):
                 statuses.append(t.out)
         messages, flagged, reused = self.keys.check(messages)

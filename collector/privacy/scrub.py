@@ -19,6 +19,9 @@ state, facts, rollups and home profiles only ever see the pseudonyms:
   dropped and its BSSID pseudonymised, unless ``HOMESCOPE_KEEP_NEIGHBOUR_NAMES`` is set.
 - DPI ``flow`` events (hostname and remote endpoint, sent only by an agent in debug mode)
   are dropped unless ``HOMESCOPE_STORE_DPI_DEBUG`` is set.
+
+A refused payload is rewritten before the quarantine keeps it (:meth:`Scrubber.quarantined`):
+the same rules wherever its fields sit, or, if it does not decode, only its frame header.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ import msgspec
 from isal import isal_zlib  # the collector's dependency: ~4x faster than zlib, the same zlib streams
 
 from collector.profiles.terminals import hostname_match
-from collector.store import SpooledMessage
-from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, MAGIC, unframe
+from collector.store import QuarantinedMessage, SpooledMessage
+from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, HEADER_LEN, MAGIC, unframe
+from protocol.errors import ProtocolError
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
+#: Of a quarantined payload that does not decode, only this much is kept: the frame header.
+QUARANTINE_HEAD = HEADER_LEN
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -140,6 +146,47 @@ class Scrubber:
             frame_of(packed),
             packed,
         )
+
+    def quarantined(self, q: QuarantinedMessage) -> QuarantinedMessage:
+        """What the quarantine keeps of a refused payload, under the same rule as stored frames.
+
+        A payload that unframes and decodes as msgpack (a message the models refuse) is kept
+        rewritten wherever things sit in its tree: every MAC-shaped text pseudonymised (MACs
+        inside longer strings too), every ``hostname`` minimised, ``ssid`` dropped (unless
+        neighbour names are kept), debug ``flow`` events dropped; it is stored framed as the
+        agent frames. A payload that does not (not a frame, truncated, not msgpack) cannot be
+        told apart into fields: only its first :data:`QUARANTINE_HEAD` bytes (the frame header)
+        are kept, with its size in the detail.
+        """
+        try:
+            tree = _ANY(unframe(q.payload))
+        except (ProtocolError, msgspec.DecodeError, ValueError, RecursionError):
+            payload = q.payload[:QUARANTINE_HEAD]
+            detail = f"{q.detail} [payload of {len(q.payload)} bytes not kept: it does not decode]"
+        else:
+            payload = frame_of(_ENCODER.encode(self._tree(tree)))
+            detail = q.detail
+        return QuarantinedMessage(q.received_at, q.topic, q.gateway_id, q.reason, self._text(detail), payload)
+
+    def _tree(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return self._text(node)
+        if isinstance(node, list):
+            flow = not self.store_dpi_debug
+            return [self._tree(x) for x in node if not (flow and isinstance(x, dict) and x.get("type") == "flow")]
+        if isinstance(node, dict):
+            out: dict[Any, Any] = {}
+            for k, v in node.items():
+                if k == "ssid" and not self.keep_neighbour_names:
+                    continue
+                key = self._text(k) if isinstance(k, str) else k
+                out[key] = hostname_class(v) if k == "hostname" and isinstance(v, str) else self._tree(v)
+            return out
+        return node
+
+    def _text(self, text: str) -> str:
+        """``text`` with every MAC-shaped part pseudonymised."""
+        return _MAC.sub(lambda m: self.mac(m.group(0)), text)
 
     @property
     def _report_parts(self) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from collector.ingest import Incoming, classify
 from collector.privacy.scrub import Scrubber, hostname_class
 from collector.profiles.terminals import HOSTNAME_TYPES, terminal_type
-from collector.store import SpooledMessage
-from protocol.codec import decode_stored, decode_unframed, encode
+from collector.ingest.triage import OVERSIZE_HEAD
+from collector.store import QuarantinedMessage, SpooledMessage
+from protocol.codec import decode_stored, decode_unframed, encode, unframe
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report
 
@@ -109,3 +111,40 @@ def test_an_event_batch_is_rewritten_and_flow_events_dropped() -> None:
     assert all(e["mac"].startswith("a4:83:e7:") and e["mac"] not in ("a4:83:e7:00:00:02", "a4:83:e7:00:00:03") for e in events)
     assert events[1]["hostname"] == ""
     assert Scrubber(b"k" * 32, store_dpi_debug=True).message(_spooled(batch)).body["events"][1]["type"] == "flow"
+
+
+def _refused(message: dict[str, Any] | bytes) -> QuarantinedMessage:
+    payload = message if isinstance(message, bytes) else encode(message)
+    out = classify(Incoming(topic_for("gw-q", "report"), payload, 1, 1, time.time()))
+    assert isinstance(out, QuarantinedMessage)
+    return out
+
+
+def test_a_refused_report_is_quarantined_with_pseudonyms_wherever_its_fields_sit() -> None:
+    bad = report("gw-q", seq=5, **copy.deepcopy(PERSONAL))
+    bad["body"]["stations"][0]["signal_dbm"] = "strong"  # refused: the rest must still be rewritten
+    bad["body"]["odd"] = {"a4:83:e7:00:00:01": "seen by b8:27:eb:00:00:02", "ssid": "Smith family"}
+    q = _refused(bad)
+    scrubber = Scrubber(b"k" * 32)
+    kept = scrubber.quarantined(q)
+    text = decode_stored(kept.payload)
+    flat = repr(text).lower()
+    for clear in ("a4:83:e7:00:00:01", "b8:27:eb:00:00:02", "00:11:22:33:44:55", "johns", "living-room", "smith"):
+        assert clear not in flat, clear
+    stations = text["body"]["stations"]
+    assert stations[0]["mac"] == scrubber.mac("a4:83:e7:00:00:01") and stations[1]["hostname"] == "tv"
+    assert text["body"]["system"] == bad["body"]["system"]  # what holds no personal data is kept as it came
+    assert (kept.reason, kept.gateway_id, kept.topic) == (q.reason, q.gateway_id, q.topic)
+
+
+def test_a_payload_that_does_not_decode_keeps_only_its_frame_header() -> None:
+    junk = b"hs\x00" + b"\xc1 a4:83:e7:00:00:01 Johns-iPhone"  # 0xc1 is never used in msgpack
+    kept = Scrubber(b"k" * 32).quarantined(_refused(junk))
+    assert kept.payload == b"hs\x00" and f"{len(junk)} bytes not kept" in kept.detail
+
+
+def test_a_flood_quarantined_over_quota_keeps_pseudonyms_only() -> None:
+    # collector/ingest/client.py keeps the head of the rewritten frame, not of the one received
+    msg = _spooled(report("gw-quota", seq=6, **PERSONAL))
+    head = Scrubber(b"k" * 32).message(msg).payload[:OVERSIZE_HEAD]
+    assert b"a4:83:e7:00:00:01" not in head and b"a4:83:e7:00:00:01" not in unframe(head)
