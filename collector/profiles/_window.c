@@ -1,9 +1,10 @@
 /* collector.profiles._window: what one report window adds to its home's day, in C.
 
-   The fold's hottest code: rollup._window (Python, the reference) run for every report,
-   per station. This computes the same result (the same dicts, lists and ints, keys in the
-   same order) from the same decoded body, with the same floating-point expressions in
-   the same order, so the same fixed-point integers come out.
+   The fold's hottest code, run for every report and per station: rollup._core (Python, the
+   reference). This computes the same result (the same dicts, lists and ints, keys in the
+   same order) from the same decoded body, with the same floating-point expressions in the
+   same order, so the same fixed-point integers come out. Figures added later go to
+   rollup._extras (Python, run after either), so this file does not change with the layout.
 
    window(body, window_start, window_end) -> (c, sparse), or raises Unsupported when the
    body holds anything the reference handles that this does not promise to reproduce bit

@@ -195,9 +195,12 @@ def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tu
     """
     if _compiled is not None:
         try:
-            return _compiled.window(body, window_start, window_end)  # type: ignore[no-any-return]
+            c, v = _compiled.window(body, window_start, window_end)
         except _compiled.Unsupported:
             pass
+        else:
+            _extras(body, c, v)
+            return c, v
     return _window(body, window_start, window_end)
 
 
@@ -229,7 +232,23 @@ def _signal(b: int, signal: Any) -> tuple[int, int]:
 
 
 def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
-    # everything a window adds but its vector, and the vector's non-zero positions. The fold's
+    # everything a window adds but its vector, and the vector's non-zero positions (the reference)
+    c, v = _core(body, window_start, window_end)
+    _extras(body, c, v)
+    return c, v
+
+
+def _extras(body: dict[str, Any], c: dict[str, Any], v: dict[int, int]) -> None:
+    """Figures added to the fold after its core went to C: Python, on both ways.
+
+    The core (:func:`_core`, and ``_window.c`` which computes the same) folds the fields it was
+    written for and stays as it is; a new figure is added here, in this one file. ``v`` is a
+    plain dict of the vector's set positions: add with ``v[i] = v.get(i, 0) + x``.
+    """
+
+
+def _core(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    # what the C core computes too (tests/collector/profiles/test_window_c.py). The fold's
     # hottest code (per station of every report): one pass over the stations, the part scores
     # inlined (the same expressions as signal_part ... interference_part, so the same floats)
     length = max(1, window_end - window_start)

@@ -1,5 +1,5 @@
 """``collector.profiles._window``: the fold's window contribution in C, against ``rollup._window``
-(the Python reference) on recorded, emulated and edited reports."""
+(its Python reference, ``rollup._core``) on recorded, emulated and edited reports."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_the_c_extension_is_built() -> None:
 
 
 def _same(body: dict[str, Any], start: int, end: int) -> None:
-    want_c, want_v = rollup._window(copy.deepcopy(body), start, end)
+    want_c, want_v = rollup._core(copy.deepcopy(body), start, end)
     got_c, got_v = compiled.window(copy.deepcopy(body), start, end)
     # the same JSON text (keys in the same order: stored days are compared as text) and vector
     assert json.dumps(got_c) == json.dumps(want_c)
@@ -141,3 +141,17 @@ def test_what_c_does_not_promise_is_folded_by_the_reference(change: dict[str, An
     with pytest.raises(compiled.Unsupported):
         compiled.window(body, 1_700_000_000, 1_700_000_900)
     assert rollup.window_parts(body, 1_700_000_000, 1_700_000_900) == rollup._window(body, 1_700_000_000, 1_700_000_900)
+
+
+@needs_c
+def test_a_figure_added_in_python_is_folded_on_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new figure goes to rollup._extras (docs/architecture.md): the C core does not change
+    def extras(body: dict[str, Any], c: dict[str, Any], v: dict[int, int]) -> None:
+        v[0] = v.get(0, 0) + 41
+        c["new"] = len(body.get("stations") or [])
+
+    monkeypatch.setattr(rollup, "_extras", extras)
+    body, start, end = _recorded()[0]
+    fast = rollup.window_parts(copy.deepcopy(body), start, end)
+    slow = rollup._window(copy.deepcopy(body), start, end)
+    assert fast[0]["new"] == slow[0]["new"] == len(body["stations"]) and fast[1][0] == slow[1][0] == 42
