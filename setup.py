@@ -17,7 +17,9 @@ setup(
         Extension("protocol._keys", ["protocol/_keys.c"], optional=not REQUIRED, extra_compile_args=["-O2"]),
         # what a report window adds to its home's day (the fold's hot loop; rollup._window is its reference)
         Extension(
-            "collector.profiles._window", ["collector/profiles/_window.c"], optional=not REQUIRED,
+            "collector.profiles._window",
+            ["collector/profiles/_window.c"],
+            optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),
     ]

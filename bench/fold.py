@@ -48,7 +48,9 @@ def spooled(n: int, homes: int) -> list[SpooledMessage]:
     return out
 
 
-async def one_run(messages: list[SpooledMessage], work: Path, profile: cProfile.Profile | None) -> tuple[float, float]:
+async def one_run(
+    messages: list[SpooledMessage], work: Path, profile: cProfile.Profile | None
+) -> tuple[float, float]:
     store = open_store(f"sqlite:///{work}/fold-{time.monotonic_ns()}.db")
     await store.open()
     try:
@@ -83,7 +85,9 @@ def split(messages: list[SpooledMessage]) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reports", type=int, default=4000)
     parser.add_argument("--homes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)

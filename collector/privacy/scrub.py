@@ -123,8 +123,8 @@ class Scrubber:
         copied as the bytes it came in (``msgspec.Raw``), so the rewrite costs about half of
         decoding and encoding the whole envelope, and writes the same bytes.
         """
-        envelope = _PARTS(message.packed or unframe(message.payload))
-        body = _PARTS(envelope["body"])
+        envelope: dict[str, Any] = _PARTS(message.packed or unframe(message.payload))
+        body: dict[str, Any] = _PARTS(envelope["body"])
         for name in _EVENT_PARTS if message.kind == "event" else self._report_parts:
             raw = body.get(name)
             if raw is not None:
@@ -173,7 +173,9 @@ class Scrubber:
             return self._text(node)
         if isinstance(node, list):
             flow = not self.store_dpi_debug
-            return [self._tree(x) for x in node if not (flow and isinstance(x, dict) and x.get("type") == "flow")]
+            return [
+                self._tree(x) for x in node if not (flow and isinstance(x, dict) and x.get("type") == "flow")
+            ]
         if isinstance(node, dict):
             out: dict[Any, Any] = {}
             for k, v in node.items():

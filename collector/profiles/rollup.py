@@ -377,12 +377,10 @@ def _fold_apps(
         # terminals count as personal: phones with random MACs often have no name)
         device = tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR]) in BACKGROUND_TYPES
         if device or cat in device_categories:
-            if minutes > v[background + layout.BG_MIN]:
-                v[background + layout.BG_MIN] = minutes
+            v[background + layout.BG_MIN] = max(v[background + layout.BG_MIN], minutes)
             v[background + layout.BG_BYTES] += down + up
-        if not device:
-            if minutes > v[at + layout.CAT_ENGAGED]:  # one window: max over terminals
-                v[at + layout.CAT_ENGAGED] = minutes
+        if not device:  # one window: max over terminals
+            v[at + layout.CAT_ENGAGED] = max(v[at + layout.CAT_ENGAGED], minutes)
         v[at + layout.CAT_DOWN] += down
         v[at + layout.CAT_UP] += up
         if up > down and minutes:

@@ -83,7 +83,11 @@ def _edited(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
     body = copy.deepcopy(body)
     stations = body.setdefault("stations", [])
     if stations:
-        twice = dict(stations[0], signal_dbm=rnd.choice([-40, -90, None, -150, 50]), tx_rate_kbps=rnd.choice([None, 10**6, 0]))
+        twice = dict(
+            stations[0],
+            signal_dbm=rnd.choice([-40, -90, None, -150, 50]),
+            tx_rate_kbps=rnd.choice([None, 10**6, 0]),
+        )
         stations.append(twice)
     stations += [
         {"mac": "aa:bb:cc:dd:ee:01", "medium": "6GHz", "signal_dbm": -60, "packets_sent": 10, "retransmissions": 11},
@@ -123,15 +127,21 @@ def test_edited_reports_fold_as_the_reference_folds() -> None:
     rnd = random.Random(22)
     for body, start, end in _recorded() + _emulated():
         for _ in range(3):
-            _same(_edited(body, rnd), start + rnd.choice([0, 7]), end + rnd.choice([0, 1, -899, 3000, -(10**6)]))
+            _same(
+                _edited(body, rnd), start + rnd.choice([0, 7]), end + rnd.choice([0, 1, -899, 3000, -(10**6)])
+            )
 
 
 @needs_c
 @pytest.mark.parametrize(
     "change",
     [
-        {"stations": [{"mac": "aa:bb:cc:dd:ee:01", "medium": "5GHz", "signal_dbm": -55.5}]},  # a float the model refuses
-        {"apps": [{"station": "x", "category": "video", "bytes_down": 2**60}]},  # past 2**53: exact Python ints
+        {
+            "stations": [{"mac": "aa:bb:cc:dd:ee:01", "medium": "5GHz", "signal_dbm": -55.5}]
+        },  # a float the model refuses
+        {
+            "apps": [{"station": "x", "category": "video", "bytes_down": 2**60}]
+        },  # past 2**53: exact Python ints
         {"stations": [{"mac": 5}]},
         {"wan": {"offline_s": True}},
     ],
@@ -140,7 +150,9 @@ def test_what_c_does_not_promise_is_folded_by_the_reference(change: dict[str, An
     body = {**_recorded()[0][0], **change}
     with pytest.raises(compiled.Unsupported):
         compiled.window(body, 1_700_000_000, 1_700_000_900)
-    assert rollup.window_parts(body, 1_700_000_000, 1_700_000_900) == rollup._window(body, 1_700_000_000, 1_700_000_900)
+    assert rollup.window_parts(body, 1_700_000_000, 1_700_000_900) == rollup._window(
+        body, 1_700_000_000, 1_700_000_900
+    )
 
 
 @needs_c

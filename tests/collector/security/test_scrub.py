@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from collector.ingest import Incoming, classify
+from collector.ingest.triage import OVERSIZE_HEAD
 from collector.privacy.scrub import Scrubber, hostname_class
 from collector.profiles.terminals import HOSTNAME_TYPES, terminal_type
-from collector.ingest.triage import OVERSIZE_HEAD
 from collector.store import QuarantinedMessage, SpooledMessage
 from protocol.codec import decode_stored, decode_unframed, encode, unframe
 from protocol.topics import topic_for
@@ -67,17 +67,23 @@ PERSONAL = {
         {"mac": "a4:83:e7:00:00:01", "hostname": "Johns-iPhone", "medium": "5GHz", "signal_dbm": -55},
         {"mac": "b8:27:eb:00:00:02", "hostname": "Living-Room-TV", "medium": "2.4GHz"},
     ],
-    "apps": [{"station": "a4:83:e7:00:00:01", "category": "video", "bytes_down": 10, "top_apps": ["YouTube"]}],
+    "apps": [
+        {"station": "a4:83:e7:00:00:01", "category": "video", "bytes_down": 10, "top_apps": ["YouTube"]}
+    ],
     "quality": [
         {"target": "b8:27:eb:00:00:02", "delay_ms": 3.5},
         {"target": "internet", "delay_ms": 20.0},
     ],
-    "neighbours": [{"bssid": "00:11:22:33:44:55", "ssid": "Smith family", "signal_dbm": -70, "band": "2.4GHz"}],
+    "neighbours": [
+        {"bssid": "00:11:22:33:44:55", "ssid": "Smith family", "signal_dbm": -70, "band": "2.4GHz"}
+    ],
 }
 
 
 @pytest.mark.parametrize("keep_names", [False, True])
-def test_the_rewrite_decodes_only_personal_parts_and_writes_what_a_whole_rewrite_writes(keep_names: bool) -> None:
+def test_the_rewrite_decodes_only_personal_parts_and_writes_what_a_whole_rewrite_writes(
+    keep_names: bool,
+) -> None:
     msg = _spooled(report("gw-parts", seq=4, **PERSONAL))
     scrubber = Scrubber(b"k" * 32, keep_neighbour_names=keep_names)
     out = scrubber.message(msg)
@@ -108,9 +114,14 @@ def test_an_event_batch_is_rewritten_and_flow_events_dropped() -> None:
     out = Scrubber(b"k" * 32).message(_spooled(batch))
     events = decode_stored(out.payload)["body"]["events"]
     assert [e["type"] for e in events] == ["station_join", "station_join"]
-    assert all(e["mac"].startswith("a4:83:e7:") and e["mac"] not in ("a4:83:e7:00:00:02", "a4:83:e7:00:00:03") for e in events)
+    assert all(
+        e["mac"].startswith("a4:83:e7:") and e["mac"] not in ("a4:83:e7:00:00:02", "a4:83:e7:00:00:03")
+        for e in events
+    )
     assert events[1]["hostname"] == ""
-    assert Scrubber(b"k" * 32, store_dpi_debug=True).message(_spooled(batch)).body["events"][1]["type"] == "flow"
+    assert (
+        Scrubber(b"k" * 32, store_dpi_debug=True).message(_spooled(batch)).body["events"][1]["type"] == "flow"
+    )
 
 
 def _refused(message: dict[str, Any] | bytes) -> QuarantinedMessage:
@@ -129,7 +140,14 @@ def test_a_refused_report_is_quarantined_with_pseudonyms_wherever_its_fields_sit
     kept = scrubber.quarantined(q)
     text = decode_stored(kept.payload)
     flat = repr(text).lower()
-    for clear in ("a4:83:e7:00:00:01", "b8:27:eb:00:00:02", "00:11:22:33:44:55", "johns", "living-room", "smith"):
+    for clear in (
+        "a4:83:e7:00:00:01",
+        "b8:27:eb:00:00:02",
+        "00:11:22:33:44:55",
+        "johns",
+        "living-room",
+        "smith",
+    ):
         assert clear not in flat, clear
     stations = text["body"]["stations"]
     assert stations[0]["mac"] == scrubber.mac("a4:83:e7:00:00:01") and stations[1]["hostname"] == "tv"
