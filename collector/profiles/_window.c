@@ -25,7 +25,7 @@
 
 static PyObject *Unsupported;
 /* the body's keys, interned once */
-static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None;
+static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None, *K_v, *K_x, *K_c, *zero_obj;
 
 static struct {
     int ready;
@@ -787,10 +787,331 @@ static PyObject *configure(PyObject *self, PyObject *layout) {
     Py_RETURN_NONE;
 }
 
+
+/* -- add(day, c, sparse): rollup.add_window, i.e. the vector then merge.fold_into(owned=True) --
+   Generic object operations in the reference's order (so a stored day of an unexpected shape
+   fails, or not, as the reference would); Unsupported only before anything is changed. */
+static PyObject *merge_other; /* (key, mine, value) -> merged: merge.MERGERS for the other keys */
+static PyObject *trim_apps;   /* dict -> dict: merge._apps' cut to MAX_APPS */
+static long max_apps;
+
+static int add_into(PyObject *seq, Py_ssize_t i, PyObject *x) {
+    /* seq[i] += x */
+    PyObject *have = PySequence_GetItem(seq, i);
+    if (have == NULL) return -1;
+    PyObject *sum = PyNumber_InPlaceAdd(have, x);
+    Py_DECREF(have);
+    if (sum == NULL) return -1;
+    int r = PySequence_SetItem(seq, i, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+static int add_lists(PyObject *mine, PyObject *value, int truthy_only) {
+    /* the "v"/"hb" and link "x" merges: element-wise sums, a shorter stored list padded */
+    Py_ssize_t n = PySequence_Size(value), have = PySequence_Size(mine);
+    if (n < 0 || have < 0) return -1;
+    if (have == n) {
+        PyObject *sums = PyList_New(n);
+        if (sums == NULL) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *a = PySequence_GetItem(mine, i), *b = a == NULL ? NULL : PySequence_GetItem(value, i);
+            PyObject *sum = b == NULL ? NULL : PyNumber_Add(a, b);
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            if (sum == NULL) {
+                Py_DECREF(sums);
+                return -1;
+            }
+            PyList_SET_ITEM(sums, i, sum);
+        }
+        int r = PySequence_SetSlice(mine, 0, n, sums);
+        Py_DECREF(sums);
+        return r;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PySequence_GetItem(value, i);
+        if (x == NULL) return -1;
+        int truth = PyObject_IsTrue(x);
+        int r = truth < 0 ? -1 : (truth || !truthy_only) ? add_into(mine, i, x) : 0;
+        Py_DECREF(x);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int pad(PyObject *mine, Py_ssize_t n) {
+    /* mine.extend([0] * (n - len(mine))) when shorter */
+    Py_ssize_t have = PySequence_Size(mine);
+    if (have < 0) return -1;
+    if (have >= n) return 0;
+    PyObject *zeros = PyList_New(n - have);
+    if (zeros == NULL) return -1;
+    for (Py_ssize_t i = 0; i < n - have; i++) {
+        PyObject *zero = PyLong_FromLong(0);
+        PyList_SET_ITEM(zeros, i, zero);
+    }
+    PyObject *r = PyObject_CallMethod(mine, "extend", "O", zeros);
+    Py_DECREF(zeros);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int merge_tm(PyObject *mine, PyObject *value) {
+    PyObject *mac, *entry;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &mac, &entry)) {
+        PyObject *have = PyDict_GetItemWithError(mine, mac);
+        if (have == Py_None) have = NULL; /* mine.get(mac) is None */
+        if (have == NULL) {
+            if (PyErr_Occurred()) return -1;
+            PyObject *copy = PySequence_List(entry);
+            if (copy == NULL || PyDict_SetItem(mine, mac, copy) < 0) {
+                Py_XDECREF(copy);
+                return -1;
+            }
+            Py_DECREF(copy);
+            continue;
+        }
+        /* the newest window's names: max(have[:4], entry[:4]) without the slices */
+        PyObject *t = PySequence_GetItem(entry, 0), *t_have = t == NULL ? NULL : PySequence_GetItem(have, 0);
+        int newer = t_have == NULL ? -1 : PyObject_RichCompareBool(t, t_have, Py_GT);
+        if (newer == 0) {
+            int same = PyObject_RichCompareBool(t, t_have, Py_EQ);
+            if (same < 0) newer = -1;
+            else if (same) {
+                PyObject *e4 = PySequence_GetSlice(entry, 0, 4), *h4 = e4 == NULL ? NULL : PySequence_GetSlice(have, 0, 4);
+                newer = h4 == NULL ? -1 : PyObject_RichCompareBool(e4, h4, Py_GT);
+                Py_XDECREF(e4);
+                Py_XDECREF(h4);
+            }
+        }
+        Py_XDECREF(t);
+        Py_XDECREF(t_have);
+        if (newer < 0) return -1;
+        if (newer) {
+            PyObject *e4 = PySequence_GetSlice(entry, 0, 4);
+            int r = e4 == NULL ? -1 : PySequence_SetSlice(have, 0, 4, e4);
+            Py_XDECREF(e4);
+            if (r < 0) return -1;
+        }
+        PyObject *windows = PySequence_GetItem(entry, 4);
+        int r = windows == NULL ? -1 : add_into(have, 4, windows);
+        Py_XDECREF(windows);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int merge_sx(PyObject *mine, PyObject *value) {
+    PyObject *mac, *link;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &mac, &link)) {
+        PyObject *have = PyDict_GetItemWithError(mine, mac);
+        if (have == Py_None) have = NULL;
+        PyObject *lx = PyObject_GetItem(link, K_x), *lc = lx == NULL ? NULL : PyObject_GetItem(link, K_c);
+        if (lc == NULL) {
+            Py_XDECREF(lx);
+            return -1;
+        }
+        int r = 0;
+        if (have == NULL) {
+            if (PyErr_Occurred()) r = -1;
+            else {
+                PyObject *x = PySequence_List(lx), *c = x == NULL ? NULL : PyDict_Copy(lc);
+                PyObject *entry = c == NULL ? NULL : Py_BuildValue("{sNsN}", "x", x, "c", c);
+                if (c == NULL) Py_XDECREF(x);
+                r = entry == NULL ? -1 : PyDict_SetItem(mine, mac, entry);
+                Py_XDECREF(entry);
+            }
+        } else {
+            PyObject *hx = PyObject_GetItem(have, K_x);
+            r = hx == NULL ? -1 : add_lists(hx, lx, 0);
+            Py_XDECREF(hx);
+            int any = r < 0 ? -1 : PyObject_IsTrue(lc);
+            if (any < 0) r = -1;
+            else if (any) {
+                PyObject *hc = PyObject_GetItem(have, K_c);
+                PyObject *cat, *minutes;
+                Py_ssize_t cpos = 0;
+                if (hc == NULL) r = -1;
+                else if (!PyDict_Check(lc) || !PyDict_Check(hc)) {
+                    PyErr_SetString(PyExc_TypeError, "link minutes are not dicts");
+                    r = -1;
+                }
+                while (r == 0 && PyDict_Next(lc, &cpos, &cat, &minutes)) {
+                    PyObject *old = PyDict_GetItemWithError(hc, cat);
+                    PyObject *sum = old != NULL ? PyNumber_Add(old, minutes) : PyErr_Occurred() ? NULL : PyNumber_Add(zero_obj, minutes);
+                    r = sum == NULL ? -1 : PyDict_SetItem(hc, cat, sum);
+                    Py_XDECREF(sum);
+                }
+                Py_XDECREF(hc);
+            }
+        }
+        Py_DECREF(lx);
+        Py_DECREF(lc);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int merge_apps(PyObject *mine, PyObject *value) {
+    PyObject *cat, *apps;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &cat, &apps)) {
+        PyObject *have = PyDict_GetItemWithError(mine, cat);
+        if (have == Py_None) have = NULL;
+        if (have == NULL) {
+            if (PyErr_Occurred()) return -1;
+            PyObject *copy = PyDict_Copy(apps);
+            int r = copy == NULL ? -1 : PyDict_SetItem(mine, cat, copy);
+            Py_XDECREF(copy);
+            if (r < 0) return -1;
+            continue;
+        }
+        if (!PyDict_Check(have) || !PyDict_Check(apps)) {
+            PyErr_SetString(PyExc_TypeError, "apps of a category are not a dict");
+            return -1;
+        }
+        PyObject *app, *minutes;
+        Py_ssize_t apos = 0;
+        while (PyDict_Next(apps, &apos, &app, &minutes)) {
+            PyObject *old = PyDict_GetItemWithError(have, app);
+            if (old == NULL && PyErr_Occurred()) return -1;
+            PyObject *sum = old != NULL ? PyNumber_Add(old, minutes) : (Py_INCREF(minutes), minutes);
+            int r = sum == NULL ? -1 : PyDict_SetItem(have, app, sum);
+            Py_XDECREF(sum);
+            if (r < 0) return -1;
+        }
+        if (PyDict_GET_SIZE(have) > max_apps) {
+            PyObject *cut = PyObject_CallFunctionObjArgs(trim_apps, have, NULL);
+            int r = cut == NULL ? -1 : PyDict_SetItem(mine, cat, cut);
+            Py_XDECREF(cut);
+            if (r < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *slots_or(PyObject *a, PyObject *b) {
+    /* merge._or: the union of two fixed-width hex bitmaps */
+    PyObject *x = PyLong_FromUnicodeObject(a, 16), *y = x == NULL ? NULL : PyLong_FromUnicodeObject(b, 16);
+    PyObject *bits = y == NULL ? NULL : PyNumber_Or(x, y), *out = NULL;
+    if (bits != NULL) {
+        PyObject *spec = PyUnicode_FromString("024x");
+        out = spec == NULL ? NULL : PyObject_Format(bits, spec);
+        Py_XDECREF(spec);
+    }
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(bits);
+    return out;
+}
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    PyObject *day, *c, *sparse;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyDict_Type, &day, &PyDict_Type, &c, &PyDict_Type, &sparse)) return NULL;
+    if (!L.ready || merge_other == NULL) {
+        PyErr_SetString(Unsupported, "configure() first");
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(day, K_v);
+    if (v == NULL && PyErr_Occurred()) return NULL;
+    if (v != NULL && !PyList_CheckExact(v)) {
+        PyErr_SetString(Unsupported, "a stored vector that is not a list"); /* nothing changed yet */
+        return NULL;
+    }
+    if (v == NULL) {
+        PyObject *zeros = PyList_New(L.size);
+        if (zeros == NULL) return NULL;
+        for (long i = 0; i < L.size; i++) PyList_SET_ITEM(zeros, i, PyLong_FromLong(0));
+        int r = PyDict_SetItem(day, K_v, zeros);
+        Py_DECREF(zeros);
+        if (r < 0) return NULL;
+        v = zeros; /* borrowed from day */
+    } else if (pad(v, L.size) < 0) return NULL;
+    PyObject *key, *x;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(sparse, &pos, &key, &x)) {
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (add_into(v, i, x) < 0) return NULL;
+    }
+    PyObject *value;
+    pos = 0;
+    while (PyDict_Next(c, &pos, &key, &value)) {
+        PyObject *mine = PyDict_GetItemWithError(day, key);
+        if (mine == NULL) {
+            if (PyErr_Occurred() || PyDict_SetItem(day, key, value) < 0) return NULL;
+            continue;
+        }
+        Py_INCREF(mine);
+        int r = 0;
+        PyObject *merged = NULL;
+        if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "v") == 0 ||
+                                     PyUnicode_CompareWithASCIIString(key, "hb") == 0)) {
+            Py_ssize_t n = PySequence_Size(value);
+            r = n < 0 ? -1 : pad(mine, n);
+            if (r == 0) r = add_lists(mine, value, 1);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "tm") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_tm(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "sx") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_sx(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "apps") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_apps(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "slots") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "off") == 0) &&
+                   PyUnicode_Check(mine) && PyUnicode_Check(value)) {
+            merged = slots_or(mine, value);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "first") == 0) {
+            int less = PyObject_RichCompareBool(value, mine, Py_LT); /* min([mine, value]) */
+            merged = less < 0 ? NULL : less ? value : mine;
+            Py_XINCREF(merged);
+        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "last") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "mesh") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "plan") == 0)) {
+            int more = PyObject_RichCompareBool(value, mine, Py_GT); /* max([mine, value]) */
+            merged = more < 0 ? NULL : more ? value : mine;
+            Py_XINCREF(merged);
+        } else {
+            merged = PyObject_CallFunctionObjArgs(merge_other, key, mine, value, NULL);
+        }
+        Py_DECREF(mine);
+        if (r == -2) {
+            PyErr_SetString(PyExc_TypeError, "a stored day part that is not a dict");
+            return NULL;
+        }
+        if (r < 0) return NULL;
+        if (merged != NULL) {
+            r = PyDict_SetItem(day, key, merged);
+            Py_DECREF(merged);
+            if (r < 0) return NULL;
+        } else if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    Py_INCREF(day);
+    return day;
+}
+
+static PyObject *configure_merge(PyObject *self, PyObject *args) {
+    PyObject *other, *trim;
+    long most;
+    if (!PyArg_ParseTuple(args, "OOl", &other, &trim, &most)) return NULL;
+    Py_XSETREF(merge_other, Py_NewRef(other));
+    Py_XSETREF(trim_apps, Py_NewRef(trim));
+    max_apps = most;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"window", window, METH_VARARGS,
      "window(body, window_start, window_end) -> (contribution without its vector, the vector's set positions)"},
     {"configure", configure, METH_O, "configure(layout): the positions and tables rollup.py computes"},
+    {"add", add, METH_VARARGS, "add(day, c, sparse) -> day: rollup.add_window (merge.fold_into, owned)"},
+    {"configure_merge", configure_merge, METH_VARARGS,
+     "configure_merge(merge_other, trim_apps, max_apps): what add() leaves to merge.py"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -848,6 +1169,10 @@ PyMODINIT_FUNC PyInit__window(void) {
     K_vendor = PyUnicode_InternFromString("vendor");
     K_wan = PyUnicode_InternFromString("wan");
     K_None = PyUnicode_InternFromString("None");
+    K_v = PyUnicode_InternFromString("v");
+    K_x = PyUnicode_InternFromString("x");
+    K_c = PyUnicode_InternFromString("c");
+    zero_obj = PyLong_FromLong(0);
     L.other = PyUnicode_InternFromString("other");
     L.empty = PyUnicode_InternFromString("");
     if (Unsupported == NULL || L.other == NULL || L.empty == NULL || PyModule_AddObject(m, "Unsupported", Unsupported) < 0) {

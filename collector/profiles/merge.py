@@ -235,10 +235,20 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = F
                 for app, minutes in apps.items():  # _apps([have, apps]), in place
                     have[app] = have[app] + minutes if app in have else minutes
                 if len(have) > MAX_APPS:
-                    mine[cat] = dict(sorted(have.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_APPS])
+                    mine[cat] = most_used(have)
         else:
-            day[key] = MERGERS.get(key, _unknown)([mine, value])
+            day[key] = merge_two(key, mine, value)
     return day
+
+
+def merge_two(key: str, mine: Any, value: Any) -> Any:
+    """``key``'s two values merged (what :func:`fold_into` does for the keys it does not add in place)."""
+    return MERGERS.get(key, _unknown)([mine, value])
+
+
+def most_used(apps: dict[str, int]) -> dict[str, int]:
+    """The :data:`MAX_APPS` most used applications (ties by name)."""
+    return dict(sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_APPS])
 
 
 def _copy(value: Any) -> Any:

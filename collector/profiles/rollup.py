@@ -29,7 +29,7 @@ from typing import Any, TypedDict
 import msgspec
 
 from collector.profiles import layout
-from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
+from collector.profiles.merge import MAX_APPS, fold_into, merge_day, merge_many, merge_two, most_used, slot_hex
 from collector.profiles.terminals import BACKGROUND_TYPES, terminal_type
 
 SLOTS_PER_DAY = 96
@@ -205,7 +205,20 @@ def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tu
 
 
 def add_window(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
-    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``."""
+    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``.
+
+    In C where ``_window`` is built (the same operations in the same order as :func:`_add`, its
+    reference, on the same objects: tests/collector/profiles/test_window_c.py).
+    """
+    if _compiled is not None:
+        try:
+            return _compiled.add(day, c, sparse)
+        except _compiled.Unsupported:  # raised before anything is changed
+            pass
+    return _add(day, c, sparse)
+
+
+def _add(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
     v = day.get("v")
     if v is None:
         v = day["v"] = layout.zeros()
@@ -503,5 +516,6 @@ def compiled_layout() -> dict[str, Any]:
 
 if _compiled is not None:
     _compiled.configure(compiled_layout())
+    _compiled.configure_merge(merge_two, most_used, MAX_APPS)
 
 __all__ = ["add_window", "fold_window", "merge_day", "merge_many", "split_day", "window_contribution", "window_parts"]

@@ -167,3 +167,45 @@ def test_a_figure_added_in_python_is_folded_on_both_ways(monkeypatch: pytest.Mon
     fast = rollup.window_parts(copy.deepcopy(body), start, end)
     slow = rollup._window(copy.deepcopy(body), start, end)
     assert fast[0]["new"] == slow[0]["new"] == len(body["stations"]) and fast[1][0] == slow[1][0] == 42
+
+
+def _days(add: Any, windows: list[tuple[dict[str, Any], int, int]], stored: dict[str, Any]) -> str:
+    days: dict[int, dict[str, Any]] = {}
+    for body, start, end in windows:
+        day = days.setdefault(rollup.day_of(start), copy.deepcopy(stored))
+        add(day, *rollup._window(copy.deepcopy(body), start, end))
+    return json.dumps(days)
+
+
+#: A stored day of an older, shorter shape, with ties and a category near its application cap.
+OLDER = {
+    "v": [1, 2, 3],
+    "hb": [5] * 20,
+    "first": 1_600_000_000,
+    "last": 1_600_000_900,
+    "slots": "0" * 23 + "1",
+    "off": "0" * 24,
+    "tm": {"a4:83:e7:00:00:01": [1_600_000_900, "iphone", "", "5GHz", 3]},
+    "sx": {"a4:83:e7:00:00:01": {"x": [1, 1, -50, 0, 0, 0, 0, 0, 0, 0], "c": {"video": 4}}},
+    "apps": {"video": {f"app{i}": i % 7 + 1 for i in range(64)}},
+    "comp": {"rival": [-70, "", [0] * 15]},
+    "later": 5,  # a key from a newer rollup: merged as merge.py merges unknown keys
+}
+
+
+@needs_c
+@pytest.mark.parametrize("stored", [{}, OLDER], ids=["new day", "older stored day"])
+def test_windows_add_to_a_day_as_the_reference_adds(stored: dict[str, Any]) -> None:
+    rnd = random.Random(8)
+    windows = _recorded() + _emulated()
+    windows += [(_edited(b, rnd), s, e) for b, s, e in windows[:12]]
+    for body, start, end in windows:  # the recorded reports on the same day as the emulated ones
+        body.setdefault("apps", []).append(
+            {
+                "station": "a4:83:e7:00:00:01",
+                "category": "video",
+                "bytes_down": 5,
+                "top_apps": [f"app{rnd.randrange(99)}"],
+            }
+        )
+    assert _days(compiled.add, windows, stored) == _days(rollup._add, windows, stored)
