@@ -29,7 +29,15 @@ from typing import Any, TypedDict
 import msgspec
 
 from collector.profiles import layout
-from collector.profiles.merge import MAX_APPS, fold_into, merge_day, merge_many, merge_two, most_used, slot_hex
+from collector.profiles.merge import (
+    MAX_APPS,
+    fold_into,
+    merge_day,
+    merge_many,
+    merge_two,
+    most_used,
+    slot_hex,
+)
 from collector.profiles.terminals import BACKGROUND_TYPES, terminal_type
 
 SLOTS_PER_DAY = 96

@@ -199,7 +199,7 @@ def test_windows_add_to_a_day_as_the_reference_adds(stored: dict[str, Any]) -> N
     rnd = random.Random(8)
     windows = _recorded() + _emulated()
     windows += [(_edited(b, rnd), s, e) for b, s, e in windows[:12]]
-    for body, start, end in windows:  # the recorded reports on the same day as the emulated ones
+    for body, _, _ in windows:
         body.setdefault("apps", []).append(
             {
                 "station": "a4:83:e7:00:00:01",
