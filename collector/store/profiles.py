@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from collector.profiles.rollup import join_day
-from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
+from collector.store.queries import ACTIVE_HOMES, AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
 from collector.store.sql import Database, Statement, in_list
 
 #: ids per ``IN (...)`` list, well under every backend's parameter limit
@@ -212,21 +212,28 @@ class Profiles:
                 by_id[r["gateway_id"]][r["kind"]].append(r["rule"])
         return {"total": int(total["n"]) if total else 0, "homes": homes}
 
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
+    async def area_summary(
+        self, min_group: int, level: str = "area", days: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         """Per area (or community): homes, result counts, Wi-Fi quality, competitor density.
 
         Groups with fewer than ``min_group`` evaluated homes are left out (only counted), so
-        no single home can be singled out.
+        no single home can be singled out. ``days`` (first, last day number): only homes that
+        reported in those days, and the minimum group holds for that smaller count too.
         """
         column = GROUP_LEVELS[level]
+        active, args = (f" AND {ACTIVE_HOMES}", list(days)) if days is not None else ("", [])
         # avg() of an integer column is numeric (Decimal) on PostgreSQL: averaged as a double
         groups = await self._db.fetch(
             f"SELECT {column} AS name, count(*) AS homes, avg(p.wifi_score) AS wifi,"
             " avg(CAST(p.competitor AS DOUBLE PRECISION)) AS competitor, avg(p.gb_per_day) AS gb,"
             " avg(CAST(p.devices AS DOUBLE PRECISION)) AS devices FROM subscribers s JOIN home_profiles p"
-            f" ON p.gateway_id = s.gateway_id WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
+            f" ON p.gateway_id = s.gateway_id WHERE {column} IS NOT NULL{active} GROUP BY {column} ORDER BY {column}",
+            args,
         )
-        counts = await self._db.fetch(AREA_COUNTS.format(column=column))
+        counts = await self._db.fetch(
+            AREA_COUNTS.format(column=column, active=f" WHERE {ACTIVE_HOMES}" if days is not None else ""), args
+        )
         return area_view(
             level, min_group, [tuple(g.values()) for g in groups], [tuple(c.values()) for c in counts]
         )
