@@ -98,22 +98,32 @@ def _exports(path: str, summary: str, params: list[dict[str, Any]]) -> dict[str,
 
 
 def _post(
-    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: bool = False
+    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A form post: ``form`` names its fields and their schemas (so fuzzing fills them)."""
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": params,
         "responses": {str(c): {"description": d} for c, d in codes.items()},
     }
     if form:
-        fields = {"placement": {"type": "string", "maxLength": 200}, "notes": {"type": "string", "maxLength": 2000},
-                  "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
         op["requestBody"] = {
             "content": {
-                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": fields}}
+                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": form}}
             }
         }
     return {"post": op}
+
+
+TEXT = {"type": "string", "maxLength": 200}
+INSTALL_FORM = {"placement": TEXT, "notes": {"type": "string", "maxLength": 2000},
+                "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
+CAMPAIGN_FORM = {
+    **{k: TEXT for k in ("name", "flag", "label", "warning", "area", "offer_id", "template")},
+    "channel": {"type": "string", "enum": ["sms", "email", "push", "call"]}, "control_share": TEXT,
+}  # fmt: skip
+TOKEN_FORM = {"name": TEXT, "role": TEXT, "days": TEXT}
+UNLOCK_FORM = {"key": {"type": "string", "description": "user:<name> or addr:<address>"}}
 
 
 def _export_params() -> dict[str, list[dict[str, Any]]]:
@@ -169,7 +179,7 @@ def _marketing_pages() -> dict[str, Any]:
             (404,),
         ),
         "/marketing/winback": _op("Subscribers who left or went silent, by area", [], *HTML, ()),
-        "/marketing/campaigns": _post("Create a campaign from the desk's form", [], done),
+        "/marketing/campaigns": _post("Create a campaign from the desk's form", [], done, CAMPAIGN_FORM),
         "/marketing/campaigns/{id}/launch": _post("Launch a draft campaign", [mid], done),
         "/marketing/campaigns/{id}/pause": _post("Pause a running campaign", [mid], done),
         "/marketing/campaigns/{id}/resume": _post("Resume a paused campaign", [mid], done),
@@ -203,7 +213,7 @@ def _installer() -> dict[str, Any]:
             [gid],
             {303: "back to the home's page", 400: "nothing measured yet", 401: ERRORS[401], 403: ERRORS[403],
              404: "unknown gateway"},
-            form=True,
+            form=INSTALL_FORM,
         ),
         "/static/installer.js": {"get": {"summary": "The installer page's script", "parameters": [],
                                          "responses": {"200": {"description": "JavaScript"}}}},
@@ -218,14 +228,14 @@ def _security() -> dict[str, Any]:
         "/security/events": _op("The security events page", events, *HTML),
         "/api/v1/security/events": _op("Security events, newest first", events, "application/json", OBJ),
         "/admin": _op("Users, sessions, tokens, lockouts", [], *HTML, ()),
-        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done),
+        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done, TOKEN_FORM),
         "/admin/tokens/{token_id}/revoke": _post(
             "Revoke a token", [_param("token_id", "path", "the token id")], done
         ),
         "/admin/sessions/{id_hash}/revoke": _post(
             "Revoke a session", [_param("id_hash", "path", "the session's id hash")], done
         ),
-        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done),
+        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done, UNLOCK_FORM),
     }
 
 
