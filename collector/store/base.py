@@ -318,6 +318,10 @@ class InsightsStore(Protocol):
         """CRM rows by gateway."""
         ...
 
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each home's latest install baseline: ``{"wifi_score", "recorded_at"}`` by gateway."""
+        ...
+
     async def save_results(
         self,
         results: list[dict[str, Any]],

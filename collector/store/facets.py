@@ -139,6 +139,9 @@ class Facets:
     async def subscribers(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
         return await self.profiles.subscribers(gateway_ids)
 
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        return await self.profiles.install_baselines(gateway_ids)
+
     async def record_run(self, run: dict[str, Any]) -> None:
         await self.profiles.record_run(run)
 

@@ -28,6 +28,13 @@ SUBSCRIBER_COLUMNS = (
 RUN_KEYS = ("kind", "started_at", "finished_at", "as_of", "homes", "results", "seconds")
 RESULT_KEYS = ("rule", "kind", "version", "time_window", "state", "score", "sentence", "evidence", "since",
                "changed_at", "evaluated_at")  # fmt: skip
+#: The latest install with a score per gateway (the ``installs`` table is the installer's:
+#: ``collector/installer/records.py`` writes it). Later rows win; ties by id.
+INSTALL_BASELINES = (
+    "SELECT i.gateway_id, i.wifi_score, i.recorded_at FROM installs i WHERE i.wifi_score IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM installs n WHERE n.gateway_id = i.gateway_id AND n.wifi_score IS NOT NULL"
+    " AND (n.recorded_at > i.recorded_at OR (n.recorded_at = i.recorded_at AND n.install_id > i.install_id)))"
+)
 HISTORY_KEYS = ("rule", "change", "at", "version", "state", "score", "sentence")
 HOME_KEYS = ("gateway_id", "subscriber_id", "area", "community", "wifi_score", "devices", "gb_per_day",
              "online_hours", "evaluated_at")  # fmt: skip
@@ -135,6 +142,21 @@ class Profiles:
             for ids in chunks(gateway_ids):
                 rows += await self._db.fetch(sql + f" WHERE gateway_id IN {in_list(ids)}", ids)
         return {str(r["gateway_id"]): {c: r[c] for c in SUBSCRIBER_COLUMNS} for r in rows}
+
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each home's latest recorded install with a Wi-Fi score (the installer's baseline):
+        ``{"wifi_score", "recorded_at"}`` by gateway (all, or those of ``gateway_ids``)."""
+        sql = INSTALL_BASELINES
+        rows: list[dict[str, Any]] = []
+        if gateway_ids is None:
+            rows = await self._db.fetch(sql)
+        else:
+            for ids in chunks(gateway_ids):
+                rows += await self._db.fetch(sql + f" AND i.gateway_id IN {in_list(ids)}", ids)
+        return {
+            str(r["gateway_id"]): {"wifi_score": float(r["wifi_score"]), "recorded_at": float(r["recorded_at"])}
+            for r in rows
+        }
 
     # -- evaluation runs -------------------------------------------------------------------
     async def record_run(self, run: dict[str, Any]) -> None:
