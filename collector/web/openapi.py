@@ -134,7 +134,8 @@ def _export_params() -> dict[str, list[dict[str, Any]]]:
     history = _param("history", "query", "history entries (default 100)", {"type": "integer", "minimum": 0,
                                                                            "maximum": 10000})
     return {
-        "/homes": HOME_FILTERS, "/gateways": GATEWAY_FILTERS, "/areas": [level, *_range()],
+        "/homes": HOME_FILTERS, "/gateways": GATEWAY_FILTERS,
+        "/areas": [level, _param("min_group", "query", "raise the minimum group", INTEGER), *_range()],
         "/quarantine": [_param("limit", "query", "rows (default 1000)", {"type": "integer", "minimum": 0,
                                                                         "maximum": 100000}), *_range()],
         "/reports": [*PAGING, *_range()], "/security/events": EVENTS,
