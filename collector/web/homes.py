@@ -172,11 +172,15 @@ async def api_homes(request: web.Request) -> web.Response:
 @routes.get("/api/v1/homes/{gateway_id}")
 @requires(Permission.HOMES_READ)
 async def api_home(request: web.Request) -> web.Response:
-    """One home: its CRM row, profile per window, current results with evidence, and history."""
+    """One home: its CRM row, profile per window, current results with evidence, and history;
+    with ``from``/``to``, its traffic per day in that range too (``days``)."""
     gid = request.match_info["gateway_id"]
     home = await home_data(request, gid)
     if home is None:
         return web.json_response({"error": f"no home {gid}"}, status=404)
+    span = date_range(request.query)
+    if span is not None:  # the home page's traffic chart over the range: one row per day reported
+        home["days"] = await home_days(request, span)
     return web.json_response(home)
 
 

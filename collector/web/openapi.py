@@ -253,6 +253,7 @@ def document(rule_names: list[str]) -> dict[str, Any]:
     report_name = _param("name", "path", "the report's period name, e.g. week-2026-W48")
     doc["paths"]["/api/v1/homes"]["get"]["parameters"] += _range()
     doc["paths"]["/api/v1/areas"]["get"]["parameters"] += _range()
+    doc["paths"]["/api/v1/homes/{gateway_id}"]["get"]["parameters"] += _range()
     doc["paths"].update(
         {
             "/healthz": _op("Health", [], "application/json", OBJ, ()),

@@ -102,6 +102,8 @@ async def test_a_home_page_traffic_chart_follows_the_range(client: TestClient) -
     days = table(await (await client.get(f"/homes/{gid}/days.csv?from=2026-11-25&to=2026-12-03", headers=H)).read())
     # the fleet's last day is 30 November: days it did not report are not rows
     assert [(r[0], float(r[1])) for r in days[1:]] == [(f"2026-11-{d}", 2.1) for d in range(25, 31)]
+    api = await (await client.get(f"/api/v1/homes/{gid}?from=2026-11-25&to=2026-12-03", headers=H)).json()
+    assert [(d["day"], d["gb"]) for d in api["days"]] == [(r[0], float(r[1])) for r in days[1:]]
     terminals = table(await (await client.get(f"/homes/{gid}/terminals.csv", headers=H)).read())
     assert len(terminals) - 1 == page.count("<tr><td title=")
     history = json.loads(await (await client.get(f"/homes/{gid}/history.json", headers=H)).read())
