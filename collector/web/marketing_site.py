@@ -16,6 +16,7 @@ from aiohttp import web
 from collector.marketing import MarketingError
 from collector.marketing import audiences as aud
 from collector.marketing import campaigns as camp
+from collector.marketing import delivery
 from collector.marketing.audiences import NotFound
 from collector.marketing.catalogue import Catalogue, load_catalogue
 from collector.marketing.results import campaign_results
@@ -177,7 +178,7 @@ async def winback_page(request: web.Request) -> web.Response:
 async def _deliver(app: web.Application, sender: Sender, every_s: float) -> None:
     while True:
         try:
-            counts = await camp.deliver_due(app[STORE].db, app[CATALOGUE], sender)
+            counts = await delivery.deliver_due(app[STORE].db, app[CATALOGUE], sender)
             if counts["sent"] or counts["failed"]:
                 log.info("campaign delivery: %s", json.dumps(counts))
         except asyncio.CancelledError:

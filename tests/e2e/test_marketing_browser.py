@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from collector.app import create_app
-from collector.marketing.campaigns import deliver_due
+from collector.marketing.delivery import deliver_due
 from collector.marketing.catalogue import load_catalogue
 from collector.marketing.outcomes import parse_outcomes
 from collector.marketing.policy import after_quiet_hours
