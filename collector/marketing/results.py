@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.marketing.audiences import NotFound
+from collector.marketing.audiences import FIGURES, NotFound, figures_of
 from collector.marketing.campaigns import campaign, opt_out
 from collector.marketing.catalogue import Catalogue
 from collector.marketing.outcomes import OutcomeRow
@@ -118,11 +118,12 @@ async def campaign_results(db: Database, catalogue: Catalogue, campaign_id: int,
     offer = catalogue.offer(c["offer_id"])
     launched = float(c["launched_at"])
     rows = await db.fetch(
-        "SELECT a.gateway_id, a.subscriber_id, a.arm, m.snapshot FROM mkt_members a JOIN mkt_audience_members m"
+        f"SELECT a.gateway_id, a.subscriber_id, a.arm, m.snapshot, {', '.join('m.' + k for k in FIGURES)}"
+        " FROM mkt_members a JOIN mkt_audience_members m"
         " ON m.audience_id = ? AND m.gateway_id = a.gateway_id WHERE a.campaign_id = ?", (c["audience_id"], campaign_id))  # fmt: skip
     arms = {r["gateway_id"]: r["arm"] for r in rows}
     subscriber_of = {r["gateway_id"]: r["subscriber_id"] for r in rows}
-    snapshots = {r["gateway_id"]: json.loads(r["snapshot"]) for r in rows}
+    snapshots = {r["gateway_id"]: figures_of(r) for r in rows}
     sizes = {
         "treatment": sum(a == "treatment" for a in arms.values()),
         "control": sum(a == "control" for a in arms.values()),
