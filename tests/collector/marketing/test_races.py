@@ -15,7 +15,7 @@ import pytest
 from collector.marketing.audiences import freeze_audience, members
 from collector.marketing.campaigns import create_campaign, launch
 from collector.marketing.catalogue import Catalogue, Policy, load_catalogue
-from collector.marketing.delivery import deliver_due
+from collector.marketing.delivery import deliver_due, plan_claims
 from collector.marketing.senders import FileSender
 from collector.store import Store, open_store
 from collector.store.sql import Statement
@@ -157,3 +157,24 @@ async def test_a_freeze_racing_an_evaluation_sees_it_whole_or_not_at_all(two_col
         assert [r["wifi_score"] for r in scores] == [float(k)]  # and its figures
         (header,) = await a.db.fetch("SELECT size FROM mkt_audiences WHERE id = ?", (audience_id,))
         assert header["size"] == n // 2
+
+
+async def test_claims_of_different_messages_for_one_subscriber_at_once_keep_the_cap(
+    two_collectors: tuple[Store, Store],
+) -> None:
+    """The gate row, shown without delivery's shared order: each collector claims other campaigns'
+    messages for the same subscribers in one transaction, at once."""
+    a, b = two_collectors
+    await seed(a, _fleet(60))
+    cat = load_catalogue(None, kind_of)
+    aud = await freeze_audience(a.db, "all", {"flag": "mesh_or_fttr"}, kind_of, "ann")
+    ids = [await _campaign(a, cat, aud["id"], offer, 0.0, k) for k, offer in enumerate(("mesh", "plan_upgrade",
+                                                                                          "loyalty", "office"))]  # fmt: skip
+    due = {cid: await a.db.fetch("SELECT id, subscriber_id FROM mkt_messages WHERE campaign_id = ?", (cid,))
+           for cid in ids}  # fmt: skip
+    first = plan_claims(due[ids[0]] + due[ids[1]], "collector-a", NOON, 30, 2)
+    second = plan_claims(due[ids[2]] + due[ids[3]], "collector-b", NOON, 30, 2)
+    outcomes = await asyncio.gather(a.db.transaction(first), b.db.transaction(second))
+    assert sum(len(o.rows) for side in outcomes for o in side) == 120  # claimed: two per subscriber
+    logged = await a.db.fetch("SELECT subscriber_id, count(*) AS n FROM mkt_contacts GROUP BY subscriber_id")
+    assert len(logged) == 60 and {r["n"] for r in logged} == {2}
