@@ -104,16 +104,15 @@ def plan_freeze(c: Compiled, token: str, name: str, definition: Any, user: str, 
     header (found again by ``token``), the members the segment matches with their figures, the
     sentences of the segment's rules they hold, and the size. A CRM import or an evaluation
     committing meanwhile is seen entirely or not at all."""
-    out = [
-        Statement(
-            "INSERT INTO mkt_audiences (segment_id, name, definition, size, created_by, created_at, freeze_token)"
-            " VALUES (?, ?, ?, 0, ?, ?, ?)", (segment_id, name, _dumps(definition), user, now, token)),  # fmt: skip
-        Statement(
-            f"INSERT INTO mkt_audience_members (audience_id, gateway_id, subscriber_id, area, community, rules,"
-            f" evidence, snapshot, {', '.join(FIGURES)}) SELECT {_AUDIENCE_ID}, p.gateway_id,"
-            " coalesce(s.subscriber_id, p.gateway_id), s.area, s.community, '[]', '', '', s.plan_down_mbps,"
-            " p.wifi_score, p.devices, p.online_hours, p.gb_per_day" + BASE + c.where, [token, *c.params]),  # fmt: skip
-    ]
+    header = Statement(
+        "INSERT INTO mkt_audiences (segment_id, name, definition, size, created_by, created_at, freeze_token)"
+        " VALUES (?, ?, ?, 0, ?, ?, ?)", (segment_id, name, _dumps(definition), user, now, token))  # fmt: skip
+    found = Statement(
+        f"INSERT INTO mkt_audience_members (audience_id, gateway_id, subscriber_id, area, community, rules,"
+        f" evidence, snapshot, {', '.join(FIGURES)}) SELECT {_AUDIENCE_ID}, p.gateway_id,"
+        " coalesce(s.subscriber_id, p.gateway_id), s.area, s.community, '[]', '', '', s.plan_down_mbps,"
+        " p.wifi_score, p.devices, p.online_hours, p.gb_per_day" + BASE + c.where, [token, *c.params])  # fmt: skip
+    out = [header, found]
     if c.rules:
         out.append(Statement(
             "INSERT INTO mkt_audience_evidence (audience_id, gateway_id, rule, sentence) SELECT m.audience_id,"

@@ -149,7 +149,9 @@ async def deliver_due(db: Database, catalogue: Catalogue, sender: Sender, now: f
     won: set[int] = set()
     for i in range(0, len(due), BATCH):
         part = due[i : i + BATCH]
-        outcomes = await db.transaction(plan_claims(part, owner, now, policy.period_days, policy.max_contacts))
+        outcomes = await db.transaction(
+            plan_claims(part, owner, now, policy.period_days, policy.max_contacts)
+        )
         won |= {int(row["id"]) for o in outcomes for row in o.rows}
     counts["suppressed"] = await _refuse(db, catalogue, [r for r in due if r["id"] not in won], now)
     mine = [r for r in due if r["id"] in won]
@@ -164,7 +166,9 @@ async def deliver_due(db: Database, catalogue: Catalogue, sender: Sender, now: f
         updates.append(Statement("UPDATE mkt_messages SET status = 'sent', sent_at = ? WHERE id = ?"
                                  " AND claimed_by = ?", sent, many=True))  # fmt: skip
     if failed:  # not handed over: no contact was made; the next pass tries again
-        updates.append(Statement("DELETE FROM mkt_contacts WHERE message_id = ?", [(m,) for m in failed], many=True))
+        updates.append(
+            Statement("DELETE FROM mkt_contacts WHERE message_id = ?", [(m,) for m in failed], many=True)
+        )
         updates.append(Statement("UPDATE mkt_messages SET status = 'queued', claimed_by = NULL, claimed_at = NULL"
                                  " WHERE id = ? AND claimed_by = ?", [(m, owner) for m in failed], many=True))  # fmt: skip
     if updates:

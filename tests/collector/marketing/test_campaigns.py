@@ -10,8 +10,8 @@ import pytest
 from collector.marketing import MarketingError
 from collector.marketing.audiences import freeze_audience, next_best_offers, upsert_contacts
 from collector.marketing.campaigns import create_campaign, launch, opt_out, preview, set_state
-from collector.marketing.delivery import deliver_due
 from collector.marketing.catalogue import load_catalogue
+from collector.marketing.delivery import deliver_due
 from collector.marketing.outcomes import parse_outcomes
 from collector.marketing.results import campaign_results, import_outcomes
 from collector.marketing.senders import FileSender
@@ -97,9 +97,7 @@ async def test_control_never_contacted_and_policy_holds_across_campaigns(
         db, cat, {**spec, "name": "late", "offer_id": "office", "send_at": NOON + 11 * 3600}, "ann"
     )
     await launch(db, cat, late["id"], now=NOON)
-    await db.execute(
-        Statement("DELETE FROM mkt_contacts")
-    )  # a new month: the cap is free again
+    await db.execute(Statement("DELETE FROM mkt_contacts"))  # a new month: the cap is free again
     counts = await deliver_due(db, cat, sender, now=NOON + 11 * 3600)
     assert counts["deferred"] > 0 and counts["sent"] == 0
     (row,) = await db.fetch(

@@ -25,7 +25,9 @@ NOON = 1_765_000_800.0 - 1_765_000_800.0 % 86400 + 12 * 3600
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def two_collectors(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+async def two_collectors(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores opened on one URL, as two collectors sharing it."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/shared.db"
@@ -52,7 +54,9 @@ def _delivered(folder: Path) -> list[dict[str, str]]:
     return rows
 
 
-async def _campaign(store: Store, cat: Catalogue, audience: int, offer: str, share: float, seed: int = 3) -> int:
+async def _campaign(
+    store: Store, cat: Catalogue, audience: int, offer: str, share: float, seed: int = 3
+) -> int:
     c = await create_campaign(store.db, cat, {"name": f"{offer} {seed}", "audience_id": audience, "offer_id": offer,
                                               "template": "{offer}", "send_at": NOON, "control_share": share,
                                               "seed": seed}, "ann")  # fmt: skip
@@ -110,10 +114,15 @@ async def test_campaigns_racing_on_two_collectors_keep_the_cap_and_one_contact_p
     # every other message has its reason
     reasons = Counter(r["reason"].split(":")[0] for r in await a.db.fetch(
         "SELECT reason FROM mkt_messages WHERE status = 'suppressed'"))  # fmt: skip
-    assert sum(reasons.values()) == 5 * 60 - 120 and set(reasons) <= {"cap", "already contacted for this offer"}
+    assert sum(reasons.values()) == 5 * 60 - 120 and set(reasons) <= {
+        "cap",
+        "already contacted for this offer",
+    }
 
 
-async def test_a_freeze_racing_an_evaluation_sees_it_whole_or_not_at_all(two_collectors: tuple[Store, Store]) -> None:
+async def test_a_freeze_racing_an_evaluation_sees_it_whole_or_not_at_all(
+    two_collectors: tuple[Store, Store],
+) -> None:
     a, b = two_collectors
     n = 120
     await seed(a, [Home(f"gw-{i:03d}", wifi=0.0, results={"mesh_or_fttr": "state 0"} if i < n // 2 else {})
@@ -125,9 +134,13 @@ async def test_a_freeze_racing_an_evaluation_sees_it_whole_or_not_at_all(two_col
         return [
             Statement("DELETE FROM home_results WHERE rule = 'mesh_or_fttr'"),
             Statement("UPDATE home_profiles SET wifi_score = ?", (float(k),)),
-            Statement("INSERT INTO home_results (gateway_id, rule, kind, version, time_window, state, score, sentence,"
-                      " evidence, since, changed_at, evaluated_at) VALUES (?, 'mesh_or_fttr', 'flag', 1, '7d', 'on',"
-                      " NULL, ?, '{}', 1, 1, 1)", [(g, f"state {k}") for g in flagged], many=True),  # fmt: skip
+            Statement(
+                "INSERT INTO home_results (gateway_id, rule, kind, version, time_window, state, score, sentence,"
+                " evidence, since, changed_at, evaluated_at) VALUES (?, 'mesh_or_fttr', 'flag', 1, '7d', 'on',"
+                " NULL, ?, '{}', 1, 1, 1)",
+                [(g, f"state {k}") for g in flagged],
+                many=True,
+            ),
         ]
 
     async def evaluate() -> None:
@@ -138,7 +151,9 @@ async def test_a_freeze_racing_an_evaluation_sees_it_whole_or_not_at_all(two_col
     async def freeze() -> list[int]:
         made = []
         for i in range(25):
-            made.append((await freeze_audience(a.db, f"a{i}", {"flag": "mesh_or_fttr"}, kind_of, "ann"))["id"])
+            made.append(
+                (await freeze_audience(a.db, f"a{i}", {"flag": "mesh_or_fttr"}, kind_of, "ann"))["id"]
+            )
         return made
 
     _, made = await asyncio.gather(evaluate(), freeze())
