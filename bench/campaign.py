@@ -11,7 +11,8 @@ HTTP API, per offer type an audience is frozen from its flag and a campaign laun
 random control group (``--control``, default 10%, seeded); the collector's delivery task
 hands the treated members' messages to a file drop under the contact policy. The emulator
 reads what was delivered and answers from each household's hidden propensity; the homes that
-bought mesh back-fill today with their new mesh nodes, the plan upgrades are re-imported
+bought back-fill the day of the order as they now are (new mesh nodes, more video, a faster
+path; emulator.response.after_purchase), the plan upgrades are re-imported
 from the CRM; ``homescope-collector import-outcomes`` reads the CRM's outcome file; the
 results API gives each campaign's uplift and 95% interval (Newcombe).
 
@@ -332,15 +333,20 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             writer.writerows(rows)
         write_response_truth(work / "responses.json", responses)
         # -- what buying changed: mesh nodes appear today, plans change in the CRM ----------------
-        bought = {r.gateway_id: r.offer for r in responses if r.converted}
-        mesh_homes = [
-            after_purchase(by_gid[g], o) for g, o in sorted(bought.items()) if o in ("mesh", "fttr")
-        ]
-        if mesh_homes:
-            _log(f"{len(mesh_homes)} homes bought mesh/FTTR: back-filling a day with their new nodes")
-            _backfill(mesh_homes, SimClock.for_days(1, tomorrow), broker.url)
-        upgraded = [after_purchase(by_gid[g], o) if o == "plan_upgrade" else by_gid[g] for g in by_gid
-                    for o in [bought.get(g, "")]]  # fmt: skip
+        bought: dict[str, list[str]] = {}
+        for r in responses:
+            if r.converted:
+                bought.setdefault(r.gateway_id, []).append(r.offer)
+        now_homes = {}
+        for g, offers in sorted(bought.items()):
+            home = by_gid[g]
+            for o in offers:
+                home = after_purchase(home, o)
+            now_homes[g] = home
+        if now_homes:  # the day after: what each home's gateway reports with what it bought
+            _log(f"{len(now_homes)} homes bought: back-filling the next day (new mesh nodes, video, faster paths)")
+            _backfill(list(now_homes.values()), SimClock.for_days(1, tomorrow), broker.url)
+        upgraded = [now_homes.get(g, by_gid[g]) for g in by_gid]
         write_crm(work / "subscribers-after.csv", upgraded, clock.end)
         cli = [sys.executable, "-m", "collector.cli"]
         env = {**os.environ, "HOMESCOPE_OFFERS": str(offers_file)}
