@@ -13,10 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.marketing import MarketingError
+from collector.marketing import MarketingError, delivery, reporting
 from collector.marketing import audiences as aud
 from collector.marketing import campaigns as camp
-from collector.marketing import delivery
 from collector.marketing.audiences import NotFound
 from collector.marketing.catalogue import Catalogue, load_catalogue
 from collector.marketing.results import campaign_results
@@ -263,6 +262,7 @@ def openapi_paths() -> dict[str, Any]:
 def setup_marketing(app: web.Application, catalogue: Catalogue | None = None) -> None:
     """Add the marketing API, pages and delivery; a bad catalogue stops the app here."""
     app[CATALOGUE] = catalogue or load_catalogue(None, kind_of)
+    reporting.register(app[CATALOGUE])  # the reports built in this process show the campaigns
     app.add_routes(routes)
     app.add_routes(site)
     app.cleanup_ctx.append(_delivery)
