@@ -46,8 +46,18 @@ def main() -> int:
     args = parser.parse_args()
     definition = {"any": [{"flag": f} for f in FLAGS]}
     deadline = time.monotonic() + args.wait
-    while call(args, "POST", "/api/v1/segments/preview", {"definition": definition})["size"] < 3:
+    # wait for flagged homes, then until their number holds across an evaluation (every 30 s in the
+    # demo), so the campaign targets every home the back-filled week flags, not the first few
+    size, steady_since = 0, time.monotonic()
+    while True:
+        now_size = call(args, "POST", "/api/v1/segments/preview", {"definition": definition})["size"]
+        if now_size != size:
+            size, steady_since = now_size, time.monotonic()
+        if size >= 3 and time.monotonic() - steady_since > 40:
+            break
         if time.monotonic() > deadline:
+            if size >= 3:
+                break
             print("demo campaign: no flagged homes yet", file=sys.stderr)
             return 1
         time.sleep(5)
