@@ -118,10 +118,14 @@ async def _refuse(db: Database, catalogue: Catalogue, lost: list[dict[str, Any]]
 
 
 async def _expire_claims(db: Database, now: float) -> None:
+    stale = (now - STALE_S,)
+    if not await db.fetch_one(
+        "SELECT id FROM mkt_messages WHERE status = 'sending' AND claimed_at < ? LIMIT 1", stale
+    ):
+        return  # the usual case: read, not a write transaction every pass
     await db.execute(Statement(
         "UPDATE mkt_messages SET status = 'failed', reason = 'delivery interrupted (the collector stopped while"
-        " handing it over); not sent again, it may have gone' WHERE status = 'sending' AND claimed_at < ?",
-        (now - STALE_S,)))  # fmt: skip
+        " handing it over); not sent again, it may have gone' WHERE status = 'sending' AND claimed_at < ?", stale))  # fmt: skip
 
 
 async def deliver_due(db: Database, catalogue: Catalogue, sender: Sender, now: float | None = None,
