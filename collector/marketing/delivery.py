@@ -22,6 +22,7 @@ may have gone): after ``STALE_S`` it becomes ``failed`` and its contact keeps co
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -33,6 +34,8 @@ from collector.marketing.catalogue import Catalogue
 from collector.marketing.policy import DAY_S, Contact, after_quiet_hours, decide
 from collector.marketing.senders import Outgoing, Sender
 from collector.store.sql import Database, Statement, in_list
+
+log = logging.getLogger(__name__)
 
 #: Messages decided per transaction (each takes three statements).
 BATCH = 200
@@ -161,7 +164,11 @@ async def deliver_due(db: Database, catalogue: Catalogue, sender: Sender, now: f
     mine = [r for r in due if r["id"] in won]
     to_send = [Outgoing(r["id"], r["campaign_id"], r["subscriber_id"], r["gateway_id"], r["channel"], r["step"],
                         r["offer_id"], r["body"]) for r in mine]  # fmt: skip
-    handed = await sender.send(to_send) if to_send else []
+    try:
+        handed = await sender.send(to_send) if to_send else []
+    except Exception:  # e.g. the drop directory is full: nothing was handed over (the file is renamed last)
+        log.exception("campaign delivery: the sender failed; %d messages stay queued", len(to_send))
+        handed = [False] * len(to_send)
     sent = [(now, m.message_id, owner) for m, ok in zip(to_send, handed, strict=True) if ok]
     failed = [m.message_id for m, ok in zip(to_send, handed, strict=True) if not ok]
     counts["sent"], counts["failed"] = len(sent), len(failed)

@@ -211,6 +211,13 @@ class _Refusing:
         return [False] * len(messages)
 
 
+class _Broken:
+    """A sender that raises (a full disk under the drop directory)."""
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[bool]:
+        raise OSError("No space left on device")
+
+
 async def test_a_refused_hand_over_is_retried_and_an_interrupted_one_is_not(store: Store, tmp_path: Path) -> None:
     await seed(store, _fleet(6))
     cat = load_catalogue(None, kind_of)
@@ -220,6 +227,7 @@ async def test_a_refused_hand_over_is_retried_and_an_interrupted_one_is_not(stor
                                         "template": "{offer}", "send_at": NOON, "control_share": 0}, "ann")  # fmt: skip
     await launch(db, cat, c["id"], now=NOON)
     assert (await deliver_due(db, cat, _Refusing(), now=NOON))["failed"] == 6
+    assert (await deliver_due(db, cat, _Broken(), now=NOON))["failed"] == 6
     assert await db.fetch("SELECT * FROM mkt_contacts") == []  # no contact was made: the cap is untouched
     # a collector stopped while handing one over: it stays 'sending' until it is stale, then 'failed'
     (stuck,) = await db.fetch("SELECT id, subscriber_id FROM mkt_messages ORDER BY id LIMIT 1")
