@@ -9,7 +9,9 @@ What passes whole (return :data:`SNAP_ALL`):
 - UDP datagrams of 1,024 bytes or more that start a QUIC long header (both top bits set) or a Google
   QUIC packet carrying its version: client Initials are padded to 1,200 bytes (RFC 9000 section 14.1) and
   gQUIC CHLOs to 1,024, so short-header data packets and server handshake packets stay in the kernel;
-- UDP carrying the STUN magic cookie or the RakNet offline magic (call and game set-up, low rate);
+- UDP datagrams and TCP segments that match a lead of a payload signature (STUN, RakNet, Discord, the
+  games' and messengers' own protocols): that code is generated from :mod:`agent.dpi.signatures`, whose
+  rules only ever test a payload one of their leads matches, so the filter and the rules cannot drift;
 - TCP segments whose payload starts a TLS handshake record (0x16) or an HTTP request method;
 - TCP segments to port 443 of at most 1,200 payload bytes that do not start a TLS record of another type:
   the continuation of a ClientHello split over segments (post-quantum key shares), never full-size bulk.

@@ -67,7 +67,7 @@ def _planted(data: bytes, lead: sig.Lead, size: int) -> bytes:
     out = bytearray((data * (size // max(len(data), 1) + 1))[:size] if data else bytes(size))
     for offset, value, mask in lead.fixed:
         start = offset if offset >= 0 else size + offset
-        if 0 <= start and start + len(value) <= size:
+        if start >= 0 and start + len(value) <= size:
             for index, byte in enumerate(value):  # bits outside the mask keep the random data's
                 free = 0xFF ^ (mask[index] if mask is not None else 0xFF)
                 out[start + index] = byte | (out[start + index] & free)
