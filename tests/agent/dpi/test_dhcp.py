@@ -16,8 +16,11 @@ import pytest
 from agent.dpi import bpf, dhcp, discovery
 from agent.dpi.classifier import Classifier
 from agent.dpi.monitor import DpiMonitor
+from agent.dpi.packet import decode
+from agent.dpi.pcapfile import read_frames
 from agent.dpi.sampler import AppsSampler
 from tests.agent.dpi import dpi_wire as w
+from tests.agent.dpi import ndpi_reference as ref
 from tests.agent.dpi.test_dpi_volumes import FakeSource
 
 PHONE = bytes.fromhex("3a1b2c3d4e5f")  # a randomised (locally administered) MAC, as phones use
@@ -129,3 +132,23 @@ def test_the_sampler_writes_them_on_the_station_rows() -> None:
         {"mac": "00:1a:2b:3c:4d:5e", "hostname": "office", "dhcp_vc": "MSFT 5.0"},  # the lease's name stays
         {"mac": "02:00:00:00:00:09"},
     ]
+
+
+@pytest.mark.parametrize(("capture", "mac", "fields"), [
+    ("dpi/pcap/android.pcap", "4c:6a:f6:9f:f6:27",
+     {"dhcp_vc": "android-dhcp-9", "dhcp_prl": "1,3,6,15,26,28,51,58,59,43"}),
+    ("dpi/pcap/iphone.pcap", "c4:61:8b:35:82:a9", {"dhcp_prl": "1,121,3,6,15,119,252", "hostname": "lucas-iphone"}),
+    ("dpi-more/pcap/telegram.pcap", "00:80:8f:9a:ae:bd",
+     {"dhcp_vc": "dhcpcd-6.10.1:Linux-4.9.57-v7+:armv7l:BCM2835",
+      "dhcp_prl": "1,121,33,3,6,12,15,26,28,42,51,54,58,59,119", "hostname": "pi3.ntop.org"}),
+])
+def test_real_requests_of_the_shared_captures(capture: str, mac: str, fields: dict[str, str]) -> None:
+    path = ref.shared_dpi_dir().parent / capture
+    if not path.exists():
+        pytest.fail(f"shared capture {path} missing: set HOMESCOPE_SHARED to the shared/ folder")
+    table = dhcp.DhcpFingerprints()
+    for frame in read_frames(str(path)):
+        packet = decode(frame.linktype, frame.data, frame.ts)
+        if packet is not None and packet.sport == 68 and packet.dport == 67:
+            table.add(packet.payload)
+    assert table.station_fields()[mac] == fields
