@@ -71,6 +71,8 @@ class _Station(TypedDict, total=False):
     delay_ms: Any
     loss_pct: Any
     reachable_kbps: Any
+    dhcp_vc: Any
+    dhcp_prl: Any
 
 
 class _App(TypedDict, total=False):
