@@ -25,7 +25,7 @@
 
 static PyObject *Unsupported;
 /* the body's keys, interned once */
-static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None, *K_v, *K_x, *K_c, *zero_obj;
+static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None, *K_dhcp_vc, *K_dhcp_prl, *K_v, *K_x, *K_c, *zero_obj;
 
 static struct {
     int ready;
@@ -173,6 +173,7 @@ static PyObject *slot_hex(int slot) {
 /* -- stations, as the reference keeps them per MAC (first seen order, last row's names) -- */
 typedef struct {
     PyObject *mac, *hostname, *vendor, *medium; /* borrowed from the body */
+    PyObject *dhcp_vc, *dhcp_prl;               /* borrowed; NULL: the row has no DHCP fingerprint */
     long long x[10];
     PyObject *c; /* category -> minutes, created on first use */
 } station;
@@ -227,6 +228,10 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
         if (PyUnicode_GET_LENGTH(mac) == 0) continue;
         PyObject *hostname = get_str(s, K_hostname), *vendor = get_str(s, K_vendor), *medium = get_str(s, K_medium);
         if (hostname == NULL || vendor == NULL || medium == NULL) return -1;
+        /* since protocol 1.2: what its DHCP client says (vendor class, request list) */
+        PyObject *dhcp_vc = get_str(s, K_dhcp_vc), *dhcp_prl = get_str(s, K_dhcp_prl);
+        if (dhcp_vc == NULL || dhcp_prl == NULL) return -1;
+        int has_dhcp = PyUnicode_GET_LENGTH(dhcp_vc) > 0 || PyUnicode_GET_LENGTH(dhcp_prl) > 0;
         int i = find(st, mac);
         if (i == -2) return -1;
         long long carried[3] = {0, 0, 0};
@@ -250,6 +255,8 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
         t->hostname = hostname;
         t->vendor = vendor;
         t->medium = medium;
+        t->dhcp_vc = has_dhcp ? dhcp_vc : NULL;
+        t->dhcp_prl = has_dhcp ? dhcp_prl : NULL;
         memset(t->x, 0, sizeof t->x);
         t->x[ST_WINDOWS] = 1;
         t->x[ST_SIG_N] = carried[0];
@@ -395,7 +402,11 @@ static int fold_apps(PyObject *body, PyObject *c, vec *v, stations *st, long lon
         if (slot == -2) goto fail;
         int device = 0;
         if (slot >= 0) {
-            PyObject *type = PyObject_CallFunctionObjArgs(L.terminal_type, st->s[slot].hostname, st->s[slot].vendor, NULL);
+            station *t = &st->s[slot];
+            PyObject *type = t->dhcp_vc != NULL
+                                 ? PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, t->dhcp_vc,
+                                                                t->dhcp_prl, NULL)
+                                 : PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, NULL);
             if (type == NULL) goto fail;
             device = PySet_Contains(L.background_types, type);
             Py_DECREF(type);
@@ -679,7 +690,9 @@ static PyObject *window(PyObject *self, PyObject *args) {
     if (set_new(c, "tm", tm) < 0 || set_new(c, "sx", sx) < 0) goto done;
     for (int i = 0; i < st.n; i++) {
         station *t = &st.s[i];
-        PyObject *entry = Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
+        PyObject *entry = t->dhcp_vc != NULL ? Py_BuildValue("[LOOOiOOL]", end, t->hostname, t->vendor, t->medium, 1,
+                                                             t->dhcp_vc, t->dhcp_prl, end)
+                                             : Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
         if (entry == NULL || PyDict_SetItem(tm, t->mac, entry) < 0) {
             Py_XDECREF(entry);
             goto done;
@@ -858,6 +871,17 @@ static int pad(PyObject *mine, Py_ssize_t n) {
     return 0;
 }
 
+static PyObject *dhcp_key(PyObject *entry) {
+    /* merge._dhcp_key: (entry[7], entry[5], entry[6]) */
+    PyObject *a = PySequence_GetItem(entry, 7), *b = a == NULL ? NULL : PySequence_GetItem(entry, 5);
+    PyObject *c = b == NULL ? NULL : PySequence_GetItem(entry, 6);
+    PyObject *key = c == NULL ? NULL : PyTuple_Pack(3, a, b, c);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    return key;
+}
+
 static int merge_tm(PyObject *mine, PyObject *value) {
     PyObject *mac, *entry;
     Py_ssize_t pos = 0;
@@ -874,6 +898,33 @@ static int merge_tm(PyObject *mine, PyObject *value) {
             Py_DECREF(copy);
             continue;
         }
+        /* windows = have[4] + entry[4], taken before the tail and the names move */
+        PyObject *ew = PySequence_GetItem(entry, 4), *hw = ew == NULL ? NULL : PySequence_GetItem(have, 4);
+        PyObject *windows = hw == NULL ? NULL : PyNumber_Add(hw, ew);
+        Py_XDECREF(ew);
+        Py_XDECREF(hw);
+        if (windows == NULL) return -1;
+        /* the newest DHCP fingerprint: (its window, vendor class, request list) compared, as merge._dhcp_key */
+        Py_ssize_t elen = PySequence_Size(entry), hlen = elen < 0 ? -1 : PySequence_Size(have);
+        int newer_dhcp = hlen < 0 ? -1 : 0;
+        if (elen > 5 && hlen >= 0) {
+            if (hlen <= 5) newer_dhcp = 1;
+            else {
+                PyObject *ek = dhcp_key(entry), *hk = ek == NULL ? NULL : dhcp_key(have);
+                newer_dhcp = hk == NULL ? -1 : PyObject_RichCompareBool(ek, hk, Py_GT);
+                Py_XDECREF(ek);
+                Py_XDECREF(hk);
+            }
+        }
+        if (newer_dhcp > 0) {
+            PyObject *tail = PySequence_GetSlice(entry, 5, 8);
+            newer_dhcp = tail == NULL ? -1 : PySequence_SetSlice(have, 5, PY_SSIZE_T_MAX, tail);
+            Py_XDECREF(tail);
+        }
+        if (newer_dhcp < 0) {
+            Py_DECREF(windows);
+            return -1;
+        }
         /* the newest window's names: max(have[:4], entry[:4]) without the slices */
         PyObject *t = PySequence_GetItem(entry, 0), *t_have = t == NULL ? NULL : PySequence_GetItem(have, 0);
         int newer = t_have == NULL ? -1 : PyObject_RichCompareBool(t, t_have, Py_GT);
@@ -889,16 +940,13 @@ static int merge_tm(PyObject *mine, PyObject *value) {
         }
         Py_XDECREF(t);
         Py_XDECREF(t_have);
-        if (newer < 0) return -1;
-        if (newer) {
+        if (newer > 0) {
             PyObject *e4 = PySequence_GetSlice(entry, 0, 4);
-            int r = e4 == NULL ? -1 : PySequence_SetSlice(have, 0, 4, e4);
+            newer = e4 == NULL ? -1 : PySequence_SetSlice(have, 0, 4, e4);
             Py_XDECREF(e4);
-            if (r < 0) return -1;
         }
-        PyObject *windows = PySequence_GetItem(entry, 4);
-        int r = windows == NULL ? -1 : add_into(have, 4, windows);
-        Py_XDECREF(windows);
+        int r = newer < 0 ? -1 : PySequence_SetItem(have, 4, windows);
+        Py_DECREF(windows);
         if (r < 0) return -1;
     }
     return 0;
@@ -1170,6 +1218,8 @@ PyMODINIT_FUNC PyInit__window(void) {
     K_wan = PyUnicode_InternFromString("wan");
     K_None = PyUnicode_InternFromString("None");
     K_v = PyUnicode_InternFromString("v");
+    K_dhcp_vc = PyUnicode_InternFromString("dhcp_vc");
+    K_dhcp_prl = PyUnicode_InternFromString("dhcp_prl");
     K_x = PyUnicode_InternFromString("x");
     K_c = PyUnicode_InternFromString("c");
     zero_obj = PyLong_FromLong(0);

@@ -93,6 +93,9 @@ def _edited(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
         {"mac": "aa:bb:cc:dd:ee:01", "medium": "6GHz", "signal_dbm": -60, "packets_sent": 10, "retransmissions": 11},
         {"mac": "", "medium": "5GHz", "signal_dbm": -50},
         {"mac": "aa:bb:cc:dd:ee:02", "medium": "wired", "delay_ms": 0.25, "loss_pct": 0, "hostname": None},
+        {"mac": "aa:bb:cc:dd:ee:04", "medium": "5GHz", "dhcp_vc": rnd.choice(["android-dhcp-13", "", None]),
+         "dhcp_prl": rnd.choice(["1,3,6,15,150", "", None])},
+        {"mac": "aa:bb:cc:dd:ee:04", "medium": "5GHz", "dhcp_prl": "1,3,249", "hostname": "x"},
         {"mac": "aa:bb:cc:dd:ee:03", "medium": "5GHz", "signal_dbm": -66, "delay_ms": 2.5, "reachable_kbps": 0,
          "packets_sent": 0, "retransmissions": 3, "hostname": "Living-Room-TV", "vendor": "Samsung"},
     ]  # fmt: skip
@@ -104,7 +107,7 @@ def _edited(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
         row["category"] = rnd.choice(["video", "nonsense", "iot", None, "game", "", "background"])
         row["active_minutes"] = rnd.choice([0, 5, 100, None])
         row["top_apps"] = rnd.choice([[], ["A", "B"], None])
-        row["station"] = rnd.choice([row.get("station"), None, "aa:bb:cc:dd:ee:03"])
+        row["station"] = rnd.choice([row.get("station"), None, "aa:bb:cc:dd:ee:03", "aa:bb:cc:dd:ee:04"])
     body.setdefault("apps", []).append(
         {"station": "aa:bb:cc:dd:ee:03", "category": "video", "bytes_down": 10**9, "bytes_up": 5, "active_minutes": 3,
          "top_apps": ["YouTube"]}
@@ -185,7 +188,10 @@ OLDER = {
     "last": 1_600_000_900,
     "slots": "0" * 23 + "1",
     "off": "0" * 24,
-    "tm": {"a4:83:e7:00:00:01": [1_600_000_900, "iphone", "", "5GHz", 3]},
+    "tm": {
+        "a4:83:e7:00:00:01": [1_600_000_900, "iphone", "", "5GHz", 3],
+        "aa:bb:cc:dd:ee:04": [1_600_000_900, "", "", "5GHz", 2, "MSFT 5.0", "1,3,249", 1_600_000_900],
+    },
     "sx": {"a4:83:e7:00:00:01": {"x": [1, 1, -50, 0, 0, 0, 0, 0, 0, 0], "c": {"video": 4}}},
     "apps": {"video": {f"app{i}": i % 7 + 1 for i in range(64)}},
     "comp": {"rival": [-70, "", [0] * 15]},
