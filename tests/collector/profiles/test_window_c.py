@@ -96,6 +96,7 @@ def _edited(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
         {"mac": "aa:bb:cc:dd:ee:04", "medium": "5GHz", "dhcp_vc": rnd.choice(["android-dhcp-13", "", None]),
          "dhcp_prl": rnd.choice(["1,3,6,15,150", "", None])},
         {"mac": "aa:bb:cc:dd:ee:04", "medium": "5GHz", "dhcp_prl": "1,3,249", "hostname": "x"},
+        {"mac": "aa:bb:cc:dd:ee:05", "medium": "2.4GHz", "dhcp_vc": rnd.choice(["MSFT 5.0", "dhcpcd-10"])},
         {"mac": "aa:bb:cc:dd:ee:03", "medium": "5GHz", "signal_dbm": -66, "delay_ms": 2.5, "reachable_kbps": 0,
          "packets_sent": 0, "retransmissions": 3, "hostname": "Living-Room-TV", "vendor": "Samsung"},
     ]  # fmt: skip
@@ -191,6 +192,7 @@ OLDER = {
     "tm": {
         "a4:83:e7:00:00:01": [1_600_000_900, "iphone", "", "5GHz", 3],
         "aa:bb:cc:dd:ee:04": [1_600_000_900, "", "", "5GHz", 2, "MSFT 5.0", "1,3,249", 1_600_000_900],
+        "aa:bb:cc:dd:ee:05": [1_600_000_900, "", "", "2.4GHz", 1],  # no fingerprint yet
     },
     "sx": {"a4:83:e7:00:00:01": {"x": [1, 1, -50, 0, 0, 0, 0, 0, 0, 0], "c": {"video": 4}}},
     "apps": {"video": {f"app{i}": i % 7 + 1 for i in range(64)}},
