@@ -23,7 +23,7 @@ from agent.parsers.leases import (
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.parsers.oui import is_randomized, vendor_of
+from protocol.oui import is_randomized, vendor_of
 from agent.parsers.procfs import counter_delta
 from agent.parsers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
 from agent.samplers.base import SampleContext, conform

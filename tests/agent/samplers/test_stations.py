@@ -11,7 +11,7 @@ from agent.parsers.leases import (
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.parsers.oui import is_randomized, parse_oui_table, vendor_of
+from protocol.oui import is_randomized, parse_oui_table, vendor_of
 from agent.samplers.radios import RadiosSampler
 from agent.samplers.stations import StationsSampler, reachable_kbps, retry_ratio
 from agent.samplers.wan import WanSampler
