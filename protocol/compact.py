@@ -220,7 +220,8 @@ def _rows(section: str, value: dict[str, Any], where: str) -> list[dict[str, Any
             raise _bad(f"{where}.{name}", f"{len(column)} values for {n} rows")
     names = list(cols)
     values: list[list[Any]] = []
-    for name, column in cols.items():
+    for name, given in cols.items():
+        column = given
         if name in fixed:
             d = fixed[name]
             if type(d) is not int or not 0 <= d <= 9:
@@ -228,14 +229,14 @@ def _rows(section: str, value: dict[str, Any], where: str) -> list[dict[str, Any
             if not all(type(v) is int for v in column if v is not None):
                 raise _bad(f"{where}.{name}", "a scaled column holds integers")
             scale = 10**d
-            column = [None if v is None else v / scale for v in column]
+            column = [None if v is None else v / scale for v in given]
         elif name in macs:
             if not all(type(v) is bytes and len(v) == 6 for v in column if v is not None):
                 raise _bad(f"{where}.{name}", "a MAC column holds 6-byte values")
-            column = [None if v is None else v.hex(":") for v in column]
+            column = [None if v is None else v.hex(":") for v in given]
         values.append(column)
     # one comprehension per row: ~3x faster than filling the rows cell by cell (ingest's hot path)
-    rows = [{k: v for k, v in zip(names, cells) if v is not None} for cells in zip(*values)]
+    rows = [{k: v for k, v in zip(names, cells, strict=True) if v is not None} for cells in zip(*values, strict=True)]
     for name in derived:
         derive = DERIVED[section][name]
         for row in rows:

@@ -436,11 +436,11 @@ def closed_message(body: bytes) -> Any | None:
         found = _CLOSED_DECODE(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return None
-    body = getattr(found, "body", None)
-    stations = getattr(body, "stations", None)
+    content = getattr(found, "body", None)
+    stations = getattr(content, "stations", None)
     if stations and not all(map(_MAC, [s.mac for s in stations])):
         return None
-    view = getattr(body, "view", None)
+    view = getattr(content, "view", None)
     if view is not None and view.stations and not all(map(_MAC, [s.mac for s in view.stations])):
         return None
     return found

@@ -16,10 +16,10 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.home import VirtualHome  # noqa: E402
-from protocol.codec import envelope  # noqa: E402
-from protocol.compact import compact_body, take_statics, view_id  # noqa: E402
-from protocol.topics import Kind  # noqa: E402
+from emulator.home import VirtualHome
+from protocol.codec import envelope
+from protocol.compact import compact_body, take_statics, view_id
+from protocol.topics import Kind
 
 
 def sample(seed: int, carry: bool) -> bytes:

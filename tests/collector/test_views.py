@@ -141,7 +141,7 @@ async def test_a_report_whose_view_carrier_was_lost_is_quarantined_and_acked(sto
 async def test_a_frame_with_an_unknown_dictionary_is_quarantined_with_that_reason(store: Store) -> None:
     frame = compact_frame(Compactor(), "gw-d", 1, bodies(1)[0])
     unknown = frame[:3] + bytes([200]) + frame[4:]
-    ingest, rec = make_ingest(store)
+    ingest, _ = make_ingest(store)
     await ingest.handle([item("gw-d", unknown, 1)])
     (reason, detail), = await quarantined(store, "gw-d")
     assert reason == "unknown_dictionary" and "200" in detail
