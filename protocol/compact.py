@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Final
 
 import msgpack
@@ -64,14 +65,21 @@ def _snr(row: dict[str, Any]) -> Any:
     return signal - noise if signal is not None and noise else None
 
 
+@lru_cache(maxsize=4096)
+def _prefix_facts(prefix: str) -> tuple[str | None, bool]:
+    # both derive from the first three octets only: one lookup per vendor prefix, not per row
+    mac = prefix + ":00:00:00"
+    return vendor_of(mac), is_randomized(mac)
+
+
 def _vendor(row: dict[str, Any]) -> Any:
     mac = row.get("mac")
-    return vendor_of(mac) if isinstance(mac, str) else None
+    return _prefix_facts(mac[:8])[0] if isinstance(mac, str) and len(mac) == 17 else None
 
 
 def _randomized(row: dict[str, Any]) -> Any:
     mac = row.get("mac")
-    return is_randomized(mac) if isinstance(mac, str) else None
+    return _prefix_facts(mac[:8])[1] if isinstance(mac, str) and len(mac) == 17 else None
 
 
 #: Fields a list section's rows may leave out, and how each is derived from the row.
