@@ -8,9 +8,11 @@ from typing import Any
 
 from agent.publisher.compaction import Compactor
 from collector.ingest import Incoming, Ingest
+from collector.ingest.views import UPSERT
 from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
 from collector.store import Store
+from collector.store.sql import Statement
 from emulator.home import VirtualHome
 from protocol.codec import decode, decode_stored, encode, envelope
 from protocol.topics import Kind, topic_for
@@ -146,3 +148,16 @@ async def test_a_frame_with_an_unknown_dictionary_is_quarantined_with_that_reaso
     (reason, detail), = await quarantined(store, "gw-d")
     assert reason == "unknown_dictionary" and "200" in detail
     assert not await stored(store, "gw-d")
+
+
+async def test_views_age_out_with_raw_reports_and_a_refreshed_one_stays(store: Store) -> None:
+    from collector.privacy.retention import DAY, retain
+
+    settings = Settings(mqtt="mqtt://127.0.0.1:1")
+    now = time.time()
+    old = now - (settings.retention_raw_days + 1) * DAY
+    rows = [("gw-a", "00000000000000aa", b"\x80", old), ("gw-a", "00000000000000bb", b"\x80", now)]
+    await store.db.transaction([Statement(UPSERT, rows, many=True)])
+    assert (await retain(store.db, settings, now))["static_views"] == 1
+    kept = await store.db.fetch("SELECT view_id FROM static_views WHERE gateway_id = ?", ("gw-a",))
+    assert [r["view_id"] for r in kept] == ["00000000000000bb"]
