@@ -29,6 +29,8 @@ from protocol.topics import Kind
 
 #: Acknowledged views remembered (a station roaming back and forth switches between a few).
 _CONFIRMED_MAX = 8
+#: Stations a view holds at most (a report holds at most 512; the view's bound is 1,024).
+MAX_VIEW_STATIONS = 768
 
 
 class Compactor:
@@ -98,6 +100,11 @@ class Compactor:
         cutoff = seen_at - self.forget_after_s
         for mac in [m for m, (_, at) in self._stations.items() if at < cutoff]:
             del self._stations[mac]
+        if len(self._stations) > MAX_VIEW_STATIONS:  # a day of rotating MACs: the least recently seen go
+            now = {row["mac"] for row in statics.get("stations", ())}  # this report's: always kept
+            by_age = sorted(self._stations, key=lambda m: (m in now, self._stations[m][1]))
+            for mac in by_age[: len(self._stations) - MAX_VIEW_STATIONS]:
+                del self._stations[mac]
         view = dict(statics)
         view["stations"] = [self._stations[mac][0] for mac in sorted(self._stations)]
         return view

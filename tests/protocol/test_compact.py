@@ -170,3 +170,16 @@ def test_the_old_form_is_still_what_encode_makes_by_default() -> None:
     with pytest.raises(ProtocolError):
         decode(raw[:2] + b"\x08" + raw[3:])  # an unknown flag: refused, never guessed
     assert msgpack.unpackb(b"\x80") == {}
+
+
+def test_the_view_stays_within_its_bound_when_macs_keep_changing() -> None:
+    from agent.publisher.compaction import MAX_VIEW_STATIONS
+
+    c = Compactor()
+    body = body_of(1)
+    for step in range(3):
+        rows = [{"mac": f"02:00:{step:02x}:00:{i // 256:02x}:{i % 256:02x}", "hostname": "x"} for i in range(400)]
+        message = decode(frame(c, step + 1, {**body, "stations": rows}))
+        models.validate(message)
+        assert len(message["body"]["view"]["stations"]) <= MAX_VIEW_STATIONS
+        assert merge(message["body"], message["body"]["view"]) is None
