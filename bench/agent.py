@@ -5,7 +5,10 @@ Two parts, one JSON object on the last line. Figures, never a verdict.
 1. In this process: the real samplers over the bench home (``bench/footprint/home.py``: the
    constructed Archer C6 fixture set grown to a third radio and twelve stations) for
    ``--cycles`` windows, each report encoded with :func:`protocol.codec.encode`: report size
-   plain and compressed, Python CPU per sampling cycle.
+   plain and compressed (the form before protocol 1.2), and as the agent sends it now, compact
+   (``report_bytes_compressed``: a report naming its static view; ``..._carrying_view``: the
+   first, and every 16th, which carry it; ``..._mean`` over the run), Python CPU per
+   sampling cycle (compaction included).
 2. The daemon path (``bench/footprint/daemon.py``) in child processes against a real Mosquitto
    started here: runner, every sampler, the SQLite outbox on a file, the publisher, paho and
    ssl, on this machine's Python and on a real 32-bit CPython (Debian's i386 packages,
@@ -37,10 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.config import AgentConfig  # noqa: E402
+from agent.publisher.compaction import Compactor  # noqa: E402
 from agent.reporter import Reporter  # noqa: E402
 from agent.samplers import SampleContext, build_samplers  # noqa: E402
 from bench.footprint.home import WINDOW, home  # noqa: E402
 from protocol.codec import encode, envelope  # noqa: E402
+from protocol.compact import compact_body, take_statics, view_id  # noqa: E402
+from protocol.dictionaries import CURRENT  # noqa: E402
 from protocol.topics import Kind  # noqa: E402
 
 
@@ -65,6 +71,9 @@ def measure(cycles: int) -> dict[str, Any]:
     cpu_s: list[float] = []
     sizes: dict[str, tuple[int, int]] = {}
     commands = calls = 0
+    compactor = Compactor()  # protocol 1.2: what the agent sends (carriers: reports carrying the static view)
+    compact_sizes: dict[str, int] = {}
+    compact_all: list[int] = []
     for step in range(1, cycles + 1):
         system = home(step)  # built outside the timed part: generating the home is not the agent's cost
         window = (start + (step - 1) * WINDOW, start + step * WINDOW)
@@ -83,9 +92,18 @@ def measure(cycles: int) -> dict[str, Any]:
             body=body,
         )
         plain, packed = encode(message, compress=False), encode(message, compress=True)
+        small = compactor.frame("gw-bench", 1, step, window, 86_400 + step * WINDOW, body, window[1])
         cpu_s.append(time.process_time() - began)
+        compactor.acked(1, [(step, step)])  # the collector acknowledges each report at once
+        compact_all.append(len(small))
         scanned = "neighbours" in body
         sizes.setdefault("with_scan" if scanned else "without_scan", (len(plain), len(packed)))
+        # both forms of this very report, whichever the agent chose: naming its view, carrying it
+        rest, statics = take_statics(body)
+        for carrying, view in ((False, {"id": view_id(statics)}), (True, {"id": view_id(statics), **statics})):
+            named = dict(message, body=compact_body({**rest, "view": view}))
+            key = ("carrying_" if carrying else "") + ("with_scan" if scanned else "without_scan")
+            compact_sizes.setdefault(key, len(encode(named, compact=True, dictionary_id=CURRENT)))
         if not scanned:
             calls = len(system.calls)
             commands = sum(1 for c in system.calls if c.split(" ", 1)[0] in _COMMANDS)
@@ -102,6 +120,11 @@ def measure(cycles: int) -> dict[str, Any]:
         "report_zlib_bytes": sizes["without_scan"][1],
         "report_bytes_with_scan": sizes["with_scan"][0],
         "report_zlib_bytes_with_scan": sizes["with_scan"][1],
+        # the compact form (protocol 1.2): a report naming its static view, one carrying it, the mean
+        "report_compact_bytes": compact_sizes["without_scan"],
+        "report_compact_bytes_with_scan": compact_sizes["with_scan"],
+        "report_compact_bytes_carrying_view": compact_sizes["carrying_without_scan"],
+        "report_compact_bytes_mean": round(statistics.mean(compact_all)),
         "cpu_ms_priming_read": round(1000 * priming_s, 2),
         "cpu_ms_per_cycle_median": round(1000 * statistics.median(cpu_s), 2),
         "cpu_ms_per_cycle_max": round(1000 * max(cpu_s), 2),
@@ -198,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-daemon", action="store_true", help="only the in-process part")
     args = parser.parse_args(argv)
     figures = measure(max(args.cycles, 4))
-    figures["report_bytes_compressed"] = figures["report_zlib_bytes"]
+    # what a gateway sends per window: the compact form naming its view (docs/gateway.md, "Footprint")
+    figures["report_bytes_compressed"] = figures["report_compact_bytes"]
     if not args.no_daemon:
         figures.update(daemon_runs(max(args.windows, 3)))
     print(json.dumps(figures, sort_keys=True))

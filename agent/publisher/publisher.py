@@ -82,6 +82,8 @@ class Publisher:
         self._ack_topic = topic_for(gateway_id, Kind.ACK)
         #: Other downlink topics (e.g. commands) and who takes their messages (transport thread).
         self.handlers: dict[str, Callable[[str, bytes], None]] = {}
+        #: Told of every ack after the outbox has taken it: ``(epoch, ranges)`` (transport thread).
+        self.on_ack: list[Callable[[int, list[tuple[int, int]]], None]] = []
 
     def start(self) -> None:
         self.transport.start(self._on_message, self._on_connect, self._on_disconnect)
@@ -129,6 +131,8 @@ class Publisher:
             log.warning("ignoring a malformed ack: %s", exc)
             return
         removed = self.outbox.ack(epoch, ranges)
+        for listener in self.on_ack:
+            listener(epoch, ranges)
         with self._lock:
             self.acked += removed
             for low, high in ranges:
