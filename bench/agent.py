@@ -7,13 +7,18 @@ Two parts, one JSON object on the last line. Figures, never a verdict.
    ``--cycles`` windows, each report encoded with :func:`protocol.codec.encode`: report size
    plain and compressed, Python CPU per sampling cycle.
 2. The daemon path (``bench/footprint/daemon.py``) in child processes against a real Mosquitto
-   started here: runner, every sampler, the SQLite outbox on a file, the publisher, paho and
-   ssl, on this machine's Python and on a real 32-bit CPython (Debian's i386 packages,
-   unpacked by ``scripts/python32.sh`` on first use), without DPI and with the DPI monitor
-   accounting 4,000 and 16,000 conntrack entries: RSS (steady and peak), Python CPU per
-   window, process executions per window. ``rss_mib_32bit_single_arena`` is the 32-bit run
-   without DPI with ``MALLOC_ARENA_MAX=1``: glibc gives each thread a malloc arena, musl
-   (OpenWrt's libc) has a single heap. ``--no-daemon`` skips this part.
+   started here: runner, every sampler, the SQLite outbox on a file, the publisher, paho over
+   TLS with the collector's CA as the package's configuration ships it (``mqtts://``; a private
+   CA made by packaging/mosquitto/make-ca.sh), on this machine's Python and on a real 32-bit
+   CPython (Debian's i386 packages, unpacked by ``scripts/python32.sh`` on first use), without
+   DPI and with the DPI monitor accounting 4,000 and 16,000 conntrack entries: RSS (steady and
+   peak), Python CPU per window, process executions per window. As on a router, the code is
+   byte-compiled before the runs (the package ships .pyc) and the 32-bit run lacks the stdlib
+   modules no declared OpenWrt package ships (``bench/footprint/absent.py``: no ``unicodedata``,
+   so no ``idna`` codec). ``rss_mib_32bit_plain_mqtt`` is the 32-bit run against a broker
+   reached without TLS (OpenSSL is then never loaded). ``rss_mib_32bit_single_arena`` is the
+   32-bit run without DPI with ``MALLOC_ARENA_MAX=1``: glibc gives each thread a malloc arena,
+   musl (OpenWrt's libc) has a single heap. ``--no-daemon`` skips this part.
 
     python bench/agent.py --json [--cycles 30] [--windows 6] [--no-daemon]
 """
@@ -120,7 +125,10 @@ def python32() -> str | None:
     """The 32-bit CPython's path, unpacked by scripts/python32.sh if it is not there yet."""
     done = subprocess.run(
         ["bash", str(ROOT / "scripts" / "python32.sh"), str(ROOT / ".python32")],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         print(f"no 32-bit CPython: {done.stderr.strip()[-300:]}", file=sys.stderr)
@@ -135,7 +143,9 @@ def _pki(folder: Path) -> Path | None:
     for step in (["ca"], ["server", "localhost", "127.0.0.1"]):
         subprocess.run(
             ["sh", str(ROOT / "packaging" / "mosquitto" / "make-ca.sh"), str(folder), *step],
-            check=True, capture_output=True, timeout=60,
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
     return folder / "ca.crt"
 
@@ -148,6 +158,24 @@ def _absent_for(python: str) -> str:
     out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     stdlib, builtins = out.stdout.splitlines()[:2]
     return ",".join(absent_modules(Path(stdlib), builtins.split(), declared_depends()))
+
+
+def _byte_compile(python: str, paho_dir: Path) -> None:
+    """Compile what the daemon run imports with ``python``, as the package ships it (.pyc, Python3/CompileAll).
+
+    With PYTHONDONTWRITEBYTECODE (set on the reference machine) every run would compile the agent
+    from source at import, and the compiler's leftovers would be counted as the agent's RSS.
+    """
+    sources = [ROOT / "agent", ROOT / "protocol", ROOT / "bench", ROOT / "tests" / "__init__.py"]
+    sources += [ROOT / "tests" / "agent", paho_dir]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [python, "-m", "compileall", "-q", *map(str, sources)],
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
 
 
 def daemon_runs(windows: int) -> dict[str, Any]:
@@ -168,15 +196,23 @@ def daemon_runs(windows: int) -> dict[str, Any]:
         only_paho = Path(tmp, "paho-only")
         only_paho.mkdir()
         (only_paho / "paho").symlink_to(Path(paho.__path__[0]))
+        for _, python in interpreters:
+            _byte_compile(python, Path(paho.__path__[0]))
         # TLS as the package ships it (mqtts:// and the collector's CA): ssl is loaded and used
         ca = _pki(Path(tmp, "pki"))
         plain = Broker(binary, Path(tmp, "broker"))
         tls = None
         if ca is not None:
             tls_port = free_port()
-            tls = Broker(binary, Path(tmp, "broker-tls"), port=tls_port, extra_config=(
-                f"listener {tls_port} 127.0.0.1\nallow_anonymous true\ncafile {ca}\n"
-                f"certfile {ca.parent / 'server.crt'}\nkeyfile {ca.parent / 'server.key'}"))
+            tls = Broker(
+                binary,
+                Path(tmp, "broker-tls"),
+                port=tls_port,
+                extra_config=(
+                    f"listener {tls_port} 127.0.0.1\nallow_anonymous true\ncafile {ca}\n"
+                    f"certfile {ca.parent / 'server.crt'}\nkeyfile {ca.parent / 'server.key'}"
+                ),
+            )
         else:
             print("no openssl: the daemon runs over plain MQTT, not TLS as shipped", file=sys.stderr)
         figures["transport"] = "mqtts" if tls else "mqtt"
@@ -186,17 +222,39 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                 if broker is not None:
                     broker.start()
                     started.append(broker)
-            shipped = ["--broker", f"mqtts://localhost:{tls.port}", "--ca-file", str(ca)] if tls else [
-                "--broker", plain.url]
+            shipped = (
+                ["--broker", f"mqtts://localhost:{tls.port}", "--ca-file", str(ca)]
+                if tls
+                else ["--broker", plain.url]
+            )
 
-            def run(python: str, suffix: str, connections: int, broker: list[str], extra_env: dict[str, str],
-                    count: int) -> dict[str, Any]:
+            def run(
+                python: str,
+                suffix: str,
+                connections: int,
+                broker: list[str],
+                extra_env: dict[str, str],
+                count: int,
+            ) -> dict[str, Any]:
                 spool = Path(tempfile.mkdtemp(prefix="spool-", dir=tmp))
                 env = {**os.environ, "PYTHONPATH": str(only_paho) if suffix else str(ROOT), **extra_env}
                 done = subprocess.run(
-                    [python, str(ROOT / "bench" / "footprint" / "daemon.py"), *broker,
-                     "--spool", str(spool), "--windows", str(count), "--connections", str(connections)],
-                    capture_output=True, text=True, timeout=900, check=True, env=env,
+                    [
+                        python,
+                        str(ROOT / "bench" / "footprint" / "daemon.py"),
+                        *broker,
+                        "--spool",
+                        str(spool),
+                        "--windows",
+                        str(count),
+                        "--connections",
+                        str(connections),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                    check=True,
+                    env=env,
                 )
                 result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
                 if not result["published"]:
@@ -224,7 +282,8 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                     figures["rss_mib_32bit_single_arena"] = single["rss_mib_steady"]
                     if tls is not None:  # a broker reached without TLS (a LAN or VPN one): no OpenSSL context
                         figures["rss_mib_32bit_plain_mqtt"] = run(
-                            python, suffix, 0, ["--broker", plain.url], absent, windows)["rss_mib_steady"]
+                            python, suffix, 0, ["--broker", plain.url], absent, windows
+                        )["rss_mib_steady"]
         finally:
             for broker in started:
                 broker.stop()
@@ -235,8 +294,12 @@ def daemon_runs(windows: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default output too)")
-    parser.add_argument("--cycles", type=int, default=30, help="windows to sample in this process (default 30)")
-    parser.add_argument("--windows", type=int, default=6, help="windows per daemon run without DPI (default 6)")
+    parser.add_argument(
+        "--cycles", type=int, default=30, help="windows to sample in this process (default 30)"
+    )
+    parser.add_argument(
+        "--windows", type=int, default=6, help="windows per daemon run without DPI (default 6)"
+    )
     parser.add_argument("--no-daemon", action="store_true", help="only the in-process part")
     args = parser.parse_args(argv)
     figures = measure(max(args.cycles, 4))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,9 @@ from agent.dpi.flows import Flow
 from agent.dpi.inspector import Inspector
 from agent.dpi.packet import TCP, decode, format_endpoint, format_mac
 from agent.dpi.pcapfile import LINKTYPE_ETHERNET, read_frames
+from agent.logger import Logger
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 
 def flow_record(flow: Flow, source: str | None = None) -> dict[str, Any]:

@@ -39,7 +39,9 @@ class _Absent:
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
         if name.partition(".")[0] in self.names:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in the declared OpenWrt packages)", name=name)
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (not in the declared OpenWrt packages)", name=name
+            )
 
 
 _ABSENT = {n for n in os.environ.get("HOMESCOPE_BENCH_ABSENT", "").split(",") if n}
@@ -162,16 +164,20 @@ def start_dpi(reporter: Any, system: SwitchingSystem, connections: int) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agent.cli import build_parser
+    from agent.cli import _HelpFormatter, build_parser
 
     # what `homescope-agent run` does first: its own parser (argparse) and the modules of agent.cli
     build_parser().parse_args(["run", "--no-jitter"])
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None, formatter_class=_HelpFormatter
+    )
     parser.add_argument("--broker", required=True, help="mqtt://127.0.0.1:PORT")
     parser.add_argument("--spool", required=True, help="folder for the outbox file")
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--connections", type=int, default=0, help="conntrack entries for DPI (0: DPI off)")
-    parser.add_argument("--ca-file", default="", help="the broker's CA, for an mqtts:// broker (as the package ships)")
+    parser.add_argument(
+        "--ca-file", default="", help="the broker's CA, for an mqtts:// broker (as the package ships)"
+    )
     args = parser.parse_args(argv)
     baseline_kib = _status("VmRSS")
 
@@ -219,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     publisher = Publisher(gid, outbox, transport, version=__version__, wall=lambda: clock[0])
     reporter = Reporter(build_samplers(config.disabled_samplers))
     monitor, apps = start_dpi(reporter, system, args.connections) if dpi else (None, None)
-    runner = Runner(config, system, reporter, outbox, publisher, wall=lambda: clock[0], monotonic=lambda: mono[0])
+    runner = Runner(
+        config, system, reporter, outbox, publisher, wall=lambda: clock[0], monotonic=lambda: mono[0]
+    )
     runner.window_start = start
     runner.prime()
     publisher.start()
