@@ -186,6 +186,14 @@ def test_with_ujail_the_agent_runs_as_its_user_with_only_the_capabilities_it_nee
     assert not started.log
 
 
+def test_a_spool_path_in_a_shared_directory_is_never_taken_over(tmp_path: Path) -> None:
+    config = {**GOOD, "main.spool_path": f"{tmp_path}/shared/outbox.db"}
+    started = _start(tmp_path, config, {"shared": 100 * 1024}, ujail=True)
+    assert not [f for f in started.files if f.startswith(("chown -R", "chmod 0700"))]
+    assert started.param("user") == ["homescope"]  # SQLite fails loudly if it cannot write there
+    assert f"{tmp_path}/shared must be writable by homescope" in started.log
+
+
 def test_without_dpi_only_ping_s_raw_socket_is_granted(tmp_path: Path) -> None:
     started = _start(tmp_path, GOOD, {"srv": 100 * 1024}, ujail=True, uci={"main.dpi_interface": ""})
     assert started.param("capabilities") == ["/etc/capabilities/homescope.json"]
