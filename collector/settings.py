@@ -75,5 +75,9 @@ class Settings(BaseSettings):
     retention_sessions_days: int = Field(default=30, ge=1)
     #: Daily rollups, home-day rollups, result history, evaluation runs (collector/privacy/retention.py).
     retention_daily_days: int = Field(default=800, ge=1)
+    #: The report archive (its files list homes whose Wi-Fi got worse), and the file sender's
+    #: drop-folder batches (one row per subscriber; the pick-up has long taken them by then).
+    retention_reports_days: int = Field(default=400, ge=1)
+    retention_files_days: int = Field(default=14, ge=1)
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

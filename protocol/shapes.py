@@ -148,6 +148,8 @@ class Station(TypedDict, total=False):
     delay_ms: float
     loss_pct: float
     reachable_kbps: int
+    dhcp_vc: str  # DHCP option 60, the client's vendor class ("android-dhcp-14", "MSFT 5.0"); since 1.2
+    dhcp_prl: str  # DHCP option 55, the requested options in order ("1,3,6,15,119,252"); since 1.2
 
 
 class LinkQuality(TypedDict, total=False):

@@ -11,6 +11,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from agent.dpi.dhcp import annotate_stations
 from agent.logger import Logger
 
 if TYPE_CHECKING:  # agent.samplers registers this sampler: a run-time import would be a cycle
@@ -100,6 +101,9 @@ class AppsSampler:
     def sample(self, ctx: SampleContext) -> dict[str, Any]:
         with self._lock:
             apps: list[dict[str, Any]] = self._monitor.report()
+            details: dict[str, dict[str, str]] = self._monitor.station_fields()
+        # The stations sampler (earlier in the registry) left its rows in ctx.shared, as it does for quality.
+        annotate_stations(ctx.shared.get("stations") or [], details)
         return {"apps": apps}
 
     def close(self) -> None:
