@@ -6,7 +6,6 @@ gateway's reports line up in the collector; publication is spread per gateway.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -16,6 +15,7 @@ from typing import Any
 
 from agent import __version__
 from agent.config import AgentConfig
+from agent.logger import Logger
 from agent.publisher.compaction import Compactor
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher
@@ -26,7 +26,7 @@ from agent.system import System, SystemAccessError
 from protocol.codec import encode, envelope
 from protocol.topics import Kind
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: Station join/leave is checked this often, so events arrive within a minute, not a window.
 WATCH_INTERVAL_S = 60.0

@@ -10,12 +10,12 @@ drains at the pace the collector acknowledges, never as one burst.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.logger import Logger
 from agent.publisher.crash import crash_point
 from agent.publisher.outbox import Outbox
 from agent.publisher.transport import PublishError, Transport
@@ -23,7 +23,7 @@ from protocol.codec import encode, envelope, open_envelope
 from protocol.errors import ProtocolError
 from protocol.topics import Kind, topic_for
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 
 def status_frame(gateway_id: str, state: str, epoch: int, version: str, now: int) -> bytes:

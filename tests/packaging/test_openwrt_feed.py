@@ -41,6 +41,9 @@ SHIPPED_OUTSIDE_LIB = {
     "/etc/hotplug.d/ntp/90-homescope": 0o644,
     "/etc/config/homescope": 0o600,
     "/lib/upgrade/keep.d/homescope-agent": 0o644,
+    "/etc/capabilities/homescope.json": 0o644,
+    "/etc/capabilities/homescope-dpi.json": 0o644,
+    "/usr/share/acl.d/homescope.json": 0o644,
 }
 CONFFILES = [
     "/etc/config/homescope",
