@@ -30,8 +30,9 @@ Stdlib and msgpack only: the agent compacts, the collector expands and merges.
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import re
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
@@ -40,6 +41,9 @@ import msgpack
 
 from protocol.errors import ProtocolError, Reason
 from protocol.oui import is_randomized, vendor_of
+
+# The builtin SHA-256: hashlib would load OpenSSL's libcrypto (~4.5 MiB on a 32-bit gateway without TLS).
+_sha256: Callable[[bytes], Any] = importlib.import_module("_sha2" if sys.version_info >= (3, 12) else "_sha256").sha256
 
 #: List sections sent as columns.
 LIST_SECTIONS: Final = ("stations", "interfaces", "radios", "quality", "neighbours", "apps", "topology")
@@ -132,7 +136,7 @@ def take_statics(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def view_id(view: dict[str, Any]) -> int:
     """The 64-bit id of a view's content (SHA-256 of its msgpack, first 8 bytes)."""
-    digest = hashlib.sha256(msgpack.packb(view, use_bin_type=True)).digest()
+    digest = _sha256(msgpack.packb(view, use_bin_type=True)).digest()
     return int.from_bytes(digest[:8], "big")
 
 
