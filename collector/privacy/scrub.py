@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -125,6 +126,10 @@ class Scrubber:
             return
         for station in body.get("stations") or ():
             self._terminal(station)
+        view = body.get("view")  # a compact report's static view (protocol 1.2), when it carries one
+        if isinstance(view, dict):
+            for station in view.get("stations") or ():
+                self._terminal(station)
         for usage in body.get("apps") or ():
             if isinstance(usage.get("station"), str):
                 usage["station"] = self.mac(usage["station"])
@@ -150,22 +155,35 @@ class Scrubber:
         if isinstance(hostname, str):
             item["hostname"] = hostname_class(hostname)
 
-    def message(self, message: SpooledMessage) -> SpooledMessage:
+    def message(
+        self, message: SpooledMessage, complete: Callable[[str, dict[str, Any]], object] | None = None
+    ) -> SpooledMessage:
         """``message`` with its body and raw frame rewritten (the key fields unchanged).
 
         Only the parts of the body that can hold personal data are decoded (a report's
         stations, apps, quality and neighbours; an event batch's events); every other part is
         copied as the bytes it came in (``msgspec.Raw``): the same bytes as decoding and
         encoding the whole envelope, at about three quarters of the cost (bench/privacy.py).
+        A compact report naming a static view (protocol 1.2) is decoded whole: the view holds
+        names too, and ``complete(gateway_id, body)`` merges it into every section of the
+        scrubbed body before it is framed again (collector/ingest/views.py).
         """
         envelope: dict[str, Any] = _PARTS(message.packed or unframe(message.payload))
         body: dict[str, Any] = _PARTS(envelope["body"])
-        for name in _EVENT_PARTS if message.kind == "event" else self._report_parts:
+        whole = "view" in body
+        for name in body if whole else _EVENT_PARTS if message.kind == "event" else self._report_parts:
             raw = body.get(name)
             if raw is not None:
                 body[name] = _ANY(raw)
         self.body(message.kind, body)
+        if complete is not None:
+            complete(message.gateway_id, body)
         envelope["body"] = body
+        return self.reframe(message, envelope, whole)
+
+    def reframe(self, message: SpooledMessage, envelope: dict[str, Any], whole: bool = True) -> SpooledMessage:
+        """``message`` holding ``envelope`` (already scrubbed) as its body and frame; ``whole``:
+        its body is decoded throughout (kept as the message's decoded body), not partly raw."""
         packed = _ENCODER.encode(envelope)
         return SpooledMessage(
             message.gateway_id,
@@ -177,7 +195,7 @@ class Scrubber:
             message.uptime_s,
             message.sent_at,
             message.received_at,
-            None,  # decoded from packed if someone reads it
+            envelope["body"] if whole else None,  # else decoded from packed if someone reads it
             frame_of(packed),
             packed,
         )

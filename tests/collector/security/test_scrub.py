@@ -218,3 +218,24 @@ def test_the_scrubber_applies_it_to_stations() -> None:
     first, second = body["stations"]
     assert "dhcp_vc" not in first and first["dhcp_prl"] == "1,3,6" and first["hostname"] == "camera"
     assert second["dhcp_vc"] == "dhcpcd-9.4.1" and second["hostname"] == "iphone"
+
+
+def test_a_report_naming_a_static_view_is_rewritten_whole_view_included() -> None:
+    # protocol 1.2: the view holds names too, and ingest merges it into every section afterwards
+    envelope = report("gw-view", seq=9, **copy.deepcopy(PERSONAL))
+    envelope["body"]["view"] = {
+        "id": 7,
+        "stations": [{"mac": "a4:83:e7:00:00:01", "hostname": "Johns-iPhone"}],
+    }
+    packed = msgspec.msgpack.encode(envelope)
+    msg = SpooledMessage("gw-view", 7, 9, "report", 0, 900, 1, 1, 1.0, None, b"", packed)
+    seen: list[dict[str, Any]] = []
+    scrubber = Scrubber(b"k" * 32)
+    out = scrubber.message(msg, lambda gateway_id, body: seen.append(body))
+    whole = decode_unframed(packed)
+    scrubber.body("report", whole["body"])
+    assert out.decoded == seen[0] == whole["body"] == decode_unframed(out.packed)["body"]
+    assert whole["body"]["view"]["stations"][0] == {
+        "mac": scrubber.mac("a4:83:e7:00:00:01"),
+        "hostname": "iphone",
+    }
