@@ -201,6 +201,15 @@ class AppUsage(_Part):
     methods: Annotated[dict[Short, U64], Field(default_factory=dict, max_length=32)]
 
 
+class UnclassifiedDomain(_Part):
+    #: A registrable domain: lower-case labels, no address literal (the agent's suffixes.registrable_domain).
+    domain: Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})+$")]
+    category: Short
+    bytes_up: U64 = 0
+    bytes_down: U64 = 0
+    active_minutes: Annotated[int, Field(ge=0, le=60 * 24)] = 0
+
+
 class TopologyLink(_Part):
     node: Short
     parent: Short | None = None
@@ -221,6 +230,8 @@ class ReportBody(_Part):
     neighbours: Annotated[list[Neighbour], Field(default_factory=list, max_length=512)]
     apps: Annotated[list[AppUsage], Field(default_factory=list, max_length=4096)]
     topology: Annotated[list[TopologyLink], Field(default_factory=list, max_length=64)]
+    #: Domains the DPI could not name (opt-in agents only): optional, protocol 1.2.
+    unclassified: Annotated[list[UnclassifiedDomain], Field(default_factory=list, max_length=100)]
 
 
 class _Envelope(_Part):

@@ -26,6 +26,7 @@ from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
+from agent.dpi.unclassified import UnclassifiedWindow, unclassified_domain
 from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
 from agent.record import record
 
@@ -66,6 +67,7 @@ class _Tracked:
     remote: tuple[bytes, int]
     method: str = "default"  # how the flow was named (the report's provenance)
     seen: int = 0  # the tick that last found the entry in the table
+    domain: str | None = None  # registrable domain of a name no table knows (the ``unclassified`` section)
 
 
 def parse_arp(text: str) -> dict[bytes, str]:
@@ -99,6 +101,7 @@ class DpiMonitor:
         max_tracked: int = MAX_TRACKED,
         read_lines: Callable[[str], Iterable[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        unclassified_top: int = 0,
     ) -> None:
         if volumes not in ("auto", "conntrack", "capture"):
             raise ValueError(f"volumes must be auto, conntrack or capture, not {volumes!r}")
@@ -115,6 +118,8 @@ class DpiMonitor:
         self.inspector = Inspector(classifier, max_flows=max_flows, max_bytes=max_bytes,
                                    on_flow_end=self._flow_closed)
         self.window = UsageWindow()
+        #: The unclassified domains of the window (opt-in: ``None`` when ``unclassified_top`` is 0).
+        self.unclassified = UnclassifiedWindow(unclassified_top) if unclassified_top else None
         self.events: list[dict[str, Any]] = []
         self._macs: dict[bytes, str] = {}
         self._tracked: dict[tuple[int, bytes, int, bytes, int, int], _Tracked] = {}
@@ -189,6 +194,10 @@ class DpiMonitor:
         self.tick()
         return self.window.report()
 
+    def unclassified_report(self) -> list[dict[str, Any]] | None:
+        """The ``unclassified`` section of the window :meth:`report` just ended (``None`` when off)."""
+        return None if self.unclassified is None else self.unclassified.report()
+
     def take_events(self) -> list[dict[str, Any]]:
         """Debug flow events since the last call (empty unless ``debug_events``)."""
         events, self.events = self.events, []
@@ -205,6 +214,8 @@ class DpiMonitor:
         if d_up or d_down:
             app, category = usage_category(flow)
             self.window.add(station, app, category, d_up, d_down, now, new_flow, usage_method(flow))
+            if self.unclassified is not None and (domain := unclassified_domain(flow)) is not None:
+                self.unclassified.add(domain, category, d_up, d_down, now)
             flow.reported_up, flow.reported_down = up, down
 
     def _flow_closed(self, flow: Flow, _reason: str) -> None:
@@ -284,6 +295,8 @@ class DpiMonitor:
             if tracked.station is not None:
                 self.window.add(tracked.station, tracked.app, tracked.category,
                                 up - tracked.up, down - tracked.down, now, new_flow, tracked.method)
+                if tracked.domain is not None and self.unclassified is not None:
+                    self.unclassified.add(tracked.domain, tracked.category, up - tracked.up, down - tracked.down, now)
             tracked.up, tracked.down = up, down
         return untracked, offloaded
 
@@ -305,8 +318,9 @@ class DpiMonitor:
         app, category = usage_category(flow)
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
+        domain = unclassified_domain(flow) if self.unclassified is not None else None
         return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
-                        usage_method(flow))
+                        usage_method(flow), domain=domain)
 
     def _mac_for(self, entry: conntrack.Entry) -> str | None:
         ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src

@@ -72,6 +72,7 @@ class AppsSampler:
                 read_lines=getattr(ctx.system, "lines", None),
                 volumes=ctx.config.dpi_volumes,
                 debug_events=ctx.config.dpi_debug_events,
+                unclassified_top=ctx.config.dpi_unclassified_domains,
             )
         except (OSError, ValueError) as exc:
             self._error = f"cannot start the capture on {ctx.config.dpi_interface}: {exc}"
@@ -99,6 +100,9 @@ class AppsSampler:
     def sample(self, ctx: SampleContext) -> dict[str, Any]:
         with self._lock:
             apps: list[dict[str, Any]] = self._monitor.report()
+            unclassified = self._monitor.unclassified_report()
+        if unclassified:  # opt-in (dpi_unclassified_domains): absent unless configured
+            return {"apps": apps, "unclassified": unclassified}
         return {"apps": apps}
 
     def close(self) -> None:
