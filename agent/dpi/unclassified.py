@@ -45,7 +45,7 @@ def unclassified_domain(flow: Flow) -> str | None:
 class _Counts:
     """One domain's bytes, the category they were counted under, and the minutes it moved bytes in."""
 
-    __slots__ = ("up", "down", "category", "minutes")
+    __slots__ = ("category", "down", "minutes", "up")
 
     def __init__(self, category: str) -> None:
         self.up = 0

@@ -4,7 +4,8 @@
 adds, as Statements on ``store.db`` run in the same loop: quarantined payloads (raw
 gateway input, MACs in clear, so kept no longer than raw reports), daily rollups and
 home-day rollups, result history and evaluation runs, ended sessions, stale sign-in
-throttle rows and security events. Current state (a gateway's latest figures, a home's
+throttle rows, security events, and the unclassified domains' per-home memberships (by ISO
+week: ``retention_unclassified_weeks``). Current state (a gateway's latest figures, a home's
 results and profile, the CRM row) lives as long as the home does: ``erase`` removes it.
 Erasure audit records are kept: they name no home.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collector.dpi.unclassified import retention_cutoff
 from collector.settings import Settings
 from collector.store.sql import Database, Statement
 
@@ -27,6 +29,8 @@ class Rule:
     #: The cut-off's unit: epoch seconds, or days since the epoch.
     in_days: bool
     setting: str
+    #: The cut-off is an ISO week (``year * 100 + week``) and the setting counts weeks kept.
+    in_weeks: bool = False
 
 
 RULES = (
@@ -43,6 +47,8 @@ RULES = (
         "retention_sessions_days",
     ),
     Rule("security_events", "at < ?", False, "retention_security_days"),
+    # the unclassified domains' per-home memberships (collector/dpi/unclassified.py)
+    Rule("dpi_unclassified", "week < ?", False, "retention_unclassified_weeks", in_weeks=True),
 )
 
 
@@ -50,6 +56,10 @@ def plan(settings: Settings, now: float) -> list[Statement]:
     """The DELETEs due at ``now``."""
     out = []
     for rule in RULES:
+        if rule.in_weeks:
+            out.append(Statement(f"DELETE FROM {rule.table} WHERE {rule.expired}",
+                                 (retention_cutoff(now, int(getattr(settings, rule.setting))),)))
+            continue
         cut = now - int(getattr(settings, rule.setting)) * DAY
         out.append(
             Statement(
