@@ -44,7 +44,7 @@ class UnnamedTraffic:
             if row["category"] in ("web", "other"):
                 down, minutes = by_cat.get(row["category"], (0, 0))
                 by_cat[row["category"]] = (down + row["bytes_down"], max(minutes, row["active_minutes"]))
-        out = []
+        out: list[dict[str, Any]] = []
         for domain, preferred in self.domains:
             # where an agent counted them: web for a web site, else whatever this window holds
             cat = preferred if preferred in by_cat else next(iter(sorted(by_cat)), preferred)
