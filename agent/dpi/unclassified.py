@@ -20,7 +20,7 @@ from agent.dpi.flows import Flow
 from agent.dpi.suffixes import registrable_domain
 from agent.dpi.usage import OVERHEAD_L7
 
-#: Domains counted per window (each ~200 bytes): the top ``N`` of a home come from far fewer.
+#: Domains counted per window (each ~250 bytes on a 64-bit CPython, less on a gateway's 32-bit one).
 MAX_DOMAINS = 256
 #: The most an agent may be configured to send per window (the wire model's bound is higher).
 MAX_TOP = 50
@@ -51,7 +51,8 @@ class _Counts:
         self.up = 0
         self.down = 0
         self.category = category
-        self.minutes: set[int] = set()
+        #: bit m set: bytes moved in minute m of the day (an int, not a set: ~30 bytes, not ~700)
+        self.minutes = 0
 
 
 class UnclassifiedWindow:
@@ -80,14 +81,14 @@ class UnclassifiedWindow:
             counts = self._domains[domain] = _Counts(category)
         counts.up += max(up, 0)
         counts.down += max(down, 0)
-        counts.minutes.add(int(ts // 60))
+        counts.minutes |= 1 << (int(ts // 60) % 1440)  # a window is at most a day (interval_s <= 86400)
 
     def report(self, reset: bool = True) -> list[dict[str, object]]:
         """The ``unclassified`` section: the top domains by bytes; starts a new window if ``reset``."""
         ranked = sorted(self._domains.items(), key=lambda kv: (-(kv[1].up + kv[1].down), kv[0]))[: self.top]
         rows: list[dict[str, object]] = [
             {"domain": domain, "category": c.category, "bytes_up": c.up, "bytes_down": c.down,
-             "active_minutes": len(c.minutes)}
+             "active_minutes": c.minutes.bit_count()}
             for domain, c in ranked
         ]  # fmt: skip
         if reset:
