@@ -85,3 +85,16 @@ def test_recount_to_a_device_category_counts_as_background() -> None:
     assert sparse[layout.cat_at("iot", layout.CAT_DOWN)] == 5000
     assert sparse[layout.BACKGROUND + layout.BG_BYTES] == 5000 and sparse[layout.BACKGROUND + layout.BG_MIN] == 15
     assert sparse.get(layout.ENGAGED, 0) == 0 and sparse.get(layout.cat_at("iot", layout.CAT_ENGAGED), 0) == 0
+
+
+def test_the_cli_loads_a_file_and_names_a_bad_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.cli import main
+
+    db = f"sqlite:///{tmp_path}/cli.db"
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[domains]\n"a.example" = "video"\n')
+    bad.write_text('[domains]\n"a.example" = "movies"\n')
+    assert main(["dpi-domains", str(good), "--db", db]) == 0
+    assert "1 domain rules from" in capsys.readouterr().out
+    assert main(["dpi-domains", str(bad), "--db", db]) == 2
+    assert "bad.toml: category 'movies' for a.example" in capsys.readouterr().err
