@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.dpi import DpiError, conntrack
 from agent.dpi.capture import CaptureSocket
@@ -26,9 +26,11 @@ from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
-from agent.dpi.unclassified import UnclassifiedWindow, unclassified_domain
 from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
 from agent.record import record
+
+if TYPE_CHECKING:  # imported when opted in only (its suffix table costs ~40 KiB of RSS otherwise)
+    from agent.dpi.unclassified import UnclassifiedWindow
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,12 @@ class DpiMonitor:
                                    on_flow_end=self._flow_closed)
         self.window = UsageWindow()
         #: The unclassified domains of the window (opt-in: ``None`` when ``unclassified_top`` is 0).
-        self.unclassified = UnclassifiedWindow(unclassified_top) if unclassified_top else None
+        self.unclassified: UnclassifiedWindow | None = None
+        self._domain_of: Callable[[Flow], str | None] = _no_domain
+        if unclassified_top:
+            from agent.dpi.unclassified import UnclassifiedWindow, unclassified_domain
+
+            self.unclassified, self._domain_of = UnclassifiedWindow(unclassified_top), unclassified_domain
         self.events: list[dict[str, Any]] = []
         self._macs: dict[bytes, str] = {}
         self._tracked: dict[tuple[int, bytes, int, bytes, int, int], _Tracked] = {}
@@ -214,7 +221,7 @@ class DpiMonitor:
         if d_up or d_down:
             app, category = usage_category(flow)
             self.window.add(station, app, category, d_up, d_down, now, new_flow, usage_method(flow))
-            if self.unclassified is not None and (domain := unclassified_domain(flow)) is not None:
+            if self.unclassified is not None and (domain := self._domain_of(flow)) is not None:
                 self.unclassified.add(domain, category, d_up, d_down, now)
             flow.reported_up, flow.reported_down = up, down
 
@@ -318,7 +325,7 @@ class DpiMonitor:
         app, category = usage_category(flow)
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
-        domain = unclassified_domain(flow) if self.unclassified is not None else None
+        domain = self._domain_of(flow)
         return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
                         usage_method(flow), domain=domain)
 
@@ -343,6 +350,11 @@ class DpiMonitor:
     def close(self) -> None:
         """Stop capturing."""
         self._source.close()
+
+
+def _no_domain(_flow: Flow) -> None:
+    """No unclassified domains are counted (the agent did not opt in)."""
+    return None
 
 
 def _conntrack_event(tracked: _Tracked, key: tuple[int, bytes, int, bytes, int, int]) -> dict[str, Any]:
