@@ -15,8 +15,11 @@ statements. What a fold computes is here, once:
   a report's msgpack (typed: ~2x faster than the whole body; no inflate when the unframed
   msgpack is kept);
 - :meth:`Folds.prepare`: what each report's window adds (``rollup.window_parts``, with the
-  operator's domain rules applied: ``dpi/recount.py``), computed before any claim or lock, so two folders (a collector and its store writer process, each
-  with a share of the gateways) compute at once even on SQLite's single writer;
+  operator's domain rules applied: ``dpi/recount.py``), computed before any claim or lock, so
+  two folders (a collector and its store writer process, each with a share of the gateways)
+  compute at once even on SQLite's single writer;
+- :meth:`Folds.memberships`: the report's unclassified domains per ISO week and home pseudonym
+  (``dpi/unclassified.py``), written in the folding transaction;
 - :meth:`Folds.fold`: claimed reports grouped by home-day, each day parsed (or taken from
   the cache) once, every window added in place (``rollup.add_window``) and written once.
 """
