@@ -11,7 +11,8 @@ HTTP API, per offer type an audience is frozen from its flag and a campaign laun
 random control group (``--control``, default 10%, seeded); the collector's delivery task
 hands the treated members' messages to a file drop under the contact policy. The emulator
 reads what was delivered and answers from each household's hidden propensity; the homes that
-bought mesh back-fill today with their new mesh nodes, the plan upgrades are re-imported
+bought back-fill the day of the order as they now are (new mesh nodes, more video, a faster
+path; emulator.response.after_purchase), the plan upgrades are re-imported
 from the CRM; ``homescope-collector import-outcomes`` reads the CRM's outcome file; the
 results API gives each campaign's uplift and 95% interval (Newcombe).
 
@@ -73,9 +74,12 @@ DAY = 86400
 NO_SCHEDULE = "[schedule]\nevaluate_every_s = 0\n"
 
 
-def _log(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(text, file=sys.stderr, flush=True)
+_T0 = time.monotonic()
+
+
+def _log(text: str) -> None:
+    """Progress, always on stderr (with --json too: stdout keeps only the JSON line)."""
+    print(f"[{time.monotonic() - _T0:7.1f}s] {text}", file=sys.stderr, flush=True)
 
 
 class Api:
@@ -157,7 +161,17 @@ def _backfill(specs: list[Any], clock: SimClock, mqtt: str) -> int:
     fleet = Fleet(len(specs), mqtt, specs=specs, span=clock.span, resend_after_s=120.0)
     fleet.start()
     fleet.wait_connected(max(20.0, len(specs) / 40))
-    reports = fleet.backfill(clock.first_end, clock.windows, clock.window_s)
+    started = time.monotonic()
+    step = max(1, clock.windows // 20)
+
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            spent = time.monotonic() - started
+            _log(f"  back-fill: window {done}/{total} of {len(specs)} homes, ~{done * len(specs)} reports,"
+                 f" {done * len(specs) / max(spent, 1e-6):.0f} reports/s")  # fmt: skip
+
+    reports = fleet.backfill(clock.first_end, clock.windows, clock.window_s, progress=progress)
+    _log(f"  back-fill: {reports} reports spooled; waiting for the collector's acknowledgements")
     fleet.drain(timeout=600.0)
     fleet.stop()
     return reports
@@ -240,14 +254,16 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         collector = Collector(work, db, broker.url, offers_file)
         t0 = time.monotonic()
-        _log(args, f"back-filling {args.homes} homes x {args.days} days through Mosquitto (seed {args.seed})")
+        _log(f"back-filling {args.homes} homes x {args.days} days through Mosquitto (seed {args.seed})")
         figures["reports"] = _backfill(specs, clock, broker.url)
         figures["backfill_s"] = round(time.monotonic() - t0, 1)
+        _log(f"back-filled {figures['reports']} reports in {figures['backfill_s']} s; evaluating every home")
         collector.stop()
         collector = None
         t0 = time.monotonic()
         asyncio.run(_evaluate(db, (work / "subscribers.csv").read_text(), clock.end))
         figures["evaluation_s"] = round(time.monotonic() - t0, 1)
+        _log(f"evaluated in {figures['evaluation_s']} s; freezing audiences and launching campaigns")
         collector = Collector(work, db, broker.url, offers_file)
         api = Api(collector.port)
         # -- campaigns, one per offer type ----------------------------------------------------
@@ -264,15 +280,21 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "control_share": args.control, "seed": args.seed})  # fmt: skip
             api.call("POST", f"/api/v1/campaigns/{c['id']}/launch")
             campaigns[offer] = int(c["id"])
-        _log(args, f"launched {len(campaigns)} campaigns; waiting for delivery")
+        _log(f"launched {len(campaigns)} campaigns; waiting for delivery")
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            queued = sum(api.call("GET", f"/api/v1/campaigns/{cid}/results")[1]["messages"].get("queued", 0)
-                         for cid in campaigns.values())  # fmt: skip
-            if queued == 0:
+            states = [
+                api.call("GET", f"/api/v1/campaigns/{cid}/results")[1]["messages"]
+                for cid in campaigns.values()
+            ]
+            waiting = sum(
+                m.get("queued", 0) + m.get("sending", 0) for m in states
+            )  # sending: claimed, being handed over
+            if waiting == 0:
                 break
             time.sleep(1.0)
         delivered = _delivered(work / "drop")
+        _log(f"delivered {len(delivered)} messages; the households answer")
         # -- the households answer --------------------------------------------------------------
         conn = sqlite3.connect(db)
         arms = {cid: conn.execute("SELECT gateway_id, subscriber_id, arm FROM mkt_members WHERE campaign_id = ?",
@@ -311,14 +333,20 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             writer.writerows(rows)
         write_response_truth(work / "responses.json", responses)
         # -- what buying changed: mesh nodes appear today, plans change in the CRM ----------------
-        bought = {r.gateway_id: r.offer for r in responses if r.converted}
-        mesh_homes = [
-            after_purchase(by_gid[g], o) for g, o in sorted(bought.items()) if o in ("mesh", "fttr")
-        ]
-        if mesh_homes:
-            _backfill(mesh_homes, SimClock.for_days(1, tomorrow), broker.url)
-        upgraded = [after_purchase(by_gid[g], o) if o == "plan_upgrade" else by_gid[g] for g in by_gid
-                    for o in [bought.get(g, "")]]  # fmt: skip
+        bought: dict[str, list[str]] = {}
+        for r in responses:
+            if r.converted:
+                bought.setdefault(r.gateway_id, []).append(r.offer)
+        now_homes = {}
+        for g, offers in sorted(bought.items()):
+            home = by_gid[g]
+            for o in offers:
+                home = after_purchase(home, o)
+            now_homes[g] = home
+        if now_homes:  # the day after: what each home's gateway reports with what it bought
+            _log(f"{len(now_homes)} homes bought: back-filling the next day (new mesh nodes, video, faster paths)")
+            _backfill(list(now_homes.values()), SimClock.for_days(1, tomorrow), broker.url)
+        upgraded = [now_homes.get(g, by_gid[g]) for g in by_gid]
         write_crm(work / "subscribers-after.csv", upgraded, clock.end)
         cli = [sys.executable, "-m", "collector.cli"]
         env = {**os.environ, "HOMESCOPE_OFFERS": str(offers_file)}
@@ -326,9 +354,10 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                        cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
         imported = subprocess.run([*cli, "import-outcomes", str(work / "outcomes.csv"), "--db", f"sqlite:///{db}"],
                                   cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
-        _log(args, imported)
+        _log(imported)
         time.sleep(2.0)  # the collector folds the new day's reports while idle
         # -- results -----------------------------------------------------------------------------
+        _log("reading each campaign's results")
         opted = {r.subscriber_id: r.at for r in responses if r.opted_out}
         violations = _violations(delivered, Policy(max_contacts=3, period_days=30), opted)
         out: dict[str, Any] = {}
@@ -345,6 +374,7 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                           "control_contacted": max(res["control_contacted"], truth[offer]["control_contacted"]),
                           "policy_violations": violations}  # fmt: skip
         subscribers = [s.subscriber_id for s in specs]
+        _log("timing the API (segment preview, audience freeze, offers)")
         figures["latency_ms"] = _latencies(api, subscribers, 10, rng)
         figures["offers"] = out
         figures["method"] = "newcombe-wilson (hybrid score) 95% interval of a difference of proportions"
@@ -364,8 +394,11 @@ def scale(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     clock = SimClock.for_days(args.days, today)
     sample = fleet_specs(parse_mix(args.mix), args.sample, "sample", args.seed)
     db = work / "scale.db"
+    _log(f"simulating {args.sample} homes x {args.days} days in-process")
     rows = _simulate(sample, clock)
+    _log("evaluating them")
     asyncio.run(_evaluate_sample(db, sample, rows, clock.end))
+    _log(f"copying their CRM rows, profiles and results to {args.scale} homes")
     conn = sqlite3.connect(db)
     src = {
         t: conn.execute(f"SELECT * FROM {t}").fetchall()
@@ -390,9 +423,11 @@ def scale(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     row[1] = f"sub-{n}"
                 batch.append(row)
         conn.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
+        _log(f"  {table}: {len(batch)} rows")
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
+    _log("starting the collector and timing the API (segment preview, audience freeze, offers)")
     broker = Broker(args.mosquitto, work / "mosquitto")
     broker.start()
     collector = None
@@ -446,8 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="keep the work files (database, drop, truth, outcomes) here")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout")
     args = parser.parse_args(argv)
-    args.quiet = args.json
-    print(f"seed {args.seed}", file=sys.stderr)
+    _log(f"seed {args.seed}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     with tempfile.TemporaryDirectory(prefix="campaign-") as tmp:
         work = Path(args.keep or tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -148,16 +148,23 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     from collector.privacy.erase import erase
+    from collector.privacy.files import drop_folder
     from collector.privacy.keys import load_key
+    from collector.reports.pdf import chromium, html_to_pdf
 
     kind, identifier = ("subscriber", args.subscriber) if args.subscriber else ("gateway", args.gateway)
     settings = Settings(db=args.db) if args.db else Settings()
 
     async def work(db: Database) -> int:
-        done = await erase(db, kind, identifier, key=load_key(settings), actor=ACTOR)
+        done = await erase(db, kind, identifier, key=load_key(settings), actor=ACTOR,
+                           print_pdf=html_to_pdf if chromium() else None, drop_folder=drop_folder())  # fmt: skip
         print(f"erased {kind} ({len(done.gateways)} gateway(s)): {done.total} rows")
         for table, n in sorted(done.rows.items()):
             print(f"  {table:28} {n}")
+        for name, n in sorted(done.files.rows.items()):
+            print(f"  file {name}: {n} rows dropped")
+        for name in done.files.removed + done.files.reprinted:
+            print(f"  file {name}: {'removed' if name in done.files.removed else 'printed again'}")
         return 0
 
     return _run(args.db, work)

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     retention_sessions_days: int = Field(default=30, ge=1)
     #: Daily rollups, home-day rollups, result history, evaluation runs (collector/privacy/retention.py).
     retention_daily_days: int = Field(default=800, ge=1)
+    #: The report archive (its files list homes whose Wi-Fi got worse), and the file sender's
+    #: drop-folder batches (one row per subscriber; the pick-up has long taken them by then).
+    retention_reports_days: int = Field(default=400, ge=1)
+    retention_files_days: int = Field(default=14, ge=1)
     #: The unclassified-domains view (collector/dpi/, docs/dpi.md): a domain is shown for a week only
     #: when at least this many distinct homes sent it (never fewer than 2: no single home shows);
     #: its per-home memberships are kept this many ISO weeks (this one included).

@@ -6,7 +6,9 @@ drawn from the home's id and the seed, never shown to the collector. :func:`resp
 the messages the sender actually delivered into the CRM's outcome rows (orders, plan changes
 with the new speed, a few opt-outs) and the ground truth of who converted and why.
 :func:`after_purchase` gives the home its new shape: mesh or FTTR adds two mesh nodes and
-good signal everywhere; a plan upgrade doubles the plan in the CRM export.
+good signal everywhere; a plan upgrade doubles the plan in the CRM export; the video package
+makes the household watch half as much video again (the premium catalogue); acceleration
+cuts the delay, jitter and loss of its path to the internet.
 """
 
 from __future__ import annotations
@@ -111,8 +113,13 @@ def outcome_rows(responses: Iterable[Response], plans: Mapping[str, int]) -> lis
     return rows
 
 
+#: Categories the video package's premium catalogue is watched in.
+VIDEO = ("video", "short_video", "live_streaming")
+
+
 def after_purchase(spec: HomeSpec, offer: str) -> HomeSpec:
-    """The home once it bought ``offer``: mesh nodes and good Wi-Fi, or a doubled plan."""
+    """The home once it bought ``offer``: mesh nodes and good Wi-Fi, a doubled plan, more video
+    watched, or a faster path to the internet."""
     if offer in ("mesh", "fttr"):
         nodes = spec.mesh_nodes or [f"02:ae:5e:{n:02x}:{len(spec.gateway_id) % 256:02x}:01" for n in (1, 2)]
         devices = [
@@ -125,6 +132,12 @@ def after_purchase(spec: HomeSpec, offer: str) -> HomeSpec:
         return replace(spec, mesh_nodes=list(nodes), devices=devices, wifi="good", radios=radios)
     if offer == "plan_upgrade":
         return replace(spec, plan_mbps=2 * spec.plan_mbps)
+    if offer == "video_package":
+        habits = [replace(h, minutes=h.minutes * 1.5) if h.activity.category in VIDEO else h for h in spec.habits]
+        return replace(spec, habits=habits)
+    if offer == "acceleration":
+        return replace(spec, delay_ms=min(spec.delay_ms, 12.0), jitter_ms=min(spec.jitter_ms, 2.0),
+                       loss_pct=min(spec.loss_pct, 0.2))  # fmt: skip
     return spec
 
 

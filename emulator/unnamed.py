@@ -1,4 +1,4 @@
-"""What an opted-in agent would report as ``unclassified`` (protocol 1.2) for a virtual home.
+"""What an opted-in agent would report as ``unclassified`` (protocol 1.3) for a virtual home.
 
 Some domains are shared by many homes (a regional news site, a city portal, a small video
 service, a smart plug's cloud, a game's patch server: what an operator would want to classify),

@@ -37,6 +37,10 @@ Dbm = Annotated[int, Field(ge=-150, le=50)]
 Seconds = Annotated[int, Field(ge=0, lt=2**40)]
 EpochS = Annotated[int, Field(ge=0, lt=2**40)]
 Short = Annotated[str, Field(max_length=128)]
+#: DHCP option 60 as the agent sends it (printable ASCII, at most 64 characters).
+VendorClass = Annotated[str, Field(pattern=r"^[ -~]{1,64}$")]
+#: DHCP option 55 as decimal option codes, comma-separated, in the client's order (at most 64).
+ParameterList = Annotated[str, Field(pattern=r"^(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(?:,(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){0,63}$")]
 MAC_PATTERN = r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$"
 Mac = Annotated[str, Field(pattern=MAC_PATTERN)]
 GatewayId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -165,6 +169,8 @@ class Station(_Part):
     delay_ms: Annotated[float, Field(ge=0)] | None = None
     loss_pct: Pct | None = None
     reachable_kbps: U32 | None = None
+    dhcp_vc: VendorClass | None = None
+    dhcp_prl: ParameterList | None = None
 
 
 class LinkQuality(_Part):
@@ -230,7 +236,7 @@ class ReportBody(_Part):
     neighbours: Annotated[list[Neighbour], Field(default_factory=list, max_length=512)]
     apps: Annotated[list[AppUsage], Field(default_factory=list, max_length=4096)]
     topology: Annotated[list[TopologyLink], Field(default_factory=list, max_length=64)]
-    #: Domains the DPI could not name (opt-in agents only): optional, protocol 1.2.
+    #: Domains the DPI could not name (opt-in agents only): optional, protocol 1.3.
     unclassified: Annotated[list[UnclassifiedDomain], Field(default_factory=list, max_length=100)]
 
 

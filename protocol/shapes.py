@@ -148,6 +148,8 @@ class Station(TypedDict, total=False):
     delay_ms: float
     loss_pct: float
     reachable_kbps: int
+    dhcp_vc: str  # DHCP option 60, the client's vendor class ("android-dhcp-14", "MSFT 5.0"); since 1.2
+    dhcp_prl: str  # DHCP option 55, the requested options in order ("1,3,6,15,119,252"); since 1.2
 
 
 class LinkQuality(TypedDict, total=False):
@@ -190,7 +192,7 @@ class AppUsage(TypedDict):
 
 
 class UnclassifiedDomain(TypedDict):
-    """A registrable domain (eTLD+1) the DPI saw but could not name, within the window; since 1.2.
+    """A registrable domain (eTLD+1) the DPI saw but could not name, within the window; since 1.3.
 
     Only the name and what was counted under it: no station, no address. ``category`` is where
     those bytes were counted in ``apps`` (``web`` or ``other``)."""
@@ -226,7 +228,7 @@ class ReportBody(TypedDict, total=False):
     neighbours: list[Neighbour]
     apps: list[AppUsage]
     topology: list[TopologyLink]
-    unclassified: list[UnclassifiedDomain]  # opt-in (the agent's dpi_unclassified_domains); since 1.2
+    unclassified: list[UnclassifiedDomain]  # opt-in (the agent's dpi_unclassified_domains); since 1.3
 
 
 class Report(TypedDict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from protocol.errors import ProtocolError, Reason
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2  # 1.1: apps[].methods (optional); 1.2: unclassified (optional)
+PROTOCOL_MINOR = 3  # 1.1: apps[].methods; 1.2: stations[].dhcp_vc, dhcp_prl; 1.3: unclassified (all optional)
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 

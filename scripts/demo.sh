@@ -65,7 +65,7 @@ AREAS=${DEMO_AREAS:-3}
 
 # A mesh campaign on every flagged home, delivered to $DIR/drop, answered by the emulated households.
 "$VENV/bin/python" scripts/demo_campaign.py --api "http://127.0.0.1:$HTTP_PORT" --token "$PASSWORD-$PASSWORD-campaign" \
-  --db "sqlite:///$DIR/homescope.db" --drop "$DIR/drop" --out "$DIR" > "$DIR/campaign.log" 2>&1 &
+  --db "sqlite:///$DIR/homescope.db" --drop "$DIR/drop" --out "$DIR" --config "$DIR/profiles.toml" > "$DIR/campaign.log" 2>&1 &
 # The live emulator continues the same persona homes (same ids, personas and CRM rows).
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --personas mix --prefix home --areas "$AREAS" \
   --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 --unclassified 20 > "$DIR/emulator.log" 2>&1 & pids+=($!)
@@ -90,7 +90,8 @@ cat <<MSG
   homescope is running.
     operator page:  http://127.0.0.1:$HTTP_PORT/     user: admin   password: $PASSWORD
     home profiles:  http://127.0.0.1:$HTTP_PORT/homes  and /areas  (evaluated every 30 s; truth: $DIR/truth.json)
-    marketing:      http://127.0.0.1:$HTTP_PORT/marketing  (a demo campaign with results within a minute; $DIR/campaign.log)
+    marketing:      http://127.0.0.1:$HTTP_PORT/marketing  (a demo campaign with results within a minute; $DIR/campaign.log;
+                    then a report with its campaigns section in /reports)
     field view:     http://127.0.0.1:$HTTP_PORT/installer  (phone-first: find a home, "measure now", record a visit)
     reports:        http://127.0.0.1:$HTTP_PORT/reports  (the back-filled days; files also in $DIR/report/)
     DPI domains:    http://127.0.0.1:$HTTP_PORT/dpi/unclassified  (domains the fleet could not classify, shown at >= 5 homes;

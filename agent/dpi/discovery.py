@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import struct
 
-from agent.dpi import DpiError, dns
+from agent.dpi import DpiError, dhcp, dns
 from agent.dpi.http import parse_request
 
-DHCP_MAGIC = b"\x63\x82\x53\x63"
+DHCP_MAGIC = dhcp.DHCP_MAGIC
 PORT_DHCP_SERVER = 67
 PORT_DHCP_CLIENT = 68
 PORT_NBNS = 137
@@ -23,24 +23,8 @@ PORT_LLMNR = 5355
 
 def dhcp_hostname(payload: bytes) -> str | None:
     """Host Name option (12) of a DHCP client message (RFC 2132 section 3.14), or None."""
-    if len(payload) < 240 or payload[0] != 1 or payload[236:240] != DHCP_MAGIC:
-        return None
-    pos = 240
-    while pos < len(payload):
-        code = payload[pos]
-        if code == 0:
-            pos += 1
-            continue
-        if code == 255 or pos + 1 >= len(payload):
-            return None
-        size = payload[pos + 1]
-        if pos + 2 + size > len(payload):
-            return None  # an option overrunning the message: malformed
-        value = payload[pos + 2 : pos + 2 + size]
-        if code == 12 and value:
-            return value.rstrip(b"\x00").decode("utf-8", "replace").lower() or None
-        pos += 2 + size
-    return None
+    message = dhcp.parse_client_message(payload)
+    return None if message is None else message.hostname
 
 
 def _netbios_decode(encoded: bytes) -> str | None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agent.dpi import DpiError, conntrack
 from agent.dpi.capture import CaptureSocket
 from agent.dpi.classifier import Classifier
+from agent.dpi.dhcp import DhcpFingerprints
+from agent.dpi.discovery import PORT_DHCP_CLIENT, PORT_DHCP_SERVER
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
@@ -129,6 +131,7 @@ class DpiMonitor:
             self.unclassified, self._domain_of = UnclassifiedWindow(unclassified_top), unclassified_domain
         self.events: list[dict[str, Any]] = []
         self._macs: dict[bytes, str] = {}
+        self.dhcp = DhcpFingerprints()
         self._tracked: dict[tuple[int, bytes, int, bytes, int, int], _Tracked] = {}
         self.max_tracked = max_tracked
         #: Entries of the last tick left out because ``max_tracked`` were already accounted.
@@ -163,19 +166,25 @@ class DpiMonitor:
         """Read and inspect the packets waiting; return how many."""
         packets = self._source.read(timeout)
         for packet in packets:
-            self._learn_mac(packet)
+            self._learn(packet)
             self.inspector.feed(packet)
         return len(packets)
 
     def feed(self, packets: Iterable[Packet]) -> None:
         """Inspect packets obtained elsewhere (offline replay, tests)."""
         for packet in packets:
-            self._learn_mac(packet)
+            self._learn(packet)
             self.inspector.feed(packet)
 
-    def _learn_mac(self, packet: Packet) -> None:
+    def _learn(self, packet: Packet) -> None:
         if packet.src_mac is not None and packet.src_mac[0] & 1 == 0 and self._is_lan(packet.src):
             self._macs[packet.src] = format_mac(packet.src_mac)
+        if packet.proto == UDP and packet.sport == PORT_DHCP_CLIENT and packet.dport == PORT_DHCP_SERVER:
+            self.dhcp.add(packet.payload)  # the kernel filter passes DHCP whole
+
+    def station_fields(self) -> dict[str, dict[str, str]]:
+        """Per station MAC, what its DHCP client said (see :meth:`DhcpFingerprints.station_fields`)."""
+        return self.dhcp.station_fields()
 
     def _is_lan(self, packed: bytes) -> bool:
         return is_lan_address(packed, self.lan_networks)

@@ -20,7 +20,16 @@ from agent.dpi.classifier import Classifier
 from agent.dpi.flows import Flow
 from agent.dpi.inspector import Inspector
 from agent.dpi.packet import TCP, decode, format_endpoint, format_mac
-from agent.dpi.pcapfile import LINKTYPE_ETHERNET, read_frames
+from agent.dpi.pcapfile import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    read_frames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +57,47 @@ def flow_record(flow: Flow, source: str | None = None) -> dict[str, Any]:
     return record
 
 
+_VLAN_TAGS = (b"\x81\x00", b"\x88\xa8", b"\x91\x00")
+_NULL_FAMILIES = {2: b"\x08\x00", 10: b"\x86\xdd", 24: b"\x86\xdd", 28: b"\x86\xdd", 30: b"\x86\xdd"}
+
+
+def ethernet_view(linktype: int, frame: bytes) -> bytes | None:
+    """The frame as the agent's packet socket on the LAN bridge receives it (Ethernet, VLAN tags already
+    removed by the driver), so that the kernel filter can be evaluated on captures of any link type; None
+    for a link type or frame that has no such view. The MAC addresses of a rebuilt header are zeros (the
+    filter does not read them)."""
+    if linktype == LINKTYPE_ETHERNET:
+        while len(frame) >= 18 and frame[12:14] in _VLAN_TAGS:
+            frame = frame[:12] + frame[16:]
+        return frame
+    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6) and frame:
+        ethertype = {4: b"\x08\x00", 6: b"\x86\xdd"}.get(frame[0] >> 4)
+        return bytes(12) + ethertype + frame if ethertype else None
+    if linktype == LINKTYPE_LINUX_SLL and len(frame) >= 16:
+        return bytes(12) + frame[14:]
+    if linktype == LINKTYPE_LINUX_SLL2 and len(frame) >= 20:
+        return bytes(12) + frame[0:2] + frame[20:]
+    if linktype == LINKTYPE_NULL and len(frame) >= 4:
+        family = int.from_bytes(frame[:4], "little")
+        family = family if family <= 0xFFFF else int.from_bytes(frame[:4], "big")
+        ethertype = _NULL_FAMILIES.get(family)
+        return bytes(12) + ethertype + frame[4:] if ethertype else None
+    return None
+
+
+def filter_passes(program: list[bpf.Instruction], linktype: int, frame: bytes) -> int:
+    """Bytes of the frame the agent's kernel filter keeps (0: dropped; frames with no Ethernet view: 0)."""
+    view = ethernet_view(linktype, frame)
+    return bpf.run(program, view) if view is not None else 0
+
+
 def classify_file(path: str, classifier: Classifier, kernel_filter: bool = False) -> tuple[list[Flow], int]:
     """All flows of one capture, named; and the number of frames that could not be decoded.
 
-    With ``kernel_filter`` only the payload of frames the agent's BPF program passes is inspected
-    (Ethernet captures only); the other frames are still counted, as conntrack counts them on the gateway.
-    This shows what the agent would name.
+    With ``kernel_filter`` only the payload of frames the agent's BPF program passes is inspected (frames of
+    other link types are shown to the filter as the LAN bridge would carry them, see :func:`ethernet_view`);
+    the other frames are still counted, as conntrack counts them on the gateway. This shows what the agent
+    would name.
     """
     program = bpf.program() if kernel_filter else None
     closed: list[Flow] = []
@@ -69,7 +113,7 @@ def classify_file(path: str, classifier: Classifier, kernel_filter: bool = False
             continue
         if packet is None:
             continue
-        if program is not None and frame.linktype == LINKTYPE_ETHERNET and not bpf.run(program, frame.data):
+        if program is not None and not filter_passes(program, frame.linktype, frame.data):
             packet.payload = b""
         inspector.feed(packet)
     inspector.finish()

@@ -12,6 +12,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from agent.dpi.dhcp import annotate_stations
+
 if TYPE_CHECKING:  # agent.samplers registers this sampler: a run-time import would be a cycle
     from agent.samplers.base import SampleContext
 
@@ -100,7 +102,10 @@ class AppsSampler:
     def sample(self, ctx: SampleContext) -> dict[str, Any]:
         with self._lock:
             apps: list[dict[str, Any]] = self._monitor.report()
+            details: dict[str, dict[str, str]] = self._monitor.station_fields()
             unclassified = self._monitor.unclassified_report()
+        # The stations sampler (earlier in the registry) left its rows in ctx.shared, as it does for quality.
+        annotate_stations(ctx.shared.get("stations") or [], details)
         if unclassified:  # opt-in (dpi_unclassified_domains): absent unless configured
             return {"apps": apps, "unclassified": unclassified}
         return {"apps": apps}

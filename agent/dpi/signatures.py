@@ -20,6 +20,7 @@ A signature names the protocol (``Match.protocol``) and, when the protocol belon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.dpi import stun
@@ -151,7 +152,7 @@ class Hello:
 def udp_hello(payload: bytes, up: bool) -> Hello | None:
     """A flow's first datagram that only an answer can confirm: Epic Games' (Fortnite, Rocket League...)
     connection hello, a 32-bit word with bit 3 clear followed at bytes 10-34 by zeros."""
-    if len(payload) >= 34 and not payload[3] & 0x08 and payload[10:34] == bytes(24):
+    if any(lead.matches(payload) for lead in EPIC_HELLO_LEADS) and not payload[3] & 0x08:
         return Hello("epic_games", payload[:4], up)
     return None
 
@@ -168,25 +169,118 @@ def is_tencent_game(payload: bytes) -> bool:
     return len(payload) > 50 and payload[:6] == b"\x33\x66\x00\x0b\x00\x0b"
 
 
-# (test, protocol, app): tried in order on the first payloads of a flow that nothing else named.
-_UDP_RULES = (
-    (is_raknet, "raknet", "raknet"),
-    (is_discord_ip_discovery, "discord", "discord"),
-    (is_discord_keepalive, "discord", "discord"),
-    (is_netcode, "netcode", "netcode"),
-    (is_source_query, "source_engine", "steam"),
-    (is_wireguard_initiation, "wireguard", "vpn"),
-    (is_photon, "photon", "photon"),
-    (is_crynetwork, "crynetwork", "crytek"),
-    (is_gaijin, "gaijin", "gaijin"),
-    (is_oicq, "oicq", "qq"),
-    (is_codm_ping, "codm", "activision"),
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """What the kernel filter tests of a signature (``bpf.py`` generates its code from these): bytes at fixed
+    payload offsets, under an optional mask (a negative offset counts from the payload's end), and the
+    payload's size, exact or a minimum. A lead is a necessary condition of its rule, never the whole rule:
+    the rule's test runs in Python only on a payload that matches one of its leads, so the kernel can never
+    drop what a rule would have named."""
+
+    fixed: tuple[tuple[int, bytes, bytes | None], ...]
+    size: int | None = None
+    min_size: int = 0
+
+    def __post_init__(self) -> None:
+        for offset, value, mask in self.fixed:
+            if not value or (mask is not None and len(mask) != len(value)) or offset < -14:
+                raise ValueError(f"bad lead check at {offset}: {value!r}/{mask!r}")
+        if self.size is not None and self.size < self.reach:
+            raise ValueError(f"lead of size {self.size} tests bytes up to {self.reach}")
+
+    @property
+    def reach(self) -> int:
+        """The smallest payload that holds every tested byte (the size test comes first in the kernel)."""
+        ends = [offset + len(value) if offset >= 0 else -offset for offset, value, _mask in self.fixed]
+        return max([self.min_size, *ends])
+
+    def matches(self, payload: bytes) -> bool:
+        """Whether the payload passes this lead (as the kernel program tests it)."""
+        size = len(payload)
+        if (self.size is not None and size != self.size) or size < self.reach:
+            return False
+        for offset, value, mask in self.fixed:
+            start = offset if offset >= 0 else size + offset
+            got = payload[start : start + len(value)]
+            if mask is not None:
+                got = bytes(g & m for g, m in zip(got, mask, strict=True))
+            if got != value:
+                return False
+        return True
+
+
+def _at(offset: int, value: bytes, mask: bytes | None = None) -> tuple[int, bytes, bytes | None]:
+    return offset, value, mask
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A payload signature: its leads (what the kernel tests), its full test, the protocol and the app."""
+
+    leads: tuple[Lead, ...]
+    test: Callable[[bytes], bool]
+    protocol: str
+    app: str | None
+
+    def applies(self, payload: bytes) -> bool:
+        """The rule's verdict, only ever given on a payload one of its leads lets through."""
+        return any(lead.matches(payload) for lead in self.leads) and self.test(payload)
+
+
+_RAKNET_LEAD = RAKNET_MAGIC[:8]
+STUN_LEADS = (Lead((_at(4, STUN_COOKIE),), min_size=20),)
+STUN_TCP_LEADS = (*STUN_LEADS, Lead((_at(6, STUN_COOKIE),), min_size=22))  # bare, or after an RFC 4571 length
+WILD_RIFT_HELLO = Rule((Lead((_at(0, b"\x04\x00\x00\x00"),), size=69),), is_wild_rift_hello, "wild_rift_hello", None)
+WILD_RIFT_ANSWER = Rule((Lead((_at(0, b"\x10\x00\x00\x00"),), size=359),), is_wild_rift_answer, "wild_rift",
+                        "riot_games")
+EPIC_HELLO_LEADS = (Lead((_at(10, bytes(24)),)),)
+
+# Tried in order on the first payloads of a flow that nothing else named.
+UDP_RULES = (
+    # Offline messages: the magic follows the message id (open-connection requests and replies), the ping's
+    # 8-byte time, or the pong's time and server GUID.
+    Rule((Lead((_at(1, _RAKNET_LEAD),)), Lead((_at(9, _RAKNET_LEAD),)), Lead((_at(17, _RAKNET_LEAD),))),
+         is_raknet, "raknet", "raknet"),
+    Rule((Lead((_at(0, b"\x00\x01\x00\x46"),), size=74), Lead((_at(0, b"\x00\x02\x00\x46"),), size=74)),
+         is_discord_ip_discovery, "discord", "discord"),
+    Rule((Lead((_at(0, b"\x13\x37\xca\xfe"),), size=8),), is_discord_keepalive, "discord", "discord"),
+    Rule((Lead((_at(0, b"\x00NETCODE 1.02\x00"),)),), is_netcode, "netcode", "netcode"),
+    Rule((Lead((_at(0, b"\xff\xff\xff\xff"),), min_size=5),), is_source_query, "source_engine", "steam"),
+    Rule((Lead((_at(0, b"\x01\x00\x00\x00"),), size=148),), is_wireguard_initiation, "wireguard", "vpn"),
+    Rule((Lead((_at(0, b"\xff\xff\x00\x01"), _at(12, b"\x02\xff\x01\x04"))),
+          Lead((_at(12, b"\x01\xff\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32),
+          Lead((_at(12, b"\x01\x00\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32)),
+         is_photon, "photon", "photon"),
+    Rule((Lead((_at(16, b"\x01"), _at(20, b"\x07"), _at(24, b"\x03\x07"))),), is_crynetwork, "crynetwork", "crytek"),
+    Rule((Lead((_at(0, b"\x8f\xff\x00"), _at(4, b"\x82\xff\x00\x01")), size=52),
+          Lead((_at(0, b"embeddedupdater."),), min_size=101), Lead((_at(0, b"app.sta"),), min_size=101)),
+         is_gaijin, "gaijin", "gaijin"),
+    Rule((Lead((_at(0, b"\x02"), _at(3, b"\x00"), _at(-1, b"\x03")), min_size=16),), is_oicq, "oicq", "qq"),
+    Rule((Lead((_at(8, b"ping"),), size=12),), is_codm_ping, "codm", "activision"),
 )
-_TCP_RULES = (
-    (is_whatsapp_chat, "whatsapp", "whatsapp"),
-    (is_alicloud, "alicloud", "aliyun"),
-    (is_tencent_game, "tencent_games", "tencent_games"),
+TCP_RULES = (
+    Rule((Lead((_at(0, b"ED\x00\x01"),)), Lead((_at(0, b"WA\x00\x00", b"\xff\xff\xf0\xf0"),))),
+         is_whatsapp_chat, "whatsapp", "whatsapp"),
+    Rule((Lead((_at(0, b"\xce\xfa\xbe\xba"),), min_size=8),), is_alicloud, "alicloud", "aliyun"),
+    Rule((Lead((_at(0, b"\x33\x66\x00\x0b\x00\x0b"),), min_size=51),), is_tencent_game, "tencent_games",
+         "tencent_games"),
 )
+
+
+def udp_leads() -> tuple[Lead, ...]:
+    """Every UDP lead the kernel filter must pass: the rules', STUN's, the two-packet exchanges' first halves."""
+    leads = [*STUN_LEADS, *WILD_RIFT_HELLO.leads, *WILD_RIFT_ANSWER.leads, *EPIC_HELLO_LEADS]
+    for rule in UDP_RULES:
+        leads += rule.leads
+    return tuple(leads)
+
+
+def tcp_leads() -> tuple[Lead, ...]:
+    """Every TCP lead the kernel filter must pass (first client segments; TURN answers over TCP)."""
+    leads = list(STUN_TCP_LEADS)
+    for rule in TCP_RULES:
+        leads += rule.leads
+    return tuple(leads)
 
 
 # HTTP User-Agent prefixes of system agents that fetch from numeric hosts or shared CDNs (Microsoft documents
@@ -211,16 +305,16 @@ def http_agent_app(user_agent: str | None) -> str | None:
 def udp_signature(payload: bytes, seen: str | None = None) -> Match | None:
     """The protocol (and app, and name) a UDP payload shows, or None; ``seen`` is the protocol an earlier
     packet of the flow showed (two-packet exchanges are recognised on the answer)."""
-    if seen == "wild_rift_hello" and is_wild_rift_answer(payload):
+    if seen == "wild_rift_hello" and WILD_RIFT_ANSWER.applies(payload):
         return Match("wild_rift", "riot_games")
-    if is_wild_rift_hello(payload):
+    if WILD_RIFT_HELLO.applies(payload):
         return Match("wild_rift_hello")
-    info = stun.inspect(payload)
+    info = stun.inspect(payload) if any(lead.matches(payload) for lead in STUN_LEADS) else None
     if info is not None:
         return Match("stun", info.app, info.realm)
-    for test, protocol, app in _UDP_RULES:
-        if test(payload):
-            return Match(protocol, app)
+    for rule in UDP_RULES:
+        if rule.applies(payload):
+            return Match(rule.protocol, rule.app)
     if is_rtp(payload):
         return Match("rtp")
     return None
@@ -228,10 +322,12 @@ def udp_signature(payload: bytes, seen: str | None = None) -> Match | None:
 
 def tcp_signature(payload: bytes) -> Match | None:
     """The protocol (and app) the first client segment of a TCP flow shows, or None."""
-    for test, protocol, app in _TCP_RULES:
-        if test(payload):
-            return Match(protocol, app)
+    for rule in TCP_RULES:
+        if rule.applies(payload):
+            return Match(rule.protocol, rule.app)
     # STUN over TCP, bare or with RFC 4571 framing (a 2-byte length first).
+    if not any(lead.matches(payload) for lead in STUN_TCP_LEADS):
+        return None
     info = stun.inspect(payload) or stun.inspect(payload[2:])
     if info is not None:
         return Match("stun", info.app, info.realm)

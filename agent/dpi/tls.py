@@ -56,7 +56,24 @@ def parse_client_hello(handshake: bytes) -> ClientHello:
         raise DpiError(f"ClientHello malformed: {exc}") from exc
 
 
-def _parse_body(body: bytes) -> ClientHello:
+def parse_partial_client_hello(handshake: bytes) -> ClientHello | None:
+    """The server name of a ClientHello whose tail is missing, when its server_name extension is whole.
+
+    Through the kernel filter a hello's last segment may never arrive (a continuation to a port other than
+    443, see ``bpf.py``); the name read from the segments that did is the name the whole hello carries.
+    None while the server_name extension is not (wholly) in.
+    """
+    total = client_hello_length(handshake)
+    if total is None:
+        return None
+    try:
+        hello = _parse_body(handshake[4:total], partial=True)
+    except (struct.error, IndexError, DpiError):
+        return None
+    return hello if hello.sni else None
+
+
+def _parse_body(body: bytes, partial: bool = False) -> ClientHello:
     pos = 2 + 32  # legacy_version, random
     pos += 1 + body[pos]  # legacy_session_id
     pos += 2 + struct.unpack_from("!H", body, pos)[0]  # cipher_suites
@@ -65,7 +82,9 @@ def _parse_body(body: bytes) -> ClientHello:
         return ClientHello(None, (), False)  # SSLv3-era hello without extensions
     ext_end = pos + 2 + struct.unpack_from("!H", body, pos)[0]
     if ext_end > len(body):
-        raise DpiError("ClientHello extensions overrun the message")
+        if not partial:
+            raise DpiError("ClientHello extensions overrun the message")
+        ext_end = len(body)
     pos += 2
     sni: str | None = None
     alpn: list[str] = []
@@ -74,6 +93,8 @@ def _parse_body(body: bytes) -> ClientHello:
         ext_type, ext_len = struct.unpack_from("!HH", body, pos)
         pos += 4
         if pos + ext_len > ext_end:
+            if partial:
+                break  # the rest is still to come
             raise DpiError("ClientHello extension overruns the extensions block")
         ext = body[pos : pos + ext_len]
         if ext_type == EXT_SERVER_NAME:
@@ -173,9 +194,15 @@ class TlsReassembler:
         try:
             handshake = handshake_from_records(stream)
             total = client_hello_length(handshake)
-            if total is None or len(handshake) < total:
+            if total is None:
                 return None
-            hello = parse_client_hello(handshake)
+            if len(handshake) < total:
+                early = parse_partial_client_hello(handshake)
+                if early is None:
+                    return None
+                hello = early
+            else:
+                hello = parse_client_hello(handshake)
         except DpiError:
             self.failed = True
             return None

@@ -8,7 +8,8 @@ left in ``ctx.shared``:
   ``stations`` and ``quality``;
 - ``radios`` leaves its rows by interface (``radio_by_iface``) for the stations' SNR and
   reachable-bandwidth estimate;
-- ``stations`` leaves its rows (``stations``) for ``quality`` to add delay and loss.
+- ``stations`` leaves its rows (``stations``) for ``quality`` to add delay and loss, and for ``apps``
+  to add what each station's DHCP client said (``dhcp_vc``, ``dhcp_prl``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ for both backends.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -74,58 +75,66 @@ async def preview(db: Database, definition: Any, kind_of: KindOf, sample: int = 
 
 
 # -- audiences --------------------------------------------------------------------------------
+#: A member's figures when frozen (columns of ``mkt_audience_members``; older rows hold them as JSON).
+FIGURES = ("plan_down_mbps", "wifi_score", "devices", "online_hours", "gb_per_day")
+_AUDIENCE_ID = "(SELECT id FROM mkt_audiences WHERE freeze_token = ?)"
+
+
 def _fallback_evidence(row: dict[str, Any]) -> str:
     bits = []
     if row.get("wifi_score") is not None:
         bits.append(f"Wi-Fi score {row['wifi_score']:.0f}/100")
-    bits.append(f"{row.get('devices') or 0} devices")
+    bits.append(f"{row.get('devices') or 0:g} devices")
     if row.get("plan_down_mbps"):
         bits.append(f"{row['plan_down_mbps']:g} Mbit/s plan")
     return "; ".join(bits)
 
 
-async def _evidence(db: Database, c: Compiled, ids: set[str]) -> dict[str, dict[str, str]]:
-    """Per member, the sentences of the segment's rules it holds (rule -> sentence)."""
-    found: dict[str, dict[str, str]] = {}
-    if not c.rules or not ids:
-        return found
-    rows = await db.fetch(
-        f"SELECT gateway_id, rule, sentence FROM home_results WHERE rule IN {in_list(c.rules)}", c.rules
-    )
-    for r in rows:
-        if r["gateway_id"] in ids:
-            found.setdefault(r["gateway_id"], {})[r["rule"]] = r["sentence"]
-    return found
+def figures_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A member's figures when its audience was frozen (columns, or an older row's JSON)."""
+    if any(row.get(k) is not None for k in FIGURES) or not row.get("snapshot"):
+        return {k: row.get(k) for k in FIGURES}
+    old: dict[str, Any] = json.loads(row["snapshot"])
+    return {k: old.get(k) for k in FIGURES}
+
+
+def plan_freeze(c: Compiled, token: str, name: str, definition: Any, user: str, segment_id: int | None,
+                now: float) -> list[Statement]:  # fmt: skip
+    """The statements that freeze an audience, run in ONE transaction reading one snapshot: the
+    header (found again by ``token``), the members the segment matches with their figures, the
+    sentences of the segment's rules they hold, and the size. A CRM import or an evaluation
+    committing meanwhile is seen entirely or not at all."""
+    header = Statement(
+        "INSERT INTO mkt_audiences (segment_id, name, definition, size, created_by, created_at, freeze_token)"
+        " VALUES (?, ?, ?, 0, ?, ?, ?)", (segment_id, name, _dumps(definition), user, now, token))  # fmt: skip
+    found = Statement(
+        f"INSERT INTO mkt_audience_members (audience_id, gateway_id, subscriber_id, area, community, rules,"
+        f" evidence, snapshot, {', '.join(FIGURES)}) SELECT {_AUDIENCE_ID}, p.gateway_id,"
+        " coalesce(s.subscriber_id, p.gateway_id), s.area, s.community, '[]', '', '', s.plan_down_mbps,"
+        " p.wifi_score, p.devices, p.online_hours, p.gb_per_day" + BASE + c.where, [token, *c.params])  # fmt: skip
+    out = [header, found]
+    if c.rules:
+        out.append(Statement(
+            "INSERT INTO mkt_audience_evidence (audience_id, gateway_id, rule, sentence) SELECT m.audience_id,"
+            " r.gateway_id, r.rule, r.sentence FROM mkt_audience_members m JOIN home_results r ON r.gateway_id ="
+            f" m.gateway_id WHERE m.audience_id = {_AUDIENCE_ID} AND r.rule IN {in_list(c.rules)}", [token, *c.rules]))  # fmt: skip
+    out.append(Statement(
+        "UPDATE mkt_audiences SET size = (SELECT count(*) FROM mkt_audience_members m WHERE m.audience_id ="
+        " mkt_audiences.id) WHERE freeze_token = ? RETURNING id, size", (token,), expect=1))  # fmt: skip
+    return out
 
 
 async def freeze_audience(
     db: Database, name: str, definition: Any, kind_of: KindOf, user: str, segment_id: int | None = None
 ) -> dict[str, Any]:
-    """Snapshot the homes a definition matches now, each with its evidence sentence."""
+    """Snapshot the homes a definition matches now, each with its evidence sentence (atomic)."""
     c = compile_segment(definition, kind_of)
-    rows = await db.fetch(
-        "SELECT p.gateway_id, s.subscriber_id, s.area, s.community, s.plan_down_mbps, p.wifi_score, p.devices,"
-        " p.online_hours, p.gb_per_day" + BASE + c.where + " ORDER BY p.gateway_id", c.params)  # fmt: skip
-    evidence = await _evidence(db, c, {r["gateway_id"] for r in rows})
     now = time.time()
-    (out,) = await db.transaction([Statement(
-        "INSERT INTO mkt_audiences (segment_id, name, definition, size, created_by, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id", (segment_id, name, _dumps(definition), len(rows), user, now))])  # fmt: skip
-    audience_id = int(out.rows[0]["id"])
-    members = []
-    for r in rows:
-        held = evidence.get(r["gateway_id"], {})
-        sentence = "; ".join(f"{rule}: {s}" for rule, s in sorted(held.items())) or _fallback_evidence(r)
-        snapshot = {
-            k: r[k] for k in ("plan_down_mbps", "wifi_score", "devices", "online_hours", "gb_per_day")
-        }
-        members.append((audience_id, r["gateway_id"], r["subscriber_id"] or r["gateway_id"], r["area"],
-                        r["community"], _dumps(sorted(held)), sentence, _dumps(snapshot)))  # fmt: skip
-    if members:
-        await db.transaction([Statement(
-            "INSERT INTO mkt_audience_members (audience_id, gateway_id, subscriber_id, area, community, rules,"
-            " evidence, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", members, many=True)])  # fmt: skip
-    return {"id": audience_id, "name": name, "size": len(rows), "created_at": now}
+    outcomes = await db.transaction(
+        plan_freeze(c, secrets.token_hex(16), name, definition, user, segment_id, now), snapshot=True
+    )
+    done = outcomes[-1].rows[0]
+    return {"id": int(done["id"]), "name": name, "size": int(done["size"]), "created_at": now}
 
 
 async def audiences(db: Database) -> list[dict[str, Any]]:
@@ -152,10 +161,30 @@ async def members(
     """An audience's members with their evidence (and contact fields if the role may see them)."""
     contact = ", c.name, c.phone, c.address" if with_contacts else ""
     rows = await db.fetch(
-        "SELECT m.gateway_id, m.subscriber_id, m.area, m.community, m.rules, m.evidence" + contact +
-        " FROM mkt_audience_members m LEFT JOIN mkt_contact_fields c ON c.subscriber_id = m.subscriber_id"
-        " WHERE m.audience_id = ? ORDER BY m.gateway_id LIMIT ? OFFSET ?", (audience_id, limit, offset))  # fmt: skip
-    return [{**r, "rules": json.loads(r["rules"])} for r in rows]
+        f"SELECT m.gateway_id, m.subscriber_id, m.area, m.community, m.rules, m.evidence, m.snapshot,"
+        f" {', '.join('m.' + k for k in FIGURES)}{contact} FROM mkt_audience_members m LEFT JOIN mkt_contact_fields c"
+        " ON c.subscriber_id = m.subscriber_id WHERE m.audience_id = ? ORDER BY m.gateway_id LIMIT ? OFFSET ?",
+        (audience_id, limit, offset))  # fmt: skip
+    held: dict[str, dict[str, str]] = {}
+    if rows:  # the sentences frozen with them (this page's gateways: a range of the ordered ids)
+        for r in await db.fetch(
+            "SELECT gateway_id, rule, sentence FROM mkt_audience_evidence WHERE audience_id = ? AND gateway_id >= ?"
+            " AND gateway_id <= ?", (audience_id, rows[0]["gateway_id"], rows[-1]["gateway_id"])):  # fmt: skip
+            held.setdefault(r["gateway_id"], {})[r["rule"]] = r["sentence"]
+    out = []
+    for r in rows:
+        figures = figures_of(r)
+        mine = held.get(r["gateway_id"])
+        if mine is not None or not r["evidence"]:  # frozen by plan_freeze (older rows carry their own)
+            mine = mine or {}
+            rules = sorted(mine)
+            evidence = "; ".join(f"{rule}: {mine[rule]}" for rule in rules) or _fallback_evidence(figures)
+        else:
+            rules, evidence = json.loads(r["rules"]), r["evidence"]
+        extra = {k: r[k] for k in ("name", "phone", "address")} if with_contacts else {}
+        out.append({"gateway_id": r["gateway_id"], "subscriber_id": r["subscriber_id"], "area": r["area"],
+                    "community": r["community"], "rules": rules, "evidence": evidence, **extra})  # fmt: skip
+    return out
 
 
 # -- contact fields ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@ group that is never contacted; launch, pause, and delivery under the contact pol
 
 Launch writes the arms and the treated members' messages (``queued``) in one transaction
 that also moves the campaign from ``draft`` to ``launched`` (``expect=1``: a campaign
-launches once). :func:`deliver_due` sends what is due, deciding each message at delivery
-time against the contact log of every campaign (so the cap holds across campaigns).
+launches once). Delivery (``delivery.py``) claims each due message in the database and
+records its contact under the policy, so the cap holds across campaigns and collectors.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from collector.marketing import MarketingError
 from collector.marketing.arms import Candidate, assign_arms, stratum
 from collector.marketing.audiences import NotFound, audience, members
 from collector.marketing.catalogue import Catalogue
-from collector.marketing.policy import Contact, decide
-from collector.marketing.senders import Outgoing, Sender
 from collector.marketing.templates import check_template, render
-from collector.store.sql import Conflict, Database, Statement, in_list
+from collector.store.sql import Conflict, Database, Statement
 
 CHANNELS = ("sms", "call", "push", "work_order")
 STATES = ("draft", "launched", "paused")
@@ -186,63 +184,3 @@ async def opt_out(db: Database, subscriber_ids: list[str], at: float, source: st
         await db.transaction([Statement(
             "INSERT INTO mkt_opt_outs (subscriber_id, at, source) VALUES (?, ?, ?) ON CONFLICT (subscriber_id)"
             " DO NOTHING", [(s, at, source) for s in subscriber_ids], many=True)])  # fmt: skip
-
-
-async def _log(db: Database, subscribers: list[str]) -> tuple[dict[str, list[Contact]], set[str]]:
-    log: dict[str, list[Contact]] = {}
-    opted: set[str] = set()
-    for i in range(0, len(subscribers), 500):
-        part = subscribers[i : i + 500]
-        for r in await db.fetch(
-            "SELECT subscriber_id, offer_id, sent_at, campaign_id, step FROM mkt_messages WHERE status = 'sent'"
-            f" AND subscriber_id IN {in_list(part)}", part):  # fmt: skip
-            log.setdefault(r["subscriber_id"], []).append(
-                Contact(r["offer_id"], r["sent_at"], r["campaign_id"], r["step"])
-            )
-        opted |= {r["subscriber_id"] for r in await db.fetch(
-            f"SELECT subscriber_id FROM mkt_opt_outs WHERE subscriber_id IN {in_list(part)}", part)}  # fmt: skip
-    return log, opted
-
-
-async def deliver_due(db: Database, catalogue: Catalogue, sender: Sender, now: float | None = None,
-                      limit: int = 5000) -> dict[str, int]:  # fmt: skip
-    """Send the queued messages of launched campaigns that are due, under the contact policy."""
-    now = time.time() if now is None else now
-    due = await db.fetch(
-        "SELECT m.id, m.campaign_id, m.gateway_id, m.subscriber_id, m.offer_id, m.step, m.body, c.channel"
-        " FROM mkt_messages m JOIN mkt_campaigns c ON c.id = m.campaign_id WHERE m.status = 'queued'"
-        " AND m.send_at <= ? AND c.state = 'launched' ORDER BY m.send_at, m.id LIMIT ?", (now, limit))  # fmt: skip
-    log, opted = await _log(db, sorted({r["subscriber_id"] for r in due}))
-    policy = catalogue.policy
-    to_send: list[Outgoing] = []
-    updates: list[Statement] = []
-    counts = {"sent": 0, "suppressed": 0, "deferred": 0, "failed": 0}
-    for r in due:
-        d = decide(policy, now, r["offer_id"], r["campaign_id"], r["step"], log.get(r["subscriber_id"], []),
-                   r["subscriber_id"] in opted)  # fmt: skip
-        if d.send:
-            to_send.append(Outgoing(r["id"], r["campaign_id"], r["subscriber_id"], r["gateway_id"], r["channel"],
-                                    r["step"], r["offer_id"], r["body"]))  # fmt: skip
-            log.setdefault(r["subscriber_id"], []).append(
-                Contact(r["offer_id"], now, r["campaign_id"], r["step"])
-            )
-        elif d.send_at is not None:
-            counts["deferred"] += 1
-            updates.append(
-                Statement("UPDATE mkt_messages SET send_at = ? WHERE id = ?", (d.send_at, r["id"]))
-            )
-        else:
-            counts["suppressed"] += 1
-            updates.append(Statement("UPDATE mkt_messages SET status = 'suppressed', reason = ? WHERE id = ?",
-                                     (d.reason, r["id"])))  # fmt: skip
-    handed = await sender.send(to_send) if to_send else []
-    sent = [(now, m.message_id) for m, ok in zip(to_send, handed, strict=True) if ok]
-    counts["sent"] = len(sent)
-    counts["failed"] = len(to_send) - len(sent)  # stay queued: the next pass retries them
-    if sent:
-        updates.append(
-            Statement("UPDATE mkt_messages SET status = 'sent', sent_at = ? WHERE id = ?", sent, many=True)
-        )
-    if updates:
-        await db.transaction(updates)
-    return counts

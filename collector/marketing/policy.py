@@ -1,5 +1,7 @@
 """The contact policy across all campaigns: a cap per period, quiet hours, opt-outs, and no
-second contact for the same offer. Pure: the campaign store feeds it the contact log."""
+second contact for the same offer. Pure: the database enforces it when a message is claimed
+(``delivery.py``: conditional insert, uniqueness); :func:`decide` names the reason a claim was
+refused, from the contact log."""
 
 from __future__ import annotations
 
@@ -61,9 +63,8 @@ def decide(
     if opted_out:
         return Decision(False, reason="opted out")
     history = list(log)
-    if step == "main" and any(
-        c.offer_id == offer_id and c.step == "main" and c.campaign_id != campaign_id for c in history
-    ):
+    # one main contact per subscriber and offer, whichever campaign (or gateway of theirs) it came from
+    if step == "main" and any(c.offer_id == offer_id and c.step == "main" for c in history):
         return Decision(False, reason="already contacted for this offer")
     recent = [c for c in history if c.sent_at > now - policy.period_days * DAY_S]
     if len(recent) >= policy.max_contacts:

@@ -10,17 +10,17 @@ treated, so the uplift is what running the campaign earned.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.marketing.audiences import NotFound
+from collector.marketing.audiences import FIGURES, NotFound, figures_of
 from collector.marketing.campaigns import campaign, opt_out
 from collector.marketing.catalogue import Catalogue
 from collector.marketing.outcomes import OutcomeRow
 from collector.marketing.uplift import uplift
+from collector.marketing.verification import verify
 from collector.store.sql import Database, Statement, in_list
 
 DAY_S = 86400
@@ -51,48 +51,6 @@ async def _chunks(db: Database, sql: str, ids: list[str], *extra: Any) -> list[d
     return out
 
 
-async def _verified(db: Database, verify: str, converted: dict[str, tuple[str, float]],
-                    snapshots: dict[str, dict[str, Any]], flags: list[str]) -> set[str]:  # fmt: skip
-    """The converted gateways whose telemetry shows the offer: gateway -> (subscriber, order time)."""
-    gids = sorted(converted)
-    if not gids or verify == "none":
-        return set()
-    found: set[str] = set()
-    if verify == "mesh_node":  # a mesh node or AP appears in the topology after the order
-        first = min(at for _, at in converted.values()) // DAY_S
-        for r in await _chunks(db, "SELECT gateway_id, day, data FROM home_days WHERE gateway_id IN {ids} AND day >= ?",
-                               gids, int(first)):  # fmt: skip
-            if (
-                r["day"] >= converted[r["gateway_id"]][1] // DAY_S
-                and json.loads(r["data"]).get("mesh", 0) > 0
-            ):
-                found.add(r["gateway_id"])
-    elif verify == "plan":  # the CRM plan is faster than when the audience was drawn
-        for r in await _chunks(
-            db, "SELECT gateway_id, plan_down_mbps FROM subscribers WHERE gateway_id IN {ids}", gids
-        ):
-            before = snapshots.get(r["gateway_id"], {}).get("plan_down_mbps")
-            if r["plan_down_mbps"] and before and r["plan_down_mbps"] > before:
-                found.add(r["gateway_id"])
-    elif verify == "video_hours":  # engaged hours a day rose by a tenth or more
-        for r in await _chunks(
-            db, "SELECT gateway_id, online_hours FROM home_profiles WHERE gateway_id IN {ids}", gids
-        ):
-            before = snapshots.get(r["gateway_id"], {}).get("online_hours") or 0.0
-            if r["online_hours"] > before * 1.1 and r["online_hours"] > before:
-                found.add(r["gateway_id"])
-    elif verify == "latency":  # re-evaluated after the order and the slow-path flag is gone
-        held = {r["gateway_id"] for r in await _chunks(
-            db, "SELECT gateway_id FROM home_results WHERE gateway_id IN {ids} AND rule = ?", gids,
-            flags[0] if flags else "")}  # fmt: skip
-        for r in await _chunks(
-            db, "SELECT gateway_id, evaluated_at FROM home_profiles WHERE gateway_id IN {ids}", gids
-        ):
-            if r["gateway_id"] not in held and r["evaluated_at"] > converted[r["gateway_id"]][1]:
-                found.add(r["gateway_id"])
-    return found
-
-
 def _series(launched: float, arms: dict[str, str], conv_at: dict[str, float], sizes: dict[str, int],
             now: float) -> list[dict[str, Any]]:  # fmt: skip
     """Cumulative conversion rate per arm: at the launch, at the end of each day since, and now."""
@@ -118,11 +76,12 @@ async def campaign_results(db: Database, catalogue: Catalogue, campaign_id: int,
     offer = catalogue.offer(c["offer_id"])
     launched = float(c["launched_at"])
     rows = await db.fetch(
-        "SELECT a.gateway_id, a.subscriber_id, a.arm, m.snapshot FROM mkt_members a JOIN mkt_audience_members m"
+        f"SELECT a.gateway_id, a.subscriber_id, a.arm, m.snapshot, {', '.join('m.' + k for k in FIGURES)}"
+        " FROM mkt_members a JOIN mkt_audience_members m"
         " ON m.audience_id = ? AND m.gateway_id = a.gateway_id WHERE a.campaign_id = ?", (c["audience_id"], campaign_id))  # fmt: skip
     arms = {r["gateway_id"]: r["arm"] for r in rows}
     subscriber_of = {r["gateway_id"]: r["subscriber_id"] for r in rows}
-    snapshots = {r["gateway_id"]: json.loads(r["snapshot"]) for r in rows}
+    snapshots = {r["gateway_id"]: figures_of(r) for r in rows}
     sizes = {
         "treatment": sum(a == "treatment" for a in arms.values()),
         "control": sum(a == "control" for a in arms.values()),
@@ -144,8 +103,8 @@ async def campaign_results(db: Database, catalogue: Catalogue, campaign_id: int,
         "SELECT status, count(*) AS n FROM mkt_messages WHERE campaign_id = ? GROUP BY status", (campaign_id,))}  # fmt: skip
     opted = {r["subscriber_id"] for r in await _chunks(
         db, "SELECT subscriber_id FROM mkt_opt_outs WHERE subscriber_id IN {ids} AND at >= ?", subs, launched)}  # fmt: skip
-    verified = await _verified(db, offer.verify, {g: (subscriber_of[g], at) for g, at in conv_at.items()},
-                               snapshots, list(offer.flags))  # fmt: skip
+    verified = await verify(db, offer.verify, {g: (subscriber_of[g], at) for g, at in conv_at.items()},
+                            {g: s.get("plan_down_mbps") for g, s in snapshots.items()})  # fmt: skip
     cleared = await _chunks(db, "SELECT gateway_id, rule, at FROM result_history WHERE gateway_id IN {ids}"
                             " AND change = 'cleared' AND at >= ?", sorted(arms), launched)  # fmt: skip
     reasons = {"offer taken": 0, "usage fell": 0}
@@ -160,6 +119,8 @@ async def campaign_results(db: Database, catalogue: Catalogue, campaign_id: int,
         "contacted": len(contacted), "control_contacted": len(contacted & control_subs),
         "messages": statuses, "converted": converted, "uplift": u.to_dict(),
         "verified_conversions": len(verified),
+        "verified": [{"subscriber_id": v.subscriber_id, "gateway_id": v.gateway_id, "evidence": v.evidence}
+                     for v in verified],
         "opt_outs": {arm: sum(1 for g, a in arms.items() if a == arm and subscriber_of[g] in opted) for arm in sizes},
         "flags_cleared": reasons,
         "series": _series(launched, arms, conv_at, sizes, now),

@@ -23,8 +23,10 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from collector.dpi.unclassified import erase_statement as unclassified_erase
+from collector.privacy.files import FileErasure, PdfPrinter, erase_drop_files, erase_report_files
 from collector.security.events import SecurityEvent, record_statement
 from collector.store.sql import Database, Statement
 
@@ -46,6 +48,7 @@ class Erasure:
     kind: str
     gateways: list[str]
     rows: dict[str, int] = field(default_factory=dict)
+    files: FileErasure = field(default_factory=FileErasure)
 
     @property
     def total(self) -> int:
@@ -113,8 +116,19 @@ async def gateways_of(db: Database, kind: str, identifier: str) -> list[str]:
     return sorted({str(r["gateway_id"]) for r in rows})
 
 
-async def erase(db: Database, kind: str, identifier: str, *, key: bytes, actor: str) -> Erasure:
-    """Delete every row naming the home in one transaction, then write its audit record."""
+async def erase(
+    db: Database,
+    kind: str,
+    identifier: str,
+    *,
+    key: bytes,
+    actor: str,
+    print_pdf: PdfPrinter | None = None,
+    drop_folder: Path | None = None,
+) -> Erasure:
+    """Delete every row naming the home in one transaction, rewrite the files naming it (the
+    report archive, reprinting PDFs with ``print_pdf``; the sender's ``drop_folder``), then
+    write its audit record."""
     if kind not in ("gateway", "subscriber") or not identifier.strip():
         raise ValueError("erase needs --gateway ID or --subscriber ID")
     gateways = await gateways_of(db, kind, identifier)
@@ -142,10 +156,15 @@ async def erase(db: Database, kind: str, identifier: str, *, key: bytes, actor: 
     outcomes = await db.transaction(statements)
     rows: dict[str, int] = {}
     for t, o in zip(tables, outcomes, strict=True):
-        if o.rowcount:
+        if o.rowcount:  # a table may be asked twice (by id and by pseudonym): its counts add up
             rows[t] = rows.get(t, 0) + o.rowcount
     result = Erasure(kind, gateways, rows)
-    detail = json.dumps(result.rows, sort_keys=True)
+    if "report_files" in by_table:
+        await erase_report_files(db, identifiers, print_pdf, result.files)
+    erase_drop_files(drop_folder, identifiers, result.files)
+    files = result.files
+    touched = {"files": {"rows": files.total, "removed": len(files.removed), "reprinted": len(files.reprinted)}}
+    detail = json.dumps({**result.rows, **(touched if files.rows else {})}, sort_keys=True)
     await db.transaction(
         [
             Statement(

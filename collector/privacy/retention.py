@@ -4,17 +4,20 @@
 adds, as Statements on ``store.db`` run in the same loop: quarantined payloads (raw
 gateway input, MACs in clear, so kept no longer than raw reports), daily rollups and
 home-day rollups, result history and evaluation runs, ended sessions, stale sign-in
-throttle rows, security events, and the unclassified domains' per-home memberships (by ISO
-week: ``retention_unclassified_weeks``). Current state (a gateway's latest figures, a home's
+throttle rows, security events, archived reports with their files, and the unclassified
+domains' per-home memberships (by ISO week: ``retention_unclassified_weeks``). The file sender's
+drop folder is aged out beside it (``collector/privacy/files.py``). Current state (a gateway's latest figures, a home's
 results and profile, the CRM row) lives as long as the home does: ``erase`` removes it.
 Erasure audit records are kept: they name no home.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from collector.dpi.unclassified import retention_cutoff
+from collector.privacy.files import drop_folder, expire_drop_files
 from collector.settings import Settings
 from collector.store.sql import Database, Statement
 
@@ -47,9 +50,13 @@ RULES = (
         "retention_sessions_days",
     ),
     Rule("security_events", "at < ?", False, "retention_security_days"),
+    # the files of old reports first, then the reports (the archive lists each with its files)
+    Rule("report_files", "report_name IN (SELECT name FROM report_archive WHERE created_at < ?)", False,
+         "retention_reports_days"),
+    Rule("report_archive", "created_at < ?", False, "retention_reports_days"),
     # the unclassified domains' per-home memberships (collector/dpi/unclassified.py)
     Rule("dpi_unclassified", "week < ?", False, "retention_unclassified_weeks", in_weeks=True),
-)
+)  # fmt: skip
 
 
 def plan(settings: Settings, now: float) -> list[Statement]:
@@ -74,4 +81,6 @@ async def retain(db: Database, settings: Settings, now: float) -> dict[str, int]
     deleted = {}
     for rule, statement in zip(RULES, plan(settings, now), strict=True):
         deleted[rule.table] = (await db.execute(statement)).rowcount
+    folder = drop_folder()
+    deleted["drop_folder_files"] = await asyncio.to_thread(expire_drop_files, folder, settings.retention_files_days, now)
     return deleted

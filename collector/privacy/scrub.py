@@ -15,6 +15,10 @@ state, facts, rollups and home profiles only ever see the pseudonyms:
 - a DHCP hostname keeps only the token that tells the terminal's type (``Johns-iPhone`` ->
   ``iphone``, ``Living-Room-TV`` -> ``tv``; nothing when no token does), so profiles
   classify terminals exactly as before (``profiles.terminals.terminal_type``).
+- a DHCP vendor class (``dhcp_vc``, protocol 1.2) names the terminal's DHCP client, not its user; it
+  keeps only the client's name and version (``dhcpcd-10.0.6:Linux-6.6:aarch64:...`` -> ``dhcpcd-10.0.6``),
+  loses any token that looks like a serial number, and is dropped whole when it repeats a word of the
+  terminal's own hostname (a name someone gave it). The request list (``dhcp_prl``) is option numbers.
 - a neighbour network keeps its operator class, band, channel and signal; its SSID is
   dropped and its BSSID pseudonymised, unless ``HOMESCOPE_KEEP_NEIGHBOUR_NAMES`` is set.
 - DPI ``flow`` events (hostname and remote endpoint, sent only by an agent in debug mode)
@@ -49,6 +53,27 @@ def hostname_class(hostname: str) -> str:
     """
     found = hostname_match(hostname)
     return found[1] if found is not None else ""
+
+
+_VENDOR_CLASS_DROP = re.compile(r"[^A-Za-z0-9 ._+-]")
+_SERIAL = re.compile(r"[0-9A-Fa-f]*[0-9]{6,}[0-9A-Fa-f]*")
+_MIN_NAME_WORD = 4
+_CLIENT_WORDS = frozenset({"dhcp", "dhcpcd", "udhcp", "msft", "linux"})
+
+
+@lru_cache(maxsize=65536)
+def vendor_class_class(vendor_class: str, hostname: str = "") -> str:
+    """What of a DHCP vendor class may be kept: the client's name and version (its first ``:`` field,
+    letters, digits and `` ._+-``, 32 characters at most, serial-like digit runs removed); '' when it
+    repeats a word of ``hostname`` (the unreduced name, whose words may be a person's)."""
+    head = _VENDOR_CLASS_DROP.sub("", vendor_class.split(":", 1)[0])
+    head = " ".join(part for part in (_SERIAL.sub("", word) for word in head.split()) if part)[:32].strip()
+    low = head.lower()
+    # words of the hostname that may be a person's: not a device word the terminal table knows
+    # ("android", "iphone"...), not a word of a DHCP client's own name
+    words = (w for w in re.split(r"[^a-z0-9]+", hostname.lower())
+             if len(w) >= _MIN_NAME_WORD and hostname_match(w) is None and w not in _CLIENT_WORDS)
+    return "" if any(w in low for w in words) else head
 
 
 @dataclass
@@ -106,8 +131,15 @@ class Scrubber:
     def _terminal(self, item: dict[str, Any]) -> None:
         if isinstance(item.get("mac"), str):
             item["mac"] = self.mac(item["mac"])
-        if isinstance(item.get("hostname"), str):
-            item["hostname"] = hostname_class(item["hostname"])
+        hostname = item.get("hostname")
+        if isinstance(item.get("dhcp_vc"), str):
+            reduced = vendor_class_class(item["dhcp_vc"], hostname if isinstance(hostname, str) else "")
+            if reduced:
+                item["dhcp_vc"] = reduced
+            else:
+                del item["dhcp_vc"]
+        if isinstance(hostname, str):
+            item["hostname"] = hostname_class(hostname)
 
     def message(self, message: SpooledMessage) -> SpooledMessage:
         """``message`` with its body and raw frame rewritten (the key fields unchanged)."""

@@ -4,6 +4,7 @@ profile and its thresholds (``thresholds.toml``), each explaining itself in one 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.profiles.profile import Profile
@@ -318,3 +319,22 @@ def inactive(p: Profile, t: dict[str, Any]) -> Finding | None:
         f"{act.online_hours_per_day:.1f} h/day engaged (people on personal terminals); {people_gb:.2f} GB/day of"
         f" people's traffic over {act.observed_days:.0f} days; {n} device{'' if n == 1 else 's'}{devices}{tail}",
     )  # fmt: skip
+
+
+@rule("below_install_baseline", kind="warning")
+def below_install_baseline(p: Profile, t: dict[str, Any]) -> Finding | None:
+    """The Wi-Fi score fell well below the score the installer recorded at the visit (the baseline)."""
+    install = p.extra.get("install")
+    now = p.quality.wifi_score
+    if not install or now is None:
+        return None
+    then = float(install["wifi_score"])
+    drop = then - now
+    if drop < float(t["min_drop"]):
+        return None
+    day = datetime.fromtimestamp(float(install["recorded_at"]), UTC).date().isoformat()
+    return Finding(
+        {"install_score": round(then, 1), "score_now": round(now, 1), "drop": round(drop, 1), "installed_on": day},
+        f"Wi-Fi score {then:.0f} at install on {day}, {now:.0f} now",
+        score=round(drop, 1),
+    )

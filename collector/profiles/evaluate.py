@@ -66,8 +66,13 @@ def profiles_for(
     config: ProfilesConfig,
     as_of: int,
     windows: set[str],
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Profile]:
-    """The home's profile for each window; windows covering the same days share one build."""
+    """The home's profile for each window; windows covering the same days share one build.
+
+    ``baseline``: the installer's record of the home at install (``wifi_score``,
+    ``recorded_at``), put in each profile's ``extra["install"]`` for the rules that compare
+    against it; only one recorded before ``as_of`` counts (a later install is not history yet)."""
     out: dict[str, Profile] = {}
     built: dict[tuple[int, ...], Profile] = {}
     first_known = min((d for d, _ in days), default=None)
@@ -82,6 +87,9 @@ def profiles_for(
         if found is None:
             found = built[key] = build_profile(gateway_id, days, subscriber, config, as_of, window)
         out[window] = found if found.window == window else found.for_window(window)
+    if baseline is not None and baseline["recorded_at"] <= as_of:
+        for profile in out.values():
+            profile.extra["install"] = baseline
     return out
 
 
@@ -112,6 +120,7 @@ def evaluate_homes(
     subscribers: dict[str, dict[str, Any]],
     config: ProfilesConfig,
     as_of: int,
+    baselines: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Results (as store dicts) and summaries of some homes: pure, so it runs in any process.
 
@@ -124,7 +133,7 @@ def evaluate_homes(
     results: list[dict[str, Any]] = []
     summaries: dict[str, dict[str, Any]] = {}
     for gid, days in homes:
-        profiles = profiles_for(gid, days, subscribers.get(gid), config, as_of, windows)
+        profiles = profiles_for(gid, days, subscribers.get(gid), config, as_of, windows, (baselines or {}).get(gid))
         results += result_rows(profiles, plan)
         summaries[gid] = _summary(profiles[summary_window], share)
     return results, summaries
@@ -151,6 +160,7 @@ def evaluate_texts(
     config: ProfilesConfig,
     as_of: int,
     modules: tuple[str, ...] = (),
+    baselines: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """:func:`evaluate_homes` over raw rows (a worker process's entry point)."""
     for module in modules:
@@ -168,7 +178,7 @@ def evaluate_texts(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return evaluate_homes(homes, subscribers, config, as_of)
+        return evaluate_homes(homes, subscribers, config, as_of, baselines)
     finally:
         if enabled:
             gc.enable()
@@ -184,6 +194,7 @@ def evaluate_range(
     as_of: int,
     modules: tuple[str, ...],
     by_id: bool,
+    baselines: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Read a chunk of homes (the range ``ids[0]..ids[-1]``, or exactly ``ids``) and evaluate it.
 
@@ -191,7 +202,7 @@ def evaluate_range(
     the parent.
     """
     rows = reader(ids[0], ids[-1], since_day, until_day, ids if by_id else None)
-    results, summaries = evaluate_texts(ids, rows, subscribers, config, as_of, modules)
+    results, summaries = evaluate_texts(ids, rows, subscribers, config, as_of, modules, baselines)
     for r in results:
         # encoded here, in parallel, rather than in the parent's one writing transaction
         # (stores take evidence as a dict or as its compact JSON text)
@@ -231,6 +242,7 @@ async def evaluate(
     since = last_day - max(WINDOWS[w] for w in windows_needed(config)) + 1
     ids = sorted(gateway_ids) if gateway_ids is not None else await store.home_ids(since)
     subscribers = await store.subscribers(ids if len(ids) < 20_000 else None)
+    baselines = await store.install_baselines(ids if len(ids) < 20_000 else None)
     report.phases["read_ids"] = round(time.time() - started, 3)
     modules = tuple(sorted({r.fn.__module__ for r in rules().values()}))
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -249,7 +261,9 @@ async def evaluate(
         while True:
             for index, chunk in queued:
                 subs = {g: subscribers[g] for g in chunk if g in subscribers}
-                args = (reader, chunk, since, last_day, subs, config, as_of, modules, gateway_ids is not None)
+                installs = {g: baselines[g] for g in chunk if g in baselines}
+                args = (reader, chunk, since, last_day, subs, config, as_of, modules, gateway_ids is not None,
+                        installs)  # fmt: skip
                 running[loop.run_in_executor(pool, _evaluate_chunk, *args)] = index
                 if len(running) >= limit:
                     break

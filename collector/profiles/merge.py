@@ -86,8 +86,11 @@ def _terminals(dicts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
     # terminal's newest entry and its window count; entries are built once at the end
     newest: dict[str, list[Any]] = {}
     windows: dict[str, int] = {}
+    dhcp: dict[str, tuple[Any, list[Any]]] = {}
     for d in dicts:
         for mac, entry in d.items():
+            if len(entry) > 5:
+                _newest_dhcp(dhcp, mac, entry)
             have = newest.get(mac)
             if have is None:
                 newest[mac] = entry
@@ -98,7 +101,21 @@ def _terminals(dicts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
             t, t_have = entry[0], have[0]
             if t > t_have or (t == t_have and entry[:4] > have[:4]):
                 newest[mac] = entry
-    return {mac: [*entry[:4], windows[mac]] for mac, entry in newest.items()}
+    return {mac: [*entry[:4], windows[mac], *dhcp.get(mac, ((), []))[1]] for mac, entry in newest.items()}
+
+
+def _dhcp_key(entry: list[Any]) -> tuple[Any, ...]:
+    # the DHCP tail [vendor class, request list, window] is ordered by its own window, then its values
+    return entry[7], entry[5], entry[6]
+
+
+def _newest_dhcp(dhcp: dict[str, tuple[Any, list[Any]]], mac: str, entry: list[Any]) -> None:
+    """Keep the newest DHCP tail (vendor class, request list, its window) of a terminal's entries: it
+    keeps its fingerprint through windows whose reports lack one (an agent restarted since the request)."""
+    found = (_dhcp_key(entry), list(entry[5:8]))
+    have = dhcp.get(mac)
+    if have is None or found[0] > have[0]:
+        dhcp[mac] = found
 
 
 def _station(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -202,6 +219,8 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = F
                     mine[mac] = list(entry)
                     continue
                 windows = have[4] + entry[4]
+                if len(entry) > 5 and (len(have) <= 5 or _dhcp_key(entry) > _dhcp_key(have)):
+                    have[5:] = entry[5:8]  # the newest DHCP fingerprint, as _terminals keeps it
                 have[:4] = max(have[:4], entry[:4])
                 have[4] = windows
         elif key == "sx":

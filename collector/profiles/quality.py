@@ -93,7 +93,7 @@ class _Settings:
     presence_min_windows: int
     premium_vendors: frozenset[str]
     # (hostname, vendor) -> type, smart, work, premium: a fleet has few distinct names
-    classes: dict[tuple[str, str], tuple[str, bool, bool, bool]]
+    classes: dict[tuple[str, str, str, str], tuple[str, bool, bool, bool]]
 
 
 def _settings_of(config: ProfilesConfig) -> _Settings:
@@ -114,7 +114,7 @@ def _settings(config: ProfilesConfig) -> _Settings:
     return config.derived("quality", _settings_of)
 
 
-#: Bound of the (hostname, vendor) classes kept per configuration.
+#: Bound of the (hostname, vendor, DHCP vendor class, request list) classes kept per configuration.
 _MAX_CLASSES = 65536
 
 
@@ -224,15 +224,17 @@ def terminals_of(total: dict[str, Any], observed_days: float, config: ProfilesCo
     by_type: dict[str, int] = {}
     by_band: dict[str, int] = {}
     smart = work = premium = unserved = 0
-    for mac, (_, host, vendor, medium, windows) in sorted((total.get("tm") or {}).items()):
+    for mac, entry in sorted((total.get("tm") or {}).items()):
+        _, host, vendor, medium, windows = entry[:5]
         if windows < min_windows:
             continue
-        found = classes.get((host, vendor))
+        dhcp = (entry[5], entry[6]) if len(entry) > 6 else ("", "")  # since protocol 1.2
+        found = classes.get((host, vendor, *dhcp))
         if found is None:
-            kind = terminal_type(host, vendor)
+            kind = terminal_type(host, vendor, *dhcp)
             found = (kind, kind in SMART_TYPES, kind in WORK_TYPES, vendor.lower() in st.premium_vendors)
             if len(classes) < _MAX_CLASSES:
-                classes[host, vendor] = found
+                classes[host, vendor, *dhcp] = found
         kind, is_smart, is_work, is_premium = found
         t = Terminal(mac, kind, medium, host, vendor, round(windows / 4 / observed_days, 2))
         if detail is not None and mac in detail:

@@ -43,6 +43,9 @@ LOSS_SCALE = 100  # loss, %
 # a terminal ``tm[mac]``: its names as of the newest window (compared as a list, so ties break on the
 # names and the merge commutes), and the windows it was seen in
 TM_T, TM_HOST, TM_VENDOR, TM_MEDIUM, TM_WINDOWS = range(5)
+#: Where a terminal's DHCP vendor class and request list follow (then the window they are from), when
+#: its reports carried them (protocol 1.2).
+TM_DHCP = 5
 # a terminal's link sums ``sx[mac]["x"]``: windows, signal samples and sum, PHY sum, probes,
 # delay, jitter, loss sums, reachable-bandwidth samples and sum
 ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM = (
@@ -68,6 +71,8 @@ class _Station(TypedDict, total=False):
     delay_ms: Any
     loss_pct: Any
     reachable_kbps: Any
+    dhcp_vc: Any
+    dhcp_prl: Any
 
 
 class _App(TypedDict, total=False):
@@ -244,6 +249,8 @@ def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[d
             s.get("medium") or "",
             1,
         ]
+        if s.get("dhcp_vc") or s.get("dhcp_prl"):  # since protocol 1.2: what its DHCP client says
+            terminals[mac] += [s.get("dhcp_vc") or "", s.get("dhcp_prl") or "", window_end]
         x = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         links[mac] = {"x": x, "c": {}}
         # the agent's quality sampler writes its station probes onto the station rows
@@ -288,7 +295,7 @@ def _fold_apps(
         tm = terminals.get(str(row.get("station")))
         # people's use: an interactive category on a terminal a person uses (unknown
         # terminals count as personal: phones with random MACs often have no name)
-        device = tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR]) in BACKGROUND_TYPES
+        device = tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR], *tm[TM_DHCP : TM_DHCP + 2]) in BACKGROUND_TYPES
         if device or cat in layout.DEVICE_CATEGORIES:
             v[background + layout.BG_MIN] = max(v[background + layout.BG_MIN], minutes)
             v[background + layout.BG_BYTES] += down + up

@@ -1,9 +1,11 @@
-"""What a terminal is, from its DHCP hostname and its vendor (OUI): data, plus one lookup.
+"""What a terminal is, from its DHCP hostname, its vendor (OUI) and its DHCP client: data, plus one lookup.
 
 Hostnames are split into tokens (``"Living-Room-TV"`` -> ``living``, ``room``, ``tv``) and a
 type matches when a token starts with one of its prefixes; the first type in table order
 wins, so specific kinds come before general ones. When no token matches, the vendor
-decides. Unknown stays unknown: a guess would make labels less explainable.
+decides; then the DHCP client the terminal runs (its vendor class, option 60, and the options
+it requests, option 55: see :data:`DHCP_VENDOR_TYPES`, :data:`DHCP_OPTION_TYPES`). Unknown stays
+unknown: a guess would make labels less explainable.
 """
 
 from __future__ import annotations
@@ -63,6 +65,34 @@ VENDOR_TYPES: tuple[tuple[str, str], ...] = (
     ("irobot", "iot"),
 )
 
+#: (vendor class prefix, type): DHCP clients whose makers document the string they send and that
+#: run on one kind of terminal. Compared lower-case. Sources: Android's DhcpClient (AOSP
+#: ``DhcpPacket``, "android-dhcp-" + release: phones and tablets; Android TVs and watches name
+#: themselves or their vendor first), Microsoft's DHCP client ("MSFT 5.0" since Windows 2000, "MSFT 98"),
+#: dhcpcd's ``vendorclassid`` default ("dhcpcd-<version>:<os>...": desktop Linux, Raspberry Pi OS,
+#: the BSDs). BusyBox's "udhcp <version>" is left out on purpose: it runs on cameras and plugs but
+#: also on operators' set-top boxes, whose viewing must never be taken for a device's background.
+DHCP_VENDOR_TYPES: tuple[tuple[str, str], ...] = (
+    ("android-dhcp-", "phone"),
+    ("msft 5.0", "computer"),
+    ("msft 98", "computer"),
+    ("dhcpcd-", "computer"),
+)
+#: (option code, type): options in the request list (55) that only one kind of client asks for,
+#: from the option's own documentation (IANA's BOOTP/DHCP parameters registry names the owners):
+#: 150, the TFTP server of Cisco IP phones (Cisco's IP phone provisioning guides); 160, Polycom
+#: phones' provisioning server (Polycom UC software admin guide); 242, Avaya IP phones (Avaya's
+#: IP phone installation guides); 249, Microsoft's classless static routes option (Microsoft's
+#: DHCP options reference), requested by Windows' DHCP client and by ISC dhclient's default
+#: configuration on desktop Linux, both computers. Fingerbank's database (ODbL 1.0: share-alike
+#: for a derived database) was read for nothing here and not used.
+DHCP_OPTION_TYPES: tuple[tuple[int, str], ...] = (
+    (150, "voip"),
+    (160, "voip"),
+    (242, "voip"),
+    (249, "computer"),
+)
+
 #: Terminals that make a home "smart" (the mesh/FTTR offer counts these).
 SMART_TYPES = frozenset({"tv", "speaker", "camera", "iot", "plug"})
 #: Terminals whose traffic is the device's own, never a person's use: it is counted apart
@@ -93,9 +123,23 @@ def hostname_match(hostname: str) -> tuple[str, str] | None:
     return None
 
 
+def dhcp_type(vendor_class: str, parameters: str) -> str | None:
+    """The type a DHCP client implies (vendor class first, then the options it requests), or None."""
+    low = vendor_class.lower()
+    for prefix, kind in DHCP_VENDOR_TYPES:
+        if low.startswith(prefix):
+            return kind
+    if parameters:
+        requested = set(parameters.split(","))
+        for code, kind in DHCP_OPTION_TYPES:
+            if str(code) in requested:
+                return kind
+    return None
+
+
 @lru_cache(maxsize=65536)
-def terminal_type(hostname: str, vendor: str) -> str:
-    """The terminal's type (one of :data:`TYPES`)."""
+def terminal_type(hostname: str, vendor: str, dhcp_vc: str = "", dhcp_prl: str = "") -> str:
+    """The terminal's type (one of :data:`TYPES`): its name, its vendor, then its DHCP client."""
     found = hostname_match(hostname)
     if found is not None:
         return found[0]
@@ -103,4 +147,4 @@ def terminal_type(hostname: str, vendor: str) -> str:
     for needle, kind in VENDOR_TYPES:
         if needle in low:
             return kind
-    return "unknown"
+    return dhcp_type(dhcp_vc, dhcp_prl) or "unknown"

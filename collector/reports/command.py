@@ -27,6 +27,8 @@ def period_from_args(args: argparse.Namespace) -> Period:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from collector.marketing import MarketingError
+    from collector.marketing.reporting import register
     from collector.profiles.config import ConfigError, load_config
     from collector.profiles.rules import plugin_defaults
     from collector.reports.archive import save
@@ -37,7 +39,8 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         period = period_from_args(args)
         config = load_config(args.config, plugin_defaults())
-    except (PeriodError, ConfigError) as exc:
+        register()  # the campaigns section (the offer catalogue: HOMESCOPE_OFFERS or the shipped one)
+    except (PeriodError, ConfigError, MarketingError) as exc:
         print(f"homescope-collector report: {exc}", file=sys.stderr)
         return 2
 

@@ -35,7 +35,7 @@ def _placeholder() -> Table:
         "Campaign results",
         (col("campaign", "Campaign"), col("result", "Result")),
         [],
-        note="No campaign concern is installed yet: campaign results appear here once campaigns run.",
+        note="No campaign was launched in this period or the weeks before it: results appear here once campaigns run.",
     )
 
 

@@ -23,6 +23,19 @@ CHANGES = (
 )
 
 
+#: The warning that compares a home with the installer's record of it (``builtin.py``).
+BELOW_INSTALL = "below_install_baseline"
+
+
+def install_line(now: int, before: int) -> str:
+    """The findings' line on installs: homes whose Wi-Fi is now well below their install baseline."""
+    homes = "1 home is" if now == 1 else f"{now} homes are"
+    return (
+        f"Install baseline: {homes} below the Wi-Fi score recorded at their install visit"
+        f" ({before} a period before)."
+    )
+
+
 async def held_at(db: Database, at: int) -> dict[str, int]:
     """Homes holding each rule as of ``at`` (evaluations up to and including it)."""
     return {str(r["rule"]): int(r["homes"]) for r in await db.fetch(HELD_AT, (at, at))}
@@ -52,6 +65,7 @@ async def results(db: Database, period: Period) -> Table:
          col("homes_before", "Homes a period before", fmt="d"), col("change", "Change", fmt="+d"),
          col("appeared", "Appeared", fmt="d"), col("cleared", "Cleared", fmt="d")),
         rows,
-        note="Homes holding each result at the end of the period and of the period before; appeared and"
-        " cleared count the changes the evaluations recorded in the period.",
+        note=f"{install_line(now.get(BELOW_INSTALL, 0), before.get(BELOW_INSTALL, 0))} Homes holding each result at"
+        " the end of the period and of the period before; appeared and cleared count the changes the evaluations"
+        " recorded in the period.",
     )  # fmt: skip

@@ -161,7 +161,10 @@ def areas(now: dict[str, HomeFigures], before: dict[str, HomeFigures], min_group
             hidden += 1
             continue
         ids, ids_b = {h.gateway_id for h in hs}, {h.gateway_id for h in bs}
-        rows.append(_area_row(name, hs, bs) | {"gained": len(ids - ids_b), "lost": len(ids_b - ids)})
+        # a period in which the area had fewer homes than the minimum group shows no figures
+        # (its homes are counted; their means would be one or two homes' own)
+        row = _area_row(name, hs if len(hs) >= min_group else [], bs if len(bs) >= min_group else [])
+        rows.append(row | {"homes": len(hs), "gained": len(ids - ids_b), "lost": len(ids_b - ids)})
     return Table(
         "areas",
         "Area trends",
@@ -172,7 +175,8 @@ def areas(now: dict[str, HomeFigures], before: dict[str, HomeFigures], min_group
          col("congestion_pct", "Wi-Fi channel busy", "%", ".1f"), col("congestion_pct_before", "Before", "%", ".1f")),
         rows,
         note=f"Competitor density: share of homes where another operator's network is strong. {hidden} areas with"
-        f" fewer than {min_group} homes are not shown.",
+        f" fewer than {min_group} homes are not shown; a period with fewer than {min_group} homes in an area shows"
+        " no figures for it.",
     )  # fmt: skip
 
 

@@ -239,8 +239,10 @@ class Store(Protocol):
         """One gateway's latest state (report body, computed rates) or ``None``."""
         ...
 
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        """The gateway's latest per-window facts, oldest first (for charts)."""
+    async def history(
+        self, gateway_id: str, limit: int = 96, span: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """The gateway's latest per-window facts (ending in ``span``'s ``[start, end)``), oldest first."""
         ...
 
     async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
@@ -253,8 +255,8 @@ class Store(Protocol):
         """Delete raw reports, events, facts and hourly rollups past their retention."""
         ...
 
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The most recent quarantined payloads (without the payload bytes)."""
+    async def quarantine(self, limit: int = 100, span: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        """The most recent quarantined payloads (received in ``span``'s ``[start, end)``; no bytes)."""
         ...
 
     async def counts(self) -> dict[str, int]:
@@ -322,6 +324,10 @@ class InsightsStore(Protocol):
         """CRM rows by gateway."""
         ...
 
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each home's latest install baseline: ``{"wifi_score", "recorded_at"}`` by gateway."""
+        ...
+
     async def save_results(
         self,
         results: list[dict[str, Any]],
@@ -360,7 +366,9 @@ class InsightsStore(Protocol):
         """The distinct CRM areas and communities (for filters)."""
         ...
 
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
+    async def area_summary(
+        self, min_group: int, level: str = "area", days: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         """Per area or community figures; groups under ``min_group`` homes are suppressed."""
         ...
 

@@ -76,14 +76,16 @@ class Facets:
     async def gateway(self, gateway_id: str) -> dict[str, Any] | None:
         return await self.reads.gateway(gateway_id)
 
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        return await self.reads.history(gateway_id, limit)
+    async def history(
+        self, gateway_id: str, limit: int = 96, span: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        return await self.reads.history(gateway_id, limit, span)
 
     async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
         return await self.reads.rollups(gateway_id, period, since)
 
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self.reads.quarantine(limit)
+    async def quarantine(self, limit: int = 100, span: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        return await self.reads.quarantine(limit, span)
 
     async def counts(self) -> dict[str, int]:
         return await self.reads.counts()
@@ -139,6 +141,9 @@ class Facets:
     async def subscribers(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
         return await self.profiles.subscribers(gateway_ids)
 
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        return await self.profiles.install_baselines(gateway_ids)
+
     async def record_run(self, run: dict[str, Any]) -> None:
         await self.profiles.record_run(run)
 
@@ -165,8 +170,10 @@ class Facets:
     ) -> dict[str, Any]:
         return await self.profiles.homes(label, flag, warning, area, limit, offset)
 
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
-        return await self.profiles.area_summary(min_group, level)
+    async def area_summary(
+        self, min_group: int, level: str = "area", days: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
+        return await self.profiles.area_summary(min_group, level, days)
 
     async def area_names(self) -> dict[str, list[str]]:
         return await self.profiles.area_names()

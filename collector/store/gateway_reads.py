@@ -28,17 +28,23 @@ class GatewayReads:
         row = await self._db.fetch_one(q.GATEWAY, (gateway_id,))
         return None if row is None else gateway_dict(row)
 
-    async def history(self, gateway_id: str, limit: int = 96) -> list[dict[str, Any]]:
-        """The gateway's latest per-window facts, oldest first (for charts)."""
-        return (await self._db.fetch(q.HISTORY, (gateway_id, limit)))[::-1]
+    async def history(
+        self, gateway_id: str, limit: int = 96, span: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """The gateway's latest per-window facts (ending in ``span``'s ``[start, end)``), oldest first."""
+        if span is None:
+            return (await self._db.fetch(q.HISTORY, (gateway_id, limit)))[::-1]
+        return (await self._db.fetch(q.HISTORY_RANGE, (gateway_id, span[0], span[1], limit)))[::-1]
 
     async def rollups(self, gateway_id: str, period: str, since: int) -> list[dict[str, Any]]:
         """Hourly (``hour``) or daily (``day``) rollup rows from ``since`` (epoch seconds)."""
         return await self._db.fetch(q.ROLLUP.format(table=rollup_table(period)), (gateway_id, since))
 
-    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The most recent quarantined payloads (without the payload bytes)."""
-        return await self._db.fetch(q.QUARANTINE, (limit,))
+    async def quarantine(self, limit: int = 100, span: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        """The most recent quarantined payloads (received in ``span``'s ``[start, end)``; no bytes)."""
+        if span is None:
+            return await self._db.fetch(q.QUARANTINE, (limit,))
+        return await self._db.fetch(q.QUARANTINE_RANGE, (span[0], span[1], limit))
 
     async def counts(self) -> dict[str, int]:
         """Totals: gateways, reports, events, quarantined."""

@@ -50,11 +50,13 @@ class PostgresDatabase:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[Outcome]:
+    async def transaction(self, statements: Sequence[Statement], snapshot: bool = False) -> list[Outcome]:
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 outcomes: list[Outcome] = []
                 async with conn.cursor(row_factory=dict_row) as cur:
+                    if snapshot:  # one snapshot for every statement (READ COMMITTED takes one per statement)
+                        await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     for s in statements:
                         if s.many:
                             await cur.executemany(to_pyformat(s.sql), [tuple(p) for p in s.params])

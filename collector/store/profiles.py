@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from collector.profiles.rollup import join_day
-from collector.store.queries import AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
+from collector.store.queries import ACTIVE_HOMES, AREA_COUNTS, GROUP_LEVELS, area_view, segment_where
 from collector.store.sql import Database, Statement, in_list
 
 #: ids per ``IN (...)`` list, well under every backend's parameter limit
@@ -28,6 +28,13 @@ SUBSCRIBER_COLUMNS = (
 RUN_KEYS = ("kind", "started_at", "finished_at", "as_of", "homes", "results", "seconds")
 RESULT_KEYS = ("rule", "kind", "version", "time_window", "state", "score", "sentence", "evidence", "since",
                "changed_at", "evaluated_at")  # fmt: skip
+#: The latest install with a score per gateway (the ``installs`` table is the installer's:
+#: ``collector/installer/records.py`` writes it). Later rows win; ties by id.
+INSTALL_BASELINES = (
+    "SELECT i.gateway_id, i.wifi_score, i.recorded_at FROM installs i WHERE i.wifi_score IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM installs n WHERE n.gateway_id = i.gateway_id AND n.wifi_score IS NOT NULL"
+    " AND (n.recorded_at > i.recorded_at OR (n.recorded_at = i.recorded_at AND n.install_id > i.install_id)))"
+)
 HISTORY_KEYS = ("rule", "change", "at", "version", "state", "score", "sentence")
 HOME_KEYS = ("gateway_id", "subscriber_id", "area", "community", "wifi_score", "devices", "gb_per_day",
              "online_hours", "evaluated_at")  # fmt: skip
@@ -136,6 +143,21 @@ class Profiles:
                 rows += await self._db.fetch(sql + f" WHERE gateway_id IN {in_list(ids)}", ids)
         return {str(r["gateway_id"]): {c: r[c] for c in SUBSCRIBER_COLUMNS} for r in rows}
 
+    async def install_baselines(self, gateway_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each home's latest recorded install with a Wi-Fi score (the installer's baseline):
+        ``{"wifi_score", "recorded_at"}`` by gateway (all, or those of ``gateway_ids``)."""
+        sql = INSTALL_BASELINES
+        rows: list[dict[str, Any]] = []
+        if gateway_ids is None:
+            rows = await self._db.fetch(sql)
+        else:
+            for ids in chunks(gateway_ids):
+                rows += await self._db.fetch(sql + f" AND i.gateway_id IN {in_list(ids)}", ids)
+        return {
+            str(r["gateway_id"]): {"wifi_score": float(r["wifi_score"]), "recorded_at": float(r["recorded_at"])}
+            for r in rows
+        }
+
     # -- evaluation runs -------------------------------------------------------------------
     async def record_run(self, run: dict[str, Any]) -> None:
         """Remember an evaluation run (kind, started_at, finished_at, as_of, homes, results, seconds)."""
@@ -212,21 +234,28 @@ class Profiles:
                 by_id[r["gateway_id"]][r["kind"]].append(r["rule"])
         return {"total": int(total["n"]) if total else 0, "homes": homes}
 
-    async def area_summary(self, min_group: int, level: str = "area") -> dict[str, Any]:
+    async def area_summary(
+        self, min_group: int, level: str = "area", days: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         """Per area (or community): homes, result counts, Wi-Fi quality, competitor density.
 
         Groups with fewer than ``min_group`` evaluated homes are left out (only counted), so
-        no single home can be singled out.
+        no single home can be singled out. ``days`` (first, last day number): only homes that
+        reported in those days, and the minimum group holds for that smaller count too.
         """
         column = GROUP_LEVELS[level]
+        active, args = (f" AND {ACTIVE_HOMES}", list(days)) if days is not None else ("", [])
         # avg() of an integer column is numeric (Decimal) on PostgreSQL: averaged as a double
         groups = await self._db.fetch(
             f"SELECT {column} AS name, count(*) AS homes, avg(p.wifi_score) AS wifi,"
             " avg(CAST(p.competitor AS DOUBLE PRECISION)) AS competitor, avg(p.gb_per_day) AS gb,"
             " avg(CAST(p.devices AS DOUBLE PRECISION)) AS devices FROM subscribers s JOIN home_profiles p"
-            f" ON p.gateway_id = s.gateway_id WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
+            f" ON p.gateway_id = s.gateway_id WHERE {column} IS NOT NULL{active} GROUP BY {column} ORDER BY {column}",
+            args,
         )
-        counts = await self._db.fetch(AREA_COUNTS.format(column=column))
+        counts = await self._db.fetch(
+            AREA_COUNTS.format(column=column, active=f" WHERE {ACTIVE_HOMES}" if days is not None else ""), args
+        )
         return area_view(
             level, min_group, [tuple(g.values()) for g in groups], [tuple(c.values()) for c in counts]
         )

@@ -27,6 +27,8 @@ HISTORY = (
     " wan_tx_bps, stations, wifi_stations, weak_stations FROM gateway_facts WHERE gateway_id = ?"
     " ORDER BY window_end DESC LIMIT ?"
 )
+#: The same over a time range (``window_end`` in ``[start, end)``), the newest ``limit`` of it.
+HISTORY_RANGE = HISTORY.replace("WHERE gateway_id = ?", "WHERE gateway_id = ? AND window_end >= ? AND window_end < ?")
 ROLLUP = (
     "SELECT gateway_id, start, windows, wan_rx_bytes, wan_tx_bytes, cpu_sum, cpu_n, stations_max,"
     " weak_station_windows, wifi_station_windows FROM {table} WHERE gateway_id = ? AND start >= ? ORDER BY start"
@@ -34,6 +36,7 @@ ROLLUP = (
 QUARANTINE = (
     "SELECT id, received_at, topic, gateway_id, reason, detail, size FROM quarantine ORDER BY id DESC LIMIT ?"
 )
+QUARANTINE_RANGE = QUARANTINE.replace("ORDER BY", "WHERE received_at >= ? AND received_at < ? ORDER BY")
 COUNTS = (
     "SELECT (SELECT count(*) FROM gateways) AS gateways, (SELECT count(*) FROM reports WHERE kind = 'report') AS reports,"
     " (SELECT count(*) FROM reports WHERE kind = 'event') AS event_batches, (SELECT count(*) FROM quarantine) AS quarantined"
@@ -116,8 +119,10 @@ GROUP_LEVELS = {"area": "s.area", "community": "s.community"}
 AREA_COUNTS = (
     "SELECT {column}, r.rule, r.kind, count(*) FROM home_results r"
     " JOIN subscribers s ON s.gateway_id = r.gateway_id"
-    " JOIN home_profiles p ON p.gateway_id = r.gateway_id GROUP BY {column}, r.rule, r.kind"
+    " JOIN home_profiles p ON p.gateway_id = r.gateway_id{active} GROUP BY {column}, r.rule, r.kind"
 )
+#: Homes that reported on a day from ``?`` to ``?`` (day numbers): the area view over a date range.
+ACTIVE_HOMES = "p.gateway_id IN (SELECT gateway_id FROM home_days WHERE day >= ? AND day <= ?)"
 
 
 def area_view(

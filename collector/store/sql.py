@@ -91,8 +91,13 @@ class Database(Protocol):
         """The first row of one query, or ``None``."""
         ...
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[Outcome]:
+    async def transaction(self, statements: Sequence[Statement], snapshot: bool = False) -> list[Outcome]:
         """Run ``statements`` in order in ONE transaction; all or nothing.
+
+        ``snapshot``: every statement reads the database as it was when the first one ran
+        (PostgreSQL's REPEATABLE READ; SQLite's writer transaction already does), so a
+        transaction that copies from several tables copies one consistent state even while
+        other collectors commit (e.g. an audience freeze during an evaluation).
 
         Raises :class:`Conflict` when a statement's ``expect`` fails, and
         :class:`~collector.store.base.StoreError` for database errors.

@@ -68,7 +68,9 @@ class SqliteDatabase:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[Outcome]:
+    async def transaction(self, statements: Sequence[Statement], snapshot: bool = False) -> list[Outcome]:
+        # snapshot: BEGIN IMMEDIATE holds the database's one write lock from the first statement,
+        # so no other connection (or process) commits until this one ends
         def tx(db: sqlite3.Connection) -> list[Outcome]:
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -31,8 +31,12 @@ def line_chart(
     width: int = 420,
     height: int = 140,
     fixed_max: float | None = None,
+    x_range: tuple[int, int] | None = None,
 ) -> str:
-    """An SVG line chart of (epoch seconds, value) points; gaps where value is None."""
+    """An SVG line chart of (epoch seconds, value) points; gaps where value is None.
+
+    ``x_range`` (epoch seconds, start and end) fixes the time axis to a picked date range, so the
+    axis shows the range asked for, not only the span the points happen to cover."""
     pad_l, pad_r, pad_t, pad_b = 52, 8, 22, 20
     inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
     values = [v for _, v in points if v is not None]
@@ -42,11 +46,11 @@ def line_chart(
         f'<text x="{pad_l}" y="14" class="chart-title">{escape(title)}</text>'
     )
     if not values:
-        return (
-            head + f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" class="chart-empty">no data yet</text></svg>'
-        )
+        empty = "no data yet" if x_range is None else "no data in this range"
+        return head + f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" class="chart-empty">{empty}</text></svg>'
+
     xs = [x for x, _ in points]
-    x0, x1 = min(xs), max(xs)
+    x0, x1 = x_range if x_range is not None else (min(xs), max(xs))
     top = fixed_max if fixed_max is not None else (max(values) * 1.1 or 1.0)
 
     def sx(x: int) -> float:

@@ -169,6 +169,10 @@ def area_page_body(name: str, days: list[dict[str, Any]], span: DateRange, min_g
         return [(d["start"] + 43200, d[key]) for d in days]
 
     most = max((d["gateways"] for d in days), default=0)
+    # a day with fewer gateways than the minimum group shows its count, never its figures:
+    # they would be one or two homes' own (the area's other days still show theirs)
+    small = sum(1 for d in days if d["gateways"] < min_group)
+    days = [d if d["gateways"] >= min_group else {**d, "gb": None, "cpu_pct": None, "weak_pct": None} for d in days]
     head = f'<h2>Area {escape(name)}</h2><p><a href="{escape("/homes?" + urlencode({"area": name}))}">its homes</a> · <a href="/areas">all areas</a></p>'
     form = range_form(f"/areas/{quote(name, safe='')}", span)
     if most < min_group:
@@ -181,7 +185,7 @@ def area_page_body(name: str, days: list[dict[str, Any]], span: DateRange, min_g
     )
     rows = "".join(
         f'<tr><td>{datetime.fromtimestamp(d["start"], UTC).date().isoformat()}</td><td class="num">{d["gateways"]}</td>'
-        f'<td class="num">{d["gb"]:.1f}</td><td class="num">{"–" if d["cpu_pct"] is None else format(d["cpu_pct"], ".1f")}</td>'
+        f'<td class="num">{"–" if d["gb"] is None else format(d["gb"], ".1f")}</td><td class="num">{"–" if d["cpu_pct"] is None else format(d["cpu_pct"], ".1f")}</td>'
         f'<td class="num">{"–" if d["weak_pct"] is None else format(d["weak_pct"], ".1f")}</td></tr>'
         for d in days
     )
@@ -189,7 +193,12 @@ def area_page_body(name: str, days: list[dict[str, Any]], span: DateRange, min_g
         '<table id="area-days"><thead><tr><th>Day</th><th class="num">Gateways</th><th class="num">WAN GB</th>'
         f'<th class="num">Mean CPU %</th><th class="num">Weak-signal %</th></tr></thead><tbody>{rows}</tbody></table>'
     )
-    return head + form + f'<div class="charts">{charts}</div>{table}'
+    note = (
+        f'<p id="small-days">{small} days with fewer than {min_group} gateways reporting: their figures are not shown.</p>'
+        if small
+        else ""
+    )
+    return head + form + f'<div class="charts">{charts}</div>{note}{table}'
 
 
 def default_span(today: datetime | None = None) -> DateRange:

@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from collector.web.charts import Bar, bar_chart, line_chart
-from collector.web.pages import layout
+from collector.web.pages import downloads, layout
+from collector.web.ranges import DateRange, range_form
 
 KINDS = ("label", "flag", "warning")
 KIND_COLOUR = {"label": "#2f7ed8", "flag": "#1a7f37", "warning": "#b42318"}
@@ -284,7 +285,9 @@ def _score_colour(value: float | None) -> str:
     )
 
 
-def _pictures(profile: dict[str, Any], month: dict[str, Any], as_of: int) -> str:
+def _pictures(
+    profile: dict[str, Any], month: dict[str, Any], as_of: int, span: DateRange | None, days: list[dict[str, Any]] | None
+) -> str:
     quality = profile.get("quality") or {}
     parts: dict[str, float] = quality.get("parts") or {}
     # no part means no Wi-Fi station reported: the chart then says "no data yet"
@@ -296,12 +299,18 @@ def _pictures(profile: dict[str, Any], month: dict[str, Any], as_of: int) -> str
     points: list[tuple[int, float | None]] = [
         ((last - len(daily) + 1 + i) * 86400, v) for i, v in enumerate(daily)
     ]
+    traffic_title, axis = "Traffic per day, GB (complete days, 30d)", None
+    if span is not None and days is not None:
+        # a picked range: the home's reported days in it, on an axis that is the range
+        points = [(int(d["day_start"]) + 43200, d["gb"]) for d in days]
+        traffic_title = f"Traffic per day, GB ({span.first} to {span.last})"
+        axis = (span.start, span.end - 1)
     hours: dict[str, float] = (profile.get("preferences") or {}).get("hours_per_day") or {}
     use = [Bar(c, h) for c, h in sorted(hours.items(), key=lambda kv: -kv[1]) if h > 0]
     return (
         '<div class="charts">'
         + bar_chart(f"Wi-Fi experience score and its parts ({profile.get('window')})", wifi, fixed_max=100)
-        + line_chart("Traffic per day, GB (complete days, 30d)", points, "GB")
+        + line_chart(traffic_title, points, "GB", x_range=axis)
         + bar_chart(f"Engaged hours a day by category ({profile.get('window')})", use[:10], "h")
         + "</div>"
     )
@@ -333,7 +342,13 @@ def _history(history: list[dict[str, Any]]) -> str:
     return _table('id="history"', "When|Change|Rule|Version|State|Evidence then", rows)
 
 
-def home_page(home: dict[str, Any], window: str, user: str) -> str:
+def home_page(
+    home: dict[str, Any],
+    window: str,
+    user: str,
+    span: DateRange | None = None,
+    days: list[dict[str, Any]] | None = None,
+) -> str:
     """One home: CRM row, figures, every current result with its evidence, pictures,
     terminals and history; ``window`` picks the profile shown (results keep their own)."""
     gid = str(home["gateway_id"])
@@ -353,6 +368,7 @@ def home_page(home: dict[str, Any], window: str, user: str) -> str:
         )
     )
     gateway = escape(f"/gateways/{quote(gid, safe='')}")
+    base = f"/homes/{quote(gid, safe='')}"  # raw: range_form and downloads escape it
     as_of = int(home["as_of"])
     windows = " ".join(
         f"<b>{w}</b>"
@@ -370,15 +386,18 @@ def home_page(home: dict[str, Any], window: str, user: str) -> str:
         f" {_when(summary.get('evaluated_at'))} · window {windows}</p>"
         f'{_crm(home, profile.get("plan") or {})}<div class="cards spaced">{cards}</div>'
         f'<h3>Labels, flags and warnings</h3><div class="results">{cards_html}</div>'
-        f"<h3>Pictures</h3>{_pictures(profile, profiles.get('30d') or profile, as_of)}"
+        f"<h3>Pictures</h3>{range_form(base, span, {'window': window})}"
+        f"{_pictures(profile, profiles.get('30d') or profile, as_of, span, days)}"
+        f"{downloads(base + '/days', span.query() if span else None, 'Download the traffic per day')}"
         f"<h3>Terminals ({escape(window)})</h3>{_terminals(profile)}"
-        f"<h3>History</h3>{_history(home.get('history') or [])}"
+        f"{downloads(base + '/terminals', {'window': window, 'as_of': str(as_of)})}"
+        f"<h3>History</h3>{_history(home.get('history') or [])}{downloads(base + '/history')}"
     )
     return layout(f"Home {gid}", body, user, STYLE)
 
 
 # -- /areas ------------------------------------------------------------------------------------
-def areas_page(view: dict[str, Any], user: str) -> str:
+def areas_page(view: dict[str, Any], user: str, tools: str = "") -> str:
     """The area view: groups under the minimum size are suppressed exactly as the API does."""
     level = str(view["level"])
     groups: list[dict[str, Any]] = view["groups"]
@@ -421,5 +440,5 @@ def areas_page(view: dict[str, Any], user: str) -> str:
     )
     heads = ">Homes|>Wi-Fi score|>Competitor density|>GB/day|>Devices|Labels, flags, warnings (homes)"
     table = _table('id="areas"', ("Area|" if level == "area" else "Community|") + heads, rows)
-    body = f'<h2>Areas</h2><p>{toggle}</p>{note}<div class="charts">{charts}</div>{table}'
+    body = f'<h2>Areas</h2><p>{toggle}</p>{tools}{note}<div class="charts">{charts}</div>{table}'
     return layout("Areas", body, user, STYLE)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from collector.profiles import layout
 from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
@@ -23,13 +25,14 @@ from collector.web import home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.home_list import HomeQuery
-from collector.web.ranges import date_range, range_form
+from collector.web.ranges import DateRange, date_range, range_form
 from collector.web.routes import STORE
 
 log = logging.getLogger(__name__)
 
 CONFIG: web.AppKey[ProfilesConfig] = web.AppKey("profiles_config", ProfilesConfig)
 routes = web.RouteTableDef()
+GB = 1e9
 
 
 def _page(text: str) -> web.Response:
@@ -122,14 +125,31 @@ async def home_data(request: web.Request, gid: str) -> dict[str, Any] | None:
     }
 
 
+async def home_days(request: web.Request, span: DateRange) -> list[dict[str, Any]]:
+    """One home's traffic per day of ``span`` (days it reported; none for days it did not)."""
+    gid = request.match_info["gateway_id"]
+    first, last = span.start // 86400, span.end // 86400 - 1
+    out = []
+    for _, day, data in await _store(request).home_days(first, last, [gid]):
+        v = data.get("v") or layout.zeros()
+        down, up = float(v[layout.BYTES_DOWN]), float(v[layout.BYTES_UP])
+        out.append({"day": datetime.fromtimestamp(day * 86400, UTC).date().isoformat(), "day_start": day * 86400,
+                    "gb": round((down + up) / GB, 3), "down_gb": round(down / GB, 3), "up_gb": round(up / GB, 3)})  # fmt: skip
+    return out
+
+
 async def areas_data(request: web.Request) -> dict[str, Any]:
-    """The area view for ``level=`` and ``min_group=`` (which may raise the configured floor only)."""
+    """The area view for ``level=`` and ``min_group=`` (which may raise the configured floor only);
+    ``from``/``to``: only homes that reported in those days (the minimum group still holds)."""
     level = request.query.get("level", "area")
     if level not in ("area", "community"):
         raise web.HTTPBadRequest(text="level must be area or community")
     floor = request.app[CONFIG].min_group
     min_group = max(floor, _int(request, "min_group", floor, 10**6))
-    return await _store(request).area_summary(min_group, level)
+    span = date_range(request.query)
+    days = (span.start // 86400, span.end // 86400 - 1) if span is not None else None
+    view = await _store(request).area_summary(min_group, level, days)
+    return {**view, "range": span.query() if span is not None else None}
 
 
 def rules_data(config: ProfilesConfig) -> list[dict[str, Any]]:
@@ -152,11 +172,15 @@ async def api_homes(request: web.Request) -> web.Response:
 @routes.get("/api/v1/homes/{gateway_id}")
 @requires(Permission.HOMES_READ)
 async def api_home(request: web.Request) -> web.Response:
-    """One home: its CRM row, profile per window, current results with evidence, and history."""
+    """One home: its CRM row, profile per window, current results with evidence, and history;
+    with ``from``/``to``, its traffic per day in that range too (``days``)."""
     gid = request.match_info["gateway_id"]
     home = await home_data(request, gid)
     if home is None:
         return web.json_response({"error": f"no home {gid}"}, status=404)
+    span = date_range(request.query)
+    if span is not None:  # the home page's traffic chart over the range: one row per day reported
+        home["days"] = await home_days(request, span)
     return web.json_response(home)
 
 
@@ -235,14 +259,21 @@ async def home_page(request: web.Request) -> web.Response:
     home = await home_data(request, gid)
     if home is None:
         raise web.HTTPNotFound(text=f"no home {gid}")
-    return _page(home_pages.home_page(home, window, request[USER]))
+    span = date_range(request.query)
+    # with a range the traffic chart draws the home's days in it (its axis is the range)
+    days = await home_days(request, span) if span is not None else None
+    return _page(home_pages.home_page(home, window, request[USER], span, days))
 
 
 @routes.get("/areas")
 @requires(Permission.FLEET_READ)
 async def areas_page(request: web.Request) -> web.Response:
     """The area view; small groups are suppressed as in ``/api/v1/areas``."""
-    return _page(home_pages.areas_page(await areas_data(request), request[USER]))
+    view = await areas_data(request)
+    level = {"level": view["level"]} if view["level"] != "area" else {}
+    tools = range_form("/areas", date_range(request.query), level)
+    tools += home_pages.export_links("/areas", {**level, **(view["range"] or {})})
+    return _page(home_pages.areas_page(view, request[USER], tools))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------

@@ -158,6 +158,11 @@ def campaign_page(shown: dict[str, Any], results: dict[str, Any] | None, user: s
             f"<p>Flags cleared since launch: offer taken {results['flags_cleared']['offer taken']},"
             f" usage fell {results['flags_cleared']['usage fell']}.</p>"
         )  # fmt: skip
+        proof = "".join(f"<tr><td>{_e(v['subscriber_id'])}</td><td>{_e(v['evidence'])}</td></tr>"
+                        for v in results["verified"][:200])  # fmt: skip
+        if proof:
+            body += ('<h3>Verified by the network</h3><table id="verified"><thead><tr><th>Subscriber</th>'
+                     f"<th>What the gateway shows since the order</th></tr></thead><tbody>{proof}</tbody></table>")  # fmt: skip
     return layout(f"Campaign {c['name']}", body, user, STYLE)
 
 

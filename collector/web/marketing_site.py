@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.marketing import MarketingError
+from collector.marketing import MarketingError, delivery, reporting
 from collector.marketing import audiences as aud
 from collector.marketing import campaigns as camp
 from collector.marketing.audiences import NotFound
@@ -177,7 +177,7 @@ async def winback_page(request: web.Request) -> web.Response:
 async def _deliver(app: web.Application, sender: Sender, every_s: float) -> None:
     while True:
         try:
-            counts = await camp.deliver_due(app[STORE].db, app[CATALOGUE], sender)
+            counts = await delivery.deliver_due(app[STORE].db, app[CATALOGUE], sender)
             if counts["sent"] or counts["failed"]:
                 log.info("campaign delivery: %s", json.dumps(counts))
         except asyncio.CancelledError:
@@ -262,6 +262,7 @@ def openapi_paths() -> dict[str, Any]:
 def setup_marketing(app: web.Application, catalogue: Catalogue | None = None) -> None:
     """Add the marketing API, pages and delivery; a bad catalogue stops the app here."""
     app[CATALOGUE] = catalogue or load_catalogue(None, kind_of)
+    reporting.register(app[CATALOGUE])  # the reports built in this process show the campaigns
     app.add_routes(routes)
     app.add_routes(site)
     app.cleanup_ctx.append(_delivery)

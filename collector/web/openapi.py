@@ -74,6 +74,13 @@ GATEWAY_FILTERS = [
     ),
     *_range(),
 ]
+GID = _param("gateway_id", "path", "the gateway id")
+PAGING = [_param("limit", "query", "page size", {"type": "integer", "minimum": 0, "maximum": 10000}),
+          _param("offset", "query", "page start", INTEGER)]  # fmt: skip
+EVENTS = [
+    _param("limit", "query", "events (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}),
+    _param("event", "query", "one kind of event"),
+]
 HOME_FILTERS = [
     _param("label", "query", "a label rule"),
     _param("flag", "query", "a flag rule"),
@@ -91,22 +98,66 @@ def _exports(path: str, summary: str, params: list[dict[str, Any]]) -> dict[str,
 
 
 def _post(
-    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: bool = False
+    summary: str, params: list[dict[str, Any]], codes: dict[int, str], form: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A form post: ``form`` names its fields and their schemas (so fuzzing fills them)."""
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": params,
         "responses": {str(c): {"description": d} for c, d in codes.items()},
     }
     if form:
-        fields = {"placement": {"type": "string", "maxLength": 200}, "notes": {"type": "string", "maxLength": 2000},
-                  "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
         op["requestBody"] = {
             "content": {
-                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": fields}}
+                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": form}}
             }
         }
     return {"post": op}
+
+
+TEXT = {"type": "string", "maxLength": 200}
+INSTALL_FORM = {"placement": TEXT, "notes": {"type": "string", "maxLength": 2000},
+                "mesh_added": {"type": "string", "enum": ["0", "1"]}, "command_id": {"type": "string"}}  # fmt: skip
+CAMPAIGN_FORM = {
+    **{k: TEXT for k in ("name", "flag", "label", "warning", "area", "offer_id", "template")},
+    "channel": {"type": "string", "enum": ["sms", "email", "push", "call"]}, "control_share": TEXT,
+}  # fmt: skip
+TOKEN_FORM = {"name": TEXT, "role": TEXT, "days": TEXT}
+UNLOCK_FORM = {"key": {"type": "string", "description": "user:<name> or addr:<address>"}}
+
+
+def _export_params() -> dict[str, list[dict[str, Any]]]:
+    """Each table export's query parameters: the same as its page's table."""
+    level = _param("level", "query", "area or community", {"type": "string", "enum": ["area", "community"]})
+    window = _param("window", "query", "profile window (default 7d)", {"type": "string", "enum": ["day", "7d", "30d"]})
+    as_of = _param("as_of", "query", "epoch second (default now)", INTEGER)
+    history = _param("history", "query", "history entries (default 100)", {"type": "integer", "minimum": 0,
+                                                                           "maximum": 10000})
+    return {
+        "/homes": HOME_FILTERS, "/gateways": GATEWAY_FILTERS,
+        "/areas": [level, _param("min_group", "query", "raise the minimum group", INTEGER), *_range()],
+        "/quarantine": [_param("limit", "query", "rows (default 1000)", {"type": "integer", "minimum": 0,
+                                                                        "maximum": 100000}), *_range()],
+        "/reports": [*PAGING, *_range()], "/security/events": EVENTS,
+        "/gateways/{gateway_id}/history": [GID, *_range()], "/gateways/{gateway_id}/interfaces": [GID],
+        "/gateways/{gateway_id}/samplers": [GID], "/homes/{gateway_id}/terminals": [GID, window, as_of, history],
+        "/homes/{gateway_id}/history": [GID, as_of, history], "/homes/{gateway_id}/days": [GID, as_of, history, *_range()],
+    }  # fmt: skip
+
+
+def _every_export() -> dict[str, Any]:
+    """The CSV and JSON of every table (:data:`collector.web.exports.EXPORTS`)."""
+    from collector.web.exports import EXPORTS  # the exports import the pages' readers, as this module does
+
+    params = _export_params()
+    out: dict[str, Any] = {}
+    for export in EXPORTS:
+        found = _exports(export.path, export.summary, params[export.path])
+        for op in found.values():
+            if "{gateway_id}" in export.path:
+                op["get"]["responses"]["404"] = {"description": "no such gateway or home"}
+        out.update(found)
+    return out
 
 
 def _marketing_pages() -> dict[str, Any]:
@@ -129,7 +180,7 @@ def _marketing_pages() -> dict[str, Any]:
             (404,),
         ),
         "/marketing/winback": _op("Subscribers who left or went silent, by area", [], *HTML, ()),
-        "/marketing/campaigns": _post("Create a campaign from the desk's form", [], done),
+        "/marketing/campaigns": _post("Create a campaign from the desk's form", [], done, CAMPAIGN_FORM),
         "/marketing/campaigns/{id}/launch": _post("Launch a draft campaign", [mid], done),
         "/marketing/campaigns/{id}/pause": _post("Pause a running campaign", [mid], done),
         "/marketing/campaigns/{id}/resume": _post("Resume a paused campaign", [mid], done),
@@ -163,7 +214,7 @@ def _installer() -> dict[str, Any]:
             [gid],
             {303: "back to the home's page", 400: "nothing measured yet", 401: ERRORS[401], 403: ERRORS[403],
              404: "unknown gateway"},
-            form=True,
+            form=INSTALL_FORM,
         ),
         "/static/installer.js": {"get": {"summary": "The installer page's script", "parameters": [],
                                          "responses": {"200": {"description": "JavaScript"}}}},
@@ -172,23 +223,20 @@ def _installer() -> dict[str, Any]:
 
 def _security() -> dict[str, Any]:
     """The auditor's and the admin's routes (``collector/web/security_pages.py``)."""
-    events = [
-        _param("limit", "query", "events (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}),
-        _param("event", "query", "one kind of event"),
-    ]
+    events = EVENTS
     done = {303: "back to the admin page", 400: ERRORS[400], 401: ERRORS[401], 403: ERRORS[403]}
     return {
         "/security/events": _op("The security events page", events, *HTML),
         "/api/v1/security/events": _op("Security events, newest first", events, "application/json", OBJ),
         "/admin": _op("Users, sessions, tokens, lockouts", [], *HTML, ()),
-        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done),
+        "/admin/tokens": _post("Create an API token (form: name, role, days)", [], done, TOKEN_FORM),
         "/admin/tokens/{token_id}/revoke": _post(
             "Revoke a token", [_param("token_id", "path", "the token id")], done
         ),
         "/admin/sessions/{id_hash}/revoke": _post(
             "Revoke a session", [_param("id_hash", "path", "the session's id hash")], done
         ),
-        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done),
+        "/admin/unlock": _post("Lift a sign-in lockout (form: key)", [], done, UNLOCK_FORM),
     }
 
 
@@ -220,6 +268,8 @@ def document(rule_names: list[str]) -> dict[str, Any]:
               _param("offset", "query", "page start", INTEGER)]  # fmt: skip
     report_name = _param("name", "path", "the report's period name, e.g. week-2026-W48")
     doc["paths"]["/api/v1/homes"]["get"]["parameters"] += _range()
+    doc["paths"]["/api/v1/areas"]["get"]["parameters"] += _range()
+    doc["paths"]["/api/v1/homes/{gateway_id}"]["get"]["parameters"] += _range()
     doc["paths"].update(
         {
             "/healthz": _op("Health", [], "application/json", OBJ, ()),
@@ -228,11 +278,12 @@ def document(rule_names: list[str]) -> dict[str, Any]:
             "/api/v1/gateways/{gateway_id}": _op(
                 "One gateway: latest report, rates, history",
                 [_param("gateway_id", "path", "the gateway id"),
-                 _param("history", "query", "history windows (default 96)", {"type": "integer", "minimum": 0,
-                                                                              "maximum": 10000})],
+                 _param("history", "query", "history windows (default 96; without a range)",
+                        {"type": "integer", "minimum": 0, "maximum": 10000}), *_range()],
                 "application/json", OBJ, (400, 404),
             ),
-            "/api/v1/quarantine": _op("Quarantined payloads (no bytes)", paging[:1], "application/json", OBJ),
+            "/api/v1/quarantine": _op("Quarantined payloads (no bytes), received in the range if one is given",
+                                      [paging[0], *_range()], "application/json", OBJ),
             "/api/v1/reports": _op("Archived reports, latest period first", [*paging, *_range()],
                                    "application/json", OBJ),
             "/api/v1/reports/{name}": _op("One archived report", [report_name], "application/json", OBJ, (404,)),
@@ -245,9 +296,9 @@ def document(rule_names: list[str]) -> dict[str, Any]:
                 }
             },
             "/": _op("Gateways page (filters, range, exports)", GATEWAY_FILTERS, *HTML),
-            "/gateways/{gateway_id}": _op("One gateway's page", [_param("gateway_id", "path", "the gateway id")],
-                                          *HTML, (404,)),
-            "/quarantine": _op("Quarantine page", [], *HTML, ()),
+            "/gateways/{gateway_id}": _op("One gateway's page (charts over the range, default the latest day)",
+                                          [GID, *_range()], *HTML, (400, 404)),
+            "/quarantine": _op("Quarantine page", [paging[0], *_range()], *HTML),
             "/homes": _op("Homes page", [*HOME_FILTERS, *paging], *HTML),
             "/homes/{gateway_id}": _op(
                 "One home's page",
@@ -255,12 +306,13 @@ def document(rule_names: list[str]) -> dict[str, Any]:
                  _param("window", "query", "profile window", {"type": "string", "enum": ["day", "7d", "30d"]}),
                  _param("as_of", "query", "epoch second", INTEGER),
                  _param("history", "query", "history entries (default 100)", {"type": "integer", "minimum": 0,
-                                                                                "maximum": 10000})],
+                                                                                "maximum": 10000}), *_range()],
                 *HTML, (400, 404),
             ),
             "/areas": _op("Area view page", [_param("level", "query", "area or community",
                                                     {"type": "string", "enum": ["area", "community"]}),
-                                             _param("min_group", "query", "raise the minimum group", INTEGER)], *HTML),
+                                             _param("min_group", "query", "raise the minimum group", INTEGER),
+                                             *_range()], *HTML),
             "/areas/{name}": _op("One area's trends", [_param("name", "path", "an area or community"), *_range()],
                                  *HTML),
             "/reports": _op("The report archive page", [*paging, *_range()], *HTML),
@@ -270,12 +322,7 @@ def document(rule_names: list[str]) -> dict[str, Any]:
             **{f"/static/{name}": {"get": {"summary": f"The {name} stylesheet", "parameters": [],
                                            "responses": {"200": {"description": "CSS"}}}}
                for name in ("homescope.css", "installer.css", "report.css")},
-            **_exports("/homes", "Every home matching the filters", HOME_FILTERS),
-            **_exports("/gateways", "The gateways list", GATEWAY_FILTERS),
-            **_exports("/areas", "The area view", [_param("level", "query", "area or community",
-                                                          {"type": "string", "enum": ["area", "community"]})]),
-            **_exports("/quarantine", "The quarantine list", [
-                _param("limit", "query", "rows (default 1000)", {"type": "integer", "minimum": 0, "maximum": 100000})]),
+            **_every_export(),
         }
     )  # fmt: skip
     return doc

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from html import escape
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from collector.web.charts import line_chart
+from collector.web.ranges import DateRange, range_form
 from collector.web.topology import topology_svg
 
 STYLE = """
@@ -117,50 +119,84 @@ def gateways_page(gateways: list[dict[str, Any]], counts: dict[str, int], user: 
     return layout("Gateways", f'<div class="cards">{cards}</div>{tools}{table}', user, FILTER_STYLE)
 
 
-def gateway_page(gw: dict[str, Any], history: list[dict[str, Any]], user: str) -> str:
+def interfaces_of(gw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The latest report's interfaces with their computed rates (the page's table and its export)."""
+    rates = gw.get("rates") or {}
+    return [
+        {"name": i["name"], "role": i.get("role", ""),
+         "link": "up" if i.get("up") else "down" if i.get("up") is False else None,
+         "rx_bps": rates.get(i["name"], {}).get("rx_bps"), "tx_bps": rates.get(i["name"], {}).get("tx_bps")}
+        for i in (gw.get("latest") or {}).get("interfaces", [])
+    ]  # fmt: skip
+
+
+def samplers_of(gw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The latest report's samplers by name (the page's table and its export)."""
+    samplers = (gw.get("latest") or {}).get("samplers") or {}
+    return [
+        {"name": name, "state": s.get("state", ""), "reason": s.get("reason", "")}
+        for name, s in sorted(samplers.items())
+    ]
+
+
+def downloads(path: str, query: dict[str, str] | None = None, label: str = "Download") -> str:
+    """A table's CSV and JSON links (``path`` without the suffix; ``query`` carried along)."""
+    q = ("?" + urlencode(query)) if query else ""
+    stem = path.rsplit("/", 1)[-1]
+    return (
+        f'<p class="exports">{escape(label)}: <a class="export-csv" id="export-{escape(stem)}-csv"'
+        f' href="{escape(path + ".csv" + q)}">CSV</a> · <a class="export-json" href="{escape(path + ".json" + q)}">JSON</a></p>'
+    )
+
+
+def gateway_page(
+    gw: dict[str, Any], history: list[dict[str, Any]], user: str, span: DateRange | None = None
+) -> str:
+    """One gateway: charts over ``span`` (their time axes are the range) or the latest windows."""
     gid = gw["gateway_id"]
     latest = gw.get("latest") or {}
+    axis = (span.start, span.end - 1) if span is not None else None
 
     def series(key: str) -> list[tuple[int, float | None]]:
         return [(h["window_end"], h.get(key)) for h in history]
 
     charts = "".join(
         [
-            line_chart("CPU %", series("cpu_pct"), "%", fixed_max=100),
-            line_chart("Memory used %", series("mem_used_pct"), "%", fixed_max=100),
-            line_chart("WAN receive", series("wan_rx_bps"), "bps"),
-            line_chart("WAN send", series("wan_tx_bps"), "bps"),
-            line_chart("Stations", series("stations"), ""),
+            line_chart("CPU %", series("cpu_pct"), "%", fixed_max=100, x_range=axis),
+            line_chart("Memory used %", series("mem_used_pct"), "%", fixed_max=100, x_range=axis),
+            line_chart("WAN receive", series("wan_rx_bps"), "bps", x_range=axis),
+            line_chart("WAN send", series("wan_tx_bps"), "bps", x_range=axis),
+            line_chart("Stations", series("stations"), "", x_range=axis),
         ]
     )
-    rates = gw.get("rates") or {}
+    base = f"/gateways/{quote(gid, safe='')}"
+    ranged = span.query() if span is not None else {}
     iface_rows = "".join(
-        f"<tr><td>{escape(i['name'])}</td><td>{escape(i.get('role', ''))}</td>"
-        f"<td>{'up' if i.get('up') else 'down' if i.get('up') is False else '–'}</td>"
-        f'<td class="num">{_num(rates.get(i["name"], {}).get("rx_bps"), 2, 1e6)}</td>'
-        f'<td class="num">{_num(rates.get(i["name"], {}).get("tx_bps"), 2, 1e6)}</td></tr>'
-        for i in latest.get("interfaces", [])
+        f"<tr><td>{escape(i['name'])}</td><td>{escape(i['role'])}</td><td>{i['link'] or '–'}</td>"
+        f'<td class="num">{_num(i["rx_bps"], 2, 1e6)}</td><td class="num">{_num(i["tx_bps"], 2, 1e6)}</td></tr>'
+        for i in interfaces_of(gw)
     )
     sampler_rows = "".join(
-        f'<tr><td>{escape(name)}</td><td class="{"ok" if s.get("state") == "ok" else "bad"}">{escape(s.get("state", ""))}</td>'
-        f"<td>{escape(s.get('reason', ''))}</td></tr>"
-        for name, s in sorted((latest.get("samplers") or {}).items())
+        f'<tr><td>{escape(s["name"])}</td><td class="{"ok" if s["state"] == "ok" else "bad"}">{escape(s["state"])}</td>'
+        f"<td>{escape(s['reason'])}</td></tr>"
+        for s in samplers_of(gw)
     )
     body = (
         f"<h2>{escape(gid)}</h2><p>Status: <b>{escape(gw.get('status') or 'unknown')}</b> · last seen {_ago(gw.get('last_seen'))}"
         f" · {gw.get('reports', 0)} reports · agent {escape(gw.get('agent_version') or '?')}</p>"
-        f'<div class="charts">{charts}</div>'
+        f"{range_form(base, span)}"
+        f'<div class="charts">{charts}</div>{downloads(base + "/history", ranged, "Download the charts’ figures")}'
         f"<h3>Home network</h3>{topology_svg(gid, latest)}"
         '<h3>Interfaces</h3><table id="interfaces"><thead><tr><th>Name</th><th>Role</th><th>Link</th>'
         '<th class="num">rx Mbit/s</th><th class="num">tx Mbit/s</th></tr></thead>'
-        f"<tbody>{iface_rows}</tbody></table>"
-        f"<h3>Samplers</h3><table><thead><tr><th>Sampler</th><th>State</th><th>Reason</th></tr></thead>"
-        f"<tbody>{sampler_rows}</tbody></table>"
+        f"<tbody>{iface_rows}</tbody></table>{downloads(base + '/interfaces')}"
+        f'<h3>Samplers</h3><table id="samplers"><thead><tr><th>Sampler</th><th>State</th><th>Reason</th></tr></thead>'
+        f"<tbody>{sampler_rows}</tbody></table>{downloads(base + '/samplers')}"
     )
     return layout(gid, body, user)
 
 
-def quarantine_page(items: list[dict[str, Any]], user: str) -> str:
+def quarantine_page(items: list[dict[str, Any]], user: str, span: DateRange | None = None) -> str:
     rows = "".join(
         f"<tr><td>{_ago(q['received_at'])}</td><td>{escape(q['topic'][:80])}</td><td>{escape(q['reason'])}</td>"
         f'<td>{escape(q["detail"][:160])}</td><td class="num">{q["size"]}</td></tr>'
@@ -170,4 +206,5 @@ def quarantine_page(items: list[dict[str, Any]], user: str) -> str:
         '<table id="quarantine"><thead><tr><th>When</th><th>Topic</th><th>Reason</th><th>Detail</th>'
         f'<th class="num">Bytes</th></tr></thead><tbody>{rows}</tbody></table>'
     )
-    return layout("Quarantine", f"<h2>Quarantined messages</h2>{table}", user)
+    tools = range_form("/quarantine", span) + downloads("/quarantine", span.query() if span else None)
+    return layout("Quarantine", f"<h2>Quarantined messages</h2>{tools}{table}", user)

@@ -23,7 +23,7 @@ from collector.reports.settings import ReportSettings
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.homes import CONFIG
-from collector.web.pages import FILTER_STYLE, STYLE, layout
+from collector.web.pages import FILTER_STYLE, STYLE, downloads, layout
 from collector.web.ranges import DateRange, date_range, range_form
 from collector.web.routes import STORE
 
@@ -49,7 +49,7 @@ def _unknown(request: web.Request, known: set[str]) -> None:
         raise web.HTTPBadRequest(text=f"unknown parameter {extra[0]!r}; known: {', '.join(sorted(known))}")
 
 
-async def _listing(request: web.Request, span: DateRange | None) -> list[dict[str, Any]]:
+async def listing(request: web.Request, span: DateRange | None) -> list[dict[str, Any]]:
     found = await archive.listing(request.app[STORE].db, _int(request, "limit", 100, 1000),
                                   _int(request, "offset", 0, 10**9))  # fmt: skip
     if span is None:
@@ -67,7 +67,7 @@ async def _listing(request: web.Request, span: DateRange | None) -> list[dict[st
 async def api_reports(request: web.Request) -> web.Response:
     """Archived reports, latest period first (``from``/``to``: periods overlapping those days)."""
     _unknown(request, {"limit", "offset", "from", "to", "range"})
-    return web.json_response({"reports": await _listing(request, date_range(request.query))})
+    return web.json_response({"reports": await listing(request, date_range(request.query))})
 
 
 @routes.get("/api/v1/reports/{name}")
@@ -148,7 +148,7 @@ def archive_page(reports: list[dict[str, Any]], span: DateRange | None, user: st
     body = (
         "<h2>Reports</h2><p>Weekly and monthly operator reports, made by the collector (one collector each);"
         " on demand: <code>homescope-collector report --from DAY --to DAY --out DIR --archive</code>.</p>"
-        f"{range_form('/reports', span)}{empty}{table}"
+        f"{range_form('/reports', span)}{downloads('/reports', span.query() if span else None)}{empty}{table}"
     )
     return layout("Reports", body, user, FILTER_STYLE)
 
@@ -159,7 +159,7 @@ async def reports_page(request: web.Request) -> web.Response:
     """The report archive page."""
     _unknown(request, {"limit", "offset", "from", "to", "range"})
     span = date_range(request.query)
-    page = archive_page(await _listing(request, span), span, request[USER])
+    page = archive_page(await listing(request, span), span, request[USER])
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

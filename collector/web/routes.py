@@ -12,12 +12,15 @@ from collector.web.access import Permission, allowed, requires
 from collector.web.auth import USER, Auth, identify
 from collector.web.fleet import GatewayFilters, filter_form, gateway_rows
 from collector.web.login import check_password_and_start, end_session
+from collector.web.ranges import DateRange, date_range
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 AUTH: web.AppKey[Auth] = web.AppKey("auth", Auth)
 HEALTH: web.AppKey[Any] = web.AppKey("health", object)
 
 routes = web.RouteTableDef()
+#: Gateway windows drawn without a range (a day of 15-minute windows), and at most with one.
+RECENT_WINDOWS, MOST_WINDOWS = 96, 10_000
 
 
 def _html(text: str) -> web.Response:
@@ -74,21 +77,44 @@ async def gateways_page(request: web.Request) -> web.Response:
     return _html(pages.gateways_page(rows, await store.counts(), request[USER], filter_form(filters)))
 
 
-@routes.get("/gateways/{gateway_id}")
-@requires(Permission.FLEET_READ)
-async def gateway_page(request: web.Request) -> web.Response:
+async def gateway_with_history(
+    request: web.Request, recent: int = RECENT_WINDOWS
+) -> tuple[dict[str, Any], list[dict[str, Any]], DateRange | None]:
+    """The gateway (404 if unknown), its windows in the range (``from``/``to``, up to
+    ``MOST_WINDOWS``) or else its latest ``recent``, and the range."""
     store = request.app[STORE]
     gid = request.match_info["gateway_id"]
+    span = date_range(request.query)
     gw = await store.gateway(gid)
     if gw is None:
         raise web.HTTPNotFound(text=f"no gateway {gid}")
-    return _html(pages.gateway_page(gw, await store.history(gid), request[USER]))
+    if span is None:
+        return gw, await store.history(gid, recent), None
+    return gw, await store.history(gid, MOST_WINDOWS, (span.start, span.end)), span
+
+
+async def quarantine_rows(request: web.Request, default_limit: int, top: int) -> list[dict[str, Any]]:
+    """The quarantine list: the newest ``limit`` received in the range (``from``/``to``), if any."""
+    span = date_range(request.query)
+    limit = _int(request, "limit", default_limit, top)
+    return await request.app[STORE].quarantine(limit, (span.start, span.end) if span else None)
+
+
+@routes.get("/gateways/{gateway_id}")
+@requires(Permission.FLEET_READ)
+async def gateway_page(request: web.Request) -> web.Response:
+    """One gateway: its charts over the range (or the latest day), network and tables."""
+    gw, history, span = await gateway_with_history(request)
+    return _html(pages.gateway_page(gw, history, request[USER], span))
 
 
 @routes.get("/quarantine")
 @requires(Permission.QUARANTINE_READ)
 async def quarantine_page(request: web.Request) -> web.Response:
-    return _html(pages.quarantine_page(await request.app[STORE].quarantine(200), request[USER]))
+    """Quarantined messages (received in the range, if one is picked), newest first."""
+    span = date_range(request.query)
+    items = await quarantine_rows(request, 200, 10_000)
+    return _html(pages.quarantine_page(items, request[USER], span))
 
 
 def _int(request: web.Request, name: str, default: int, top: int) -> int:
@@ -115,16 +141,15 @@ async def api_gateways(request: web.Request) -> web.Response:
 async def api_gateway(request: web.Request) -> web.Response:
     store = request.app[STORE]
     gid = request.match_info["gateway_id"]
-    gw = await store.gateway(gid)
-    if gw is None:
+    if await store.gateway(gid) is None:
         return web.json_response({"error": f"no gateway {gid}"}, status=404)
-    gw["history"] = await store.history(gid, _int(request, "history", 96, 10000))
+    # the latest ``history`` windows, or (with ``from``/``to``) the windows in that range
+    gw, history, _ = await gateway_with_history(request, _int(request, "history", RECENT_WINDOWS, MOST_WINDOWS))
+    gw["history"] = history
     return web.json_response(gw)
 
 
 @routes.get("/api/v1/quarantine")
 @requires(Permission.QUARANTINE_READ)
 async def api_quarantine(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"quarantine": await request.app[STORE].quarantine(_int(request, "limit", 100, 10000))}
-    )
+    return web.json_response({"quarantine": await quarantine_rows(request, 100, 10_000)})

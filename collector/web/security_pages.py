@@ -17,7 +17,7 @@ from collector.security import accounts, events, sessions, throttle, tokens
 from collector.security.errors import SecurityError
 from collector.web.access import ROLES, Permission, requires
 from collector.web.auth import AUTH_KEY, STORE_KEY, USER
-from collector.web.pages import layout
+from collector.web.pages import downloads, layout
 
 routes = web.RouteTableDef()
 
@@ -30,7 +30,7 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) if ts else "–"
 
 
-async def _events(request: web.Request) -> list[dict[str, Any]]:
+async def recent_events(request: web.Request) -> list[dict[str, Any]]:
     raw = request.query.get("limit", "100")
     if not (raw.isascii() and raw.isdigit() and len(raw) < 19) or not 1 <= int(raw) <= 10_000:
         raise web.HTTPBadRequest(text="limit must be an integer from 1 to 10000")
@@ -43,7 +43,7 @@ async def _events(request: web.Request) -> list[dict[str, Any]]:
 @routes.get("/api/v1/security/events")
 @requires(Permission.SECURITY_READ)
 async def api_events(request: web.Request) -> web.Response:
-    return web.json_response({"events": await _events(request)})
+    return web.json_response({"events": await recent_events(request)})
 
 
 @routes.get("/security/events")
@@ -52,10 +52,12 @@ async def events_page(request: web.Request) -> web.Response:
     rows = "".join(
         f"<tr><td>{_when(e['at'])}</td><td>{escape(e['event'])}</td><td>{escape(e['username'])}</td>"
         f"<td>{escape(e['source'])}</td><td>{escape(e['detail'])}</td></tr>"
-        for e in await _events(request)
+        for e in await recent_events(request)
     )
+    carried = {k: v for k, v in request.query.items() if k in ("limit", "event")}
     body = (
-        '<h2>Security events</h2><table id="security-events"><tr><th>UTC</th><th>event</th><th>user</th>'
+        f'<h2>Security events</h2>{downloads("/security/events", carried)}'
+        '<table id="security-events"><tr><th>UTC</th><th>event</th><th>user</th>'
         f"<th>source</th><th>detail</th></tr>{rows}</table>"
     )
     return _page(layout("Security events", body, request[USER]))

@@ -1,4 +1,4 @@
-"""OpenAPI describes every route, and schemathesis finds no server error over it.
+"""OpenAPI describes every route, and schemathesis finds no server error over it, GETs and POSTs.
 
 The app runs on loopback (a thread with its own event loop) over a real SQLite store holding
 a synthetic fleet, its evaluation and an archived report; schemathesis generates valid and
@@ -8,6 +8,7 @@ invalid parameters for every operation of the served document and calls them wit
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -37,9 +38,12 @@ from tests.collector.reports.fleet import FleetSpec, fill
 TOKEN = "openapi-token"
 NOV = (date(2026, 11, 1) - date(1970, 1, 1)).days
 SPEC = FleetSpec(homes=12, first_day=NOV + 12, days=18, worse_from=NOV + 22, areas=2, prefix="api")
-# Reads only: the POST routes (the installer's measure-now and install record) change state and
-# need a command channel; they are described, and tested with the installer.
 schema = schemathesis.openapi.from_dict(document(sorted(rules()))).include(method="GET")
+#: The state-changing routes, fuzzed on an app of their own (they create tokens, campaigns, installs)
+#: as a signed-in admin's browser sends them: the session cookie and our Origin, no bearer token.
+#: Examples per POST operation (``POST_EXAMPLES=80`` for a deeper hunt: 0 server errors at 80 too).
+POST_EXAMPLES = int(os.environ.get("POST_EXAMPLES", "8"))
+post_schema = schemathesis.openapi.from_dict(document(sorted(rules()))).include(method="POST")
 #: Form posts (sign-in, sign-out) are not part of the API.
 NOT_DESCRIBED = {("POST", "/login"), ("GET", "/login"), ("POST", "/logout")}
 
@@ -73,18 +77,27 @@ def _app_thread(db: Path, started: dict[str, Any], ready: threading.Event) -> No
         loop.close()
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _live(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
     started: dict[str, Any] = {}
     ready = threading.Event()
     thread = threading.Thread(
-        target=_app_thread, args=(tmp_path_factory.mktemp("openapi") / "api.db", started, ready), daemon=True
+        target=_app_thread, args=(tmp_path_factory.mktemp(name) / "api.db", started, ready), daemon=True
     )
     thread.start()
     assert ready.wait(60) and "port" in started, "the app did not start"
     yield f"http://127.0.0.1:{started['port']}"
     started["stop"]()
     thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _live(tmp_path_factory, "openapi")
+
+
+@pytest.fixture(scope="module")
+def live_posts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _live(tmp_path_factory, "openapi-posts")
 
 
 def test_every_route_is_described(tmp_path: Path) -> None:
@@ -138,3 +151,44 @@ def test_an_unknown_parameter_is_a_400_naming_it(live: str, session: requests.Se
     refused = session.get(f"{live}{concrete}?colour=red", timeout=30, allow_redirects=False)
     assert refused.status_code == 400, (refused.status_code, refused.text[:200])
     assert "'colour'" in refused.text
+
+
+@pytest.fixture(scope="module")
+def browser_session(live_posts: str) -> Iterator[requests.Session]:
+    """A signed-in admin as a browser is: a session cookie and our Origin on every request."""
+    with requests.Session() as s:
+        s.headers["Origin"] = live_posts
+        assert s.post(
+            f"{live_posts}/login", data={"user": "op", "password": "secret-pw", "next": "/"}, timeout=30
+        ).ok
+        assert s.cookies, "no session cookie"
+        yield s
+
+
+@post_schema.parametrize()
+@settings(max_examples=POST_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors_on_posts(case: Any, live_posts: str, browser_session: requests.Session) -> None:
+    response = case.call(base_url=live_posts, session=browser_session, timeout=30, allow_redirects=False)
+    # a 503 is documented for measure-now on a collector without a command channel; nothing else 5xx
+    documented = case.operation.definition.raw.get("responses", {})
+    assert response.status_code < 500 or str(response.status_code) in documented, (
+        case.method, case.formatted_path, response.status_code, response.text[:300]
+    )  # fmt: skip
+    assert response.status_code != 403, (case.formatted_path, response.text[:200])  # an admin, same origin
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted((m.upper(), p) for p, ops in document(sorted(rules()))["paths"].items() for m in ops if m == "post"),
+)
+@pytest.mark.parametrize("origin", [None, "https://evil.example"])
+def test_posts_without_our_origin_are_refused(
+    live_posts: str, browser_session: requests.Session, method: str, path: str, origin: str | None
+) -> None:
+    concrete = path.replace("{gateway_id}", SPEC.gid(1)).replace("{id}", "1").replace("{token_id}", "1")
+    concrete = concrete.replace("{id_hash}", "0" * 64)
+    headers = {"Origin": origin} if origin else {}
+    with requests.Session() as s:
+        s.cookies.update(browser_session.cookies)
+        refused = s.request(method, f"{live_posts}{concrete}", headers=headers, timeout=30, allow_redirects=False)
+    assert refused.status_code == 403 and "Origin" in refused.text, (refused.status_code, refused.text[:200])

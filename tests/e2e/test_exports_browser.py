@@ -1,5 +1,6 @@
 """An operator picks a date range on /homes in headless Chromium and downloads the CSV: it opens
-with the same rows as the page. Then the report archive shows a report and its files."""
+with the same rows as the page. Then the report archive shows a report and its files; and a range
+picked on a gateway's page moves its charts' time axis and its figures download as CSV."""
 
 from __future__ import annotations
 
@@ -77,24 +78,33 @@ async def _downloaded(folder: Path, timeout: float = 20.0) -> Path:
     raise AssertionError(f"no CSV downloaded into {folder}: {list(folder.iterdir())}")
 
 
+async def _download_into(browser: Browser, tmp_path: Path) -> Path:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    await browser.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
+    return folder
+
+
+async def _pick_range(browser: Browser, first: str, last: str) -> None:
+    await browser.evaluate(
+        f"document.querySelector('form.range input[name=from]').value='{first}';"
+        f"document.querySelector('form.range input[name=to]').value='{last}';"
+        "document.querySelector('form.range').submit()"
+    )
+
+
 @pytest.mark.timeout(120)
 async def test_a_date_range_on_homes_downloads_the_same_rows(
     site: tuple[str, Store], browser: Browser, tmp_path: Path
 ) -> None:
     base, _ = site
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    await browser.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+    downloads = await _download_into(browser, tmp_path)
     await _sign_in(browser, base, "/homes")
     await browser.wait_for("document.querySelector('#homes') !== null")
     everyone = await browser.evaluate("document.querySelector('#total b').innerText")
     assert int(everyone) == RECENT.homes + OLD.homes + 12
     # pick 2 to 4 November in the range form and apply it
-    await browser.evaluate(
-        "document.querySelector('form.range input[name=from]').value='2026-11-02';"
-        "document.querySelector('form.range input[name=to]').value='2026-11-04';"
-        "document.querySelector('form.range').submit()"
-    )
+    await _pick_range(browser, "2026-11-02", "2026-11-04")
     await browser.wait_for(
         "location.search.includes('from=2026-11-02') && document.querySelector('#homes') !== null"
     )
@@ -131,3 +141,26 @@ async def test_the_archive_page_shows_a_report(site: tuple[str, Store], browser:
     await browser.evaluate("document.querySelector('#reports a').click()")
     await browser.wait_for("document.title.includes('Week 48 of 2026')")
     assert await browser.evaluate("document.querySelectorAll('table').length") >= 10
+
+
+@pytest.mark.timeout(120)
+async def test_a_range_on_the_gateway_page_moves_the_chart_axis_and_downloads_its_table(
+    site: tuple[str, Store], browser: Browser, tmp_path: Path
+) -> None:
+    base, _ = site
+    downloads = await _download_into(browser, tmp_path)
+    gid = RECENT.gid(2)
+    axis = "[...document.querySelector('svg.chart').querySelectorAll('text.chart-label')].map(t => t.textContent)"
+    await _sign_in(browser, base, f"/gateways/{gid}")
+    await browser.wait_for("document.querySelector('form.range') !== null")
+    before = await browser.evaluate(axis)
+    assert "13 Nov" in before and "30 Nov" in before  # the windows stored: 13 to 30 November
+    await _pick_range(browser, "2026-11-21", "2026-11-24")
+    await browser.wait_for("location.search.includes('from=2026-11-21') && document.querySelector('svg.chart') !== null")
+    after = await browser.evaluate(axis)
+    assert [t for t in after if t[0].isdigit() and " " in t] == ["21 Nov", "22 Nov", "24 Nov"], after
+    # the charts' figures as CSV: the windows of those 4 days, 4 a day
+    await browser.evaluate("document.querySelector('#export-history-csv').click()")
+    rows = list(csv.reader(io.StringIO((await _downloaded(downloads)).read_text(encoding="utf-8-sig"))))
+    assert rows[0][0] == "Window end (UTC)" and len(rows) - 1 == 16
+    assert rows[1][0].startswith("2026-11-21") and rows[-1][0].startswith("2026-11-24")

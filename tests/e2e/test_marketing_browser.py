@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from collector.app import create_app
-from collector.marketing.campaigns import deliver_due
 from collector.marketing.catalogue import load_catalogue
+from collector.marketing.delivery import deliver_due
 from collector.marketing.outcomes import parse_outcomes
 from collector.marketing.policy import after_quiet_hours
 from collector.marketing.results import import_outcomes

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from statistics import mean
 
+from collector.marketing.verification import Figures, figures
+from collector.profiles.merge import merge_day
 from collector.profiles.rollup import window_contribution
 from emulator.clock import SimClock
 from emulator.home import VirtualHome
@@ -58,6 +60,28 @@ def test_buying_mesh_adds_mesh_nodes_and_better_signal() -> None:
     assert before_mesh == 0 and after_mesh == 2
     assert mean(after) > mean(before) + 5
     assert after_purchase(spec, "plan_upgrade").plan_mbps == 2 * spec.plan_mbps
+
+
+def _rollup(spec: object) -> Figures:
+    """What the collector's verification reads of a simulated day of ``spec``."""
+    home = VirtualHome(spec.gateway_id, 1, spec, CLOCK.span)  # type: ignore[attr-defined]
+    day = None
+    for k in range(CLOCK.windows):
+        start, end = CLOCK.window(k)
+        if not home.powered(start):
+            home.skip(900)
+            continue
+        day = merge_day(day, window_contribution(home.report_body(900, end), start, end))
+    return figures([day] if day else [])
+
+
+def test_buying_video_raises_video_hours_and_acceleration_cuts_the_delay() -> None:
+    video = fleet_specs({"video_family": 1}, 1, "home", 3)[0]
+    before, after = _rollup(video), _rollup(after_purchase(video, "video_package"))
+    assert before.video_hours and after.video_hours and after.video_hours > 1.15 * before.video_hours
+    gamer = next(s for s in fleet_specs({"heavy_gamer": 1}, 12, "home", 3) if s.lag)
+    before, after = _rollup(gamer), _rollup(after_purchase(gamer, "acceleration"))
+    assert before.delay_ms and after.delay_ms and after.delay_ms < 0.5 * before.delay_ms
 
 
 def test_the_responses_are_written_to_the_ground_truth(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def test_shared_and_rare_domains_within_what_apps_counted() -> None:
         for body in bodies:
             rows = body.get("unclassified", [])
             assert len(rows) <= 20
-            check(report(unclassified=rows))  # valid protocol 1.2
+            check(report(unclassified=rows))  # valid protocol 1.3
             for cat in ("web", "other"):
                 counted = sum(a["bytes_down"] for a in body["apps"] if a["category"] == cat)
                 assert sum(r["bytes_down"] for r in rows if r["category"] == cat) <= counted

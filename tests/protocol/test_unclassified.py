@@ -1,4 +1,4 @@
-"""Protocol 1.2: the report's optional ``unclassified`` section (domains the DPI could not name)."""
+"""Protocol 1.3: the report's optional ``unclassified`` section (domains the DPI could not name)."""
 
 from __future__ import annotations
 

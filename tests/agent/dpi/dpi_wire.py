@@ -101,14 +101,19 @@ def _ext(ext_type: int, body: bytes) -> bytes:
 
 
 def client_hello(sni: str | None, pq: bool = False, alpn: Sequence[str] = ("h2", "http/1.1"),
-                 quic: bool = False) -> bytes:
+                 quic: bool = False, sni_last: bool | None = None) -> bytes:
     """A TLS 1.3 ClientHello handshake message (with its 4-byte header). ``pq`` adds an X25519MLKEM768
-    key share (1,216 bytes of key material), which pushes the hello past one TCP segment."""
+    key share (1,216 bytes of key material), which pushes the hello past one TCP segment; the server_name
+    extension then comes last, after the key shares (browsers shuffle their extensions), so the name is only
+    readable once the segments are joined, unless ``sni_last`` is False."""
     ext = b""
+    server_name = b""
     if sni is not None:
         name = sni.encode()
         entry = b"\x00" + struct.pack("!H", len(name)) + name
-        ext += _ext(0, struct.pack("!H", len(entry)) + entry)
+        server_name = _ext(0, struct.pack("!H", len(entry)) + entry)
+    if not (pq if sni_last is None else sni_last):
+        ext, server_name = server_name, b""
     if alpn:
         protos = b"".join(bytes([len(p)]) + p.encode() for p in alpn)
         ext += _ext(16, struct.pack("!H", len(protos)) + protos)
@@ -121,6 +126,7 @@ def client_hello(sni: str | None, pq: bool = False, alpn: Sequence[str] = ("h2",
         ext += _ext(0x39, b"\x01\x04\x80\x00\xea\x60")  # max_idle_timeout
     if pq:
         ext += _ext(21, b"\x00" * 400)  # padding extension, as browsers add: ~1.8 KB in all
+    ext += server_name
     body = b"\x03\x03" + os.urandom(32) + b"\x20" + os.urandom(32)
     body += struct.pack("!H", 6) + b"\x13\x01\x13\x02\x13\x03" + b"\x01\x00"
     body += struct.pack("!H", len(ext)) + ext

@@ -19,6 +19,7 @@ from collector.app import create_app
 from collector.marketing.audiences import upsert_contacts
 from collector.marketing.export import KEY_HEADER, SIGNATURE_HEADER, verify
 from collector.store import Store, open_store
+from collector.store.sql import Statement
 from collector.web.auth import Auth
 from tests.collector.marketing.homes import Home, seed
 
@@ -102,6 +103,20 @@ async def test_offers_and_a_campaign_over_the_api(aiohttp_client: Any, store: St
     assert (await client.post(f"/api/v1/campaigns/{c['id']}/launch")).status == 400
     results = await (await client.get(f"/api/v1/campaigns/{c['id']}/results")).json()
     assert results["treated"] + results["control"] == 20 and results["control_contacted"] == 0
+    # a treated member orders mesh, and the next day its gateway reports two mesh nodes
+    (buyer,) = await store.db.fetch("SELECT gateway_id, subscriber_id FROM mkt_members WHERE campaign_id = ?"
+                                    " AND arm = 'treatment' ORDER BY gateway_id LIMIT 1", (c["id"],))  # fmt: skip
+    day = int(time.time()) // 86400
+    await store.db.transaction([
+        Statement("INSERT INTO mkt_outcomes (subscriber_id, offer_id, kind, at, imported_at) VALUES (?, 'mesh',"
+                  " 'order', ?, 0)", (buyer["subscriber_id"], time.time() + 1)),
+        Statement("INSERT INTO home_days (gateway_id, day, data, detail, updated_at) VALUES (?, ?, ?, '{}', 0)",
+                  [(buyer["gateway_id"], day - 1, '{"mesh": 0}'), (buyer["gateway_id"], day + 1, '{"mesh": 2}')],
+                  many=True)])  # fmt: skip
+    results = await (await client.get(f"/api/v1/campaigns/{c['id']}/results")).json()
+    assert results["verified_conversions"] == 1 and results["verified"][0]["subscriber_id"] == buyer["subscriber_id"]
+    page = await (await client.get(f"/marketing/campaigns/{c['id']}")).text()
+    assert 'id="verified"' in page and "mesh nodes/APs in the topology 0 -&gt; 2" in page
     winback = await (await client.get("/api/v1/winback")).json()
     assert (
         winback["total"] == 1

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from collector.marketing import MarketingError
 from collector.marketing.audiences import freeze_audience, next_best_offers, upsert_contacts
-from collector.marketing.campaigns import create_campaign, deliver_due, launch, opt_out, preview, set_state
+from collector.marketing.campaigns import create_campaign, launch, opt_out, preview, set_state
 from collector.marketing.catalogue import load_catalogue
+from collector.marketing.delivery import deliver_due
 from collector.marketing.outcomes import parse_outcomes
 from collector.marketing.results import campaign_results, import_outcomes
-from collector.marketing.senders import FileSender
+from collector.marketing.senders import FileSender, Outgoing
 from collector.store import Store
 from collector.store.sql import Statement
 from tests.collector.marketing.homes import Home, kind_of, seed
@@ -96,9 +98,7 @@ async def test_control_never_contacted_and_policy_holds_across_campaigns(
         db, cat, {**spec, "name": "late", "offer_id": "office", "send_at": NOON + 11 * 3600}, "ann"
     )
     await launch(db, cat, late["id"], now=NOON)
-    await db.execute(
-        Statement("DELETE FROM mkt_messages WHERE status = 'sent'")
-    )  # a new month: the cap is free again
+    await db.execute(Statement("DELETE FROM mkt_contacts"))  # a new month: the cap is free again
     counts = await deliver_due(db, cat, sender, now=NOON + 11 * 3600)
     assert counts["deferred"] > 0 and counts["sent"] == 0
     (row,) = await db.fetch(
@@ -202,3 +202,43 @@ async def test_a_flag_cleared_by_a_purchase_says_offer_taken(store: Store) -> No
     assert a["cleared"] == [{"rule": "mesh_or_fttr", "at": 2000.0, "reason": "offer taken", "offer": "mesh"}]
     assert b["cleared"][0]["reason"] == "usage fell"  # bought after the flag had gone
     assert a["taken"] == ["mesh"]
+
+
+class _Refusing:
+    """A sender whose gateway is down: nothing is handed over."""
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[bool]:
+        return [False] * len(messages)
+
+
+class _Broken:
+    """A sender that raises (a full disk under the drop directory)."""
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[bool]:
+        raise OSError("No space left on device")
+
+
+async def test_a_refused_hand_over_is_retried_and_an_interrupted_one_is_not(store: Store, tmp_path: Path) -> None:
+    await seed(store, _fleet(6))
+    cat = load_catalogue(None, kind_of)
+    db = store.db
+    aud = await freeze_audience(db, "a", {"flag": "mesh_or_fttr"}, kind_of, "ann")
+    c = await create_campaign(db, cat, {"name": "m", "audience_id": aud["id"], "offer_id": "mesh",
+                                        "template": "{offer}", "send_at": NOON, "control_share": 0}, "ann")  # fmt: skip
+    await launch(db, cat, c["id"], now=NOON)
+    assert (await deliver_due(db, cat, _Refusing(), now=NOON))["failed"] == 6
+    assert (await deliver_due(db, cat, _Broken(), now=NOON))["failed"] == 6
+    assert await db.fetch("SELECT * FROM mkt_contacts") == []  # no contact was made: the cap is untouched
+    # a collector stopped while handing one over: it stays 'sending' until it is stale, then 'failed'
+    (stuck,) = await db.fetch("SELECT id, subscriber_id FROM mkt_messages ORDER BY id LIMIT 1")
+    await db.transaction([
+        Statement("UPDATE mkt_messages SET status = 'sending', claimed_by = 'gone', claimed_at = ? WHERE id = ?",
+                  (NOON, stuck["id"])),
+        Statement("INSERT INTO mkt_contacts (message_id, subscriber_id, offer_id, main_offer, campaign_id, step, at)"
+                  " VALUES (?, ?, 'mesh', 'mesh', ?, 'main', ?)", (stuck["id"], stuck["subscriber_id"], c["id"], NOON)),
+    ])  # fmt: skip
+    assert (await deliver_due(db, cat, FileSender(tmp_path), now=NOON + 60))["sent"] == 5
+    assert (await deliver_due(db, cat, FileSender(tmp_path), now=NOON + 7200))["sent"] == 0
+    (row,) = await db.fetch("SELECT status, reason FROM mkt_messages WHERE id = ?", (stuck["id"],))
+    assert row["status"] == "failed" and "not sent again" in row["reason"]
+    assert len(_sent(tmp_path)) == 5 and len(await db.fetch("SELECT * FROM mkt_contacts")) == 6

@@ -133,3 +133,27 @@ def test_a_longer_vector_from_a_newer_layout_merges() -> None:
 
 def test_day_of_is_the_utc_day_of_the_window_start() -> None:
     assert day_of(START) == 20241 and day_of(20242 * 86400 - 1) == 20241
+
+
+def test_dhcp_fingerprints_follow_the_terminal_through_merges() -> None:
+    """A terminal keeps its newest DHCP fingerprint (protocol 1.2) through windows without one, whatever
+    the merge order, folded in place or merged."""
+    mac = "3a:1b:2c:3d:4e:5f"
+
+    def window(k: int, **dhcp: str) -> dict[str, Any]:
+        body = {"stations": [{"mac": mac, "hostname": "", "medium": "5GHz", **dhcp}],
+                "apps": [{"station": mac, "category": "video", "bytes_up": 1, "bytes_down": 9, "flows": 1,
+                          "active_minutes": 3, "top_apps": ["youtube"]}]}
+        return window_contribution(body, START + 900 * k, START + 900 * (k + 1))
+
+    parts = [window(0), window(1, dhcp_vc="udhcp 1.36.1", dhcp_prl="1,3,6"),
+             window(2, dhcp_vc="android-dhcp-14", dhcp_prl="1,3,6,15"), window(3)]
+    assert parts[0]["tm"][mac] == [START + 900, "", "", "5GHz", 1]  # a 1.1 report: the layout as before
+    expected = [START + 3600, "", "", "5GHz", 4, "android-dhcp-14", "1,3,6,15", START + 2700]
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]):
+        ordered = [parts[i] for i in order]
+        assert merge_many(ordered)["tm"][mac] == expected
+        day: dict[str, Any] = {}
+        for p in ordered:
+            fold_into(day, p)
+        assert day["tm"][mac] == expected

@@ -7,6 +7,7 @@ reads the table and compares, and each rule's test makes its rule say exactly th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ SENTENCES = {
     " use down 80% (last 2 days vs before); offline 18 h at a stretch; contract ends in 21 days",
     "inactive": "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days;"
     " 1 device",
+    "below_install_baseline": "Wi-Fi score 82 at install on 2025-05-12, 59 now",
 }
 WORK_TERMINALS = (("hp-laserjet", "HP", "wired"), ("synology-nas", "Synology", "wired"),
                   ("yealink-phone", "Yealink", "wired"))  # fmt: skip
@@ -62,6 +64,7 @@ def test_the_registry_holds_every_built_in_with_its_kind() -> None:
         "heavy_gamer": "label", "video_lover": "label", "reader": "label", "livestreamer": "label", "soho": "label",
         "mesh_or_fttr": "flag", "plan_upgrade": "flag", "video_package": "flag", "acceleration_package": "flag",
         "traffic_package": "flag", "churn_risk": "warning", "inactive": "warning",
+        "below_install_baseline": "warning",
     }  # fmt: skip
     assert all(r.doc for r in rules().values())
 
@@ -360,3 +363,27 @@ def test_no_habit_label_before_a_whole_day_is_seen() -> None:
             profiles_for("gw-1", rows(days), None, CONFIG, as_of(days), windows_needed(CONFIG)), CONFIG
         )
     } >= {"reader", "heavy_gamer"}
+
+
+def _installed(score: float, when: datetime) -> dict[str, Any]:
+    return {"wifi_score": score, "recorded_at": when.timestamp()}
+
+
+def test_below_install_baseline_compares_with_the_install_visit() -> None:
+    days = ordinary(week())
+    for d in days:
+        d.wifi_parts(30, 20, 40, 40, 40)  # the ordinary home's Wi-Fi, now much worse
+    visit = datetime(2025, 5, 12, 10, tzinfo=UTC)
+
+    def fired(baseline: dict[str, Any] | None) -> dict[str, Result]:
+        profiles = profiles_for("gw-1", rows(days), None, CONFIG, as_of(days), windows_needed(CONFIG), baseline)
+        return {r.rule: r for r in run_rules(profiles, CONFIG)}
+
+    r = fired(_installed(82.0, visit))["below_install_baseline"]
+    assert r.sentence == SENTENCES["below_install_baseline"]
+    assert r.metrics == {"install_score": 82.0, "score_now": 59.2, "drop": 22.8, "installed_on": "2025-05-12"}
+    assert r.thresholds == {"min_drop": 15.0} and r.kind == "warning"
+    assert "below_install_baseline" not in fired(_installed(70.0, visit))  # 10.8 points: under min_drop
+    assert "below_install_baseline" not in fired(None)  # never installed
+    later = datetime.fromtimestamp(as_of(days) + 3600, UTC)  # recorded after as_of: not history yet
+    assert "below_install_baseline" not in fired(_installed(95.0, later))

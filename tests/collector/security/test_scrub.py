@@ -7,7 +7,7 @@ import time
 import pytest
 
 from collector.ingest import Incoming, classify
-from collector.privacy.scrub import Scrubber, hostname_class
+from collector.privacy.scrub import Scrubber, hostname_class, vendor_class_class
 from collector.profiles.terminals import HOSTNAME_TYPES, terminal_type
 from collector.store import SpooledMessage
 from protocol.codec import decode_stored, encode
@@ -49,3 +49,35 @@ def test_a_scrubbed_report_is_a_valid_frame_with_the_same_key() -> None:
     stored = decode_stored(out.payload)["body"]
     assert stored == out.body and stored["stations"][0]["mac"] != msg.body["stations"][0]["mac"]
     assert Scrubber(b"k" * 32).message(msg).payload == out.payload  # a resend is stored as the same bytes
+
+
+VENDOR_CLASSES = ["android-dhcp-14", "MSFT 5.0", "udhcp 1.36.1", "dhcpcd-10.0.6:Linux-6.6.31+rpt-rpi-v8:aarch64:BCM2835",
+                  "MSFT 98", "", "Cisco Systems, Inc. IP Phone CP-7960G"]
+
+
+@pytest.mark.parametrize("vendor_class", VENDOR_CLASSES)
+@pytest.mark.parametrize("hostname", ["android-5f3a9c", "Johns-iPhone", "DESKTOP-8F2K1", ""])
+def test_a_minimised_vendor_class_classifies_the_terminal_as_the_full_one(vendor_class: str, hostname: str) -> None:
+    prl = "1,3,6,15,31,33,43,44,46,47,119,121,249,252"
+    reduced = vendor_class_class(vendor_class, hostname)
+    assert terminal_type(hostname_class(hostname), "", reduced, prl) == terminal_type(hostname, "", vendor_class, prl)
+    assert terminal_type("", "", reduced) == terminal_type("", "", vendor_class)
+
+
+def test_vendor_classes_lose_what_could_identify_someone() -> None:
+    assert vendor_class_class("dhcpcd-10.0.6:Linux-6.6.31+rpt-rpi-v8:aarch64:Raspberry Pi 4") == "dhcpcd-10.0.6"
+    assert vendor_class_class("android-dhcp-14", "android-5f3a9c") == "android-dhcp-14"  # device words stay
+    assert vendor_class_class("annas-cam", "Annas-Camera") == ""  # repeats a word someone gave the device
+    assert vendor_class_class("VENDOR CAM 20240611883 v2") == "VENDOR CAM v2"  # serial-like runs go
+    assert vendor_class_class("<script>" + "x" * 60) == "script" + "x" * 26
+
+
+def test_the_scrubber_applies_it_to_stations() -> None:
+    body = {"stations": [
+        {"mac": "a4:83:e7:12:34:56", "hostname": "Annas-Camera", "dhcp_vc": "annas-cam", "dhcp_prl": "1,3,6"},
+        {"mac": "a4:83:e7:12:34:57", "hostname": "Johns-iPhone", "dhcp_vc": "dhcpcd-9.4.1:Linux:x86_64"},
+    ]}
+    Scrubber(b"k" * 32).body("report", body)
+    first, second = body["stations"]
+    assert "dhcp_vc" not in first and first["dhcp_prl"] == "1,3,6" and first["hostname"] == "camera"
+    assert second["dhcp_vc"] == "dhcpcd-9.4.1" and second["hostname"] == "iphone"
