@@ -13,7 +13,6 @@ id are answered with the reason, so the installer's page says why; the rest are 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -21,12 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.logger import Logger
 from agent.samplers.base import SampleContext
 from agent.system import System
 from protocol.commands import Command, CommandRefused, parse_command, reply_frame
 from protocol.topics import Kind, topic_for
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: Command ids remembered against replays (each lives at most protocol.commands.MAX_TTL_S).
 REMEMBER_IDS = 256

@@ -6,13 +6,13 @@ logged once per change of state, backed off, and never stops the others.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from agent.logger import Logger
 from agent.record import record
 from agent.samplers import SampleContext, Sampler
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: After this many failed windows in a row, a sampler waits up to this many windows.
 MAX_BACKOFF_WINDOWS = 8

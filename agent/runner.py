@@ -6,7 +6,6 @@ gateway's reports line up in the collector; publication is spread per gateway.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -16,6 +15,8 @@ from typing import Any
 
 from agent import __version__
 from agent.config import AgentConfig
+from agent.logger import Logger
+from agent.publisher.compaction import Compactor
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher
 from agent.reporter import Reporter
@@ -25,7 +26,7 @@ from agent.system import System, SystemAccessError
 from protocol.codec import encode, envelope
 from protocol.topics import Kind
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: Station join/leave is checked this often, so events arrive within a minute, not a window.
 WATCH_INTERVAL_S = 60.0
@@ -111,6 +112,10 @@ class Runner:
         self._unsent_events: list[dict[str, Any]] = []  # events the outbox could not store yet
         self.window_start = int(wall())
         self.watch = StationWatch() if "stations" not in config.disabled_samplers else None
+        #: Frames reports in the compact form (protocol 1.2); ``None``: the ordinary form.
+        self.compactor = Compactor() if config.compact_reports else None
+        if self.compactor is not None and publisher is not None:
+            publisher.on_ack.append(self.compactor.acked)
         self._next_watch = 0.0
 
     def _uptime(self) -> int:
@@ -180,8 +185,9 @@ class Runner:
             self._unsent_events = (
                 [] if stored is not None else [e for e in events if e["type"] != "gap"][-64:]
             )
+        framing = self.compactor.frame if self.compactor is not None else report_frame
         seq = self.outbox.append(
-            "report", lambda epoch, seq: report_frame(gid, epoch, seq, window, uptime, body, int(now))
+            "report", lambda epoch, seq: framing(gid, epoch, seq, window, uptime, body, int(now))
         )
         self.window_start = window_end
         if seq is not None and self.publisher is not None:

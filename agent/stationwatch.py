@@ -14,10 +14,10 @@ between bands, a power-save hiccup) is not reported as a leave and a join.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+from agent.logger import Logger
 from agent.parsers.assoc import read_associations
 from agent.parsers.device import Tools
 from agent.parsers.wireless import WifiIface, discover
@@ -25,7 +25,7 @@ from agent.samplers.stations import read_leases
 from agent.subscription import Subscription
 from agent.system import System, SystemAccessError
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: Polls a station must be missing from before a leave is reported.
 LEAVE_AFTER_POLLS = 2

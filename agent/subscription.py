@@ -12,12 +12,13 @@ nothing but is logged once.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 
-log = logging.getLogger(__name__)
+from agent.logger import Logger
+
+log = Logger(__name__)
 
 _METHOD = re.compile(r'\s*\{\s*"([A-Za-z0-9_.-]+)"\s*:')
 

@@ -6,7 +6,8 @@ Method: for each consumer, a persistent MQTT 5 session is created and left offli
 N reports are queued in a private Mosquitto on loopback, then the consumer connects and
 the time until its last message is counted (baseline) or committed (collector) is measured.
 The queue is filled before the clock starts, so the publisher's speed does not count.
-Reports are the emulator's (stations, radios, app categories), ~2-4 KB each.
+Reports are the emulator's (stations, radios, app categories), ~2-4 KB each; ``--compact``
+sends them as agents of protocol 1.2 do (~0.6-1 KB).
 Prints one JSON line: a list with one object per store (and per collector count).
 Collectors run with their default settings (``BENCH_BATCH_MAX`` sets ``HOMESCOPE_BATCH_MAX``).
 """
@@ -34,6 +35,7 @@ from paho.mqtt.properties import Properties
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent.publisher.compaction import Compactor  # noqa: E402
 from agent.runner import report_frame  # noqa: E402
 from emulator.home import VirtualHome  # noqa: E402
 from protocol.topics import subscription, topic_for  # noqa: E402
@@ -42,18 +44,23 @@ from tests.broker import Broker, free_port  # noqa: E402
 PY = sys.executable
 
 
-def make_reports(n: int, homes: int) -> list[tuple[str, bytes, tuple[str, int, int]]]:
+def make_reports(n: int, homes: int, compact: bool = False) -> list[tuple[str, bytes, tuple[str, int, int]]]:
+    """``compact``: as agents of protocol 1.2 send them, each acknowledged at once (so a home's
+    first report and every 16th carry the static view, the others name it)."""
     out = []
     houses = [VirtualHome(f"bench-{i:05d}", 1000 + i) for i in range(homes)]
+    compactors = {h.gateway_id: Compactor() for h in houses}
     t0 = 1_700_000_000
     for w in range(n // homes + 1):
         for h in houses:
             if len(out) == n:
                 return out
             seq = w + 1
-            frame = report_frame(
+            framing = compactors[h.gateway_id].frame if compact else report_frame
+            frame = framing(
                 h.gateway_id, 1, seq, (t0 + 900 * w, t0 + 900 * (w + 1)), h.uptime_s, h.report_body(900), t0
             )
+            compactors[h.gateway_id].acked(1, [(seq, seq)])
             out.append((topic_for(h.gateway_id, "report"), frame, (h.gateway_id, 1, seq)))
     return out
 
@@ -369,8 +376,9 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each row, interleaved; figures are their medians"
     )
+    parser.add_argument("--compact", action="store_true", help="compact reports (protocol 1.2), as agents now send")
     args = parser.parse_args()
-    reports = make_reports(args.reports, min(args.homes, args.reports))
+    reports = make_reports(args.reports, min(args.homes, args.reports), args.compact)
     sizes = sorted(len(f) for _, f, _ in reports)
     workdir = Path(tempfile.mkdtemp(prefix="hs-bench-"))
     broker = Broker(

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from agent.commands import CommandDesk
+from agent.publisher.compaction import Compactor
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher, status_frame
 from agent.publisher.transport import PublishError
@@ -47,6 +48,8 @@ class Gateway:
     publisher: Publisher
     #: Answers the collector's commands ("measure now") as the agent does.
     commands: CommandDesk | None = None
+    #: Frames reports in the compact form of protocol 1.2, as the agent does; ``None``: the old form.
+    compactor: Compactor | None = None
 
 
 def _send(transport: PolledTransport, topic: str, frame: bytes) -> None:
@@ -92,6 +95,7 @@ class Fleet:
         specs: list[HomeSpec] | None = None,
         span: tuple[int, int] | None = None,
         resend_after_s: float | None = None,
+        compact: bool = True,
         unclassified: int = 0,
     ) -> None:
         self.interval_s = interval_s
@@ -111,7 +115,11 @@ class Fleet:
             home = VirtualHome(gid, seed * 1_000_003 + i, spec, span, unclassified)
             desk = CommandDesk(gid, partial(self._measure, home), partial(_send, transport))
             publisher.handlers[desk.topic] = desk.receive
-            self.gateways.append(Gateway(home, outbox, publisher, desk))
+            # compact: what agents of protocol 1.2 send; not: what older agents send (both accepted)
+            compactor = Compactor() if compact else None
+            if compactor is not None:
+                publisher.on_ack.append(compactor.acked)
+            self.gateways.append(Gateway(home, outbox, publisher, desk, compactor))
         # unacknowledged records are sent again after ``resend_after_s``; the loop checks every second
         self.loop.idle_hooks.append(self._pump_now)
 
@@ -145,7 +153,13 @@ class Fleet:
         window = (window_end - window_s, window_end)
         with self._homes_lock:
             body = home.report_body(window_s, window_end)
-        seq = gw.outbox.append("report", partial(_report, gid, window, home.uptime_s, body, now))
+        uptime, compactor = home.uptime_s, gw.compactor
+        if compactor is not None:
+            seq = gw.outbox.append(
+                "report", lambda epoch, seq: compactor.frame(gid, epoch, seq, window, uptime, body, now)
+            )
+        else:
+            seq = gw.outbox.append("report", partial(_report, gid, window, uptime, body, now))
         events = home.take_events()
         if events and gw.outbox.append("event", partial(_events, gid, window, home.uptime_s, events, now)):
             self._spooled += 1

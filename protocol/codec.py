@@ -1,9 +1,13 @@
-"""Frame and unframe envelopes: msgpack, an optional zlib flag, and hard limits.
+"""Frame and unframe envelopes: msgpack, optional zlib, a preset dictionary, and hard limits.
 
-A frame is ``b"hs"`` + one flags byte + the msgpack body (zlib-compressed when flag
-bit 0 is set). Every check that can be made before or while decoding is made here, so
-that a hostile payload costs at most ``MAX_FRAME`` bytes read and ``MAX_BODY`` bytes
-inflated, and fails with a :class:`ProtocolError` naming its reason.
+A frame is ``b"hs"`` + one flags byte + [one dictionary id byte] + the msgpack body.
+Flag bit 0: the body is zlib-compressed; bit 1 (with bit 0): compressed with the preset
+dictionary the next byte names (:mod:`protocol.dictionaries`, append-only); bit 2: the body
+is a compact report (:mod:`protocol.compact`), which :func:`unframe` expands, so every
+reader after it sees the ordinary form. Every check that can be made before or while
+decoding is made here, so that a hostile payload costs at most ``MAX_FRAME`` bytes read and
+``MAX_BODY`` bytes inflated (or expanded), and fails with a :class:`ProtocolError` naming
+its reason.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ try:  # the collector's fast path; gateways decode the few small frames they get
 except ImportError:  # pragma: no cover - exercised on the device
     msgspec = None  # type: ignore[assignment]
 
+from protocol import compact
+from protocol.dictionaries import dictionary
 from protocol.errors import ProtocolError, Reason
 from protocol.topics import Kind, Topic, parse_topic
 from protocol.version import PROTOCOL_VERSION, check_version
+
+try:  # the collector's C pass over msgpack (protocol/_keys.c); gateways never expand a report
+    from protocol._keys import unique_keys as _unique_keys
+except ImportError:  # pragma: no cover - exercised on the device
+    _unique_keys = None  # type: ignore[assignment]
 
 _inflater: types.ModuleType = zlib
 try:  # ISA-L inflates the same zlib streams ~1.6x faster (the collector inflates every report)
@@ -36,7 +47,11 @@ _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflater.error)
 
 MAGIC: Final = b"hs"
 FLAG_ZLIB: Final = 0x01
-_KNOWN_FLAGS: Final = FLAG_ZLIB
+#: With FLAG_ZLIB: the byte after the flags names the preset dictionary (protocol 1.2).
+FLAG_DICTIONARY: Final = 0x02
+#: The body is a compact report (protocol/compact.py; protocol 1.2).
+FLAG_COMPACT: Final = 0x04
+_KNOWN_FLAGS: Final = FLAG_ZLIB | FLAG_DICTIONARY | FLAG_COMPACT
 HEADER_LEN: Final = 3
 #: Cap on the payload as it arrives, checked before anything is decoded.
 MAX_FRAME: Final = 256 * 1024
@@ -48,16 +63,33 @@ MAX_DEPTH: Final = 16
 COMPRESS_ABOVE: Final = 1024
 
 
-def encode(message: Mapping[str, Any], *, compress: bool | None = None) -> bytes:
-    """Serialise one envelope into a frame; compress if asked, or if large when ``None``."""
+def encode(
+    message: Mapping[str, Any],
+    *,
+    compress: bool | None = None,
+    compact: bool = False,
+    dictionary_id: int | None = None,
+) -> bytes:
+    """Serialise one envelope into a frame; compress if asked, or if large when ``None``.
+
+    ``compact``: ``message`` is a report whose body :func:`protocol.compact.compact_body`
+    made (the frame says so). ``dictionary_id``: compress (always) with that preset dictionary.
+    """
     body = msgpack.packb(message, use_bin_type=True)
     if compress is None:
-        compress = len(body) > COMPRESS_ABOVE
-    flags = 0
-    if compress:
+        compress = len(body) > COMPRESS_ABOVE or dictionary_id is not None
+    flags = FLAG_COMPACT if compact else 0
+    head = b""
+    if dictionary_id is not None:
+        # level 9: a report is a few KB, and the gateway compresses one per window
+        deflater = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary(dictionary_id))
+        body = deflater.compress(body) + deflater.flush()
+        flags |= FLAG_ZLIB | FLAG_DICTIONARY
+        head = bytes([dictionary_id])
+    elif compress:
         body = zlib.compress(body, 6)
         flags |= FLAG_ZLIB
-    frame = MAGIC + bytes([flags]) + body
+    frame = MAGIC + bytes([flags]) + head + body
     if len(frame) > MAX_FRAME:
         raise ProtocolError(Reason.OVERSIZE, f"frame of {len(frame)} bytes exceeds {MAX_FRAME}")
     return frame
@@ -89,8 +121,8 @@ def _check(node: dict[Any, Any] | list[Any], depth: int = 1) -> None:
                 _check(value, depth + 1)
 
 
-def _inflate(data: bytes) -> bytes:
-    inflater = _inflater.decompressobj()
+def _inflate(data: bytes, zdict: bytes = b"") -> bytes:
+    inflater = _inflater.decompressobj(zdict=zdict) if zdict else _inflater.decompressobj()
     try:
         body: bytes = inflater.decompress(data, MAX_BODY + 1)
     except _INFLATE_ERRORS as exc:
@@ -143,8 +175,33 @@ def unframe(frame: bytes) -> bytes:
     flags = frame[2]
     if flags & ~_KNOWN_FLAGS:
         raise ProtocolError(Reason.BAD_FRAME, f"unknown frame flags 0x{flags:02x}")
-    body = frame[HEADER_LEN:]
-    return _inflate(body) if flags & FLAG_ZLIB else body
+    if not flags & FLAG_DICTIONARY:
+        body = frame[HEADER_LEN:]
+        body = _inflate(body) if flags & FLAG_ZLIB else body
+    elif not flags & FLAG_ZLIB:
+        raise ProtocolError(Reason.BAD_FRAME, "a preset dictionary flag without the zlib flag")
+    elif len(frame) == HEADER_LEN:
+        raise ProtocolError(Reason.TRUNCATED, "the frame ends before its dictionary id")
+    else:
+        body = _inflate(frame[HEADER_LEN + 1 :], dictionary(frame[HEADER_LEN]))
+    return _expanded(body) if flags & FLAG_COMPACT else body
+
+
+def _expanded(body: bytes) -> bytes:
+    """A compact report's body in the ordinary form (every check of :func:`decode` made on it)."""
+    message: dict[str, Any] | None = None
+    if _unique_keys is not None and msgspec is not None and _unique_keys(body, MAX_DEPTH):
+        # the C pass proved string keys, no repeats, bounded depth: the codec's walk is not needed
+        try:
+            found = _fast_decode(body)
+        except (msgspec.DecodeError, ValueError):
+            found = None  # the full way names the reason
+        message = found if type(found) is dict else None
+    message = compact.expand(message if message is not None else decode_body(body))
+    packed: bytes = _fast_encode(message) if msgspec is not None else msgpack.packb(message, use_bin_type=True)
+    if len(packed) > MAX_BODY:
+        raise ProtocolError(Reason.OVERSIZE, f"expands past {MAX_BODY} bytes")
+    return packed
 
 
 def decode(frame: bytes) -> dict[str, Any]:

@@ -14,8 +14,6 @@ only: the agent imports this module.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any, NamedTuple
 
 from protocol.codec import encode, envelope, open_envelope
@@ -61,8 +59,19 @@ class Reply(NamedTuple):
 
 
 def _signature(key: bytes, gateway_id: str, cid: str, command: str, expires_at: int) -> str:
+    # imported here: hashlib and hmac load OpenSSL (~2 MiB on a 32-bit gateway), which an agent
+    # without a command key and without TLS never needs
+    import hashlib
+    import hmac
+
     text = f"{gateway_id}|{cid}|{command}|{expires_at}"
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac  # loaded by _signature already
+
+    return hmac.compare_digest(a, b)
 
 
 def valid_id(cid: object) -> bool:
@@ -117,7 +126,7 @@ def parse_command(frame: bytes, topic: str, gateway_id: str, now: float, key: by
     if key:
         sig = message.get("sig")
         expected = _signature(key, gateway_id, str(cid), str(command), expires_at)
-        if not isinstance(sig, str) or not hmac.compare_digest(sig, expected):
+        if not isinstance(sig, str) or not _same(sig, expected):
             raise CommandRefused("bad_signature")
     return Command(str(cid), str(command), args, sent_at, expires_at)
 
@@ -148,4 +157,3 @@ def parse_reply(frame: bytes, topic: str) -> Reply:
         error=str(message.get("error", ""))[:200],
         sent_at=int(message.get("sent_at") or 0),
     )
-

@@ -25,6 +25,7 @@ class Reason(StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"
     KIND_MISMATCH = "kind_mismatch"
     INVALID = "invalid"
+    UNKNOWN_DICTIONARY = "unknown_dictionary"  # a frame compressed with a preset dictionary this side lacks
     INTERNAL = "internal_error"  # decoding failed in a way none of the above names (a bug)
 
 

@@ -225,6 +225,18 @@ class TopologyLink(_Part):
     rx_rate_kbps: U32 | None = None
 
 
+class StaticView(_Part):
+    """A compact report's static view (protocol 1.2, ``protocol/compact.py``): its id, and its
+    content when the report carries it. The collector merges it and stores reports without it."""
+
+    id: U64
+    stations: Annotated[list[Station], Field(max_length=1024)] | None = None
+    interfaces: Annotated[list[Interface], Field(max_length=256)] | None = None
+    radios: Annotated[list[Radio], Field(max_length=16)] | None = None
+    board: Board | None = None
+    wan: Wan | None = None
+
+
 class ReportBody(_Part):
     samplers: Annotated[dict[Short, SamplerStatus], Field(default_factory=dict, max_length=64)]
     system: SystemSection | None = None
@@ -236,6 +248,8 @@ class ReportBody(_Part):
     neighbours: Annotated[list[Neighbour], Field(default_factory=list, max_length=512)]
     apps: Annotated[list[AppUsage], Field(default_factory=list, max_length=4096)]
     topology: Annotated[list[TopologyLink], Field(default_factory=list, max_length=64)]
+    #: Only in a compact report as received (protocol 1.2); never stored.
+    view: StaticView | None = None
     #: Domains the DPI could not name (opt-in agents only): optional, protocol 1.3.
     unclassified: Annotated[list[UnclassifiedDomain], Field(default_factory=list, max_length=100)]
 
@@ -439,8 +453,12 @@ def closed_message(body: bytes) -> Any | None:
         found = _CLOSED_DECODE(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return None
-    stations = getattr(getattr(found, "body", None), "stations", None)
+    content = getattr(found, "body", None)
+    stations = getattr(content, "stations", None)
     if stations and not all(map(_MAC, [s.mac for s in stations])):
+        return None
+    view = getattr(content, "view", None)
+    if view is not None and view.stations and not all(map(_MAC, [s.mac for s in view.stations])):
         return None
     return found
 

@@ -215,6 +215,18 @@ class TopologyLink(TypedDict, total=False):
     rx_rate_kbps: int
 
 
+class StaticView(TypedDict, total=False):
+    """A compact report's static view (protocol 1.2, ``protocol/compact.py``): the id always,
+    the sections only when the report carries them. Rows hold their key and static fields."""
+
+    id: int
+    stations: list[Station]
+    interfaces: list[Interface]
+    radios: list[Radio]
+    board: Board
+    wan: Wan
+
+
 class ReportBody(TypedDict, total=False):
     """The 15-minute report. Sections are optional; ``samplers`` says why one is absent."""
 
@@ -228,6 +240,7 @@ class ReportBody(TypedDict, total=False):
     neighbours: list[Neighbour]
     apps: list[AppUsage]
     topology: list[TopologyLink]
+    view: StaticView  # compact reports only (protocol 1.2); the collector merges and drops it
     unclassified: list[UnclassifiedDomain]  # opt-in (the agent's dpi_unclassified_domains); since 1.3
 
 

@@ -12,7 +12,6 @@ through ``ctypes``: OpenWrt ships ctypes apart (python3-ctypes + libffi), and th
 from __future__ import annotations
 
 import array
-import logging
 import select
 import socket
 import struct
@@ -22,8 +21,9 @@ from dataclasses import dataclass
 from agent.dpi import DpiError, bpf
 from agent.dpi.packet import Packet, decode
 from agent.dpi.pcapfile import LINKTYPE_ETHERNET
+from agent.logger import Logger
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26

@@ -15,7 +15,6 @@ Call :meth:`DpiMonitor.poll` in the agent loop and :meth:`DpiMonitor.tick` at le
 from __future__ import annotations
 
 import ipaddress
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,12 +28,13 @@ from agent.dpi.flows import Flow
 from agent.dpi.inspector import PRIVATE_NETWORKS, Inspector, is_lan_address
 from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
 from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
+from agent.logger import Logger
 from agent.record import record
 
 if TYPE_CHECKING:  # imported when opted in only (its suffix table costs ~40 KiB of RSS otherwise)
     from agent.dpi.unclassified import UnclassifiedWindow
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ARP_PATH = "/proc/net/arp"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +29,9 @@ from agent.dpi.pcapfile import (
     LINKTYPE_RAW,
     read_frames,
 )
+from agent.logger import Logger
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 
 def flow_record(flow: Flow, source: str | None = None) -> dict[str, Any]:

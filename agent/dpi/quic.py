@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 from agent.dpi import DpiError
 from agent.dpi.tls import client_hello_length, parse_client_hello
+from agent.logger import Logger
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 _SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 _SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")

@@ -7,17 +7,17 @@ the rest of the agent carries on.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent.dpi.dhcp import annotate_stations
+from agent.logger import Logger
 
 if TYPE_CHECKING:  # agent.samplers registers this sampler: a run-time import would be a cycle
     from agent.samplers.base import SampleContext
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 #: Bytes moved are attributed at least this often (conntrack counters are read then).
 TICK_S = 30.0

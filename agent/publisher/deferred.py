@@ -4,25 +4,57 @@
 ``email`` package) for proxy discovery it does only when PySocks is installed, and ``uuid``
 (with the ``_uuid`` extension, OpenWrt's python3-uuid) to invent a client id when none is
 given. The agent has no PySocks and always names its client, so neither is ever used:
-about 1.2 MiB of RSS on a 32-bit CPython (bench/agent.py). A stand-in is a plain module
-whose first attribute access imports the real one, so a caller that does need it still
-gets it, only later.
+about 1.2 MiB of RSS on a 32-bit CPython (bench/agent.py). It also imports ``logging``,
+for a logger the agent never gives it (paho logs nothing without one); the agent writes its
+own lines (agent/logger.py). And it imports ``ssl`` and ``hashlib``, whose first import
+initialises OpenSSL (its digests and ciphers: ~2 MiB on a 32-bit gateway): a broker reached
+over plain MQTT needs neither, an ``mqtts://`` one loads them when the transport sets TLS up.
+
+A stand-in is a plain module whose first attribute access imports the real one, so a caller
+that does need it still gets it, only later; ``known`` attributes are answered without
+importing (paho reads ``logging``'s level numbers when it is imported, and names
+``ssl.SSLWantReadError`` in the ``except`` clauses of every socket read). Once the real module
+is loaded, the stand-in's attributes are replaced by the real ones, so a module that bound the
+stand-in at its import (``import ssl`` in paho) sees the real classes from then on.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from typing import Any
 
+#: ``logging``'s level numbers (unchanged since Python 2.3), which paho's client module reads at import.
+LOGGING_LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 
-def defer(*names: str) -> None:
-    """Put a stand-in in ``sys.modules`` for each module not imported yet."""
+
+class _NeverRaised(Exception):
+    """Stands for an ``ssl`` exception class while ``ssl`` is not loaded: a plain socket never raises it."""
+
+
+#: What paho's socket reads and writes name of ``ssl`` on every call (in ``except`` clauses).
+SSL_EXCEPTIONS = {"SSLWantReadError": _NeverRaised, "SSLWantWriteError": _NeverRaised}
+
+
+def defer(*names: str, known: dict[str, dict[str, Any]] | None = None) -> None:
+    """Put a stand-in in ``sys.modules`` for each module not imported yet.
+
+    ``known`` gives some stand-ins attributes answered without the import (module name -> attributes).
+    A module that is not installed gets none: its importers see the ImportError they expect.
+    """
     for name in names:
         if name in sys.modules:
             continue
-        stub = types.ModuleType(name, f"stand-in for {name}, imported on first use (agent.publisher.deferred)")
+        spec = importlib.util.find_spec(name)  # where it is, without running it
+        if spec is None:
+            continue
+        stub = types.ModuleType(
+            name, f"stand-in for {name}, imported on first use (agent.publisher.deferred)"
+        )
+        stub.__spec__ = spec  # what importlib.util.find_spec answers for a module already in sys.modules
+        stub.__dict__.update((known or {}).get(name, {}))
         stub.__getattr__ = _loader(name, stub)  # type: ignore[method-assign]
         sys.modules[name] = stub
         parent, _, child = name.rpartition(".")
@@ -38,6 +70,8 @@ def _loader(name: str, stub: types.ModuleType) -> Any:
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, real)
+        # whoever bound the stand-in now reads the real attributes (the ``known`` ones included)
+        stub.__dict__.update(vars(real))
         return getattr(real, attr)
 
     return load

@@ -15,13 +15,14 @@ Where the real codec exists it is always found first and this module changes not
 from __future__ import annotations
 
 import codecs
-import logging
 from typing import TYPE_CHECKING
+
+from agent.logger import Logger
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 _MAX_LABEL = 63
 _registered = False

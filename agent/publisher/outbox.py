@@ -24,17 +24,17 @@ is 1..n with holes only where records were dropped and counted.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import secrets
+import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from agent.logger import Logger
 from agent.publisher.crash import crash_point
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -74,6 +74,10 @@ class Gap(NamedTuple):
 JOURNAL_MODE = "truncate"
 SYNCHRONOUS = 2  # FULL: the journal and the database are synced at every commit
 
+# secrets.randbits is this very function; secrets imports hmac and with it OpenSSL (~2 MiB on a
+# 32-bit gateway whose broker is reached without TLS)
+_urandom_bits = random.SystemRandom().getrandbits
+
 _GAP_KEYS = ("gap_dropped", "gap_first", "gap_last", "corrupt_epoch", "corrupt_next_seq", "corrupt_records")
 _CORRUPT_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
@@ -101,9 +105,9 @@ class Outbox:
         self._last_stats = (0, 0, 0)
         with _Transaction(self._db):
             if self._meta("epoch") is None:
-                epoch = secrets.randbits(31) or 1
+                epoch = _urandom_bits(31) or 1
                 while lost is not None and epoch == lost[0]:
-                    epoch = secrets.randbits(31) or 1
+                    epoch = _urandom_bits(31) or 1
                 self._set_meta("epoch", epoch)
                 self._set_meta("next_seq", 1)
                 self._set_meta("bytes", 0)
@@ -168,7 +172,12 @@ class Outbox:
         log.error(
             "outbox: %s is corrupt (%s); moved it to %s and started a new epoch"
             " (old epoch %d, next seq %d, %d records lost)",
-            self.path, exc, aside, epoch, next_seq, records,
+            self.path,
+            exc,
+            aside,
+            epoch,
+            next_seq,
+            records,
         )
         return epoch, next_seq, records
 

@@ -13,24 +13,32 @@ keeps sampling. That death is logged as critical with its traceback and reported
 
 from __future__ import annotations
 
-import logging
-import ssl
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.publisher.deferred import defer
+from agent.logger import Logger
+from agent.publisher.deferred import LOGGING_LEVELS, SSL_EXCEPTIONS, defer
 from agent.publisher.hostnames import ensure_idna_codec
 from agent.publisher.transport import Backoff, ConnectHandler, DisconnectHandler, MessageHandler, PublishError
 
-defer("urllib.request", "uuid")  # imported by paho, never used by the agent (deferred.py): ~1.2 MiB
+# imported by paho, never used by the agent (deferred.py): ~1.2 MiB, and logging's ~0.4 MiB;
+# ssl and hashlib (OpenSSL, ~2 MiB) only once an mqtts:// broker needs them
+defer(
+    "urllib.request",
+    "uuid",
+    "logging",
+    "ssl",
+    "hashlib",
+    known={"logging": LOGGING_LEVELS, "ssl": SSL_EXCEPTIONS},
+)
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 
 class _WatchedClient(mqtt.Client):
@@ -87,6 +95,8 @@ class PahoTransport:
         if username:
             self._client.username_pw_set(username, password or None)
         if parts.scheme == "mqtts":
+            import ssl  # OpenSSL is loaded for a TLS broker only (deferred.py)
+
             self._client.tls_set(
                 ca_certs=ca_file or None,
                 certfile=cert_file or None,

@@ -10,12 +10,12 @@ drains at the pace the collector acknowledges, never as one burst.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.logger import Logger
 from agent.publisher.crash import crash_point
 from agent.publisher.outbox import Outbox
 from agent.publisher.transport import PublishError, Transport
@@ -23,7 +23,7 @@ from protocol.codec import encode, envelope, open_envelope
 from protocol.errors import ProtocolError
 from protocol.topics import Kind, topic_for
 
-log = logging.getLogger(__name__)
+log = Logger(__name__)
 
 
 def status_frame(gateway_id: str, state: str, epoch: int, version: str, now: int) -> bytes:
@@ -82,6 +82,8 @@ class Publisher:
         self._ack_topic = topic_for(gateway_id, Kind.ACK)
         #: Other downlink topics (e.g. commands) and who takes their messages (transport thread).
         self.handlers: dict[str, Callable[[str, bytes], None]] = {}
+        #: Told of every ack after the outbox has taken it: ``(epoch, ranges)`` (transport thread).
+        self.on_ack: list[Callable[[int, list[tuple[int, int]]], None]] = []
 
     def start(self) -> None:
         self.transport.start(self._on_message, self._on_connect, self._on_disconnect)
@@ -129,6 +131,8 @@ class Publisher:
             log.warning("ignoring a malformed ack: %s", exc)
             return
         removed = self.outbox.ack(epoch, ranges)
+        for listener in self.on_ack:
+            listener(epoch, ranges)
         with self._lock:
             self.acked += removed
             for low, high in ranges:

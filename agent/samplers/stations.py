@@ -23,12 +23,12 @@ from agent.parsers.leases import (
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.parsers.oui import is_randomized, vendor_of
 from agent.parsers.procfs import counter_delta
 from agent.parsers.wireless import WifiIface, wifi_interfaces, wifi_tools_missing
 from agent.samplers.base import SampleContext, conform
 from agent.samplers.topology import mesh_clients
 from agent.system import System, SystemAccessError
+from protocol.oui import is_randomized, vendor_of
 from protocol.shapes import Station
 
 LEASE_FILES = ("/tmp/dhcp.leases", "/var/lib/misc/dnsmasq.leases")

@@ -16,23 +16,48 @@ long-running ``ubus subscribe`` is not counted, and no station joins or leaves i
 bench's windows (each notification costs one read of the association lists, 7 executions,
 and two follow-up reads).
 
-    python bench/footprint/daemon.py --broker mqtt://127.0.0.1:1883 --spool DIR [--windows 6]
+With ``--ca-file`` the broker is an ``mqtts://`` one, as the package's configuration ships
+(TLS with the collector's CA). ``HOMESCOPE_BENCH_ABSENT`` (comma-separated module names, set by
+``bench/agent.py`` from ``bench/footprint/absent.py``) lists the standard-library modules a
+router with only the package's declared OpenWrt dependencies lacks; they are refused here
+before anything else is imported, as they would be there.
+
+    python bench/footprint/daemon.py --broker mqtts://localhost:8883 --ca-file CA --spool DIR [--windows 6]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import struct
+import os
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+
+class _Absent:
+    """A meta-path finder that says a module is not installed (first on ``sys.meta_path``)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (not in the declared OpenWrt packages)", name=name
+            )
+
+
+_ABSENT = {n for n in os.environ.get("HOMESCOPE_BENCH_ABSENT", "").split(",") if n}
+if _ABSENT:
+    sys.meta_path.insert(0, _Absent(_ABSENT))  # type: ignore[arg-type]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import struct  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 
 def _median(values: list[float]) -> float:
@@ -41,7 +66,9 @@ def _median(values: list[float]) -> float:
 
 
 def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    with open("/proc/self/status") as status:
+        lines = status.read().splitlines()
+    for line in lines:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
@@ -137,11 +164,20 @@ def start_dpi(reporter: Any, system: SwitchingSystem, connections: int) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    from agent.cli import _HelpFormatter, build_parser
+
+    # what `homescope-agent run` does first: its own parser (argparse) and the modules of agent.cli
+    build_parser().parse_args(["run", "--no-jitter"])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None, formatter_class=_HelpFormatter
+    )
     parser.add_argument("--broker", required=True, help="mqtt://127.0.0.1:PORT")
     parser.add_argument("--spool", required=True, help="folder for the outbox file")
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--connections", type=int, default=0, help="conntrack entries for DPI (0: DPI off)")
+    parser.add_argument(
+        "--ca-file", default="", help="the broker's CA, for an mqtts:// broker (as the package ships)"
+    )
     args = parser.parse_args(argv)
     baseline_kib = _status("VmRSS")
 
@@ -161,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     config = AgentConfig(
         gateway_id=gid,
         mqtt_url=args.broker,
+        mqtt_ca_file=args.ca_file,
         spool_path=f"{args.spool}/outbox.db",
         ping_target="",
         dpi_interface="br-lan" if dpi else "",
@@ -172,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def step_home(step: int) -> Any:
         target = home(step)
-        target.add_file("/proc/self/status", Path("/proc/self/status"))
+        from pathlib import Path  # the harness's (tests.agent.fakesystem imports it anyway)
+
+        target.add_file("/proc/self/status", Path("/proc/self/status"))  # read when the sampler reads it
         if dpi:
             target.add_file("/sys/class/net/br-lan", "")  # exists: the sampler's capture interface
             target.add_file("/proc/net/nf_conntrack", "")  # served by SwitchingSystem.lines
@@ -182,11 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     system.connections = args.connections
     outbox = Outbox(config.spool_path, config.spool_quota_bytes)
     will = (topic_for(gid, Kind.STATUS), status_frame(gid, "offline", outbox.epoch, __version__, 0))
-    transport = PahoTransport(config.mqtt_url, gid, username=gid, will=will)
+    transport = PahoTransport(config.mqtt_url, gid, username=gid, ca_file=config.mqtt_ca_file, will=will)
     publisher = Publisher(gid, outbox, transport, version=__version__, wall=lambda: clock[0])
     reporter = Reporter(build_samplers(config.disabled_samplers))
     monitor, apps = start_dpi(reporter, system, args.connections) if dpi else (None, None)
-    runner = Runner(config, system, reporter, outbox, publisher, wall=lambda: clock[0], monotonic=lambda: mono[0])
+    runner = Runner(
+        config, system, reporter, outbox, publisher, wall=lambda: clock[0], monotonic=lambda: mono[0]
+    )
     runner.window_start = start
     runner.prime()
     publisher.start()

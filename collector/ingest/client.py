@@ -33,7 +33,8 @@ from collector.ingest.keywatch import KeyWatch
 from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.quota import IngestQuota
 from collector.ingest.tls import broker_address
-from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, ack_ranges, triage
+from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, Triage, ack_ranges, triage
+from collector.ingest.views import UNRESOLVED, Pending, StaticViews, Unresolved, settle
 from collector.privacy.keys import load_key
 from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
@@ -46,6 +47,7 @@ from collector.store import (
     Store,
     StoreError,
 )
+from collector.store.sql import Statement
 from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
@@ -118,6 +120,7 @@ class Ingest:
         self._logged: set[tuple[str | None, str]] = set()
         self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
         self.scrubber = Scrubber(load_key(settings), settings.keep_neighbour_names, settings.store_dpi_debug)
+        self.views = StaticViews()  # compact reports' static views (protocol 1.2)
         #: Who takes replies to commands (``collector.installer.channel``); acked and dropped if none.
         self.replies: OnReply | None = None
         broker = broker_address(settings)
@@ -278,6 +281,7 @@ class Ingest:
         quarantined: list[QuarantinedMessage] = []
         statuses: list[StatusChange] = []
         quarantine_acks: list[Key] = []
+        pending: list[Pending] = []
         for item in batch:
             t = triage(item)
             self.clock.observe(item, t)
@@ -295,8 +299,18 @@ class Ingest:
                     )
                 continue
             if isinstance(t.out, SpooledMessage):
-                messages.append(self.scrubber.message(t.out))  # pseudonyms before anything is written
-            elif isinstance(t.out, QuarantinedMessage):
+                try:  # pseudonyms before anything is written; a compact report's view merged (views.py)
+                    scrubbed = self.scrubber.message(t.out, self.views.complete)
+                except Unresolved as exc:
+                    t = Triage(QuarantinedMessage(item.received_at, item.topic, t.out.gateway_id, UNRESOLVED,
+                                                  str(exc)[:500], item.payload), t.ack)  # fmt: skip
+                else:
+                    if "view" in scrubbed.body:  # its view is not cached: fetched before the commit
+                        pending.append(Pending(item.topic, scrubbed, t.ack))
+                    else:
+                        messages.append(scrubbed)
+                    continue
+            if isinstance(t.out, QuarantinedMessage):
                 self.stats.by_reason[t.out.reason] += 1
                 if t.ack is not None:
                     quarantine_acks.append(t.ack)
@@ -314,11 +328,37 @@ class Ingest:
             self.stats.by_reason[q.reason] += 1
         quarantined += flagged
         quarantine_acks += reused
-        return _Prepared(messages, quarantined, statuses, quarantine_acks)
+        return _Prepared(messages, quarantined, statuses, quarantine_acks, self.views.take_unsaved(), pending)
+
+    async def _views(self, prepared: _Prepared) -> None:
+        """Save the views this batch carried, and complete its reports whose view was not cached,
+        before the batch commits (an agent omits a view only once its carrier was acknowledged)."""
+        delay = 0.2
+        while True:
+            try:
+                if prepared.views:
+                    await self.store.db.transaction(prepared.views)
+                    prepared.views = []
+                done, refused, acks = await settle(self.views, self.store.db, prepared.pending, self.scrubber.reframe)
+                break
+            except Exception as exc:  # the store is down: nothing of this batch is acknowledged meanwhile
+                self._store_down(f"static views: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        prepared.pending = []
+        kept, flagged, reused = self.keys.check(done)
+        for q in [*refused, *flagged]:
+            self.stats.by_reason[q.reason] += 1
+            self._log_quarantine(q)
+        prepared.messages += kept
+        prepared.quarantined += refused + flagged
+        prepared.quarantine_acks += acks + reused
 
     async def _finish(
         self, batch: list[Incoming], prepared: _Prepared, after: asyncio.Task[BatchResult] | None = None
     ) -> BatchResult:
+        if prepared.views or prepared.pending:
+            await self._views(prepared)
         messages, quarantined, statuses, quarantine_acks = (
             prepared.messages,
             prepared.quarantined,
@@ -497,6 +537,10 @@ class _Prepared:
     quarantined: list[QuarantinedMessage]
     statuses: list[StatusChange]
     quarantine_acks: list[Key]
+    #: Static views carried by compact reports, saved before the batch commits (views.py).
+    views: list[Statement] = field(default_factory=list)
+    #: Compact reports whose view must be fetched from the store first.
+    pending: list[Pending] = field(default_factory=list)
 
 
 def _merge(total: BatchResult, part: BatchResult) -> None:

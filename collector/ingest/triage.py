@@ -28,6 +28,7 @@ class IngestReason(StrEnum):
 
     STORE_REJECTED = "store_rejected"  # the store refused the record for good
     QUOTA = "quota_exceeded"  # the gateway sent more than its ingest quota (collector/ingest/quota.py)
+    UNRESOLVED_VIEW = "unresolved_view"  # a compact report's static view is unknown (collector/ingest/views.py)
 
 
 # Incoming and Triage are made once per message on the event loop: plain slotted dataclasses

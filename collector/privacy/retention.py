@@ -2,7 +2,8 @@
 
 ``Store.retain`` ages out raw reports and events, 15-minute facts and hourly rollups. This
 adds, as Statements on ``store.db`` run in the same loop: quarantined payloads (raw
-gateway input, MACs in clear, so kept no longer than raw reports), daily rollups and
+gateway input, MACs in clear, so kept no longer than raw reports), compact reports' static
+views not refreshed for as long, daily rollups and
 home-day rollups, result history and evaluation runs, ended sessions, stale sign-in
 throttle rows, security events, archived reports with their files, and the unclassified
 domains' per-home memberships (by ISO week: ``retention_unclassified_weeks``). The file sender's
@@ -38,6 +39,9 @@ class Rule:
 
 RULES = (
     Rule("quarantine", "received_at < ?", False, "retention_raw_days"),
+    # compact reports' static views (hostnames, addresses): a live agent refreshes its view's
+    # stored_at every four hours at most, so only views no report needs any more age out
+    Rule("static_views", "stored_at < ?", False, "retention_raw_days"),
     Rule("gateway_daily", "start < ?", False, "retention_daily_days"),
     Rule("home_days", "day < ?", True, "retention_daily_days"),
     Rule("result_history", "at < ?", False, "retention_daily_days"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +30,46 @@ def test_paho_is_imported_without_urllib_request_email_or_uuid_and_they_load_on_
     heavy, loaded = done.stdout.splitlines()
     assert heavy == "", f"imported by the transport although never used: {heavy}"
     assert loaded == "loaded"
+
+
+OPENSSL_PROBE = """
+import sys
+sys.modules.update(msgspec=None, isal=None)
+import agent.cli
+from agent.publisher.outbox import Outbox
+from agent.publisher.paho_transport import PahoTransport
+import paho.mqtt.client as paho_client
+Outbox(":memory:")
+PahoTransport(sys.argv[1], "gw-probe", ca_file=sys.argv[2])
+real = lambda m: m in sys.modules and "__file__" in vars(sys.modules[m])
+print(",".join(m for m in ("ssl", "_ssl", "hashlib", "_hashlib", "hmac", "secrets") if real(m)))
+print(vars(paho_client.ssl)["SSLWantReadError"].__module__ == "ssl")
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "loaded", "refreshed"),
+    [("mqtt://127.0.0.1:1883", "", "False"), ("mqtts://127.0.0.1:8883", "ssl,_ssl", "True")],
+)
+def test_openssl_is_loaded_only_for_a_tls_broker(
+    url: str, loaded: str, refreshed: str, tmp_path: Path
+) -> None:
+    """ssl and hashlib initialise OpenSSL (~4.5 MiB on a 32-bit gateway): a plain broker needs neither.
+
+    For a TLS one, paho (which bound the stand-in at its import) then sees ssl's real exception classes.
+    """
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    subprocess.run(
+        ["sh", str(ROOT / "packaging/mosquitto/make-ca.sh"), str(tmp_path), "ca"], check=True, timeout=60
+    )
+    ca = tmp_path / "ca.crt"
+    done = subprocess.run(
+        [sys.executable, "-c", OPENSSL_PROBE, url, str(ca)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == [loaded, refreshed]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-
-import pytest
+from collections.abc import Callable
 
 from agent.publisher.paho_transport import PahoTransport
+from tests.agent.conftest import Line
 from tests.broker import Broker
 
 
 def test_an_exception_in_the_network_thread_is_reported(
-    broker: Broker, caplog: pytest.LogCaptureFixture
+    broker: Broker, agent_log: Callable[[], list[Line]]
 ) -> None:
     """paho retries only OSError; anything else used to end its thread with nothing but a traceback."""
     reasons: list[str] = []
@@ -26,13 +25,14 @@ def test_an_exception_in_the_network_thread_is_reported(
         raise RuntimeError("a bug in a callback")
 
     transport = PahoTransport(broker.url, "gw-thread-death", on_fatal=fatal)
-    with caplog.at_level(logging.CRITICAL, logger="agent.publisher.paho_transport"):
-        transport.start(lambda topic, payload: None, on_connect, lambda reason: None)
-        try:
-            assert died.wait(10), "the network thread died without a word"
-        finally:
-            transport.stop()
+    transport.start(lambda topic, payload: None, on_connect, lambda reason: None)
+    try:
+        assert died.wait(10), "the network thread died without a word"
+    finally:
+        transport.stop()
     assert reasons == ["RuntimeError: a bug in a callback"]
     assert transport.failure == reasons[0]
     assert not transport.connected
-    assert any("network thread died" in r.getMessage() and r.exc_info for r in caplog.records)
+    [death] = [r for r in agent_log() if r.level == "CRITICAL"]
+    assert death.name == "agent.publisher.paho_transport" and "network thread died" in death.message
+    assert "RuntimeError: a bug in a callback" in death.more  # with its traceback

@@ -18,7 +18,8 @@ applies, so make expands ``Package/<name>/install`` exactly as the SDK would:
 - ``include/package-pack.mk`` ``BuildTarget/ipkg``: ``Package/<name>/install`` into
   ``$(PKG_BUILD_DIR)/ipkg-$(PKGARCH)/<name>``, editor/VCS debris removed, ``conffiles`` the package does not
   ship listed in ``/lib/upgrade/keep.d/<name>``, ``CONTROL/control`` (Depends through ``filter_deps``:
-  ``@`` conditions dropped, ``+`` stripped), ``CONTROL/conffiles``, postinst/prerm calling default_postinst/
+  ``@`` conditions dropped, ``+`` stripped; ``Require-User`` from ``USERID`` when set, as package-ipkg.mk's
+  ``addfield``), ``CONTROL/conffiles``, postinst/prerm calling default_postinst/
   default_prerm; ``scripts/ipkg-build`` packs ``./debian-binary``, ``./data.tar.gz``, ``./control.tar.gz``
   into a gzipped tar named ``<name>_<version>_<arch>.ipk``.
 - openwrt/packages ``lang/python/python3-package.mk``: ``Python3/CompileAll`` (``compileall -r 20 -b -d '/'``
@@ -146,7 +147,8 @@ define BuildTarget/ipkg
 	printf '%s\n' "Package: $(1)" "Version: $(VERSION)" \
 		"Depends: $(call mergelist,$(call filter_deps,$(DEPENDS)))" "Source: $(SOURCE)" \
 		"SourceName: $(PKG_NAME)" "License: $(LICENSE)" "LicenseFiles: $(LICENSE_FILES)" \
-		"Section: $(SECTION)" "URL: $(URL)" "Maintainer: $(MAINTAINER)" "Architecture: $(PKGARCH)" \
+		"Section: $(SECTION)" $(if $(USERID),"Require-User: $(USERID)") \
+		"URL: $(URL)" "Maintainer: $(MAINTAINER)" "Architecture: $(PKGARCH)" \
 		> $$(IDIR_$(1))/CONTROL/control
 	$(if $(strip $(Package/$(1)/conffiles)),printf '%s\n' $(strip $(Package/$(1)/conffiles)) \
 		> $$(IDIR_$(1))/CONTROL/conffiles)

@@ -41,6 +41,9 @@ SHIPPED_OUTSIDE_LIB = {
     "/etc/hotplug.d/ntp/90-homescope": 0o644,
     "/etc/config/homescope": 0o600,
     "/lib/upgrade/keep.d/homescope-agent": 0o644,
+    "/etc/capabilities/homescope.json": 0o644,
+    "/etc/capabilities/homescope-dpi.json": 0o644,
+    "/usr/share/acl.d/homescope.json": 0o644,
 }
 CONFFILES = [
     "/etc/config/homescope",
@@ -122,7 +125,11 @@ def _assert_pyc_only(files: dict[str, int]) -> None:
         for p in (ROOT / d).rglob("*.py")
         if "__pycache__" not in p.parts and p not in (ROOT / "protocol" / "models.py", ROOT / "protocol" / "inbound.py")
     }
-    expected |= {"/usr/lib/homescope/" + p.relative_to(ROOT).as_posix() for p in ROOT.glob("agent/**/*.tsv")}
+    expected |= {
+        "/usr/lib/homescope/" + p.relative_to(ROOT).as_posix()
+        for d in ("agent", "protocol")  # protocol/oui.tsv: the OUI table both sides use
+        for p in ROOT.glob(f"{d}/**/*.tsv")
+    }
     assert lib == expected
     assert set(files) - lib == set(SHIPPED_OUTSIDE_LIB)
 

@@ -7,12 +7,14 @@ import contextlib
 import os
 import random
 import sys
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.dpi import DpiError, quic, tls
+from tests.agent.conftest import Line
 from tests.agent.dpi import dpi_wire as w
 
 pytest.importorskip("cryptography")
@@ -191,14 +193,14 @@ def test_quic_fuzzed_valid_packets() -> None:
 
 
 def test_without_cryptography_quic_names_are_off_with_one_log_line(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, agent_log: Callable[[], list[Line]]
 ) -> None:
     datagram = w.quic_initial(os.urandom(8), os.urandom(8), w.crypto_frame(0, w.client_hello("n.example")))
     monkeypatch.setattr(quic, "_CRYPTO_STATE", {})
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers", None)
-    with caplog.at_level("WARNING", logger="agent.dpi.quic"):
-        assert quic.QuicReassembler().add(datagram) is None
-        assert quic.QuicReassembler().add(datagram) is None
-        assert quic.QuicReassembler().add(w.gquic_chlo("still.example")) == "still.example"  # needs no AES
-    assert [r.getMessage() for r in caplog.records] == [
-        "QUIC SNI disabled: the optional 'cryptography' package is not installed"]
+    assert quic.QuicReassembler().add(datagram) is None
+    assert quic.QuicReassembler().add(datagram) is None
+    assert quic.QuicReassembler().add(w.gquic_chlo("still.example")) == "still.example"  # needs no AES
+    assert [(r.level, r.name, r.message) for r in agent_log()] == [
+        ("WARNING", "agent.dpi.quic", "QUIC SNI disabled: the optional 'cryptography' package is not installed")
+    ]

@@ -11,10 +11,10 @@ from agent.parsers.leases import (
     parse_ip_neigh,
     parse_proc_net_arp,
 )
-from agent.parsers.oui import is_randomized, parse_oui_table, vendor_of
 from agent.samplers.radios import RadiosSampler
 from agent.samplers.stations import StationsSampler, reachable_kbps, retry_ratio
 from agent.samplers.wan import WanSampler
+from protocol.oui import is_randomized, parse_oui_table, vendor_of
 from tests.agent.samplers.conftest import ARCHER, MESH, CtxFactory
 from tests.agent.samplers.recorded import MISSING, recorded
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
-
-import pytest
+from collections.abc import Callable
 
 from agent.stationwatch import LEAVE_AFTER_POLLS, StationWatch, diff_stations
+from tests.agent.conftest import Line
 from tests.agent.samplers.conftest import ARCHER, MESH
 from tests.agent.samplers.recorded import MISSING, RecordedSystem, recorded
 
@@ -98,8 +97,7 @@ def test_iw_fallback_ignores_mesh_peers() -> None:
     assert watch.poll(recorded(MESH, "step1"), NOW + 60) == []
 
 
-def test_unreadable_lists_log_once(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="agent.stationwatch")
+def test_unreadable_lists_log_once(agent_log: Callable[[], list[Line]]) -> None:
     broken = RecordedSystem()
     for tool in ("ubus", "iw"):
         for folder in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
@@ -108,10 +106,10 @@ def test_unreadable_lists_log_once(caplog: pytest.LogCaptureFixture) -> None:
     watch = StationWatch()
     assert watch.poll(broken, NOW) == []
     assert watch.poll(broken, NOW + 60) == []
-    warnings = [r.message for r in caplog.records if r.levelname == "WARNING"]
+    warnings = [r.message for r in agent_log() if r.level == "WARNING"]
     assert warnings == ["station watch: cannot read association lists: iw dev exited 1: (recorded failure)"]
     watch.poll(recorded(ARCHER), NOW + 120)
-    assert caplog.records[-1].message == "station watch: association lists readable again"
+    assert agent_log()[-1][:3] == ("INFO", "agent.stationwatch", "station watch: association lists readable again")
 
 
 def test_events_are_valid_event_batches() -> None:

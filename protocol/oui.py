@@ -1,5 +1,8 @@
 """MAC vendor (from the OUI) and the randomised-MAC flag, for the terminal inventory.
 
+Shared by both sides: the agent fills `stations[].vendor` from it, and the collector restores
+the field from it for compact reports, which leave it out (docs/protocol.md, "Compact reports").
+
 The table (``oui.tsv`` beside this module) holds only vendors common in homes. It is loaded on
 first use into two compact arrays (a few tens of KiB) rather than a dict of thousands of strings.
 """
