@@ -178,7 +178,10 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
-        await first_admin(self.store.db)
+        if not any(self.auth.roles.get(name, "admin") == "admin" for name in self.auth.users):
+            # an admin named in HOMESCOPE_USERS is created by the app's seeding; a random one made first
+            # would take its name and leave the configured password unusable (the demo's login failed)
+            await first_admin(self.store.db)
         if self.settings.dpi_domains_file:
             await load_rules_file(self.store.db, self.settings.dpi_domains_file)
         if self.writer is not None:
