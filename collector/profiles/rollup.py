@@ -92,6 +92,14 @@ class _App(TypedDict, total=False):
     top_apps: Any
 
 
+class _Unclassified(TypedDict, total=False):  # read by collector/dpi (store/folding.py's prepare)
+    domain: Any
+    category: Any
+    bytes_down: Any
+    bytes_up: Any
+    active_minutes: Any
+
+
 class _Radio(TypedDict, total=False):
     band: Any
     interference_pct: Any
@@ -127,6 +135,7 @@ class WindowBody(TypedDict, total=False):
     quality: list[_Quality] | None
     neighbours: list[_Neighbour] | None
     topology: list[msgspec.Raw] | None  # only counted
+    unclassified: list[_Unclassified] | None
 
 
 class _Report(TypedDict):
