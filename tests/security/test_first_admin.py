@@ -16,6 +16,16 @@ from tests.broker import Broker
 pytestmark = pytest.mark.timeout(60)
 
 
+async def _signs_in(svc: Service, password: str) -> None:
+    """``admin`` signs in with ``password`` and reaches the admin page."""
+    base = f"http://127.0.0.1:{svc.port}"
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=jar) as client:
+        login = await client.post(f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False)
+        assert login.status == 302
+        assert (await client.get(f"{base}/admin")).status == 200
+
+
 async def test_the_first_admin_password_is_printed_once_and_never_logged(
     broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -36,14 +46,7 @@ async def test_the_first_admin_password_is_printed_once_and_never_logged(
         assert found, printed
         password = found.group(1)
         assert password not in caplog.text
-        base = f"http://127.0.0.1:{svc.port}"
-        jar = aiohttp.CookieJar(unsafe=True)
-        async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=jar) as client:
-            login = await client.post(
-                f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False
-            )
-            assert login.status == 302
-            assert (await client.get(f"{base}/admin")).status == 200
+        await _signs_in(svc, password)
     finally:
         await svc.stop()
     again = Service(settings)  # a second start with the admin in the store prints nothing
@@ -70,13 +73,6 @@ async def test_an_admin_named_in_settings_signs_in_with_its_password_and_none_is
     await svc.start()
     try:
         assert "created user" not in capsys.readouterr().err
-        base = f"http://127.0.0.1:{svc.port}"
-        jar = aiohttp.CookieJar(unsafe=True)
-        async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=jar) as client:
-            login = await client.post(
-                f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False
-            )
-            assert login.status == 302
-            assert (await client.get(f"{base}/admin")).status == 200
+        await _signs_in(svc, password)
     finally:
         await svc.stop()

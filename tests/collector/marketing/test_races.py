@@ -7,38 +7,19 @@ import asyncio
 import csv
 import dataclasses
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from collector.marketing.audiences import freeze_audience, members
 from collector.marketing.campaigns import create_campaign, launch
 from collector.marketing.catalogue import Catalogue, Policy, load_catalogue
 from collector.marketing.delivery import deliver_due, plan_claims
 from collector.marketing.senders import FileSender
-from collector.store import Store, open_store
+from collector.store import Store
 from collector.store.sql import Statement
 from tests.collector.marketing.homes import Home, kind_of, seed
 
 NOON = 1_765_000_800.0 - 1_765_000_800.0 % 86400 + 12 * 3600
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def two_collectors(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[tuple[Store, Store]]:
-    """Two stores opened on one URL, as two collectors sharing it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/shared.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    first, second = open_store(url), open_store(url)
-    await first.open()
-    await second.open()
-    yield first, second
-    await first.close()
-    await second.close()
 
 
 def _fleet(n: int) -> list[Home]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from collector.store import Store, open_store
+from collector.store import Store
 from collector.store.leases import Leases
 
 
@@ -72,20 +70,6 @@ def test_a_lease_needs_an_owner_and_a_positive_ttl() -> None:
     with pytest.raises(ValueError, match="ttl"):
         plan_acquire("evaluation", "a", 0.0, 0)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def two_collectors(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
-    """Two stores opened on one URL, as two collectors sharing it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/shared.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    first, second = open_store(url), open_store(url)
-    await first.open()
-    await second.open()
-    yield first, second
-    await first.close()
-    await second.close()
 
 
 async def test_collectors_racing_for_a_lease_get_exactly_one_holder_each_round(
