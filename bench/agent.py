@@ -203,6 +203,7 @@ def _byte_compile(python: str, paho_dir: Path) -> None:
 
 def daemon_runs(windows: int) -> dict[str, Any]:
     """RSS, CPU and executions of the daemon path per interpreter and DPI load."""
+    from bench.footprint.served import write_homes
     from tests.broker import Broker, free_port
 
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -221,6 +222,9 @@ def daemon_runs(windows: int) -> dict[str, Any]:
         (only_paho / "paho").symlink_to(Path(paho.__path__[0]))
         for _, python in interpreters:
             _byte_compile(python, Path(paho.__path__[0]))
+        # every window's home written here, served from JSON there: the harness stays out of the figure
+        homes = Path(tmp, "homes")
+        write_homes(str(homes), windows)
         # TLS as the package ships it (mqtts:// and the collector's CA): ssl is loaded and used
         ca = _pki(Path(tmp, "pki"))
         plain = Broker(binary, Path(tmp, "broker"))
@@ -268,6 +272,8 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                         *broker,
                         "--spool",
                         str(spool),
+                        "--home",
+                        str(homes),
                         "--windows",
                         str(count),
                         "--connections",
