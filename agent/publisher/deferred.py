@@ -57,12 +57,10 @@ def start_light() -> None:
     already imported one (a test run) keeps its real module.
     """
     defer("ipaddress")
-    if "datetime" not in sys.modules:
-        try:
-            import _datetime  # built on OpenWrt too (python3-light's lib-dynload)
-        except ImportError:  # a Python without it uses datetime.py's pure-Python classes
-            return
-        sys.modules["datetime"] = _datetime
+    # the extension is built on OpenWrt too (python3-light's lib-dynload); a Python without it keeps
+    # datetime.py's pure-Python classes
+    if "datetime" not in sys.modules and importlib.util.find_spec("_datetime") is not None:
+        sys.modules["datetime"] = importlib.import_module("_datetime")
 
 
 def defer(*names: str, known: dict[str, dict[str, Any]] | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.system import SystemAccessError
 
+
 class UnknownAccess(AssertionError):
     """The agent asked for something the bench home does not describe (as tests/agent/fakesystem.py's)."""
 

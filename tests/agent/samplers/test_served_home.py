@@ -10,8 +10,6 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from agent.system import SystemAccessError
 from bench.footprint.home import home
 from bench.footprint.served import ServedSystem, UnknownAccess, snapshot, write_homes
@@ -21,10 +19,10 @@ from tests.broker import Broker
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _answer(call: Callable[[], object]) -> object:
+def _answer(call: Callable[..., object], *args: object) -> object:
     """What a System call gives: its value, or the kind and message of what it raised."""
     try:
-        return call()
+        return call(*args)
     except SystemAccessError as exc:
         return ("SystemAccessError", str(exc))
     except (UnknownAccess, RecordedUnknown) as exc:
@@ -39,10 +37,10 @@ def test_a_served_home_answers_every_call_as_the_recorded_one(tmp_path: Path) ->
     assert len(paths) > 100 and len(commands) > 40 and recorded.failing and recorded.absent_dirs
     for path in paths:
         for method in ("read", "listdir", "exists"):
-            got = _answer(lambda: getattr(served, method)(path))
-            assert got == _answer(lambda: getattr(recorded, method)(path)), (method, path)
+            got = _answer(getattr(served, method), path)
+            assert got == _answer(getattr(recorded, method), path), (method, path)
     for argv in commands:
-        assert _answer(lambda: served.run(argv)) == _answer(lambda: recorded.run(argv)), argv
+        assert _answer(served.run, argv) == _answer(recorded.run, argv), argv
     assert snapshot(recorded) == json.loads((tmp_path / "home-2.json").read_text())
 
 
@@ -52,8 +50,6 @@ def test_the_daemon_run_imports_no_harness_module(private_broker: Broker, tmp_pa
     Without ``site`` (-S), as bench/agent.py's 32-bit run has no venv: this venv's ``.pth`` files import
     pathlib before any code runs; paho and msgpack come from site-packages on PYTHONPATH instead.
     """
-    if sys.version_info < (3, 11):
-        pytest.skip("the agent runs on 3.11")
     private_broker.start()  # the test's own: the daemon's client id is a fixed one (gw-bench)
     write_homes(str(tmp_path / "homes"), 1)
     (tmp_path / "spool").mkdir()
