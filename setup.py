@@ -15,5 +15,12 @@ REQUIRED = os.environ.get("HOMESCOPE_REQUIRE_C") == "1"
 setup(
     ext_modules=[
         Extension("protocol._keys", ["protocol/_keys.c"], optional=not REQUIRED, extra_compile_args=["-O2"]),
+        # what a report window adds to its home's day (the fold's hot loop; rollup._window is its reference)
+        Extension(
+            "collector.profiles._window",
+            ["collector/profiles/_window.c"],
+            optional=not REQUIRED,
+            extra_compile_args=["-O2"],
+        ),
     ]
 )

@@ -66,6 +66,10 @@ class AgentConfig:
     #: The operator's own domain table (domains.tsv format), read at start; its entries override the
     #: packaged tables, so the operator extends the DPI without a release. Empty: none.
     dpi_extra_domains: str = ""
+    #: Report, per window, this many registrable domains (``example.co.uk``) of the flows the DPI
+    #: could not name, by bytes, with no station or address (the report's ``unclassified``), so the
+    #: operator can extend the table. 0 (default): off, nothing is sent. At most 50.
+    dpi_unclassified_domains: int = 0
     #: Answer the collector's commands (the installer's "measure now"); the broker ACL lets
     #: only collectors publish them.
     commands: bool = True
@@ -191,6 +195,8 @@ def _validated(config: AgentConfig) -> AgentConfig:
         raise ConfigError("neighbour_scan_windows and capacity_test_windows must be 0 or more")
     if config.dpi_volumes not in ("auto", "conntrack", "capture"):
         raise ConfigError("dpi_volumes must be auto, conntrack or capture")
+    if not 0 <= config.dpi_unclassified_domains <= 50:
+        raise ConfigError("dpi_unclassified_domains must be between 0 (off) and 50")
     if not 1 <= config.max_inflight <= 1000:
         raise ConfigError("max_inflight must be between 1 and 1000")
     return config

@@ -12,6 +12,7 @@ from collector.profiles.config import ProfilesConfig
 from collector.store import Store
 from collector.web.areas import routes as area_routes
 from collector.web.auth import AUTH_KEY, STORE_KEY, Auth, middleware
+from collector.web.dpi_pages import setup_dpi
 from collector.web.exports import routes as export_routes
 from collector.web.headers import add_security_headers, css, installer_css
 from collector.web.homes import setup_homes
@@ -30,6 +31,7 @@ def create_app(
     health: Callable[[], dict[str, Any]] | None = None,
     commands: CommandChannel | None = None,
     profiles: ProfilesConfig | None = None,
+    unclassified_min_homes: int = 5,
 ) -> web.Application:
     """The web app; the caller owns the store's lifecycle (and runs the evaluation schedule)."""
     app = web.Application(middlewares=[middleware(auth), refuse_unknown], client_max_size=1024 * 1024)
@@ -55,4 +57,5 @@ def create_app(
     app.add_routes(area_routes)
     app.add_routes(openapi_routes)
     setup_installer(app, store, commands)
+    setup_dpi(app, unclassified_min_homes)
     return app

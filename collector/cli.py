@@ -166,6 +166,28 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_dpi_domains(args: argparse.Namespace) -> int:
+    """Load the operator's domain categories (TOML) into the store, as the collector does at start."""
+    from collector.dpi.rules import RuleError, load_path
+    from collector.store import StoreError, open_store
+
+    async def run() -> tuple[int, int]:
+        store = open_store(_store_url(args.db))
+        await store.open()
+        try:
+            return await load_path(store.db, args.file)
+        finally:
+            await store.close()
+
+    try:
+        done, gone = asyncio.run(run())
+    except (RuleError, StoreError) as exc:
+        print(f"homescope-collector: {exc}", file=sys.stderr)
+        return 2
+    print(f"{done} domain rules from {args.file}; {gone} no longer in it removed")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one report (HTML, PDF, CSVs) into --out; see collector/reports/."""
     from collector.reports.command import run_report
@@ -233,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     crm.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     crm.set_defaults(func=cmd_import_subscribers)
     add_marketing_commands(sub)
+
+    domains = sub.add_parser("dpi-domains", help="load the operator's domain categories (TOML [domains]; docs/dpi.md)")
+    domains.add_argument("file", metavar="FILE.toml")
+    domains.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
+    domains.set_defaults(func=cmd_dpi_domains)
 
     report = sub.add_parser("report", help="write a weekly, monthly or date-range report (HTML, PDF, CSV)")
     report.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")

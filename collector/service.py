@@ -11,12 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from collector.app import create_app
+from collector.dpi.rules import load_path as load_rules_file
 from collector.ingest import Ingest
 from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, local_store
 from collector.installer.channel import CommandChannel
 from collector.installer.records import InstallerRecords
 from collector.leadership import Leadership, process_owner
 from collector.privacy import retention as privacy_retention
+from collector.privacy.keys import load_key
 from collector.profiles.config import load_config
 from collector.profiles.evaluate import evaluate_changed
 from collector.profiles.rules import plugin_defaults
@@ -48,11 +50,14 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = open_store(settings.db)
+        # the homes' pseudonyms of the unclassified-domains view are made with the privacy key
+        home_key = load_key(settings)
+        self.store.folds.state.home_key = home_key
         self.writer: WriterProcess | None = None
         if settings.store_writer == "process" and not local_store(settings.db):
             # the writer process commits the batches; this process folds them, from the
             # unframed msgpack it still holds (the writer's reply says which were new)
-            self.writer = WriterProcess(settings.db, on_commit=self.store.fold_later)
+            self.writer = WriterProcess(settings.db, on_commit=self.store.fold_later, home_key=home_key)
             self.store.folds.state.share = PARENT_FOLD_SHARE  # the child folds the other share
         self.ingest = Ingest(settings, self.store, self.writer)
         #: Rule thresholds and the evaluation schedule (``HOMESCOPE_PROFILES_CONFIG``); a bad file stops us here.
@@ -173,7 +178,12 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
-        await first_admin(self.store.db)
+        if not any(self.auth.roles.get(name, "admin") == "admin" for name in self.auth.users):
+            # an admin named in HOMESCOPE_USERS is created by the app's seeding; a random one made first
+            # would take its name and leave the configured password unusable (the demo's login failed)
+            await first_admin(self.store.db)
+        if self.settings.dpi_domains_file:
+            await load_rules_file(self.store.db, self.settings.dpi_domains_file)
         if self.writer is not None:
             await self.writer.start()  # after the migrations, which the open above ran
         await self.ingest.start()
@@ -183,7 +193,8 @@ class Service:
             self._leading_task = asyncio.create_task(self.leadership.run(), name="evaluation-lease")
             self._evaluation_task = asyncio.create_task(self._evaluating(), name="profile-evaluation")
         host, _, port = self.settings.http.rpartition(":")
-        app = create_app(self.store, self.auth, self.health, self.commands, profiles=self.profiles)
+        app = create_app(self.store, self.auth, self.health, self.commands, profiles=self.profiles,
+                         unclassified_min_homes=self.settings.dpi_unclassified_min_homes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port), ssl_context=web_tls(self.settings))

@@ -79,5 +79,13 @@ class Settings(BaseSettings):
     #: drop-folder batches (one row per subscriber; the pick-up has long taken them by then).
     retention_reports_days: int = Field(default=400, ge=1)
     retention_files_days: int = Field(default=14, ge=1)
+    #: The unclassified-domains view (collector/dpi/, docs/dpi.md): a domain is shown for a week only
+    #: when at least this many distinct homes sent it (never fewer than 2: no single home shows);
+    #: its per-home memberships are kept this many ISO weeks (this one included).
+    dpi_unclassified_min_homes: int = Field(default=5, ge=2)
+    retention_unclassified_weeks: int = Field(default=8, ge=1, le=520)
+    #: A TOML file of the operator's domain categories (``[domains] "example.org" = "video"``), loaded
+    #: at start: the same rules the page sets, for operators who deploy by file. Empty: none.
+    dpi_domains_file: str = ""
     #: How far a gateway's clock may be from ours before its messages are flagged.
     max_clock_skew_s: int = 300

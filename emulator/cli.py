@@ -32,7 +32,7 @@ def _backfill(args: argparse.Namespace) -> int:
     if args.crm:
         write_crm(args.crm, specs, clock.end)
     fleet = Fleet(len(specs), args.mqtt, prefix=args.prefix, seed=args.seed, specs=specs, span=clock.span,
-                  resend_after_s=60.0, compact=not args.old_format)  # fmt: skip
+                  resend_after_s=60.0, compact=not args.old_format, unclassified=args.unclassified)  # fmt: skip
     fleet.start()
     if not fleet.wait_connected(max(15.0, len(specs) / 50)):
         log.warning("not every gateway connected; spooling anyway (they deliver once connected)")
@@ -64,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     fleet = Fleet(
         args.homes, args.mqtt, interval_s=args.interval, prefix=args.prefix, seed=args.seed, specs=specs,
         compact=not args.old_format,
+        unclassified=args.unclassified,
     )
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--areas", type=int, default=25, help="CRM areas the homes spread over (default 25)")
     run.add_argument("--old-format", action="store_true",
                      help="send reports as agents before protocol 1.2 do (not compact), as an old fleet would")
+    run.add_argument("--unclassified", type=int, default=0, choices=range(0, 51), metavar="N",
+                     help="like the agent's dpi_unclassified_domains: name up to N unclassified domains "
+                          "per window (0, the default: none)")  # fmt: skip
     run.set_defaults(func=cmd_run)
     return parser
 

@@ -96,6 +96,7 @@ class Fleet:
         span: tuple[int, int] | None = None,
         resend_after_s: float | None = None,
         compact: bool = True,
+        unclassified: int = 0,
     ) -> None:
         self.interval_s = interval_s
         self._spooled = 0
@@ -111,7 +112,7 @@ class Fleet:
             will = (topic_for(gid, Kind.STATUS), status_frame(gid, "offline", outbox.epoch, __version__, 0))
             transport = PolledTransport(self.loop, mqtt_url, gid, username=gid, will=will)
             publisher = Publisher(gid, outbox, transport, resend_after_s=resend, version=__version__)
-            home = VirtualHome(gid, seed * 1_000_003 + i, spec, span)
+            home = VirtualHome(gid, seed * 1_000_003 + i, spec, span, unclassified)
             desk = CommandDesk(gid, partial(self._measure, home), partial(_send, transport))
             publisher.handlers[desk.topic] = desk.receive
             # compact: what agents of protocol 1.2 send; not: what older agents send (both accepted)

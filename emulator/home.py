@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.days import DAY_S, SLOT_S, DayPlan, plan_day
 from emulator.household import Device, HomeSpec, draw_home
+from emulator.unnamed import UnnamedTraffic
 
 _PHY_MAX = {"2.4GHz": 144_400, "5GHz": 866_700}
 _SAMPLERS = ("system", "interfaces", "wan", "radios", "stations", "quality", "neighbours", "apps", "topology")
@@ -45,9 +46,16 @@ class VirtualHome:
     """A home's gateway state; ``report_body(window_s, window_end)`` advances it by one window."""
 
     def __init__(
-        self, gateway_id: str, seed: int, spec: HomeSpec | None = None, span: tuple[int, int] | None = None
+        self,
+        gateway_id: str,
+        seed: int,
+        spec: HomeSpec | None = None,
+        span: tuple[int, int] | None = None,
+        unclassified: int = 0,
     ) -> None:
         self.gateway_id = gateway_id
+        #: Like an agent's ``dpi_unclassified_domains``: report this many unclassified domains (0: none).
+        self.unnamed = UnnamedTraffic(gateway_id, seed, unclassified) if unclassified else None
         self.seed = seed
         self.spec = spec or draw_home(gateway_id, ("ordinary",), seed)
         self.span = span  # (first window start, last window end) of a back-fill, for drift and outages
@@ -128,6 +136,8 @@ class VirtualHome:
             "quality": self._quality(stations),
             "apps": apps,
         }
+        if self.unnamed is not None and (named := self.unnamed.rows(apps)):
+            body["unclassified"] = named
         if (start // SLOT_S) % 4 == 0:
             body["neighbours"] = self._scan()
         if self.spec.mesh_nodes:

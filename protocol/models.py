@@ -207,6 +207,15 @@ class AppUsage(_Part):
     methods: Annotated[dict[Short, U64], Field(default_factory=dict, max_length=32)]
 
 
+class UnclassifiedDomain(_Part):
+    #: A registrable domain: lower-case labels, no address literal (the agent's suffixes.registrable_domain).
+    domain: Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})+$")]
+    category: Short
+    bytes_up: U64 = 0
+    bytes_down: U64 = 0
+    active_minutes: Annotated[int, Field(ge=0, le=60 * 24)] = 0
+
+
 class TopologyLink(_Part):
     node: Short
     parent: Short | None = None
@@ -241,6 +250,8 @@ class ReportBody(_Part):
     topology: Annotated[list[TopologyLink], Field(default_factory=list, max_length=64)]
     #: Only in a compact report as received (protocol 1.2); never stored.
     view: StaticView | None = None
+    #: Domains the DPI could not name (opt-in agents only): optional, protocol 1.3.
+    unclassified: Annotated[list[UnclassifiedDomain], Field(default_factory=list, max_length=100)]
 
 
 class _Envelope(_Part):

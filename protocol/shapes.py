@@ -191,6 +191,19 @@ class AppUsage(TypedDict):
     methods: NotRequired[dict[str, int]]  # bytes by how the DPI named them; since protocol 1.1
 
 
+class UnclassifiedDomain(TypedDict):
+    """A registrable domain (eTLD+1) the DPI saw but could not name, within the window; since 1.3.
+
+    Only the name and what was counted under it: no station, no address. ``category`` is where
+    those bytes were counted in ``apps`` (``web`` or ``other``)."""
+
+    domain: str
+    category: str
+    bytes_up: int
+    bytes_down: int
+    active_minutes: int
+
+
 class TopologyLink(TypedDict, total=False):
     """A mesh/FTTR node and the backhaul that links it to its parent."""
 
@@ -228,6 +241,7 @@ class ReportBody(TypedDict, total=False):
     apps: list[AppUsage]
     topology: list[TopologyLink]
     view: StaticView  # compact reports only (protocol 1.2); the collector merges and drops it
+    unclassified: list[UnclassifiedDomain]  # opt-in (the agent's dpi_unclassified_domains); since 1.3
 
 
 class Report(TypedDict):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from protocol.errors import ProtocolError, Reason
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2  # 1.1: apps[].methods (optional); 1.2: compact reports, preset dictionaries, body.view,
-# stations[].dhcp_vc and dhcp_prl (optional)
+PROTOCOL_MINOR = 3  # 1.1: apps[].methods (optional); 1.2: compact reports, preset dictionaries, body.view,
+# stations[].dhcp_vc and dhcp_prl (optional); 1.3: unclassified (optional)
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 

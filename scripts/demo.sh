@@ -60,7 +60,7 @@ echo "back-filling $DAYS days of $HOMES persona homes through the broker (progre
 # Few areas (DEMO_AREAS, default 3: 4, 8 and 8 of the 20 homes), so each passes the area view's minimum group.
 AREAS=${DEMO_AREAS:-3}
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --days "$DAYS" --prefix home --areas "$AREAS" --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
-  --crm "$DIR/crm.csv" --truth "$DIR/truth.json" > "$DIR/backfill.log" 2>&1 || echo "back-fill incomplete; see $DIR/backfill.log"
+  --unclassified 20 --crm "$DIR/crm.csv" --truth "$DIR/truth.json" > "$DIR/backfill.log" 2>&1 || echo "back-fill incomplete; see $DIR/backfill.log"
 "$VENV/bin/homescope-collector" import-subscribers "$DIR/crm.csv" --db "sqlite:///$DIR/homescope.db" || true
 
 # A mesh campaign on every flagged home, delivered to $DIR/drop, answered by the emulated households.
@@ -68,7 +68,7 @@ AREAS=${DEMO_AREAS:-3}
   --db "sqlite:///$DIR/homescope.db" --drop "$DIR/drop" --out "$DIR" --config "$DIR/profiles.toml" > "$DIR/campaign.log" 2>&1 &
 # The live emulator continues the same persona homes (same ids, personas and CRM rows).
 "$VENV/bin/homescope-emulator" run --homes "$HOMES" --personas mix --prefix home --areas "$AREAS" \
-  --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 > "$DIR/emulator.log" 2>&1 & pids+=($!)
+  --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --interval 5 --unclassified 20 > "$DIR/emulator.log" 2>&1 & pids+=($!)
 
 # A report of the back-filled days in the archive (/reports): evaluate now, then report.
 "$VENV/bin/homescope-collector" evaluate --db "sqlite:///$DIR/homescope.db" --config "$DIR/profiles.toml" \
@@ -94,6 +94,8 @@ cat <<MSG
                     then a report with its campaigns section in /reports)
     field view:     http://127.0.0.1:$HTTP_PORT/installer  (phone-first: find a home, "measure now", record a visit)
     reports:        http://127.0.0.1:$HTTP_PORT/reports  (the back-filled days; files also in $DIR/report/)
+    DPI domains:    http://127.0.0.1:$HTTP_PORT/dpi/unclassified  (domains the fleet could not classify, shown at >= 5 homes;
+                    assign one a category: the next reports count it there)
     REST API:       http://127.0.0.1:$HTTP_PORT/api/v1/gateways  (sign in first, or a token:
                     $VENV/bin/homescope-collector token create demo --role analyst --db sqlite:///$DIR/homescope.db)
     security:       /admin (users, sessions, tokens), /security/events; docs/security.md

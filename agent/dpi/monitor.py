@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.dpi import DpiError, conntrack
 from agent.dpi.capture import CaptureSocket
@@ -30,6 +30,9 @@ from agent.dpi.packet import TCP, UDP, Packet, format_endpoint, format_mac
 from agent.dpi.usage import UsageWindow, flow_event, station_of, usage_category, usage_method
 from agent.logger import Logger
 from agent.record import record
+
+if TYPE_CHECKING:  # imported when opted in only (its suffix table costs ~40 KiB of RSS otherwise)
+    from agent.dpi.unclassified import UnclassifiedWindow
 
 log = Logger(__name__)
 
@@ -68,6 +71,7 @@ class _Tracked:
     remote: tuple[bytes, int]
     method: str = "default"  # how the flow was named (the report's provenance)
     seen: int = 0  # the tick that last found the entry in the table
+    domain: str | None = None  # registrable domain of a name no table knows (the ``unclassified`` section)
 
 
 def parse_arp(text: str) -> dict[bytes, str]:
@@ -101,6 +105,7 @@ class DpiMonitor:
         max_tracked: int = MAX_TRACKED,
         read_lines: Callable[[str], Iterable[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        unclassified_top: int = 0,
     ) -> None:
         if volumes not in ("auto", "conntrack", "capture"):
             raise ValueError(f"volumes must be auto, conntrack or capture, not {volumes!r}")
@@ -117,6 +122,13 @@ class DpiMonitor:
         self.inspector = Inspector(classifier, max_flows=max_flows, max_bytes=max_bytes,
                                    on_flow_end=self._flow_closed)
         self.window = UsageWindow()
+        #: The unclassified domains of the window (opt-in: ``None`` when ``unclassified_top`` is 0).
+        self.unclassified: UnclassifiedWindow | None = None
+        self._domain_of: Callable[[Flow], str | None] = _no_domain
+        if unclassified_top:
+            from agent.dpi.unclassified import UnclassifiedWindow, unclassified_domain
+
+            self.unclassified, self._domain_of = UnclassifiedWindow(unclassified_top), unclassified_domain
         self.events: list[dict[str, Any]] = []
         self._macs: dict[bytes, str] = {}
         self.dhcp = DhcpFingerprints()
@@ -198,6 +210,10 @@ class DpiMonitor:
         self.tick()
         return self.window.report()
 
+    def unclassified_report(self) -> list[dict[str, Any]] | None:
+        """The ``unclassified`` section of the window :meth:`report` just ended (``None`` when off)."""
+        return None if self.unclassified is None else self.unclassified.report()
+
     def take_events(self) -> list[dict[str, Any]]:
         """Debug flow events since the last call (empty unless ``debug_events``)."""
         events, self.events = self.events, []
@@ -214,6 +230,8 @@ class DpiMonitor:
         if d_up or d_down:
             app, category = usage_category(flow)
             self.window.add(station, app, category, d_up, d_down, now, new_flow, usage_method(flow))
+            if self.unclassified is not None and (domain := self._domain_of(flow)) is not None:
+                self.unclassified.add(domain, category, d_up, d_down, now)
             flow.reported_up, flow.reported_down = up, down
 
     def _flow_closed(self, flow: Flow, _reason: str) -> None:
@@ -293,6 +311,8 @@ class DpiMonitor:
             if tracked.station is not None:
                 self.window.add(tracked.station, tracked.app, tracked.category,
                                 up - tracked.up, down - tracked.down, now, new_flow, tracked.method)
+                if tracked.domain is not None and self.unclassified is not None:
+                    self.unclassified.add(tracked.domain, tracked.category, up - tracked.up, down - tracked.down, now)
             tracked.up, tracked.down = up, down
         return untracked, offloaded
 
@@ -314,8 +334,9 @@ class DpiMonitor:
         app, category = usage_category(flow)
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
+        domain = self._domain_of(flow)
         return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
-                        usage_method(flow))
+                        usage_method(flow), domain=domain)
 
     def _mac_for(self, entry: conntrack.Entry) -> str | None:
         ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src
@@ -338,6 +359,11 @@ class DpiMonitor:
     def close(self) -> None:
         """Stop capturing."""
         self._source.close()
+
+
+def _no_domain(_flow: Flow) -> None:
+    """No unclassified domains are counted (the agent did not opt in)."""
+    return None
 
 
 def _conntrack_event(tracked: _Tracked, key: tuple[int, bytes, int, bytes, int, int]) -> dict[str, Any]:

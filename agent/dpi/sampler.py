@@ -74,6 +74,7 @@ class AppsSampler:
                 read_lines=getattr(ctx.system, "lines", None),
                 volumes=ctx.config.dpi_volumes,
                 debug_events=ctx.config.dpi_debug_events,
+                unclassified_top=ctx.config.dpi_unclassified_domains,
             )
         except (OSError, ValueError) as exc:
             self._error = f"cannot start the capture on {ctx.config.dpi_interface}: {exc}"
@@ -102,8 +103,11 @@ class AppsSampler:
         with self._lock:
             apps: list[dict[str, Any]] = self._monitor.report()
             details: dict[str, dict[str, str]] = self._monitor.station_fields()
+            unclassified = self._monitor.unclassified_report()
         # The stations sampler (earlier in the registry) left its rows in ctx.shared, as it does for quality.
         annotate_stations(ctx.shared.get("stations") or [], details)
+        if unclassified:  # opt-in (dpi_unclassified_domains): absent unless configured
+            return {"apps": apps, "unclassified": unclassified}
         return {"apps": apps}
 
     def close(self) -> None:

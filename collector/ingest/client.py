@@ -292,7 +292,7 @@ class Ingest:
                     quarantine_acks.append(t.ack)
                 if self.quota.keep(over.gateway_id, item.received_at):
                     detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
-                    head = over.payload[:OVERSIZE_HEAD]
+                    head = self.scrubber.message(over).payload[:OVERSIZE_HEAD]  # pseudonyms here too
                     topic = item.topic
                     quarantined.append(
                         QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
@@ -305,7 +305,9 @@ class Ingest:
                     t = Triage(QuarantinedMessage(item.received_at, item.topic, t.out.gateway_id, UNRESOLVED,
                                                   str(exc)[:500], item.payload), t.ack)  # fmt: skip
                 else:
-                    if "view" in scrubbed.body:  # its view is not cached: fetched before the commit
+                    # its view is not cached: fetched before the commit (a report naming a view is
+                    # decoded whole by the scrubber; reading .body of another would decode it again)
+                    if scrubbed.decoded is not None and "view" in scrubbed.decoded:
                         pending.append(Pending(item.topic, scrubbed, t.ack))
                     else:
                         messages.append(scrubbed)
@@ -319,8 +321,9 @@ class Ingest:
                     self._recent_quarantine[t.ack] = None
                     if len(self._recent_quarantine) > 10_000:
                         self._recent_quarantine.popitem(last=False)
-                quarantined.append(t.out)
-                self._log_quarantine(t.out)
+                kept = self.scrubber.quarantined(t.out)  # pseudonyms: the quarantine is a table too
+                quarantined.append(kept)
+                self._log_quarantine(kept)
             elif isinstance(t.out, StatusChange):
                 statuses.append(t.out)
         messages, flagged, reused = self.keys.check(messages)

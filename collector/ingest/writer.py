@@ -80,9 +80,14 @@ class WriterProcess:
     """
 
     def __init__(
-        self, url: str, on_commit: Callable[[list[SpooledMessage], list[tuple[str, int, int]]], None] | None = None
+        self,
+        url: str,
+        on_commit: Callable[[list[SpooledMessage], list[tuple[str, int, int]]], None] | None = None,
+        home_key: bytes | None = None,
     ) -> None:
         self.url = url
+        #: the privacy key the child's folds pseudonymise homes with (``Folds.home_key``)
+        self._home_key = home_key
         #: told of each committed batch and its new keys (the parent folds its share of them)
         self._on_commit = on_commit
         # what the child folded (its share of the gateways, while no batch waits), and when last
@@ -118,7 +123,7 @@ class WriterProcess:
         parent, child = ctx.Pipe()
         proc = ctx.Process(
             target=_serve,
-            args=(self.url, child, self._folded, self._folded_at),
+            args=(self.url, child, self._folded, self._folded_at, self._home_key),
             name="homescope-store-writer",
             daemon=True,
         )
@@ -234,7 +239,9 @@ def _message(row: Row) -> SpooledMessage:
     )
 
 
-def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, folded_at: Any) -> None:
+def _serve(
+    url: str, conn: multiprocessing.connection.Connection, folded: Any, folded_at: Any, home_key: bytes | None = None
+) -> None:
     """The child: open the store, then commit one request at a time until told to stop.
 
     While no batch waits, it folds its share of the reports it committed (``FOLD_SHARE``: the
@@ -244,6 +251,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, f
     async def main() -> None:
         store = open_store(url)
         store.folds.state.share = FOLD_SHARE
+        store.folds.state.home_key = home_key
         try:
             await store.open()
         except Exception as exc:
@@ -297,6 +305,7 @@ def _serve(url: str, conn: multiprocessing.connection.Connection, folded: Any, f
                     await asyncio.sleep(FOLD_IDLE_S)
                     continue
                 try:
+                    await store.folds.state.refresh_rules(store.db)
                     n = await store.folds.fold_pending(FOLD_CHUNK)
                     failing = False
                 except StoreError as exc:  # they stay queued: the collector folds them from the table

@@ -7,7 +7,8 @@ subscriber id, holds one as a JSON string (``"gw-1"`` inside a list or object), 
 topic segment (``homescope/v1/gw-1/report``). What that reaches today (docs/security.md):
 raw reports and events, the gateway's latest state, facts, hourly and daily rollups, the
 fold queue, home-day rollups, results and their history, home profiles, the CRM row,
-quarantined payloads, and any marketing table keyed by gateway or subscriber id.
+quarantined payloads, and any marketing table keyed by gateway or subscriber id; and, asked
+by the home's pseudonym (they hold no id), its memberships of the unclassified domains.
 
 The audit record (``erasures``) and the security event name the home only by
 HMAC-SHA256(privacy key, id), so the erasure itself leaves no row naming it, yet an auditor
@@ -24,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.dpi.unclassified import erase_statement as unclassified_erase
 from collector.privacy.files import FileErasure, PdfPrinter, erase_drop_files, erase_report_files
 from collector.security.events import SecurityEvent, record_statement
 from collector.store.sql import Database, Statement
@@ -144,12 +146,19 @@ async def erase(
             params += p
         statements.append(Statement(f"DELETE FROM {_quote(table)} WHERE {' OR '.join(clauses)}", params))
         tables.append(table)
+    # Tables that name a home only by its pseudonym, which no search by id finds: asked by key.
+    pseudonymised = unclassified_erase(key, gateways)
+    if pseudonymised is not None:
+        statements.append(pseudonymised)
+        tables.append("dpi_unclassified")
     now = time.time()
     digest = home_hash(key, kind, identifier)
     outcomes = await db.transaction(statements)
-    result = Erasure(
-        kind, gateways, {t: o.rowcount for t, o in zip(tables, outcomes, strict=True) if o.rowcount}
-    )
+    rows: dict[str, int] = {}
+    for t, o in zip(tables, outcomes, strict=True):
+        if o.rowcount:  # a table may be asked twice (by id and by pseudonym): its counts add up
+            rows[t] = rows.get(t, 0) + o.rowcount
+    result = Erasure(kind, gateways, rows)
     if "report_files" in by_table:
         await erase_report_files(db, identifiers, print_pdf, result.files)
     erase_drop_files(drop_folder, identifiers, result.files)

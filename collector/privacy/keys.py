@@ -8,6 +8,8 @@ Losing it only makes every terminal look new; back it up apart from the database
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -51,3 +53,10 @@ def load_key(settings: Settings) -> bytes:
     with os.fdopen(fd, "wb") as f:
         f.write(key)
     return key
+
+
+def home_pseudonym(key: bytes, gateway_id: str) -> str:
+    """A home's pseudonym in aggregate-only tables (the unclassified domains' memberships): 128 bits of
+    HMAC-SHA256(key, "home:" + gateway id). Distinct homes stay distinct; without the key nobody can
+    tell which home a row is; with it, the erase finds a home's rows."""
+    return hmac.new(key, f"home:{gateway_id}".encode(), hashlib.sha256).hexdigest()[:32]

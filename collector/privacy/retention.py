@@ -5,7 +5,8 @@ adds, as Statements on ``store.db`` run in the same loop: quarantined payloads (
 gateway input, MACs in clear, so kept no longer than raw reports), compact reports' static
 views not refreshed for as long, daily rollups and
 home-day rollups, result history and evaluation runs, ended sessions, stale sign-in
-throttle rows, security events, and archived reports with their files. The file sender's
+throttle rows, security events, archived reports with their files, and the unclassified
+domains' per-home memberships (by ISO week: ``retention_unclassified_weeks``). The file sender's
 drop folder is aged out beside it (``collector/privacy/files.py``). Current state (a gateway's latest figures, a home's
 results and profile, the CRM row) lives as long as the home does: ``erase`` removes it.
 Erasure audit records are kept: they name no home.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from collector.dpi.unclassified import retention_cutoff
 from collector.privacy.files import drop_folder, expire_drop_files
 from collector.settings import Settings
 from collector.store.sql import Database, Statement
@@ -31,6 +33,8 @@ class Rule:
     #: The cut-off's unit: epoch seconds, or days since the epoch.
     in_days: bool
     setting: str
+    #: The cut-off is an ISO week (``year * 100 + week``) and the setting counts weeks kept.
+    in_weeks: bool = False
 
 
 RULES = (
@@ -54,6 +58,8 @@ RULES = (
     Rule("report_files", "report_name IN (SELECT name FROM report_archive WHERE created_at < ?)", False,
          "retention_reports_days"),
     Rule("report_archive", "created_at < ?", False, "retention_reports_days"),
+    # the unclassified domains' per-home memberships (collector/dpi/unclassified.py)
+    Rule("dpi_unclassified", "week < ?", False, "retention_unclassified_weeks", in_weeks=True),
 )  # fmt: skip
 
 
@@ -61,6 +67,10 @@ def plan(settings: Settings, now: float) -> list[Statement]:
     """The DELETEs due at ``now``."""
     out = []
     for rule in RULES:
+        if rule.in_weeks:
+            out.append(Statement(f"DELETE FROM {rule.table} WHERE {rule.expired}",
+                                 (retention_cutoff(now, int(getattr(settings, rule.setting))),)))
+            continue
         cut = now - int(getattr(settings, rule.setting)) * DAY
         out.append(
             Statement(

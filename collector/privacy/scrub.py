@@ -23,6 +23,9 @@ state, facts, rollups and home profiles only ever see the pseudonyms:
   dropped and its BSSID pseudonymised, unless ``HOMESCOPE_KEEP_NEIGHBOUR_NAMES`` is set.
 - DPI ``flow`` events (hostname and remote endpoint, sent only by an agent in debug mode)
   are dropped unless ``HOMESCOPE_STORE_DPI_DEBUG`` is set.
+
+A refused payload is rewritten before the quarantine keeps it (:meth:`Scrubber.quarantined`):
+the same rules wherever its fields sit, or, if it does not decode, only its frame header.
 """
 
 from __future__ import annotations
@@ -39,10 +42,13 @@ import msgspec
 from isal import isal_zlib  # the collector's dependency: ~4x faster than zlib, the same zlib streams
 
 from collector.profiles.terminals import hostname_match
-from collector.store import SpooledMessage
-from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, MAGIC, decode_stored, decode_unframed
+from collector.store import QuarantinedMessage, SpooledMessage
+from protocol.codec import COMPRESS_ABOVE, FLAG_ZLIB, HEADER_LEN, MAGIC, unframe
+from protocol.errors import ProtocolError
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
+#: Of a quarantined payload that does not decode, only this much is kept: the frame header.
+QUARANTINE_HEAD = HEADER_LEN
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -72,8 +78,11 @@ def vendor_class_class(vendor_class: str, hostname: str = "") -> str:
     low = head.lower()
     # words of the hostname that may be a person's: not a device word the terminal table knows
     # ("android", "iphone"...), not a word of a DHCP client's own name
-    words = (w for w in re.split(r"[^a-z0-9]+", hostname.lower())
-             if len(w) >= _MIN_NAME_WORD and hostname_match(w) is None and w not in _CLIENT_WORDS)
+    words = (
+        w
+        for w in re.split(r"[^a-z0-9]+", hostname.lower())
+        if len(w) >= _MIN_NAME_WORD and hostname_match(w) is None and w not in _CLIENT_WORDS
+    )
     return "" if any(w in low for w in words) else head
 
 
@@ -151,24 +160,31 @@ class Scrubber:
     ) -> SpooledMessage:
         """``message`` with its body and raw frame rewritten (the key fields unchanged).
 
-        ``complete(gateway_id, body)`` runs on the scrubbed body before it is framed again
-        (ingest merges a compact report's static view there: collector/ingest/views.py).
+        Only the parts of the body that can hold personal data are decoded (a report's
+        stations, apps, quality and neighbours; an event batch's events); every other part is
+        copied as the bytes it came in (``msgspec.Raw``): the same bytes as decoding and
+        encoding the whole envelope, at about three quarters of the cost (bench/privacy.py).
+        A compact report naming a static view (protocol 1.2) is decoded whole: the view holds
+        names too, and ``complete(gateway_id, body)`` merges it into every section of the
+        scrubbed body before it is framed again (collector/ingest/views.py).
         """
-        envelope = decode_unframed(message.packed) if message.packed else decode_stored(message.payload)
-        self.body(message.kind, envelope["body"])
+        envelope: dict[str, Any] = _PARTS(message.packed or unframe(message.payload))
+        body: dict[str, Any] = _PARTS(envelope["body"])
+        whole = "view" in body
+        for name in body if whole else _EVENT_PARTS if message.kind == "event" else self._report_parts:
+            raw = body.get(name)
+            if raw is not None:
+                body[name] = _ANY(raw)
+        self.body(message.kind, body)
         if complete is not None:
-            complete(message.gateway_id, envelope["body"])
-        return self.reframe(message, envelope)
+            complete(message.gateway_id, body)
+        envelope["body"] = body
+        return self.reframe(message, envelope, whole)
 
-    def reframe(self, message: SpooledMessage, envelope: dict[str, Any]) -> SpooledMessage:
-        """``message`` holding ``envelope`` (decoded, already scrubbed) as its body and frame."""
+    def reframe(self, message: SpooledMessage, envelope: dict[str, Any], whole: bool = True) -> SpooledMessage:
+        """``message`` holding ``envelope`` (already scrubbed) as its body and frame; ``whole``:
+        its body is decoded throughout (kept as the message's decoded body), not partly raw."""
         packed = _ENCODER.encode(envelope)
-        # framed as the agent frames (protocol.codec.encode), without packing twice; level 1:
-        # 4% larger than the agent's level 6 on emulator reports, ~4x faster (bench/privacy.py)
-        if len(packed) > COMPRESS_ABOVE:
-            frame = MAGIC + bytes([FLAG_ZLIB]) + isal_zlib.compress(packed, 1)
-        else:
-            frame = MAGIC + b"\0" + packed
         return SpooledMessage(
             message.gateway_id,
             message.epoch,
@@ -179,7 +195,78 @@ class Scrubber:
             message.uptime_s,
             message.sent_at,
             message.received_at,
-            envelope["body"],
-            frame,
+            envelope["body"] if whole else None,  # else decoded from packed if someone reads it
+            frame_of(packed),
             packed,
         )
+
+    def quarantined(self, q: QuarantinedMessage) -> QuarantinedMessage:
+        """What the quarantine keeps of a refused payload, under the same rule as stored frames.
+
+        A payload that unframes and decodes as msgpack (a message the models refuse) is kept
+        rewritten wherever things sit in its tree: every MAC-shaped text pseudonymised (MACs
+        inside longer strings too), every ``hostname`` minimised, ``ssid`` dropped (unless
+        neighbour names are kept), debug ``flow`` events dropped; it is stored framed as the
+        agent frames. A payload that does not (not a frame, truncated, not msgpack) cannot be
+        told apart into fields: only its first :data:`QUARANTINE_HEAD` bytes (the frame header)
+        are kept, with its size in the detail.
+        """
+        try:
+            tree = _ANY(unframe(q.payload))
+        except (ProtocolError, msgspec.DecodeError, ValueError, RecursionError):
+            payload = q.payload[:QUARANTINE_HEAD]
+            detail = f"{q.detail} [payload of {len(q.payload)} bytes not kept: it does not decode]"
+        else:
+            payload = frame_of(_ENCODER.encode(self._tree(tree)))
+            detail = q.detail
+        return QuarantinedMessage(q.received_at, q.topic, q.gateway_id, q.reason, self._text(detail), payload)
+
+    def _tree(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return self._text(node)
+        if isinstance(node, list):
+            flow = not self.store_dpi_debug
+            return [
+                self._tree(x) for x in node if not (flow and isinstance(x, dict) and x.get("type") == "flow")
+            ]
+        if isinstance(node, dict):
+            out: dict[Any, Any] = {}
+            for k, v in node.items():
+                if k == "ssid" and not self.keep_neighbour_names:
+                    continue
+                key = self._text(k) if isinstance(k, str) else k
+                if k == "hostname" and isinstance(v, str):
+                    out[key] = hostname_class(v)
+                elif k == "dhcp_vc" and isinstance(v, str):  # as _terminal keeps it, or not at all
+                    host = node.get("hostname")
+                    reduced = vendor_class_class(v, host if isinstance(host, str) else "")
+                    if reduced:
+                        out[key] = reduced
+                else:
+                    out[key] = self._tree(v)
+            return out
+        return node
+
+    def _text(self, text: str) -> str:
+        """``text`` with every MAC-shaped part pseudonymised."""
+        return _MAC.sub(lambda m: self.mac(m.group(0)), text)
+
+    @property
+    def _report_parts(self) -> tuple[str, ...]:
+        return _REPORT_PARTS if not self.keep_neighbour_names else _REPORT_PARTS[:-1]
+
+
+#: The parts of a body :meth:`Scrubber.body` rewrites (all others are copied as they came).
+_REPORT_PARTS = ("stations", "apps", "quality", "neighbours")
+_EVENT_PARTS = ("events",)
+_PARTS = msgspec.msgpack.Decoder(dict[str, msgspec.Raw]).decode
+_ANY = msgspec.msgpack.Decoder().decode
+
+
+def frame_of(packed: bytes) -> bytes:
+    """The stored frame of a rewritten envelope's msgpack, framed as the agent frames
+    (``protocol.codec.encode``) without packing twice; deflate level 1: 4% larger than the
+    agent's level 6 on emulator reports, ~4x faster (bench/privacy.py)."""
+    if len(packed) > COMPRESS_ABOVE:
+        return MAGIC + bytes([FLAG_ZLIB]) + isal_zlib.compress(packed, 1)
+    return MAGIC + b"\0" + packed

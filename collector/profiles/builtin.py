@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.profiles.profile import Profile
-from collector.profiles.rules import Finding, rule
+from collector.profiles.registry import Finding, rule
 from collector.profiles.terminals import WORK_TYPES
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import zip_longest
+from operator import add
 from typing import Any
 
 #: At most this many applications per category are kept (the least used go). Below it the
@@ -209,9 +210,12 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = F
         if key in ("v", "hb"):
             if len(mine) < len(value):  # stored under an older, shorter layout: zeros past its end
                 mine.extend([0] * (len(value) - len(mine)))
-            for i, x in enumerate(value):
-                if x:
-                    mine[i] += x
+            if len(mine) == len(value):
+                mine[:] = map(add, mine, value)
+            else:
+                for i, x in enumerate(value):
+                    if x:
+                        mine[i] += x
         elif key == "tm":
             for mac, entry in value.items():
                 have = mine.get(mac)
@@ -221,7 +225,10 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = F
                 windows = have[4] + entry[4]
                 if len(entry) > 5 and (len(have) <= 5 or _dhcp_key(entry) > _dhcp_key(have)):
                     have[5:] = entry[5:8]  # the newest DHCP fingerprint, as _terminals keeps it
-                have[:4] = max(have[:4], entry[:4])
+                # max(have[:4], entry[:4]) without the slices: the newest window's names
+                t, t_have = entry[0], have[0]
+                if t > t_have or (t == t_have and entry[:4] > have[:4]):
+                    have[:4] = entry[:4]
                 have[4] = windows
         elif key == "sx":
             for mac, link in value.items():
@@ -229,18 +236,39 @@ def fold_into(day: dict[str, Any], contribution: dict[str, Any], owned: bool = F
                 if have is None:
                     mine[mac] = {"x": list(link["x"]), "c": dict(link["c"])}
                     continue
-                hx = have["x"]
-                for i, x in enumerate(link["x"]):
-                    hx[i] += x
-                hc = have["c"]
-                for cat, minutes in link["c"].items():
-                    hc[cat] = hc.get(cat, 0) + minutes
+                hx, lx = have["x"], link["x"]
+                if len(hx) == len(lx):
+                    hx[:] = map(add, hx, lx)
+                else:
+                    for i, x in enumerate(lx):
+                        hx[i] += x
+                if link["c"]:
+                    hc = have["c"]
+                    for cat, minutes in link["c"].items():
+                        hc[cat] = hc.get(cat, 0) + minutes
         elif key == "apps":
             for cat, apps in value.items():
-                mine[cat] = _apps([mine[cat], apps]) if cat in mine else dict(apps)
+                have = mine.get(cat)
+                if have is None:
+                    mine[cat] = dict(apps)
+                    continue
+                for app, minutes in apps.items():  # _apps([have, apps]), in place
+                    have[app] = have[app] + minutes if app in have else minutes
+                if len(have) > MAX_APPS:
+                    mine[cat] = most_used(have)
         else:
-            day[key] = MERGERS.get(key, _unknown)([mine, value])
+            day[key] = merge_two(key, mine, value)
     return day
+
+
+def merge_two(key: str, mine: Any, value: Any) -> Any:
+    """``key``'s two values merged (what :func:`fold_into` does for the keys it does not add in place)."""
+    return MERGERS.get(key, _unknown)([mine, value])
+
+
+def most_used(apps: dict[str, int]) -> dict[str, int]:
+    """The :data:`MAX_APPS` most used applications (ties by name)."""
+    return dict(sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_APPS])
 
 
 def _copy(value: Any) -> Any:

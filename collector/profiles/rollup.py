@@ -29,7 +29,15 @@ from typing import Any, TypedDict
 import msgspec
 
 from collector.profiles import layout
-from collector.profiles.merge import fold_into, merge_day, merge_many, slot_hex
+from collector.profiles.merge import (
+    MAX_APPS,
+    fold_into,
+    merge_day,
+    merge_many,
+    merge_two,
+    most_used,
+    slot_hex,
+)
 from collector.profiles.terminals import BACKGROUND_TYPES, terminal_type
 
 SLOTS_PER_DAY = 96
@@ -84,6 +92,14 @@ class _App(TypedDict, total=False):
     top_apps: Any
 
 
+class _Unclassified(TypedDict, total=False):  # read by collector/dpi (store/folding.py's prepare)
+    domain: Any
+    category: Any
+    bytes_down: Any
+    bytes_up: Any
+    active_minutes: Any
+
+
 class _Radio(TypedDict, total=False):
     band: Any
     interference_pct: Any
@@ -119,6 +135,7 @@ class WindowBody(TypedDict, total=False):
     quality: list[_Quality] | None
     neighbours: list[_Neighbour] | None
     topology: list[msgspec.Raw] | None  # only counted
+    unclassified: list[_Unclassified] | None
 
 
 class _Report(TypedDict):
@@ -194,12 +211,36 @@ def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tu
 
     A pure function of the report: a folder computes it before taking any lock, then adds it
     with :func:`add_window` (each result is added once: its parts are taken, not copied).
+    Computed by the C extension ``_window`` where it is built (~5x faster; the same result,
+    tests/collector/profiles/test_window_c.py), else, and for anything it does not promise to
+    reproduce exactly, by :func:`_window`, the reference.
     """
+    if _compiled is not None:
+        try:
+            c, v = _compiled.window(body, window_start, window_end)
+        except _compiled.Unsupported:
+            pass
+        else:
+            _extras(body, c, v)
+            return c, v
     return _window(body, window_start, window_end)
 
 
 def add_window(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
-    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``."""
+    """Add :func:`window_parts`' result to ``day`` in place; returns ``day``.
+
+    In C where ``_window`` is built (the same operations in the same order as :func:`_add`, its
+    reference, on the same objects: tests/collector/profiles/test_window_c.py).
+    """
+    if _compiled is not None:
+        try:
+            return _compiled.add(day, c, sparse)
+        except _compiled.Unsupported:  # raised before anything is changed
+            pass
+    return _add(day, c, sparse)
+
+
+def _add(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -> dict[str, Any]:
     v = day.get("v")
     if v is None:
         v = day["v"] = layout.zeros()
@@ -210,8 +251,41 @@ def add_window(day: dict[str, Any], c: dict[str, Any], sparse: dict[int, int]) -
     return fold_into(day, c, owned=True)
 
 
+# Per (band index, signal dBm): the signal bucket's position and the rounded signal part. A
+# validated signal is an int in -150..50, so this stays small; it is bounded all the same.
+_SIGNAL: dict[tuple[int, Any], tuple[int, int]] = {}
+
+
+def _signal(b: int, signal: Any) -> tuple[int, int]:
+    found = _SIGNAL.get((b, signal))
+    if found is None:
+        if len(_SIGNAL) > 4096:
+            _SIGNAL.clear()
+        pos = layout.SIG + b * layout.SIG_BUCKETS + layout.sig_bucket(signal)
+        found = _SIGNAL[(b, signal)] = (pos, round(signal_part(signal) * PART_SCALE))
+    return found
+
+
 def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
-    # everything a window adds but its vector, and the vector's non-zero positions
+    # everything a window adds but its vector, and the vector's non-zero positions (the reference)
+    c, v = _core(body, window_start, window_end)
+    _extras(body, c, v)
+    return c, v
+
+
+def _extras(body: dict[str, Any], c: dict[str, Any], v: dict[int, int]) -> None:
+    """Figures added to the fold after its core went to C: Python, on both ways.
+
+    The core (:func:`_core`, and ``_window.c`` which computes the same) folds the fields it was
+    written for and stays as it is; a new figure is added here, in this one file. ``v`` is a
+    plain dict of the vector's set positions: add with ``v[i] = v.get(i, 0) + x``.
+    """
+
+
+def _core(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+    # what the C core computes too (tests/collector/profiles/test_window_c.py). The fold's
+    # hottest code (per station of every report): one pass over the stations, the part scores
+    # inlined (the same expressions as signal_part ... interference_part, so the same floats)
     length = max(1, window_end - window_start)
     slot = (window_start // SLOT_S) % SLOTS_PER_DAY
     v: defaultdict[int, int] = defaultdict(int)
@@ -227,33 +301,73 @@ def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[d
     }
     if wan.get("plan_down_kbps"):
         c["plan"] = int(wan["plan_down_kbps"])
+    # radios first: a band's airtime and interference parts, once per band (not per station)
+    radio: dict[str, tuple[int, int]] = {}
+    for r in body.get("radios") or ():
+        b = _BAND_INDEX.get(r.get("band") or "")
+        if b is None:
+            continue
+        intf, util = float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)
+        at = layout.RADIO + 3 * b
+        v[at] += 1
+        v[at + 1] += round(intf * PCT_SCALE)
+        v[at + 2] += round(util * PCT_SCALE)
+        radio[r["band"]] = (round(airtime_part(util) * PART_SCALE), round(interference_part(intf) * PART_SCALE))
     terminals: dict[str, list[Any]] = {}
     links: dict[str, dict[str, Any]] = {}
-    for s in body.get("stations") or []:
+    ws, wn = layout.WS, layout.WN
+    for s in body.get("stations") or ():
         mac = s.get("mac")
         if not mac:
             continue
-        terminals[mac] = [
-            window_end,
-            s.get("hostname") or "",
-            s.get("vendor") or "",
-            s.get("medium") or "",
-            1,
-        ]
+        medium = s.get("medium") or ""
+        terminals[mac] = [window_end, s.get("hostname") or "", s.get("vendor") or "", medium, 1]
         if s.get("dhcp_vc") or s.get("dhcp_prl"):  # since protocol 1.2: what its DHCP client says
             terminals[mac] += [s.get("dhcp_vc") or "", s.get("dhcp_prl") or "", window_end]
         x = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        twice = links.get(mac)
+        if twice is not None:  # a MAC listed twice: the last row's probes, every row's Wi-Fi sums
+            tx = twice["x"]
+            x[ST_SIG_N], x[ST_SIG_SUM], x[ST_PHY_SUM] = tx[ST_SIG_N], tx[ST_SIG_SUM], tx[ST_PHY_SUM]
         links[mac] = {"x": x, "c": {}}
         # the agent's quality sampler writes its station probes onto the station rows
-        if s.get("delay_ms") is not None:
-            x[ST_Q_N] += 1
-            x[ST_DELAY] += round(float(s["delay_ms"]) * MS_SCALE)
-            x[ST_LOSS] += round(float(s.get("loss_pct") or 0) * LOSS_SCALE)
-        if s.get("reachable_kbps"):
-            x[ST_BW_N] += 1
-            x[ST_BW_SUM] += int(s["reachable_kbps"])
+        delay = s.get("delay_ms")
+        if delay is not None:
+            x[ST_Q_N] = 1
+            x[ST_DELAY] = round(float(delay) * MS_SCALE)
+            x[ST_LOSS] = round(float(s.get("loss_pct") or 0) * LOSS_SCALE)
+        reachable = s.get("reachable_kbps")
+        if reachable:
+            x[ST_BW_N] = 1
+            x[ST_BW_SUM] = int(reachable)
+        b = _BAND_INDEX.get(medium)
+        signal = s.get("signal_dbm")
+        if b is None or signal is None:
+            continue
+        x[ST_SIG_N] += 1
+        x[ST_SIG_SUM] += signal
+        at, part = _signal(b, signal)
+        v[at] += 1
+        v[ws] += part
+        v[wn] += 1
+        rate = s.get("tx_rate_kbps")
+        if rate is not None:
+            x[ST_PHY_SUM] += rate
+            q = rate / FULL_PHY_KBPS.get(medium, 433_000)  # phy_part
+            v[ws + 1] += round(100 * (0.0 if q < 0 else 1.0 if q > 1 else q) * PART_SCALE)
+            v[wn + 1] += 1
+        packets = s.get("packets_sent")
+        if packets and s.get("retransmissions") is not None:
+            q = 1 - int(s["retransmissions"]) / max(1, int(packets)) / 0.3  # retry_part
+            v[ws + 2] += round(100 * (0.0 if q < 0 else 1.0 if q > 1 else q) * PART_SCALE)
+            v[wn + 2] += 1
+        air = radio.get(medium)
+        if air is not None:
+            v[ws + 3] += air[0]
+            v[ws + 4] += air[1]
+            v[wn + 3] += 1
+            v[wn + 4] += 1
     _fold_apps(c, v, body.get("apps") or [], links, terminals, window_start, length)
-    _fold_wifi(v, body, links)
     _fold_quality(c, v, body.get("quality") or [], links)
     if "neighbours" in body:
         v[layout.SCANS] = 1
@@ -263,6 +377,11 @@ def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[d
     c["tm"] = terminals
     c["sx"] = links
     return c, v
+
+
+_BAND_INDEX = {band: i for i, band in enumerate(layout.BANDS)}  # layout.band_index, without the call
+#: layout.cat_at(category, 0) of the categories seen (unknown ones share "other"'s position)
+_CAT_AT: dict[str, int] = {}
 
 
 def _fold_apps(
@@ -278,38 +397,47 @@ def _fold_apps(
     names: dict[str, dict[str, int]] = {}
     down_total = up_total = engaged = 0
     background = layout.BACKGROUND
+    foreground, device_categories = layout.FOREGROUND, layout.DEVICE_CATEGORIES
+    cat_at = _CAT_AT
     for row in apps:
         cat = str(row.get("category") or "other")
         down, up = int(row.get("bytes_down") or 0), int(row.get("bytes_up") or 0)
         minutes = min(int(row.get("active_minutes") or 0), cap_min)
-        at = layout.cat_at(cat, 0)
-        tm = terminals.get(str(row.get("station")))
+        at = cat_at.get(cat)
+        if at is None:
+            if len(cat_at) > 1024:
+                cat_at.clear()
+            at = cat_at[cat] = layout.cat_at(cat, 0)
+        station = str(row.get("station"))
+        tm = terminals.get(station)
         # people's use: an interactive category on a terminal a person uses (unknown
         # terminals count as personal: phones with random MACs often have no name)
-        device = tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR], *tm[TM_DHCP : TM_DHCP + 2]) in BACKGROUND_TYPES
-        if device or cat in layout.DEVICE_CATEGORIES:
+        device = (
+            tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR], *tm[TM_DHCP : TM_DHCP + 2]) in BACKGROUND_TYPES
+        )
+        if device or cat in device_categories:
             v[background + layout.BG_MIN] = max(v[background + layout.BG_MIN], minutes)
             v[background + layout.BG_BYTES] += down + up
-        if not device:
-            v[at + layout.CAT_ENGAGED] = max(v[at + layout.CAT_ENGAGED], minutes)  # one window: max over terminals
+        if not device:  # one window: max over terminals
+            v[at + layout.CAT_ENGAGED] = max(v[at + layout.CAT_ENGAGED], minutes)
         v[at + layout.CAT_DOWN] += down
         v[at + layout.CAT_UP] += up
         if up > down and minutes:
             v[at + layout.CAT_UP_MIN] += minutes
             v[at + layout.CAT_UP_BYTES] += up
-        if cat in layout.FOREGROUND and not device:
-            engaged = max(engaged, minutes)
+        if not device and minutes > engaged and cat in foreground:
+            engaged = minutes
         down_total += down
         up_total += up
         bucket = layout.rate_bucket(down * 8 / (minutes * 60 if minutes else length) / 1000)
         if bucket is not None:
             v[layout.RATE_BYTES + bucket] += down
-        top = [str(a) for a in row.get("top_apps") or []]
+        top = row.get("top_apps")
         if top:
             per_cat = names.setdefault(cat, {})
-            for app in top:
+            for app in map(str, top):
                 per_cat[app] = per_cat.get(app, 0) + max(minutes, 1)
-        link = links.get(str(row.get("station")))
+        link = links.get(station)
         if link is not None and minutes:
             link["c"][cat] = link["c"].get(cat, 0) + minutes
     v[layout.BYTES_DOWN], v[layout.BYTES_UP], v[layout.ENGAGED] = down_total, up_total, engaged
@@ -319,47 +447,6 @@ def _fold_apps(
     hb = [0] * 24
     hb[(start // 3600) % 24] = down_total + up_total
     c["apps"], c["hb"] = names, hb
-
-
-def _fold_wifi(v: defaultdict[int, int], body: dict[str, Any], links: dict[str, dict[str, Any]]) -> None:
-    radio: dict[str, tuple[float, float]] = {}
-    for r in body.get("radios") or []:
-        b = layout.band_index(r.get("band") or "")
-        if b is None:
-            continue
-        intf, util = float(r.get("interference_pct") or 0), float(r.get("utilization_pct") or 0)
-        at = layout.RADIO + 3 * b
-        v[at] += 1
-        v[at + 1] += round(intf * PCT_SCALE)
-        v[at + 2] += round(util * PCT_SCALE)
-        radio[r["band"]] = (intf, util)
-    ws, wn = layout.WS, layout.WN
-    for s in body.get("stations") or []:
-        band = s.get("medium") or ""
-        b = layout.band_index(band)
-        signal = s.get("signal_dbm")
-        if b is None or signal is None or not s.get("mac"):
-            continue
-        x = links[s["mac"]]["x"]
-        x[ST_SIG_N] += 1
-        x[ST_SIG_SUM] += signal
-        v[layout.SIG + b * layout.SIG_BUCKETS + layout.sig_bucket(signal)] += 1
-        v[ws] += round(signal_part(signal) * PART_SCALE)
-        v[wn] += 1
-        rate = s.get("tx_rate_kbps")
-        if rate is not None:
-            x[ST_PHY_SUM] += rate
-            v[ws + 1] += round(phy_part(rate, band) * PART_SCALE)
-            v[wn + 1] += 1
-        if s.get("packets_sent") and s.get("retransmissions") is not None:
-            v[ws + 2] += round(retry_part(int(s["retransmissions"]), int(s["packets_sent"])) * PART_SCALE)
-            v[wn + 2] += 1
-        air = radio.get(band)
-        if air is not None:
-            v[ws + 3] += round(airtime_part(air[1]) * PART_SCALE)
-            v[ws + 4] += round(interference_part(air[0]) * PART_SCALE)
-            v[wn + 3] += 1
-            v[wn + 4] += 1
 
 
 def _fold_quality(
@@ -425,5 +512,36 @@ def join_day(core: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, A
     """The whole day again from :func:`split_day`'s parts."""
     return {**core, **detail} if detail else core
 
+
+try:  # built by setup.py (`make` requires it: tests/collector/profiles/test_window_c.py)
+    from collector.profiles import _window as _compiled
+except ImportError:  # pragma: no cover - a collector installed without a compiler
+    _compiled = None  # type: ignore[assignment]
+
+
+def compiled_layout() -> dict[str, Any]:
+    """What the C fold needs of the layout and the scores (nothing of the layout is written in C)."""
+    return {
+        "size": layout.SIZE, "n": layout.N, "online_s": layout.ONLINE_S, "offline_s": layout.OFFLINE_S,
+        "bytes_down": layout.BYTES_DOWN, "bytes_up": layout.BYTES_UP, "engaged": layout.ENGAGED,
+        "scans": layout.SCANS, "ws": layout.WS, "wn": layout.WN, "radio": layout.RADIO, "quality": layout.QUALITY,
+        "sig": layout.SIG, "sig_buckets": layout.SIG_BUCKETS, "sig_floor": layout.SIG_FLOOR,
+        "rate_windows": layout.RATE_WINDOWS, "rate_bytes": layout.RATE_BYTES, "rate_buckets": layout.RATE_BUCKETS,
+        "rate_floor": layout.RATE_FLOOR_KBPS, "background": layout.BACKGROUND, "bg_min": layout.BG_MIN,
+        "bg_bytes": layout.BG_BYTES, "cat_engaged": layout.CAT_ENGAGED, "cat_down": layout.CAT_DOWN,
+        "cat_up": layout.CAT_UP, "cat_up_min": layout.CAT_UP_MIN, "cat_up_bytes": layout.CAT_UP_BYTES,
+        "other_at": layout.cat_at("other", 0), "slot_s": SLOT_S, "slots_per_day": SLOTS_PER_DAY,
+        "part_scale": PART_SCALE, "pct_scale": PCT_SCALE, "ms_scale": MS_SCALE, "loss_scale": LOSS_SCALE,
+        "full_default": 433_000, "full_phy": dict(FULL_PHY_KBPS), "bands": dict(_BAND_INDEX),
+        "cat_at": {c: at for c, at in layout.CAT_OFFSETS},
+        "quality_targets": {t: i for i, t in enumerate(layout.QUALITY_TARGETS)},
+        "terminal_type": terminal_type, "background_types": frozenset(BACKGROUND_TYPES),
+        "foreground": frozenset(layout.FOREGROUND), "device_categories": frozenset(layout.DEVICE_CATEGORIES),
+    }  # fmt: skip
+
+
+if _compiled is not None:
+    _compiled.configure(compiled_layout())
+    _compiled.configure_merge(merge_two, most_used, MAX_APPS)
 
 __all__ = ["add_window", "fold_window", "merge_day", "merge_many", "split_day", "window_contribution", "window_parts"]

@@ -155,6 +155,12 @@ class FoldState(Protocol):
     keep_in_memory: bool
     #: (i, n): keep only the gateways whose CRC-32 is i modulo n.
     share: tuple[int, int]
+    #: The privacy key the homes' pseudonyms in ``dpi_unclassified`` are made with (None: not recorded).
+    home_key: bytes | None
+
+    async def refresh_rules(self, db: Database) -> None:
+        """Look at the operator's domain rules again before a fold pass (``dpi/rules.py``)."""
+        ...
 
     def committed(self, messages: list[SpooledMessage], inserted: list[tuple[str, int, int]]) -> None:
         """After a batch's commit: keep its new reports for folding."""

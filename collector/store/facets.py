@@ -51,7 +51,9 @@ class Facets:
         self.folds.state.committed(messages, inserted)
 
     async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
+        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many.
+        The operator's domain rules are looked at first (``dpi/rules.py``: reloaded if changed)."""
+        await self.folds.state.refresh_rules(self.db)
         return await self.folds.fold_pending(limit)
 
     async def pending_folds(self) -> int:

@@ -14,9 +14,12 @@ statements. What a fold computes is here, once:
 - :func:`fold_body`: the fields the fold reads (``rollup.WindowBody``), decoded straight from
   a report's msgpack (typed: ~2x faster than the whole body; no inflate when the unframed
   msgpack is kept);
-- :meth:`Folds.prepare`: what each report's window adds (``rollup.window_parts``), computed
-  before any claim or lock, so two folders (a collector and its store writer process, each
-  with a share of the gateways) compute at once even on SQLite's single writer;
+- :meth:`Folds.prepare`: what each report's window adds (``rollup.window_parts``, with the
+  operator's domain rules applied: ``dpi/recount.py``), computed before any claim or lock, so
+  two folders (a collector and its store writer process, each with a share of the gateways)
+  compute at once even on SQLite's single writer;
+- :meth:`Folds.memberships`: the report's unclassified domains per ISO week and home pseudonym
+  (``dpi/unclassified.py``), written in the folding transaction;
 - :meth:`Folds.fold`: claimed reports grouped by home-day, each day parsed (or taken from
   the cache) once, every window added in place (``rollup.add_window``) and written once.
 """
@@ -31,6 +34,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from collector.dpi.recount import recount
+from collector.dpi.rules import RuleSnapshot
+from collector.dpi.unclassified import Seen, memberships, seen_in
 from collector.profiles.rollup import (
     add_window,
     day_of,
@@ -40,6 +46,7 @@ from collector.profiles.rollup import (
     window_parts,
 )
 from collector.store.base import SpooledMessage
+from collector.store.sql import Database
 from protocol.codec import unframe
 from protocol.errors import ProtocolError, Reason
 
@@ -80,6 +87,8 @@ class Prepared(NamedTuple):
     day: DayKey
     parts: dict[str, Any]
     sparse: dict[int, int]
+    #: The report's unclassified domains (``dpi_unclassified``), if it named any.
+    seen: Seen | None = None
 
 
 class DayWrite(NamedTuple):
@@ -103,6 +112,12 @@ class Folds:
     memory: OrderedDict[Key, SpooledMessage] = field(default_factory=OrderedDict)
     #: (gateway, day) -> (data text, detail text, parsed day), oldest use first
     days: dict[DayKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    #: The operator's domain rules as of this fold pass (``Facets.fold_pending`` refreshes them).
+    rules: RuleSnapshot = field(default_factory=RuleSnapshot)
+    #: The deployment's privacy key, for the homes' pseudonyms in ``dpi_unclassified`` (set by
+    #: whoever opens the store for the service; without it no membership is recorded).
+    home_key: bytes | None = None
+    _warned: bool = False
 
     def committed(self, messages: list[SpooledMessage], inserted: list[Key]) -> None:
         """After a batch's commit: keep its new reports for folding, up to the bound."""
@@ -128,12 +143,13 @@ class Folds:
         memory = self.memory
         return [memory.popitem(last=False)[1] for _ in range(min(limit, len(memory)))]
 
-    @staticmethod
-    def prepare(reports: list[SpooledMessage]) -> list[Prepared]:
+    def prepare(self, reports: list[SpooledMessage]) -> list[Prepared]:
         """What each report's window adds: the fold's costly part, a pure function of the
-        report, so a folder computes it before it claims and locks anything. A report that
-        does not decode is left out (logged); its claim still removes it from the queue."""
+        report (and the rules of this pass), so a folder computes it before it claims and locks
+        anything. A report that does not decode is left out (logged); its claim still removes
+        it from the queue."""
         out: list[Prepared] = []
+        rules = self.rules.categories
         for m in reports:
             try:
                 body = fold_body(m)
@@ -141,8 +157,28 @@ class Folds:
                 log.error("cannot fold %s/%s/%s: %s; dropped", m.gateway_id, m.epoch, m.seq, exc)
                 continue
             parts, sparse = window_parts(body, m.window_start, m.window_end)
-            out.append(Prepared(m, (m.gateway_id, day_of(m.window_start)), parts, sparse))
+            rows = body.get("unclassified")
+            if rows:
+                recount(sparse, rows, rules, m.window_end - m.window_start)
+            seen = seen_in(body, m.window_start) if rows else None
+            out.append(Prepared(m, (m.gateway_id, day_of(m.window_start)), parts, sparse, seen))
         return out
+
+    async def refresh_rules(self, db: Database) -> None:
+        """Reload the operator's domain rules if they changed (one small query if not)."""
+        await self.rules.refresh(db)
+
+    def memberships(self, claimed: list[Prepared]) -> list[tuple[int, str, str, int]]:
+        """The ``dpi_unclassified`` rows claimed reports add (``unclassified.UPSERT``), sorted."""
+        seen = [(p.report.gateway_id, p.seen) for p in claimed if p.seen is not None]
+        if not seen:
+            return []
+        if self.home_key is None:
+            if not self._warned:
+                log.warning("reports name unclassified domains but this store was given no privacy key: not recorded")
+                self._warned = True
+            return []
+        return memberships(seen, self.home_key)
 
     def fold(self, prepared: list[Prepared], stored: dict[DayKey, tuple[str, str]]) -> list[DayWrite]:
         """The new rows of every home-day ``prepared`` (claimed) reports touch, from their

@@ -26,6 +26,11 @@ from collector.store.folding import DayKey, Folds, Key, Prepared, stored_report
 from collector.store.postgres_arrays import Column, column
 
 Conn = psycopg.AsyncConnection[TupleRow]
+UNCLASSIFIED = (
+    "INSERT INTO dpi_unclassified (week, domain, home, bytes) SELECT * FROM unnest(%s::int[], %s::text[],"
+    " %s::text[], %s::bigint[]) AS u(week, domain, home, bytes) ORDER BY week, domain, home"
+    " ON CONFLICT (week, domain, home) DO UPDATE SET bytes = dpi_unclassified.bytes + excluded.bytes"
+)
 #: The store's runner: one transaction on a pooled connection.
 Run = Callable[[Callable[[Conn], Awaitable[Any]]], Awaitable[Any]]
 KEYS = "%b::text[], %b::bigint[], %b::bigint[]"
@@ -87,7 +92,7 @@ class PostgresFolds:
         if limit <= 0:
             return 0
         mine = self.state.take(limit)
-        prepared = Folds.prepare(mine)  # before the transaction: no lock is held meanwhile
+        prepared = self.state.prepare(mine)  # before the transaction: no lock is held meanwhile
 
         async def tx(conn: Conn) -> int:
             if mine:
@@ -99,7 +104,7 @@ class PostgresFolds:
                 return len(mine)
             while True:
                 rows = await (await conn.execute(CLAIM_ANY, (limit,))).fetchall()
-                found = Folds.prepare([m for m in map(stored_report, rows) if m is not None])
+                found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
                 if found or len(rows) < limit:
                     return len(found)  # else every claimed row was unfoldable (and is dropped): claim the next ones
@@ -131,6 +136,11 @@ class PostgresFolds:
                 [w.detail for w in writes],
             ),
         )
+        seen = self.state.memberships(claimed)
+        if seen:
+            # sorted by key: two folders upserting at once lock rows in one order (no deadlock)
+            weeks, domains, homes, sizes = zip(*seen, strict=True)
+            await conn.execute(UNCLASSIFIED, (list(weeks), list(domains), list(homes), list(sizes)))
 
     async def pending(self) -> int:
         """Reports stored and not yet folded (by any collector)."""

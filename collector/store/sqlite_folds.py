@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from collector.dpi.unclassified import UPSERT as UNCLASSIFIED
 from collector.store.base import SpooledMessage, StoreError
 from collector.store.folding import DayKey, Folds, Prepared, stored_report
 
@@ -69,7 +70,7 @@ class SqliteFolds:
         if not mine:
             rows = await self._read(lambda db: db.execute(QUEUED, (limit,)).fetchall())
         taken = mine or [m for m in map(stored_report, rows) if m is not None]
-        prepared = Folds.prepare(taken)
+        prepared = self.state.prepare(taken)
 
         def tx(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
@@ -102,6 +103,9 @@ class SqliteFolds:
                 stored[key] = (str(row[0]), str(row[1] or ""))
         now = time.time()
         db.executemany(WRITE_DAY, [(*w, now) for w in self.state.fold(claimed, stored)])
+        seen = self.state.memberships(claimed)
+        if seen:
+            db.executemany(UNCLASSIFIED, seen)
 
     async def pending(self) -> int:
         """Reports stored and not yet folded."""

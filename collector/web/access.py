@@ -43,6 +43,9 @@ class Permission(StrEnum):
     REPORTS_READ = "reports.read"
     #: Quarantined payloads (raw gateway input).
     QUARANTINE_READ = "quarantine.read"
+    #: The fleet's unclassified domains (aggregates of at least the minimum of homes) and the
+    #: operator's categories for them (collector/web/dpi_pages.py).
+    DPI_TABLE = "dpi.table"
     #: Security events (sign-ins, failures, lockouts, token use, erasures).
     SECURITY_READ = "security.read"
     #: Users, roles, tokens, sessions, lockouts; erasure.
@@ -63,7 +66,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.REPORTS_READ,
         }
     ),
-    "analyst": frozenset({P.PUBLIC, P.FLEET_READ, P.HOMES_READ, P.MARKETING_READ, P.REPORTS_READ}),
+    "analyst": frozenset({P.PUBLIC, P.FLEET_READ, P.HOMES_READ, P.MARKETING_READ, P.REPORTS_READ, P.DPI_TABLE}),
     "installer": frozenset({P.PUBLIC, P.INSTALL}),
     "auditor": frozenset({P.PUBLIC, P.SECURITY_READ}),
 }

@@ -240,6 +240,22 @@ def _security() -> dict[str, Any]:
     }
 
 
+def _dpi() -> dict[str, Any]:
+    """The unclassified-domains view and the operator's domain rules (``collector/web/dpi_pages.py``)."""
+    week = [_param("week", "query", "ISO week, e.g. 2026-W49 (default: this week)",
+                   {"type": "string", "pattern": r"^\d{4}-W\d{2}$"})]
+    done = {303: "back to the view", 400: "a bad domain or category (named)", 401: ERRORS[401], 403: ERRORS[403]}
+    return {
+        "/dpi/unclassified": _op("Domains the fleet could not classify, by week (at least the minimum of homes)",
+                                 week, *HTML),
+        "/dpi/unclassified.csv": _op("The week's unclassified domains as CSV", week, "text/csv", {"type": "string"}),
+        "/dpi/unclassified.json": _op("The week's unclassified domains as JSON", week, "application/json", OBJ),
+        "/dpi/rules": _post("Give a domain a category (form: domain, category, week)", [], done),
+        "/dpi/rules/delete": _post("Remove a domain's category (form: domain, week)", [],
+                                   {**done, 404: "no rule for that domain"}),
+    }  # fmt: skip
+
+
 def document(rule_names: list[str]) -> dict[str, Any]:
     """The whole API and page surface as OpenAPI 3.0."""
     from collector.web.marketing_site import openapi_paths  # the marketing API describes itself
@@ -302,6 +318,7 @@ def document(rule_names: list[str]) -> dict[str, Any]:
             "/reports": _op("The report archive page", [*paging, *_range()], *HTML),
             **_installer(),
             **_security(),
+            **_dpi(),
             **{f"/static/{name}": {"get": {"summary": f"The {name} stylesheet", "parameters": [],
                                            "responses": {"200": {"description": "CSS"}}}}
                for name in ("homescope.css", "installer.css", "report.css")},

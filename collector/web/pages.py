@@ -46,7 +46,7 @@ def layout(title: str, body: str, user: str | None = None, style: str = "") -> s
     style); ``style`` names a family's CSS that the stylesheet already holds."""
     nav = (
         '<a href="/">Gateways</a><a href="/homes">Homes</a><a href="/areas">Areas</a>'
-        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a><a href="/installer">Field</a>'
+        '<a href="/quarantine">Quarantine</a><a href="/reports">Reports</a><a href="/installer">Field</a><a href="/dpi/unclassified">Domains</a>'
         '<a href="/marketing">Marketing</a><a href="/security/events">Security</a><a href="/admin">Admin</a>'
         '<form class="signout" method="post" action="/logout"><button>Sign out</button></form>'
         if user

@@ -38,3 +38,10 @@ def test_golden_ack_ranges() -> None:
     message = models.validate(decode((GOLDEN / "ack.bin").read_bytes()))
     assert isinstance(message, models.Ack)
     assert message.ranges == [[1, 5], [8, 8]]
+
+
+def test_golden_1_3_report_names_unclassified_domains() -> None:
+    message = models.validate(decode((GOLDEN / "report-1.3.bin").read_bytes()))
+    assert isinstance(message, models.Report) and message.v == "1.3"
+    (row,) = message.body.unclassified
+    assert (row.domain, row.category, row.bytes_down, row.active_minutes) == ("example.co.uk", "web", 880000, 4)

@@ -52,3 +52,31 @@ async def test_the_first_admin_password_is_printed_once_and_never_logged(
         assert "password" not in capsys.readouterr().err
     finally:
         await again.stop()
+
+
+async def test_an_admin_named_in_settings_signs_in_with_its_password_and_none_is_invented(
+    broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "seeded-in-settings-long-enough-9"
+    settings = Settings(
+        db=f"sqlite:///{tmp_path}/seeded.db",
+        mqtt=broker.url,
+        http="127.0.0.1:0",
+        store_writer="thread",
+        users=f"admin:{password}",
+        mqtt_client_id=f"seeded-admin-{tmp_path.name}",
+    )
+    svc = Service(settings)
+    await svc.start()
+    try:
+        assert "created user" not in capsys.readouterr().err
+        base = f"http://127.0.0.1:{svc.port}"
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=jar) as client:
+            login = await client.post(
+                f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False
+            )
+            assert login.status == 302
+            assert (await client.get(f"{base}/admin")).status == 200
+    finally:
+        await svc.stop()

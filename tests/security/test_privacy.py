@@ -123,7 +123,15 @@ async def test_terminal_macs_hostnames_and_ssids_never_reach_the_store(
         assert (
             await asyncio.to_thread(sender.publish, topic_for("priv-gw", "event"), encode(batch)) == "allowed"
         )
+        # a report the models refuse (a station's signal as text) is quarantined: rewritten all the same
+        refused = report("priv-gw", seq=3, **body)
+        refused["body"]["stations"] = [{**body["stations"][0], "signal_dbm": "strong"}]
+        assert (
+            await asyncio.to_thread(sender.publish, topic_for("priv-gw", "report"), encode(refused))
+            == "allowed"
+        )
         await asyncio.to_thread(wait_until, lambda: svc.ingest.stats.stored >= 2, 20, "stored")
+        await asyncio.to_thread(wait_until, lambda: svc.ingest.stats.quarantined >= 1, 20, "quarantined")
     finally:
         sender.close()
     await drain_folds(insights(svc.store))

@@ -118,6 +118,9 @@ def test_the_sampler_writes_them_on_the_station_rows() -> None:
             return {"3a:1b:2c:3d:4e:5f": {"dhcp_vc": "android-dhcp-14", "dhcp_prl": "1,3,6", "hostname": "pixel-8"},
                     "00:1a:2b:3c:4d:5e": {"dhcp_vc": "MSFT 5.0", "hostname": "desktop-7qk2m1"}}
 
+        def unclassified_report(self) -> None:
+            return None  # the agent did not opt in (dpi_unclassified_domains = 0)
+
     rows: list[dict[str, Any]] = [{"mac": "3A:1B:2C:3D:4E:5F"}, {"mac": "00:1a:2b:3c:4d:5e", "hostname": "office"},
                                   {"mac": "02:00:00:00:00:09"}]
 

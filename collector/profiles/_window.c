@@ -1,0 +1,1234 @@
+/* collector.profiles._window: what one report window adds to its home's day, in C.
+
+   The fold's hottest code, run for every report and per station: rollup._core (Python, the
+   reference). This computes the same result (the same dicts, lists and ints, keys in the
+   same order) from the same decoded body, with the same floating-point expressions in the
+   same order, so the same fixed-point integers come out. Figures added later go to
+   rollup._extras (Python, run after either), so this file does not change with the layout.
+
+   window(body, window_start, window_end) -> (c, sparse), or raises Unsupported when the
+   body holds anything the reference handles that this does not promise to reproduce bit
+   for bit (a type a validated report does not have, an int past 2**53 that the reference
+   divides as an exact Python int, a negative window start ...): the caller then runs the
+   Python reference. configure(layout) must be called once first (rollup.py does, with
+   the positions of collector.profiles.layout: nothing of the layout is written here). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_SIZE 4096  /* the vector's positions this build can hold (layout.SIZE is ~330) */
+#define MAX_STATIONS 512
+#define EXACT (1LL << 53) /* ints up to this convert to double exactly */
+
+static PyObject *Unsupported;
+/* the body's keys, interned once */
+static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None, *K_dhcp_vc, *K_dhcp_prl, *K_v, *K_x, *K_c, *zero_obj;
+
+static struct {
+    int ready;
+    long size, n, online_s, offline_s, bytes_down, bytes_up, engaged, scans, ws, wn, radio, quality, sig,
+        sig_buckets, sig_floor, rate_windows, rate_bytes, rate_buckets, rate_floor, background, bg_min, bg_bytes,
+        cat_engaged, cat_down, cat_up, cat_up_min, cat_up_bytes, other_at, slot_s, slots_per_day;
+    long part_scale, pct_scale, ms_scale, loss_scale;
+    double full_default;
+    PyObject *full_phy;          /* band -> PHY rate scoring 100 */
+    PyObject *bands;             /* band -> index */
+    PyObject *cat_at;            /* category -> position of its first field */
+    PyObject *quality_targets;   /* target -> index */
+    PyObject *terminal_type;     /* (hostname, vendor) -> type */
+    PyObject *background_types;  /* frozenset */
+    PyObject *foreground;        /* frozenset */
+    PyObject *device_categories; /* frozenset */
+    PyObject *other;             /* "other" */
+    PyObject *empty;             /* "" */
+} L;
+
+/* -- the vector: C sums, then a dict of the positions set ------------------------------ */
+typedef struct {
+    long long v[MAX_SIZE];
+    unsigned char set[MAX_SIZE];
+    int order[MAX_SIZE];
+    int count;
+} vec;
+
+static int vadd(vec *w, long i, long long x) {
+    if (i < 0 || i >= L.size) {
+        PyErr_SetString(Unsupported, "position outside the layout");
+        return -1;
+    }
+    if (!w->set[i]) {
+        w->set[i] = 1;
+        w->v[i] = 0;
+        w->order[w->count++] = (int)i;
+    }
+    long long r;
+    if (__builtin_add_overflow(w->v[i], x, &r) || r > (1LL << 62) || r < -(1LL << 62)) {
+        PyErr_SetString(Unsupported, "sum too large");
+        return -1;
+    }
+    w->v[i] = r;
+    return 0;
+}
+
+static long long vget(vec *w, long i) { return (i >= 0 && i < L.size && w->set[i]) ? w->v[i] : 0; }
+
+static int vset(vec *w, long i, long long x) {
+    if (vadd(w, i, 0) < 0) return -1;
+    w->v[i] = x;
+    return 0;
+}
+
+/* -- reading the body: exactly the types a validated report holds, else Unsupported ----- */
+static int bail(const char *why) {
+    PyErr_SetString(Unsupported, why);
+    return -1;
+}
+
+/* d.get(key): borrowed, NULL when absent or None (no error). */
+static PyObject *get(PyObject *d, PyObject *key) {
+    PyObject *v = PyDict_GetItemWithError(d, key); /* str keys: never raises */
+    return (v == NULL || v == Py_None) ? NULL : v;
+}
+
+/* An int value (not bool) within int64: 1 present, 0 absent/None, -1 Unsupported. */
+static int get_int(PyObject *d, PyObject *key, long long *out) {
+    PyObject *v = get(d, key);
+    if (v == NULL) return 0;
+    if (!PyLong_CheckExact(v)) return bail("not an int");
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (*out == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return bail("int too large");
+    }
+    return 1;
+}
+
+/* A number as the reference's float(x) sees it: ints only where they convert exactly. */
+static int get_num(PyObject *d, PyObject *key, double *out) {
+    PyObject *v = get(d, key);
+    if (v == NULL) return 0;
+    if (PyFloat_CheckExact(v)) {
+        *out = PyFloat_AS_DOUBLE(v);
+        return 1;
+    }
+    long long i;
+    int got = get_int(d, key, &i);
+    if (got <= 0) return got;
+    if (i > EXACT || i < -EXACT) return bail("int past 2**53");
+    *out = (double)i;
+    return 1;
+}
+
+/* A str value or "" (the reference's `x or ""`); NULL with Unsupported for other types. */
+static PyObject *get_str(PyObject *d, PyObject *key) {
+    PyObject *v = get(d, key);
+    if (v == NULL) return L.empty;
+    if (!PyUnicode_CheckExact(v)) {
+        bail("not a str");
+        return NULL;
+    }
+    return v;
+}
+
+/* Python's round(x) of a float: half to even, as nearbyint in the default rounding mode. */
+static int round_ll(double x, long long *out) {
+    if (!isfinite(x) || fabs(x) > 4.0e18) return bail("not a finite figure");
+    *out = (long long)nearbyint(x);
+    return 0;
+}
+
+static double clamp(double x) { return x < 0 ? 0.0 : x > 1 ? 1.0 : x; }
+
+static long floordiv(long long a, long long b) {
+    long long q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return (long)q;
+}
+
+static long sig_bucket(long long signal) {
+    long b = floordiv(signal - L.sig_floor, 5);
+    return b < 0 ? 0 : b > L.sig_buckets - 1 ? L.sig_buckets - 1 : b;
+}
+
+/* layout.rate_bucket: -1 for None. */
+static long rate_bucket(double kbps) {
+    if (kbps < (double)L.rate_floor) return -1;
+    double b = 4 * log2(kbps / (double)L.rate_floor);
+    long i = (long)b; /* int() truncates; b >= 0 here */
+    return i < L.rate_buckets - 1 ? i : L.rate_buckets - 1;
+}
+
+static PyObject *slot_hex(int slot) {
+    char text[25];
+    memset(text, '0', 24);
+    text[24] = 0;
+    if (slot >= 0) text[23 - slot / 4] = "1248"[slot % 4];
+    return PyUnicode_FromStringAndSize(text, 24);
+}
+
+/* -- stations, as the reference keeps them per MAC (first seen order, last row's names) -- */
+typedef struct {
+    PyObject *mac, *hostname, *vendor, *medium; /* borrowed from the body */
+    PyObject *dhcp_vc, *dhcp_prl;               /* borrowed; NULL: the row has no DHCP fingerprint */
+    long long x[10];
+    PyObject *c; /* category -> minutes, created on first use */
+} station;
+
+enum { ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM };
+
+typedef struct {
+    station *s;
+    int n;
+    PyObject *index; /* mac -> slot */
+} stations;
+
+static int find(stations *st, PyObject *key) {
+    PyObject *i = PyDict_GetItemWithError(st->index, key);
+    if (i == NULL) return PyErr_Occurred() ? -2 : -1;
+    return (int)PyLong_AsLong(i);
+}
+
+static int int_add(PyObject *d, PyObject *key, long long x) {
+    /* d[key] = d.get(key, 0) + x, as Python ints */
+    PyObject *have = PyDict_GetItemWithError(d, key);
+    if (have == NULL && PyErr_Occurred()) return -1;
+    PyObject *add = PyLong_FromLongLong(x);
+    if (add == NULL) return -1;
+    PyObject *sum = have == NULL ? (Py_INCREF(add), add) : PyNumber_Add(have, add);
+    Py_DECREF(add);
+    if (sum == NULL) return -1;
+    int r = PyDict_SetItem(d, key, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+static int set_new(PyObject *d, const char *key, PyObject *value) {
+    /* d[key] = value, stealing value */
+    if (value == NULL) return -1;
+    int r = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return r;
+}
+
+static int fold_stations(PyObject *body, long long window_end, vec *v, stations *st, PyObject *radio_parts) {
+    PyObject *list = get(body, K_stations);
+    if (list == NULL) return 0;
+    if (!PyList_CheckExact(list)) return bail("stations not a list");
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *s = PyList_GET_ITEM(list, k);
+        if (!PyDict_CheckExact(s)) return bail("station not a dict");
+        PyObject *mac = get(s, K_mac);
+        if (mac == NULL) continue;
+        if (!PyUnicode_CheckExact(mac)) return bail("mac not a str");
+        if (PyUnicode_GET_LENGTH(mac) == 0) continue;
+        PyObject *hostname = get_str(s, K_hostname), *vendor = get_str(s, K_vendor), *medium = get_str(s, K_medium);
+        if (hostname == NULL || vendor == NULL || medium == NULL) return -1;
+        /* since protocol 1.2: what its DHCP client says (vendor class, request list) */
+        PyObject *dhcp_vc = get_str(s, K_dhcp_vc), *dhcp_prl = get_str(s, K_dhcp_prl);
+        if (dhcp_vc == NULL || dhcp_prl == NULL) return -1;
+        int has_dhcp = PyUnicode_GET_LENGTH(dhcp_vc) > 0 || PyUnicode_GET_LENGTH(dhcp_prl) > 0;
+        int i = find(st, mac);
+        if (i == -2) return -1;
+        long long carried[3] = {0, 0, 0};
+        if (i >= 0) { /* a MAC listed twice: the last row's probes, every row's Wi-Fi sums */
+            carried[0] = st->s[i].x[ST_SIG_N];
+            carried[1] = st->s[i].x[ST_SIG_SUM];
+            carried[2] = st->s[i].x[ST_PHY_SUM];
+        } else {
+            if (st->n >= MAX_STATIONS) return bail("too many stations");
+            i = st->n++;
+            PyObject *at = PyLong_FromLong(i);
+            if (at == NULL || PyDict_SetItem(st->index, mac, at) < 0) {
+                Py_XDECREF(at);
+                return -1;
+            }
+            Py_DECREF(at);
+            st->s[i].c = NULL;
+        }
+        station *t = &st->s[i];
+        t->mac = mac;
+        t->hostname = hostname;
+        t->vendor = vendor;
+        t->medium = medium;
+        t->dhcp_vc = has_dhcp ? dhcp_vc : NULL;
+        t->dhcp_prl = has_dhcp ? dhcp_prl : NULL;
+        memset(t->x, 0, sizeof t->x);
+        t->x[ST_WINDOWS] = 1;
+        t->x[ST_SIG_N] = carried[0];
+        t->x[ST_SIG_SUM] = carried[1];
+        t->x[ST_PHY_SUM] = carried[2];
+        double delay, loss = 0;
+        int got = get_num(s, K_delay_ms, &delay);
+        if (got < 0) return -1;
+        if (got) {
+            long long d, l;
+            if (get_num(s, K_loss_pct, &loss) < 0) return -1;
+            if (round_ll(delay * L.ms_scale, &d) < 0 || round_ll(loss * L.loss_scale, &l) < 0) return -1;
+            t->x[ST_Q_N] = 1;
+            t->x[ST_DELAY] = d;
+            t->x[ST_LOSS] = l;
+        }
+        long long reachable;
+        got = get_int(s, K_reachable_kbps, &reachable);
+        if (got < 0) return -1;
+        if (got && reachable) {
+            t->x[ST_BW_N] = 1;
+            t->x[ST_BW_SUM] = reachable;
+        }
+        PyObject *band = PyDict_GetItemWithError(L.bands, medium);
+        if (band == NULL && PyErr_Occurred()) return -1;
+        long long signal;
+        got = get_int(s, K_signal_dbm, &signal);
+        if (got < 0) return -1;
+        if (band == NULL || !got) continue;
+        if (signal > 1000 || signal < -1000) return bail("signal out of range");
+        long b = PyLong_AsLong(band);
+        t->x[ST_SIG_N] += 1;
+        t->x[ST_SIG_SUM] += signal;
+        long long part;
+        if (vadd(v, L.sig + b * L.sig_buckets + sig_bucket(signal), 1) < 0) return -1;
+        /* signal_part: 100 * clamp((signal + 85) / 30), then * PART_SCALE */
+        if (round_ll(100 * clamp((double)(signal + 85) / 30.0) * L.part_scale, &part) < 0) return -1;
+        if (vadd(v, L.ws, part) < 0 || vadd(v, L.wn, 1) < 0) return -1;
+        long long rate;
+        got = get_int(s, K_tx_rate_kbps, &rate);
+        if (got < 0) return -1;
+        if (got) {
+            if (rate > EXACT || rate < -EXACT) return bail("rate past 2**53");
+            PyObject *full = PyDict_GetItemWithError(L.full_phy, medium);
+            if (full == NULL && PyErr_Occurred()) return -1;
+            double f = full == NULL ? L.full_default : PyFloat_AsDouble(full);
+            t->x[ST_PHY_SUM] += rate;
+            if (round_ll(100 * clamp((double)rate / f) * L.part_scale, &part) < 0) return -1;
+            if (vadd(v, L.ws + 1, part) < 0 || vadd(v, L.wn + 1, 1) < 0) return -1;
+        }
+        long long packets = 0, retransmissions;
+        got = get_int(s, K_packets_sent, &packets);
+        if (got < 0) return -1;
+        int got_r = get_int(s, K_retransmissions, &retransmissions);
+        if (got_r < 0) return -1;
+        if (got && packets && got_r) {
+            if (packets > EXACT || retransmissions > EXACT || packets < 0 || retransmissions < 0)
+                return bail("counter past 2**53");
+            double q = 1 - (double)retransmissions / (double)(packets > 1 ? packets : 1) / 0.3;
+            if (round_ll(100 * clamp(q) * L.part_scale, &part) < 0) return -1;
+            if (vadd(v, L.ws + 2, part) < 0 || vadd(v, L.wn + 2, 1) < 0) return -1;
+        }
+        PyObject *air = PyDict_GetItemWithError(radio_parts, medium);
+        if (air == NULL && PyErr_Occurred()) return -1;
+        if (air != NULL) {
+            if (vadd(v, L.ws + 3, PyLong_AsLongLong(PyTuple_GET_ITEM(air, 0))) < 0 ||
+                vadd(v, L.ws + 4, PyLong_AsLongLong(PyTuple_GET_ITEM(air, 1))) < 0 || vadd(v, L.wn + 3, 1) < 0 ||
+                vadd(v, L.wn + 4, 1) < 0)
+                return -1;
+        }
+    }
+    (void)window_end;
+    return 0;
+}
+
+static int fold_radios(PyObject *body, vec *v, PyObject *radio_parts) {
+    PyObject *list = get(body, K_radios);
+    if (list == NULL) return 0;
+    if (!PyList_CheckExact(list)) return bail("radios not a list");
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(list); k++) {
+        PyObject *r = PyList_GET_ITEM(list, k);
+        if (!PyDict_CheckExact(r)) return bail("radio not a dict");
+        PyObject *bandname = get_str(r, K_band);
+        if (bandname == NULL) return -1;
+        PyObject *band = PyDict_GetItemWithError(L.bands, bandname);
+        if (band == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        long b = PyLong_AsLong(band);
+        double intf = 0, util = 0;
+        if (get_num(r, K_interference_pct, &intf) < 0 || get_num(r, K_utilization_pct, &util) < 0) return -1;
+        long long a, i1, i2, p1, p2;
+        long at = L.radio + 3 * b;
+        if (round_ll(intf * L.pct_scale, &i1) < 0 || round_ll(util * L.pct_scale, &i2) < 0) return -1;
+        if (vadd(v, at, 1) < 0 || vadd(v, at + 1, i1) < 0 || vadd(v, at + 2, i2) < 0) return -1;
+        /* airtime_part, interference_part */
+        double free_air = util - 30 > 0.0 ? util - 30 : 0.0;
+        if (round_ll(100 * clamp(1 - free_air / 60) * L.part_scale, &p1) < 0) return -1;
+        if (round_ll(100 * clamp(1 - intf / 50) * L.part_scale, &p2) < 0) return -1;
+        (void)a;
+        PyObject *parts = Py_BuildValue("(LL)", p1, p2);
+        if (parts == NULL) return -1;
+        int rc = PyDict_SetItem(radio_parts, bandname, parts);
+        Py_DECREF(parts);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+static int fold_apps(PyObject *body, PyObject *c, vec *v, stations *st, long long start, long long length) {
+    long long cap_min;
+    if (round_ll((double)length / 60.0, &cap_min) < 0) return -1;
+    if (cap_min < 1) cap_min = 1;
+    PyObject *names = PyDict_New();
+    if (names == NULL) return -1;
+    long long down_total = 0, up_total = 0, engaged = 0;
+    PyObject *list = get(body, K_apps);
+    if (list != NULL && !PyList_CheckExact(list)) {
+        Py_DECREF(names);
+        return bail("apps not a list");
+    }
+    Py_ssize_t n = list == NULL ? 0 : PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *row = PyList_GET_ITEM(list, k);
+        if (!PyDict_CheckExact(row)) goto unsupported;
+        PyObject *cat = get(row, K_category);
+        if (cat != NULL && !PyUnicode_CheckExact(cat)) goto unsupported;
+        if (cat == NULL || PyUnicode_GET_LENGTH(cat) == 0) cat = L.other;
+        long long down = 0, up = 0, minutes = 0;
+        if (get_int(row, K_bytes_down, &down) < 0 || get_int(row, K_bytes_up, &up) < 0 ||
+            get_int(row, K_active_minutes, &minutes) < 0)
+            goto fail;
+        if (down < 0 || up < 0 || down > EXACT / 16 || up > EXACT / 16) goto unsupported;
+        if (minutes > cap_min) minutes = cap_min;
+        PyObject *atobj = PyDict_GetItemWithError(L.cat_at, cat);
+        if (atobj == NULL && PyErr_Occurred()) goto fail;
+        long at = atobj == NULL ? L.other_at : PyLong_AsLong(atobj);
+        PyObject *station_key = get(row, K_station);
+        if (station_key == NULL) station_key = K_None; /* str(None): the reference looks that up */
+        if (!PyUnicode_CheckExact(station_key)) goto unsupported;
+        int slot = find(st, station_key);
+        if (slot == -2) goto fail;
+        int device = 0;
+        if (slot >= 0) {
+            station *t = &st->s[slot];
+            PyObject *type = t->dhcp_vc != NULL
+                                 ? PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, t->dhcp_vc,
+                                                                t->dhcp_prl, NULL)
+                                 : PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, NULL);
+            if (type == NULL) goto fail;
+            device = PySet_Contains(L.background_types, type);
+            Py_DECREF(type);
+            if (device < 0) goto fail;
+        }
+        int device_cat = PySet_Contains(L.device_categories, cat);
+        if (device_cat < 0) goto fail;
+        long bg = L.background;
+        if (device || device_cat) {
+            if (minutes > vget(v, bg + L.bg_min) ? vset(v, bg + L.bg_min, minutes) < 0 : vadd(v, bg + L.bg_min, 0) < 0)
+                goto fail;
+            if (vadd(v, bg + L.bg_bytes, down + up) < 0) goto fail;
+        }
+        if (!device) {
+            long e = at + L.cat_engaged;
+            if (minutes > vget(v, e) ? vset(v, e, minutes) < 0 : vadd(v, e, 0) < 0) goto fail;
+        }
+        if (vadd(v, at + L.cat_down, down) < 0 || vadd(v, at + L.cat_up, up) < 0) goto fail;
+        if (up > down && minutes) {
+            if (vadd(v, at + L.cat_up_min, minutes) < 0 || vadd(v, at + L.cat_up_bytes, up) < 0) goto fail;
+        }
+        if (!device && minutes > engaged) {
+            int fg = PySet_Contains(L.foreground, cat);
+            if (fg < 0) goto fail;
+            if (fg) engaged = minutes;
+        }
+        down_total += down;
+        up_total += up;
+        long bucket = rate_bucket((double)(down * 8) / (double)(minutes ? minutes * 60 : length) / 1000);
+        if (bucket >= 0 && vadd(v, L.rate_bytes + bucket, down) < 0) goto fail;
+        PyObject *top = get(row, K_top_apps);
+        if (top != NULL) {
+            if (!PyList_CheckExact(top)) goto unsupported;
+            if (PyList_GET_SIZE(top)) {
+                PyObject *per_cat = PyDict_GetItemWithError(names, cat);
+                if (per_cat == NULL) {
+                    if (PyErr_Occurred()) goto fail;
+                    per_cat = PyDict_New();
+                    if (per_cat == NULL || PyDict_SetItem(names, cat, per_cat) < 0) {
+                        Py_XDECREF(per_cat);
+                        goto fail;
+                    }
+                    Py_DECREF(per_cat); /* names holds it */
+                }
+                for (Py_ssize_t a = 0; a < PyList_GET_SIZE(top); a++) {
+                    PyObject *app = PyList_GET_ITEM(top, a);
+                    if (!PyUnicode_CheckExact(app)) goto unsupported;
+                    if (int_add(per_cat, app, minutes > 1 ? minutes : 1) < 0) goto fail;
+                }
+            }
+        }
+        if (slot >= 0 && minutes) {
+            if (st->s[slot].c == NULL && (st->s[slot].c = PyDict_New()) == NULL) goto fail;
+            if (int_add(st->s[slot].c, cat, minutes) < 0) goto fail;
+        }
+    }
+    if (down_total > EXACT / 16 || up_total > EXACT / 16) goto unsupported;
+    if (vset(v, L.bytes_down, down_total) < 0 || vset(v, L.bytes_up, up_total) < 0 || vset(v, L.engaged, engaged) < 0)
+        goto fail;
+    long bucket = rate_bucket((double)(down_total * 8) / (double)length / 1000);
+    if (bucket >= 0 && vadd(v, L.rate_windows + bucket, 1) < 0) goto fail;
+    PyObject *hb = PyList_New(24);
+    if (hb == NULL) goto fail;
+    for (int h = 0; h < 24; h++) {
+        PyObject *x = PyLong_FromLongLong(h == (start / 3600) % 24 ? down_total + up_total : 0);
+        if (x == NULL) {
+            Py_DECREF(hb);
+            goto fail;
+        }
+        PyList_SET_ITEM(hb, h, x);
+    }
+    if (PyDict_SetItemString(c, "apps", names) < 0 || set_new(c, "hb", hb) < 0) goto fail;
+    Py_DECREF(names);
+    return 0;
+unsupported:
+    bail("an app row the reference must fold");
+fail:
+    Py_DECREF(names);
+    return -1;
+}
+
+static int fold_quality(PyObject *body, PyObject *c, vec *v, stations *st) {
+    PyObject *list = get(body, K_quality);
+    if (list == NULL) return 0;
+    if (!PyList_CheckExact(list)) return bail("quality not a list");
+    PyObject *worst = PyDict_New();
+    if (worst == NULL) return -1;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(list); k++) {
+        PyObject *row = PyList_GET_ITEM(list, k);
+        if (!PyDict_CheckExact(row)) goto unsupported;
+        PyObject *target = get_str(row, K_target);
+        if (target == NULL) goto fail;
+        double delay, jitter = 0, loss = 0, peak_ms;
+        int got = get_num(row, K_delay_ms, &delay);
+        if (got < 0) goto fail;
+        if (!got) continue;
+        if (get_num(row, K_jitter_ms, &jitter) < 0 || get_num(row, K_loss_pct, &loss) < 0) goto fail;
+        long long f0, f1, f2;
+        if (round_ll(delay * L.ms_scale, &f0) < 0 || round_ll(jitter * L.ms_scale, &f1) < 0 ||
+            round_ll(loss * L.loss_scale, &f2) < 0)
+            goto fail;
+        int slot = find(st, target);
+        if (slot == -2) goto fail;
+        if (slot >= 0) {
+            long long *x = st->s[slot].x;
+            x[ST_Q_N] += 1;
+            x[ST_DELAY] += f0;
+            x[ST_JITTER] += f1;
+            x[ST_LOSS] += f2;
+            long long bw;
+            got = get_int(row, K_bandwidth_kbps, &bw);
+            if (got < 0) goto fail;
+            if (got && bw) {
+                x[ST_BW_N] += 1;
+                x[ST_BW_SUM] += bw;
+            }
+            continue;
+        }
+        PyObject *index = PyDict_GetItemWithError(L.quality_targets, target);
+        if (index == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        long at = L.quality + 4 * PyLong_AsLong(index);
+        if (vadd(v, at, 1) < 0 || vadd(v, at + 1, f0) < 0 || vadd(v, at + 2, f1) < 0 || vadd(v, at + 3, f2) < 0) goto fail;
+        got = get_num(row, K_delay_max_ms, &peak_ms);
+        if (got < 0) goto fail;
+        if (!got || peak_ms == 0) peak_ms = delay; /* float(row.get("delay_max_ms") or delay) */
+        long long peak;
+        if (round_ll(peak_ms * L.ms_scale, &peak) < 0) goto fail;
+        PyObject *have = PyDict_GetItemWithError(worst, target);
+        if (have == NULL && PyErr_Occurred()) goto fail;
+        long long old = have == NULL ? 0 : PyLong_AsLongLong(have);
+        if (have == NULL || peak > old) {
+            PyObject *value = PyLong_FromLongLong(peak > old ? peak : old);
+            if (value == NULL || PyDict_SetItem(worst, target, value) < 0) {
+                Py_XDECREF(value);
+                goto fail;
+            }
+            Py_DECREF(value);
+        }
+    }
+    if (PyDict_GET_SIZE(worst) && PyDict_SetItemString(c, "qmax", worst) < 0) goto fail;
+    Py_DECREF(worst);
+    return 0;
+unsupported:
+    bail("a quality row the reference must fold");
+fail:
+    Py_DECREF(worst);
+    return -1;
+}
+
+static PyObject *competitors(PyObject *list) {
+    /* op -> [strongest dBm, its SSID, scans per signal bucket] */
+    PyObject *strongest = PyDict_New(), *out = NULL;
+    if (strongest == NULL) return NULL;
+    Py_ssize_t n = list == NULL ? 0 : PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *nb = PyList_GET_ITEM(list, k);
+        if (!PyDict_CheckExact(nb)) goto unsupported;
+        PyObject *op = get(nb, K_operator);
+        long long signal;
+        int got = get_int(nb, K_signal_dbm, &signal);
+        if (got < 0) goto fail;
+        if (op == NULL || !got) continue;
+        if (!PyUnicode_CheckExact(op)) goto unsupported;
+        if (PyUnicode_GET_LENGTH(op) == 0) continue;
+        PyObject *ssid = get_str(nb, K_ssid);
+        if (ssid == NULL) goto fail;
+        PyObject *entry = Py_BuildValue("(LO)", signal, ssid);
+        if (entry == NULL) goto fail;
+        PyObject *have = PyDict_GetItemWithError(strongest, op);
+        int better = have == NULL ? (PyErr_Occurred() ? -1 : 1) : PyObject_RichCompareBool(entry, have, Py_GT);
+        if (better < 0 || (better && PyDict_SetItem(strongest, op, entry) < 0)) {
+            Py_DECREF(entry);
+            goto fail;
+        }
+        Py_DECREF(entry);
+    }
+    out = PyDict_New();
+    if (out == NULL) goto fail;
+    PyObject *op, *entry;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(strongest, &pos, &op, &entry)) {
+        PyObject *counts = PyList_New(L.sig_buckets);
+        if (counts == NULL) goto fail;
+        long long signal = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 0));
+        if (signal > 1000 || signal < -1000) {
+            Py_DECREF(counts);
+            goto unsupported;
+        }
+        long b = sig_bucket(signal);
+        for (long i = 0; i < L.sig_buckets; i++) PyList_SET_ITEM(counts, i, PyLong_FromLong(i == b ? 1 : 0));
+        PyObject *value = Py_BuildValue("[OON]", PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), counts);
+        if (value == NULL || PyDict_SetItem(out, op, value) < 0) {
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(value);
+    }
+    Py_DECREF(strongest);
+    return out;
+unsupported:
+    bail("a neighbour the reference must fold");
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(strongest);
+    return NULL;
+}
+
+static PyObject *window(PyObject *self, PyObject *args) {
+    PyObject *body, *start_obj, *end_obj;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &body, &start_obj, &end_obj)) return NULL;
+    if (!L.ready) {
+        PyErr_SetString(Unsupported, "configure() first");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(body) || !PyLong_CheckExact(start_obj) || !PyLong_CheckExact(end_obj)) {
+        PyErr_SetString(Unsupported, "not a plain body");
+        return NULL;
+    }
+    long long start = PyLong_AsLongLong(start_obj), end = PyLong_AsLongLong(end_obj);
+    if (PyErr_Occurred() || start < 0 || end < 0 || start > (1LL << 40) || end > (1LL << 40)) {
+        PyErr_Clear();
+        PyErr_SetString(Unsupported, "window out of range");
+        return NULL;
+    }
+    vec *v = PyMem_Malloc(sizeof(vec));
+    station *slots = PyMem_Malloc(sizeof(station) * MAX_STATIONS);
+    stations st = {slots, 0, PyDict_New()};
+    PyObject *c = NULL, *radio_parts = PyDict_New(), *result = NULL;
+    if (v == NULL || slots == NULL || st.index == NULL || radio_parts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    v->count = 0;
+    memset(v->set, 0, (size_t)L.size);
+    long long length = end - start > 1 ? end - start : 1;
+    int slot = (int)((start / L.slot_s) % L.slots_per_day);
+    if (vset(v, L.n, 1) < 0) goto done;
+    PyObject *wan = get(body, K_wan);
+    if (wan != NULL && !PyDict_CheckExact(wan)) {
+        bail("wan not a dict");
+        goto done;
+    }
+    long long offline = 0, online = 0, plan = 0;
+    if (wan != NULL && (get_int(wan, K_offline_s, &offline) < 0 || get_int(wan, K_online_s, &online) < 0 ||
+                        get_int(wan, K_plan_down_kbps, &plan) < 0))
+        goto done;
+    if (vset(v, L.online_s, online) < 0 || vset(v, L.offline_s, offline) < 0) goto done;
+    c = PyDict_New();
+    if (c == NULL) goto done;
+    if (PyDict_SetItemString(c, "first", start_obj) < 0 || PyDict_SetItemString(c, "last", end_obj) < 0 ||
+        set_new(c, "slots", slot_hex(slot)) < 0 || set_new(c, "off", slot_hex(offline * 2 > length ? slot : -1)) < 0)
+        goto done;
+    if (plan && set_new(c, "plan", PyLong_FromLongLong(plan)) < 0) goto done;
+    if (fold_radios(body, v, radio_parts) < 0) goto done;
+    if (fold_stations(body, end, v, &st, radio_parts) < 0) goto done;
+    if (fold_apps(body, c, v, &st, start, length) < 0) goto done;
+    if (fold_quality(body, c, v, &st) < 0) goto done;
+    int contains = PyDict_Contains(body, K_neighbours);
+    if (contains < 0) goto done;
+    if (contains) {
+        PyObject *nbs = get(body, K_neighbours);
+        if (nbs != NULL && !PyList_CheckExact(nbs)) {
+            bail("neighbours not a list");
+            goto done;
+        }
+        if (vset(v, L.scans, 1) < 0 || set_new(c, "comp", competitors(nbs)) < 0) goto done;
+    }
+    PyObject *topology = get(body, K_topology);
+    if (topology != NULL) {
+        if (!PyList_CheckExact(topology)) {
+            bail("topology not a list");
+            goto done;
+        }
+        if (PyList_GET_SIZE(topology) && set_new(c, "mesh", PyLong_FromSsize_t(PyList_GET_SIZE(topology))) < 0)
+            goto done;
+    }
+    PyObject *tm = PyDict_New(), *sx = PyDict_New();
+    if (set_new(c, "tm", tm) < 0 || set_new(c, "sx", sx) < 0) goto done;
+    for (int i = 0; i < st.n; i++) {
+        station *t = &st.s[i];
+        PyObject *entry = t->dhcp_vc != NULL ? Py_BuildValue("[LOOOiOOL]", end, t->hostname, t->vendor, t->medium, 1,
+                                                             t->dhcp_vc, t->dhcp_prl, end)
+                                             : Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
+        if (entry == NULL || PyDict_SetItem(tm, t->mac, entry) < 0) {
+            Py_XDECREF(entry);
+            goto done;
+        }
+        Py_DECREF(entry);
+        PyObject *x = Py_BuildValue("[LLLLLLLLLL]", t->x[0], t->x[1], t->x[2], t->x[3], t->x[4], t->x[5], t->x[6],
+                                    t->x[7], t->x[8], t->x[9]);
+        if (x == NULL) goto done;
+        if (t->c == NULL && (t->c = PyDict_New()) == NULL) {
+            Py_DECREF(x);
+            goto done;
+        }
+        PyObject *link = Py_BuildValue("{sNsO}", "x", x, "c", t->c);
+        if (link == NULL || PyDict_SetItem(sx, t->mac, link) < 0) {
+            Py_XDECREF(link);
+            goto done;
+        }
+        Py_DECREF(link);
+    }
+    PyObject *sparse = PyDict_New();
+    if (sparse == NULL) goto done;
+    for (int k = 0; k < v->count; k++) {
+        PyObject *key = PyLong_FromLong(v->order[k]), *val = PyLong_FromLongLong(v->v[v->order[k]]);
+        if (key == NULL || val == NULL || PyDict_SetItem(sparse, key, val) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(val);
+            Py_DECREF(sparse);
+            goto done;
+        }
+        Py_DECREF(key);
+        Py_DECREF(val);
+    }
+    result = PyTuple_Pack(2, c, sparse);
+    Py_DECREF(sparse);
+done:
+    if (slots != NULL)
+        for (int i = 0; i < st.n; i++) Py_XDECREF(slots[i].c);
+    Py_XDECREF(c);
+    Py_XDECREF(radio_parts);
+    Py_XDECREF(st.index);
+    PyMem_Free(slots);
+    PyMem_Free(v);
+    return result;
+}
+
+static long item(PyObject *layout, const char *name, int *ok) {
+    PyObject *x = PyDict_GetItemString(layout, name);
+    if (x == NULL || !PyLong_Check(x)) {
+        if (*ok) PyErr_Format(PyExc_KeyError, "configure: %s missing or not an int", name);
+        *ok = 0;
+        return 0;
+    }
+    return PyLong_AsLong(x);
+}
+
+static PyObject *object(PyObject *layout, const char *name, int *ok) {
+    PyObject *x = PyDict_GetItemString(layout, name);
+    if (x == NULL) {
+        if (*ok) PyErr_Format(PyExc_KeyError, "configure: %s missing", name);
+        *ok = 0;
+        return NULL;
+    }
+    Py_INCREF(x);
+    return x;
+}
+
+static PyObject *configure(PyObject *self, PyObject *layout) {
+    if (!PyDict_Check(layout)) {
+        PyErr_SetString(PyExc_TypeError, "configure(dict)");
+        return NULL;
+    }
+    int ok = 1;
+#define I(field) L.field = item(layout, #field, &ok)
+    I(size); I(n); I(online_s); I(offline_s); I(bytes_down); I(bytes_up); I(engaged); I(scans); I(ws); I(wn);
+    I(radio); I(quality); I(sig); I(sig_buckets); I(sig_floor); I(rate_windows); I(rate_bytes); I(rate_buckets);
+    I(rate_floor); I(background); I(bg_min); I(bg_bytes); I(cat_engaged); I(cat_down); I(cat_up); I(cat_up_min);
+    I(cat_up_bytes); I(other_at); I(slot_s); I(slots_per_day); I(part_scale); I(pct_scale); I(ms_scale);
+    I(loss_scale);
+#undef I
+    L.full_default = (double)item(layout, "full_default", &ok);
+#define O(field) Py_XSETREF(L.field, object(layout, #field, &ok))
+    O(full_phy); O(bands); O(cat_at); O(quality_targets); O(terminal_type); O(background_types); O(foreground);
+    O(device_categories);
+#undef O
+    if (!ok) return NULL;
+    if (L.size <= 0 || L.size > MAX_SIZE || L.slots_per_day != 96) {
+        PyErr_SetString(PyExc_ValueError, "configure: a layout this build cannot hold");
+        return NULL;
+    }
+    /* FULL_PHY_KBPS as floats, once (the reference divides an int by an int: the same double) */
+    PyObject *full = PyDict_New(), *k, *val;
+    Py_ssize_t pos = 0;
+    if (full == NULL) return NULL;
+    while (PyDict_Next(L.full_phy, &pos, &k, &val)) {
+        PyObject *f = PyNumber_Float(val);
+        if (f == NULL || PyDict_SetItem(full, k, f) < 0) {
+            Py_XDECREF(f);
+            Py_DECREF(full);
+            return NULL;
+        }
+        Py_DECREF(f);
+    }
+    Py_SETREF(L.full_phy, full);
+    L.ready = 1;
+    Py_RETURN_NONE;
+}
+
+
+/* -- add(day, c, sparse): rollup.add_window, i.e. the vector then merge.fold_into(owned=True) --
+   Generic object operations in the reference's order (so a stored day of an unexpected shape
+   fails, or not, as the reference would); Unsupported only before anything is changed. */
+static PyObject *merge_other; /* (key, mine, value) -> merged: merge.MERGERS for the other keys */
+static PyObject *trim_apps;   /* dict -> dict: merge._apps' cut to MAX_APPS */
+static long max_apps;
+
+static int add_into(PyObject *seq, Py_ssize_t i, PyObject *x) {
+    /* seq[i] += x */
+    PyObject *have = PySequence_GetItem(seq, i);
+    if (have == NULL) return -1;
+    PyObject *sum = PyNumber_InPlaceAdd(have, x);
+    Py_DECREF(have);
+    if (sum == NULL) return -1;
+    int r = PySequence_SetItem(seq, i, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+static int add_lists(PyObject *mine, PyObject *value, int truthy_only) {
+    /* the "v"/"hb" and link "x" merges: element-wise sums, a shorter stored list padded */
+    Py_ssize_t n = PySequence_Size(value), have = PySequence_Size(mine);
+    if (n < 0 || have < 0) return -1;
+    if (have == n) {
+        PyObject *sums = PyList_New(n);
+        if (sums == NULL) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *a = PySequence_GetItem(mine, i), *b = a == NULL ? NULL : PySequence_GetItem(value, i);
+            PyObject *sum = b == NULL ? NULL : PyNumber_Add(a, b);
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            if (sum == NULL) {
+                Py_DECREF(sums);
+                return -1;
+            }
+            PyList_SET_ITEM(sums, i, sum);
+        }
+        int r = PySequence_SetSlice(mine, 0, n, sums);
+        Py_DECREF(sums);
+        return r;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PySequence_GetItem(value, i);
+        if (x == NULL) return -1;
+        int truth = PyObject_IsTrue(x);
+        int r = truth < 0 ? -1 : (truth || !truthy_only) ? add_into(mine, i, x) : 0;
+        Py_DECREF(x);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int pad(PyObject *mine, Py_ssize_t n) {
+    /* mine.extend([0] * (n - len(mine))) when shorter */
+    Py_ssize_t have = PySequence_Size(mine);
+    if (have < 0) return -1;
+    if (have >= n) return 0;
+    PyObject *zeros = PyList_New(n - have);
+    if (zeros == NULL) return -1;
+    for (Py_ssize_t i = 0; i < n - have; i++) {
+        PyObject *zero = PyLong_FromLong(0);
+        PyList_SET_ITEM(zeros, i, zero);
+    }
+    PyObject *r = PyObject_CallMethod(mine, "extend", "O", zeros);
+    Py_DECREF(zeros);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *dhcp_key(PyObject *entry) {
+    /* merge._dhcp_key: (entry[7], entry[5], entry[6]) */
+    PyObject *a = PySequence_GetItem(entry, 7), *b = a == NULL ? NULL : PySequence_GetItem(entry, 5);
+    PyObject *c = b == NULL ? NULL : PySequence_GetItem(entry, 6);
+    PyObject *key = c == NULL ? NULL : PyTuple_Pack(3, a, b, c);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    return key;
+}
+
+static int merge_tm(PyObject *mine, PyObject *value) {
+    PyObject *mac, *entry;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &mac, &entry)) {
+        PyObject *have = PyDict_GetItemWithError(mine, mac);
+        if (have == Py_None) have = NULL; /* mine.get(mac) is None */
+        if (have == NULL) {
+            if (PyErr_Occurred()) return -1;
+            PyObject *copy = PySequence_List(entry);
+            if (copy == NULL || PyDict_SetItem(mine, mac, copy) < 0) {
+                Py_XDECREF(copy);
+                return -1;
+            }
+            Py_DECREF(copy);
+            continue;
+        }
+        /* windows = have[4] + entry[4], taken before the tail and the names move */
+        PyObject *ew = PySequence_GetItem(entry, 4), *hw = ew == NULL ? NULL : PySequence_GetItem(have, 4);
+        PyObject *windows = hw == NULL ? NULL : PyNumber_Add(hw, ew);
+        Py_XDECREF(ew);
+        Py_XDECREF(hw);
+        if (windows == NULL) return -1;
+        /* the newest DHCP fingerprint: (its window, vendor class, request list) compared, as merge._dhcp_key */
+        Py_ssize_t elen = PySequence_Size(entry), hlen = elen < 0 ? -1 : PySequence_Size(have);
+        int newer_dhcp = hlen < 0 ? -1 : 0;
+        if (elen > 5 && hlen >= 0) {
+            if (hlen <= 5) newer_dhcp = 1;
+            else {
+                PyObject *ek = dhcp_key(entry), *hk = ek == NULL ? NULL : dhcp_key(have);
+                newer_dhcp = hk == NULL ? -1 : PyObject_RichCompareBool(ek, hk, Py_GT);
+                Py_XDECREF(ek);
+                Py_XDECREF(hk);
+            }
+        }
+        if (newer_dhcp > 0) {
+            PyObject *tail = PySequence_GetSlice(entry, 5, 8);
+            newer_dhcp = tail == NULL ? -1 : PySequence_SetSlice(have, 5, PY_SSIZE_T_MAX, tail);
+            Py_XDECREF(tail);
+        }
+        if (newer_dhcp < 0) {
+            Py_DECREF(windows);
+            return -1;
+        }
+        /* the newest window's names: max(have[:4], entry[:4]) without the slices */
+        PyObject *t = PySequence_GetItem(entry, 0), *t_have = t == NULL ? NULL : PySequence_GetItem(have, 0);
+        int newer = t_have == NULL ? -1 : PyObject_RichCompareBool(t, t_have, Py_GT);
+        if (newer == 0) {
+            int same = PyObject_RichCompareBool(t, t_have, Py_EQ);
+            if (same < 0) newer = -1;
+            else if (same) {
+                PyObject *e4 = PySequence_GetSlice(entry, 0, 4), *h4 = e4 == NULL ? NULL : PySequence_GetSlice(have, 0, 4);
+                newer = h4 == NULL ? -1 : PyObject_RichCompareBool(e4, h4, Py_GT);
+                Py_XDECREF(e4);
+                Py_XDECREF(h4);
+            }
+        }
+        Py_XDECREF(t);
+        Py_XDECREF(t_have);
+        if (newer > 0) {
+            PyObject *e4 = PySequence_GetSlice(entry, 0, 4);
+            newer = e4 == NULL ? -1 : PySequence_SetSlice(have, 0, 4, e4);
+            Py_XDECREF(e4);
+        }
+        int r = newer < 0 ? -1 : PySequence_SetItem(have, 4, windows);
+        Py_DECREF(windows);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int merge_sx(PyObject *mine, PyObject *value) {
+    PyObject *mac, *link;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &mac, &link)) {
+        PyObject *have = PyDict_GetItemWithError(mine, mac);
+        if (have == Py_None) have = NULL;
+        PyObject *lx = PyObject_GetItem(link, K_x), *lc = lx == NULL ? NULL : PyObject_GetItem(link, K_c);
+        if (lc == NULL) {
+            Py_XDECREF(lx);
+            return -1;
+        }
+        int r = 0;
+        if (have == NULL) {
+            if (PyErr_Occurred()) r = -1;
+            else {
+                PyObject *x = PySequence_List(lx), *c = x == NULL ? NULL : PyDict_Copy(lc);
+                PyObject *entry = c == NULL ? NULL : Py_BuildValue("{sNsN}", "x", x, "c", c);
+                if (c == NULL) Py_XDECREF(x);
+                r = entry == NULL ? -1 : PyDict_SetItem(mine, mac, entry);
+                Py_XDECREF(entry);
+            }
+        } else {
+            PyObject *hx = PyObject_GetItem(have, K_x);
+            r = hx == NULL ? -1 : add_lists(hx, lx, 0);
+            Py_XDECREF(hx);
+            int any = r < 0 ? -1 : PyObject_IsTrue(lc);
+            if (any < 0) r = -1;
+            else if (any) {
+                PyObject *hc = PyObject_GetItem(have, K_c);
+                PyObject *cat, *minutes;
+                Py_ssize_t cpos = 0;
+                if (hc == NULL) r = -1;
+                else if (!PyDict_Check(lc) || !PyDict_Check(hc)) {
+                    PyErr_SetString(PyExc_TypeError, "link minutes are not dicts");
+                    r = -1;
+                }
+                while (r == 0 && PyDict_Next(lc, &cpos, &cat, &minutes)) {
+                    PyObject *old = PyDict_GetItemWithError(hc, cat);
+                    PyObject *sum = old != NULL ? PyNumber_Add(old, minutes) : PyErr_Occurred() ? NULL : PyNumber_Add(zero_obj, minutes);
+                    r = sum == NULL ? -1 : PyDict_SetItem(hc, cat, sum);
+                    Py_XDECREF(sum);
+                }
+                Py_XDECREF(hc);
+            }
+        }
+        Py_DECREF(lx);
+        Py_DECREF(lc);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static int merge_apps(PyObject *mine, PyObject *value) {
+    PyObject *cat, *apps;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &cat, &apps)) {
+        PyObject *have = PyDict_GetItemWithError(mine, cat);
+        if (have == Py_None) have = NULL;
+        if (have == NULL) {
+            if (PyErr_Occurred()) return -1;
+            PyObject *copy = PyDict_Copy(apps);
+            int r = copy == NULL ? -1 : PyDict_SetItem(mine, cat, copy);
+            Py_XDECREF(copy);
+            if (r < 0) return -1;
+            continue;
+        }
+        if (!PyDict_Check(have) || !PyDict_Check(apps)) {
+            PyErr_SetString(PyExc_TypeError, "apps of a category are not a dict");
+            return -1;
+        }
+        PyObject *app, *minutes;
+        Py_ssize_t apos = 0;
+        while (PyDict_Next(apps, &apos, &app, &minutes)) {
+            PyObject *old = PyDict_GetItemWithError(have, app);
+            if (old == NULL && PyErr_Occurred()) return -1;
+            PyObject *sum = old != NULL ? PyNumber_Add(old, minutes) : (Py_INCREF(minutes), minutes);
+            int r = sum == NULL ? -1 : PyDict_SetItem(have, app, sum);
+            Py_XDECREF(sum);
+            if (r < 0) return -1;
+        }
+        if (PyDict_GET_SIZE(have) > max_apps) {
+            PyObject *cut = PyObject_CallFunctionObjArgs(trim_apps, have, NULL);
+            int r = cut == NULL ? -1 : PyDict_SetItem(mine, cat, cut);
+            Py_XDECREF(cut);
+            if (r < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *slots_or(PyObject *a, PyObject *b) {
+    /* merge._or: the union of two fixed-width hex bitmaps */
+    PyObject *x = PyLong_FromUnicodeObject(a, 16), *y = x == NULL ? NULL : PyLong_FromUnicodeObject(b, 16);
+    PyObject *bits = y == NULL ? NULL : PyNumber_Or(x, y), *out = NULL;
+    if (bits != NULL) {
+        PyObject *spec = PyUnicode_FromString("024x");
+        out = spec == NULL ? NULL : PyObject_Format(bits, spec);
+        Py_XDECREF(spec);
+    }
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(bits);
+    return out;
+}
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    PyObject *day, *c, *sparse;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyDict_Type, &day, &PyDict_Type, &c, &PyDict_Type, &sparse)) return NULL;
+    if (!L.ready || merge_other == NULL) {
+        PyErr_SetString(Unsupported, "configure() first");
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(day, K_v);
+    if (v == NULL && PyErr_Occurred()) return NULL;
+    if (v != NULL && !PyList_CheckExact(v)) {
+        PyErr_SetString(Unsupported, "a stored vector that is not a list"); /* nothing changed yet */
+        return NULL;
+    }
+    if (v == NULL) {
+        PyObject *zeros = PyList_New(L.size);
+        if (zeros == NULL) return NULL;
+        for (long i = 0; i < L.size; i++) PyList_SET_ITEM(zeros, i, PyLong_FromLong(0));
+        int r = PyDict_SetItem(day, K_v, zeros);
+        Py_DECREF(zeros);
+        if (r < 0) return NULL;
+        v = zeros; /* borrowed from day */
+    } else if (pad(v, L.size) < 0) return NULL;
+    PyObject *key, *x;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(sparse, &pos, &key, &x)) {
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (add_into(v, i, x) < 0) return NULL;
+    }
+    PyObject *value;
+    pos = 0;
+    while (PyDict_Next(c, &pos, &key, &value)) {
+        PyObject *mine = PyDict_GetItemWithError(day, key);
+        if (mine == NULL) {
+            if (PyErr_Occurred() || PyDict_SetItem(day, key, value) < 0) return NULL;
+            continue;
+        }
+        Py_INCREF(mine);
+        int r = 0;
+        PyObject *merged = NULL;
+        if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "v") == 0 ||
+                                     PyUnicode_CompareWithASCIIString(key, "hb") == 0)) {
+            Py_ssize_t n = PySequence_Size(value);
+            r = n < 0 ? -1 : pad(mine, n);
+            if (r == 0) r = add_lists(mine, value, 1);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "tm") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_tm(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "sx") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_sx(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "apps") == 0) {
+            r = PyDict_Check(mine) && PyDict_Check(value) ? merge_apps(mine, value) : -2;
+        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "slots") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "off") == 0) &&
+                   PyUnicode_Check(mine) && PyUnicode_Check(value)) {
+            merged = slots_or(mine, value);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "first") == 0) {
+            int less = PyObject_RichCompareBool(value, mine, Py_LT); /* min([mine, value]) */
+            merged = less < 0 ? NULL : less ? value : mine;
+            Py_XINCREF(merged);
+        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "last") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "mesh") == 0 ||
+                                            PyUnicode_CompareWithASCIIString(key, "plan") == 0)) {
+            int more = PyObject_RichCompareBool(value, mine, Py_GT); /* max([mine, value]) */
+            merged = more < 0 ? NULL : more ? value : mine;
+            Py_XINCREF(merged);
+        } else {
+            merged = PyObject_CallFunctionObjArgs(merge_other, key, mine, value, NULL);
+        }
+        Py_DECREF(mine);
+        if (r == -2) {
+            PyErr_SetString(PyExc_TypeError, "a stored day part that is not a dict");
+            return NULL;
+        }
+        if (r < 0) return NULL;
+        if (merged != NULL) {
+            r = PyDict_SetItem(day, key, merged);
+            Py_DECREF(merged);
+            if (r < 0) return NULL;
+        } else if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    Py_INCREF(day);
+    return day;
+}
+
+static PyObject *configure_merge(PyObject *self, PyObject *args) {
+    PyObject *other, *trim;
+    long most;
+    if (!PyArg_ParseTuple(args, "OOl", &other, &trim, &most)) return NULL;
+    Py_XSETREF(merge_other, Py_NewRef(other));
+    Py_XSETREF(trim_apps, Py_NewRef(trim));
+    max_apps = most;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"window", window, METH_VARARGS,
+     "window(body, window_start, window_end) -> (contribution without its vector, the vector's set positions)"},
+    {"configure", configure, METH_O, "configure(layout): the positions and tables rollup.py computes"},
+    {"add", add, METH_VARARGS, "add(day, c, sparse) -> day: rollup.add_window (merge.fold_into, owned)"},
+    {"configure_merge", configure_merge, METH_VARARGS,
+     "configure_merge(merge_other, trim_apps, max_apps): what add() leaves to merge.py"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_window", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__window(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Unsupported = PyErr_NewException("collector.profiles._window.Unsupported", PyExc_ValueError, NULL);
+    K_active_minutes = PyUnicode_InternFromString("active_minutes");
+    K_apps = PyUnicode_InternFromString("apps");
+    K_band = PyUnicode_InternFromString("band");
+    K_bandwidth_kbps = PyUnicode_InternFromString("bandwidth_kbps");
+    K_bytes_down = PyUnicode_InternFromString("bytes_down");
+    K_bytes_up = PyUnicode_InternFromString("bytes_up");
+    K_category = PyUnicode_InternFromString("category");
+    K_comp = PyUnicode_InternFromString("comp");
+    K_delay_max_ms = PyUnicode_InternFromString("delay_max_ms");
+    K_delay_ms = PyUnicode_InternFromString("delay_ms");
+    K_first = PyUnicode_InternFromString("first");
+    K_hb = PyUnicode_InternFromString("hb");
+    K_hostname = PyUnicode_InternFromString("hostname");
+    K_interference_pct = PyUnicode_InternFromString("interference_pct");
+    K_jitter_ms = PyUnicode_InternFromString("jitter_ms");
+    K_last = PyUnicode_InternFromString("last");
+    K_loss_pct = PyUnicode_InternFromString("loss_pct");
+    K_mac = PyUnicode_InternFromString("mac");
+    K_medium = PyUnicode_InternFromString("medium");
+    K_mesh = PyUnicode_InternFromString("mesh");
+    K_neighbours = PyUnicode_InternFromString("neighbours");
+    K_off = PyUnicode_InternFromString("off");
+    K_offline_s = PyUnicode_InternFromString("offline_s");
+    K_online_s = PyUnicode_InternFromString("online_s");
+    K_operator = PyUnicode_InternFromString("operator");
+    K_packets_sent = PyUnicode_InternFromString("packets_sent");
+    K_plan = PyUnicode_InternFromString("plan");
+    K_plan_down_kbps = PyUnicode_InternFromString("plan_down_kbps");
+    K_qmax = PyUnicode_InternFromString("qmax");
+    K_quality = PyUnicode_InternFromString("quality");
+    K_radios = PyUnicode_InternFromString("radios");
+    K_reachable_kbps = PyUnicode_InternFromString("reachable_kbps");
+    K_retransmissions = PyUnicode_InternFromString("retransmissions");
+    K_signal_dbm = PyUnicode_InternFromString("signal_dbm");
+    K_slots = PyUnicode_InternFromString("slots");
+    K_ssid = PyUnicode_InternFromString("ssid");
+    K_station = PyUnicode_InternFromString("station");
+    K_stations = PyUnicode_InternFromString("stations");
+    K_sx = PyUnicode_InternFromString("sx");
+    K_target = PyUnicode_InternFromString("target");
+    K_tm = PyUnicode_InternFromString("tm");
+    K_top_apps = PyUnicode_InternFromString("top_apps");
+    K_topology = PyUnicode_InternFromString("topology");
+    K_tx_rate_kbps = PyUnicode_InternFromString("tx_rate_kbps");
+    K_utilization_pct = PyUnicode_InternFromString("utilization_pct");
+    K_vendor = PyUnicode_InternFromString("vendor");
+    K_wan = PyUnicode_InternFromString("wan");
+    K_None = PyUnicode_InternFromString("None");
+    K_v = PyUnicode_InternFromString("v");
+    K_dhcp_vc = PyUnicode_InternFromString("dhcp_vc");
+    K_dhcp_prl = PyUnicode_InternFromString("dhcp_prl");
+    K_x = PyUnicode_InternFromString("x");
+    K_c = PyUnicode_InternFromString("c");
+    zero_obj = PyLong_FromLong(0);
+    L.other = PyUnicode_InternFromString("other");
+    L.empty = PyUnicode_InternFromString("");
+    if (Unsupported == NULL || L.other == NULL || L.empty == NULL || PyModule_AddObject(m, "Unsupported", Unsupported) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(Unsupported);
+    return m;
+}
