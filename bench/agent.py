@@ -268,7 +268,10 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                 done = subprocess.run(
                     [
                         python,
-                        str(ROOT / "bench" / "footprint" / "daemon.py"),
+                        # from its .pyc, as the agent runs on a router: a script is compiled from source in
+                        # the measured process, and the compiler's leftovers (~0.3 MiB) are not the daemon's
+                        "-m",
+                        "bench.footprint.daemon",
                         *broker,
                         "--spool",
                         str(spool),
@@ -284,6 +287,7 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                     timeout=900,
                     check=True,
                     env=env,
+                    cwd=ROOT,  # on sys.path first, for -m
                 )
                 result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
                 if not result["published"]:

@@ -57,7 +57,8 @@ def test_the_daemon_run_imports_no_harness_module(private_broker: Broker, tmp_pa
         [
             sys.executable,
             "-S",
-            str(ROOT / "bench" / "footprint" / "daemon.py"),
+            "-m",
+            "bench.footprint.daemon",
             "--broker",
             private_broker.url,
             "--spool",
