@@ -203,6 +203,7 @@ def _byte_compile(python: str, paho_dir: Path) -> None:
 
 def daemon_runs(windows: int) -> dict[str, Any]:
     """RSS, CPU and executions of the daemon path per interpreter and DPI load."""
+    from bench.footprint.served import write_homes
     from tests.broker import Broker, free_port
 
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -221,6 +222,9 @@ def daemon_runs(windows: int) -> dict[str, Any]:
         (only_paho / "paho").symlink_to(Path(paho.__path__[0]))
         for _, python in interpreters:
             _byte_compile(python, Path(paho.__path__[0]))
+        # every window's home written here, served from JSON there: the harness stays out of the figure
+        homes = Path(tmp, "homes")
+        write_homes(str(homes), windows)
         # TLS as the package ships it (mqtts:// and the collector's CA): ssl is loaded and used
         ca = _pki(Path(tmp, "pki"))
         plain = Broker(binary, Path(tmp, "broker"))
@@ -264,10 +268,15 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                 done = subprocess.run(
                     [
                         python,
-                        str(ROOT / "bench" / "footprint" / "daemon.py"),
+                        # from its .pyc, as the agent runs on a router: a script is compiled from source in
+                        # the measured process, and the compiler's leftovers (~0.3 MiB) are not the daemon's
+                        "-m",
+                        "bench.footprint.daemon",
                         *broker,
                         "--spool",
                         str(spool),
+                        "--home",
+                        str(homes),
                         "--windows",
                         str(count),
                         "--connections",
@@ -278,6 +287,7 @@ def daemon_runs(windows: int) -> dict[str, Any]:
                     timeout=900,
                     check=True,
                     env=env,
+                    cwd=ROOT,  # on sys.path first, for -m
                 )
                 result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
                 if not result["published"]:

@@ -16,12 +16,19 @@ importing (paho reads ``logging``'s level numbers when it is imported, and names
 ``ssl.SSLWantReadError`` in the ``except`` clauses of every socket read). Once the real module
 is loaded, the stand-in's attributes are replaced by the real ones, so a module that bound the
 stand-in at its import (``import ssl`` in paho) sees the real classes from then on.
+
+``start_light`` does the same, when the ``agent`` package is first imported, for what the
+standard library itself imports and the agent's loop does not use (bench/agent.py, 32-bit):
+``ipaddress``, which ``urllib.parse`` imports for bracketed IPv6 hosts only, and ``datetime``,
+whose module first compiles a pure-Python datetime and then replaces every name with the
+``_datetime`` extension's (msgpack and sqlite3 import it; the extension alone is the same API).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import types
 from typing import Any
@@ -36,6 +43,24 @@ class _NeverRaised(Exception):
 
 #: What paho's socket reads and writes name of ``ssl`` on every call (in ``except`` clauses).
 SSL_EXCEPTIONS = {"SSLWantReadError": _NeverRaised, "SSLWantWriteError": _NeverRaised}
+
+
+def platform_system() -> str:
+    """``platform.system()`` on a POSIX system (``uname -s``), which paho reads once at its import."""
+    return os.uname().sysname
+
+
+def start_light() -> None:
+    """Stand-ins for standard-library modules the agent's imports pull in but its loop does not use.
+
+    Called by ``agent/__init__.py`` before anything else of the agent is imported; a process that has
+    already imported one (a test run) keeps its real module.
+    """
+    defer("ipaddress")
+    # the extension is built on OpenWrt too (python3-light's lib-dynload); a Python without it keeps
+    # datetime.py's pure-Python classes
+    if "datetime" not in sys.modules and importlib.util.find_spec("_datetime") is not None:
+        sys.modules["datetime"] = importlib.import_module("_datetime")
 
 
 def defer(*names: str, known: dict[str, dict[str, Any]] | None = None) -> None:

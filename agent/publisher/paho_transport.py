@@ -18,19 +18,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.logger import Logger
-from agent.publisher.deferred import LOGGING_LEVELS, SSL_EXCEPTIONS, defer
+from agent.publisher.deferred import LOGGING_LEVELS, SSL_EXCEPTIONS, defer, platform_system
 from agent.publisher.hostnames import ensure_idna_codec
 from agent.publisher.transport import Backoff, ConnectHandler, DisconnectHandler, MessageHandler, PublishError
 
 # imported by paho, never used by the agent (deferred.py): ~1.2 MiB, and logging's ~0.4 MiB;
-# ssl and hashlib (OpenSSL, ~2 MiB) only once an mqtts:// broker needs them
+# ssl and hashlib (OpenSSL, ~2 MiB) only once an mqtts:// broker needs them; platform (~0.1 MiB),
+# of which paho reads system() once at import
 defer(
     "urllib.request",
     "uuid",
     "logging",
     "ssl",
     "hashlib",
-    known={"logging": LOGGING_LEVELS, "ssl": SSL_EXCEPTIONS},
+    "platform",
+    known={"logging": LOGGING_LEVELS, "ssl": SSL_EXCEPTIONS, "platform": {"system": platform_system}},
 )
 
 import paho.mqtt.client as mqtt  # noqa: E402

@@ -22,7 +22,15 @@ With ``--ca-file`` the broker is an ``mqtts://`` one, as the package's configura
 router with only the package's declared OpenWrt dependencies lacks; they are refused here
 before anything else is imported, as they would be there.
 
-    python bench/footprint/daemon.py --broker mqtts://localhost:8883 --ca-file CA --spool DIR [--windows 6]
+The home is read from ``--home`` (``bench/footprint/served.py``, written by the parent): building it
+here would count the bench harness (``pathlib``, the fixture loaders: ~0.2 MiB on 32-bit) as the
+daemon's memory.
+
+    python -c 'from bench.footprint.served import write_homes; write_homes("HOMES", 6)'
+    python -m bench.footprint.daemon --broker mqtts://localhost:8883 --ca-file CA --spool DIR --home HOMES [--windows 6]
+
+(``-m`` from the repository's root runs the byte-compiled module, as the agent runs on a router; a
+script would be compiled from source in the measured process, ~0.3 MiB of compiler leftovers.)
 """
 
 from __future__ import annotations
@@ -58,6 +66,12 @@ from typing import Any  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+
+
+#: a served file's text meaning "this machine's file, read when the agent reads it" (/proc/self/status)
+LIVE = "\x00live"
+#: a window's length in seconds (bench/footprint/home.py's WINDOW, not imported: it is harness)
+WINDOW = 900
 
 
 def _median(values: list[float]) -> float:
@@ -107,7 +121,11 @@ class SwitchingSystem:
         return iter(self.read(path).splitlines())
 
     def read(self, path: str) -> str:
-        return str(self.target.read(path))
+        text = str(self.target.read(path))
+        if text == LIVE:
+            with open(path) as live:
+                return live.read()
+        return text
 
     def run(self, argv: list[str], timeout: float = 10.0) -> str:
         self.runs += 1
@@ -173,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--broker", required=True, help="mqtt://127.0.0.1:PORT")
     parser.add_argument("--spool", required=True, help="folder for the outbox file")
+    parser.add_argument(
+        "--home", required=True, help="folder of the served homes (bench/footprint/served.py: write_homes)"
+    )
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--connections", type=int, default=0, help="conntrack entries for DPI (0: DPI off)")
     parser.add_argument(
@@ -189,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent.reporter import Reporter
     from agent.runner import Runner
     from agent.samplers import build_samplers
-    from bench.footprint.home import WINDOW, home
+    from bench.footprint.served import ServedSystem
     from protocol.topics import Kind, topic_for
 
     dpi = args.connections > 0
@@ -208,10 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     mono = [1000.0]
 
     def step_home(step: int) -> Any:
-        target = home(step)
-        from pathlib import Path  # the harness's (tests.agent.fakesystem imports it anyway)
-
-        target.add_file("/proc/self/status", Path("/proc/self/status"))  # read when the sampler reads it
+        target = ServedSystem.load(args.home, step)
+        target.add_file("/proc/self/status", LIVE)  # read when the sampler reads it (SwitchingSystem.read)
         if dpi:
             target.add_file("/sys/class/net/br-lan", "")  # exists: the sampler's capture interface
             target.add_file("/proc/net/nf_conntrack", "")  # served by SwitchingSystem.lines
@@ -278,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 "published": published,
                 "connected": transport.connected or published > 0,
                 "modules_loaded": len(sys.modules),
+                # the bench's own modules, which must not be counted in the daemon's memory (served.py)
+                "harness_modules": sorted(m for m in sys.modules if m == "pathlib" or m.startswith("tests")),
             },
             sort_keys=True,
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,46 @@ def test_openssl_is_loaded_only_for_a_tls_broker(
         timeout=60,
     )
     assert done.stdout.splitlines() == [loaded, refreshed]
+
+
+LIGHT_PROBE = """
+import os, sys
+sys.modules.update(msgspec=None, isal=None)
+import agent.cli
+from agent.publisher.outbox import Outbox
+import agent.publisher.paho_transport
+Outbox(":memory:")
+# the module's own source (a stand-in has no file, and vars() does not wake it; datetime answered by
+# _datetime is a built-in or a .so)
+real = lambda m: str(vars(sys.modules.get(m, sys)).get("__file__", "")).endswith((m + ".py", m + ".pyc"))
+print(",".join(m for m in ("platform", "ipaddress", "datetime") if real(m)))
+import datetime, msgpack, platform
+from agent.config import AgentConfig
+config = AgentConfig(gateway_id="gw-probe", mqtt_url="mqtts://[fd00::1]:8883")  # a bracketed host: ipaddress
+assert config.mqtt_url.endswith("[fd00::1]:8883")
+from urllib.parse import urlsplit
+assert urlsplit("mqtts://[fd00::1]:8883").hostname == "fd00::1"
+stamp = msgpack.Timestamp(1_795_437_000).to_datetime()  # msgpack's datetime use, through _datetime
+assert stamp == datetime.datetime(2026, 11, 23, 12, 30, tzinfo=datetime.timezone.utc), stamp
+assert platform.system() == os.uname().sysname and platform.machine()
+print(",".join(m for m in ("platform", "ipaddress") if real(m)))
+"""
+
+
+def test_platform_ipaddress_and_datetime_py_stay_out_and_work_when_used() -> None:
+    """The daemon loop uses none of them (~0.5 MiB on a 32-bit gateway, docs/gateway.md "Footprint").
+
+    Without ``site`` (-S): this venv's ``.pth`` files import ``urllib.parse`` before any code runs, which a
+    gateway's interpreter does not; paho and msgpack come from site-packages on PYTHONPATH instead.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", LIGHT_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.stdout.splitlines() == ["", "platform,ipaddress"]
