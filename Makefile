@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agent collector protocol emulator tests bench scripts
+	$(VENV)/bin/ruff format --check agent collector protocol emulator tests bench scripts
 	$(VENV)/bin/mypy agent collector protocol emulator
 	$(VENV)/bin/lint-imports
 

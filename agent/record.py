@@ -75,7 +75,11 @@ def _build(cls: type[T], *, frozen: bool, slots: bool, eq: bool) -> type[T]:
             by_name[name] = Field(name, str(annotation), value, None)
     specs = list(by_name.values())
     names = [f.name for f in specs]
-    methods: dict[str, Any] = {"__record_fields__": tuple(specs), "__init__": _init(specs, frozen), "__repr__": _repr}
+    methods: dict[str, Any] = {
+        "__record_fields__": tuple(specs),
+        "__init__": _init(specs, frozen),
+        "__repr__": _repr,
+    }
     if eq:
         methods["__eq__"] = _eq
         methods["__hash__"] = _hash if frozen else None

@@ -213,7 +213,9 @@ class Runner:
             return
         if events:
             window, uptime, gid = (self.window_start, int(now)), self._uptime(), self.config.gateway_id
-            seq = self.outbox.append("event", lambda e, s: event_frame(gid, e, s, window, uptime, events, int(now)))
+            seq = self.outbox.append(
+                "event", lambda e, s: event_frame(gid, e, s, window, uptime, events, int(now))
+            )
             if seq is None:  # kept for the next report's event batch
                 self._unsent_events = (self._unsent_events + events)[-64:]
 

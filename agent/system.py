@@ -146,7 +146,9 @@ class LocalSystem:
                 continue
             if proc.returncode != 0:
                 detail = (err or out).strip().splitlines()[-1:] or [""]
-                results.append(SystemAccessError(0, f"{' '.join(argv)} exited {proc.returncode}: {detail[0][:200]}"))
+                results.append(
+                    SystemAccessError(0, f"{' '.join(argv)} exited {proc.returncode}: {detail[0][:200]}")
+                )
             else:
                 results.append(out)
         return results

@@ -105,7 +105,10 @@ def measure(cycles: int) -> dict[str, Any]:
         sizes.setdefault("with_scan" if scanned else "without_scan", (len(plain), len(packed)))
         # both forms of this very report, whichever the agent chose: naming its view, carrying it
         rest, statics = take_statics(body)
-        for carrying, view in ((False, {"id": view_id(statics)}), (True, {"id": view_id(statics), **statics})):
+        for carrying, view in (
+            (False, {"id": view_id(statics)}),
+            (True, {"id": view_id(statics), **statics}),
+        ):
             named = dict(message, body=compact_body({**rest, "view": view}))
             key = ("carrying_" if carrying else "") + ("with_scan" if scanned else "without_scan")
             compact_sizes.setdefault(key, len(encode(named, compact=True, dictionary_id=CURRENT)))

@@ -344,7 +344,9 @@ def loop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 home = after_purchase(home, o)
             now_homes[g] = home
         if now_homes:  # the day after: what each home's gateway reports with what it bought
-            _log(f"{len(now_homes)} homes bought: back-filling the next day (new mesh nodes, video, faster paths)")
+            _log(
+                f"{len(now_homes)} homes bought: back-filling the next day (new mesh nodes, video, faster paths)"
+            )
             _backfill(list(now_homes.values()), SimClock.for_days(1, tomorrow), broker.url)
         upgraded = [now_homes.get(g, by_gid[g]) for g in by_gid]
         write_crm(work / "subscribers-after.csv", upgraded, clock.end)

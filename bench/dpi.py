@@ -119,8 +119,20 @@ def memory_per_flow(count: int = 20_000) -> dict[str, Any]:
     """tracemalloc's view of what ``count`` tracked TCP flows cost, per flow."""
     mac = bytes.fromhex("020000000001")
     packets = [
-        Packet(0.0, mac, mac, bytes([192, 168, 1 + i // 60000, 2]), bytes([203, 0, 113, 9]), TCP,
-               1024 + i % 60000, 443, 0x02, 1000, b"", 60)
+        Packet(
+            0.0,
+            mac,
+            mac,
+            bytes([192, 168, 1 + i // 60000, 2]),
+            bytes([203, 0, 113, 9]),
+            TCP,
+            1024 + i % 60000,
+            443,
+            0x02,
+            1000,
+            b"",
+            60,
+        )
         for i in range(count)
     ]
     gc.collect()
@@ -131,8 +143,11 @@ def memory_per_flow(count: int = 20_000) -> dict[str, Any]:
         table.lookup(p)
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    return {"flows": len(table), "bytes_per_flow_measured": round((after - before) / count),
-            "bytes_per_flow_estimate_used_for_the_cap": FLOW_BYTES}
+    return {
+        "flows": len(table),
+        "bytes_per_flow_measured": round((after - before) / count),
+        "bytes_per_flow_estimate_used_for_the_cap": FLOW_BYTES,
+    }
 
 
 def filter_pass_share(directory: Path) -> dict[str, Any]:
@@ -155,9 +170,15 @@ def filter_pass_share(directory: Path) -> dict[str, Any]:
             if kept:
                 passed += 1
                 byte_passed += kept
-    return {"frames": frames, "frames_passed": passed, "frame_share": round(passed / frames, 4),
-            "byte_share": round(byte_passed / byte_total, 4), "instructions": len(program),
-            "executed_per_frame_mean": round(steps[0] / frames, 1), "executed_per_frame_max": most}
+    return {
+        "frames": frames,
+        "frames_passed": passed,
+        "frame_share": round(passed / frames, 4),
+        "byte_share": round(byte_passed / byte_total, 4),
+        "instructions": len(program),
+        "executed_per_frame_mean": round(steps[0] / frames, 1),
+        "executed_per_frame_max": most,
+    }
 
 
 def table_cost(repeat: int = 5) -> dict[str, Any]:
@@ -173,18 +194,29 @@ def table_cost(repeat: int = 5) -> dict[str, Any]:
     classifier = Classifier()
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    hosts = ["r3---sn-4g5e6nzz.googlevideo.com", "www.example.org", "v16m-tiktokcdn-com.akamaized.net",
-             "api.io.mi.com", "unknown-host.cdn.example.net"]
+    hosts = [
+        "r3---sn-4g5e6nzz.googlevideo.com",
+        "www.example.org",
+        "v16m-tiktokcdn-com.akamaized.net",
+        "api.io.mi.com",
+        "unknown-host.cdn.example.net",
+    ]
 
     def lookups() -> int:
         for host in hosts:
             classifier.by_host(host)
         return len(hosts)
 
-    return {"load_ms_median": round(statistics.median(times) * 1000, 1), "held_bytes": held,
-            "apps": len(classifier.categories), "suffixes": len(classifier._suffixes),
-            "patterns": len(classifier._patterns), "address_rules": len(classifier._nets),
-            "port_rules": len(classifier._ports), "host_lookups_per_s": round(_rate(lookups))}
+    return {
+        "load_ms_median": round(statistics.median(times) * 1000, 1),
+        "held_bytes": held,
+        "apps": len(classifier.categories),
+        "suffixes": len(classifier._suffixes),
+        "patterns": len(classifier._patterns),
+        "address_rules": len(classifier._nets),
+        "port_rules": len(classifier._ports),
+        "host_lookups_per_s": round(_rate(lookups)),
+    }
 
 
 def by_method(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -210,7 +242,9 @@ def set_figures(directory: Path, classifier: Classifier) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
     parser.parse_args(argv)
     shared = ref.shared_dpi_dir()
@@ -234,8 +268,10 @@ def main(argv: list[str]) -> int:
         "memory": memory_per_flow(),
         "domain_table": table_cost(),
         "agreement_with_ndpi": agreement,
-        "kernel_filter": {"dpi": filter_pass_share(shared),
-                          **({"dpi_more": filter_pass_share(more)} if (more / "pcap").is_dir() else {})},
+        "kernel_filter": {
+            "dpi": filter_pass_share(shared),
+            **({"dpi_more": filter_pass_share(more)} if (more / "pcap").is_dir() else {}),
+        },
     }
     print(json.dumps(report))
     return 0

@@ -29,11 +29,17 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1]), help="checkout whose code runs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--root", default=str(Path(__file__).resolve().parents[1]), help="checkout whose code runs"
+    )
     parser.add_argument("--homes", type=int, default=1000)
     parser.add_argument("--days", type=float, default=2)
-    parser.add_argument("--end", type=int, default=1_764_547_200, help="the last window's end (a UTC midnight)")
+    parser.add_argument(
+        "--end", type=int, default=1_764_547_200, help="the last window's end (a UTC midnight)"
+    )
     parser.add_argument("--db", default="", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

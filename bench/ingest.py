@@ -262,7 +262,9 @@ def collector_run(
     # first message received to last commit (the collector's own clock): start-up excluded,
     # as the baseline is timed from its first message
     seconds = max(float(s["last_commit_at"]) for s in states) - min(  # type: ignore[arg-type]
-        float(s["first_received_at"]) for s in states if s.get("first_received_at")  # type: ignore[arg-type]
+        float(s["first_received_at"])
+        for s in states
+        if s.get("first_received_at")  # type: ignore[arg-type]
     )
     cpu_at_commit = sum(cpu_seconds(p.pid) for p, _ in procs) - cpu_at_start
     # home-profile folding follows the ingest (acks first): time until it has caught up too,
@@ -276,7 +278,9 @@ def collector_run(
             break
         if sum(int(s.get("folded", 0)) for s in states) >= n:  # type: ignore[call-overload]
             folded_s = max(float(s["last_fold_at"] or 0) for s in states) - min(  # type: ignore[arg-type]
-                float(s["first_received_at"]) for s in states if s.get("first_received_at")  # type: ignore[arg-type]
+                float(s["first_received_at"])
+                for s in states
+                if s.get("first_received_at")  # type: ignore[arg-type]
             )
             cpu_at_fold = sum(cpu_seconds(p.pid) for p, _ in procs) - cpu_at_start
             break
@@ -362,14 +366,24 @@ def summary(
         # the sustained rate with home profiles folded (every report stored AND folded), as a
         # ratio to the same bare paho baseline as ``ratio``
         "folded_ratio": round(median(folded) / median(bases), 3) if folded else None,
-        "folded_ratios": [round(n / float(full["folded_s"]) / base["per_s"], 3) for base, full in pairs if full["folded_s"]],  # type: ignore[arg-type]
+        "folded_ratios": [
+            round(n / float(full["folded_s"]) / base["per_s"], 3) for base, full in pairs if full["folded_s"]
+        ],  # type: ignore[arg-type]
         # CPU per message (the collector's includes folding, which runs when ingest idles):
         # steadier than rates where other work shares the cores
         "cpu_us_per_report": round(median(float(full["cpu_s"]) for _, full in pairs) / n * 1e6, 1),  # type: ignore[arg-type]
         # all of it, stored and folded: the collector's processes' CPU until the last fold
-        "cpu_folded_us_per_report": round(median(float(full["cpu_folded_s"]) for _, full in pairs if full["cpu_folded_s"]) / n * 1e6, 1) if folded else None,  # type: ignore[arg-type]
+        "cpu_folded_us_per_report": round(
+            median(float(full["cpu_folded_s"]) for _, full in pairs if full["cpu_folded_s"]) / n * 1e6, 1
+        )
+        if folded
+        else None,  # type: ignore[arg-type]
         # folded rate / ingest rate of the same run: steadier than either ratio on a shared machine
-        "folded_per_ingested": [round(n / float(full["folded_s"]) / float(full["per_s"]), 3) for _, full in pairs if full["folded_s"]],  # type: ignore[arg-type]
+        "folded_per_ingested": [
+            round(n / float(full["folded_s"]) / float(full["per_s"]), 3)
+            for _, full in pairs
+            if full["folded_s"]
+        ],  # type: ignore[arg-type]
         "baseline_cpu_us_per_message": round(median(base["cpu_s"] for base, _ in pairs) / n * 1e6, 1),
         "collector_peak_rss_mib": round(max(float(full["peak_rss_mib"]) for _, full in pairs), 1),  # type: ignore[arg-type]
         "baseline_rss_mib": round(max(base["rss_mib"] for base, _ in pairs), 1),
@@ -384,11 +398,15 @@ def main() -> int:
     parser.add_argument("--homes", type=int, default=500)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--stores", default="sqlite,postgresql")
-    parser.add_argument("--collectors", default="1,2", help="collector processes per run (shared subscription)")
+    parser.add_argument(
+        "--collectors", default="1,2", help="collector processes per run (shared subscription)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each row, interleaved; figures are their medians"
     )
-    parser.add_argument("--compact", action="store_true", help="compact reports (protocol 1.2), as agents now send")
+    parser.add_argument(
+        "--compact", action="store_true", help="compact reports (protocol 1.2), as agents now send"
+    )
     args = parser.parse_args()
     reports = make_reports(args.reports, min(args.homes, args.reports), args.compact)
     sizes = sorted(len(f) for _, f, _ in reports)
@@ -402,11 +420,15 @@ def main() -> int:
     try:
         counts = [int(c) for c in args.collectors.split(",")]
         rows = [(store, c) for store in ("sqlite", "postgresql") if store in args.stores for c in counts]
-        samples: dict[tuple[str, int], list[tuple[dict[str, float], dict[str, object]]]] = {row: [] for row in rows}
+        samples: dict[tuple[str, int], list[tuple[dict[str, float], dict[str, object]]]] = {
+            row: [] for row in rows
+        }
         for rep in range(args.repeat):  # rounds of every row, so each row meets the machine's moods
             for store, collectors in rows:
                 # N processes on one SQLite file: each batch is one write transaction (BEGIN IMMEDIATE)
-                url = f"sqlite:///{workdir}/bench-{collectors}-{rep}.db" if store == "sqlite" else pg_database()
+                url = (
+                    f"sqlite:///{workdir}/bench-{collectors}-{rep}.db" if store == "sqlite" else pg_database()
+                )
                 if url is None:
                     continue
                 base = baseline(broker, reports)
@@ -419,7 +441,11 @@ def main() -> int:
                     f"lost {full['lost']}, duplicated {full['duplicated']}",
                     file=sys.stderr,
                 )
-        results = [summary(store, collectors, pairs, len(reports), sizes) for (store, collectors), pairs in samples.items() if pairs]
+        results = [
+            summary(store, collectors, pairs, len(reports), sizes)
+            for (store, collectors), pairs in samples.items()
+            if pairs
+        ]
         for r in results:
             print(
                 f"{r['store']} x{r['collectors']}: {r['reports_per_s']}/s vs baseline {r['baseline_per_s']}/s "

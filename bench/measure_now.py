@@ -111,7 +111,9 @@ async def run(presses: int, homes: int, workdir: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--presses", type=int, default=50)
     parser.add_argument("--homes", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="print only the JSON figures")

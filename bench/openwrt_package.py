@@ -37,7 +37,9 @@ from tests.packaging.openwrt_stdlib import LIB, SITE_PACKAGES, _stdlib_files, cl
 SYSTEM_LIBS = Path("/lib/x86_64-linux-gnu")
 #: The C libraries the packages depend on, and the x86-64 files standing in for them.
 NATIVE = {
-    "libpython3": [Path(sys.base_prefix) / "lib" / f"libpython{sys.version_info.major}.{sys.version_info.minor}.so.1.0"],
+    "libpython3": [
+        Path(sys.base_prefix) / "lib" / f"libpython{sys.version_info.major}.{sys.version_info.minor}.so.1.0"
+    ],
     "libopenssl": [SYSTEM_LIBS / "libssl.so.3", SYSTEM_LIBS / "libcrypto.so.3"],
     "libsqlite3": [SYSTEM_LIBS / "libsqlite3.so.0"],
     "libstdcpp": [SYSTEM_LIBS / "libstdc++.so.6"],
@@ -84,7 +86,9 @@ def measure(work: Path) -> dict[str, object]:
         files[owner].extend(owned)
     for pkg, names in SITE_PACKAGES.items():
         for name in names:
-            files[pkg].extend(p for p in (site / name).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            files[pkg].extend(
+                p for p in (site / name).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            )
     for lib, paths in NATIVE.items():
         if lib in files:
             files[lib].extend(p for p in paths if p.exists())

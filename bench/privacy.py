@@ -28,7 +28,9 @@ from collector.store import SpooledMessage  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reports", type=int, default=5000)
     parser.add_argument("--homes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
@@ -39,7 +41,10 @@ def main() -> None:
     triage_us, scrub_us = [], []
     for _ in range(args.repeat):
         start = time.process_time()
-        messages = [triage(Incoming(topic, frame, i, 1, time.time())).out for i, (topic, frame, _) in enumerate(reports)]
+        messages = [
+            triage(Incoming(topic, frame, i, 1, time.time())).out
+            for i, (topic, frame, _) in enumerate(reports)
+        ]
         triage_us.append((time.process_time() - start) * 1e6 / len(reports))
         spooled = [m for m in messages if isinstance(m, SpooledMessage)]
         start = time.process_time()

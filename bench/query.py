@@ -62,7 +62,19 @@ def fill_sqlite(path: str, gateways: int, days: int, areas: int) -> float:
         db.executemany(
             "INSERT INTO gateway_facts VALUES (?, ?, 900, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', '{}', '{}')",
             (
-                (f"gw-{g:07d}", end0 + 900 * w, rng.random() * 50, 40.0, 9_000_000, 900_000, 80_000.0, 8_000.0, 8, 6, 1)
+                (
+                    f"gw-{g:07d}",
+                    end0 + 900 * w,
+                    rng.random() * 50,
+                    40.0,
+                    9_000_000,
+                    900_000,
+                    80_000.0,
+                    8_000.0,
+                    8,
+                    6,
+                    1,
+                )
                 for g in range(g0, min(gateways, g0 + 2000))
                 for w in range(windows)
             ),
@@ -155,7 +167,9 @@ async def segments(store: Any, areas: int, samples: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gateways", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--samples", type=int, default=500)
@@ -173,8 +187,12 @@ def main() -> int:
     asyncio.run(migrate())
     fill_s = fill_sqlite(f"{workdir}/q.db", args.gateways, args.days, args.areas)
     result = {
-        "store": "sqlite", "gateways": args.gateways, "days": args.days, "facts_rows": args.gateways * args.days * 96,
-        "fill_s": round(fill_s, 1), "db_mib": round((workdir / "q.db").stat().st_size / 2**20, 1),
+        "store": "sqlite",
+        "gateways": args.gateways,
+        "days": args.days,
+        "facts_rows": args.gateways * args.days * 96,
+        "fill_s": round(fill_s, 1),
+        "db_mib": round((workdir / "q.db").stat().st_size / 2**20, 1),
         **asyncio.run(measure(url, args.gateways, args.areas, args.samples)),
     }
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))

@@ -58,7 +58,9 @@ async def store_us(messages: list[SpooledMessage], batch: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reports", type=int, default=5000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

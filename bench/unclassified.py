@@ -53,8 +53,16 @@ def make(homes: int, windows: int, top: int) -> list[SpooledMessage]:
                 names = set()
                 while len(names) < top:
                     names.add(rng.choices(pool, weights)[0])
-                body["unclassified"] = [{"domain": d, "category": "other", "bytes_up": 10,
-                                         "bytes_down": total // (2 * top), "active_minutes": 3} for d in names]
+                body["unclassified"] = [
+                    {
+                        "domain": d,
+                        "category": "other",
+                        "bytes_up": 10,
+                        "bytes_down": total // (2 * top),
+                        "active_minutes": 3,
+                    }
+                    for d in names
+                ]
             frame = report_frame(gid, 1, k, (end - 900, end), home.uptime_s, body, end)
             m = classify(Incoming(topic_for(gid, "report"), frame, k, 1, time.time()))
             assert isinstance(m, SpooledMessage)
@@ -83,7 +91,9 @@ async def fold_run(messages: list[SpooledMessage], folder: Path) -> tuple[float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--homes", type=int, default=200)
     parser.add_argument("--windows", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)

@@ -256,14 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
     crm.set_defaults(func=cmd_import_subscribers)
     add_marketing_commands(sub)
 
-    domains = sub.add_parser("dpi-domains", help="load the operator's domain categories (TOML [domains]; docs/dpi.md)")
+    domains = sub.add_parser(
+        "dpi-domains", help="load the operator's domain categories (TOML [domains]; docs/dpi.md)"
+    )
     domains.add_argument("file", metavar="FILE.toml")
     domains.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
     domains.set_defaults(func=cmd_dpi_domains)
 
     report = sub.add_parser("report", help="write a weekly, monthly or date-range report (HTML, PDF, CSV)")
     report.add_argument("--db", help="store URL (default: HOMESCOPE_DB or sqlite:///homescope.db)")
-    report.add_argument("--period", choices=["week", "month"], help="the complete week or month before --as-of")
+    report.add_argument(
+        "--period", choices=["week", "month"], help="the complete week or month before --as-of"
+    )
     report.add_argument("--as-of", help="YYYY-MM-DD (default: today, UTC)")
     report.add_argument("--from", dest="first", help="on demand: first day YYYY-MM-DD (with --to)")
     report.add_argument("--to", dest="last", help="on demand: last day YYYY-MM-DD (included)")

@@ -60,7 +60,9 @@ class Leadership:
             self._failing = False
         except StoreError as exc:
             if not self._failing:
-                log.error("lease %s: cannot reach the store (%s); leading only until it expires", self.name, exc)
+                log.error(
+                    "lease %s: cannot reach the store (%s); leading only until it expires", self.name, exc
+                )
             self._failing = True
         self._changed()
         return self.held

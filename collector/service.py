@@ -63,7 +63,9 @@ class Service:
         #: Rule thresholds and the evaluation schedule (``HOMESCOPE_PROFILES_CONFIG``); a bad file stops us here.
         self.profiles = load_config(None, plugin_defaults())
         #: Scheduled evaluation runs in the one collector holding this lease (store/leases.py).
-        self.leadership = Leadership(Leases(self.store.db), EVALUATION_LEASE, process_owner(), EVALUATION_LEASE_TTL_S)
+        self.leadership = Leadership(
+            Leases(self.store.db), EVALUATION_LEASE, process_owner(), EVALUATION_LEASE_TTL_S
+        )
         #: Scheduled evaluations this process ran.
         self.evaluations = 0
         self.commands = CommandChannel(
@@ -98,7 +100,8 @@ class Service:
             "quarantined": stats.quarantined,
             "folded": self.folded + (self.writer.folded if self.writer else 0),
             "last_fold_at": max(
-                (t for t in (self.last_fold_at, self.writer.folded_at if self.writer else None) if t), default=None
+                (t for t in (self.last_fold_at, self.writer.folded_at if self.writer else None) if t),
+                default=None,
             ),
             "leads": {EVALUATION_LEASE: self.leadership.term} if self.leadership.held else {},
             **self.ingest.health(),
@@ -193,8 +196,14 @@ class Service:
             self._leading_task = asyncio.create_task(self.leadership.run(), name="evaluation-lease")
             self._evaluation_task = asyncio.create_task(self._evaluating(), name="profile-evaluation")
         host, _, port = self.settings.http.rpartition(":")
-        app = create_app(self.store, self.auth, self.health, self.commands, profiles=self.profiles,
-                         unclassified_min_homes=self.settings.dpi_unclassified_min_homes)
+        app = create_app(
+            self.store,
+            self.auth,
+            self.health,
+            self.commands,
+            profiles=self.profiles,
+            unclassified_min_homes=self.settings.dpi_unclassified_min_homes,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or "127.0.0.1", int(port), ssl_context=web_tls(self.settings))

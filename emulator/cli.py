@@ -62,7 +62,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         else None
     )
     fleet = Fleet(
-        args.homes, args.mqtt, interval_s=args.interval, prefix=args.prefix, seed=args.seed, specs=specs,
+        args.homes,
+        args.mqtt,
+        interval_s=args.interval,
+        prefix=args.prefix,
+        seed=args.seed,
+        specs=specs,
         compact=not args.old_format,
         unclassified=args.unclassified,
     )
@@ -103,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--truth", help="back-fill: write the ground truth (JSON) here")
     run.add_argument("--crm", help="back-fill: write the CRM export (CSV) here")
     run.add_argument("--areas", type=int, default=25, help="CRM areas the homes spread over (default 25)")
-    run.add_argument("--old-format", action="store_true",
-                     help="send reports as agents before protocol 1.2 do (not compact), as an old fleet would")
+    run.add_argument(
+        "--old-format",
+        action="store_true",
+        help="send reports as agents before protocol 1.2 do (not compact), as an old fleet would",
+    )
     run.add_argument("--unclassified", type=int, default=0, choices=range(0, 51), metavar="N",
                      help="like the agent's dpi_unclassified_domains: name up to N unclassified domains "
                           "per window (0, the default: none)")  # fmt: skip

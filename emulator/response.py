@@ -133,7 +133,9 @@ def after_purchase(spec: HomeSpec, offer: str) -> HomeSpec:
     if offer == "plan_upgrade":
         return replace(spec, plan_mbps=2 * spec.plan_mbps)
     if offer == "video_package":
-        habits = [replace(h, minutes=h.minutes * 1.5) if h.activity.category in VIDEO else h for h in spec.habits]
+        habits = [
+            replace(h, minutes=h.minutes * 1.5) if h.activity.category in VIDEO else h for h in spec.habits
+        ]
         return replace(spec, habits=habits)
     if offer == "acceleration":
         return replace(spec, delay_ms=min(spec.delay_ms, 12.0), jitter_ms=min(spec.jitter_ms, 2.0),

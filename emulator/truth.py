@@ -35,7 +35,9 @@ def fleet_specs(
     CRM areas (a small demo fleet needs few, so each area passes the minimum group size)."""
     names = assign(mix, homes)
     order = sorted(range(homes), key=lambda i: ((i * 7919) % homes, i))
-    return [draw_home(f"{prefix}-{n:05d}", names[i], seed * 1_000_003 + n, areas) for n, i in enumerate(order)]
+    return [
+        draw_home(f"{prefix}-{n:05d}", names[i], seed * 1_000_003 + n, areas) for n, i in enumerate(order)
+    ]
 
 
 def truth_document(specs: list[HomeSpec], span: tuple[int, int]) -> dict[str, object]:

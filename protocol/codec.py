@@ -82,7 +82,9 @@ def encode(
     head = b""
     if dictionary_id is not None:
         # level 9: a report is a few KB, and the gateway compresses one per window
-        deflater = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary(dictionary_id))
+        deflater = zlib.compressobj(
+            9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary(dictionary_id)
+        )
         body = deflater.compress(body) + deflater.flush()
         flags |= FLAG_ZLIB | FLAG_DICTIONARY
         head = bytes([dictionary_id])
@@ -198,7 +200,9 @@ def _expanded(body: bytes) -> bytes:
             found = None  # the full way names the reason
         message = found if type(found) is dict else None
     message = compact.expand(message if message is not None else decode_body(body))
-    packed: bytes = _fast_encode(message) if msgspec is not None else msgpack.packb(message, use_bin_type=True)
+    packed: bytes = (
+        _fast_encode(message) if msgspec is not None else msgpack.packb(message, use_bin_type=True)
+    )
     if len(packed) > MAX_BODY:
         raise ProtocolError(Reason.OVERSIZE, f"expands past {MAX_BODY} bytes")
     return packed

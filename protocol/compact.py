@@ -43,7 +43,9 @@ from protocol.errors import ProtocolError, Reason
 from protocol.oui import is_randomized, vendor_of
 
 # The builtin SHA-256: hashlib would load OpenSSL's libcrypto (~4.5 MiB on a 32-bit gateway without TLS).
-_sha256: Callable[[bytes], Any] = importlib.import_module("_sha2" if sys.version_info >= (3, 12) else "_sha256").sha256
+_sha256: Callable[[bytes], Any] = importlib.import_module(
+    "_sha2" if sys.version_info >= (3, 12) else "_sha256"
+).sha256
 
 #: List sections sent as columns.
 LIST_SECTIONS: Final = ("stations", "interfaces", "radios", "quality", "neighbours", "apps", "topology")
@@ -248,7 +250,10 @@ def _rows(section: str, value: dict[str, Any], where: str) -> list[dict[str, Any
             column = [None if v is None else v.hex(":") for v in given]
         values.append(column)
     # one comprehension per row: ~3x faster than filling the rows cell by cell (ingest's hot path)
-    rows = [{k: v for k, v in zip(names, cells, strict=True) if v is not None} for cells in zip(*values, strict=True)]
+    rows = [
+        {k: v for k, v in zip(names, cells, strict=True) if v is not None}
+        for cells in zip(*values, strict=True)
+    ]
     for name in derived:
         derive = DERIVED[section][name]
         for row in rows:
@@ -300,7 +305,8 @@ def merge(body: dict[str, Any], view: dict[str, Any]) -> str | None:
         if not rows:
             continue
         body[section] = [
-            {**row, **found[section][row[key]]} if isinstance(row, dict) and key in row else row for row in rows
+            {**row, **found[section][row[key]]} if isinstance(row, dict) and key in row else row
+            for row in rows
         ]
     if isinstance(view.get("board"), dict):
         body["system"] = {**(body.get("system") or {}), "board": view["board"]}

@@ -40,7 +40,10 @@ Short = Annotated[str, Field(max_length=128)]
 #: DHCP option 60 as the agent sends it (printable ASCII, at most 64 characters).
 VendorClass = Annotated[str, Field(pattern=r"^[ -~]{1,64}$")]
 #: DHCP option 55 as decimal option codes, comma-separated, in the client's order (at most 64).
-ParameterList = Annotated[str, Field(pattern=r"^(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(?:,(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){0,63}$")]
+ParameterList = Annotated[
+    str,
+    Field(pattern=r"^(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(?:,(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){0,63}$"),
+]
 MAC_PATTERN = r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$"
 Mac = Annotated[str, Field(pattern=MAC_PATTERN)]
 GatewayId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

@@ -55,7 +55,9 @@ async def make(out: Path) -> list[Path]:
         store = open_store(f"sqlite:///{tmp}/doc.db")
         await store.open()
         await fill(store, FLEET)
-        await evaluate(insights(store), load_config(), as_of=(FLEET.first_day + FLEET.days) * 86400, workers=1)
+        await evaluate(
+            insights(store), load_config(), as_of=(FLEET.first_day + FLEET.days) * 86400, workers=1
+        )
         made = await produce_due(store, load_config(), ReportSettings(periods="week"), StoreLeases(store.db),
                                  "doc-pictures", date(2026, 12, 2))  # fmt: skip
         assert REPORT in made, made
@@ -96,7 +98,9 @@ async def make(out: Path) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the PNG files go (default docs/)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs", help="where the PNG files go (default docs/)"
+    )
     args = parser.parse_args()
     for path in asyncio.run(make(args.out)):
         print(path)

@@ -142,8 +142,14 @@ def ndpi_pattern(pattern: str) -> str | None:
     return pattern
 
 
-def import_ndpi(pairs: list[tuple[str, str]], mappings: list[Mapping], excluded: set[str],
-                base_domains: dict[str, str], base_categories: dict[str, str], commit: str) -> Report:
+def import_ndpi(
+    pairs: list[tuple[str, str]],
+    mappings: list[Mapping],
+    excluded: set[str],
+    base_domains: dict[str, str],
+    base_categories: dict[str, str],
+    commit: str,
+) -> Report:
     """nDPI's hosts of every mapped application, skipping what the base tables already say."""
     report = Report()
     report.lists_read["host_match"] = commit
@@ -151,8 +157,10 @@ def import_ndpi(pairs: list[tuple[str, str]], mappings: list[Mapping], excluded:
     claimed: dict[str, str] = {}
     for mapping in mappings:
         if base_categories.get(mapping.app, mapping.category) != mapping.category:
-            raise DomainImportError(f"{mapping.source}: app {mapping.app} is {base_categories[mapping.app]} in "
-                                    f"the base tables, not {mapping.category}")
+            raise DomainImportError(
+                f"{mapping.source}: app {mapping.app} is {base_categories[mapping.app]} in "
+                f"the base tables, not {mapping.category}"
+            )
         report.categories[mapping.app] = mapping.category
         report.imported.setdefault(mapping.app, [])
     for raw, ndpi_app in pairs:
@@ -215,16 +223,23 @@ def _commits(source_dir: Path) -> dict[str, str]:
     return _COMMIT_CACHE[source_dir]
 
 
-def import_lists(source_dir: Path, mappings: list[Mapping], excluded: set[str],
-                 base_domains: dict[str, str], base_categories: dict[str, str]) -> Report:
+def import_lists(
+    source_dir: Path,
+    mappings: list[Mapping],
+    excluded: set[str],
+    base_domains: dict[str, str],
+    base_categories: dict[str, str],
+) -> Report:
     """Resolve every mapped list (and its includes) into app -> domains, skipping what the base covers."""
     report = Report()
     mapped = {m.source: m for m in mappings}
     claimed: dict[str, str] = {}
     for mapping in mappings:
         if base_categories.get(mapping.app, mapping.category) != mapping.category:
-            raise DomainImportError(f"{mapping.source}: app {mapping.app} is {base_categories[mapping.app]} in the "
-                               f"base table, not {mapping.category}")
+            raise DomainImportError(
+                f"{mapping.source}: app {mapping.app} is {base_categories[mapping.app]} in the "
+                f"base table, not {mapping.category}"
+            )
         report.categories[mapping.app] = mapping.category
         report.imported.setdefault(mapping.app, [])
         _walk(source_dir, mapping.source, mapping, mapped, excluded, base_domains, claimed, report, 0)
@@ -232,8 +247,17 @@ def import_lists(source_dir: Path, mappings: list[Mapping], excluded: set[str],
     return report
 
 
-def _walk(source_dir: Path, name: str, mapping: Mapping, mapped: dict[str, Mapping], excluded: set[str],
-          base_domains: dict[str, str], claimed: dict[str, str], report: Report, depth: int) -> None:
+def _walk(
+    source_dir: Path,
+    name: str,
+    mapping: Mapping,
+    mapped: dict[str, Mapping],
+    excluded: set[str],
+    base_domains: dict[str, str],
+    claimed: dict[str, str],
+    report: Report,
+    depth: int,
+) -> None:
     if depth > _MAX_INCLUDE_DEPTH:
         raise DomainImportError(f"{name}: includes nested deeper than {_MAX_INCLUDE_DEPTH}")
     entries = list_entries(source_dir, name, report)
@@ -291,15 +315,19 @@ def render(report: Report, source_label: str, header: tuple[str, ...] = V2FLY_HE
     for app in sorted(report.imported):
         domains = report.imported[app]
         for start in range(0, len(domains), 40):
-            lines.append(f"{app}\t{report.categories[app]}\t{' '.join(domains[start:start + 40])}")
+            lines.append(f"{app}\t{report.categories[app]}\t{' '.join(domains[start : start + 40])}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--source", type=Path, help="directory holding data/<list> (and COMMITS)")
-    source.add_argument("--ndpi", type=Path, help="nDPI's ndpi_content_match.c.inc, or <pattern> TAB <app> lines")
+    source.add_argument(
+        "--ndpi", type=Path, help="nDPI's ndpi_content_match.c.inc, or <pattern> TAB <app> lines"
+    )
     parser.add_argument("--commit", default="", help="the nDPI commit the host table was read at (--ndpi)")
     parser.add_argument("--map", type=Path)
     parser.add_argument("--base", type=Path, action="append")
@@ -311,8 +339,11 @@ def main(argv: list[str]) -> int:
     map_path = args.map or REPO / "scripts" / ("ndpi_map.tsv" if ndpi else "v2fly_map.tsv")
     bases = args.base or ([dpi / "domains.tsv", dpi / "domains_v2fly.tsv"] if ndpi else [dpi / "domains.tsv"])
     out = args.out or dpi / ("domains_ndpi.tsv" if ndpi else "domains_v2fly.tsv")
-    label = args.label or ("https://github.com/ntop/nDPI, src/lib/ndpi_content_match.c.inc host_match[]" if ndpi
-                           else "https://github.com/v2fly/domain-list-community, data/")
+    label = args.label or (
+        "https://github.com/ntop/nDPI, src/lib/ndpi_content_match.c.inc host_match[]"
+        if ndpi
+        else "https://github.com/v2fly/domain-list-community, data/"
+    )
     sys.path.insert(0, str(REPO))
     from agent.dpi.classifier import CATEGORIES  # the agent package: only for the taxonomy's names
 
@@ -320,8 +351,9 @@ def main(argv: list[str]) -> int:
         mappings, excluded = read_map(map_path, CATEGORIES)
         base_domains, base_categories = read_base(*bases)
         if ndpi:
-            report = import_ndpi(read_ndpi_hosts(args.ndpi), mappings, excluded, base_domains, base_categories,
-                                 args.commit)
+            report = import_ndpi(
+                read_ndpi_hosts(args.ndpi), mappings, excluded, base_domains, base_categories, args.commit
+            )
         else:
             report = import_lists(args.source, mappings, excluded, base_domains, base_categories)
     except (DomainImportError, OSError) as exc:
@@ -329,9 +361,12 @@ def main(argv: list[str]) -> int:
         return 2
     out.write_text(render(report, label, NDPI_HEADER if ndpi else V2FLY_HEADER), encoding="utf-8")
     total = sum(len(d) for d in report.imported.values())
-    print(f"import_domains: {total} domains for {len(report.imported)} apps from {len(report.lists_read)} lists"
-          f" -> {out}; skipped {dict(sorted(report.skipped.items()))}; missing includes "
-          f"{sorted(report.missing) or 'none'}", file=sys.stderr)
+    print(
+        f"import_domains: {total} domains for {len(report.imported)} apps from {len(report.lists_read)} lists"
+        f" -> {out}; skipped {dict(sorted(report.skipped.items()))}; missing includes "
+        f"{sorted(report.missing) or 'none'}",
+        file=sys.stderr,
+    )
     return 0
 
 

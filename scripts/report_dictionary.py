@@ -32,8 +32,17 @@ def sample(seed: int, carry: bool) -> bytes:
     rest, statics = take_statics(body)
     vid = view_id(statics)
     rest["view"] = {"id": vid, **statics} if carry else {"id": vid}
-    message = envelope(Kind.REPORT, "gw-0000000000", epoch=1, seq=100, window_start=start,
-                       window_end=start + 900, uptime_s=86_400, sent_at=start + 900, body=compact_body(rest))
+    message = envelope(
+        Kind.REPORT,
+        "gw-0000000000",
+        epoch=1,
+        seq=100,
+        window_start=start,
+        window_end=start + 900,
+        uptime_s=86_400,
+        sent_at=start + 900,
+        body=compact_body(rest),
+    )
     return bytes(msgpack.packb(message, use_bin_type=True))
 
 

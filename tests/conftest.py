@@ -74,7 +74,9 @@ def postgres_url(postgres_server: Postgres) -> Iterator[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, object]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, object, object]:
     """A ``root`` test that skips while running as root fails instead.
 
     Without root it may skip (a developer's laptop); as root (CI) its set-up (network

@@ -11,7 +11,9 @@ pytest_plugins = ["pytester"]
 
 def test_a_root_test_that_skips_fails_when_run_as_root(pytester: pytest.Pytester) -> None:
     pytester.makeconftest("from tests.conftest import pytest_runtest_makereport  # noqa: F401\n")
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    root: needs root\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    root: needs root\n"
+    )
     pytester.makepyfile(
         """
         import pytest

@@ -41,16 +41,33 @@ _K, _X = 0x00, 0x08
 _TAX, _TXA = 0x00, 0x80
 
 _OPCODES: dict[str, int] = {
-    "ldw": _LD | _W | _ABS, "ldh": _LD | _H | _ABS, "ldb": _LD | _B | _ABS,
-    "ldw_x": _LD | _W | _IND, "ldh_x": _LD | _H | _IND, "ldb_x": _LD | _B | _IND,
-    "ld_mem": _LD | _MEM, "ld_imm": _LD | _IMM,
-    "ldx_imm": _LDX | _W | _IMM, "ldx_mem": _LDX | _MEM, "ldx_msh": _LDX | _B | _MSH,
-    "st": _ST, "stx": _STX,
-    "add": _ALU | _ADD | _K, "sub": _ALU | _SUB | _K, "and": _ALU | _AND | _K, "rsh": _ALU | _RSH | _K,
-    "add_x": _ALU | _ADD | _X, "sub_x": _ALU | _SUB | _X,
-    "ja": _JMP | _JA, "jeq": _JMP | _JEQ | _K, "jgt": _JMP | _JGT | _K, "jge": _JMP | _JGE | _K,
+    "ldw": _LD | _W | _ABS,
+    "ldh": _LD | _H | _ABS,
+    "ldb": _LD | _B | _ABS,
+    "ldw_x": _LD | _W | _IND,
+    "ldh_x": _LD | _H | _IND,
+    "ldb_x": _LD | _B | _IND,
+    "ld_mem": _LD | _MEM,
+    "ld_imm": _LD | _IMM,
+    "ldx_imm": _LDX | _W | _IMM,
+    "ldx_mem": _LDX | _MEM,
+    "ldx_msh": _LDX | _B | _MSH,
+    "st": _ST,
+    "stx": _STX,
+    "add": _ALU | _ADD | _K,
+    "sub": _ALU | _SUB | _K,
+    "and": _ALU | _AND | _K,
+    "rsh": _ALU | _RSH | _K,
+    "add_x": _ALU | _ADD | _X,
+    "sub_x": _ALU | _SUB | _X,
+    "ja": _JMP | _JA,
+    "jeq": _JMP | _JEQ | _K,
+    "jgt": _JMP | _JGT | _K,
+    "jge": _JMP | _JGE | _K,
     "jset": _JMP | _JSET | _K,
-    "ret": _RET | _K, "tax": _MISC | _TAX, "txa": _MISC | _TXA,
+    "ret": _RET | _K,
+    "tax": _MISC | _TAX,
+    "txa": _MISC | _TXA,
 }
 
 Instruction = tuple[int, int, int, int]  # code, jt, jf, k: struct sock_filter
@@ -85,8 +102,14 @@ def assemble(source: Source) -> list[Instruction]:
             out.append((code, 0, 0, offset(args[0], limit=0xFFFFFFFF)))
         elif str(op).startswith("j"):
             k = int(str(args[0]))
-            out.append((code, offset(args[1] if len(args) > 1 else None),
-                        offset(args[2] if len(args) > 2 else None), k))
+            out.append(
+                (
+                    code,
+                    offset(args[1] if len(args) > 1 else None),
+                    offset(args[2] if len(args) > 2 else None),
+                    k,
+                )
+            )
         else:
             out.append((code, 0, 0, int(str(args[0])) if args else 0))
     return out
@@ -113,7 +136,9 @@ def lead_source(leads: Sequence[Lead], prefix: str, fail: str) -> list[str | tup
         from_end = False
         # Size first: every load below is then inside the payload (a load past the frame would end the program).
         src.append(("ld_mem", 4))
-        src.append(("jeq", lead.size, None, skip) if lead.size is not None else ("jge", lead.reach, None, skip))
+        src.append(
+            ("jeq", lead.size, None, skip) if lead.size is not None else ("jge", lead.reach, None, skip)
+        )
         for offset, value, mask in sorted(lead.fixed, key=lambda check: check[0] < 0):
             if offset < 0 and not from_end:
                 src += [("ld_mem", 5), ("ldx_mem", 4), ("add_x", 0), ("tax", 0)]  # X = payload end - 14
@@ -123,8 +148,11 @@ def lead_source(leads: Sequence[Lead], prefix: str, fail: str) -> list[str | tup
                 width = 4 if len(value) - position >= 4 else 2 if len(value) - position >= 2 else 1
                 part = int.from_bytes(value[position : position + width], "big")
                 src.append((_LOADS[width], 14 + offset + position))
-                if mask is not None and (bits := int.from_bytes(mask[position : position + width], "big")) != (
-                        1 << 8 * width) - 1:
+                if (
+                    mask is not None
+                    and (bits := int.from_bytes(mask[position : position + width], "big"))
+                    != (1 << 8 * width) - 1
+                ):
                     src.append(("and", bits))
                 src.append(("jeq", part, None, skip))
                 position += width
@@ -145,31 +173,63 @@ def program_source(count_all: bool = False) -> list[str | tuple[object, ...]]:
     """
     other = SNAP_HEADERS if count_all else 0
     src: list[str | tuple[object, ...]] = [
-        ("ldh", 12),                              # EtherType (VLAN tags are already stripped by the NIC)
+        ("ldh", 12),  # EtherType (VLAN tags are already stripped by the NIC)
         ("jeq", 0x86DD, "ipv6"),
         ("jeq", 0x0800, None, "l3_other"),
         # IPv4: M[1] = header length, M[2] = transport length, A = protocol.
-        ("ldh", 20), ("jset", 0x1FFF, "l3_other"),  # a non-first fragment has no ports
-        ("ldx_msh", 14), ("stx", 1),
-        ("ldh", 16), ("sub_x", 0), ("st", 2),
-        ("ldb", 23), ("ja", "l4"),
-        "l3_other:", ("ret", other),
+        ("ldh", 20),
+        ("jset", 0x1FFF, "l3_other"),  # a non-first fragment has no ports
+        ("ldx_msh", 14),
+        ("stx", 1),
+        ("ldh", 16),
+        ("sub_x", 0),
+        ("st", 2),
+        ("ldb", 23),
+        ("ja", "l4"),
+        "l3_other:",
+        ("ret", other),
         # IPv6 without extension headers (they are rare on a LAN; such packets are just not inspected).
-        "ipv6:", ("ldx_imm", 40), ("stx", 1),
-        ("ldh", 18), ("st", 2),
+        "ipv6:",
+        ("ldx_imm", 40),
+        ("stx", 1),
+        ("ldh", 18),
+        ("st", 2),
         ("ldb", 20),
-        "l4:", ("jeq", 6, None, "not_tcp"), ("ja", "tcp"),
-        "not_tcp:", ("jeq", 17, None, "l4_other"), ("ja", "udp"),
-        "l4_other:", ("ret", other),
+        "l4:",
+        ("jeq", 6, None, "not_tcp"),
+        ("ja", "tcp"),
+        "not_tcp:",
+        ("jeq", 17, None, "l4_other"),
+        ("ja", "udp"),
+        "l4_other:",
+        ("ret", other),
         # ---- TCP: X = IP header length
-        "tcp:", ("ldb_x", 27), ("jset", 0x07, None, "tcp_data"), ("ret", SNAP_HEADERS),  # SYN, FIN or RST
-        "tcp_data:", ("ldb_x", 26), ("rsh", 2), ("and", 0x3C), ("st", 0),  # M[0] = TCP header length
-        ("ldx_mem", 0), ("ld_mem", 2), ("sub_x", 0),                # A = payload length
-        ("jeq", 0, None, "tcp_payload"), ("ret", other),             # pure ACK: nothing to read
-        "tcp_payload:", ("st", 4),
-        ("ld_mem", 1), ("add_x", 0), ("st", 5), ("tax", 0),         # X = IP + TCP header length
-        ("ldb_x", 14), ("jeq", 0x16, None, "tcp_not_tls"), ("ret", SNAP_ALL),  # TLS handshake record
-        "tcp_not_tls:", ("ld_mem", 4), ("jgt", 3, None, "tcp_lead0"),
+        "tcp:",
+        ("ldb_x", 27),
+        ("jset", 0x07, None, "tcp_data"),
+        ("ret", SNAP_HEADERS),  # SYN, FIN or RST
+        "tcp_data:",
+        ("ldb_x", 26),
+        ("rsh", 2),
+        ("and", 0x3C),
+        ("st", 0),  # M[0] = TCP header length
+        ("ldx_mem", 0),
+        ("ld_mem", 2),
+        ("sub_x", 0),  # A = payload length
+        ("jeq", 0, None, "tcp_payload"),
+        ("ret", other),  # pure ACK: nothing to read
+        "tcp_payload:",
+        ("st", 4),
+        ("ld_mem", 1),
+        ("add_x", 0),
+        ("st", 5),
+        ("tax", 0),  # X = IP + TCP header length
+        ("ldb_x", 14),
+        ("jeq", 0x16, None, "tcp_not_tls"),
+        ("ret", SNAP_ALL),  # TLS handshake record
+        "tcp_not_tls:",
+        ("ld_mem", 4),
+        ("jgt", 3, None, "tcp_lead0"),
         ("ldw_x", 14),
     ]
     for method in _HTTP_METHODS:
@@ -179,16 +239,29 @@ def program_source(count_all: bool = False) -> list[str | tuple[object, ...]]:
     src += lead_source(signatures.tcp_leads(), "tcp_lead", "continuation")
     src += [
         "continuation:",
-        ("ldx_mem", 1), ("ldh_x", 16), ("jeq", 443, None, "tcp_other"),  # to port 443 only
-        ("ld_mem", 4), ("jgt", 1200, "tcp_other"),                        # never a full-size segment
+        ("ldx_mem", 1),
+        ("ldh_x", 16),
+        ("jeq", 443, None, "tcp_other"),  # to port 443 only
+        ("ld_mem", 4),
+        ("jgt", 1200, "tcp_other"),  # never a full-size segment
         ("ldx_mem", 5),
-        ("ldb_x", 14), ("jge", 0x14, None, "tcp_all2"), ("jgt", 0x17, "tcp_all2", "tcp_other"),  # not a record
-        "tcp_all2:", ("ret", SNAP_ALL),
-        "tcp_other:", ("ret", other),
+        ("ldb_x", 14),
+        ("jge", 0x14, None, "tcp_all2"),
+        ("jgt", 0x17, "tcp_all2", "tcp_other"),  # not a record
+        "tcp_all2:",
+        ("ret", SNAP_ALL),
+        "tcp_other:",
+        ("ret", other),
         # ---- UDP: X = IP header length
         # (The payload's length and offset are stored first: the kernel's checker carries the stored words
         # straight on past a return, so the word must be stored before ``udp_all`` for the leads after it.)
-        "udp:", ("ld_mem", 2), ("sub", 8), ("st", 4), ("ld_mem", 1), ("add", 8), ("st", 5),
+        "udp:",
+        ("ld_mem", 2),
+        ("sub", 8),
+        ("st", 4),
+        ("ld_mem", 1),
+        ("add", 8),
+        ("st", 5),
         ("ldh_x", 14),
     ]
     for port in _NAME_PORTS:
@@ -197,11 +270,18 @@ def program_source(count_all: bool = False) -> list[str | tuple[object, ...]]:
     for port in _NAME_PORTS:
         src.append(("jeq", port, "udp_all"))
     src += [
-        ("ld_mem", 4), ("jge", 1024, None, "udp_lead0"),               # client Initials and CHLOs are padded
-        ("ldb_x", 22), ("and", 0xC0), ("jeq", 0xC0, "udp_all"),         # QUIC long header
-        ("ldb_x", 22), ("and", 0x09), ("jeq", 0x09, None, "udp_lead0"),  # gQUIC: version + 8-byte CID flags
-        ("ldb_x", 31), ("jeq", ord("Q"), "udp_all", "udp_lead0"),       # version tag "Q0xx" at payload + 9
-        "udp_all:", ("ret", SNAP_ALL),
+        ("ld_mem", 4),
+        ("jge", 1024, None, "udp_lead0"),  # client Initials and CHLOs are padded
+        ("ldb_x", 22),
+        ("and", 0xC0),
+        ("jeq", 0xC0, "udp_all"),  # QUIC long header
+        ("ldb_x", 22),
+        ("and", 0x09),
+        ("jeq", 0x09, None, "udp_lead0"),  # gQUIC: version + 8-byte CID flags
+        ("ldb_x", 31),
+        ("jeq", ord("Q"), "udp_all", "udp_lead0"),  # version tag "Q0xx" at payload + 9
+        "udp_all:",
+        ("ret", SNAP_ALL),
     ]
     # Payload signatures of games, calls and messengers (STUN, RakNet, Discord...): generated from the
     # signature table, so the kernel passes exactly what the rules can name.
@@ -304,15 +384,23 @@ def run(instructions: Sequence[Instruction], frame: bytes, steps: list[int] | No
             elif cls == _ALU:
                 operand = x if code & _X else k
                 op = code & 0xF0
-                a = (a + operand if op == _ADD else a - operand if op == _SUB else a & operand if op == _AND
-                     else a >> operand) & 0xFFFFFFFF
+                a = (
+                    a + operand
+                    if op == _ADD
+                    else a - operand
+                    if op == _SUB
+                    else a & operand
+                    if op == _AND
+                    else a >> operand
+                ) & 0xFFFFFFFF
             elif cls == _JMP:
                 op = code & 0xF0
                 if op == _JA:
                     pc += k
                     continue
-                taken = (a == k if op == _JEQ else a > k if op == _JGT else a >= k if op == _JGE
-                         else bool(a & k))
+                taken = (
+                    a == k if op == _JEQ else a > k if op == _JGT else a >= k if op == _JGE else bool(a & k)
+                )
                 pc += jt if taken else jf
             elif cls == _MISC:
                 if code & 0xF8 == _TXA:

@@ -48,8 +48,12 @@ class _Pattern:
 class Classifier:
     """The loaded domain table plus the operator's domains."""
 
-    def __init__(self, table_text: str | None = None, operator_domains: Iterable[str] = (),
-                 extra_tables: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        table_text: str | None = None,
+        operator_domains: Iterable[str] = (),
+        extra_tables: Iterable[tuple[str, str]] = (),
+    ) -> None:
         """Load the packaged tables (or ``table_text`` instead), then each ``(name, text)`` of
         ``extra_tables``: the operator's own files, whose domains override the packaged ones."""
         tables: list[tuple[str, str, bool]] = []
@@ -66,8 +70,9 @@ class Classifier:
         self._patterns: list[_Pattern] = []
         self._ports: dict[tuple[str, int], str] = {}
         # (network, transport or None, server ports or None, app): the first match wins, in table order.
-        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, frozenset[int] | None,
-                               str]] = []
+        self._nets: list[
+            tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str | None, frozenset[int] | None, str]
+        ] = []
         for name, text, override in tables:
             self._load(text, name, override)
         self._patterns.sort(key=lambda p: -p.literal_labels)
@@ -121,7 +126,9 @@ class Classifier:
             if "*" in domain:
                 self._patterns.append(_compile_pattern(domain, app))
             elif self._override:
-                self._suffixes[domain] = app  # the operator's file names its own hosts, over the packaged tables
+                self._suffixes[domain] = (
+                    app  # the operator's file names its own hosts, over the packaged tables
+                )
             elif self._suffixes.setdefault(domain, app) != app:
                 raise ValueError(f"domain {domain} listed for both {self._suffixes[domain]} and {app}")
 
@@ -197,8 +204,12 @@ class Classifier:
             return None
         address = ipaddress.ip_address(packed)
         for network, only, ports, app in self._nets:
-            if (address.version == network.version and (only is None or only == l4)
-                    and (ports is None or port in ports) and address in network):
+            if (
+                address.version == network.version
+                and (only is None or only == l4)
+                and (ports is None or port in ports)
+                and address in network
+            ):
                 return self._verdict(app)
         return None
 

@@ -61,9 +61,12 @@ def _address(text: str) -> bytes:
 
 def _tuple(fields: dict[str, str]) -> Tuple:
     return Tuple(
-        _address(fields["src"]), _address(fields["dst"]),
-        int(fields.get("sport", 0)), int(fields.get("dport", 0)),
-        int(fields.get("packets", 0)), int(fields.get("bytes", 0)),
+        _address(fields["src"]),
+        _address(fields["dst"]),
+        int(fields.get("sport", 0)),
+        int(fields.get("dport", 0)),
+        int(fields.get("packets", 0)),
+        int(fields.get("bytes", 0)),
     )
 
 

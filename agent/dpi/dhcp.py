@@ -88,8 +88,12 @@ class DhcpFingerprints:
     def add(self, payload: bytes) -> ClientMessage | None:
         """Learn from a client-to-server DHCP datagram; return what it said (None if it was not one)."""
         message = parse_client_message(payload)
-        if (message is None or message.kind not in CLIENT_MESSAGES or message.mac is None
-                or message.mac == "00:00:00:00:00:00"):
+        if (
+            message is None
+            or message.kind not in CLIENT_MESSAGES
+            or message.mac is None
+            or message.mac == "00:00:00:00:00:00"
+        ):
             return None
         self._by_mac[message.mac] = message
         self._by_mac.move_to_end(message.mac)

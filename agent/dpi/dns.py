@@ -87,7 +87,10 @@ def parse(data: bytes) -> DnsMessage:
     if len(data) < 12:
         raise DpiError("DNS message shorter than its header")
     ident, flags, qdcount, ancount, _nscount, _arcount = _HEADER.unpack_from(data, 0)
-    if flags & 0x7800 not in (0, 0x2800):  # opcode QUERY, or UPDATE in mDNS announcements is rare; reject rest
+    if flags & 0x7800 not in (
+        0,
+        0x2800,
+    ):  # opcode QUERY, or UPDATE in mDNS announcements is rare; reject rest
         raise DpiError(f"DNS opcode {(flags >> 11) & 0xF} not a query")
     if qdcount > _MAX_RECORDS or ancount > 4 * _MAX_RECORDS:
         raise DpiError("DNS record counts implausible")

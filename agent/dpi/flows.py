@@ -17,10 +17,38 @@ from agent.dpi.packet import TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
 FlowKey = tuple[int, bytes, int, bytes, int]
 
 # Ports on which the lower side is a server even when its packet is the first one seen (mid-flow capture).
-SERVER_PORTS = frozenset({
-    20, 21, 22, 25, 53, 67, 80, 110, 123, 137, 138, 143, 443, 465, 587, 853, 993, 995, 1900, 3478, 3479,
-    5222, 5223, 5228, 5353, 5355, 8080, 8443,
-})
+SERVER_PORTS = frozenset(
+    {
+        20,
+        21,
+        22,
+        25,
+        53,
+        67,
+        80,
+        110,
+        123,
+        137,
+        138,
+        143,
+        443,
+        465,
+        587,
+        853,
+        993,
+        995,
+        1900,
+        3478,
+        3479,
+        5222,
+        5223,
+        5228,
+        5353,
+        5355,
+        8080,
+        8443,
+    }
+)
 TCP_IDLE = 300.0
 UDP_IDLE = 60.0
 CLOSED_IDLE = 10.0

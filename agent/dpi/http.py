@@ -9,8 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METHODS = (
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"PATCH ",
-    b"TRACE ", b"NOTIFY ", b"M-SEARCH ", b"SUBSCRIBE ",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"PATCH ",
+    b"TRACE ",
+    b"NOTIFY ",
+    b"M-SEARCH ",
+    b"SUBSCRIBE ",
 )
 _MAX_HEADER_SCAN = 8192
 

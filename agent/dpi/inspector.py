@@ -35,13 +35,26 @@ from agent.dpi.tls import TlsReassembler, looks_like_client_hello
 LAN_PORTS = frozenset({67, 68, 137, 138, 1900, 5353, 5355})
 PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
-              "fc00::/7", "fe80::/10")
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
 )
 _SOCKETS_MAX = 4096
 # How a flow's app was found (``Flow.app_source``, the report's provenance), from where its hostname came.
-HOST_METHODS = {"sni": "sni", "quic": "sni", "http": "http_host", "dns": "dns", "dns_query": "dns",
-                "stun": "stun_realm"}
+HOST_METHODS = {
+    "sni": "sni",
+    "quic": "sni",
+    "http": "http_host",
+    "dns": "dns",
+    "dns_query": "dns",
+    "stun": "stun_realm",
+}
 
 
 class Inspector:
@@ -138,7 +151,9 @@ class Inspector:
         if flow.sport in LAN_PORTS or flow.cport in LAN_PORTS:
             self._lan(flow, pkt, payload)
             return
-        if isinstance(flow.state, QuicReassembler) or (up and (payload[0] & 0x80 or is_gquic_client(payload))):
+        if isinstance(flow.state, QuicReassembler) or (
+            up and (payload[0] & 0x80 or is_gquic_client(payload))
+        ):
             if up:
                 self._quic(flow, payload)
             if flow.done or flow.l7 == "quic":
@@ -261,7 +276,9 @@ class Inspector:
         flow.host, flow.host_source = host, source
         verdict = self.classifier.by_host(strip_port(host) if source == "http" else host)
         if verdict is not None and verdict.app is not None:
-            self._set_app(flow, verdict.app, "cdn_pattern" if verdict.pattern else HOST_METHODS.get(source, source))
+            self._set_app(
+                flow, verdict.app, "cdn_pattern" if verdict.pattern else HOST_METHODS.get(source, source)
+            )
         else:
             flow.app = flow.category = flow.app_source = None
 

@@ -119,8 +119,9 @@ class DpiMonitor:
             volumes = "conntrack" if self._conntrack_usable() else "capture"
         self.volumes = volumes
         self.debug_events = debug_events
-        self.inspector = Inspector(classifier, max_flows=max_flows, max_bytes=max_bytes,
-                                   on_flow_end=self._flow_closed)
+        self.inspector = Inspector(
+            classifier, max_flows=max_flows, max_bytes=max_bytes, on_flow_end=self._flow_closed
+        )
         self.window = UsageWindow()
         #: The unclassified domains of the window (opt-in: ``None`` when ``unclassified_top`` is 0).
         self.unclassified: UnclassifiedWindow | None = None
@@ -247,7 +248,8 @@ class DpiMonitor:
         assert self._read is not None
         try:
             lines: Iterable[str] = (
-                self._read_lines(conntrack.PROC_PATH) if self._read_lines is not None
+                self._read_lines(conntrack.PROC_PATH)
+                if self._read_lines is not None
                 else conntrack.lines(self._read(conntrack.PROC_PATH))
             )
         except (OSError, DpiError) as exc:
@@ -270,7 +272,9 @@ class DpiMonitor:
                 self.events.append(_conntrack_event(gone, key))
         if bool(untracked) != bool(self.untracked):
             if untracked:
-                log.warning("conntrack: %d entries past the %d tracked are not accounted", untracked, self.max_tracked)
+                log.warning(
+                    "conntrack: %d entries past the %d tracked are not accounted", untracked, self.max_tracked
+                )
             else:
                 log.info("conntrack: every entry accounted again")
         self.untracked = untracked
@@ -309,10 +313,20 @@ class DpiMonitor:
             if tracked.station is None:
                 tracked.station = self._mac_for(entry)
             if tracked.station is not None:
-                self.window.add(tracked.station, tracked.app, tracked.category,
-                                up - tracked.up, down - tracked.down, now, new_flow, tracked.method)
+                self.window.add(
+                    tracked.station,
+                    tracked.app,
+                    tracked.category,
+                    up - tracked.up,
+                    down - tracked.down,
+                    now,
+                    new_flow,
+                    tracked.method,
+                )
                 if tracked.domain is not None and self.unclassified is not None:
-                    self.unclassified.add(tracked.domain, tracked.category, up - tracked.up, down - tracked.down, now)
+                    self.unclassified.add(
+                        tracked.domain, tracked.category, up - tracked.up, down - tracked.down, now
+                    )
             tracked.up, tracked.down = up, down
         return untracked, offloaded
 
@@ -335,8 +349,18 @@ class DpiMonitor:
         up, down = (o.bytes, entry.reply.bytes) if station_is_client else (entry.reply.bytes, o.bytes)
         remote = (o.dst, o.dport) if station_is_client else (o.src, o.sport)
         domain = self._domain_of(flow)
-        return _Tracked(self._mac_for(entry), app, category, up, down, station_is_client, flow.host, remote,
-                        usage_method(flow), domain=domain)
+        return _Tracked(
+            self._mac_for(entry),
+            app,
+            category,
+            up,
+            down,
+            station_is_client,
+            flow.host,
+            remote,
+            usage_method(flow),
+            domain=domain,
+        )
 
     def _mac_for(self, entry: conntrack.Entry) -> str | None:
         ip = entry.original.src if self._is_lan(entry.original.src) else entry.reply.src

@@ -101,8 +101,12 @@ def classify_file(path: str, classifier: Classifier, kernel_filter: bool = False
     """
     program = bpf.program() if kernel_filter else None
     closed: list[Flow] = []
-    inspector = Inspector(classifier, max_flows=1 << 20, max_bytes=1 << 34,
-                          on_flow_end=lambda flow, _reason: closed.append(flow))
+    inspector = Inspector(
+        classifier,
+        max_flows=1 << 20,
+        max_bytes=1 << 34,
+        on_flow_end=lambda flow, _reason: closed.append(flow),
+    )
     bad = 0
     for frame in read_frames(path):
         try:
@@ -135,12 +139,25 @@ def main(argv: list[str]) -> int:
     """Entry point; returns the process exit code (1 if any file could not be read)."""
     parser = argparse.ArgumentParser(prog="homescope-agent classify-pcap", description=__doc__)
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng capture")
-    parser.add_argument("--kernel-filter", action="store_true",
-                        help="inspect only the frames the agent's BPF filter passes (as on the gateway)")
-    parser.add_argument("--operator-domain", action="append", default=[], metavar="DOMAIN",
-                        help="a domain of the operator's own apps (repeatable)")
-    parser.add_argument("--extra-domains", action="append", default=[], metavar="FILE",
-                        help="an operator's domain table (domains.tsv format) over the packaged ones")
+    parser.add_argument(
+        "--kernel-filter",
+        action="store_true",
+        help="inspect only the frames the agent's BPF filter passes (as on the gateway)",
+    )
+    parser.add_argument(
+        "--operator-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain of the operator's own apps (repeatable)",
+    )
+    parser.add_argument(
+        "--extra-domains",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an operator's domain table (domains.tsv format) over the packaged ones",
+    )
     args = parser.parse_args(argv)
     tables = [(path, Path(path).read_text(encoding="utf-8")) for path in args.extra_domains]
     classifier = Classifier(operator_domains=args.operator_domain, extra_tables=tables)

@@ -134,8 +134,18 @@ def _ipv4(frame: bytes, offset: int, ts: float, smac: bytes | None, dmac: bytes 
         return None  # a non-first fragment: no transport header
     # TSO/GRO on the capturing host can leave total length 0; trust the captured bytes then.
     end = offset + total if total >= ihl else len(frame)
-    return _transport(frame, offset + ihl, min(end, len(frame)), proto, src, dst, ts, smac, dmac,
-                      total if total >= ihl else len(frame) - offset)
+    return _transport(
+        frame,
+        offset + ihl,
+        min(end, len(frame)),
+        proto,
+        src,
+        dst,
+        ts,
+        smac,
+        dmac,
+        total if total >= ihl else len(frame) - offset,
+    )
 
 
 def _ipv6(frame: bytes, offset: int, ts: float, smac: bytes | None, dmac: bytes | None) -> Packet | None:
@@ -162,8 +172,16 @@ def _ipv6(frame: bytes, offset: int, ts: float, smac: bytes | None, dmac: bytes 
 
 
 def _transport(
-    frame: bytes, pos: int, end: int, proto: int, src: bytes, dst: bytes, ts: float,
-    smac: bytes | None, dmac: bytes | None, ip_len: int,
+    frame: bytes,
+    pos: int,
+    end: int,
+    proto: int,
+    src: bytes,
+    dst: bytes,
+    ts: float,
+    smac: bytes | None,
+    dmac: bytes | None,
+    ip_len: int,
 ) -> Packet:
     sport = dport = flags = seq = 0
     payload = b""

@@ -145,7 +145,7 @@ def _parse_idb(body: bytes, endian: str) -> _Interface:
             break
         if code == 9 and size >= 1:  # if_tsresol: power of 10, or of 2 with the top bit set
             value = body[offset]
-            tick = 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
+            tick = 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0**-value
         offset += (size + 3) & ~3
     return _Interface(linktype, tick)
 

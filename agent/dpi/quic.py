@@ -57,7 +57,9 @@ def version_info(version: int) -> _Version | None:
         draft = version & 0xFF
         if draft < 22:
             return None
-        salt = _SALT_D22 if draft == 22 else _SALT_D23 if draft <= 28 else _SALT_D29 if draft <= 32 else _SALT_V1
+        salt = (
+            _SALT_D22 if draft == 22 else _SALT_D23 if draft <= 28 else _SALT_D29 if draft <= 32 else _SALT_V1
+        )
         return _Version(salt, "quic", 0)
     mvfst = {0xFACEB001: _SALT_D22, 0xFACEB002: _SALT_D23, 0xFACEB00E: _SALT_D23}
     if version in mvfst:

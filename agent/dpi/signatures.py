@@ -79,8 +79,12 @@ def is_photon(payload: bytes) -> bool:
     """Photon (Exit Games) over UDP: a client's CONNECT before it has a peer id, or an ACK-led datagram."""
     if len(payload) >= 24 and payload[:4] == b"\xff\xff\x00\x01" and payload[12:16] == b"\x02\xff\x01\x04":
         return True
-    return (len(payload) >= 32 and payload[2:4] in (b"\x00\x01", b"\x00\x02", b"\x00\x03")
-            and payload[12:16] in (b"\x01\xff\x00\x00", b"\x01\x00\x00\x00") and payload[16:20] == b"\x00\x00\x00\x14")
+    return (
+        len(payload) >= 32
+        and payload[2:4] in (b"\x00\x01", b"\x00\x02", b"\x00\x03")
+        and payload[12:16] in (b"\x01\xff\x00\x00", b"\x01\x00\x00\x00")
+        and payload[16:20] == b"\x00\x00\x00\x14"
+    )
 
 
 def is_oicq(payload: bytes) -> bool:
@@ -101,8 +105,13 @@ def is_source_query(payload: bytes) -> bool:
 def is_crynetwork(payload: bytes) -> bool:
     """CryEngine's game network layer: a length byte (payload - 10) and fixed header fields."""
     # (Bytes 3-4, fixed in nDPI's rule, vary between sessions: not checked.)
-    return (len(payload) >= 26 and len(payload) == payload[0] + 10 and payload[16] == 0x01
-            and payload[20] == 0x07 and payload[24:26] == b"\x03\x07")
+    return (
+        len(payload) >= 26
+        and len(payload) == payload[0] + 10
+        and payload[16] == 0x01
+        and payload[20] == 0x07
+        and payload[24:26] == b"\x03\x07"
+    )
 
 
 def is_gaijin(payload: bytes) -> bool:
@@ -230,40 +239,77 @@ class Rule:
 _RAKNET_LEAD = RAKNET_MAGIC[:8]
 STUN_LEADS = (Lead((_at(4, STUN_COOKIE),), min_size=20),)
 STUN_TCP_LEADS = (*STUN_LEADS, Lead((_at(6, STUN_COOKIE),), min_size=22))  # bare, or after an RFC 4571 length
-WILD_RIFT_HELLO = Rule((Lead((_at(0, b"\x04\x00\x00\x00"),), size=69),), is_wild_rift_hello, "wild_rift_hello", None)
-WILD_RIFT_ANSWER = Rule((Lead((_at(0, b"\x10\x00\x00\x00"),), size=359),), is_wild_rift_answer, "wild_rift",
-                        "riot_games")
+WILD_RIFT_HELLO = Rule(
+    (Lead((_at(0, b"\x04\x00\x00\x00"),), size=69),), is_wild_rift_hello, "wild_rift_hello", None
+)
+WILD_RIFT_ANSWER = Rule(
+    (Lead((_at(0, b"\x10\x00\x00\x00"),), size=359),), is_wild_rift_answer, "wild_rift", "riot_games"
+)
 EPIC_HELLO_LEADS = (Lead((_at(10, bytes(24)),)),)
 
 # Tried in order on the first payloads of a flow that nothing else named.
 UDP_RULES = (
     # Offline messages: the magic follows the message id (open-connection requests and replies), the ping's
     # 8-byte time, or the pong's time and server GUID.
-    Rule((Lead((_at(1, _RAKNET_LEAD),)), Lead((_at(9, _RAKNET_LEAD),)), Lead((_at(17, _RAKNET_LEAD),))),
-         is_raknet, "raknet", "raknet"),
-    Rule((Lead((_at(0, b"\x00\x01\x00\x46"),), size=74), Lead((_at(0, b"\x00\x02\x00\x46"),), size=74)),
-         is_discord_ip_discovery, "discord", "discord"),
+    Rule(
+        (Lead((_at(1, _RAKNET_LEAD),)), Lead((_at(9, _RAKNET_LEAD),)), Lead((_at(17, _RAKNET_LEAD),))),
+        is_raknet,
+        "raknet",
+        "raknet",
+    ),
+    Rule(
+        (Lead((_at(0, b"\x00\x01\x00\x46"),), size=74), Lead((_at(0, b"\x00\x02\x00\x46"),), size=74)),
+        is_discord_ip_discovery,
+        "discord",
+        "discord",
+    ),
     Rule((Lead((_at(0, b"\x13\x37\xca\xfe"),), size=8),), is_discord_keepalive, "discord", "discord"),
     Rule((Lead((_at(0, b"\x00NETCODE 1.02\x00"),)),), is_netcode, "netcode", "netcode"),
     Rule((Lead((_at(0, b"\xff\xff\xff\xff"),), min_size=5),), is_source_query, "source_engine", "steam"),
     Rule((Lead((_at(0, b"\x01\x00\x00\x00"),), size=148),), is_wireguard_initiation, "wireguard", "vpn"),
-    Rule((Lead((_at(0, b"\xff\xff\x00\x01"), _at(12, b"\x02\xff\x01\x04"))),
-          Lead((_at(12, b"\x01\xff\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32),
-          Lead((_at(12, b"\x01\x00\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32)),
-         is_photon, "photon", "photon"),
-    Rule((Lead((_at(16, b"\x01"), _at(20, b"\x07"), _at(24, b"\x03\x07"))),), is_crynetwork, "crynetwork", "crytek"),
-    Rule((Lead((_at(0, b"\x8f\xff\x00"), _at(4, b"\x82\xff\x00\x01")), size=52),
-          Lead((_at(0, b"embeddedupdater."),), min_size=101), Lead((_at(0, b"app.sta"),), min_size=101)),
-         is_gaijin, "gaijin", "gaijin"),
+    Rule(
+        (
+            Lead((_at(0, b"\xff\xff\x00\x01"), _at(12, b"\x02\xff\x01\x04"))),
+            Lead((_at(12, b"\x01\xff\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32),
+            Lead((_at(12, b"\x01\x00\x00\x00"), _at(16, b"\x00\x00\x00\x14")), min_size=32),
+        ),
+        is_photon,
+        "photon",
+        "photon",
+    ),
+    Rule(
+        (Lead((_at(16, b"\x01"), _at(20, b"\x07"), _at(24, b"\x03\x07"))),),
+        is_crynetwork,
+        "crynetwork",
+        "crytek",
+    ),
+    Rule(
+        (
+            Lead((_at(0, b"\x8f\xff\x00"), _at(4, b"\x82\xff\x00\x01")), size=52),
+            Lead((_at(0, b"embeddedupdater."),), min_size=101),
+            Lead((_at(0, b"app.sta"),), min_size=101),
+        ),
+        is_gaijin,
+        "gaijin",
+        "gaijin",
+    ),
     Rule((Lead((_at(0, b"\x02"), _at(3, b"\x00"), _at(-1, b"\x03")), min_size=16),), is_oicq, "oicq", "qq"),
     Rule((Lead((_at(8, b"ping"),), size=12),), is_codm_ping, "codm", "activision"),
 )
 TCP_RULES = (
-    Rule((Lead((_at(0, b"ED\x00\x01"),)), Lead((_at(0, b"WA\x00\x00", b"\xff\xff\xf0\xf0"),))),
-         is_whatsapp_chat, "whatsapp", "whatsapp"),
+    Rule(
+        (Lead((_at(0, b"ED\x00\x01"),)), Lead((_at(0, b"WA\x00\x00", b"\xff\xff\xf0\xf0"),))),
+        is_whatsapp_chat,
+        "whatsapp",
+        "whatsapp",
+    ),
     Rule((Lead((_at(0, b"\xce\xfa\xbe\xba"),), min_size=8),), is_alicloud, "alicloud", "aliyun"),
-    Rule((Lead((_at(0, b"\x33\x66\x00\x0b\x00\x0b"),), min_size=51),), is_tencent_game, "tencent_games",
-         "tencent_games"),
+    Rule(
+        (Lead((_at(0, b"\x33\x66\x00\x0b\x00\x0b"),), min_size=51),),
+        is_tencent_game,
+        "tencent_games",
+        "tencent_games",
+    ),
 )
 
 

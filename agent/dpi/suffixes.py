@@ -47,7 +47,18 @@ MULTI_LABEL = frozenset({
 #: Second-level labels that are public under (almost) every two-letter country code.
 CCTLD_SECOND = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "mil", "gob"})
 #: Names that never leave the home as an internet domain (RFC 6761/6762/8375 and common home-router suffixes).
-LOCAL_SUFFIXES = ("local", "lan", "home", "internal", "localdomain", "home.arpa", "arpa", "localhost", "invalid", "test")
+LOCAL_SUFFIXES = (
+    "local",
+    "lan",
+    "home",
+    "internal",
+    "localdomain",
+    "home.arpa",
+    "arpa",
+    "localhost",
+    "invalid",
+    "test",
+)
 _LABELS = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))+$")
 _NUMERIC = re.compile(r"^[0-9.]+$")
 

@@ -60,7 +60,9 @@ class UnclassifiedWindow:
 
     def __init__(self, top: int) -> None:
         if not 1 <= top <= MAX_TOP:
-            raise ValueError(f"the unclassified domains reported per window must be 1 to {MAX_TOP}, not {top}")
+            raise ValueError(
+                f"the unclassified domains reported per window must be 1 to {MAX_TOP}, not {top}"
+            )
         self.top = top
         self._domains: dict[str, _Counts] = {}
         #: Domains left uncounted this window because MAX_DOMAINS were already counted.

@@ -60,7 +60,14 @@ class UsageWindow:
         return len(self._buckets)
 
     def add(
-        self, station: str, app: str | None, category: str, up: int, down: int, ts: float, new_flow: bool = False,
+        self,
+        station: str,
+        app: str | None,
+        category: str,
+        up: int,
+        down: int,
+        ts: float,
+        new_flow: bool = False,
         method: str | None = None,
     ) -> None:
         """Attribute a counter delta (and optionally one new flow) observed at ``ts``; ``method`` is how the
@@ -85,15 +92,17 @@ class UsageWindow:
         """The ``apps`` section, ordered by station then bytes; starts a new window if ``reset``."""
         rows: list[dict[str, Any]] = []
         for (station, category), bucket in self._buckets.items():
-            rows.append({
-                "station": station,
-                "category": category,
-                "bytes_up": bucket.bytes_up,
-                "bytes_down": bucket.bytes_down,
-                "flows": bucket.flows,
-                "active_minutes": len(bucket.minutes),
-                "top_apps": [app for app, _ in bucket.app_bytes.most_common(self.top_apps)],
-            })
+            rows.append(
+                {
+                    "station": station,
+                    "category": category,
+                    "bytes_up": bucket.bytes_up,
+                    "bytes_down": bucket.bytes_down,
+                    "flows": bucket.flows,
+                    "active_minutes": len(bucket.minutes),
+                    "top_apps": [app for app, _ in bucket.app_bytes.most_common(self.top_apps)],
+                }
+            )
             if bucket.method_bytes:
                 rows[-1]["methods"] = dict(sorted(bucket.method_bytes.items()))
         rows.sort(key=lambda r: (r["station"], -(r["bytes_up"] + r["bytes_down"]), r["category"]))

@@ -24,7 +24,9 @@ from collector.profiles import layout
 from protocol.categories import OTHER
 
 
-def recount(sparse: dict[int, int], rows: list[dict[str, Any]], rules: Mapping[str, str], length_s: int) -> int:
+def recount(
+    sparse: dict[int, int], rows: list[dict[str, Any]], rules: Mapping[str, str], length_s: int
+) -> int:
     """Move the bytes of ``rows`` whose domain has a rule, in a window's vector positions
     ``sparse`` (``rollup.window_parts``), in place; returns the bytes moved."""
     if not rules or not rows:

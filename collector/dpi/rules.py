@@ -77,13 +77,17 @@ async def assign(db: Database, domain: str, category: str, actor: str, source: s
 
 async def remove(db: Database, domain: str) -> bool:
     """Drop ``domain``'s rule; whether it had one."""
-    done = await db.execute(Statement("DELETE FROM dpi_domain_rules WHERE domain = ?", (domain.strip().lower(),)))
+    done = await db.execute(
+        Statement("DELETE FROM dpi_domain_rules WHERE domain = ?", (domain.strip().lower(),))
+    )
     return done.rowcount > 0
 
 
 async def listing(db: Database) -> list[DomainRule]:
     """Every rule, by domain."""
-    rows = await db.fetch("SELECT domain, category, source, actor, updated_at FROM dpi_domain_rules ORDER BY domain")
+    rows = await db.fetch(
+        "SELECT domain, category, source, actor, updated_at FROM dpi_domain_rules ORDER BY domain"
+    )
     return [DomainRule(str(r["domain"]), str(r["category"]), str(r["source"]), str(r["actor"]),
                        float(r["updated_at"])) for r in rows]  # fmt: skip
 
@@ -99,7 +103,7 @@ def parse_file(text: str, name: str = "domains file") -> dict[str, str]:
         raise RuleError(f"{name}: unknown table {unknown[0]!r} (only [domains])")
     table = data.get("domains", {})
     if not isinstance(table, dict):
-        raise RuleError(f"{name}: domains must be a table of \"domain\" = \"category\"")
+        raise RuleError(f'{name}: domains must be a table of "domain" = "category"')
     out: dict[str, str] = {}
     for domain, category in table.items():
         if not isinstance(category, str):
@@ -116,10 +120,16 @@ async def load_file(db: Database, text: str, name: str = "domains file") -> tupl
     """Make the file's rules the table's ``file`` rules, in one transaction: (set, removed)."""
     rules = parse_file(text, name)
     now = time.time()
-    current = {str(r["domain"]) for r in await db.fetch("SELECT domain FROM dpi_domain_rules WHERE source = 'file'")}
+    current = {
+        str(r["domain"]) for r in await db.fetch("SELECT domain FROM dpi_domain_rules WHERE source = 'file'")
+    }
     gone = sorted(current - set(rules))
-    statements = [Statement(UPSERT, [(d, c, "file", name[:100], now) for d, c in sorted(rules.items())], many=True)]
-    statements += [Statement("DELETE FROM dpi_domain_rules WHERE domain = ? AND source = 'file'", (d,)) for d in gone]
+    statements = [
+        Statement(UPSERT, [(d, c, "file", name[:100], now) for d, c in sorted(rules.items())], many=True)
+    ]
+    statements += [
+        Statement("DELETE FROM dpi_domain_rules WHERE domain = ? AND source = 'file'", (d,)) for d in gone
+    ]
     if rules or gone:
         await db.transaction(statements if rules else statements[1:])
     return len(rules), len(gone)

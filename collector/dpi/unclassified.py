@@ -77,7 +77,9 @@ def seen_in(body: dict[str, Any], window_start: int) -> Seen | None:
     for row in rows:
         domain = str(row.get("domain") or "")
         if domain:
-            totals[domain] = totals.get(domain, 0) + int(row.get("bytes_up") or 0) + int(row.get("bytes_down") or 0)
+            totals[domain] = (
+                totals.get(domain, 0) + int(row.get("bytes_up") or 0) + int(row.get("bytes_down") or 0)
+            )
     return Seen(iso_week(window_start), tuple(totals.items())) if totals else None
 
 
@@ -98,7 +100,10 @@ def memberships(seen: Iterable[tuple[str, Seen]], key: bytes) -> list[tuple[int,
 
 async def weeks(db: Database) -> list[int]:
     """The weeks the table holds, newest first."""
-    return [int(r["week"]) for r in await db.fetch("SELECT DISTINCT week FROM dpi_unclassified ORDER BY week DESC")]
+    return [
+        int(r["week"])
+        for r in await db.fetch("SELECT DISTINCT week FROM dpi_unclassified ORDER BY week DESC")
+    ]
 
 
 async def listing(db: Database, week: int, min_homes: int, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:

@@ -131,7 +131,9 @@ class Ingest:
                 port=broker.port,
                 tls=broker.tls,
                 client_id=settings.mqtt_client_id,
-                subscriptions=tuple(subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS, Kind.REPLY)),
+                subscriptions=tuple(
+                    subscription(kind, group) for kind in (*SPOOLED_KINDS, Kind.STATUS, Kind.REPLY)
+                ),
                 username=settings.mqtt_username,
                 password=settings.mqtt_password,
                 receive_maximum=self.window,
@@ -151,7 +153,9 @@ class Ingest:
         """Acknowledge a message this session delivered to :attr:`replies`."""
         self._client.ack(mid, qos, connection)
 
-    def _on_message(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int) -> None:
+    def _on_message(
+        self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, connection: int
+    ) -> None:
         if topic.endswith(_REPLY_SUFFIX):
             # answers to commands share this session: the generated broker config gives each
             # account one connection (use_username_as_clientid), and they are not reports
@@ -295,7 +299,9 @@ class Ingest:
                     head = self.scrubber.message(over).payload[:OVERSIZE_HEAD]  # pseudonyms here too
                     topic = item.topic
                     quarantined.append(
-                        QuarantinedMessage(item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head)
+                        QuarantinedMessage(
+                            item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head
+                        )
                     )
                 continue
             if isinstance(t.out, SpooledMessage):
@@ -342,7 +348,9 @@ class Ingest:
                 if prepared.views:
                     await self.store.db.transaction(prepared.views)
                     prepared.views = []
-                done, refused, acks = await settle(self.views, self.store.db, prepared.pending, self.scrubber.reframe)
+                done, refused, acks = await settle(
+                    self.views, self.store.db, prepared.pending, self.scrubber.reframe
+                )
                 break
             except Exception as exc:  # the store is down: nothing of this batch is acknowledged meanwhile
                 self._store_down(f"static views: {type(exc).__name__}: {exc}")

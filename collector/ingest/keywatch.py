@@ -82,7 +82,9 @@ class KeyWatch:
                     pair = (m.gateway_id, min(m.epoch, other), max(m.epoch, other))
                     if pair not in self._flagged:
                         self._flagged.add(pair)
-                        detail = f"epochs {other} and {m.epoch} both reported the window ending {m.window_end}"
+                        detail = (
+                            f"epochs {other} and {m.epoch} both reported the window ending {m.window_end}"
+                        )
                         flags.append(self._flag(m, GATEWAY_ID_SHARED, detail))
         return keep, flags, acks
 

@@ -242,7 +242,9 @@ class MqttSession(asyncio.Protocol):
         self._error = None
         self._chunks, self._have, self._need, self._out = [], 0, 2, []
         await asyncio.wait_for(
-            loop.create_connection(lambda: self, o.host, o.port, ssl=o.tls, server_hostname=o.host if o.tls else None),
+            loop.create_connection(
+                lambda: self, o.host, o.port, ssl=o.tls, server_hostname=o.host if o.tls else None
+            ),
             10,
         )
         assert self._transport is not None

@@ -28,7 +28,9 @@ class IngestReason(StrEnum):
 
     STORE_REJECTED = "store_rejected"  # the store refused the record for good
     QUOTA = "quota_exceeded"  # the gateway sent more than its ingest quota (collector/ingest/quota.py)
-    UNRESOLVED_VIEW = "unresolved_view"  # a compact report's static view is unknown (collector/ingest/views.py)
+    UNRESOLVED_VIEW = (
+        "unresolved_view"  # a compact report's static view is unknown (collector/ingest/views.py)
+    )
 
 
 # Incoming and Triage are made once per message on the event loop: plain slotted dataclasses
@@ -94,7 +96,9 @@ def triage(item: Incoming) -> Triage:
         )
         return Triage(spooled, (got.gateway_id, got.epoch, got.seq), got.sent_at)
     if got.kind == "status":
-        return Triage(StatusChange(got.gateway_id, got.state, item.received_at, got.agent_version), None, got.sent_at)
+        return Triage(
+            StatusChange(got.gateway_id, got.state, item.received_at, got.agent_version), None, got.sent_at
+        )
     return Triage(None)  # ack/cmd are ours; the subscription does not carry them
 
 

@@ -164,7 +164,9 @@ async def settle(
                 )
             views.complete(m.gateway_id, envelope["body"])
         except Unresolved as exc:
-            refused.append(QuarantinedMessage(m.received_at, p.topic, m.gateway_id, UNRESOLVED, str(exc), m.payload))
+            refused.append(
+                QuarantinedMessage(m.received_at, p.topic, m.gateway_id, UNRESOLVED, str(exc), m.payload)
+            )
             if p.ack is not None:
                 acks.append(p.ack)
             continue

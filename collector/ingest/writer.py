@@ -136,7 +136,9 @@ class WriterProcess:
             status, detail = parent.recv()
         except (EOFError, OSError) as exc:
             proc.join(1)
-            raise StoreError(f"store writer process exited at start ({proc.exitcode})", transient=True) from exc
+            raise StoreError(
+                f"store writer process exited at start ({proc.exitcode})", transient=True
+            ) from exc
         if status != "ready":
             proc.join(1)
             raise detail if isinstance(detail, StoreError) else StoreError(str(detail), transient=True)
@@ -179,7 +181,9 @@ class WriterProcess:
             status, detail = conn.recv()
         except (EOFError, OSError) as exc:
             self._lost(child)
-            raise StoreError(f"store writer process exited ({exc}); batch outcome unknown", transient=True) from exc
+            raise StoreError(
+                f"store writer process exited ({exc}); batch outcome unknown", transient=True
+            ) from exc
         if status == "ok":
             assert isinstance(detail, BatchResult)
             return detail
@@ -240,7 +244,11 @@ def _message(row: Row) -> SpooledMessage:
 
 
 def _serve(
-    url: str, conn: multiprocessing.connection.Connection, folded: Any, folded_at: Any, home_key: bytes | None = None
+    url: str,
+    conn: multiprocessing.connection.Connection,
+    folded: Any,
+    folded_at: Any,
+    home_key: bytes | None = None,
 ) -> None:
     """The child: open the store, then commit one request at a time until told to stop.
 
@@ -255,7 +263,9 @@ def _serve(
         try:
             await store.open()
         except Exception as exc:
-            conn.send(("failed", exc if isinstance(exc, StoreError) else StoreError(str(exc), transient=True)))
+            conn.send(
+                ("failed", exc if isinstance(exc, StoreError) else StoreError(str(exc), transient=True))
+            )
             return
         tune_gc()
         conn.send(("ready", None))
@@ -276,7 +286,9 @@ def _serve(
                 return StoreError(f"{type(exc).__name__}: {exc}", transient=True)
 
         async def commit(
-            messages: list[SpooledMessage], quarantined: list[QuarantinedMessage], statuses: list[StatusChange]
+            messages: list[SpooledMessage],
+            quarantined: list[QuarantinedMessage],
+            statuses: list[StatusChange],
         ) -> tuple[str, Any]:
             crash_point("writer.before_commit", parent_too=True)  # fault tests only
             try:
@@ -284,7 +296,10 @@ def _serve(
             except StoreError as exc:
                 return ("error", exc)
             except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
-                return ("error", StoreError(f"writer cannot decode a validated frame: {exc}", transient=False))
+                return (
+                    "error",
+                    StoreError(f"writer cannot decode a validated frame: {exc}", transient=False),
+                )
             except Exception as exc:
                 return ("error", StoreError(f"{type(exc).__name__}: {exc}", transient=True))
 

@@ -50,7 +50,9 @@ class Refusal:
 class CommandChannel:
     """Sends commands and stores their replies."""
 
-    def __init__(self, link: Link, records: InstallerRecords, *, ttl_s: float = 60, key: bytes | None = None) -> None:
+    def __init__(
+        self, link: Link, records: InstallerRecords, *, ttl_s: float = 60, key: bytes | None = None
+    ) -> None:
         self.link = link
         #: Rewrites a reply's result in place before it is stored (the collector's privacy scrub).
         self.scrub: Callable[[dict[str, Any]], None] | None = None
@@ -103,7 +105,9 @@ class CommandChannel:
         if reply.result is not None and self.scrub is not None:
             self.scrub(reply.result)  # terminal MACs and hostnames as the store keeps them (privacy/scrub.py)
         try:
-            stored = await self.records.answer(reply.gateway_id, reply.id, time.time(), reply.result, reply.error)
+            stored = await self.records.answer(
+                reply.gateway_id, reply.id, time.time(), reply.result, reply.error
+            )
         except StoreError as exc:
             # not acknowledged: the broker delivers it again on the next connection
             log.warning("could not store the reply to %s: %s", reply.id, exc)

@@ -66,9 +66,7 @@ def new_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-_COMMAND_COLUMNS = (
-    "command_id, gateway_id, command, requested_by, requested_at, expires_at, state, answered_at, result, error"
-)
+_COMMAND_COLUMNS = "command_id, gateway_id, command, requested_by, requested_at, expires_at, state, answered_at, result, error"
 
 
 class InstallerRecords:
@@ -77,8 +75,12 @@ class InstallerRecords:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def issue(self, gateway_id: str, command: str, user: str, now: float, ttl_s: float) -> CommandRecord:
-        record = CommandRecord(new_id(), gateway_id, command, user, now, now + ttl_s, "sent", None, None, None)
+    async def issue(
+        self, gateway_id: str, command: str, user: str, now: float, ttl_s: float
+    ) -> CommandRecord:
+        record = CommandRecord(
+            new_id(), gateway_id, command, user, now, now + ttl_s, "sent", None, None, None
+        )
         await self.db.execute(
             Statement(
                 f"INSERT INTO commands ({_COMMAND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
@@ -121,7 +123,9 @@ class InstallerRecords:
                 (command_id, now),
             )
         )
-        row = await self.db.fetch_one(f"SELECT {_COMMAND_COLUMNS} FROM commands WHERE command_id = ?", (command_id,))
+        row = await self.db.fetch_one(
+            f"SELECT {_COMMAND_COLUMNS} FROM commands WHERE command_id = ?", (command_id,)
+        )
         return CommandRecord.of(row) if row else None
 
     async def latest_measurement(self, gateway_id: str) -> CommandRecord | None:

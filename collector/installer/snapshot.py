@@ -151,7 +151,9 @@ def snapshot(body: dict[str, Any], at: int, config: ProfilesConfig) -> Snapshot:
             f"{len(retrying)} device(s) resend {max(t.retries_pct or 0 for t in retrying):.0f}% of frames or more"
         )
     paths = {
-        name: path for name, path in (("internet", quality.internet), ("wan_gateway", quality.wan_gateway)) if path
+        name: path
+        for name, path in (("internet", quality.internet), ("wan_gateway", quality.wan_gateway))
+        if path
     }
     internet = paths.get("internet")
     if internet and (internet.get("delay_ms", 0) >= 60 or internet.get("loss_pct", 0) >= 2):

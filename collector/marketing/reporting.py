@@ -47,7 +47,9 @@ def _verdict(ci: list[float] | None) -> str:
     return "no effect shown yet"
 
 
-async def campaigns_table(db: Database, catalogue: Catalogue, period: Period, now: float | None = None) -> Table | None:
+async def campaigns_table(
+    db: Database, catalogue: Catalogue, period: Period, now: float | None = None
+) -> Table | None:
     """The section's table, or ``None`` when no campaign is to be reported (the placeholder stays)."""
     launched = await db.fetch(
         "SELECT id, name, offer_id, launched_at FROM mkt_campaigns WHERE launched_at IS NOT NULL AND launched_at < ?"

@@ -163,7 +163,9 @@ async def erase(
         await erase_report_files(db, identifiers, print_pdf, result.files)
     erase_drop_files(drop_folder, identifiers, result.files)
     files = result.files
-    touched = {"files": {"rows": files.total, "removed": len(files.removed), "reprinted": len(files.reprinted)}}
+    touched = {
+        "files": {"rows": files.total, "removed": len(files.removed), "reprinted": len(files.reprinted)}
+    }
     detail = json.dumps({**result.rows, **(touched if files.rows else {})}, sort_keys=True)
     await db.transaction(
         [

@@ -96,7 +96,9 @@ async def erase_report_files(
     """Rewrite every archived report file naming a home (see the module's docstring)."""
     done = done or FileErasure()
     names_of: dict[str, list[str]] = {}
-    for r in await db.fetch("SELECT report_name, file_name FROM report_files ORDER BY report_name, file_name"):
+    for r in await db.fetch(
+        "SELECT report_name, file_name FROM report_files ORDER BY report_name, file_name"
+    ):
         names_of.setdefault(str(r["report_name"]), []).append(str(r["file_name"]))
     for report, files in names_of.items():
         touched = False
@@ -154,7 +156,9 @@ def drop_folder(spec: str | None = None) -> Path | None:
     return Path(spec[len("file:") :]) if spec.startswith("file:") else None
 
 
-def erase_drop_files(folder: Path | None, identifiers: list[str], done: FileErasure | None = None) -> FileErasure:
+def erase_drop_files(
+    folder: Path | None, identifiers: list[str], done: FileErasure | None = None
+) -> FileErasure:
     """Drop the rows naming a home from every batch in the drop folder; delete emptied batches."""
     done = done or FileErasure()
     if folder is None or not folder.is_dir():

@@ -68,8 +68,12 @@ def plan(settings: Settings, now: float) -> list[Statement]:
     out = []
     for rule in RULES:
         if rule.in_weeks:
-            out.append(Statement(f"DELETE FROM {rule.table} WHERE {rule.expired}",
-                                 (retention_cutoff(now, int(getattr(settings, rule.setting))),)))
+            out.append(
+                Statement(
+                    f"DELETE FROM {rule.table} WHERE {rule.expired}",
+                    (retention_cutoff(now, int(getattr(settings, rule.setting))),),
+                )
+            )
             continue
         cut = now - int(getattr(settings, rule.setting)) * DAY
         out.append(
@@ -86,5 +90,7 @@ async def retain(db: Database, settings: Settings, now: float) -> dict[str, int]
     for rule, statement in zip(RULES, plan(settings, now), strict=True):
         deleted[rule.table] = (await db.execute(statement)).rowcount
     folder = drop_folder()
-    deleted["drop_folder_files"] = await asyncio.to_thread(expire_drop_files, folder, settings.retention_files_days, now)
+    deleted["drop_folder_files"] = await asyncio.to_thread(
+        expire_drop_files, folder, settings.retention_files_days, now
+    )
     return deleted

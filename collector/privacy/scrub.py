@@ -181,7 +181,9 @@ class Scrubber:
         envelope["body"] = body
         return self.reframe(message, envelope, whole)
 
-    def reframe(self, message: SpooledMessage, envelope: dict[str, Any], whole: bool = True) -> SpooledMessage:
+    def reframe(
+        self, message: SpooledMessage, envelope: dict[str, Any], whole: bool = True
+    ) -> SpooledMessage:
         """``message`` holding ``envelope`` (already scrubbed) as its body and frame; ``whole``:
         its body is decoded throughout (kept as the message's decoded body), not partly raw."""
         packed = _ENCODER.encode(envelope)

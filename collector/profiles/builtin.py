@@ -302,7 +302,9 @@ def inactive(p: Profile, t: dict[str, Any]) -> Finding | None:
     if act.observed_days < float(t["min_observed_days"]):
         return None
     people_gb = max(0.0, tr.gb_per_day - act.background_gb_per_day)
-    if act.online_hours_per_day > float(t["max_engaged_hours_per_day"]) or people_gb > float(t["max_gb_per_day"]):
+    if act.online_hours_per_day > float(t["max_engaged_hours_per_day"]) or people_gb > float(
+        t["max_gb_per_day"]
+    ):
         return None
     tail = f"; no report for {act.longest_offline_h / 24:.0f} days" if not p.reports else ""
     n = p.terminals.count
@@ -334,7 +336,12 @@ def below_install_baseline(p: Profile, t: dict[str, Any]) -> Finding | None:
         return None
     day = datetime.fromtimestamp(float(install["recorded_at"]), UTC).date().isoformat()
     return Finding(
-        {"install_score": round(then, 1), "score_now": round(now, 1), "drop": round(drop, 1), "installed_on": day},
+        {
+            "install_score": round(then, 1),
+            "score_now": round(now, 1),
+            "drop": round(drop, 1),
+            "installed_on": day,
+        },
         f"Wi-Fi score {then:.0f} at install on {day}, {now:.0f} now",
         score=round(drop, 1),
     )

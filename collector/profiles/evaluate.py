@@ -133,7 +133,9 @@ def evaluate_homes(
     results: list[dict[str, Any]] = []
     summaries: dict[str, dict[str, Any]] = {}
     for gid, days in homes:
-        profiles = profiles_for(gid, days, subscribers.get(gid), config, as_of, windows, (baselines or {}).get(gid))
+        profiles = profiles_for(
+            gid, days, subscribers.get(gid), config, as_of, windows, (baselines or {}).get(gid)
+        )
         results += result_rows(profiles, plan)
         summaries[gid] = _summary(profiles[summary_window], share)
     return results, summaries

@@ -76,7 +76,9 @@ DECLARED: tuple[tuple[str, int], ...] = (
 BG_MIN, BG_BYTES = 0, 1
 
 
-def blocks(categories: tuple[str, ...] = CATEGORIES, declared: tuple[tuple[str, int], ...] = DECLARED) -> tuple[Block, ...]:
+def blocks(
+    categories: tuple[str, ...] = CATEGORIES, declared: tuple[tuple[str, int], ...] = DECLARED
+) -> tuple[Block, ...]:
     """The vector's blocks, in stored order.
 
     One append-only list: a category appended to :mod:`protocol.categories` must be
@@ -124,7 +126,8 @@ SIZE = BLOCKS[-1].start + BLOCKS[-1].size
 
 #: Where each category's first field is.
 _CAT_START = {
-    c: (CAT + i * len(CAT_FIELDS) if i < FIRST_CATEGORIES else _AT[f"cat:{c}"]) for i, c in enumerate(CATEGORIES)
+    c: (CAT + i * len(CAT_FIELDS) if i < FIRST_CATEGORIES else _AT[f"cat:{c}"])
+    for i, c in enumerate(CATEGORIES)
 }
 _OTHER_START = _CAT_START[OTHER]
 _BAND_INDEX = {b: i for i, b in enumerate(BANDS)}

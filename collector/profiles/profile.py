@@ -374,7 +374,9 @@ def _preferences(
         upload_kbps=upload_kbps,
         weekday_hours_per_day=weekday_hours,
         short_video_share=round(short / (short + long), 3) if short + long else None,
-        live_viewing_hours_per_day=round(max(0.0, hours.get("live_streaming", 0.0) - upload.get("live_streaming", 0.0)), 3),
+        live_viewing_hours_per_day=round(
+            max(0.0, hours.get("live_streaming", 0.0) - upload.get("live_streaming", 0.0)), 3
+        ),
     )
 
 

@@ -153,7 +153,6 @@ def decode_window_body(packed: bytes) -> dict[str, Any]:
     return _decode_report(packed)["body"]  # type: ignore[return-value]  # a TypedDict is a dict
 
 
-
 def _clamp(value: float) -> float:
     return 0.0 if value < 0 else 1.0 if value > 1 else value
 
@@ -197,7 +196,9 @@ def window_contribution(body: dict[str, Any], window_start: int, window_end: int
     return {"v": v, **c}
 
 
-def fold_window(day: dict[str, Any], body: dict[str, Any], window_start: int, window_end: int) -> dict[str, Any]:
+def fold_window(
+    day: dict[str, Any], body: dict[str, Any], window_start: int, window_end: int
+) -> dict[str, Any]:
     """Add one report window to ``day`` in place; returns ``day``.
 
     The same day as ``fold_into(day, window_contribution(...))``, without building the dense
@@ -206,7 +207,9 @@ def fold_window(day: dict[str, Any], body: dict[str, Any], window_start: int, wi
     return add_window(day, *window_parts(body, window_start, window_end))
 
 
-def window_parts(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+def window_parts(
+    body: dict[str, Any], window_start: int, window_end: int
+) -> tuple[dict[str, Any], dict[int, int]]:
     """What one window adds, as everything but the vector plus the vector's set positions.
 
     A pure function of the report: a folder computes it before taking any lock, then adds it
@@ -266,7 +269,9 @@ def _signal(b: int, signal: Any) -> tuple[int, int]:
     return found
 
 
-def _window(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dict[str, Any], dict[int, int]]:
+def _window(
+    body: dict[str, Any], window_start: int, window_end: int
+) -> tuple[dict[str, Any], dict[int, int]]:
     # everything a window adds but its vector, and the vector's non-zero positions (the reference)
     c, v = _core(body, window_start, window_end)
     _extras(body, c, v)
@@ -312,7 +317,10 @@ def _core(body: dict[str, Any], window_start: int, window_end: int) -> tuple[dic
         v[at] += 1
         v[at + 1] += round(intf * PCT_SCALE)
         v[at + 2] += round(util * PCT_SCALE)
-        radio[r["band"]] = (round(airtime_part(util) * PART_SCALE), round(interference_part(intf) * PART_SCALE))
+        radio[r["band"]] = (
+            round(airtime_part(util) * PART_SCALE),
+            round(interference_part(intf) * PART_SCALE),
+        )
     terminals: dict[str, list[Any]] = {}
     links: dict[str, dict[str, Any]] = {}
     ws, wn = layout.WS, layout.WN
@@ -413,7 +421,8 @@ def _fold_apps(
         # people's use: an interactive category on a terminal a person uses (unknown
         # terminals count as personal: phones with random MACs often have no name)
         device = (
-            tm is not None and terminal_type(tm[TM_HOST], tm[TM_VENDOR], *tm[TM_DHCP : TM_DHCP + 2]) in BACKGROUND_TYPES
+            tm is not None
+            and terminal_type(tm[TM_HOST], tm[TM_VENDOR], *tm[TM_DHCP : TM_DHCP + 2]) in BACKGROUND_TYPES
         )
         if device or cat in device_categories:
             v[background + layout.BG_MIN] = max(v[background + layout.BG_MIN], minutes)
@@ -450,7 +459,10 @@ def _fold_apps(
 
 
 def _fold_quality(
-    c: dict[str, Any], v: defaultdict[int, int], quality: list[dict[str, Any]], links: dict[str, dict[str, Any]]
+    c: dict[str, Any],
+    v: defaultdict[int, int],
+    quality: list[dict[str, Any]],
+    links: dict[str, dict[str, Any]],
 ) -> None:
     worst: dict[str, int] = {}
     for row in quality:
@@ -544,4 +556,12 @@ if _compiled is not None:
     _compiled.configure(compiled_layout())
     _compiled.configure_merge(merge_two, most_used, MAX_APPS)
 
-__all__ = ["add_window", "fold_window", "merge_day", "merge_many", "split_day", "window_contribution", "window_parts"]
+__all__ = [
+    "add_window",
+    "fold_window",
+    "merge_day",
+    "merge_many",
+    "split_day",
+    "window_contribution",
+    "window_parts",
+]

@@ -198,6 +198,7 @@ class Store(Protocol):
     """Everything the collector keeps. One implementation per backend, chosen by URL."""
 
     url: str
+
     @property
     def db(self) -> Database:
         """SQL written once for both backends, for the store's concerns (``store/sql.py``)."""

@@ -175,7 +175,9 @@ class Folds:
             return []
         if self.home_key is None:
             if not self._warned:
-                log.warning("reports name unclassified domains but this store was given no privacy key: not recorded")
+                log.warning(
+                    "reports name unclassified domains but this store was given no privacy key: not recorded"
+                )
                 self._warned = True
             return []
         return memberships(seen, self.home_key)

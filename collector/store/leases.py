@@ -33,7 +33,9 @@ ACQUIRE = (
     " WHERE leases.owner = excluded.owner OR leases.expires_at <= ?"
     f" RETURNING {_COLUMNS}"
 )
-RENEW = f"UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ? RETURNING {_COLUMNS}"
+RENEW = (
+    f"UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ? RETURNING {_COLUMNS}"
+)
 #: Released, not deleted: the row keeps its term, so the next holder's is still larger.
 RELEASE = "UPDATE leases SET owner = '', expires_at = ? WHERE name = ? AND owner = ?"
 HOLDER = f"SELECT {_COLUMNS} FROM leases WHERE name = ? AND expires_at > ?"

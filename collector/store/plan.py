@@ -186,12 +186,18 @@ def counters_of(body: dict[str, Any]) -> tuple[dict[str, dict[str, list[int]]], 
     wifi = weak = 0
     for s in body.get("stations", []):
         get = s.get
-        stations[s["mac"]] = [get("bytes_received", 0) or 0, get("bytes_sent", 0) or 0, get("retransmissions", 0) or 0]
+        stations[s["mac"]] = [
+            get("bytes_received", 0) or 0,
+            get("bytes_sent", 0) or 0,
+            get("retransmissions", 0) or 0,
+        ]
         signal = get("signal_dbm")
         if signal is not None:
             wifi += 1
             weak += signal < WEAK_SIGNAL_DBM
-    interfaces = {i["name"]: [i.get("bytes_received", 0), i.get("bytes_sent", 0)] for i in body.get("interfaces", [])}
+    interfaces = {
+        i["name"]: [i.get("bytes_received", 0), i.get("bytes_sent", 0)] for i in body.get("interfaces", [])
+    }
     return {"if": interfaces, "st": stations}, wifi, weak
 
 
@@ -285,7 +291,16 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
             events = m.body.get("events", [])
             change.events += len(events)
             plan.events.extend(
-                EventRow(m.gateway_id, m.epoch, m.seq, i, e.get("ts", 0), e.get("type", ""), e.get("mac"), _dumps(e))
+                EventRow(
+                    m.gateway_id,
+                    m.epoch,
+                    m.seq,
+                    i,
+                    e.get("ts", 0),
+                    e.get("type", ""),
+                    e.get("mac"),
+                    _dumps(e),
+                )
                 for i, e in enumerate(events)
             )
             continue

@@ -142,7 +142,9 @@ class PostgresStore(Facets):
         except OverflowError as exc:
             # U64 on the wire, BIGINT here: a seq or a counter delta past 2**63 cannot be stored.
             # Refused for good, so ingest tries the batch record by record and quarantines it.
-            raise StoreError(f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False) from exc
+            raise StoreError(
+                f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False
+            ) from exc
         self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
         return result
 
@@ -206,7 +208,10 @@ class PostgresStore(Facets):
                 fresh.setdefault(key, m)  # a key repeated within the batch is stored once
         if fresh:
             try:
-                async with conn.cursor() as copy_cur, copy_cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy:
+                async with (
+                    conn.cursor() as copy_cur,
+                    copy_cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy,
+                ):
                     copy.set_types(list(REPORTS.pg_types))
                     for m in fresh.values():
                         await copy.write_row(m.row())
@@ -243,7 +248,9 @@ class PostgresStore(Facets):
         async with conn.pipeline():
             await self._write_plan(conn, plan, new)
 
-    async def _write_plan(self, conn: psycopg.AsyncConnection[Any], plan: BatchPlan, new: list[SpooledMessage]) -> None:
+    async def _write_plan(
+        self, conn: psycopg.AsyncConnection[Any], plan: BatchPlan, new: list[SpooledMessage]
+    ) -> None:
         # counts always; the latest state only where a newer report came (NULLs keep the old one)
         await conn.execute(
             "UPDATE gateways g SET first_seen = LEAST(g.first_seen, u.first_seen),"

@@ -96,7 +96,9 @@ class PostgresFolds:
 
         async def tx(conn: Conn) -> int:
             if mine:
-                cur = await conn.execute(CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine]))
+                cur = await conn.execute(
+                    CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine])
+                )
                 claimed = {(str(g), int(e), int(s)) for g, e, s in await cur.fetchall()}
                 # the others were folded (or are being folded) by another process
                 ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
@@ -107,7 +109,9 @@ class PostgresFolds:
                 found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
                 if found or len(rows) < limit:
-                    return len(found)  # else every claimed row was unfoldable (and is dropped): claim the next ones
+                    return len(
+                        found
+                    )  # else every claimed row was unfoldable (and is dropped): claim the next ones
 
         try:
             return int(await self._tx(tx))

@@ -154,7 +154,10 @@ class Profiles:
             for ids in chunks(gateway_ids):
                 rows += await self._db.fetch(sql + f" AND i.gateway_id IN {in_list(ids)}", ids)
         return {
-            str(r["gateway_id"]): {"wifi_score": float(r["wifi_score"]), "recorded_at": float(r["recorded_at"])}
+            str(r["gateway_id"]): {
+                "wifi_score": float(r["wifi_score"]),
+                "recorded_at": float(r["recorded_at"]),
+            }
             for r in rows
         }
 
@@ -254,7 +257,8 @@ class Profiles:
             args,
         )
         counts = await self._db.fetch(
-            AREA_COUNTS.format(column=column, active=f" WHERE {ACTIVE_HOMES}" if days is not None else ""), args
+            AREA_COUNTS.format(column=column, active=f" WHERE {ACTIVE_HOMES}" if days is not None else ""),
+            args,
         )
         return area_view(
             level, min_group, [tuple(g.values()) for g in groups], [tuple(c.values()) for c in counts]

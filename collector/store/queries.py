@@ -28,7 +28,9 @@ HISTORY = (
     " ORDER BY window_end DESC LIMIT ?"
 )
 #: The same over a time range (``window_end`` in ``[start, end)``), the newest ``limit`` of it.
-HISTORY_RANGE = HISTORY.replace("WHERE gateway_id = ?", "WHERE gateway_id = ? AND window_end >= ? AND window_end < ?")
+HISTORY_RANGE = HISTORY.replace(
+    "WHERE gateway_id = ?", "WHERE gateway_id = ? AND window_end >= ? AND window_end < ?"
+)
 ROLLUP = (
     "SELECT gateway_id, start, windows, wan_rx_bytes, wan_tx_bytes, cpu_sum, cpu_n, stations_max,"
     " weak_station_windows, wifi_station_windows FROM {table} WHERE gateway_id = ? AND start >= ? ORDER BY start"

@@ -138,7 +138,9 @@ class SqliteStore(Facets):
             raise StoreError(f"sqlite: cannot open {self.path}: {exc}", transient=_transient(exc)) from exc
         if self.path != ":memory:":
             self._stop_checkpoints.clear()
-            self._checkpoints = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True)
+            self._checkpoints = threading.Thread(
+                target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+            )
             self._checkpoints.start()
 
     def _checkpoint_loop(self) -> None:
@@ -213,12 +215,16 @@ class SqliteStore(Facets):
                     if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                         db.execute("ROLLBACK")
                     raise
-                self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
+                self.folds.state.committed(
+                    batch.messages, result.inserted
+                )  # committed: keep them for folding
                 return result
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}", transient=_transient(exc)) from exc
             except OverflowError as exc:  # U64 on the wire, INTEGER is 64-bit signed (see postgres.py)
-                raise StoreError(f"sqlite: a value does not fit its 64-bit column: {exc}", transient=False) from exc
+                raise StoreError(
+                    f"sqlite: a value does not fit its 64-bit column: {exc}", transient=False
+                ) from exc
 
         return await self._write(tx)
 
@@ -300,7 +306,8 @@ class SqliteStore(Facets):
         db.executemany(FACTS.insert() + " ON CONFLICT DO NOTHING", plan.facts)
         for table, rollups in ((HOURLY, plan.hourly), (DAILY, plan.daily)):
             db.executemany(
-                table.insert() + " ON CONFLICT (gateway_id, start) DO UPDATE SET"
+                table.insert()
+                + " ON CONFLICT (gateway_id, start) DO UPDATE SET"
                 + q.ROLLUP_SET.format(t=table.name, greatest="max"),
                 BatchPlan.rollup_rows(rollups),
             )

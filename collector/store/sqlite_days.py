@@ -45,7 +45,9 @@ class SqliteDayReader:
             rows = [
                 r
                 for ids in chunks(only)
-                for r in db.execute(DAY_TEXTS + f" AND gateway_id IN {in_list(ids)}", (since_day, until_day, *ids))
+                for r in db.execute(
+                    DAY_TEXTS + f" AND gateway_id IN {in_list(ids)}", (since_day, until_day, *ids)
+                )
             ]
             rows.sort(key=lambda r: (r[0], r[1]))
         # the rows are already (str, int, str) tuples: no copy of ~14,000 rows

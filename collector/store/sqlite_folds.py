@@ -98,7 +98,9 @@ class SqliteFolds:
     def _fold(self, db: sqlite3.Connection, claimed: list[Prepared]) -> None:
         stored: dict[DayKey, tuple[str, str]] = {}
         for key in Folds.day_keys(claimed):
-            row = db.execute("SELECT data, detail FROM home_days WHERE gateway_id = ? AND day = ?", key).fetchone()
+            row = db.execute(
+                "SELECT data, detail FROM home_days WHERE gateway_id = ? AND day = ?", key
+            ).fetchone()
             if row is not None:
                 stored[key] = (str(row[0]), str(row[1] or ""))
         now = time.time()
@@ -109,4 +111,6 @@ class SqliteFolds:
 
     async def pending(self) -> int:
         """Reports stored and not yet folded."""
-        return int(await self._read(lambda db: db.execute("SELECT count(*) FROM home_fold_queue").fetchone()[0]))
+        return int(
+            await self._read(lambda db: db.execute("SELECT count(*) FROM home_fold_queue").fetchone()[0])
+        )

@@ -66,7 +66,9 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.REPORTS_READ,
         }
     ),
-    "analyst": frozenset({P.PUBLIC, P.FLEET_READ, P.HOMES_READ, P.MARKETING_READ, P.REPORTS_READ, P.DPI_TABLE}),
+    "analyst": frozenset(
+        {P.PUBLIC, P.FLEET_READ, P.HOMES_READ, P.MARKETING_READ, P.REPORTS_READ, P.DPI_TABLE}
+    ),
     "installer": frozenset({P.PUBLIC, P.INSTALL}),
     "auditor": frozenset({P.PUBLIC, P.SECURITY_READ}),
 }

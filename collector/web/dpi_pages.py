@@ -73,13 +73,19 @@ async def unclassified_page(request: web.Request) -> web.Response:
     for r in rows:
         domain = escape(r["domain"])
         if r["category"]:
-            action = (f'{escape(r["category"])} <form class="inline" method="post" action="/dpi/rules/delete">'
-                      f'<input type="hidden" name="domain" value="{domain}">{back}<button>Remove</button></form>')
+            action = (
+                f'{escape(r["category"])} <form class="inline" method="post" action="/dpi/rules/delete">'
+                f'<input type="hidden" name="domain" value="{domain}">{back}<button>Remove</button></form>'
+            )
         else:
-            action = (f'<form class="inline" method="post" action="/dpi/rules">'
-                      f'<input type="hidden" name="domain" value="{domain}">{back}'
-                      f'<select name="category">{options}</select><button>Assign</button></form>')
-        lines.append(f"<tr><td>{domain}</td><td>{r['homes']}</td><td>{_mb(r['bytes'])}</td><td>{action}</td></tr>")
+            action = (
+                f'<form class="inline" method="post" action="/dpi/rules">'
+                f'<input type="hidden" name="domain" value="{domain}">{back}'
+                f'<select name="category">{options}</select><button>Assign</button></form>'
+            )
+        lines.append(
+            f"<tr><td>{domain}</td><td>{r['homes']}</td><td>{_mb(r['bytes'])}</td><td>{action}</td></tr>"
+        )
     rule_rows = "".join(
         f"<tr><td>{escape(x.domain)}</td><td>{escape(x.category)}</td><td>{escape(x.source)}</td>"
         f"<td>{escape(x.actor)}</td></tr>" for x in await rules.listing(db)

@@ -172,7 +172,10 @@ def area_page_body(name: str, days: list[dict[str, Any]], span: DateRange, min_g
     # a day with fewer gateways than the minimum group shows its count, never its figures:
     # they would be one or two homes' own (the area's other days still show theirs)
     small = sum(1 for d in days if d["gateways"] < min_group)
-    days = [d if d["gateways"] >= min_group else {**d, "gb": None, "cpu_pct": None, "weak_pct": None} for d in days]
+    days = [
+        d if d["gateways"] >= min_group else {**d, "gb": None, "cpu_pct": None, "weak_pct": None}
+        for d in days
+    ]
     head = f'<h2>Area {escape(name)}</h2><p><a href="{escape("/homes?" + urlencode({"area": name}))}">its homes</a> · <a href="/areas">all areas</a></p>'
     form = range_form(f"/areas/{quote(name, safe='')}", span)
     if most < min_group:

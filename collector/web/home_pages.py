@@ -202,7 +202,11 @@ def homes_page(
         label_w=150,
     )
     chosen = {k: getattr(filters, k) for k in (*KINDS, "area") if getattr(filters, k)}
-    target = f' <a id="target" href="/marketing?{escape(urlencode(chosen))}">Target these homes</a>' if chosen else ""
+    target = (
+        f' <a id="target" href="/marketing?{escape(urlencode(chosen))}">Target these homes</a>'
+        if chosen
+        else ""
+    )
     body = (
         f'<h2>Homes</h2>{form}{tools}<p id="total"><b>{total}</b> evaluated homes match.{target}</p>'
         f'<div class="charts">{chart}</div>{pager}{table}{pager}'
@@ -286,7 +290,11 @@ def _score_colour(value: float | None) -> str:
 
 
 def _pictures(
-    profile: dict[str, Any], month: dict[str, Any], as_of: int, span: DateRange | None, days: list[dict[str, Any]] | None
+    profile: dict[str, Any],
+    month: dict[str, Any],
+    as_of: int,
+    span: DateRange | None,
+    days: list[dict[str, Any]] | None,
 ) -> str:
     quality = profile.get("quality") or {}
     parts: dict[str, float] = quality.get("parts") or {}

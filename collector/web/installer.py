@@ -103,7 +103,9 @@ async def home_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no home {gid}")
     body, snap, source = await _current(request, gid)
     installs = await records.installs(gid)
-    page = installer_pages.home_page(gid, status, subscriber, body, snap, source, installs, offers, request[USER])
+    page = installer_pages.home_page(
+        gid, status, subscriber, body, snap, source, installs, offers, request[USER]
+    )
     return _page(page)
 
 
@@ -136,7 +138,9 @@ async def api_measure(request: web.Request) -> web.Response:
     gid = _gateway(request)
     channel = request.app[CHANNEL]
     if channel is None:
-        return web.json_response({"reason": "no_channel", "detail": "this collector sends no commands"}, status=503)
+        return web.json_response(
+            {"reason": "no_channel", "detail": "this collector sends no commands"}, status=503
+        )
     found = await channel.measure_now(gid, request[USER])
     if isinstance(found, Refusal):
         status = 404 if found.reason == "unknown_gateway" else 409
@@ -200,4 +204,6 @@ async def record_install(request: web.Request) -> web.Response:
 @requires(Permission.PUBLIC)
 async def script(request: web.Request) -> web.Response:
     text = resources.files("collector.web").joinpath("installer.js").read_text(encoding="utf-8")
-    return web.Response(text=text, content_type="application/javascript", headers={"Cache-Control": "max-age=300"})
+    return web.Response(
+        text=text, content_type="application/javascript", headers={"Cache-Control": "max-age=300"}
+    )

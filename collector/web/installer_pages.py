@@ -112,7 +112,7 @@ def snapshot_html(snap: Snapshot, source: str, baseline: InstallRecord | None) -
         when = time.strftime("%Y-%m-%d", time.gmtime(baseline.recorded_at))
         compare = (
             f'<p class="compare">Wi-Fi score {baseline.wifi_score:.0f} at install ({when}),'
-            f' {snap.wifi_score:.0f} now ({delta:+.0f})</p>'
+            f" {snap.wifi_score:.0f} now ({delta:+.0f})</p>"
         )
     findings = "".join(f"<li>{escape(f)}</li>" for f in snap.findings)
     advice = "".join(f'<li data-action="{escape(a.action)}">{escape(a.text)}</li>' for a in snap.advice)
@@ -170,7 +170,9 @@ def home_page(
         for o in offers
     )
     offer_html = (
-        f'<section class="card"><h2>Offers for this home</h2><ul>{offer_items}</ul></section>' if offers else ""
+        f'<section class="card"><h2>Offers for this home</h2><ul>{offer_items}</ul></section>'
+        if offers
+        else ""
     )
     history = "".join(
         f"<li>{time.strftime('%Y-%m-%d', time.gmtime(i.recorded_at))} by {escape(i.recorded_by)}:"

@@ -129,10 +129,16 @@ UNLOCK_FORM = {"key": {"type": "string", "description": "user:<name> or addr:<ad
 def _export_params() -> dict[str, list[dict[str, Any]]]:
     """Each table export's query parameters: the same as its page's table."""
     level = _param("level", "query", "area or community", {"type": "string", "enum": ["area", "community"]})
-    window = _param("window", "query", "profile window (default 7d)", {"type": "string", "enum": ["day", "7d", "30d"]})
+    window = _param(
+        "window", "query", "profile window (default 7d)", {"type": "string", "enum": ["day", "7d", "30d"]}
+    )
     as_of = _param("as_of", "query", "epoch second (default now)", INTEGER)
-    history = _param("history", "query", "history entries (default 100)", {"type": "integer", "minimum": 0,
-                                                                           "maximum": 10000})
+    history = _param(
+        "history",
+        "query",
+        "history entries (default 100)",
+        {"type": "integer", "minimum": 0, "maximum": 10000},
+    )
     return {
         "/homes": HOME_FILTERS, "/gateways": GATEWAY_FILTERS,
         "/areas": [level, _param("min_group", "query", "raise the minimum group", INTEGER), *_range()],
@@ -242,9 +248,20 @@ def _security() -> dict[str, Any]:
 
 def _dpi() -> dict[str, Any]:
     """The unclassified-domains view and the operator's domain rules (``collector/web/dpi_pages.py``)."""
-    week = [_param("week", "query", "ISO week, e.g. 2026-W49 (default: this week)",
-                   {"type": "string", "pattern": r"^\d{4}-W\d{2}$"})]
-    done = {303: "back to the view", 400: "a bad domain or category (named)", 401: ERRORS[401], 403: ERRORS[403]}
+    week = [
+        _param(
+            "week",
+            "query",
+            "ISO week, e.g. 2026-W49 (default: this week)",
+            {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
+        )
+    ]
+    done = {
+        303: "back to the view",
+        400: "a bad domain or category (named)",
+        401: ERRORS[401],
+        403: ERRORS[403],
+    }
     return {
         "/dpi/unclassified": _op("Domains the fleet could not classify, by week (at least the minimum of homes)",
                                  week, *HTML),

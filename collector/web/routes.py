@@ -59,7 +59,9 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     user, password = str(form.get("user", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
-    return await check_password_and_start(request, request.app[AUTH], request.app[STORE], user, password, target)
+    return await check_password_and_start(
+        request, request.app[AUTH], request.app[STORE], user, password, target
+    )
 
 
 @routes.post("/logout")
@@ -144,7 +146,9 @@ async def api_gateway(request: web.Request) -> web.Response:
     if await store.gateway(gid) is None:
         return web.json_response({"error": f"no gateway {gid}"}, status=404)
     # the latest ``history`` windows, or (with ``from``/``to``) the windows in that range
-    gw, history, _ = await gateway_with_history(request, _int(request, "history", RECENT_WINDOWS, MOST_WINDOWS))
+    gw, history, _ = await gateway_with_history(
+        request, _int(request, "history", RECENT_WINDOWS, MOST_WINDOWS)
+    )
     gw["history"] = history
     return web.json_response(gw)
 

@@ -56,7 +56,7 @@ async def events_page(request: web.Request) -> web.Response:
     )
     carried = {k: v for k, v in request.query.items() if k in ("limit", "event")}
     body = (
-        f'<h2>Security events</h2>{downloads("/security/events", carried)}'
+        f"<h2>Security events</h2>{downloads('/security/events', carried)}"
         '<table id="security-events"><tr><th>UTC</th><th>event</th><th>user</th>'
         f"<th>source</th><th>detail</th></tr>{rows}</table>"
     )

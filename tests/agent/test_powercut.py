@@ -82,7 +82,11 @@ def run_first_life(shim: Path, tmp_path: Path) -> tuple[list[dict[str, object]],
     }
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(spool), str(shadow)],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(done.stdout), shadow
 
@@ -106,7 +110,9 @@ def test_no_returned_seq_is_reused_or_lost_after_a_power_cut_at_any_sync(shim: P
         for e in returned:
             old = (int(e["epoch"]), int(e["seq"]))  # type: ignore[call-overload]
             if old == key:
-                problems.append(f"cut after sync {cut}: seq {seq} of epoch {box.epoch} reused for other content")
+                problems.append(
+                    f"cut after sync {cut}: seq {seq} of epoch {box.epoch} reused for other content"
+                )
             acked_from = min((at for upto, at in first_ack.items() if upto >= old[1]), default=None)
             if old not in kept and (acked_from is None or acked_from >= cut):
                 problems.append(f"cut after sync {cut}: committed seq {old[1]} lost without an ack")

@@ -18,7 +18,12 @@ def test_run_all_starts_every_command_before_waiting_for_any(tmp_path: Path) -> 
 
 def test_run_all_reports_each_failure_in_its_place(tmp_path: Path) -> None:
     results = LocalSystem().run_all(
-        [["sh", "-c", "echo ok"], ["no-such-command-here"], ["sh", "-c", "echo bad >&2; exit 3"], ["sleep", "5"]],
+        [
+            ["sh", "-c", "echo ok"],
+            ["no-such-command-here"],
+            ["sh", "-c", "echo bad >&2; exit 3"],
+            ["sleep", "5"],
+        ],
         timeout=1,
     )
     assert results[0] == "ok\n"
@@ -30,7 +35,9 @@ def test_run_all_reports_each_failure_in_its_place(tmp_path: Path) -> None:
 def test_a_stream_yields_lines_as_they_come_and_close_stops_the_command() -> None:
     from agent.subscription import Subscription
 
-    stream = LocalSystem().stream(["sh", "-c", "echo '{ \"assoc\": {\"address\":\"aa:bb:cc:dd:ee:ff\"} }'; exec sleep 30"])
+    stream = LocalSystem().stream(
+        ["sh", "-c", 'echo \'{ "assoc": {"address":"aa:bb:cc:dd:ee:ff"} }\'; exec sleep 30']
+    )
     sub = Subscription(lambda argv: stream, ["ubus", "subscribe"], frozenset({"assoc"}))
     deadline = time.monotonic() + 10
     while not sub.take() and time.monotonic() < deadline:

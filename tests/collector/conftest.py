@@ -23,7 +23,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def two_collectors(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+async def two_collectors(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores opened on one URL, as two collectors sharing it (races between collectors)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/shared.db"

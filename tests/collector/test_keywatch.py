@@ -70,7 +70,9 @@ async def test_two_live_agents_sharing_a_gateway_id_are_flagged_once(tmp_path: P
         batches = []
         for n in range(3):  # both agents report every clock-aligned window, each in its own epoch
             end = 1_700_000_100 + 900 * n
-            batches.append([item(encode(report("gw-k", seq=n + 1, epoch=epoch, window_end=end)), n) for epoch in (5, 6)])
+            batches.append(
+                [item(encode(report("gw-k", seq=n + 1, epoch=epoch, window_end=end)), n) for epoch in (5, 6)]
+            )
         for batch in batches:
             await ingest.handle(batch)
         rows = [q for q in await store.quarantine() if q["reason"] == GATEWAY_ID_SHARED]
@@ -81,7 +83,9 @@ async def test_two_live_agents_sharing_a_gateway_id_are_flagged_once(tmp_path: P
 
 
 def spooled(epoch: int, seq: int, window_end: int) -> SpooledMessage:
-    return SpooledMessage("gw-k", epoch, seq, "report", window_end - 900, window_end, 1, 1, 0.0, None, b"%d" % seq)
+    return SpooledMessage(
+        "gw-k", epoch, seq, "report", window_end - 900, window_end, 1, 1, 0.0, None, b"%d" % seq
+    )
 
 
 def test_an_agent_that_starts_a_new_epoch_and_drains_its_old_backlog_is_not_flagged() -> None:

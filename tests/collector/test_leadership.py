@@ -25,7 +25,11 @@ TTL = 1.5
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores opened on one URL, as two collectors sharing it."""
-    url = f"sqlite:///{tmp_path}/shared.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path}/shared.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     first, second = open_store(url), open_store(url)
     await first.open()
     await second.open()
@@ -44,7 +48,9 @@ async def watch(sides: list[Leadership], seconds: float) -> list[int]:
     return leading
 
 
-async def test_two_collectors_never_lead_at_once_and_the_other_takes_over(shared: tuple[Store, Store]) -> None:
+async def test_two_collectors_never_lead_at_once_and_the_other_takes_over(
+    shared: tuple[Store, Store],
+) -> None:
     sides = [Leadership(Leases(s.db), "evaluation", f"collector-{i}", TTL) for i, s in enumerate(shared)]
     tasks = [asyncio.create_task(side.run()) for side in sides]
     try:
@@ -69,7 +75,9 @@ async def test_two_collectors_never_lead_at_once_and_the_other_takes_over(shared
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def test_a_leader_that_dies_without_releasing_is_replaced_after_the_ttl(shared: tuple[Store, Store]) -> None:
+async def test_a_leader_that_dies_without_releasing_is_replaced_after_the_ttl(
+    shared: tuple[Store, Store],
+) -> None:
     sides = [Leadership(Leases(s.db), "evaluation", f"collector-{i}", TTL) for i, s in enumerate(shared)]
     assert await sides[0].step() and not await sides[1].step()
     dead_at = time.monotonic()  # side 0 never asks again (killed): its lease runs out

@@ -135,7 +135,11 @@ async def test_the_session_comes_back_after_the_broker_restarts(private_broker: 
 async def test_refused_credentials_are_logged_once_and_retried(
     mosquitto_binary: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broker = Broker(mosquitto_binary, tmp_path / "mosquitto", extra_config="listener {port} 127.0.0.1\nallow_anonymous false")
+    broker = Broker(
+        mosquitto_binary,
+        tmp_path / "mosquitto",
+        extra_config="listener {port} 127.0.0.1\nallow_anonymous false",
+    )
     broker.start()
     try:
         s = session([], broker.port, "collector-anon")

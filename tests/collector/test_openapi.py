@@ -166,7 +166,9 @@ def browser_session(live_posts: str) -> Iterator[requests.Session]:
 
 
 @post_schema.parametrize()
-@settings(max_examples=POST_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(
+    max_examples=POST_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 def test_no_server_errors_on_posts(case: Any, live_posts: str, browser_session: requests.Session) -> None:
     response = case.call(base_url=live_posts, session=browser_session, timeout=30, allow_redirects=False)
     # a 503 is documented for measure-now on a collector without a command channel; nothing else 5xx
@@ -179,7 +181,9 @@ def test_no_server_errors_on_posts(case: Any, live_posts: str, browser_session: 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    sorted((m.upper(), p) for p, ops in document(sorted(rules()))["paths"].items() for m in ops if m == "post"),
+    sorted(
+        (m.upper(), p) for p, ops in document(sorted(rules()))["paths"].items() for m in ops if m == "post"
+    ),
 )
 @pytest.mark.parametrize("origin", [None, "https://evil.example"])
 def test_posts_without_our_origin_are_refused(
@@ -190,5 +194,7 @@ def test_posts_without_our_origin_are_refused(
     headers = {"Origin": origin} if origin else {}
     with requests.Session() as s:
         s.cookies.update(browser_session.cookies)
-        refused = s.request(method, f"{live_posts}{concrete}", headers=headers, timeout=30, allow_redirects=False)
+        refused = s.request(
+            method, f"{live_posts}{concrete}", headers=headers, timeout=30, allow_redirects=False
+        )
     assert refused.status_code == 403 and "Origin" in refused.text, (refused.status_code, refused.text[:200])

@@ -58,7 +58,7 @@ async def test_an_area_trend_page_hides_a_small_area_and_its_small_days(tiny: Te
     rows = page.split('id="area-days"')[1].split("<tbody>")[1].split("<tr>")[1:]
     early = [r for r in rows if r.startswith("<td>2026-11-0")]
     late = [r for r in rows if r.startswith("<td>2026-11-2")]
-    assert len(early) == 5 and all(r.count("<td class=\"num\">–</td>") == 3 for r in early), early[0]
+    assert len(early) == 5 and all(r.count('<td class="num">–</td>') == 3 for r in early), early[0]
     assert late and all("–" not in r for r in late)
     assert "5 days with fewer than 10 gateways reporting" in page
 
@@ -75,6 +75,11 @@ def test_the_report_area_table_shows_no_figures_for_a_small_period() -> None:
     table = areas(now, before, 10)
     assert [r["area"] for r in table.rows] == ["shrinking"]  # "small" never had 10 homes
     row = table.rows[0]
-    assert row["homes"] == 1 and row["lost"] == 11 and row["wifi_score"] is None and row["wifi_score_before"] == 80
+    assert (
+        row["homes"] == 1
+        and row["lost"] == 11
+        and row["wifi_score"] is None
+        and row["wifi_score_before"] == 80
+    )
     assert capacity(table).rows == []  # nothing drawn from the one home's figures
     assert "1 areas with fewer than 10 homes are not shown" in table.note

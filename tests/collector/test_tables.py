@@ -47,9 +47,15 @@ async def test_the_gateway_page_charts_follow_the_range(client: TestClient) -> N
     past = await (await client.get(f"/gateways/{gid}?from=2026-11-28&to=2026-12-05", headers=H)).text()
     assert _axis(past) == ["28 Nov", "01 Dec", "05 Dec"]
     # the charts' figures: 4 windows a day, 3 days
-    rows = table(await (await client.get(f"/gateways/{gid}/history.csv?from=2026-11-20&to=2026-11-22", headers=H)).read())
+    rows = table(
+        await (
+            await client.get(f"/gateways/{gid}/history.csv?from=2026-11-20&to=2026-11-22", headers=H)
+        ).read()
+    )
     assert rows[0][:3] == ["Window end (UTC)", "Window s", "CPU %"]
-    assert [r[0] for r in rows[1:]] == [f"2026-11-{d} {h:02d}:00:00" for d in (20, 21, 22) for h in (3, 9, 15, 21)]
+    assert [r[0] for r in rows[1:]] == [
+        f"2026-11-{d} {h:02d}:00:00" for d in (20, 21, 22) for h in (3, 9, 15, 21)
+    ]
     api = await (await client.get(f"/api/v1/gateways/{gid}?from=2026-11-20&to=2026-11-22", headers=H)).json()
     assert len(api["history"]) == 12
     empty = await (await client.get(f"/gateways/{gid}?from=2025-01-01&to=2025-01-31", headers=H)).text()
@@ -61,7 +67,9 @@ async def test_a_gateway_page_tables_download_as_on_the_page(client: TestClient)
     samplers = table(await (await client.get("/gateways/gw-failing/samplers.csv", headers=H)).read())
     assert samplers[1:] == [["system", "ok", ""], ["wifi", "error", "iw crashed"]]
     assert page.count('<td class="bad">error</td>') == 1
-    interfaces = json.loads(await (await client.get("/gateways/gw-failing/interfaces.json", headers=H)).read())
+    interfaces = json.loads(
+        await (await client.get("/gateways/gw-failing/interfaces.json", headers=H)).read()
+    )
     names = [i["name"] for i in interfaces["gateway-interfaces"]]
     assert names and all(f"<tr><td>{n}</td>" in page for n in names)
     assert (await client.get("/gateways/nobody/samplers.csv", headers=H)).status == 404
@@ -82,8 +90,14 @@ async def test_the_quarantine_takes_a_range(client: TestClient, store: Store) ->
 
 
 async def test_the_area_view_takes_a_range_and_keeps_the_minimum_group(client: TestClient) -> None:
-    recent = json.loads(await (await client.get("/areas.json?from=2026-11-20&to=2026-11-22", headers=H)).read())
-    assert [(a["name"], a["homes"]) for a in recent["areas"]] == [("area-0", 20), ("area-1", 20), ("area-2", 20)]
+    recent = json.loads(
+        await (await client.get("/areas.json?from=2026-11-20&to=2026-11-22", headers=H)).read()
+    )
+    assert [(a["name"], a["homes"]) for a in recent["areas"]] == [
+        ("area-0", 20),
+        ("area-1", 20),
+        ("area-2", 20),
+    ]
     api = await (await client.get("/api/v1/areas?from=2026-11-02&to=2026-11-04", headers=H)).json()
     # only the 5 old homes reported then (in 3 areas and the fixture's formula-named one): every
     # group is under the minimum group, so none is shown
@@ -98,8 +112,14 @@ async def test_a_home_page_traffic_chart_follows_the_range(client: TestClient) -
     page = await (await client.get(f"/homes/{gid}?from=2026-11-25&to=2026-12-03", headers=H)).text()
     assert "Traffic per day, GB (2026-11-25 to 2026-12-03)" in page
     traffic = page.split('aria-label="Traffic per day')[1].split("</svg>")[0]
-    assert re.findall(r'class="chart-label">(\d\d [A-Z][a-z]{2})</text>', traffic) == ["25 Nov", "29 Nov", "03 Dec"]
-    days = table(await (await client.get(f"/homes/{gid}/days.csv?from=2026-11-25&to=2026-12-03", headers=H)).read())
+    assert re.findall(r'class="chart-label">(\d\d [A-Z][a-z]{2})</text>', traffic) == [
+        "25 Nov",
+        "29 Nov",
+        "03 Dec",
+    ]
+    days = table(
+        await (await client.get(f"/homes/{gid}/days.csv?from=2026-11-25&to=2026-12-03", headers=H)).read()
+    )
     # the fleet's last day is 30 November: days it did not report are not rows
     assert [(r[0], float(r[1])) for r in days[1:]] == [(f"2026-11-{d}", 2.1) for d in range(25, 31)]
     api = await (await client.get(f"/api/v1/homes/{gid}?from=2026-11-25&to=2026-12-03", headers=H)).json()

@@ -126,7 +126,7 @@ async def test_a_report_whose_view_carrier_was_lost_is_quarantined_and_acked(sto
     ingest, rec = make_ingest(store)
     await ingest.handle([item("gw-l", frame, 1)])
     assert not await stored(store, "gw-l")
-    (reason, detail), = await quarantined(store, "gw-l")
+    ((reason, detail),) = await quarantined(store, "gw-l")
     assert reason == "unresolved_view" and "not in the store" in detail
     assert acked(rec, "gw-l") == [[2, 2]]  # it cannot become whole by waiting
     # the agent carries the view again within refresh_every reports, and all is well again
@@ -145,7 +145,7 @@ async def test_a_frame_with_an_unknown_dictionary_is_quarantined_with_that_reaso
     unknown = frame[:3] + bytes([200]) + frame[4:]
     ingest, _ = make_ingest(store)
     await ingest.handle([item("gw-d", unknown, 1)])
-    (reason, detail), = await quarantined(store, "gw-d")
+    ((reason, detail),) = await quarantined(store, "gw-d")
     assert reason == "unknown_dictionary" and "200" in detail
     assert not await stored(store, "gw-d")
 

@@ -40,7 +40,9 @@ async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: 
         assert gateway is not None and gateway["reports"] == 6 and gateway["latest"]["system"]
         assert len(await store.history("gw-child")) == 6
         # the child folds its share of the gateways while idle, this process the other share
-        more = [r for gid in ("gw-child-a", "gw-child-b", "gw-child-c", "gw-child-d") for r in reports(gid, 3)]
+        more = [
+            r for gid in ("gw-child-a", "gw-child-b", "gw-child-c", "gw-child-d") for r in reports(gid, 3)
+        ]
         await writer.write_batch(Batch(more, [], []))
         ours = 0
         deadline = time.monotonic() + 30
@@ -136,7 +138,10 @@ async def test_postgresql_batches_commit_two_at_once_yet_each_gateway_in_order(p
             alone = [row[5] for row in plan_batch(homes[i], {}).facts]
             assert [h["wan_rx_bytes"] for h in history] == alone and None not in alone[1:]
             gateway = await store.gateway(f"gw-two-{i}")
-            assert gateway is not None and (gateway["reports"], gateway["last_window_end"]) == (6, history[-1]["window_end"])
+            assert gateway is not None and (gateway["reports"], gateway["last_window_end"]) == (
+                6,
+                history[-1]["window_end"],
+            )
     finally:
         await writer.close()
         await store.close()
@@ -169,7 +174,9 @@ def test_which_stores_get_a_writer_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_killing_the_writer_mid_stream_loses_and_duplicates_nothing(broker: Broker, tmp_path: Path) -> None:
+async def test_killing_the_writer_mid_stream_loses_and_duplicates_nothing(
+    broker: Broker, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     service = Service(
         Settings(

@@ -156,7 +156,9 @@ async def test_a_range_on_the_gateway_page_moves_the_chart_axis_and_downloads_it
     before = await browser.evaluate(axis)
     assert "13 Nov" in before and "30 Nov" in before  # the windows stored: 13 to 30 November
     await _pick_range(browser, "2026-11-21", "2026-11-24")
-    await browser.wait_for("location.search.includes('from=2026-11-21') && document.querySelector('svg.chart') !== null")
+    await browser.wait_for(
+        "location.search.includes('from=2026-11-21') && document.querySelector('svg.chart') !== null"
+    )
     after = await browser.evaluate(axis)
     assert [t for t in after if t[0].isdigit() and " " in t] == ["21 Nov", "22 Nov", "24 Nov"], after
     # the charts' figures as CSV: the windows of those 4 days, 4 a day

@@ -48,7 +48,9 @@ async def _no_overflow(page: Browser, where: str) -> None:
 
 @pytest.mark.timeout(120)
 async def test_installer_finds_a_home_and_measures_it_now_on_a_phone(
-    broker: Broker, tmp_path: Path, browser: Browser  # noqa: F811
+    broker: Broker,
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811
 ) -> None:
     svc = Service(
         Settings(
@@ -65,8 +67,13 @@ async def test_installer_finds_a_home_and_measures_it_now_on_a_phone(
     try:
         await insights(svc.store).upsert_subscribers(
             [
-                {"gateway_id": f"field-{i:05d}", "subscriber_id": f"SUB-77{i}", "plan_down_mbps": 300.0,
-                 "area": "Riverside", "community": f"Block {i}"}
+                {
+                    "gateway_id": f"field-{i:05d}",
+                    "subscriber_id": f"SUB-77{i}",
+                    "plan_down_mbps": 300.0,
+                    "area": "Riverside",
+                    "community": f"Block {i}",
+                }
                 for i in range(3)
             ]
         )

@@ -52,7 +52,9 @@ async def _named_in(svc: Service, window_end: int, domain: str) -> dict[str, int
         m = stored_report(tuple(row.values()))
         assert m is not None
         body = fold_body(m)
-        out[m.gateway_id] = sum(int(u["bytes_down"]) for u in body.get("unclassified") or [] if u["domain"] == domain)
+        out[m.gateway_id] = sum(
+            int(u["bytes_down"]) for u in body.get("unclassified") or [] if u["domain"] == domain
+        )
     return out
 
 

@@ -12,7 +12,9 @@ from protocol.inbound import Accepted, accept
 from protocol.topics import topic_for
 
 
-@pytest.mark.parametrize(("compact", "flags"), [(True, FLAG_ZLIB | FLAG_DICTIONARY | FLAG_COMPACT), (False, FLAG_ZLIB)])
+@pytest.mark.parametrize(
+    ("compact", "flags"), [(True, FLAG_ZLIB | FLAG_DICTIONARY | FLAG_COMPACT), (False, FLAG_ZLIB)]
+)
 def test_the_fleet_frames_reports_in_the_form_asked(compact: bool, flags: int) -> None:
     fleet = Fleet(1, "mqtt://127.0.0.1:1", compact=compact)  # never started: nothing connects
     gw = fleet.gateways[0]

@@ -127,7 +127,8 @@ class CollectorProc:
             self.peak_rss_kib = max(self.peak_rss_kib, peak_rss_kib(self.proc.pid))
         try:
             request = urllib.request.Request(
-                f"http://127.0.0.1:{self.http_port}/healthz", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
+                f"http://127.0.0.1:{self.http_port}/healthz",
+                headers={"Authorization": f"Bearer {HEALTH_TOKEN}"},
             )
             with urllib.request.urlopen(request, timeout=2) as r:
                 self._last = dict(json.loads(r.read()))
@@ -373,7 +374,9 @@ class AckWatcher:
         self.prefix = prefix
         self._acks: list[tuple[float, Key]] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acks-{prefix}", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"acks-{prefix}", protocol=mqtt.MQTTv5
+        )
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.subscribe("homescope/v1/+/ack", qos=0)

@@ -123,7 +123,8 @@ def _assert_pyc_only(files: dict[str, int]) -> None:
         "/usr/lib/homescope/" + p.relative_to(ROOT).with_suffix(".pyc").as_posix()
         for d in ("agent", "protocol")
         for p in (ROOT / d).rglob("*.py")
-        if "__pycache__" not in p.parts and p not in (ROOT / "protocol" / "models.py", ROOT / "protocol" / "inbound.py")
+        if "__pycache__" not in p.parts
+        and p not in (ROOT / "protocol" / "models.py", ROOT / "protocol" / "inbound.py")
     }
     expected |= {
         "/usr/lib/homescope/" + p.relative_to(ROOT).as_posix()

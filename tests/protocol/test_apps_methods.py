@@ -9,8 +9,15 @@ from protocol.errors import ProtocolError
 from protocol.models import check, closed_message, validate
 from tests.protocol.messages import report
 
-ENTRY = {"station": "a4:83:e7:00:00:01", "category": "game", "bytes_up": 10, "bytes_down": 90, "flows": 2,
-         "active_minutes": 1, "top_apps": ["steam"]}
+ENTRY = {
+    "station": "a4:83:e7:00:00:01",
+    "category": "game",
+    "bytes_up": 10,
+    "bytes_down": 90,
+    "flows": 2,
+    "active_minutes": 1,
+    "top_apps": ["steam"],
+}
 
 
 def test_methods_are_optional_and_validated() -> None:

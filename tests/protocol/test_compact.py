@@ -52,8 +52,20 @@ def test_a_compact_report_expands_to_the_body_the_agent_built(seed: int) -> None
 
 def test_floats_survive_exactly_and_derived_fields_are_left_out_only_when_derivable() -> None:
     rows = [
-        {"mac": "f0:b4:79:10:00:01", "delay_ms": 0.1 + 0.2, "loss_pct": 1.5, "vendor": "Apple", "randomized_mac": False},
-        {"mac": "f0:b4:79:10:00:02", "delay_ms": 1e-7, "loss_pct": 2.25, "vendor": "Apple", "randomized_mac": False},
+        {
+            "mac": "f0:b4:79:10:00:01",
+            "delay_ms": 0.1 + 0.2,
+            "loss_pct": 1.5,
+            "vendor": "Apple",
+            "randomized_mac": False,
+        },
+        {
+            "mac": "f0:b4:79:10:00:02",
+            "delay_ms": 1e-7,
+            "loss_pct": 2.25,
+            "vendor": "Apple",
+            "randomized_mac": False,
+        },
         {"mac": "5a:21:4c:10:00:03", "delay_ms": 123.4567891, "loss_pct": 0.0, "randomized_mac": True},
     ]
     cols = columns("stations", rows)
@@ -76,9 +88,15 @@ def _compact_frame(body: dict[str, Any]) -> bytes:
 @pytest.mark.parametrize(
     ("body", "names"),
     [
-        ({"stations": {"c": {"mac": [b"\x01" * 6], "signal_dbm": [-50, -60]}, "m": ["mac"]}}, "body.stations.signal_dbm"),
+        (
+            {"stations": {"c": {"mac": [b"\x01" * 6], "signal_dbm": [-50, -60]}, "m": ["mac"]}},
+            "body.stations.signal_dbm",
+        ),
         ({"stations": {"c": {"mac": [b"\x01" * 4]}, "m": ["mac"]}}, "body.stations.mac"),
-        ({"radios": {"c": {"name": ["phy0"], "idle_pct": [1.5]}, "f": {"idle_pct": 1}}}, "body.radios.idle_pct"),
+        (
+            {"radios": {"c": {"name": ["phy0"], "idle_pct": [1.5]}, "f": {"idle_pct": 1}}},
+            "body.radios.idle_pct",
+        ),
         ({"radios": {"c": {"name": ["phy0"]}, "d": ["vendor"]}}, "body.radios"),
         ({"interfaces": {"rows": []}}, "body.interfaces"),
     ],
@@ -178,7 +196,9 @@ def test_the_view_stays_within_its_bound_when_macs_keep_changing() -> None:
     c = Compactor()
     body = body_of(1)
     for step in range(3):
-        rows = [{"mac": f"02:00:{step:02x}:00:{i // 256:02x}:{i % 256:02x}", "hostname": "x"} for i in range(400)]
+        rows = [
+            {"mac": f"02:00:{step:02x}:00:{i // 256:02x}:{i % 256:02x}", "hostname": "x"} for i in range(400)
+        ]
         message = decode(frame(c, step + 1, {**body, "stations": rows}))
         models.validate(message)
         assert len(message["body"]["view"]["stations"]) <= MAX_VIEW_STATIONS

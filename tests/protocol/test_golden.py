@@ -44,4 +44,9 @@ def test_golden_1_3_report_names_unclassified_domains() -> None:
     message = models.validate(decode((GOLDEN / "report-1.3.bin").read_bytes()))
     assert isinstance(message, models.Report) and message.v == "1.3"
     (row,) = message.body.unclassified
-    assert (row.domain, row.category, row.bytes_down, row.active_minutes) == ("example.co.uk", "web", 880000, 4)
+    assert (row.domain, row.category, row.bytes_down, row.active_minutes) == (
+        "example.co.uk",
+        "web",
+        880000,
+        4,
+    )

@@ -95,7 +95,9 @@ def test_valid_reports_off_the_fast_way_are_logged_once_per_spell_with_the_unkno
         time.sleep(1.05)
         accept(encode(report(GW, seq=8)), topic)
         assert not watch.off
-        assert [r.getMessage() for r in caplog.records] == ["valid messages are back on the fast path (6 left it)"]
+        assert [r.getMessage() for r in caplog.records] == [
+            "valid messages are back on the fast path (6 left it)"
+        ]
 
 
 def test_canonical_reports_without_the_c_extension_are_logged_as_off_the_fast_way(

@@ -170,7 +170,9 @@ def test_counts_that_lie_are_refused_without_allocating() -> None:
     big = {f"k{i}": i for i in range(5000)}  # a map past the stack table
     assert keys.unique_keys(msgpack.packb(big), MAX_DEPTH)
     pairs = b"".join(msgpack.packb(f"k{i}") + msgpack.packb(i) for i in range(5000))
-    assert not keys.unique_keys(b"\xde" + struct.pack(">H", 5001) + pairs + msgpack.packb("k4999") + b"\x00", MAX_DEPTH)
+    assert not keys.unique_keys(
+        b"\xde" + struct.pack(">H", 5001) + pairs + msgpack.packb("k4999") + b"\x00", MAX_DEPTH
+    )
 
 
 # -- triage: the C way and the way without it give the same outcome ---------------------------
@@ -211,7 +213,9 @@ def test_triage_with_and_without_the_c_check_agree(data: st.DataObject) -> None:
         if action == "delete" and isinstance(node, dict):
             del node[key]
         elif action == "add" and isinstance(node, dict):
-            node[data.draw(st.sampled_from(["extra", 1, b"k", "mac"]))] = data.draw(st.sampled_from(NASTY_KEYS))
+            node[data.draw(st.sampled_from(["extra", 1, b"k", "mac"]))] = data.draw(
+                st.sampled_from(NASTY_KEYS)
+            )
         elif action == "set":
             node[key] = data.draw(st.sampled_from(NASTY_KEYS))
         fast, slow = both_ways(message, monkeypatch)

@@ -9,7 +9,13 @@ from protocol.errors import ProtocolError
 from protocol.models import check, closed_message, validate
 from tests.protocol.messages import report
 
-ROW = {"domain": "example.org", "category": "web", "bytes_up": 1200, "bytes_down": 880_000, "active_minutes": 4}
+ROW = {
+    "domain": "example.org",
+    "category": "web",
+    "bytes_up": 1200,
+    "bytes_down": 880_000,
+    "active_minutes": 4,
+}
 
 
 def test_unclassified_is_optional_and_on_the_fast_way() -> None:

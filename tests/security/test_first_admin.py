@@ -21,7 +21,9 @@ async def _signs_in(svc: Service, password: str) -> None:
     base = f"http://127.0.0.1:{svc.port}"
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=jar) as client:
-        login = await client.post(f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False)
+        login = await client.post(
+            f"{base}/login", data={"user": "admin", "password": password}, allow_redirects=False
+        )
         assert login.status == 302
         assert (await client.get(f"{base}/admin")).status == 200
 

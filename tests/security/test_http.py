@@ -213,7 +213,16 @@ async def test_security_headers_on_every_response_and_no_version_banner(running:
 async def test_pages_carry_no_inline_script_or_style(running: Running) -> None:
     client = await running.session("admin-user")
     try:
-        for path in ("/", "/homes", "/areas", "/quarantine", "/admin", "/security/events", "/login", "/installer"):
+        for path in (
+            "/",
+            "/homes",
+            "/areas",
+            "/quarantine",
+            "/admin",
+            "/security/events",
+            "/login",
+            "/installer",
+        ):
             text = await (await client.get(running.base + path)).text()
             assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", text), path
     finally:

@@ -16,6 +16,7 @@ GATEWAY_MAC = bytes.fromhex("020000000002")
 
 # ---------------------------------------------------------------- link, network, transport
 
+
 def checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\x00"
@@ -33,12 +34,25 @@ def ipv4(src: str, dst: str, proto: int, payload: bytes, frag: int = 0) -> bytes
     return header + payload
 
 
-def ipv6(src: str, dst: str, proto: int, payload: bytes, ext: bytes = b"", ext_proto: int | None = None) -> bytes:
+def ipv6(
+    src: str, dst: str, proto: int, payload: bytes, ext: bytes = b"", ext_proto: int | None = None
+) -> bytes:
     import ipaddress
 
     first = ext_proto if ext else proto
-    return struct.pack("!IHBB16s16s", 6 << 28, len(ext) + len(payload), first, 64,
-                       ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed) + ext + payload
+    return (
+        struct.pack(
+            "!IHBB16s16s",
+            6 << 28,
+            len(ext) + len(payload),
+            first,
+            64,
+            ipaddress.ip_address(src).packed,
+            ipaddress.ip_address(dst).packed,
+        )
+        + ext
+        + payload
+    )
 
 
 def udp(sport: int, dport: int, payload: bytes) -> bytes:
@@ -49,8 +63,13 @@ def tcp(sport: int, dport: int, payload: bytes = b"", seq: int = 1000, flags: in
     return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
 
 
-def ether(ip_packet: bytes, smac: bytes = CLIENT_MAC, dmac: bytes = GATEWAY_MAC, v6: bool = False,
-          vlan: int | None = None) -> bytes:
+def ether(
+    ip_packet: bytes,
+    smac: bytes = CLIENT_MAC,
+    dmac: bytes = GATEWAY_MAC,
+    v6: bool = False,
+    vlan: int | None = None,
+) -> bytes:
     ethertype = 0x86DD if v6 else 0x0800
     tag = struct.pack("!HH", 0x8100, vlan) if vlan is not None else b""
     return dmac + smac + tag + struct.pack("!H", ethertype) + ip_packet
@@ -60,12 +79,21 @@ def udp4(src: str, sport: int, dst: str, dport: int, payload: bytes, **kw: objec
     return ether(ipv4(src, dst, 17, udp(sport, dport, payload)), **kw)  # type: ignore[arg-type]
 
 
-def tcp4(src: str, sport: int, dst: str, dport: int, payload: bytes = b"", seq: int = 1000,
-         flags: int = 0x18, **kw: object) -> bytes:
+def tcp4(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    payload: bytes = b"",
+    seq: int = 1000,
+    flags: int = 0x18,
+    **kw: object,
+) -> bytes:
     return ether(ipv4(src, dst, 6, tcp(sport, dport, payload, seq, flags)), **kw)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- DNS
+
 
 def dns_name(name: str) -> bytes:
     return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\x00"
@@ -75,8 +103,9 @@ def dns_query(name: str, ident: int = 0x1234, qtype: int = 1) -> bytes:
     return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + dns_name(name) + struct.pack("!HH", qtype, 1)
 
 
-def dns_response(name: str, addresses: Sequence[bytes], ident: int = 0x1234, cname: str | None = None,
-                 ttl: int = 60) -> bytes:
+def dns_response(
+    name: str, addresses: Sequence[bytes], ident: int = 0x1234, cname: str | None = None, ttl: int = 60
+) -> bytes:
     """A response whose answers point back at the question by compression pointer (0xc00c)."""
     answers = b""
     count = 0
@@ -96,12 +125,18 @@ def dns_response(name: str, addresses: Sequence[bytes], ident: int = 0x1234, cna
 
 # ---------------------------------------------------------------- TLS
 
+
 def _ext(ext_type: int, body: bytes) -> bytes:
     return struct.pack("!HH", ext_type, len(body)) + body
 
 
-def client_hello(sni: str | None, pq: bool = False, alpn: Sequence[str] = ("h2", "http/1.1"),
-                 quic: bool = False, sni_last: bool | None = None) -> bytes:
+def client_hello(
+    sni: str | None,
+    pq: bool = False,
+    alpn: Sequence[str] = ("h2", "http/1.1"),
+    quic: bool = False,
+    sni_last: bool | None = None,
+) -> bytes:
     """A TLS 1.3 ClientHello handshake message (with its 4-byte header). ``pq`` adds an X25519MLKEM768
     key share (1,216 bytes of key material), which pushes the hello past one TCP segment; the server_name
     extension then comes last, after the key shares (browsers shuffle their extensions), so the name is only
@@ -139,6 +174,7 @@ def tls_record(handshake: bytes) -> bytes:
 
 # ---------------------------------------------------------------- QUIC
 
+
 def varint(value: int) -> bytes:
     if value < 0x40:
         return bytes([value])
@@ -151,8 +187,15 @@ def crypto_frame(offset: int, data: bytes) -> bytes:
     return b"\x06" + varint(offset) + varint(len(data)) + data
 
 
-def quic_initial(dcid: bytes, scid: bytes, frames: bytes, version: int = 1, pn: int = 0,
-                 server: bool = False, min_size: int = 1200) -> bytes:
+def quic_initial(
+    dcid: bytes,
+    scid: bytes,
+    frames: bytes,
+    version: int = 1,
+    pn: int = 0,
+    server: bool = False,
+    min_size: int = 1200,
+) -> bytes:
     """A protected Initial packet (RFC 9001 section 5), padded to ``min_size``."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -202,7 +245,10 @@ def gquic_chlo(sni: str, version: bytes = b"Q043") -> bytes:
 
 # ---------------------------------------------------------------- capture files
 
-def pcap_file(frames: Sequence[bytes], linktype: int = 1, big_endian: bool = False, nanos: bool = False) -> bytes:
+
+def pcap_file(
+    frames: Sequence[bytes], linktype: int = 1, big_endian: bool = False, nanos: bool = False
+) -> bytes:
     e = ">" if big_endian else "<"
     magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
     out = struct.pack(e + "IHHiIII", magic, 2, 4, 0, 0, 65535, linktype)

@@ -33,8 +33,10 @@ def tls_get(address: str, sni: str | None) -> int:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the test server's certificate is self-signed
     received = 0
-    with socket.create_connection((address, 443), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=sni) as conn:
+    with (
+        socket.create_connection((address, 443), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=sni) as conn,
+    ):
         conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         while chunk := conn.recv(65536):
             received += len(chunk)

@@ -32,8 +32,13 @@ def test_packaged_tables_cover_every_category() -> None:
     assert all(count > 0 for count in per_category.values()), per_category
     assert (REPO / "agent" / "dpi" / PACKAGED_TABLES[1]).is_file()
     # Imported entries are found (names only the imported table lists).
-    for host, app in (("www.hotstar.com", "hotstar"), ("abema.tv", "abema"), ("www.coupang.com", "coupang"),
-                      ("nicovideo.jp", "niconico"), ("humblebundle.com", "game_sites")):
+    for host, app in (
+        ("www.hotstar.com", "hotstar"),
+        ("abema.tv", "abema"),
+        ("www.coupang.com", "coupang"),
+        ("nicovideo.jp", "niconico"),
+        ("humblebundle.com", "game_sites"),
+    ):
         verdict = classifier.by_host(host)
         assert verdict is not None and verdict.app == app, host
 
@@ -64,61 +69,88 @@ def write(path: Path, text: str) -> Path:
 def test_importer_maps_lists_follows_includes_and_skips(tmp_path: Path) -> None:
     importer = load_importer()
     source = tmp_path / "src"
-    write(source / "data" / "video-a", "include:video-a-cdn\ninclude:other-app\nvideo-a.example\n"
-                                       "full:edge.video-a.example\nregexp:^x\\.example$\n"
-                                       "ads.video-a.example @ads\nshared-cdn.example\nold.example\n")
+    write(
+        source / "data" / "video-a",
+        "include:video-a-cdn\ninclude:other-app\nvideo-a.example\n"
+        "full:edge.video-a.example\nregexp:^x\\.example$\n"
+        "ads.video-a.example @ads\nshared-cdn.example\nold.example\n",
+    )
     write(source / "data" / "video-a-cdn", "video-a-cdn.example # a CDN of its own\n")
     write(source / "data" / "other-app", "other.example\nvideo-a.example\n")
     write(source / "COMMITS", "video-a\t" + "a" * 40 + "\n")
-    mapping = write(tmp_path / "map.tsv", "video-a\tvideo_a\tvideo\nother-app\tother_app\tsocial\n"
-                                          "@exclude\tshared-cdn.example\n")
+    mapping = write(
+        tmp_path / "map.tsv",
+        "video-a\tvideo_a\tvideo\nother-app\tother_app\tsocial\n@exclude\tshared-cdn.example\n",
+    )
     base = write(tmp_path / "base.tsv", "video_a\tvideo\told.example\n")
     out = tmp_path / "out.tsv"
-    assert importer.main(["--source", str(source), "--map", str(mapping), "--base", str(base),
-                          "--out", str(out)]) == 0
+    assert (
+        importer.main(
+            ["--source", str(source), "--map", str(mapping), "--base", str(base), "--out", str(out)]
+        )
+        == 0
+    )
     text = out.read_text(encoding="utf-8")
     assert "# list video-a @ " + "a" * 40 in text
     assert "MIT" in text
-    rows = {line.split("\t")[0]: line.split("\t")[2].split() for line in text.splitlines()
-            if line and not line.startswith("#")}
+    rows = {
+        line.split("\t")[0]: line.split("\t")[2].split()
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
     # The included CDN list joins its includer; a mapped include stays its own app; the base table wins;
     # @ads, regexp: and excluded entries are left out; a domain claimed first keeps its app.
-    assert rows == {"video_a": ["video-a-cdn.example", "video-a.example", "edge.video-a.example"],
-                    "other_app": ["other.example"]}
+    assert rows == {
+        "video_a": ["video-a-cdn.example", "video-a.example", "edge.video-a.example"],
+        "other_app": ["other.example"],
+    }
     # The output loads as a table next to the base one.
     classifier = Classifier(base.read_text(encoding="utf-8") + text)
     verdict = classifier.by_host("www.video-a-cdn.example")
     assert verdict is not None and verdict.app == "video_a"
 
 
-def test_importer_refuses_a_category_the_base_contradicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_importer_refuses_a_category_the_base_contradicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     importer = load_importer()
     write(tmp_path / "src" / "data" / "x", "x.example\n")
     mapping = write(tmp_path / "map.tsv", "x\tnetflix\tshopping\n")
-    assert importer.main(["--source", str(tmp_path / "src"), "--map", str(mapping),
-                          "--out", str(tmp_path / "out.tsv")]) == 2
+    assert (
+        importer.main(
+            ["--source", str(tmp_path / "src"), "--map", str(mapping), "--out", str(tmp_path / "out.tsv")]
+        )
+        == 2
+    )
     assert "netflix is video in the base table" in capsys.readouterr().err
 
 
 def test_importer_refuses_an_unknown_category(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     importer = load_importer()
     mapping = write(tmp_path / "map.tsv", "# reviewed\nx\tx_app\tmovies\n")
-    assert importer.main(["--source", str(tmp_path), "--map", str(mapping), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        importer.main(["--source", str(tmp_path), "--map", str(mapping), "--out", str(tmp_path / "o")]) == 2
+    )
     assert "map.tsv:2: unknown category 'movies'" in capsys.readouterr().err
 
 
 def test_importer_map_and_scoring_map_agree() -> None:
     from tests.agent.dpi import ndpi_reference as ref
 
-    disagree = {app: (category, ref.NDPI_APP_CATEGORY[app]) for app, category in ref.importer_map().items()
-                if ref.NDPI_APP_CATEGORY[app] != category}
+    disagree = {
+        app: (category, ref.NDPI_APP_CATEGORY[app])
+        for app, category in ref.importer_map().items()
+        if ref.NDPI_APP_CATEGORY[app] != category
+    }
     assert not disagree, disagree
     assert len(ref.importer_map()) > 150
 
 
 def test_importer_reads_ndpi_host_table(tmp_path: Path) -> None:
     importer = load_importer()
-    c_file = write(tmp_path / "ndpi_content_match.c.inc", """
+    c_file = write(
+        tmp_path / "ndpi_content_match.c.inc",
+        """
 static ndpi_protocol_match host_match[] =
   {
    { "example-video.com",   "ExVideo", NDPI_PROTOCOL_X, NDPI_PROTOCOL_CATEGORY_VIDEO, 0, 0 },
@@ -130,16 +162,35 @@ static ndpi_protocol_match host_match[] =
    { NULL, NULL, 0, 0, 0, 0 }
   };
 static ndpi_category_match category_match[] = { { "not.a.host.match", 0, 0 } };
-""")
+""",
+    )
     mapping = write(tmp_path / "map.tsv", "ExVideo\tex_video\tvideo\nExShop\tex_shop\tshopping\n")
     base = write(tmp_path / "base.tsv", "ex_shop\tshopping\told.example\n")
     out = tmp_path / "out.tsv"
-    assert importer.main(["--ndpi", str(c_file), "--commit", "c" * 40, "--map", str(mapping), "--base", str(base),
-                          "--out", str(out)]) == 0
+    assert (
+        importer.main(
+            [
+                "--ndpi",
+                str(c_file),
+                "--commit",
+                "c" * 40,
+                "--map",
+                str(mapping),
+                "--base",
+                str(base),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = out.read_text(encoding="utf-8")
     assert "LGPL-3.0" in text and "# list host_match @ " + "c" * 40 in text
-    rows = {line.split("\t")[0]: line.split("\t")[2].split() for line in text.splitlines()
-            if line and not line.startswith("#")}
+    rows = {
+        line.split("\t")[0]: line.split("\t")[2].split()
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
     # "name." is any TLD, "-name" a label's end; a substring pattern has no equivalent; the base wins.
     assert rows == {"ex_video": ["example-video.com", "exvideo.*"], "ex_shop": ["*-buy.exshop.com"]}
     classifier = Classifier(base.read_text(encoding="utf-8") + text)

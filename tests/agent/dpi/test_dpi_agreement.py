@@ -27,7 +27,9 @@ MORE_CATEGORY_MIN = 0.95
 def shared() -> Path:
     directory = ref.shared_dpi_dir()
     if not (directory / "expected_flows.jsonl").exists():
-        pytest.fail(f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder")
+        pytest.fail(
+            f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder"
+        )
     return directory
 
 
@@ -65,13 +67,17 @@ def test_agreement_on_more_captures() -> None:
     """
     directory = ref.shared_dpi_dir().parent / "dpi-more"
     if not (directory / "expected_flows.jsonl").exists():
-        pytest.fail(f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder")
+        pytest.fail(
+            f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder"
+        )
     files = sorted(str(p) for p in (directory / "pcap").iterdir() if p.is_file())
     assert len(files) == 60
     result = ref.compare(ref.load_expected(directory), iter_records(files, Classifier()))
-    print(f"\nnDPI agreement (dpi-more): hostname {result.host_agree}/{result.host_total} = "
-          f"{result.host_rate:.2%}, category {result.category_agree}/{result.category_total} = "
-          f"{result.category_rate:.2%}")
+    print(
+        f"\nnDPI agreement (dpi-more): hostname {result.host_agree}/{result.host_total} = "
+        f"{result.host_rate:.2%}, category {result.category_agree}/{result.category_total} = "
+        f"{result.category_rate:.2%}"
+    )
     for miss in result.host_misses + result.category_misses:
         print("  ", miss)
     assert not result.unmapped_apps, f"nDPI apps with no reviewed category: {dict(result.unmapped_apps)}"
@@ -81,14 +87,18 @@ def test_agreement_on_more_captures() -> None:
 
 
 @pytest.mark.parametrize("kernel_filter", [False, True], ids=["full", "kernel-filter"])
-def test_agreement_with_ndpi(captures: list[str], expected: list[dict[str, Any]], kernel_filter: bool) -> None:
+def test_agreement_with_ndpi(
+    captures: list[str], expected: list[dict[str, Any]], kernel_filter: bool
+) -> None:
     ours = list(iter_records(captures, Classifier(), kernel_filter=kernel_filter))
     result = ref.compare(expected, ours)
     figures = result.as_dict()
     mode = "kernel filter" if kernel_filter else "full inspection"
-    print(f"\nnDPI agreement ({mode}): hostname {result.host_agree}/{result.host_total} = "
-          f"{result.host_rate:.2%}, category {result.category_agree}/{result.category_total} = "
-          f"{result.category_rate:.2%}")
+    print(
+        f"\nnDPI agreement ({mode}): hostname {result.host_agree}/{result.host_total} = "
+        f"{result.host_rate:.2%}, category {result.category_agree}/{result.category_total} = "
+        f"{result.category_rate:.2%}"
+    )
     for miss in result.host_misses + result.category_misses:
         print("  ", miss)
     assert not result.unmapped_apps, f"nDPI apps with no reviewed category: {dict(result.unmapped_apps)}"

@@ -36,8 +36,14 @@ def table(ports: range, down: int) -> str:
 def test_tracked_entries_stop_at_the_cap_and_the_rest_is_counted_not_accounted() -> None:
     proc = {"/proc/net/nf_conntrack": table(range(40000, 40050), 1000), "/proc/net/arp": ARP}
     clock = [1000.0]
-    monitor = DpiMonitor(Classifier(), source=NoPackets(), read=proc.__getitem__, volumes="conntrack",  # type: ignore[arg-type]
-                         max_tracked=10, clock=lambda: clock[0])
+    monitor = DpiMonitor(
+        Classifier(),
+        source=NoPackets(),
+        read=proc.__getitem__,
+        volumes="conntrack",  # type: ignore[arg-type]
+        max_tracked=10,
+        clock=lambda: clock[0],
+    )
     monitor.tick()  # baseline
     assert len(monitor._tracked) == 10 and monitor.untracked == 40
     proc["/proc/net/nf_conntrack"] = table(range(40000, 40050), 3000)  # every entry moved 2000 bytes down
@@ -76,8 +82,13 @@ def test_the_conntrack_table_is_streamed_from_the_device_line_by_line(tmp_path: 
     path = tmp_path / "nf_conntrack"
     path.write_text(table(range(40000, 40005), 1000))
     system = LocalSystem()
-    monitor = DpiMonitor(Classifier(), source=NoPackets(), read=system.read, read_lines=system.lines,  # type: ignore[arg-type]
-                         volumes="conntrack")
+    monitor = DpiMonitor(
+        Classifier(),
+        source=NoPackets(),
+        read=system.read,
+        read_lines=system.lines,  # type: ignore[arg-type]
+        volumes="conntrack",
+    )
     lines = system.lines(str(path))
     assert next(lines).startswith("ipv4 2 tcp") and len(list(lines)) == 4
     with pytest.raises(SystemAccessError):

@@ -27,9 +27,11 @@ STATION, SERVER = "192.168.1.20", "198.51.100.30"
 
 # One constructed payload per signature (the layouts of test_dpi_signatures.py), each named by Python.
 UDP_SAMPLES = [
-    bytes.fromhex("01") + bytes(8) + sig.RAKNET_MAGIC + bytes(8),      # unconnected ping
-    bytes.fromhex("05") + sig.RAKNET_MAGIC + b"\x0b" + bytes(1200),    # open connection request 1
-    discord_discovery(1), discord_discovery(2), b"\x13\x37\xca\xfe\x0e\x00\x00\x00",
+    bytes.fromhex("01") + bytes(8) + sig.RAKNET_MAGIC + bytes(8),  # unconnected ping
+    bytes.fromhex("05") + sig.RAKNET_MAGIC + b"\x0b" + bytes(1200),  # open connection request 1
+    discord_discovery(1),
+    discord_discovery(2),
+    b"\x13\x37\xca\xfe\x0e\x00\x00\x00",
     b"\x00NETCODE 1.02\x00" + bytes(1064),
     b"\xff\xff\xff\xffTSource Engine Query\x00",
     b"\x01\x00\x00\x00" + bytes(144),
@@ -42,16 +44,21 @@ UDP_SAMPLES = [
     b"\x04\x00\x00\x00" + bytes(65),
 ]
 TCP_SAMPLES = [
-    b"WA\x06\x03" + bytes(20), b"ED\x00\x01", b"\xce\xfa\xbe\xba\x00\x00\x00\x80",
-    b"\x33\x66\x00\x0b\x00\x0b" + bytes(60), (20).to_bytes(2, "big") + stun_message(0x0003, []),
+    b"WA\x06\x03" + bytes(20),
+    b"ED\x00\x01",
+    b"\xce\xfa\xbe\xba\x00\x00\x00\x80",
+    b"\x33\x66\x00\x0b\x00\x0b" + bytes(60),
+    (20).to_bytes(2, "big") + stun_message(0x0003, []),
 ]
 
 
 @pytest.mark.parametrize("payload", UDP_SAMPLES)
 def test_udp_signature_packets_pass_the_filter(payload: bytes) -> None:
     assert sig.udp_signature(payload) is not None
-    for frame in (w.udp4(STATION, 50000, SERVER, 7777, payload),
-                  w.ether(w.ipv6("fd00::2", "2001:db8::1", 17, w.udp(50000, 7777, payload)), v6=True)):
+    for frame in (
+        w.udp4(STATION, 50000, SERVER, 7777, payload),
+        w.ether(w.ipv6("fd00::2", "2001:db8::1", 17, w.udp(50000, 7777, payload)), v6=True),
+    ):
         assert bpf.run(PROGRAM, frame) == len(frame)
 
 
@@ -75,9 +82,10 @@ def _planted(data: bytes, lead: sig.Lead, size: int) -> bytes:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=64), st.integers(0, len(sig.udp_leads()) - 1), st.integers(0, 1023),
-       st.booleans())
-def test_udp_filter_passes_exactly_what_a_lead_matches(data: bytes, which: int, size: int, plant: bool) -> None:
+@given(st.binary(max_size=64), st.integers(0, len(sig.udp_leads()) - 1), st.integers(0, 1023), st.booleans())
+def test_udp_filter_passes_exactly_what_a_lead_matches(
+    data: bytes, which: int, size: int, plant: bool
+) -> None:
     """The generated code and :meth:`Lead.matches` agree on any datagram (below QUIC's padded size, to a
     port that is not a name service), planted lead or not: the kernel and the rules cannot drift apart."""
     lead = sig.udp_leads()[which]
@@ -88,13 +96,27 @@ def test_udp_filter_passes_exactly_what_a_lead_matches(data: bytes, which: int, 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(min_size=1, max_size=64), st.integers(0, len(sig.tcp_leads()) - 1), st.integers(4, 1500),
-       st.booleans())
-def test_tcp_filter_passes_exactly_what_a_lead_matches(data: bytes, which: int, size: int, plant: bool) -> None:
+@given(
+    st.binary(min_size=1, max_size=64),
+    st.integers(0, len(sig.tcp_leads()) - 1),
+    st.integers(4, 1500),
+    st.booleans(),
+)
+def test_tcp_filter_passes_exactly_what_a_lead_matches(
+    data: bytes, which: int, size: int, plant: bool
+) -> None:
     lead = sig.tcp_leads()[which]
     payload = _planted(data, lead, size) if plant else data
-    if payload[:1] == b"\x16" or payload[:4] in (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"CONN",
-                                                  b"PATC"):
+    if payload[:1] == b"\x16" or payload[:4] in (
+        b"GET ",
+        b"POST",
+        b"HEAD",
+        b"PUT ",
+        b"OPTI",
+        b"DELE",
+        b"CONN",
+        b"PATC",
+    ):
         return  # TLS records and HTTP requests pass for their own reasons
     expected = any(candidate.matches(payload) for candidate in sig.tcp_leads())
     frame = w.tcp4(STATION, 50000, SERVER, 5222, payload)  # not 443: no ClientHello continuation rule
@@ -112,8 +134,20 @@ def test_a_rule_never_fires_without_its_lead() -> None:
 
 def test_checker_refuses_what_the_kernel_refuses() -> None:
     with pytest.raises(DpiError, match="scratch word 5"):
-        bpf.check(bpf.assemble([("ld_imm", 0), ("jeq", 0, "a", "b"), "a:", ("st", 5), ("ret", 0),
-                                "b:", ("ld_mem", 5), ("ret", 0)]))
+        bpf.check(
+            bpf.assemble(
+                [
+                    ("ld_imm", 0),
+                    ("jeq", 0, "a", "b"),
+                    "a:",
+                    ("st", 5),
+                    ("ret", 0),
+                    "b:",
+                    ("ld_mem", 5),
+                    ("ret", 0),
+                ]
+            )
+        )
     with pytest.raises(DpiError, match="return"):
         bpf.check(bpf.assemble([("ld_imm", 0)]))
     bpf.check(bpf.assemble([("ld_imm", 0), ("st", 5), ("ld_mem", 5), ("ret", 0)]))
@@ -145,7 +179,9 @@ def test_ethernet_view_of_other_link_types() -> None:
 def _set(name: str) -> Path:
     directory = ref.shared_dpi_dir().parent / name
     if not (directory / "expected_flows.jsonl").exists():
-        pytest.fail(f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder")
+        pytest.fail(
+            f"shared DPI test data not found at {directory}: set HOMESCOPE_SHARED to the shared/ folder"
+        )
     return directory
 
 
@@ -160,8 +196,10 @@ def test_agreement_through_the_filter_and_its_cost(name: str) -> None:
     directory = _set(name)
     files = sorted(str(p) for p in (directory / "pcap").iterdir() if p.is_file())
     result = ref.compare(ref.load_expected(directory), iter_records(files, Classifier(), kernel_filter=True))
-    print(f"\n{name} through the kernel filter: hostname {result.host_agree}/{result.host_total}, category "
-          f"{result.category_agree}/{result.category_total}")
+    print(
+        f"\n{name} through the kernel filter: hostname {result.host_agree}/{result.host_total}, category "
+        f"{result.category_agree}/{result.category_total}"
+    )
     for miss in result.host_misses + result.category_misses:
         print("  ", miss)
     assert result.host_rate >= host_min and result.category_rate >= category_min, result.as_dict()

@@ -79,13 +79,23 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "homescope-test")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -94,17 +104,27 @@ class Servers:
 
     def __init__(self, net: str, cert: tuple[Path, Path]) -> None:
         self.stop = threading.Event()
-        self.names = {"www.netflix.com": f"{net}.11", "www.tiktok.com": f"{net}.12",
-                      "item.jd.com": f"{net}.13", "store.steampowered.com": f"{net}.14"}
+        self.names = {
+            "www.netflix.com": f"{net}.11",
+            "www.tiktok.com": f"{net}.12",
+            "item.jd.com": f"{net}.13",
+            "store.steampowered.com": f"{net}.14",
+        }
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(*map(str, cert))
         self.sockets: list[socket.socket] = []
         self.threads = [
             threading.Thread(target=self._dns, args=(self._udp(f"{net}.1", 53),), daemon=True),
             threading.Thread(target=self._quic, args=(self._udp(f"{net}.12", 443),), daemon=True),
-            threading.Thread(target=self._tcp, args=(self._listen(f"{net}.11", 443), True, 300_000), daemon=True),
-            threading.Thread(target=self._tcp, args=(self._listen(f"{net}.14", 443), True, 100_000), daemon=True),
-            threading.Thread(target=self._tcp, args=(self._listen(f"{net}.13", 80), False, 50_000), daemon=True),
+            threading.Thread(
+                target=self._tcp, args=(self._listen(f"{net}.11", 443), True, 300_000), daemon=True
+            ),
+            threading.Thread(
+                target=self._tcp, args=(self._listen(f"{net}.14", 443), True, 100_000), daemon=True
+            ),
+            threading.Thread(
+                target=self._tcp, args=(self._listen(f"{net}.13", 80), False, 50_000), daemon=True
+            ),
         ]
         for thread in self.threads:
             thread.start()
@@ -187,8 +207,19 @@ def test_capture_names_live_handshakes_and_attributes_bytes(lan: dict[str, str],
     handshake_packets = 0
     try:
         client = subprocess.Popen(
-            ["ip", "netns", "exec", lan["ns"], sys.executable, str(HERE / "netns_client.py"), f"{lan['net']}.1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            [
+                "ip",
+                "netns",
+                "exec",
+                lan["ns"],
+                sys.executable,
+                str(HERE / "netns_client.py"),
+                f"{lan['net']}.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         started = time.monotonic()
         while client.poll() is None and time.monotonic() - started < DEADLINE:
@@ -235,4 +266,6 @@ def test_capture_names_live_handshakes_and_attributes_bytes(lan: dict[str, str],
     assert rows["shopping"]["bytes_down"] > 50_000 and rows["game"]["bytes_down"] > 100_000
     assert rows["other"]["top_apps"] == ["dns"]
     assert all(r["active_minutes"] >= 1 and r["flows"] >= 1 for r in rows.values())
-    assert "netflix.com" not in json.dumps(list(rows.values())) and lan["net"] not in json.dumps(list(rows.values()))
+    assert "netflix.com" not in json.dumps(list(rows.values())) and lan["net"] not in json.dumps(
+        list(rows.values())
+    )

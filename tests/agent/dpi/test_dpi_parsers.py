@@ -21,6 +21,7 @@ FRAME = w.udp4("192.168.1.10", 40000, "192.168.1.1", 53, w.dns_query("www.exampl
 
 # ---------------------------------------------------------------- pcap / pcapng
 
+
 @pytest.mark.parametrize("big_endian", [False, True])
 @pytest.mark.parametrize("nanos", [False, True])
 def test_pcap_both_byte_orders_and_resolutions(tmp_path: Path, big_endian: bool, nanos: bool) -> None:
@@ -78,6 +79,7 @@ def test_pcapng_corrupt_block_length(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- frames
 
+
 def test_decode_ipv4_udp_with_vlan_and_macs() -> None:
     frame = w.ether(w.ipv4("192.168.1.10", "8.8.8.8", 17, w.udp(5000, 53, b"x")), vlan=7)
     packet = decode(1, frame)
@@ -96,7 +98,9 @@ def test_decode_pppoe_session() -> None:
 
 def test_decode_ipv6_with_extension_header_and_bracketed_endpoint() -> None:
     ext = bytes([6, 0]) + b"\x00" * 6  # hop-by-hop, next header TCP
-    frame = w.ether(w.ipv6("fe80::1", "2001:db8::2", 6, w.tcp(1234, 443, b"hi"), ext=ext, ext_proto=0), v6=True)
+    frame = w.ether(
+        w.ipv6("fe80::1", "2001:db8::2", 6, w.tcp(1234, 443, b"hi"), ext=ext, ext_proto=0), v6=True
+    )
     packet = decode(1, frame)
     assert packet is not None and packet.proto == TCP and packet.payload == b"hi"
     assert format_endpoint(packet.dst, packet.dport) == "[2001:db8::2]:443"
@@ -129,13 +133,16 @@ def test_random_frames_never_raise_other_errors(data: bytes, linktype: int) -> N
 
 # ---------------------------------------------------------------- DNS
 
+
 def test_dns_query_and_compressed_answers() -> None:
     query = dns.parse(w.dns_query("WWW.Example.COM"))
     assert not query.is_response and query.questions == [("www.example.com", 1)]
     answer = dns.parse(w.dns_response("www.example.com", [b"\x01\x02\x03\x04"], cname="cdn.example.net"))
     assert answer.is_response
     assert [(a.name, a.rtype, a.value) for a in answer.answers] == [
-        ("www.example.com", 5, "cdn.example.net"), ("cdn.example.net", 1, b"\x01\x02\x03\x04")]
+        ("www.example.com", 5, "cdn.example.net"),
+        ("cdn.example.net", 1, b"\x01\x02\x03\x04"),
+    ]
 
 
 def test_dns_compression_loop_is_an_error() -> None:
@@ -158,6 +165,7 @@ def test_dns_random_bytes(data: bytes) -> None:
 
 
 # ---------------------------------------------------------------- HTTP and LAN discovery
+
 
 def test_http_host_and_port() -> None:
     request = http.parse_request(b"GET /x HTTP/1.1\r\nUser-Agent: t\r\nHOST: Art-1.NflxImg.net:8080\r\n\r\n")
@@ -194,5 +202,5 @@ def test_mdns_waits_for_answers() -> None:
 
 
 def test_ssdp_host() -> None:
-    search = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n\r\n"
+    search = b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\n\r\n'
     assert discovery.lan_name(50000, 1900, search) == ("239.255.255.250:1900", "ssdp", True)

@@ -22,6 +22,7 @@ pytest.importorskip("cryptography")
 
 # ---------------------------------------------------------------- TLS
 
+
 def test_client_hello_sni_and_alpn() -> None:
     hello = tls.parse_client_hello(w.client_hello("Www.Example.COM"))
     assert hello.sni == "www.example.com" and hello.alpn == ("h2", "http/1.1") and not hello.ech
@@ -77,8 +78,14 @@ def test_reassembly_out_of_order_with_retransmission_and_no_syn() -> None:
 def test_hello_spread_over_two_records() -> None:
     handshake = w.client_hello("two.records.example")
     half = len(handshake) // 2
-    stream = (b"\x16\x03\x01" + len(handshake[:half]).to_bytes(2, "big") + handshake[:half]
-              + b"\x16\x03\x01" + len(handshake[half:]).to_bytes(2, "big") + handshake[half:])
+    stream = (
+        b"\x16\x03\x01"
+        + len(handshake[:half]).to_bytes(2, "big")
+        + handshake[:half]
+        + b"\x16\x03\x01"
+        + len(handshake[half:]).to_bytes(2, "big")
+        + handshake[half:]
+    )
     hello = tls.TlsReassembler(isn=0).add(1, stream)
     assert hello is not None and hello.sni == "two.records.example"
 
@@ -103,6 +110,7 @@ def test_tls_random_bytes(data: bytes) -> None:
 
 # ---------------------------------------------------------------- QUIC keys: RFC 9001 A.1 and RFC 9369 A.1
 
+
 def test_initial_keys_v1_rfc9001_vector() -> None:
     keys = quic.initial_keys(bytes.fromhex("8394c8f03e515708"), quic.VERSION_1)
     assert keys.key.hex() == "1f369613dd76d5467730efcbe3b1a22d"
@@ -124,6 +132,7 @@ def test_unknown_version_has_no_keys() -> None:
 
 
 # ---------------------------------------------------------------- QUIC Initial reading
+
 
 @pytest.mark.parametrize("version", [quic.VERSION_1, quic.VERSION_2, 0xFF00001D, 0xFACEB002])
 def test_single_initial(version: int) -> None:
@@ -151,7 +160,9 @@ def test_hello_split_over_packets_out_of_order_and_within_a_packet() -> None:
 def test_coalesced_packets_and_server_initials_are_ignored() -> None:
     dcid, scid = os.urandom(8), os.urandom(8)
     hello = w.client_hello("coalesced.example", quic=True)
-    server_initial = w.quic_initial(scid, dcid, w.crypto_frame(0, b"\x02\x00\x00\x00"), server=True, min_size=0)
+    server_initial = w.quic_initial(
+        scid, dcid, w.crypto_frame(0, b"\x02\x00\x00\x00"), server=True, min_size=0
+    )
     reasm = quic.QuicReassembler()
     assert reasm.add(server_initial) is None  # another DCID and the server's keys
     client = w.quic_initial(dcid, scid, w.crypto_frame(0, hello), min_size=0)
@@ -202,5 +213,9 @@ def test_without_cryptography_quic_names_are_off_with_one_log_line(
     assert quic.QuicReassembler().add(datagram) is None
     assert quic.QuicReassembler().add(w.gquic_chlo("still.example")) == "still.example"  # needs no AES
     assert [(r.level, r.name, r.message) for r in agent_log()] == [
-        ("WARNING", "agent.dpi.quic", "QUIC SNI disabled: the optional 'cryptography' package is not installed")
+        (
+            "WARNING",
+            "agent.dpi.quic",
+            "QUIC SNI disabled: the optional 'cryptography' package is not installed",
+        )
     ]

@@ -21,7 +21,9 @@ def ctx(system: FakeSystem, **overrides: object) -> SampleContext:
 
 def test_disabled_or_missing_interface_is_unavailable_with_a_reason() -> None:
     sampler = AppsSampler()
-    assert sampler.available(ctx(FakeSystem(), dpi_interface="")) == "DPI is disabled (dpi_interface is empty)"
+    assert (
+        sampler.available(ctx(FakeSystem(), dpi_interface="")) == "DPI is disabled (dpi_interface is empty)"
+    )
     if os.geteuid() == 0:
         reason = sampler.available(ctx(FakeSystem(files={"/sys/class/net/br-lan": MISSING})))
         assert reason == "LAN interface br-lan does not exist"
@@ -29,7 +31,9 @@ def test_disabled_or_missing_interface_is_unavailable_with_a_reason() -> None:
         assert sampler.available(ctx(FakeSystem())) == "the capture needs root (AF_PACKET)"
 
 
-def test_classify_pcap_through_the_agent_cli(shared_testdata: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_pcap_through_the_agent_cli(
+    shared_testdata: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pcap = shared_testdata / "dpi" / "pcap" / "netflix.pcap"
     assert main(["classify-pcap", str(pcap)]) == 0
     flows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -39,9 +43,15 @@ def test_classify_pcap_through_the_agent_cli(shared_testdata: Path, capsys: pyte
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sampler only gets that far as root")
 def test_a_bad_operator_table_makes_the_dpi_unavailable_naming_the_line() -> None:
-    system = FakeSystem(files={"/sys/class/net/br-lan": "", "/etc/homescope/domains.tsv": "ok\tvideo\tok.example\n"
-                                                                                           "bad\tmovies\tx.example\n",
-                               "/proc/meminfo": "MemAvailable: 98304 kB\n"})  # past the DPI memory gate
+    system = FakeSystem(
+        files={
+            "/sys/class/net/br-lan": "",
+            "/etc/homescope/domains.tsv": "ok\tvideo\tok.example\nbad\tmovies\tx.example\n",
+            "/proc/meminfo": "MemAvailable: 98304 kB\n",
+        }
+    )  # past the DPI memory gate
     reason = AppsSampler().available(ctx(system, dpi_extra_domains="/etc/homescope/domains.tsv"))
-    assert reason == ("cannot load the operator's domain table: /etc/homescope/domains.tsv line 2: "
-                      "unknown category 'movies': 'bad\\tmovies\\tx.example'")
+    assert reason == (
+        "cannot load the operator's domain table: /etc/homescope/domains.tsv line 2: "
+        "unknown category 'movies': 'bad\\tmovies\\tx.example'"
+    )

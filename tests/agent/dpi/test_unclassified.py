@@ -58,8 +58,13 @@ TRAFFIC = [
 
 
 def _monitor(top: int = 0) -> DpiMonitor:
-    return DpiMonitor(Classifier(), source=FakeSource(TRAFFIC), volumes="capture", clock=lambda: 1010.0,
-                      unclassified_top=top)
+    return DpiMonitor(
+        Classifier(),
+        source=FakeSource(TRAFFIC),
+        volumes="capture",
+        clock=lambda: 1010.0,
+        unclassified_top=top,
+    )
 
 
 def test_capture_mode_lists_unnamed_names_by_registrable_domain_and_nothing_else() -> None:
@@ -71,10 +76,14 @@ def test_capture_mode_lists_unnamed_names_by_registrable_domain_and_nothing_else
     by_domain = {r["domain"]: r for r in rows}
     assert list(by_domain) == ["example-unknown.co.uk", "rare-thing.example"]  # by bytes
     unknown = by_domain["example-unknown.co.uk"]
-    assert unknown["category"] == "web" and unknown["bytes_down"] == 2 * 1040 and unknown["active_minutes"] == 1
+    assert (
+        unknown["category"] == "web" and unknown["bytes_down"] == 2 * 1040 and unknown["active_minutes"] == 1
+    )
     assert set(unknown) == {"domain", "category", "bytes_up", "bytes_down", "active_minutes"}
     text = repr(rows)
-    assert "02:00" not in text and "203.0.113" not in text and "cdn7" not in text  # no MAC, address, full name
+    assert (
+        "02:00" not in text and "203.0.113" not in text and "cdn7" not in text
+    )  # no MAC, address, full name
     web = [a for a in apps if a["category"] == "web"]
     # the same bytes stay counted under web in apps: the section only names them
     assert sum(a["bytes_down"] for a in web) >= unknown["bytes_down"]
@@ -85,21 +94,36 @@ def test_conntrack_mode_names_tracked_entries() -> None:
     proc = {"/proc/net/nf_conntrack": "", "/proc/net/arp": ""}
 
     def line(sport: int, up: int, down: int) -> str:
-        return (f"ipv4 2 tcp 6 300 ESTABLISHED src={STATION} dst={SERVER} sport={sport} dport=443 packets=1 "
-                f"bytes={up} src={SERVER} dst=198.51.100.1 sport=443 dport={sport} packets=1 bytes={down} "
-                "[ASSURED] mark=0 zone=0 use=2\n")
+        return (
+            f"ipv4 2 tcp 6 300 ESTABLISHED src={STATION} dst={SERVER} sport={sport} dport=443 packets=1 "
+            f"bytes={up} src={SERVER} dst=198.51.100.1 sport=443 dport={sport} packets=1 bytes={down} "
+            "[ASSURED] mark=0 zone=0 use=2\n"
+        )
 
     clock = [1000.0]
-    monitor = DpiMonitor(Classifier(), source=FakeSource(TRAFFIC[:1]), read=proc.__getitem__, volumes="conntrack",
-                         clock=lambda: clock[0], unclassified_top=5)
+    monitor = DpiMonitor(
+        Classifier(),
+        source=FakeSource(TRAFFIC[:1]),
+        read=proc.__getitem__,
+        volumes="conntrack",
+        clock=lambda: clock[0],
+        unclassified_top=5,
+    )
     monitor.poll()
     proc["/proc/net/nf_conntrack"] = line(40000, 100, 1000)
     monitor.tick(1000.0)  # the baseline
     proc["/proc/net/nf_conntrack"] = line(40000, 400, 91_000)
     clock[0] = 1070.0
     monitor.report()
-    assert monitor.unclassified_report() == [{"domain": "example-unknown.co.uk", "category": "web", "bytes_up": 300,
-                                              "bytes_down": 90_000, "active_minutes": 1}]
+    assert monitor.unclassified_report() == [
+        {
+            "domain": "example-unknown.co.uk",
+            "category": "web",
+            "bytes_up": 300,
+            "bytes_down": 90_000,
+            "active_minutes": 1,
+        }
+    ]
 
 
 def test_an_agent_that_did_not_opt_in_sends_nothing() -> None:
@@ -112,8 +136,10 @@ def test_an_agent_that_did_not_opt_in_sends_nothing() -> None:
     assert set(sections) == {"apps"} and "example-unknown" not in repr(sections)
     opted_in = _monitor(top=3)
     opted_in.poll()
-    assert [r["domain"] for r in _sample(opted_in, 3)["unclassified"]] == ["example-unknown.co.uk",
-                                                                           "rare-thing.example"]
+    assert [r["domain"] for r in _sample(opted_in, 3)["unclassified"]] == [
+        "example-unknown.co.uk",
+        "rare-thing.example",
+    ]
 
 
 def _sample(monitor: DpiMonitor, top: int) -> dict[str, Any]:
@@ -128,7 +154,10 @@ def test_the_window_keeps_the_top_n_and_bounds_its_memory() -> None:
     for i in range(MAX_DOMAINS + 10):
         window.add(f"d{i}.example", "web", 0, i + 1, ts=60.0)
     assert len(window) == MAX_DOMAINS and window.overflow == 10
-    assert [r["domain"] for r in window.report()] == [f"d{MAX_DOMAINS - 1}.example", f"d{MAX_DOMAINS - 2}.example"]
+    assert [r["domain"] for r in window.report()] == [
+        f"d{MAX_DOMAINS - 1}.example",
+        f"d{MAX_DOMAINS - 2}.example",
+    ]
     assert window.report() == [] and window.overflow == 0
     with pytest.raises(ValueError, match="1 to 50"):
         UnclassifiedWindow(top=51)

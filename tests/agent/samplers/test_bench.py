@@ -16,7 +16,11 @@ def test_bench_figures() -> None:
     figures = module.measure(4)
     assert (figures["stations"], figures["radios"], figures["cycles"]) == (12, 3, 4)
     assert figures["report_zlib_bytes"] < figures["report_bytes"] < figures["report_bytes_with_scan"]
-    assert figures["report_compact_bytes"] < figures["report_compact_bytes_carrying_view"] < figures["report_zlib_bytes"]
+    assert (
+        figures["report_compact_bytes"]
+        < figures["report_compact_bytes_carrying_view"]
+        < figures["report_zlib_bytes"]
+    )
     assert figures["rss_kib"] > 0 and figures["commands_per_cycle"] > 0
     assert {"cpu_ms_per_cycle_median", "cpu_ms_per_cycle_max", "cpu_ms_priming_read", "max_rss_kib"} <= set(
         figures

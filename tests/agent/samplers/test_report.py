@@ -26,7 +26,12 @@ def report(config: AgentConfig, board: str, step: str, *reset: str) -> dict[str,
     """The decoded report of one window after a priming read, through the real runner and outbox."""
     clock = [float(START)]
     runner = Runner(
-        config, recorded(board), Reporter(build_samplers(("apps",))), Outbox(":memory:"), None, wall=lambda: clock[0]
+        config,
+        recorded(board),
+        Reporter(build_samplers(("apps",))),
+        Outbox(":memory:"),
+        None,
+        wall=lambda: clock[0],
     )
     runner.prime()
     runner.system = recorded(board, step, *reset)

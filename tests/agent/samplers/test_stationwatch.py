@@ -109,7 +109,11 @@ def test_unreadable_lists_log_once(agent_log: Callable[[], list[Line]]) -> None:
     warnings = [r.message for r in agent_log() if r.level == "WARNING"]
     assert warnings == ["station watch: cannot read association lists: iw dev exited 1: (recorded failure)"]
     watch.poll(recorded(ARCHER), NOW + 120)
-    assert agent_log()[-1][:3] == ("INFO", "agent.stationwatch", "station watch: association lists readable again")
+    assert agent_log()[-1][:3] == (
+        "INFO",
+        "agent.stationwatch",
+        "station watch: association lists readable again",
+    )
 
 
 def test_events_are_valid_event_batches() -> None:

@@ -36,7 +36,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def client(aiohttp_client: Any, store: Store) -> TestClient:
     auth = Auth.from_settings("ana:an-analyst-pw,mark:a-marketing-pw", "", roles="ana:analyst,mark:marketing")
     c: TestClient = await aiohttp_client(create_app(store, auth, unclassified_min_homes=MIN_HOMES))
-    assert (await c.post("/login", data={"user": "ana", "password": "an-analyst-pw", "next": "/"})).status == 200
+    assert (
+        await c.post("/login", data={"user": "ana", "password": "an-analyst-pw", "next": "/"})
+    ).status == 200
     c.session.headers["Origin"] = str(c.make_url("")).rstrip("/")  # forms come from our own pages
     return c
 
@@ -78,5 +80,7 @@ async def test_forms_need_our_origin_and_marketing_sees_no_domains(client: TestC
                                headers={"Origin": "https://evil.example"})  # fmt: skip
     assert forged.status == 403
     await client.post("/logout", headers={"Origin": str(client.make_url("")).rstrip("/")})
-    assert (await client.post("/login", data={"user": "mark", "password": "a-marketing-pw", "next": "/"})).status == 200
+    assert (
+        await client.post("/login", data={"user": "mark", "password": "a-marketing-pw", "next": "/"})
+    ).status == 200
     assert (await client.get("/dpi/unclassified")).status == 403

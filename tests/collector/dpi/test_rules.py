@@ -83,11 +83,16 @@ def test_recount_to_a_device_category_counts_as_background() -> None:
     recount(sparse, [{"domain": "plug.example", "category": "other", "bytes_down": 5000, "active_minutes": 15}],
             {"plug.example": "iot"}, 900)  # fmt: skip
     assert sparse[layout.cat_at("iot", layout.CAT_DOWN)] == 5000
-    assert sparse[layout.BACKGROUND + layout.BG_BYTES] == 5000 and sparse[layout.BACKGROUND + layout.BG_MIN] == 15
+    assert (
+        sparse[layout.BACKGROUND + layout.BG_BYTES] == 5000
+        and sparse[layout.BACKGROUND + layout.BG_MIN] == 15
+    )
     assert sparse.get(layout.ENGAGED, 0) == 0 and sparse.get(layout.cat_at("iot", layout.CAT_ENGAGED), 0) == 0
 
 
-def test_the_cli_loads_a_file_and_names_a_bad_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_loads_a_file_and_names_a_bad_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from collector.cli import main
 
     db = f"sqlite:///{tmp_path}/cli.db"

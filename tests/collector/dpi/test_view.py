@@ -31,7 +31,9 @@ async def test_a_domain_shows_at_min_homes_and_a_rule_classifies_the_next_report
                + [message(f"gw-{i}", 2, {"two.example": 50_000}) for i in range(MIN_HOMES - 1)]
                + [message("gw-0", 3, {"rare.example": 7_000})])  # fmt: skip
     listed = await unclassified.listing(store.db, WEEK, MIN_HOMES)
-    assert listed == [{"domain": "example.org", "homes": MIN_HOMES, "bytes": MIN_HOMES * 401_000, "category": None}]
+    assert listed == [
+        {"domain": "example.org", "homes": MIN_HOMES, "bytes": MIN_HOMES * 401_000, "category": None}
+    ]
     assert await unclassified.hidden(store.db, WEEK, MIN_HOMES) == 2  # counted, never named
     assert await unclassified.weeks(store.db) == [WEEK]
     # before any rule: the agent's web bytes stay web
@@ -45,7 +47,9 @@ async def test_a_domain_shows_at_min_homes_and_a_rule_classifies_the_next_report
     assert await category_down(store, "gw-0", "web") == 3 * WEB_DOWN + WEB_DOWN - 300_000
     assert await category_down(store, "gw-1", "video") == 0  # folded before the rule: as it was
     # the table still counts the domain (the view shows it with its category)
-    assert (await unclassified.listing(store.db, WEEK, MIN_HOMES))[0]["bytes"] == MIN_HOMES * 401_000 + 301_000
+    assert (await unclassified.listing(store.db, WEEK, MIN_HOMES))[0][
+        "bytes"
+    ] == MIN_HOMES * 401_000 + 301_000
 
     await rules.remove(store.db, "example.org")
     await send(store, [message("gw-0", 5, {"example.org": 300_000})])
@@ -54,7 +58,9 @@ async def test_a_domain_shows_at_min_homes_and_a_rule_classifies_the_next_report
 
 async def test_rows_name_homes_only_by_pseudonym_and_erase_removes_them(keyed: Store) -> None:
     store = keyed
-    await send(store, [message(f"gw-{i}", 1, {"example.org": 1000, "solo.example": 5}) for i in range(MIN_HOMES)])
+    await send(
+        store, [message(f"gw-{i}", 1, {"example.org": 1000, "solo.example": 5}) for i in range(MIN_HOMES)]
+    )
     rows = await store.db.fetch("SELECT week, domain, home FROM dpi_unclassified")
     assert {r["home"] for r in rows} == {home_pseudonym(KEY, f"gw-{i}") for i in range(MIN_HOMES)}
     assert not any("gw-" in str(v) for r in rows for v in r.values())

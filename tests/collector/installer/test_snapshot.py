@@ -51,7 +51,10 @@ def test_weak_terminals_at_the_gateway_get_a_mesh_node_with_a_what_if_score() ->
         ],
     }
     snap = snapshot(body, AT, load_config())
-    assert any(f.startswith("3 devices on 2.4GHz at the gateway below") and "weakest -84 dBm" in f for f in snap.findings)
+    assert any(
+        f.startswith("3 devices on 2.4GHz at the gateway below") and "weakest -84 dBm" in f
+        for f in snap.findings
+    )
     add = next(a for a in snap.advice if a.action == "add_mesh")
     assert add.figures["weak_terminals"] == 3
     assert add.figures["score_with_node"] > add.figures["score_now"] == snap.wifi_score
@@ -71,7 +74,9 @@ def test_a_mesh_node_with_a_weak_backhaul_is_moved_not_doubled() -> None:
 
 
 def test_interference_suggests_another_channel_with_its_figure() -> None:
-    snap = snapshot({"radios": radios(interference=41.0), "stations": [station("tv", "2.4GHz", -50)]}, AT, load_config())
+    snap = snapshot(
+        {"radios": radios(interference=41.0), "stations": [station("tv", "2.4GHz", -50)]}, AT, load_config()
+    )
     change = next(a for a in snap.advice if a.action == "change_channel")
     assert change.figures == {"band": "2.4GHz", "channel": 6, "interference_pct": 41.0}
     assert any("41% of 2.4GHz airtime" in f for f in snap.findings)

@@ -44,7 +44,9 @@ async def _client(aiohttp_client: Any, store: Store, role: str) -> TestClient:
     client: TestClient = await aiohttp_client(create_app(store, auth))
     # state-changing requests come from our own pages (the Origin check refuses others)
     client.session.headers["Origin"] = str(client.make_url("")).rstrip("/")
-    r = await client.post("/login", data={"user": f"{role}-user", "password": PASSWORD}, allow_redirects=False)
+    r = await client.post(
+        "/login", data={"user": f"{role}-user", "password": PASSWORD}, allow_redirects=False
+    )
     assert r.status == 302
     return client
 
@@ -114,7 +116,10 @@ async def test_offers_and_a_campaign_over_the_api(aiohttp_client: Any, store: St
                   [(buyer["gateway_id"], day - 1, '{"mesh": 0}'), (buyer["gateway_id"], day + 1, '{"mesh": 2}')],
                   many=True)])  # fmt: skip
     results = await (await client.get(f"/api/v1/campaigns/{c['id']}/results")).json()
-    assert results["verified_conversions"] == 1 and results["verified"][0]["subscriber_id"] == buyer["subscriber_id"]
+    assert (
+        results["verified_conversions"] == 1
+        and results["verified"][0]["subscriber_id"] == buyer["subscriber_id"]
+    )
     page = await (await client.get(f"/marketing/campaigns/{c['id']}")).text()
     assert 'id="verified"' in page and "mesh nodes/APs in the topology 0 -&gt; 2" in page
     winback = await (await client.get("/api/v1/winback")).json()

@@ -218,7 +218,9 @@ class _Broken:
         raise OSError("No space left on device")
 
 
-async def test_a_refused_hand_over_is_retried_and_an_interrupted_one_is_not(store: Store, tmp_path: Path) -> None:
+async def test_a_refused_hand_over_is_retried_and_an_interrupted_one_is_not(
+    store: Store, tmp_path: Path
+) -> None:
     await seed(store, _fleet(6))
     cat = load_catalogue(None, kind_of)
     db = store.db

@@ -21,7 +21,6 @@ from tests.collector.marketing.homes import Home, kind_of, seed
 NOON = 1_765_000_800.0 - 1_765_000_800.0 % 86400 + 12 * 3600
 
 
-
 def _fleet(n: int) -> list[Home]:
     return [Home(f"gw-{i:03d}", area=("north", "south")[i % 2],
                  results={"mesh_or_fttr": "weak Wi-Fi", "plan_upgrade": "busy line"}) for i in range(n)]  # fmt: skip

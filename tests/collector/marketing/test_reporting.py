@@ -45,7 +45,11 @@ async def test_a_report_shows_each_campaign_with_its_uplift(store: Store, tmp_pa
     (row,) = table.rows
     res = await campaign_results(db, cat, c["id"], now=NOON + 86400)
     assert (row["campaign"], row["offer"], row["launched"]) == ("Mesh spring", "mesh", LAUNCH_DAY.isoformat())
-    assert (row["treated"], row["control"], row["contacted"]) == (res["treated"], res["control"], res["treated"])
+    assert (row["treated"], row["control"], row["contacted"]) == (
+        res["treated"],
+        res["control"],
+        res["treated"],
+    )
     assert row["rate_treatment"] == round(100 * 20 / res["treated"], 2) and row["rate_control"] == 0.0
     assert row["ci_low"] > 0 and row["result"] == "uplift shown"
     # a month later it is still reported (outcomes come in late); a quarter later no longer

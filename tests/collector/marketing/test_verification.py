@@ -55,7 +55,9 @@ async def test_a_new_mesh_node_verifies_mesh(store: Store) -> None:
 
 async def test_a_faster_plan_or_throughput_above_the_old_plan_verifies_an_upgrade(store: Store) -> None:
     await seed(store, [Home(g, plan=100.0) for g in ("gw-crm", "gw-wan", "gw-same")])
-    await store.db.execute(Statement("UPDATE subscribers SET plan_down_mbps = 200 WHERE gateway_id = 'gw-crm'"))
+    await store.db.execute(
+        Statement("UPDATE subscribers SET plan_down_mbps = 200 WHERE gateway_id = 'gw-crm'")
+    )
     b, a = ORDER_DAY - 2, ORDER_DAY
     await _days(store, {
         "gw-crm": [(b, day(rate_kbps=80_000)), (a, day(rate_kbps=90_000))],
@@ -100,7 +102,9 @@ async def test_days_older_than_the_window_or_none_to_verify_count_for_nothing(st
     await _days(store, {"gw-a": [(ORDER_DAY - 30, day(mesh=0)), (ORDER_DAY + 1, day(mesh=1))]})
     assert await verify(store.db, "none", _converted("gw-a"), {}) == []
     (found,) = await verify(store.db, "mesh_node", _converted("gw-a"), {})
-    assert "(0 day(s) before the order, 1 from it)" in found.evidence  # the 30-day-old day is outside the window
+    assert (
+        "(0 day(s) before the order, 1 from it)" in found.evidence
+    )  # the 30-day-old day is outside the window
 
 
 @pytest.mark.parametrize("reports", [0, 96])

@@ -124,7 +124,13 @@ async def test_areas_hide_groups_smaller_than_the_minimum(client: TestClient) ->
     assert (await client.get("/api/v1/areas?level=street", headers=AUTH)).status == 400
 
 
-MARKETING = ("/api/v1/segments", "/api/v1/audiences", "/api/v1/subscribers", "/api/v1/winback", "/api/v1/campaigns")
+MARKETING = (
+    "/api/v1/segments",
+    "/api/v1/audiences",
+    "/api/v1/subscribers",
+    "/api/v1/winback",
+    "/api/v1/campaigns",
+)
 
 
 async def test_the_openapi_document_describes_the_routes(client: TestClient) -> None:
@@ -136,7 +142,9 @@ async def test_the_openapi_document_describes_the_routes(client: TestClient) -> 
         "/api/v1/areas",
         "/api/v1/rules",
     }
-    assert "/api/v1/subscribers/{subscriber_id}/offers" in doc["paths"]  # the marketing API joins the document
+    assert (
+        "/api/v1/subscribers/{subscriber_id}/offers" in doc["paths"]
+    )  # the marketing API joins the document
     params = {p["name"] for p in doc["paths"]["/api/v1/homes"]["get"]["parameters"]}
     assert params == {"label", "flag", "warning", "area", "limit", "offset", "from", "to", "range"}
     assert "heavy_gamer" in doc["components"]["schemas"]["Result"]["properties"]["rule"]["enum"]

@@ -27,7 +27,10 @@ def test_churn_columns_are_optional_numbers_and_bad_ones_name_their_line() -> No
         "gw-4,S4,300,,,12.5\n"
     )
     result = parse_subscribers(text)
-    assert result.errors == [(3, "tenure_months is not a number: 'seven'"), (4, "complaints must be >= 0: '-1'")]
+    assert result.errors == [
+        (3, "tenure_months is not a number: 'seven'"),
+        (4, "complaints must be >= 0: '-1'"),
+    ]
     assert [(r["gateway_id"], r["tenure_months"], r["complaints"], r["arrears"]) for r in result.rows] == [
         ("gw-1", 7.0, 2.0, 0.0),
         ("gw-4", None, None, 12.5),

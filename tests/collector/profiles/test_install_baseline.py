@@ -26,7 +26,9 @@ INSTALLED = (NOV + 3) * 86400 + 36000  # 4 November, 10:00
 
 
 def _install(gid: str, score: float, at: float) -> InstallRecord:
-    return InstallRecord(f"i-{gid}-{at:.0f}", gid, "fitter", at, True, "hall", "", None, score, {"wifi_score": score})
+    return InstallRecord(
+        f"i-{gid}-{at:.0f}", gid, "fitter", at, True, "hall", "", None, score, {"wifi_score": score}
+    )
 
 
 async def test_a_home_below_its_install_baseline_is_warned_and_counted(store: Store) -> None:
@@ -62,4 +64,6 @@ async def test_a_home_below_its_install_baseline_is_warned_and_counted(store: St
     table = await results(store.db, week)
     row = next(r for r in table.rows if r["rule"] == BELOW_INSTALL)
     assert row["homes"] == len(warned) == 2
-    assert table.note.startswith("Install baseline: 2 homes are below the Wi-Fi score recorded at their install visit")
+    assert table.note.startswith(
+        "Install baseline: 2 homes are below the Wi-Fi score recorded at their install visit"
+    )

@@ -64,13 +64,19 @@ def test_appending_categories_moves_no_stored_position() -> None:
     """A category appended to protocol.categories needs its block declared at the end, in order."""
     first = CATEGORIES[: layout.FIRST_CATEGORIES]
     declared = tuple(d for d in layout.DECLARED if not d[0].startswith("cat:") and d[0] != "background")
-    assert [b.name for b in layout.blocks(first, declared)] == [b.name for b in layout.BLOCKS[: len(declared)]]
+    assert [b.name for b in layout.blocks(first, declared)] == [
+        b.name for b in layout.BLOCKS[: len(declared)]
+    ]
     with pytest.raises(ValueError, match=r"declare cat:karaoke at the end"):
         layout.blocks((*CATEGORIES, "karaoke"))
-    grown = layout.blocks((*CATEGORIES, "karaoke"), (*layout.DECLARED, ("cat:karaoke", len(layout.CAT_FIELDS))))
+    grown = layout.blocks(
+        (*CATEGORIES, "karaoke"), (*layout.DECLARED, ("cat:karaoke", len(layout.CAT_FIELDS)))
+    )
     assert grown[: len(layout.BLOCKS)] == layout.BLOCKS  # nothing stored moved
     with pytest.raises(ValueError, match="order"):
-        layout.blocks(CATEGORIES, (*layout.DECLARED[:-3], layout.DECLARED[-2], layout.DECLARED[-3], layout.DECLARED[-1]))
+        layout.blocks(
+            CATEGORIES, (*layout.DECLARED[:-3], layout.DECLARED[-2], layout.DECLARED[-3], layout.DECLARED[-1])
+        )
     with pytest.raises(ValueError, match="append-only"):
         layout.blocks(("iot", *CATEGORIES))
 
@@ -83,7 +89,9 @@ def test_a_shorter_stored_vector_reads_as_zeros_past_its_end() -> None:
     d = START // 86400
     config = load_config()
     as_of = (d + 1) * 86400
-    assert build_profile("gw", [(d, old)], None, config, as_of) == build_profile("gw", [(d, day)], None, config, as_of)
+    assert build_profile("gw", [(d, old)], None, config, as_of) == build_profile(
+        "gw", [(d, day)], None, config, as_of
+    )
 
 
 def test_the_agent_tags_flows_with_the_protocol_categories() -> None:

@@ -141,13 +141,28 @@ def test_dhcp_fingerprints_follow_the_terminal_through_merges() -> None:
     mac = "3a:1b:2c:3d:4e:5f"
 
     def window(k: int, **dhcp: str) -> dict[str, Any]:
-        body = {"stations": [{"mac": mac, "hostname": "", "medium": "5GHz", **dhcp}],
-                "apps": [{"station": mac, "category": "video", "bytes_up": 1, "bytes_down": 9, "flows": 1,
-                          "active_minutes": 3, "top_apps": ["youtube"]}]}
+        body = {
+            "stations": [{"mac": mac, "hostname": "", "medium": "5GHz", **dhcp}],
+            "apps": [
+                {
+                    "station": mac,
+                    "category": "video",
+                    "bytes_up": 1,
+                    "bytes_down": 9,
+                    "flows": 1,
+                    "active_minutes": 3,
+                    "top_apps": ["youtube"],
+                }
+            ],
+        }
         return window_contribution(body, START + 900 * k, START + 900 * (k + 1))
 
-    parts = [window(0), window(1, dhcp_vc="udhcp 1.36.1", dhcp_prl="1,3,6"),
-             window(2, dhcp_vc="android-dhcp-14", dhcp_prl="1,3,6,15"), window(3)]
+    parts = [
+        window(0),
+        window(1, dhcp_vc="udhcp 1.36.1", dhcp_prl="1,3,6"),
+        window(2, dhcp_vc="android-dhcp-14", dhcp_prl="1,3,6,15"),
+        window(3),
+    ]
     assert parts[0]["tm"][mac] == [START + 900, "", "", "5GHz", 1]  # a 1.1 report: the layout as before
     expected = [START + 3600, "", "", "5GHz", 4, "android-dhcp-14", "1,3,6,15", START + 2700]
     for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]):

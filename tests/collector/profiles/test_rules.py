@@ -298,11 +298,19 @@ def test_crm_tenure_complaints_and_arrears_are_churn_factors_with_their_weights(
     r = evaluate(days, CRM | crm)["churn_risk"]
     assert r.factors[1:] == [
         {"factor": "tenure", "grade": 0.75, "weight": 0.1, "value": 3.0, "detail": "subscriber for 3 months"},
-        {"factor": "complaints", "grade": 1.0, "weight": 0.2, "value": 4.0, "detail": "4 complaints in 90 days"},
+        {
+            "factor": "complaints",
+            "grade": 1.0,
+            "weight": 0.2,
+            "value": 4.0,
+            "detail": "4 complaints in 90 days",
+        },
         {"factor": "arrears", "grade": 1.0, "weight": 0.15, "value": 25.0, "detail": "25 overdue"},
     ]
     assert (r.state, r.score) == ("medium", 0.53)
-    assert r.sentence.endswith("contract ends in 21 days; subscriber for 3 months; 4 complaints in 90 days; 25 overdue")
+    assert r.sentence.endswith(
+        "contract ends in 21 days; subscriber for 3 months; 4 complaints in 90 days; 25 overdue"
+    )
 
 
 def test_a_competitor_alone_is_not_churn() -> None:
@@ -325,11 +333,17 @@ def test_inactive_sentence_and_a_home_that_stopped_reporting() -> None:
     assert evaluate(days)["inactive"].sentence == SENTENCES["inactive"]
     for d in days:
         d.terminals(("ezviz-cam", "Hikvision", "2.4GHz"))
-    assert evaluate(days)["inactive"].sentence == "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days; 2 devices"
+    assert (
+        evaluate(days)["inactive"].sentence
+        == "0.1 h/day engaged (people on personal terminals); 0.02 GB/day of people's traffic over 7 days; 2 devices"
+    )
     later = (days[-1].day + 9) * 86400
     gone = profiles_for("gw-1", rows(days), None, CONFIG, later, windows_needed(CONFIG))
     r = {x.rule: x for x in run_rules(gone, CONFIG)}["inactive"]
-    assert r.sentence == "0.0 h/day engaged (people on personal terminals); 0.00 GB/day of people's traffic over 7 days; 0 devices; no report for 7 days"
+    assert (
+        r.sentence
+        == "0.0 h/day engaged (people on personal terminals); 0.00 GB/day of people's traffic over 7 days; 0 devices; no report for 7 days"
+    )
 
 
 def test_a_rule_registered_outside_homescope_runs_with_its_defaults() -> None:
@@ -376,7 +390,9 @@ def test_below_install_baseline_compares_with_the_install_visit() -> None:
     visit = datetime(2025, 5, 12, 10, tzinfo=UTC)
 
     def fired(baseline: dict[str, Any] | None) -> dict[str, Result]:
-        profiles = profiles_for("gw-1", rows(days), None, CONFIG, as_of(days), windows_needed(CONFIG), baseline)
+        profiles = profiles_for(
+            "gw-1", rows(days), None, CONFIG, as_of(days), windows_needed(CONFIG), baseline
+        )
         return {r.rule: r for r in run_rules(profiles, CONFIG)}
 
     r = fired(_installed(82.0, visit))["below_install_baseline"]

@@ -62,8 +62,11 @@ def test_dhcp_fingerprints(hostname: str, vendor: str, vendor_class: str, prl: s
 
 
 def test_the_profile_types_an_unnamed_terminal_by_its_dhcp_client() -> None:
-    tm = {"a": [900, "", "", "5GHz", 96, "MSFT 5.0", WINDOWS_PRL, 900], "b": [900, "", "", "5GHz", 96],
-          "c": [900, "", "", "wired", 96, "", "1,66,6,3,15,150,35", 900]}
+    tm = {
+        "a": [900, "", "", "5GHz", 96, "MSFT 5.0", WINDOWS_PRL, 900],
+        "b": [900, "", "", "5GHz", 96],
+        "c": [900, "", "", "wired", 96, "", "1,66,6,3,15,150,35", 900],
+    }
     found = terminals_of({"tm": tm}, 1.0, load_config())
     assert {t.mac: t.type for t in found.items} == {"a": "computer", "b": "unknown", "c": "voip"}
     assert found.work == 1

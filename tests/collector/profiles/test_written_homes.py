@@ -35,7 +35,9 @@ def report(home: dict[str, Any], start: int) -> dict[str, Any]:
         if a["hours"] == "all" or hour in a["hours"]:
             apps.append({"station": a["mac"], "category": a["category"], "bytes_down": a["down"],
                          "bytes_up": a["up"], "active_minutes": 15, "top_apps": a["apps"]})  # fmt: skip
-    stations = [{**t, "tx_rate_kbps": 300_000, "packets_sent": 1000, "retransmissions": 10} for t in home["terminals"]]
+    stations = [
+        {**t, "tx_rate_kbps": 300_000, "packets_sent": 1000, "retransmissions": 10} for t in home["terminals"]
+    ]
     return {
         "wan": {"online_s": WINDOW_S, "offline_s": 0},
         "stations": stations,
@@ -48,7 +50,10 @@ def evaluate(name: str) -> tuple[dict[str, Any], dict[str, Result], Any]:
     days: dict[int, dict[str, Any]] = {}
     for k in range(DAYS * 86400 // WINDOW_S):
         start = FIRST_DAY * 86400 + k * WINDOW_S
-        fold_into(days.setdefault(day_of(start), {}), window_contribution(report(home, start), start, start + WINDOW_S))
+        fold_into(
+            days.setdefault(day_of(start), {}),
+            window_contribution(report(home, start), start, start + WINDOW_S),
+        )
     as_of = (FIRST_DAY + DAYS) * 86400
     profiles = profiles_for(f"gw-{name}", sorted(days.items()), None, CONFIG, as_of, windows_needed(CONFIG))
     return home, {r.rule: r for r in run_rules(profiles, CONFIG)}, profiles

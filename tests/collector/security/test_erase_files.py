@@ -120,6 +120,8 @@ async def test_retention_ages_out_old_reports_and_drop_batches(
     await FileSender(drop).send([Outgoing(2, 1, "sub-1", KEPT, "sms", "offer", "mesh", "Hello")])
     monkeypatch.setenv("HOMESCOPE_SENDER", f"file:{drop}")
     deleted = await retention.retain(store.db, Settings(db=store.url), time.time())
-    assert deleted["report_files"] == 1 and deleted["report_archive"] == 1 and deleted["drop_folder_files"] == 1
+    assert (
+        deleted["report_files"] == 1 and deleted["report_archive"] == 1 and deleted["drop_folder_files"] == 1
+    )
     assert not stale.exists() and len(list(drop.glob("*.csv"))) == 1
     assert expire_drop_files(None, 1) == 0

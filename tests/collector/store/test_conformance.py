@@ -61,7 +61,9 @@ async def test_events_quarantine_and_status(store: Store) -> None:
     bad = QuarantinedMessage(
         time.time(), "homescope/v1/gw-s1/report", "gw-s1", "truncated", "ends early", b"x" * 100_000
     )
-    result = await store.write_batch(Batch([ev], [bad], [StatusChange("gw-s1", "online", time.time(), "0.1.0")]))
+    result = await store.write_batch(
+        Batch([ev], [bad], [StatusChange("gw-s1", "online", time.time(), "0.1.0")])
+    )
     assert result.quarantined == 1 and len(result.inserted) == 1
     counts = await store.counts()
     assert counts == {"gateways": 1, "reports": 0, "event_batches": 1, "quarantined": 1}
@@ -80,9 +82,9 @@ async def test_an_older_status_does_not_override_a_newer_one(store: Store) -> No
 
 
 async def test_list_gateways_joins_latest_facts(store: Store) -> None:
-    await store.write_batch(Batch(
-        [spooled("gw-a", 1), spooled("gw-b", 1), spooled("gw-b", 2, window_end=1_700_001_000)], [], []
-    ))
+    await store.write_batch(
+        Batch([spooled("gw-a", 1), spooled("gw-b", 1), spooled("gw-b", 2, window_end=1_700_001_000)], [], [])
+    )
     rows = {g["gateway_id"]: g for g in await store.list_gateways()}
     assert set(rows) == {"gw-a", "gw-b"}
     assert rows["gw-b"]["cpu_pct"] == 12.5 and rows["gw-b"]["stations"] == 1
@@ -125,7 +127,9 @@ async def test_retention_deletes_only_what_is_past_its_time(store: Store) -> Non
 async def test_the_latest_report_is_the_newest_window_s(store: Store) -> None:
     await store.write_batch(Batch([spooled(seq=1, window_end=1_700_000_100, apps=[])], [], []))
     first = await store.gateway("gw-s1")
-    await store.write_batch(Batch([spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0})], [], []))
+    await store.write_batch(
+        Batch([spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0})], [], [])
+    )
     await store.write_batch(Batch([spooled(seq=3, window_end=1_700_000_500)], [], []))  # late: not the latest
     gw = await store.gateway("gw-s1")
     assert first is not None and first["latest"]["system"]["cpu_usage_pct"] == 12.5
@@ -155,15 +159,17 @@ def _as_before_latest_reference(url: str) -> None:
 
 
 async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays(store: Store) -> None:
-    await store.write_batch(Batch(
-        [
-            spooled(seq=1, window_end=1_700_000_100),
-            spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0}),
-            spooled("gw-gone", seq=1, system={"cpu_usage_pct": 40.0}),
-        ],
-        [],
-        [],
-    ))
+    await store.write_batch(
+        Batch(
+            [
+                spooled(seq=1, window_end=1_700_000_100),
+                spooled(seq=2, window_end=1_700_001_000, system={"cpu_usage_pct": 80.0}),
+                spooled("gw-gone", seq=1, system={"cpu_usage_pct": 40.0}),
+            ],
+            [],
+            [],
+        )
+    )
     _as_before_latest_reference(store.url)  # then a second store opens the file and migrates
     reopened = open_store(store.url)
     await reopened.open()
@@ -182,13 +188,16 @@ async def test_a_copied_latest_report_moves_to_a_reference_and_a_lone_copy_stays
 async def test_a_large_incompressible_report_is_stored_and_read_back(store: Store) -> None:
     # past a page (PostgreSQL stores it out of line) and not compressible (random hostnames)
     stations = [
-        {"mac": f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", "hostname": os.urandom(40).hex()} for i in range(200)
+        {"mac": f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", "hostname": os.urandom(40).hex()}
+        for i in range(200)
     ]
     big = spooled(seq=1, stations=stations)
     assert len(big.payload) > 10_000
     await store.write_batch(Batch([big], [], []))
     gw = await store.gateway("gw-s1")
-    assert gw is not None and [s["hostname"] for s in gw["latest"]["stations"]] == [s["hostname"] for s in stations]
+    assert gw is not None and [s["hostname"] for s in gw["latest"]["stations"]] == [
+        s["hostname"] for s in stations
+    ]
 
 
 async def test_a_value_past_64_bit_columns_is_refused_for_good(store: Store) -> None:

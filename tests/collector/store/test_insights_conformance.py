@@ -141,7 +141,9 @@ async def test_a_report_deleted_by_retention_before_its_fold_leaves_the_queue(st
         await reopened.retain(time.time() + 400 * 86400)
         # the two deleted leave the queue; the gateway's latest report is kept (its page shows it) and folded
         assert await drain_folds(insights(reopened)) == 1
-        assert await insights(reopened).pending_folds() == 0 and await folded_windows(reopened) == {"conf-g": 1}
+        assert await insights(reopened).pending_folds() == 0 and await folded_windows(reopened) == {
+            "conf-g": 1
+        }
     finally:
         await reopened.close()
 

@@ -41,12 +41,24 @@ async def test_installs_keep_their_baseline_newest_first(store: Store) -> None:
     records = InstallerRecords(store.db)
     for n, score in enumerate((82.0, 64.5)):
         await records.record_install(
-            InstallRecord(new_id(), "gw-s1", "fitter", 1000.0 + n, n == 0, f"hall {n}", "", None, score,
-                          {"wifi_score": score, "terminals": [{"name": "tv"}]})
+            InstallRecord(
+                new_id(),
+                "gw-s1",
+                "fitter",
+                1000.0 + n,
+                n == 0,
+                f"hall {n}",
+                "",
+                None,
+                score,
+                {"wifi_score": score, "terminals": [{"name": "tv"}]},
+            )
         )
     found = await records.installs("gw-s1")
     assert [i.wifi_score for i in found] == [64.5, 82.0]
-    assert found[1].mesh_added and not found[0].mesh_added and found[1].baseline["terminals"][0]["name"] == "tv"
+    assert (
+        found[1].mesh_added and not found[0].mesh_added and found[1].baseline["terminals"][0]["name"] == "tv"
+    )
 
 
 async def test_search_finds_crm_fields_literally_and_gateways_outside_the_crm(store: Store) -> None:
@@ -55,7 +67,12 @@ async def test_search_finds_crm_fields_literally_and_gateways_outside_the_crm(st
     )
     await insights(store).upsert_subscribers(
         [
-            {"gateway_id": "gw-s1", "subscriber_id": "ACME_100%", "plan_down_mbps": 100.0, "area": "North Bay"},
+            {
+                "gateway_id": "gw-s1",
+                "subscriber_id": "ACME_100%",
+                "plan_down_mbps": 100.0,
+                "area": "North Bay",
+            },
             {"gateway_id": "gw-s2", "subscriber_id": "ACME-2000", "plan_down_mbps": 100.0, "area": "South"},
         ]
     )

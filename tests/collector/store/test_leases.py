@@ -71,7 +71,6 @@ def test_a_lease_needs_an_owner_and_a_positive_ttl() -> None:
         plan_acquire("evaluation", "a", 0.0, 0)
 
 
-
 async def test_collectors_racing_for_a_lease_get_exactly_one_holder_each_round(
     two_collectors: tuple[Store, Store],
 ) -> None:

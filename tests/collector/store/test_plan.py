@@ -86,7 +86,9 @@ def test_a_plan_from_plan_body_equals_the_plan_from_the_whole_body() -> None:
             if w == 3 and i % 2:
                 home.uptime_s = 10  # a reboot between windows: deltas counted since it
             end = t0 + 900 * (w + 1)
-            frame = report_frame(gw, 1, w + 1, (end - 900, end), home.uptime_s, home.report_body(900, end), t0)
+            frame = report_frame(
+                gw, 1, w + 1, (end - 900, end), home.uptime_s, home.report_body(900, end), t0
+            )
             out = classify(Incoming(topic_for(gw, "report"), frame, 1, 1, time.time()))
             assert isinstance(out, SpooledMessage) and out.packed
             whole.append(out)

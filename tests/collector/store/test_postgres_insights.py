@@ -146,7 +146,9 @@ def test_a_reader_failure_survives_the_trip_back_from_a_worker_process(postgres_
     assert "hs_no_such_db" in str(back)
 
 
-async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_transient(postgres_url: str) -> None:
+async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_transient(
+    postgres_url: str,
+) -> None:
     """Raw rows are copied in after a lookup: a key committed in between by another
     collector rolls the batch back as transient, and the retry finds it stored."""
     from collector.store import Batch, open_store
@@ -158,7 +160,9 @@ async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_tr
         other = await psycopg.AsyncConnection.connect(postgres_url)
         try:
             # the other collector's transaction holds the second report, not committed yet
-            await other.execute("INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row())
+            await other.execute(
+                "INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row()
+            )
             ours = asyncio.create_task(store.write_batch(Batch(batch, [], [])))
             await asyncio.sleep(1.0)
             assert not ours.done()  # the copy waits on the other's uncommitted key
@@ -169,7 +173,9 @@ async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_tr
         finally:
             await other.close()
         retry = await store.write_batch(Batch(batch, [], []))
-        assert len(retry.inserted) == 2 and retry.duplicates == [(batch[1].gateway_id, batch[1].epoch, batch[1].seq)]
+        assert len(retry.inserted) == 2 and retry.duplicates == [
+            (batch[1].gateway_id, batch[1].epoch, batch[1].seq)
+        ]
         gateway = await store.gateway("gw-race")
         assert gateway is not None and gateway["reports"] == 2  # the rolled-back attempt counted nothing
     finally:
