@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,9 @@ from collector.settings import Settings
 from collector.store.base import drain_folds, insights
 from emulator.fleet import Fleet
 from tests.broker import Broker
-from tests.cdp import Browser, chromium_binary
+from tests.cdp import Browser
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail(
-            "chromium is not installed: run `sudo apt-get install -y chromium` (make test does it as root)"
-        )
-    b = Browser(binary)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 @pytest.mark.timeout(120)

@@ -23,22 +23,11 @@ from collector.store import Store, open_store
 from collector.store.base import insights
 from collector.web.auth import Auth
 from tests.broker import free_port
-from tests.cdp import Browser, chromium_binary
+from tests.cdp import Browser
 from tests.collector.reports.fleet import FleetSpec, fill
 from tests.collector.test_exports import NOV, OLD, RECENT
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail("chromium is not installed: run `sudo apt-get install -y chromium`")
-    b = Browser(binary)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 @pytest.fixture

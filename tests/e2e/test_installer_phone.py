@@ -18,7 +18,6 @@ from collector.store.base import insights
 from emulator.fleet import Fleet
 from tests.broker import Broker
 from tests.cdp import Browser
-from tests.e2e.test_browser import browser  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +49,7 @@ async def _no_overflow(page: Browser, where: str) -> None:
 async def test_installer_finds_a_home_and_measures_it_now_on_a_phone(
     broker: Broker,
     tmp_path: Path,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     svc = Service(
         Settings(

@@ -20,24 +20,11 @@ from collector.marketing.senders import FileSender
 from collector.store import Store, open_store
 from collector.web.auth import Auth
 from tests.broker import free_port
-from tests.cdp import Browser, chromium_binary
+from tests.cdp import Browser
 from tests.collector.marketing.homes import Home, kind_of, seed
 
 pytestmark = pytest.mark.browser
 MESH = "14 devices; 38% of station-time below -75 dBm on 2.4 GHz; Wi-Fi score 44/100"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail(
-            "chromium is not installed: run `sudo apt-get install -y chromium` (make test does it as root)"
-        )
-    b = Browser(binary)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 @pytest.fixture

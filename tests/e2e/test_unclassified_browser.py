@@ -6,7 +6,6 @@ form, and the next reports count that domain's bytes under the category in the h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,11 @@ from collector.store.base import drain_folds, insights
 from collector.store.folding import fold_body, stored_report
 from emulator.fleet import Fleet
 from tests.broker import Broker
-from tests.cdp import Browser, chromium_binary
+from tests.cdp import Browser
 
 pytestmark = pytest.mark.browser
 MONDAY_NOON = 1_795_996_800 + 12 * 3600  # 2026-11-30 12:00 UTC, ISO week 2026-W49
 HOMES, MIN_HOMES = 8, 3
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail("chromium is not installed: run `sudo apt-get install -y chromium`")
-    b = Browser(binary)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 async def _video(svc: Service) -> dict[str, int]:
