@@ -99,7 +99,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from collector.profiles.config import ConfigError, load_config
     from collector.profiles.evaluate import EvaluationReport, evaluate
     from collector.profiles.rules import plugin_defaults
-    from collector.store import StoreError, open_store
+    from collector.store import StoreError, opened
     from collector.store.base import drain_folds, insights
 
     try:
@@ -109,13 +109,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> EvaluationReport:
-        store = open_store(_store_url(args.db))
-        await store.open()
-        try:
+        async with opened(_store_url(args.db)) as store:
             await drain_folds(insights(store))
             return await evaluate(insights(store), config, as_of=args.as_of, workers=args.workers)
-        finally:
-            await store.close()
 
     try:
         report = asyncio.run(run())
@@ -135,7 +131,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_import_subscribers(args: argparse.Namespace) -> int:
     """Import the CRM CSV: report bad rows with their line numbers, keep the good ones."""
     from collector.crm import parse_subscribers
-    from collector.store import StoreError, open_store
+    from collector.store import StoreError, opened
     from collector.store.base import insights
 
     try:
@@ -150,12 +146,8 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
         print(f"{args.file}:{line}: {message}", file=sys.stderr)
 
     async def run() -> int:
-        store = open_store(_store_url(args.db))
-        await store.open()
-        try:
+        async with opened(_store_url(args.db)) as store:
             return await insights(store).upsert_subscribers(result.rows)
-        finally:
-            await store.close()
 
     try:
         written = asyncio.run(run()) if result.rows else 0
@@ -169,15 +161,11 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
 def cmd_dpi_domains(args: argparse.Namespace) -> int:
     """Load the operator's domain categories (TOML) into the store, as the collector does at start."""
     from collector.dpi.rules import RuleError, load_path
-    from collector.store import StoreError, open_store
+    from collector.store import StoreError, opened
 
     async def run() -> tuple[int, int]:
-        store = open_store(_store_url(args.db))
-        await store.open()
-        try:
+        async with opened(_store_url(args.db)) as store:
             return await load_path(store.db, args.file)
-        finally:
-            await store.close()
 
     try:
         done, gone = asyncio.run(run())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -93,17 +94,28 @@ def _row(raw: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def csv_reader(
+    text: str, required: Sequence[str], errors: list[tuple[int, str]]
+) -> csv.DictReader[str] | None:
+    """A reader over a CRM export with its header names trimmed and lower-cased, or ``None`` when the
+    file is empty or lacks a ``required`` column (the reason appended to ``errors`` as line 1)."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # Excel writes a byte-order mark
+    if reader.fieldnames is None:
+        errors.append((1, "the file is empty"))
+        return None
+    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+    missing = [c for c in required if c not in reader.fieldnames]
+    if missing:
+        errors.append((1, f"missing column(s): {', '.join(missing)}"))
+        return None
+    return reader
+
+
 def parse_subscribers(text: str) -> ImportResult:
     """Check every row of a CRM CSV export; see the module docstring for the columns."""
     result = ImportResult()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # Excel writes a byte-order mark
-    if reader.fieldnames is None:
-        result.errors.append((1, "the file is empty"))
-        return result
-    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
-    missing = [c for c in REQUIRED if c not in reader.fieldnames]
-    if missing:
-        result.errors.append((1, f"missing column(s): {', '.join(missing)}"))
+    reader = csv_reader(text, REQUIRED, result.errors)
+    if reader is None or reader.fieldnames is None:
         return result
     unknown = [f for f in reader.fieldnames if f not in COLUMNS]
     if unknown:

@@ -19,7 +19,7 @@ from typing import Any
 from collector.security import accounts, events, sessions, throttle, tokens
 from collector.security.errors import SecurityError
 from collector.settings import Settings
-from collector.store import StoreError, open_store
+from collector.store import StoreError, opened
 from collector.store.sql import Database
 from collector.web.access import ROLES
 
@@ -37,12 +37,8 @@ def _read_password(prompt: str) -> str:
 
 def _run(db_url: str | None, work: Callable[[Database], Awaitable[int]]) -> int:
     async def run() -> int:
-        store = open_store(db_url or Settings().db)
-        await store.open()
-        try:
+        async with opened(db_url or Settings().db) as store:
             return await work(store.db)
-        finally:
-            await store.close()
 
     try:
         return asyncio.run(run())

@@ -21,7 +21,7 @@ from collector.marketing.outcomes import parse_outcomes
 from collector.marketing.results import import_outcomes
 from collector.profiles.rules import rules
 from collector.settings import Settings
-from collector.store import StoreError, open_store
+from collector.store import StoreError, opened
 from collector.store.sql import Database
 
 CONTACT_COLUMNS = ("subscriber_id", "name", "phone", "address")
@@ -43,12 +43,8 @@ def _read(path: str) -> str | None:
 
 def _store(db: str | None, work: Callable[[Database], Awaitable[int]]) -> int | None:
     async def run() -> int:
-        store = open_store(db or Settings().db)
-        await store.open()
-        try:
+        async with opened(db or Settings().db) as store:
             return await work(store.db)
-        finally:
-            await store.close()
 
     try:
         return asyncio.run(run())

@@ -17,14 +17,15 @@ are kept, so one broken row never costs the rest of the file.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from collector.crm import csv_reader
+
 KINDS = ("order", "plan_change", "cancel", "opt_out", "left")
+
 REQUIRED = ("subscriber_id", "kind", "at")
 COLUMNS = (*REQUIRED, "offer_id", "plan_down_mbps")
 
@@ -95,14 +96,8 @@ def _row(line: int, raw: dict[str, str], offers: Container[str]) -> OutcomeRow:
 def parse_outcomes(text: str, offers: Container[str]) -> OutcomeImport:
     """Check every row of an outcome CSV against the catalogue's offer ids."""
     result = OutcomeImport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if reader.fieldnames is None:
-        result.errors.append((1, "the file is empty"))
-        return result
-    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
-    missing = [c for c in REQUIRED if c not in reader.fieldnames]
-    if missing:
-        result.errors.append((1, f"missing column(s): {', '.join(missing)}"))
+    reader = csv_reader(text, REQUIRED, result.errors)
+    if reader is None:
         return result
     for raw in reader:
         line = reader.line_num

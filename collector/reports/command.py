@@ -34,7 +34,7 @@ def run_report(args: argparse.Namespace) -> int:
     from collector.reports.archive import save
     from collector.reports.pdf import PdfError
     from collector.settings import Settings
-    from collector.store import StoreError, open_store
+    from collector.store import StoreError, opened
 
     try:
         period = period_from_args(args)
@@ -45,15 +45,11 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> Built:
-        store = open_store(args.db or Settings().db)
-        await store.open()
-        try:
+        async with opened(args.db or Settings().db) as store:
             built = await build(store, period, config, pdf=not args.no_pdf)
             if args.archive:
                 await save(store.db, built, owner="cli")
             return built
-        finally:
-            await store.close()
 
     try:
         built = asyncio.run(run())

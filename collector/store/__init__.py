@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from collector.store.base import (
     Batch,
     BatchResult,
@@ -26,6 +29,17 @@ def open_store(url: str) -> Store:
     raise StoreError(f"no store for URL {url!r}: use sqlite:///path or postgresql://...", transient=False)
 
 
+@contextlib.asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Store]:
+    """The store for ``url``, opened for the block and closed after it (a command's one-shot use)."""
+    store = open_store(url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 __all__ = [
     "Batch",
     "BatchResult",
@@ -35,4 +49,5 @@ __all__ = [
     "Store",
     "StoreError",
     "open_store",
+    "opened",
 ]
