@@ -1,15 +1,16 @@
-"""Session fixtures: a private Mosquitto on a free loopback port, shared test data."""
+"""Session fixtures: a private Mosquitto on a free loopback port, shared test data, headless Chromium."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.broker import Broker
+from tests.cdp import Browser, chromium_binary
 from tests.pg import Postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +95,17 @@ def pytest_runtest_makereport(
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"a root test skipped while running as root: {reason}"
     return report
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """The headless Chromium a page test drives (tests/cdp.py speaks the DevTools protocol to it)."""
+    binary = chromium_binary()
+    if binary is None:
+        pytest.fail(
+            "chromium is not installed: run `sudo apt-get install -y chromium` (make test does it as root)"
+        )
+    b = Browser(binary)
+    await b.start()
+    yield b
+    await b.stop()

@@ -4,30 +4,16 @@ and the pages work under the CSP (styles from the stylesheet, no inline code).""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from collector.security import events
-from tests.cdp import Browser, chromium_binary
+from tests.cdp import Browser
 from tests.security.conftest import PASSWORD, Running
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail(
-            "chromium is not installed: run `sudo apt-get install -y chromium` (make test does it as root)"
-        )
-    b = Browser(binary)
-    await b.start()
-    yield b
-    await b.stop()
 
 
 async def _attacker(target: str) -> tuple[web.AppRunner, int]:
