@@ -138,3 +138,21 @@ def test_store_errors_cross_process_boundaries() -> None:
 
     error = pickle.loads(pickle.dumps(StoreError("sqlite: database is locked", transient=True)))
     assert isinstance(error, StoreError) and error.transient and str(error) == "sqlite: database is locked"
+
+
+async def test_reading_the_backlog_back_walks_the_queue_not_every_stored_report(tmp_path: Path) -> None:
+    # Left to SQLite's planner the read-back scanned all of ``reports`` (payloads included) for
+    # every chunk: a third of a collector's CPU while it caught up after a burst.
+    from collector.store.sqlite_folds import QUEUED
+
+    store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
+    await store.open()
+    try:
+        await store.write_batch(Batch(reports("plan-a", 3), [], []))
+    finally:
+        await store.close()
+    db = sqlite3.connect(tmp_path / "f.db")
+    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + QUEUED, (200,))]
+    db.close()
+    assert plan[0].startswith("SCAN q"), plan
+    assert "USING INDEX reports_key" in plan[1], plan
