@@ -31,8 +31,8 @@ from collector.web.bootstrap import auth_from_settings, first_admin, web_tls
 log = logging.getLogger(__name__)
 
 #: Reports folded per store call (fewer in a gap between batches), and the pause when none are waiting.
-FOLD_CHUNK = 200
-FOLD_GAP_CHUNK = 50
+FOLD_CHUNK = 500
+FOLD_GAP_CHUNK = 500
 FOLD_IDLE_S = 0.5
 FOLD_YIELD_S = 0.05
 #: Reports waiting to be folded past which folding takes turns with ingest batches instead

@@ -54,12 +54,18 @@ START_TIMEOUT_S = 60.0
 #: Seconds one batch may take before the child is taken for hung, killed and replaced (the
 #: store's own lock and statement timeouts are far shorter: this only bounds the unforeseen).
 REPLY_TIMEOUT_S = 300.0
-#: The child folds the gateways whose CRC-32 is odd (``Folds.share``), the collector the others;
-#: in chunks of FOLD_CHUNK while no batch waits, looking again every FOLD_IDLE_S.
+#: The child folds one share of the gateways (``Folds.share``), the collector the other, while no
+#: batch waits, looking again every FOLD_IDLE_S: while batches keep coming (one in the last
+#: FOLD_QUIET_S) only what it kept in memory, FOLD_BUSY_CHUNK at a time (a batch arriving waits for
+#: the chunk); once they stop, FOLD_CHUNK at a time and from its share of the queue table too (from
+#: its end), so after a burst both cores fold; the table again FOLD_EMPTY_S after it had none.
 FOLD_SHARE = (1, 2)
 PARENT_FOLD_SHARE = (0, 2)
-FOLD_CHUNK = 200
+FOLD_CHUNK = 500
+FOLD_BUSY_CHUNK = 100
 FOLD_IDLE_S = 0.02
+FOLD_QUIET_S = 0.25
+FOLD_EMPTY_S = 0.5
 
 Row = tuple[ReportRow, bytes]  # the reports row and the unframed msgpack
 
@@ -259,6 +265,7 @@ def _serve(
     async def main() -> None:
         store = open_store(url)
         store.folds.state.share = FOLD_SHARE
+        store.folds.state.from_the_end = True
         store.folds.state.home_key = home_key
         try:
             await store.open()
@@ -315,23 +322,33 @@ def _serve(
 
         async def fold_when_idle() -> None:
             failing = False
+            table_empty_at = 0.0  # when the queue table last had nothing for us
             while True:
-                if running or upcoming is None or upcoming.done() or not store.folds.state.waiting():
+                if running or upcoming is None or upcoming.done():
+                    await asyncio.sleep(FOLD_IDLE_S)
+                    continue
+                now = time.monotonic()
+                quiet = now - last_batch[0] > FOLD_QUIET_S
+                kept = store.folds.state.waiting()
+                if not kept and (not quiet or now - table_empty_at < FOLD_EMPTY_S):
                     await asyncio.sleep(FOLD_IDLE_S)
                     continue
                 try:
                     await store.folds.state.refresh_rules(store.db)
-                    n = await store.folds.fold_pending(FOLD_CHUNK)
+                    n = await store.folds.fold_pending(FOLD_CHUNK if quiet else FOLD_BUSY_CHUNK)
                     failing = False
-                except StoreError as exc:  # they stay queued: the collector folds them from the table
+                except StoreError as exc:  # they stay queued: folded from the table later
                     if not failing:
                         log.error("store writer: profile folding failed: %s", exc)
                     failing, n = True, 0
                     await asyncio.sleep(FOLD_IDLE_S)
+                if not n:
+                    table_empty_at = time.monotonic()
                 folded.value += n
                 if n:
                     folded_at.value = time.time()
 
+        last_batch = [0.0]  # when the last batch came (monotonic): folding waits for a quiet spell
         folder = asyncio.create_task(fold_when_idle())
         try:
             # The next request is received and decoded while this one commits (the store's
@@ -342,6 +359,7 @@ def _serve(
                 if request is None:
                     return
                 upcoming = asyncio.create_task(receive())
+                last_batch[0] = time.monotonic()
                 if isinstance(request, StoreError):
                     failed: asyncio.Future[tuple[str, Any]] = loop.create_future()
                     failed.set_result(("error", request))

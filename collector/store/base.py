@@ -153,7 +153,7 @@ class FoldState(Protocol):
 
     #: Keep the reports this process commits for folding (off where another process folds them).
     keep_in_memory: bool
-    #: (i, n): keep only the gateways whose CRC-32 is i modulo n.
+    #: (i, n): keep, and read back, only the gateways whose ``folding.share_of`` is i.
     share: tuple[int, int]
     #: The privacy key the homes' pseudonyms in ``dpi_unclassified`` are made with (None: not recorded).
     home_key: bytes | None
@@ -177,8 +177,9 @@ class FoldQueue(Protocol):
     @property
     def state(self) -> FoldState: ...
 
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` queued reports (this process's first); how many were taken."""
+    async def fold_pending(self, limit: int = 500, everyone: bool = False) -> int:
+        """Fold up to ``limit`` queued reports (this process's first, then its share of the table;
+        ``everyone``: then anyone's); how many were taken."""
         ...
 
     async def pending(self) -> int:
@@ -277,8 +278,9 @@ class InsightsStore(Protocol):
     """The home-profile facet of a store (``docs/profiles.md``): day rollups, CRM rows, results
     with history. Every backend has it (``store/facets.py`` composes it once for both)."""
 
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many."""
+    async def fold_pending(self, limit: int = 500, everyone: bool = False) -> int:
+        """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many.
+        This process's share first (``FoldState.share``); ``everyone``: anyone's after it."""
         ...
 
     #: Keep this process's committed reports decoded for folding (``False``: fold from the
@@ -390,8 +392,8 @@ def insights(store: object) -> InsightsStore:
 
 
 async def drain_folds(store: InsightsStore, chunk: int = 1000) -> int:
-    """Fold everything stored so far (before an evaluation reads the day rollups)."""
+    """Fold everything stored so far, whoever's share (before an evaluation reads the day rollups)."""
     total = 0
-    while n := await store.fold_pending(chunk):
+    while n := await store.fold_pending(chunk, everyone=True):
         total += n
     return total

@@ -50,11 +50,12 @@ class Facets:
         """Keep the new reports of a batch a store writer process committed, for folding."""
         self.folds.state.committed(messages, inserted)
 
-    async def fold_pending(self, limit: int = 500) -> int:
+    async def fold_pending(self, limit: int = 500, everyone: bool = False) -> int:
         """Fold up to ``limit`` stored reports into their day rollups (exactly once); how many.
+        This process's share first; ``everyone``: anyone's after it (``FoldQueue.fold_pending``).
         The operator's domain rules are looked at first (``dpi/rules.py``: reloaded if changed)."""
         await self.folds.state.refresh_rules(self.db)
-        return await self.folds.fold_pending(limit)
+        return await self.folds.fold_pending(limit, everyone)
 
     async def pending_folds(self) -> int:
         """Reports stored and not yet folded (by any process)."""

@@ -27,8 +27,6 @@ statements. What a fold computes is here, once:
 from __future__ import annotations
 
 import logging
-import zlib
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -80,6 +78,13 @@ def fold_body(m: SpooledMessage) -> dict[str, Any]:
         raise ProtocolError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:200]) from exc
 
 
+def share_of(gateway_id: str, of: int) -> int:
+    """Which of ``of`` folders keeps a gateway's reports: its last character's code point modulo
+    ``of``. SQL computes the same (``unicode(substr(g, -1))``, ``ascii(right(g, 1))``), so a folder
+    reads its own share of the queue table back too, not reports the other one holds in memory."""
+    return ord(gateway_id[-1]) % of if gateway_id else 0
+
+
 class Prepared(NamedTuple):
     """A claimed-to-be report and what its window adds (computed before any lock is taken)."""
 
@@ -106,10 +111,19 @@ class Folds:
 
     #: Keep reports this process commits for folding (off where another process folds them).
     keep_in_memory: bool = True
-    #: (i, n): keep only the gateways whose CRC-32 is i modulo n. A collector and its store
-    #: writer process fold a half each, on two cores (a gateway's reports stay on one side).
+    #: (i, n): keep, and read back first, only the gateways whose ``share_of`` is i. A collector and
+    #: its store writer process fold a half each, on two cores (a gateway's reports stay on one side).
     share: tuple[int, int] = (0, 1)
-    memory: OrderedDict[Key, SpooledMessage] = field(default_factory=OrderedDict)
+    #: Read the queue table from its end (the store writer process does; the collector from its
+    #: start): two folders of one file reading the backlog back compute disjoint reports until
+    #: they meet, instead of both preparing the same reports and one losing every claim.
+    from_the_end: bool = False
+    #: gateway -> its kept reports, gateways in the order they first came: a chunk takes whole
+    #: gateways, so a backlog writes each home-day once for all its reports (not once each)
+    memory: dict[str, list[SpooledMessage]] = field(default_factory=dict)
+    #: reports kept in ``memory``; keys of the reports kept (a resent one is not kept twice)
+    kept: int = 0
+    keys: set[Key] = field(default_factory=set)
     #: (gateway, day) -> (data text, detail text, parsed day), oldest use first
     days: dict[DayKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     #: The operator's domain rules as of this fold pass (``Facets.fold_pending`` refreshes them).
@@ -124,24 +138,41 @@ class Folds:
         if not self.keep_in_memory or not inserted:
             return
         new = set(inserted)
-        memory = self.memory
+        memory, keys = self.memory, self.keys
         mine, of = self.share
         for m in messages:
-            if len(memory) >= FOLD_BACKLOG:
+            if self.kept >= FOLD_BACKLOG:
                 return  # still queued in the table: folded from there
             key = (m.gateway_id, m.epoch, m.seq)
-            ours = of == 1 or zlib.crc32(m.gateway_id.encode()) % of == mine
-            if ours and m.kind == "report" and key in new and key not in memory:
-                memory[key] = m
+            ours = of == 1 or share_of(m.gateway_id, of) == mine
+            if ours and m.kind == "report" and key in new and key not in keys:
+                keys.add(key)
+                memory.setdefault(m.gateway_id, []).append(m)
+                self.kept += 1
 
     def waiting(self) -> int:
         """Reports kept for folding by this process."""
-        return len(self.memory)
+        return self.kept
 
     def take(self, limit: int) -> list[SpooledMessage]:
-        """Up to ``limit`` of this process's reports, oldest first (they must still be claimed)."""
-        memory = self.memory
-        return [memory.popitem(last=False)[1] for _ in range(min(limit, len(memory)))]
+        """Up to ``limit`` of this process's reports (they must still be claimed): whole gateways,
+        the gateway kept longest first, so a home's reports are folded into its day together."""
+        memory, keys = self.memory, self.keys
+        out: list[SpooledMessage] = []
+        while memory and len(out) < limit:
+            gateway_id = next(iter(memory))
+            reports = memory[gateway_id]
+            room = limit - len(out)
+            if len(reports) <= room:
+                del memory[gateway_id]
+                out += reports
+            else:  # a gateway with more kept than the chunk holds: its oldest now, the rest next
+                out += reports[:room]
+                del reports[:room]
+        for m in out:
+            keys.discard((m.gateway_id, m.epoch, m.seq))
+        self.kept -= len(out)
+        return out
 
     def prepare(self, reports: list[SpooledMessage]) -> list[Prepared]:
         """What each report's window adds: the fold's costly part, a pure function of the

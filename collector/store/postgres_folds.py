@@ -31,12 +31,16 @@ UNCLASSIFIED = (
     " %s::text[], %s::bigint[]) AS u(week, domain, home, bytes) ORDER BY week, domain, home"
     " ON CONFLICT (week, domain, home) DO UPDATE SET bytes = dpi_unclassified.bytes + excluded.bytes"
 )
+#: This folder's share of the queue (``folding.share_of``): (of, mine) are the parameters.
+SHARE = "WHERE ascii(right(gateway_id, 1)) %% %s = %s"
 #: The store's runner: one transaction on a pooled connection.
 Run = Callable[[Callable[[Conn], Awaitable[Any]]], Awaitable[Any]]
 KEYS = "%b::text[], %b::bigint[], %b::bigint[]"
+# In key order (from the end for the store writer process): a chunk holds whole gateways, so each
+# home-day is written once for all its reports, and two folders of one collector start apart.
 CLAIM_ANY = (
     "WITH claimed AS (DELETE FROM home_fold_queue q USING (SELECT gateway_id, epoch, seq FROM home_fold_queue"
-    " LIMIT %s FOR UPDATE SKIP LOCKED) c WHERE q.gateway_id = c.gateway_id AND q.epoch = c.epoch"
+    " {share} ORDER BY gateway_id {order}, epoch {order}, seq {order} LIMIT %s FOR UPDATE SKIP LOCKED) c WHERE q.gateway_id = c.gateway_id AND q.epoch = c.epoch"
     " AND q.seq = c.seq RETURNING q.gateway_id, q.epoch, q.seq)"
     " SELECT c.gateway_id, c.epoch, c.seq, r.window_start, r.window_end, r.uptime_s, r.sent_at, r.received_at,"
     " r.payload FROM claimed c LEFT JOIN reports r"
@@ -87,8 +91,9 @@ class PostgresFolds:
                 key_arrays([(m.gateway_id, m.epoch, m.seq) for m in reports]),
             )
 
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` queued reports (this process's first); how many were taken. 0: none wait."""
+    async def fold_pending(self, limit: int = 500, everyone: bool = False) -> int:
+        """Fold up to ``limit`` queued reports: this process's kept ones, else its share of the
+        table (``folding.share_of``), else (``everyone``) anyone's; how many were taken. 0: none wait."""
         if limit <= 0:
             return 0
         mine = self.state.take(limit)
@@ -104,8 +109,18 @@ class PostgresFolds:
                 ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
                 await self._fold(conn, ours)
                 return len(mine)
+            order = "DESC" if self.state.from_the_end else "ASC"
+            of, share = self.state.share
+            own = of > 1
             while True:
-                rows = await (await conn.execute(CLAIM_ANY, (limit,))).fetchall()
+                if own:
+                    claim, args = CLAIM_ANY.format(share=SHARE, order=order), (of, share, limit)
+                else:
+                    claim, args = CLAIM_ANY.format(share="", order=order), (limit,)
+                rows = await (await conn.execute(claim, args)).fetchall()
+                if not rows and own and everyone:
+                    own = False  # none of this folder's share is left: anyone's
+                    continue
                 found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
                 if found or len(rows) < limit:

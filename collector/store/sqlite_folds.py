@@ -20,12 +20,16 @@ Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 # CROSS JOIN keeps the queue the outer loop: left to itself the planner scanned all of ``reports``
 # (payloads included) for every chunk, a third of a collector's CPU while it caught up after a burst.
+# In key order, so a chunk holds whole gateways (each home-day written once for all its reports).
 QUEUED = (
     "SELECT r.gateway_id, r.epoch, r.seq, r.window_start, r.window_end, r.uptime_s, r.sent_at,"
     " r.received_at, r.payload FROM home_fold_queue q CROSS JOIN reports r"
-    " ON r.gateway_id = q.gateway_id AND r.epoch = q.epoch AND r.seq = q.seq LIMIT ?"
+    " ON r.gateway_id = q.gateway_id AND r.epoch = q.epoch AND r.seq = q.seq {share}"
+    " ORDER BY q.gateway_id {order}, q.epoch {order}, q.seq {order} LIMIT ?"
 )
 CLAIM = "DELETE FROM home_fold_queue WHERE gateway_id = ? AND epoch = ? AND seq = ?"
+#: This folder's share of the queue (``folding.share_of``): (of, mine) are the parameters.
+SHARE = "WHERE unicode(substr(q.gateway_id, -1)) % ? = ?"
 #: A key whose raw report the retention deleted can never be folded.
 ORPHANS = (
     "DELETE FROM home_fold_queue WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE"
@@ -60,8 +64,9 @@ class SqliteFolds:
                 [(m.gateway_id, m.epoch, m.seq) for m in reports],
             )
 
-    async def fold_pending(self, limit: int = 500) -> int:
-        """Fold up to ``limit`` queued reports (this process's first); how many were taken.
+    async def fold_pending(self, limit: int = 500, everyone: bool = False) -> int:
+        """Fold up to ``limit`` queued reports: this process's kept ones, else its share of the
+        table (``folding.share_of``), else (``everyone``) anyone's; how many were taken.
 
         What each window adds is computed before the write lock is taken (so another folder
         can write meanwhile); claims and folds then commit together, so a report is folded
@@ -70,7 +75,9 @@ class SqliteFolds:
         mine = self.state.take(limit)
         rows: list[tuple[Any, ...]] = []
         if not mine:
-            rows = await self._read(lambda db: db.execute(QUEUED, (limit,)).fetchall())
+            rows = await self._queued(limit, own=True)
+            if not rows and everyone:
+                rows = await self._queued(limit, own=False)
         taken = mine or [m for m in map(stored_report, rows) if m is not None]
         prepared = self.state.prepare(taken)
 
@@ -96,6 +103,18 @@ class SqliteFolds:
             return int(await self._write(tx))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}", transient=True) from exc
+
+    async def _queued(self, limit: int, own: bool) -> list[tuple[Any, ...]]:
+        """Queued reports read back with their raw rows: this folder's share, or anyone's."""
+        order = "DESC" if self.state.from_the_end else "ASC"
+        of, mine = self.state.share
+        if own and of > 1:
+            query, args = QUEUED.format(share=SHARE, order=order), (of, mine, limit)
+        elif own or of > 1:
+            query, args = QUEUED.format(share="", order=order), (limit,)
+        else:
+            return []  # one folder: its own share was everyone's
+        return list(await self._read(lambda db: db.execute(query, args).fetchall()))
 
     def _fold(self, db: sqlite3.Connection, claimed: list[Prepared]) -> None:
         stored: dict[DayKey, tuple[str, str]] = {}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from pathlib import Path
 
 from collector.dpi import unclassified
 from collector.ingest.writer import FOLD_SHARE, PARENT_FOLD_SHARE, WriterProcess
 from collector.privacy.keys import home_pseudonym
 from collector.store import Batch, open_store
+from collector.store.folding import share_of
 from tests.collector.dpi.fleet import KEY, WEEK, message
 
 
@@ -25,7 +25,7 @@ async def test_the_child_records_memberships_under_the_deployment_key(tmp_path: 
     await writer.start()
     try:
         gateways = [f"gw-w{i}" for i in range(8)]
-        child = [g for g in gateways if zlib.crc32(g.encode()) % FOLD_SHARE[1] == FOLD_SHARE[0]]
+        child = [g for g in gateways if share_of(g, FOLD_SHARE[1]) == FOLD_SHARE[0]]
         assert child and len(child) < len(gateways)
         await writer.write_batch(Batch([message(g, 1, {"example.org": 1000}) for g in gateways], [], []))
         deadline = time.monotonic() + 30

@@ -152,7 +152,12 @@ async def test_reading_the_backlog_back_walks_the_queue_not_every_stored_report(
     finally:
         await store.close()
     db = sqlite3.connect(tmp_path / "f.db")
-    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + QUEUED, (200,))]
+    for order in ("ASC", "DESC"):  # the collector reads from the start, its writer process from the end
+        query = QUEUED.format(share="", order=order)
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query, (200,))]
+        assert plan[0].startswith("SCAN q"), plan
+        assert "USING INDEX reports_key" in plan[1], plan
+        assert not any("TEMP B-TREE" in step for step in plan), plan  # the key order is the index's
+        keys = [row[:3] for row in db.execute(query, (200,))]
+        assert keys == sorted(keys, reverse=order == "DESC")
     db.close()
-    assert plan[0].startswith("SCAN q"), plan
-    assert "USING INDEX reports_key" in plan[1], plan
