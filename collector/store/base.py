@@ -155,6 +155,8 @@ class FoldState(Protocol):
     keep_in_memory: bool
     #: (i, n): keep, and read back, only the gateways whose ``folding.share_of`` is i.
     share: tuple[int, int]
+    #: Read the queue table back from its end (the store writer process; the collector from its start).
+    from_the_end: bool
     #: The privacy key the homes' pseudonyms in ``dpi_unclassified`` are made with (None: not recorded).
     home_key: bytes | None
 

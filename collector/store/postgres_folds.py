@@ -112,6 +112,7 @@ class PostgresFolds:
             order = "DESC" if self.state.from_the_end else "ASC"
             of, share = self.state.share
             own = of > 1
+            args: tuple[int, ...]
             while True:
                 if own:
                     claim, args = CLAIM_ANY.format(share=SHARE, order=order), (of, share, limit)

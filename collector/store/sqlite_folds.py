@@ -108,6 +108,7 @@ class SqliteFolds:
         """Queued reports read back with their raw rows: this folder's share, or anyone's."""
         order = "DESC" if self.state.from_the_end else "ASC"
         of, mine = self.state.share
+        args: tuple[int, ...]
         if own and of > 1:
             query, args = QUEUED.format(share=SHARE, order=order), (of, mine, limit)
         elif own or of > 1:
