@@ -8,12 +8,9 @@ messages wait in an inbox; a batch is flushed when it reaches ``batch_max`` (at 
 in-flight window we grant the broker) or ``batch_wait_ms`` after its first message,
 whichever comes first.
 
-Failures are sorted, never fatal: a transient store failure (locked, disk full) is
-retried with back-off and nothing is acknowledged meanwhile; a permanent one is retried
-record by record and a record the store refuses is quarantined (``store_rejected``); a
-payload that breaks the contract is quarantined with its reason and, when its envelope
-is readable and its identity is the topic's, acknowledged so the gateway stops
-resending it. Nothing is ever acknowledged on behalf of another identity.
+What a batch becomes before its commit (triage, quota, the privacy rewrite, quarantine) is
+``intake.py``; committing it, with retries while the store fails and record by record when it
+refuses some, is ``commit.py``. Nothing is ever acknowledged on behalf of another identity.
 """
 
 from __future__ import annotations
@@ -22,32 +19,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from collector.ingest.clock import ClockWatch
+from collector.ingest.commit import BatchWriter, Committer, IngestStats
 from collector.ingest.crash import crash_point
-from collector.ingest.keywatch import KeyWatch
+from collector.ingest.intake import Intake, Prepared
 from collector.ingest.mqtt import MqttSession, SessionOptions
 from collector.ingest.quota import IngestQuota
 from collector.ingest.tls import broker_address
-from collector.ingest.triage import OVERSIZE_HEAD, Incoming, IngestReason, Key, Triage, ack_ranges, triage
-from collector.ingest.views import UNRESOLVED, Pending, StaticViews, Unresolved, settle
-from collector.privacy.keys import load_key
+from collector.ingest.triage import OVERSIZE_HEAD, Incoming, Key, ack_ranges
 from collector.privacy.scrub import Scrubber
 from collector.settings import Settings
-from collector.store import (
-    Batch,
-    BatchResult,
-    QuarantinedMessage,
-    SpooledMessage,
-    StatusChange,
-    Store,
-    StoreError,
-)
-from collector.store.sql import Statement
+from collector.store import BatchResult, Store
 from protocol.codec import MAX_FRAME, encode, envelope
 from protocol.topics import SPOOLED_KINDS, Kind, subscription, topic_for
 
@@ -57,34 +43,8 @@ _REPLY_SUFFIX = "/" + Kind.REPLY.value
 OnReply = Callable[[str, bytes, int, int, int], None]
 
 
-class BatchWriter(Protocol):
-    """What commits a batch: a :class:`Store`, or a writer process in front of one."""
-
-    async def write_batch(self, batch: Batch) -> BatchResult: ...
-
-
 #: Ranges per ack message (the v1 model allows 4096).
 ACK_RANGES_MAX = 1000
-
-
-@dataclass
-class IngestStats:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    #: Quarantined spooled records acknowledged to their own gateway (so it stops resending).
-    quarantined_acked: int = 0
-    statuses: int = 0
-    batches: int = 0
-    retries: int = 0
-    #: QoS 0 messages dropped because the queue was full (genuine agents publish QoS 1).
-    shed: int = 0
-    last_error: str = ""
-    last_commit: float = 0.0
-    #: Wall time of the first message this process received (for throughput figures).
-    first_received: float = 0.0
-    by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Ingest:
@@ -103,8 +63,9 @@ class Ingest:
         #: the batches handed to the writer, one being triaged and one arriving, all at once.
         self.window = max(20, min(65535, settings.batch_max * (self.depth + 2)))
         self.stats = IngestStats()
-        self.clock = ClockWatch(settings.max_clock_skew_s)
-        self.keys = KeyWatch()  # reused keys and shared gateway ids (keywatch.py)
+        #: What a batch becomes before its commit (triage, quota, privacy rewrite: intake.py).
+        self.intake = Intake(settings, self.stats)
+        self.committer = Committer(self.writer, self.stats)
         self.batch_max = min(settings.batch_max, self.window)
         self._inbox: deque[Incoming] = deque()
         self._ready = asyncio.Event()
@@ -114,13 +75,6 @@ class Ingest:
         self._consumed = 0
         self._committing = 0
         self._task: asyncio.Task[None] | None = None
-        self._store_failing = False
-        # Recently quarantined-and-acked keys: a resend is acked again without a new row.
-        self._recent_quarantine: OrderedDict[Key, None] = OrderedDict()
-        self._logged: set[tuple[str | None, str]] = set()
-        self.quota = IngestQuota(settings.ingest_quota_per_hour, settings.ingest_quota_burst)
-        self.scrubber = Scrubber(load_key(settings), settings.keep_neighbour_names, settings.store_dpi_debug)
-        self.views = StaticViews()  # compact reports' static views (protocol 1.2)
         #: Who takes replies to commands (``collector.installer.channel``); acked and dropped if none.
         self.replies: OnReply | None = None
         broker = broker_address(settings)
@@ -140,6 +94,23 @@ class Ingest:
             ),
             self._on_message,
         )
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """The privacy rewrite every stored message goes through (``privacy/scrub.py``)."""
+        return self.intake.scrubber
+
+    @scrubber.setter
+    def scrubber(self, scrubber: Scrubber) -> None:
+        self.intake.scrubber = scrubber
+
+    @property
+    def clock(self) -> ClockWatch:
+        return self.intake.clock
+
+    @property
+    def quota(self) -> IngestQuota:
+        return self.intake.quota
 
     @property
     def connected(self) -> bool:
@@ -257,7 +228,7 @@ class Ingest:
                 # the writer and the database waited; +7% in alternating bench runs).
                 idle = all(task.done() for task in pending)
                 batch = await self._collect(max(1, self.batch_max // 4) if idle else None)
-                prepared = self._prepare(batch)
+                prepared = self.intake.prepare(batch)
                 while len(pending) >= self.depth:
                     await pending.popleft()
                 pending.append(
@@ -275,101 +246,13 @@ class Ingest:
 
     async def handle(self, batch: list[Incoming]) -> BatchResult:
         """Triage, store (retrying transient failures) and acknowledge one batch."""
-        return await self._finish(batch, self._prepare(batch))
-
-    def _prepare(self, batch: list[Incoming]) -> _Prepared:
-        if not self.stats.first_received:
-            self.stats.first_received = batch[0].received_at
-        self.stats.received += len(batch)
-        messages: list[SpooledMessage] = []
-        quarantined: list[QuarantinedMessage] = []
-        statuses: list[StatusChange] = []
-        quarantine_acks: list[Key] = []
-        pending: list[Pending] = []
-        for item in batch:
-            t = triage(item)
-            self.clock.observe(item, t)
-            if isinstance(t.out, SpooledMessage) and not self.quota.admit(t.out.gateway_id, item.received_at):
-                over = t.out
-                self.stats.by_reason[IngestReason.QUOTA] += 1
-                if t.ack is not None:
-                    quarantine_acks.append(t.ack)
-                if self.quota.keep(over.gateway_id, item.received_at):
-                    detail = f"over {self.quota.per_hour} messages/hour (burst {self.quota.burst})"
-                    head = self.scrubber.message(over).payload[:OVERSIZE_HEAD]  # pseudonyms here too
-                    topic = item.topic
-                    quarantined.append(
-                        QuarantinedMessage(
-                            item.received_at, topic, over.gateway_id, IngestReason.QUOTA, detail, head
-                        )
-                    )
-                continue
-            if isinstance(t.out, SpooledMessage):
-                try:  # pseudonyms before anything is written; a compact report's view merged (views.py)
-                    scrubbed = self.scrubber.message(t.out, self.views.complete)
-                except Unresolved as exc:
-                    t = Triage(QuarantinedMessage(item.received_at, item.topic, t.out.gateway_id, UNRESOLVED,
-                                                  str(exc)[:500], item.payload), t.ack)  # fmt: skip
-                else:
-                    # its view is not cached: fetched before the commit (a report naming a view is
-                    # decoded whole by the scrubber; reading .body of another would decode it again)
-                    if scrubbed.decoded is not None and "view" in scrubbed.decoded:
-                        pending.append(Pending(item.topic, scrubbed, t.ack))
-                    else:
-                        messages.append(scrubbed)
-                    continue
-            if isinstance(t.out, QuarantinedMessage):
-                self.stats.by_reason[t.out.reason] += 1
-                if t.ack is not None:
-                    quarantine_acks.append(t.ack)
-                    if t.ack in self._recent_quarantine:
-                        continue  # the gateway resent it before our ack arrived: ack, keep one row
-                    self._recent_quarantine[t.ack] = None
-                    if len(self._recent_quarantine) > 10_000:
-                        self._recent_quarantine.popitem(last=False)
-                kept = self.scrubber.quarantined(t.out)  # pseudonyms: the quarantine is a table too
-                quarantined.append(kept)
-                self._log_quarantine(kept)
-            elif isinstance(t.out, StatusChange):
-                statuses.append(t.out)
-        messages, flagged, reused = self.keys.check(messages)
-        for q in flagged:
-            self.stats.by_reason[q.reason] += 1
-        quarantined += flagged
-        quarantine_acks += reused
-        return _Prepared(messages, quarantined, statuses, quarantine_acks, self.views.take_unsaved(), pending)
-
-    async def _views(self, prepared: _Prepared) -> None:
-        """Save the views this batch carried, and complete its reports whose view was not cached,
-        before the batch commits (an agent omits a view only once its carrier was acknowledged)."""
-        delay = 0.2
-        while True:
-            try:
-                if prepared.views:
-                    await self.store.db.transaction(prepared.views)
-                    prepared.views = []
-                done, refused, acks = await settle(
-                    self.views, self.store.db, prepared.pending, self.scrubber.reframe
-                )
-                break
-            except Exception as exc:  # the store is down: nothing of this batch is acknowledged meanwhile
-                self._store_down(f"static views: {type(exc).__name__}: {exc}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        prepared.pending = []
-        kept, flagged, reused = self.keys.check(done)
-        for q in [*refused, *flagged]:
-            self.stats.by_reason[q.reason] += 1
-            self._log_quarantine(q)
-        prepared.messages += kept
-        prepared.quarantined += refused + flagged
-        prepared.quarantine_acks += acks + reused
+        return await self._finish(batch, self.intake.prepare(batch))
 
     async def _finish(
-        self, batch: list[Incoming], prepared: _Prepared, after: asyncio.Task[BatchResult] | None = None
+        self, batch: list[Incoming], prepared: Prepared, after: asyncio.Task[BatchResult] | None = None
     ) -> BatchResult:
         if prepared.views or prepared.pending:
-            await self._views(prepared)
+            await self.intake.settle(prepared, self.store, self.committer)
         messages, quarantined, statuses, quarantine_acks = (
             prepared.messages,
             prepared.quarantined,
@@ -379,7 +262,7 @@ class Ingest:
         crash_point("ingest.before_commit")
         self._committing += 1
         try:
-            result, handled, quarantine_ok = await self._commit(messages, quarantined, statuses)
+            result, handled, quarantine_ok = await self.committer.commit(messages, quarantined, statuses)
         finally:
             self._committing -= 1
         crash_point("ingest.after_commit")
@@ -404,118 +287,6 @@ class Ingest:
         self._acknowledge(batch, handled)
         return result
 
-    def _log_quarantine(self, q: QuarantinedMessage) -> None:
-        # one line per gateway and reason: a hostile flood must not become a log flood
-        if (q.gateway_id, q.reason) in self._logged:
-            return
-        if len(self._logged) > 10_000:
-            self._logged.clear()
-        self._logged.add((q.gateway_id, q.reason))
-        log.info("quarantined a message on %s: %s %s", q.topic[:120], q.reason, q.detail[:120])
-
-    def _store_down(self, error: str) -> None:
-        if not self._store_failing:
-            log.error("store unavailable, holding acknowledgements: %s", error)
-        self._store_failing = True
-        self.stats.last_error = error[:300]
-        self.stats.retries += 1
-
-    def _store_up(self) -> None:
-        if self._store_failing:
-            log.warning("store available again after %d retries; acknowledging", self.stats.retries)
-        self._store_failing = False
-        self.stats.last_error = ""
-
-    async def _write(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> BatchResult:
-        """One transaction, retried with back-off until it commits or is refused for good."""
-        delay = 0.2
-        while True:
-            try:
-                result = await self.writer.write_batch(Batch(messages, quarantined, statuses))
-            except StoreError as exc:
-                # A failed ROLLBACK hides the error behind it (SQLite rolls back by itself on
-                # SQLITE_FULL, then "no transaction is active"): the cause is unknown, so wait.
-                if not exc.transient and "rollback" not in str(exc).lower():
-                    raise
-                error = str(exc)
-            except Exception as exc:  # untranslated driver errors: assume they may pass
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                self._store_up()
-                return result
-            self._store_down(error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    async def _commit(
-        self,
-        messages: list[SpooledMessage],
-        quarantined: list[QuarantinedMessage],
-        statuses: list[StatusChange],
-    ) -> tuple[BatchResult, list[Key], bool]:
-        """Store a batch; return the result, the spooled keys handled for good, and whether
-        the quarantine rows were stored.
-
-        A batch the store refuses for good is tried record by record, and a record it
-        refuses while others of the batch are stored is quarantined (``store_rejected``). If
-        not one record can be stored, the store is failing, not the records: wait and retry.
-        """
-        delay = 0.2
-        total, quarantine_ok = BatchResult(), True
-        while True:
-            try:
-                _merge(total, await self._write(messages, quarantined, statuses))
-                return total, [(m.gateway_id, m.epoch, m.seq) for m in messages], quarantine_ok
-            except StoreError as exc:
-                error = str(exc)
-            log.error("store refused a batch for good (%s); trying its records one by one", error)
-            if quarantined or statuses:
-                try:
-                    _merge(total, await self._write([], quarantined, statuses))
-                except StoreError as exc:
-                    log.error(
-                        "store refused %d quarantine/status rows: %s", len(quarantined) + len(statuses), exc
-                    )
-                    quarantine_ok = False
-                quarantined, statuses = [], []
-            handled: list[Key] = []
-            refused: list[tuple[SpooledMessage, str]] = []
-            for m in messages:
-                try:
-                    _merge(total, await self._write([m], [], []))
-                    handled.append((m.gateway_id, m.epoch, m.seq))
-                except StoreError as exc:
-                    refused.append((m, str(exc)))
-            if refused and not handled and len(messages) > 1:
-                self._store_down(f"store refuses every record of a batch: {error}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            for m, detail in refused:
-                key = (m.gateway_id, m.epoch, m.seq)
-                reason = IngestReason.STORE_REJECTED.value
-                q = QuarantinedMessage(
-                    m.received_at,
-                    topic_for(m.gateway_id, m.kind),
-                    m.gateway_id,
-                    reason,
-                    detail[:500],
-                    m.payload,
-                )
-                try:
-                    _merge(total, await self._write([], [q], []))
-                except StoreError:
-                    log.error("record %s could be neither stored nor quarantined; left unacknowledged", key)
-                    continue
-                self.stats.by_reason[reason] += 1
-                handled.append(key)
-            return total, handled, quarantine_ok
-
     def _acknowledge(self, batch: list[Incoming], handled: list[Key]) -> None:
         # Application acks first: committed (new, duplicate or quarantined-for-good) spooled
         # records, per gateway and epoch; then the MQTT PUBACKs.
@@ -538,23 +309,3 @@ class Ingest:
         for item in batch:
             if item.qos > 0:
                 self._client.ack(item.mid, item.qos, item.connection)
-
-
-@dataclass
-class _Prepared:
-    """A triaged batch waiting for its commit."""
-
-    messages: list[SpooledMessage]
-    quarantined: list[QuarantinedMessage]
-    statuses: list[StatusChange]
-    quarantine_acks: list[Key]
-    #: Static views carried by compact reports, saved before the batch commits (views.py).
-    views: list[Statement] = field(default_factory=list)
-    #: Compact reports whose view must be fetched from the store first.
-    pending: list[Pending] = field(default_factory=list)
-
-
-def _merge(total: BatchResult, part: BatchResult) -> None:
-    total.inserted += part.inserted
-    total.duplicates += part.duplicates
-    total.quarantined += part.quarantined

@@ -110,7 +110,7 @@ async def test_a_view_survives_a_collector_restart(store: Store) -> None:
     assert set(decode(later)["body"]["view"]) == {"id"}
     restarted, rec2 = make_ingest(store)  # an empty cache: the view comes from the store
     await restarted.handle([item("gw-r", later, 2)])
-    assert restarted.views.fetched == 1
+    assert restarted.intake.views.fetched == 1
     old, _ = make_ingest(store)
     await old.handle([item("gw-o", old_frame("gw-o", 2, sent[1]), 1)])
     assert (await stored(store, "gw-r"))[2] == (await stored(store, "gw-o"))[2]
