@@ -38,6 +38,8 @@ FOLD_YIELD_S = 0.05
 #: Reports waiting to be folded past which folding takes turns with ingest batches instead
 #: of waiting for a gap (so under sustained load it keeps pace).
 FOLD_EAGER = 20_000
+#: Seconds after start before the first retention pass (then every ``retention_every_s``).
+RETENTION_FIRST_S = 300
 #: The lease whose holder evaluates home profiles on schedule (one collector of several).
 EVALUATION_LEASE = "profile-evaluation"
 #: Its ttl: a dead leader's successor starts within this (the leader renews at a third of it).
@@ -108,6 +110,9 @@ class Service:
         }
 
     async def _retention(self) -> None:
+        # The first pass waits: a collector (re)started with a backlog acknowledges it first, and a
+        # retention pass's deletes compete with its batches for the store (they stalled ingest).
+        await asyncio.sleep(min(RETENTION_FIRST_S, self.settings.retention_every_s))
         while True:
             try:
                 deleted = await self.store.retain(
