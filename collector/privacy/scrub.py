@@ -193,7 +193,7 @@ class Scrubber:
         A report is rewritten by the C extension ``_scrub`` where it is built (~4x faster,
         bench/privacy.py): one pass over the msgpack that copies what does not change and asks
         :meth:`mac` and :func:`terminal_names` for what does, writing the same bytes as the
-        Python way (tests/collector/privacy/test_scrub_c.py). Anything it does not promise to
+        Python way (tests/collector/security/test_scrub_c.py). Anything it does not promise to
         reproduce (a static view, an odd encoding), an event batch, and ``compiled=False``
         take the Python way, its reference: only the parts of the body that can hold personal
         data are decoded (a report's stations, apps, quality and neighbours; an event batch's
@@ -307,7 +307,7 @@ _PARTS = msgspec.msgpack.Decoder(dict[str, msgspec.Raw]).decode
 _ANY = msgspec.msgpack.Decoder().decode
 
 
-try:  # built by setup.py (`make` requires it: tests/collector/privacy/test_scrub_c.py)
+try:  # built by setup.py (`make` requires it: tests/collector/security/test_scrub_c.py)
     from collector.privacy import _scrub as _compiled
 except ImportError:  # pragma: no cover - a collector installed without a compiler
     _compiled = None  # type: ignore[assignment]
