@@ -6,7 +6,7 @@ Emulator reports (stations, radios, app categories, neighbours; the ones bench/i
 sends) are triaged as ingest triages them, then rewritten by the Scrubber. Prints one JSON
 object: CPU microseconds per report (time.process_time, which holds on a shared machine),
 medians of --repeat, for triage alone, for the whole ``Scrubber.message`` (rewrite +
-deflate), and for the rewrite alone (unframed msgpack in, unframed msgpack out) both ways,
+deflate; ``python_scrub``: the same the Python way), and for the rewrite alone (unframed msgpack in, unframed msgpack out) both ways,
 timed alternately in this one process: ``c_rewrite`` (the C extension ``_scrub``: one pass
 over the bytes) and ``python_rewrite`` (its reference: decode the personal parts, rewrite
 them, encode). ``c_share`` is the share of reports the C pass took (the rest it left to
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import make_reports  # noqa: E402
 from collector.ingest.triage import Incoming, triage  # noqa: E402
-from collector.privacy.scrub import Scrubber, _compiled, terminal_names  # noqa: E402
+from collector.privacy.scrub import Scrubber, _compiled, frame_of, terminal_names  # noqa: E402
 from collector.store import SpooledMessage  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     reports = make_reports(args.reports, args.homes)
     scrubber = Scrubber(b"k" * 32)
-    triage_us, scrub_us, c_us, py_us = [], [], [], []
+    triage_us, scrub_us, python_scrub_us, c_us, py_us = [], [], [], [], []
     identical, c_share = True, None
     for _ in range(args.repeat):
         start = time.process_time()
@@ -66,6 +66,10 @@ def main() -> None:
             for m in spooled:
                 scrubber.rewritten(m, compiled=compiled)
             into.append((time.process_time() - start) * 1e6 / len(spooled))
+        start = time.process_time()  # the whole message the Python way, as before the C pass
+        for m in spooled:
+            frame_of(scrubber.rewritten(m, compiled=False)[0])
+        python_scrub_us.append((time.process_time() - start) * 1e6 / len(spooled))
     size = median(len(frame) for _, frame, _ in reports)
     out = {
         "bench": "privacy",
@@ -73,6 +77,7 @@ def main() -> None:
         "frame_bytes_median": size,
         "triage_us_per_report": round(median(triage_us), 1),
         "scrub_us_per_report": round(median(scrub_us), 1),
+        "python_scrub_us_per_report": round(median(python_scrub_us), 1),
         "c_rewrite_us_per_report": round(median(c_us), 1),
         "python_rewrite_us_per_report": round(median(py_us), 1),
         "c_share": c_share,

@@ -467,3 +467,50 @@ def test_generated_damage_raises_or_is_rewritten_as_the_reference_rewrites_it(
         del packed[len(packed) - cut % 8 :]
     with _guarded(bytes(packed)) as view:
         _contract(view)
+
+
+def _str_msgpack(data: bytes) -> bytes:
+    """``data`` as a msgpack string in its shortest header, whether or not it is UTF-8."""
+    n = len(data)
+    head = (
+        bytes([0xA0 | n]) if n < 32 else b"\xd9" + bytes([n]) if n < 256 else b"\xda" + n.to_bytes(2, "big")
+    )
+    return head + data
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=40)
+    | st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass"))
+    | st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xc3\xa9",
+                b"\xe2\x9c\x93",
+                b"\xf0\x9f\x98\x80",
+                b"\xed\xa0\x80",
+                b"\xc0\xaf",
+                b"\xf4\x90\x80\x80",
+                b"\xe0\x80\xaf",
+                b"\xf8",
+                b"\x80",
+            ]
+        ),
+        max_size=12,
+    ).map(b"".join),
+    key=st.booleans(),
+)
+def test_strings_are_taken_exactly_when_they_are_utf8(data: bytes, key: bool) -> None:
+    placeholder = msgspec.msgpack.encode("@placeholder@")
+    station = {"@placeholder@": 1} if key else {"mac": "a4:83:e7:00:00:01", "note": "@placeholder@"}
+    packed = msgspec.msgpack.encode(_envelope({"stations": [station]})).replace(
+        placeholder, _str_msgpack(data)
+    )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        _refused(packed)
+    else:
+        _same(packed)
