@@ -1,8 +1,9 @@
 """Only the C part; everything else is in pyproject.toml.
 
-``protocol._keys`` speeds up the collector's duplicate-key check ~10x. It is optional by
-default: where it does not build (no compiler, a gateway), ``protocol.inbound`` proves the same
-the slow way. ``HOMESCOPE_REQUIRE_C=1`` (set by ``make``, so by CI) makes a failed build fail
+``protocol._keys`` speeds up the collector's duplicate-key check ~10x (``collector.profiles._window``
+the fold, ``collector.privacy._scrub`` the privacy rewrite at ingest). They are optional by
+default: where they do not build (no compiler, a gateway), the Python references do the same
+slower. ``HOMESCOPE_REQUIRE_C=1`` (set by ``make``, so by CI) makes a failed build fail
 the install instead of silently running the slow way.
 """
 
@@ -19,6 +20,13 @@ setup(
         Extension(
             "collector.profiles._window",
             ["collector/profiles/_window.c"],
+            optional=not REQUIRED,
+            extra_compile_args=["-O2"],
+        ),
+        # a report's privacy rewrite in one pass over its msgpack (scrub.Scrubber.message is its reference)
+        Extension(
+            "collector.privacy._scrub",
+            ["collector/privacy/_scrub.c"],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),
