@@ -16,7 +16,7 @@ from typing import Any
 from agent import __version__
 from agent.config import AgentConfig
 from agent.logger import Logger
-from agent.publisher.compaction import Compactor
+from agent.publisher.compaction import Compactor, report_envelope
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher
 from agent.reporter import Reporter
@@ -48,19 +48,8 @@ def report_frame(
     body: dict[str, Any],
     now: int,
 ) -> bytes:
-    """Frame one report envelope."""
-    message = envelope(
-        Kind.REPORT,
-        gateway_id,
-        epoch=epoch,
-        seq=seq,
-        window_start=window[0],
-        window_end=window[1],
-        uptime_s=uptime_s,
-        sent_at=now,
-        body=body,
-    )
-    return encode(message)
+    """Frame one report in the plain form (the compact one is :meth:`Compactor.frame`'s)."""
+    return encode(report_envelope(gateway_id, epoch, seq, window, uptime_s, body, now))
 
 
 def event_frame(

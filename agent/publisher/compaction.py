@@ -1,5 +1,8 @@
 """When a report carries its static view: the agent's half of compact reports (protocol 1.2).
 
+It also builds every report's envelope (:func:`report_envelope`), compact or not, so the two
+forms cannot drift apart.
+
 :mod:`protocol.compact` says how a report is compacted; this says when its static view goes
 with it. Every compact report names its view by id; the view itself goes along whenever the
 collector may not have it:
@@ -31,6 +34,29 @@ from protocol.topics import Kind
 _CONFIRMED_MAX = 8
 #: Stations a view holds at most (a report holds at most 512; the view's bound is 1,024).
 MAX_VIEW_STATIONS = 768
+
+
+def report_envelope(
+    gateway_id: str,
+    epoch: int,
+    seq: int,
+    window: tuple[int, int],
+    uptime_s: int,
+    body: dict[str, Any],
+    now: int,
+) -> dict[str, Any]:
+    """One report's envelope around ``body``, compact or not (``runner.report_frame``: the plain frame)."""
+    return envelope(
+        Kind.REPORT,
+        gateway_id,
+        epoch=epoch,
+        seq=seq,
+        window_start=window[0],
+        window_end=window[1],
+        uptime_s=uptime_s,
+        sent_at=now,
+        body=body,
+    )
 
 
 class Compactor:
@@ -81,17 +107,7 @@ class Compactor:
                 self._since_carry += 1
             self.framed += 1
         rest["view"] = {"id": vid, **view} if carry else {"id": vid}
-        message = envelope(
-            Kind.REPORT,
-            gateway_id,
-            epoch=epoch,
-            seq=seq,
-            window_start=window[0],
-            window_end=window[1],
-            uptime_s=uptime_s,
-            sent_at=now,
-            body=compact_body(rest),
-        )
+        message = report_envelope(gateway_id, epoch, seq, window, uptime_s, compact_body(rest), now)
         return encode(message, compact=True, dictionary_id=self.dictionary_id)
 
     def _view(self, statics: dict[str, Any], seen_at: int) -> dict[str, Any]:
