@@ -1,7 +1,7 @@
 """When a report carries its static view: the agent's half of compact reports (protocol 1.2).
 
-It also builds every report's envelope (:func:`report_envelope`), compact or not, so the two
-forms cannot drift apart.
+It also builds the envelope of every report, compact or not, and of every event batch
+(:func:`window_envelope`), so the forms cannot drift apart.
 
 :mod:`protocol.compact` says how a report is compacted; this says when its static view goes
 with it. Every compact report names its view by id; the view itself goes along whenever the
@@ -36,18 +36,19 @@ _CONFIRMED_MAX = 8
 MAX_VIEW_STATIONS = 768
 
 
-def report_envelope(
+def window_envelope(
+    kind: Kind,
     gateway_id: str,
     epoch: int,
     seq: int,
     window: tuple[int, int],
     uptime_s: int,
-    body: dict[str, Any],
     now: int,
+    body: dict[str, Any],
 ) -> dict[str, Any]:
-    """One report's envelope around ``body``, compact or not (``runner.report_frame``: the plain frame)."""
+    """The envelope of a window's message (a report, compact or not, or an event batch) around ``body``."""
     return envelope(
-        Kind.REPORT,
+        kind,
         gateway_id,
         epoch=epoch,
         seq=seq,
@@ -107,7 +108,9 @@ class Compactor:
                 self._since_carry += 1
             self.framed += 1
         rest["view"] = {"id": vid, **view} if carry else {"id": vid}
-        message = report_envelope(gateway_id, epoch, seq, window, uptime_s, compact_body(rest), now)
+        message = window_envelope(
+            Kind.REPORT, gateway_id, epoch, seq, window, uptime_s, now, compact_body(rest)
+        )
         return encode(message, compact=True, dictionary_id=self.dictionary_id)
 
     def _view(self, statics: dict[str, Any], seen_at: int) -> dict[str, Any]:

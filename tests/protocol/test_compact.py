@@ -52,7 +52,7 @@ def test_a_compact_report_expands_to_the_body_the_agent_built(seed: int) -> None
 
 
 def test_the_compact_frame_and_the_plain_one_carry_the_same_report() -> None:
-    """Both forms are framed around one envelope (``compaction.report_envelope``): same head, same body."""
+    """Both forms are framed around one envelope (``compaction.window_envelope``): same head, same body."""
     body = body_of(4)
     head = ("gw-c", 3, 7, (1_795_437_000, 1_795_437_900), 86_400)
     plain = decode(report_frame(*head, body, 1_795_437_901))
