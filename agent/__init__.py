@@ -4,8 +4,3 @@ Runs on OpenWrt-class gateways with the standard library, paho-mqtt and msgpack 
 """
 
 __version__ = "0.1.0"
-
-# before the agent's imports pull them in: stand-ins for ipaddress and datetime.py (~0.3 MiB, 32-bit)
-from agent.publisher.deferred import start_light
-
-start_light()

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# The daemon's entry point (/usr/bin/homescope-agent, the console script, ``-m agent.cli``) and no
+# other process: before the imports below pull them in, stand-ins for ipaddress and datetime.py
+# (~0.3 MiB on a 32-bit gateway). A library user of ``agent`` (the emulator, tests) keeps the real ones.
+# ruff: noqa: E402 (the imports below must come after start_light)
+from agent.publisher.deferred import start_light
+
+start_light()
+
 import argparse
 import json
 import random

@@ -16,14 +16,14 @@ from typing import Any
 from agent import __version__
 from agent.config import AgentConfig
 from agent.logger import Logger
-from agent.publisher.compaction import Compactor
+from agent.publisher.compaction import Compactor, window_envelope
 from agent.publisher.outbox import Outbox
 from agent.publisher.publisher import Publisher
 from agent.reporter import Reporter
 from agent.samplers import SampleContext
 from agent.stationwatch import StationWatch
 from agent.system import System, SystemAccessError
-from protocol.codec import encode, envelope
+from protocol.codec import encode
 from protocol.topics import Kind
 
 log = Logger(__name__)
@@ -48,19 +48,8 @@ def report_frame(
     body: dict[str, Any],
     now: int,
 ) -> bytes:
-    """Frame one report envelope."""
-    message = envelope(
-        Kind.REPORT,
-        gateway_id,
-        epoch=epoch,
-        seq=seq,
-        window_start=window[0],
-        window_end=window[1],
-        uptime_s=uptime_s,
-        sent_at=now,
-        body=body,
-    )
-    return encode(message)
+    """Frame one report in the plain form (the compact one is :meth:`Compactor.frame`'s)."""
+    return encode(window_envelope(Kind.REPORT, gateway_id, epoch, seq, window, uptime_s, now, body))
 
 
 def event_frame(
@@ -73,18 +62,9 @@ def event_frame(
     now: int,
 ) -> bytes:
     """Frame one event batch envelope."""
-    message = envelope(
-        Kind.EVENT,
-        gateway_id,
-        epoch=epoch,
-        seq=seq,
-        window_start=window[0],
-        window_end=window[1],
-        uptime_s=uptime_s,
-        sent_at=now,
-        body={"events": events},
+    return encode(
+        window_envelope(Kind.EVENT, gateway_id, epoch, seq, window, uptime_s, now, {"events": events})
     )
-    return encode(message)
 
 
 class Runner:

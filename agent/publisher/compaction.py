@@ -1,5 +1,8 @@
 """When a report carries its static view: the agent's half of compact reports (protocol 1.2).
 
+It also builds the envelope of every report, compact or not, and of every event batch
+(:func:`window_envelope`), so the forms cannot drift apart.
+
 :mod:`protocol.compact` says how a report is compacted; this says when its static view goes
 with it. Every compact report names its view by id; the view itself goes along whenever the
 collector may not have it:
@@ -31,6 +34,30 @@ from protocol.topics import Kind
 _CONFIRMED_MAX = 8
 #: Stations a view holds at most (a report holds at most 512; the view's bound is 1,024).
 MAX_VIEW_STATIONS = 768
+
+
+def window_envelope(
+    kind: Kind,
+    gateway_id: str,
+    epoch: int,
+    seq: int,
+    window: tuple[int, int],
+    uptime_s: int,
+    now: int,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """The envelope of a window's message (a report, compact or not, or an event batch) around ``body``."""
+    return envelope(
+        kind,
+        gateway_id,
+        epoch=epoch,
+        seq=seq,
+        window_start=window[0],
+        window_end=window[1],
+        uptime_s=uptime_s,
+        sent_at=now,
+        body=body,
+    )
 
 
 class Compactor:
@@ -81,16 +108,8 @@ class Compactor:
                 self._since_carry += 1
             self.framed += 1
         rest["view"] = {"id": vid, **view} if carry else {"id": vid}
-        message = envelope(
-            Kind.REPORT,
-            gateway_id,
-            epoch=epoch,
-            seq=seq,
-            window_start=window[0],
-            window_end=window[1],
-            uptime_s=uptime_s,
-            sent_at=now,
-            body=compact_body(rest),
+        message = window_envelope(
+            Kind.REPORT, gateway_id, epoch, seq, window, uptime_s, now, compact_body(rest)
         )
         return encode(message, compact=True, dictionary_id=self.dictionary_id)
 

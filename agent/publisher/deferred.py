@@ -17,8 +17,9 @@ importing (paho reads ``logging``'s level numbers when it is imported, and names
 is loaded, the stand-in's attributes are replaced by the real ones, so a module that bound the
 stand-in at its import (``import ssl`` in paho) sees the real classes from then on.
 
-``start_light`` does the same, when the ``agent`` package is first imported, for what the
-standard library itself imports and the agent's loop does not use (bench/agent.py, 32-bit):
+``start_light`` does the same, when the daemon's entry point (``agent/cli.py``) is first imported
+and in no other process, for what the standard library itself imports and the agent's loop does
+not use (bench/agent.py, 32-bit):
 ``ipaddress``, which ``urllib.parse`` imports for bracketed IPv6 hosts only, and ``datetime``,
 whose module first compiles a pure-Python datetime and then replaces every name with the
 ``_datetime`` extension's (msgpack and sqlite3 import it; the extension alone is the same API).
@@ -53,8 +54,9 @@ def platform_system() -> str:
 def start_light() -> None:
     """Stand-ins for standard-library modules the agent's imports pull in but its loop does not use.
 
-    Called by ``agent/__init__.py`` before anything else of the agent is imported; a process that has
-    already imported one (a test run) keeps its real module.
+    Called by ``agent/cli.py`` (the daemon's entry point) before anything else of the agent is
+    imported; a process that only uses the agent as a library (the emulator, tests) never calls it,
+    and one that has already imported a module keeps the real one.
     """
     defer("ipaddress")
     # the extension is built on OpenWrt too (python3-light's lib-dynload); a Python without it keeps

@@ -47,9 +47,9 @@ def add_security_headers(app: web.Application, *, tls: bool) -> None:
 
 def stylesheet() -> str:
     """All the pages' CSS (served as ``/static/homescope.css``)."""
-    from collector.web import home_pages, marketing_pages, pages
+    from collector.web import home_markup, marketing_pages, pages
 
-    return pages.STYLE + home_pages.STYLE + pages.EXTRA_STYLE + marketing_pages.STYLE + pages.FILTER_STYLE
+    return pages.STYLE + home_markup.STYLE + pages.EXTRA_STYLE + marketing_pages.STYLE + pages.FILTER_STYLE
 
 
 async def css(request: web.Request) -> web.Response:

@@ -1,7 +1,7 @@
 """Home profiles over HTTP: ``/api/v1/homes``, one home's profile and results, the area view,
 the OpenAPI document of these routes, and the operator pages over the same data (``/homes``,
-``/homes/{id}``, ``/areas``, rendered by :mod:`collector.web.home_pages`). The scheduled
-evaluation is :class:`collector.service.Service`'s.
+``/homes/{id}``, ``/areas``, rendered by :mod:`collector.web.home_pages` and
+:mod:`collector.web.home_detail`). The scheduled evaluation is :class:`collector.service.Service`'s.
 
 Authentication is the app's middleware: every route here needs a session or a token.
 """
@@ -21,7 +21,7 @@ from collector.profiles.config import WINDOWS, ProfilesConfig, load_config
 from collector.profiles.profile import as_of_day, build_profile
 from collector.profiles.rules import KINDS, plugin_defaults, rules
 from collector.store.base import InsightsStore, StoreError, insights
-from collector.web import home_list, home_pages
+from collector.web import home_detail, home_list, home_pages
 from collector.web.access import Permission, requires
 from collector.web.auth import USER
 from collector.web.home_list import HomeQuery
@@ -262,7 +262,7 @@ async def home_page(request: web.Request) -> web.Response:
     span = date_range(request.query)
     # with a range the traffic chart draws the home's days in it (its axis is the range)
     days = await home_days(request, span) if span is not None else None
-    return _page(home_pages.home_page(home, window, request[USER], span, days))
+    return _page(home_detail.home_page(home, window, request[USER], span, days))
 
 
 @routes.get("/areas")

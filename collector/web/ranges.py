@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from collector.reports.period import Period
+
 SHORTCUTS = ("last7", "this_month", "previous")
 MAX_DAYS = 3660
 
@@ -27,18 +29,24 @@ class DateRange:
     last: date
 
     @property
+    def period(self) -> Period:
+        """The same days as a report period, which owns their bounds in epoch seconds."""
+        return Period("range", self.first, self.last)
+
+    @property
     def start(self) -> int:
         """Epoch second of ``first``'s midnight."""
-        return int(datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC).timestamp())
+        return self.period.start
 
     @property
     def end(self) -> int:
         """Epoch second of the midnight after ``last`` (exclusive)."""
-        return self.start + ((self.last - self.first).days + 1) * 86400
+        return self.period.end
 
     def previous(self) -> DateRange:
-        days = (self.last - self.first).days + 1
-        return DateRange(self.first - timedelta(days=days), self.first - timedelta(days=1))
+        """The same number of days just before."""
+        before = self.period.previous()
+        return DateRange(before.first, before.last)
 
     def query(self) -> dict[str, str]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}

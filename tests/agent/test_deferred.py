@@ -101,15 +101,15 @@ print(",".join(m for m in ("platform", "ipaddress") if real(m)))
 """
 
 
-def test_platform_ipaddress_and_datetime_py_stay_out_and_work_when_used() -> None:
-    """The daemon loop uses none of them (~0.5 MiB on a 32-bit gateway, docs/gateway.md "Footprint").
+def _bare(probe: str) -> list[str]:
+    """``probe``'s output lines from a fresh interpreter that has imported nothing of its own.
 
     Without ``site`` (-S): this venv's ``.pth`` files import ``urllib.parse`` before any code runs, which a
     gateway's interpreter does not; paho and msgpack come from site-packages on PYTHONPATH instead.
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])}
     done = subprocess.run(
-        [sys.executable, "-S", "-c", LIGHT_PROBE],
+        [sys.executable, "-S", "-c", probe],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -117,4 +117,32 @@ def test_platform_ipaddress_and_datetime_py_stay_out_and_work_when_used() -> Non
         timeout=60,
         env=env,
     )
-    assert done.stdout.splitlines() == ["", "platform,ipaddress"]
+    return done.stdout.splitlines()
+
+
+def test_platform_ipaddress_and_datetime_py_stay_out_and_work_when_used() -> None:
+    """The daemon loop uses none of them (~0.5 MiB on a 32-bit gateway, docs/gateway.md "Footprint").
+
+    The daemon's entry point (``agent.cli``) sets the stand-ins up before its imports.
+    """
+    assert _bare(LIGHT_PROBE) == ["", "platform,ipaddress"]
+
+
+LIBRARY_PROBE = """
+import sys
+sys.modules.update(msgspec=None, isal=None)
+import agent, agent.runner, agent.publisher.paho_transport
+from agent.publisher.outbox import Outbox
+Outbox(":memory:")
+import datetime, ipaddress
+print(sys.modules["datetime"].__name__, sys.modules["datetime"].__file__.rsplit("/", 1)[-1])
+print(ipaddress.__doc__.startswith("stand-in"), ipaddress.__file__.rsplit("/", 1)[-1])
+"""
+
+
+def test_the_agent_as_a_library_leaves_datetime_and_ipaddress_the_real_modules() -> None:
+    """Only the daemon swaps them: ``import agent`` in the emulator, a test or the collector's tests does not.
+
+    The stand-ins are the daemon's memory saving, not a change every importer of the package should get.
+    """
+    assert _bare(LIBRARY_PROBE) == ["datetime datetime.py", "False ipaddress.py"]

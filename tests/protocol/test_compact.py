@@ -12,6 +12,7 @@ import msgpack
 import pytest
 
 from agent.publisher.compaction import Compactor
+from agent.runner import report_frame
 from emulator.home import VirtualHome
 from protocol import models
 from protocol.codec import FLAG_COMPACT, FLAG_DICTIONARY, FLAG_ZLIB, MAGIC, decode, encode, envelope
@@ -48,6 +49,17 @@ def test_a_compact_report_expands_to_the_body_the_agent_built(seed: int) -> None
     named = decode(frame(c, 2, body))
     assert set(named["body"]["view"]) == {"id"}
     assert merge(named["body"], view) is None and named["body"] == body
+
+
+def test_the_compact_frame_and_the_plain_one_carry_the_same_report() -> None:
+    """Both forms are framed around one envelope (``compaction.window_envelope``): same head, same body."""
+    body = body_of(4)
+    head = ("gw-c", 3, 7, (1_795_437_000, 1_795_437_900), 86_400)
+    plain = decode(report_frame(*head, body, 1_795_437_901))
+    compact = decode(Compactor().frame(*head, body, 1_795_437_901))
+    assert merge(compact["body"], compact["body"]["view"]) is None
+    assert compact == plain
+    assert plain["window_start"] == 1_795_437_000 and plain["sent_at"] == 1_795_437_901
 
 
 def test_floats_survive_exactly_and_derived_fields_are_left_out_only_when_derivable() -> None:
