@@ -62,7 +62,7 @@ def make_reports(n: int, homes: int, compact: bool = False) -> list[tuple[str, b
             seq = w + 1
             framing = compactors[h.gateway_id].frame if compact else report_frame
             end = t0 + 900 * (w + 1)
-            frame = framing(h.gateway_id, 1, seq, (end - 900, end), h.uptime_s, h.report_body(900), end)
+            frame = framing(h.gateway_id, 1, seq, (end - 900, end), h.uptime_s, h.report_body(900, end), end)
             compactors[h.gateway_id].acked(1, [(seq, seq)])
             out.append((topic_for(h.gateway_id, "report"), frame, (h.gateway_id, 1, seq)))
     return out

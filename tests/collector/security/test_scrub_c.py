@@ -109,7 +109,7 @@ def _emulated(homes: int = 24, windows: int = 6) -> list[bytes]:
         for w in range(windows):
             span = (1_700_000_000 + 900 * w, 1_700_000_900 + 900 * w)
             frame = report_frame(
-                home.gateway_id, 1, w + 1, span, home.uptime_s, home.report_body(900), span[0]
+                home.gateway_id, 1, w + 1, span, home.uptime_s, home.report_body(900, span[1]), span[0]
             )
             got = triage(Incoming(topic_for(home.gateway_id, "report"), frame, w, 1, time.time())).out
             assert isinstance(got, SpooledMessage)
