@@ -30,9 +30,9 @@ from collector.web.bootstrap import auth_from_settings, first_admin, web_tls
 
 log = logging.getLogger(__name__)
 
-#: Reports folded per store call (fewer in a gap between batches), and the pause when none are waiting.
+#: Reports folded per store call (whole gateways: a backlog's home-days are written once a chunk),
+#: and the pause when none are waiting.
 FOLD_CHUNK = 500
-FOLD_GAP_CHUNK = 500
 FOLD_IDLE_S = 0.5
 FOLD_YIELD_S = 0.05
 #: Reports waiting to be folded past which folding takes turns with ingest batches instead
@@ -141,9 +141,7 @@ class Service:
         failing = False
         backlog, counted = 0, 0.0
         while True:
-            chunk = FOLD_GAP_CHUNK  # a gap: the next batch should not wait long behind it
             if self.ingest.busy:
-                chunk = FOLD_CHUNK
                 if time.monotonic() - counted > 1.0:
                     with contextlib.suppress(StoreError):
                         backlog = await profiles.pending_folds()
@@ -152,7 +150,7 @@ class Service:
                     await asyncio.sleep(FOLD_YIELD_S)
                     continue
             try:
-                n = await profiles.fold_pending(chunk)
+                n = await profiles.fold_pending(FOLD_CHUNK)
                 if failing:
                     log.warning("profile folding works again")
                 failing = False

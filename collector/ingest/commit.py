@@ -25,7 +25,7 @@ from collector.store import (
 )
 from protocol.topics import topic_for
 
-log = logging.getLogger("collector.ingest.client")
+log = logging.getLogger(__name__)
 
 
 class BatchWriter(Protocol):

@@ -26,7 +26,7 @@ from collector.settings import Settings
 from collector.store import QuarantinedMessage, SpooledMessage, StatusChange, Store
 from collector.store.sql import Statement
 
-log = logging.getLogger("collector.ingest.client")
+log = logging.getLogger(__name__)
 
 
 class Intake:

@@ -85,6 +85,15 @@ def share_of(gateway_id: str, of: int) -> int:
     return ord(gateway_id[-1]) % of if gateway_id else 0
 
 
+class ReadBack(NamedTuple):
+    """How a folder reads the queue table back (:meth:`Folds.read_back`)."""
+
+    #: ``ASC`` or ``DESC``: the key order it reads in
+    order: str
+    #: (of, mine): only the gateways whose :func:`share_of` is ``mine``; ``None``: anyone's
+    share: tuple[int, int] | None
+
+
 class Prepared(NamedTuple):
     """A claimed-to-be report and what its window adds (computed before any lock is taken)."""
 
@@ -118,12 +127,11 @@ class Folds:
     #: start): two folders of one file reading the backlog back compute disjoint reports until
     #: they meet, instead of both preparing the same reports and one losing every claim.
     from_the_end: bool = False
-    #: gateway -> its kept reports, gateways in the order they first came: a chunk takes whole
-    #: gateways, so a backlog writes each home-day once for all its reports (not once each)
-    memory: dict[str, list[SpooledMessage]] = field(default_factory=dict)
-    #: reports kept in ``memory``; keys of the reports kept (a resent one is not kept twice)
+    #: gateway -> its kept reports by key, gateways in the order they first came: a chunk takes
+    #: whole gateways, so a backlog writes each home-day once for all its reports (not once each)
+    memory: dict[str, dict[Key, SpooledMessage]] = field(default_factory=dict)
+    #: reports kept in ``memory`` (counted, not summed over its gateways at every look)
     kept: int = 0
-    keys: set[Key] = field(default_factory=set)
     #: (gateway, day) -> (data text, detail text, parsed day), oldest use first
     days: dict[DayKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     #: The operator's domain rules as of this fold pass (``Facets.fold_pending`` refreshes them).
@@ -138,17 +146,18 @@ class Folds:
         if not self.keep_in_memory or not inserted:
             return
         new = set(inserted)
-        memory, keys = self.memory, self.keys
+        memory = self.memory
         mine, of = self.share
         for m in messages:
             if self.kept >= FOLD_BACKLOG:
                 return  # still queued in the table: folded from there
             key = (m.gateway_id, m.epoch, m.seq)
             ours = of == 1 or share_of(m.gateway_id, of) == mine
-            if ours and m.kind == "report" and key in new and key not in keys:
-                keys.add(key)
-                memory.setdefault(m.gateway_id, []).append(m)
-                self.kept += 1
+            if ours and m.kind == "report" and key in new:
+                kept = memory.setdefault(m.gateway_id, {})
+                if key not in kept:  # a resent report is kept once
+                    kept[key] = m
+                    self.kept += 1
 
     def waiting(self) -> int:
         """Reports kept for folding by this process."""
@@ -157,7 +166,7 @@ class Folds:
     def take(self, limit: int) -> list[SpooledMessage]:
         """Up to ``limit`` of this process's reports (they must still be claimed): whole gateways,
         the gateway kept longest first, so a home's reports are folded into its day together."""
-        memory, keys = self.memory, self.keys
+        memory = self.memory
         out: list[SpooledMessage] = []
         while memory and len(out) < limit:
             gateway_id = next(iter(memory))
@@ -165,14 +174,23 @@ class Folds:
             room = limit - len(out)
             if len(reports) <= room:
                 del memory[gateway_id]
-                out += reports
+                out += reports.values()
             else:  # a gateway with more kept than the chunk holds: its oldest now, the rest next
-                out += reports[:room]
-                del reports[:room]
-        for m in out:
-            keys.discard((m.gateway_id, m.epoch, m.seq))
+                out += [reports.pop(next(iter(reports))) for _ in range(room)]
         self.kept -= len(out)
         return out
+
+    def read_back(self, own: bool) -> ReadBack | None:
+        """How to read the queue table back: this folder's share (``own``) or anyone's, in key
+        order from the folder's end; ``None`` when there is nothing more to read (a lone folder's
+        own share is everyone's). Each store writes its statement from this."""
+        order = "DESC" if self.from_the_end else "ASC"
+        of, mine = self.share
+        if own and of > 1:
+            return ReadBack(order, (of, mine))
+        if own or of > 1:
+            return ReadBack(order, None)
+        return None
 
     def prepare(self, reports: list[SpooledMessage]) -> list[Prepared]:
         """What each report's window adds: the fold's costly part, a pure function of the

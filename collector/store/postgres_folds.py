@@ -109,18 +109,12 @@ class PostgresFolds:
                 ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
                 await self._fold(conn, ours)
                 return len(mine)
-            order = "DESC" if self.state.from_the_end else "ASC"
-            of, share = self.state.share
-            own = of > 1
-            args: tuple[int, ...]
-            while True:
-                if own:
-                    claim, args = CLAIM_ANY.format(share=SHARE, order=order), (of, share, limit)
-                else:
-                    claim, args = CLAIM_ANY.format(share="", order=order), (limit,)
-                rows = await (await conn.execute(claim, args)).fetchall()
-                if not rows and own and everyone:
-                    own = False  # none of this folder's share is left: anyone's
+            how = self.state.read_back(own=True)
+            while how is not None:
+                claim = CLAIM_ANY.format(share=SHARE if how.share else "", order=how.order)
+                rows = await (await conn.execute(claim, (*(how.share or ()), limit))).fetchall()
+                if not rows and how.share and everyone:
+                    how = self.state.read_back(own=False)  # none of this folder's share is left: anyone's
                     continue
                 found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
@@ -128,6 +122,7 @@ class PostgresFolds:
                     return len(
                         found
                     )  # else every claimed row was unfoldable (and is dropped): claim the next ones
+            return 0
 
         try:
             return int(await self._tx(tx))

@@ -106,15 +106,11 @@ class SqliteFolds:
 
     async def _queued(self, limit: int, own: bool) -> list[tuple[Any, ...]]:
         """Queued reports read back with their raw rows: this folder's share, or anyone's."""
-        order = "DESC" if self.state.from_the_end else "ASC"
-        of, mine = self.state.share
-        args: tuple[int, ...]
-        if own and of > 1:
-            query, args = QUEUED.format(share=SHARE, order=order), (of, mine, limit)
-        elif own or of > 1:
-            query, args = QUEUED.format(share="", order=order), (limit,)
-        else:
-            return []  # one folder: its own share was everyone's
+        how = self.state.read_back(own)
+        if how is None:
+            return []
+        query = QUEUED.format(share=SHARE if how.share else "", order=how.order)
+        args = (*(how.share or ()), limit)
         return list(await self._read(lambda db: db.execute(query, args).fetchall()))
 
     def _fold(self, db: sqlite3.Connection, claimed: list[Prepared]) -> None:
