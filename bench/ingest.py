@@ -232,12 +232,58 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every core; /proc/stat, idle and iowait excluded)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Trace:
+    """``--trace``: what each of a run's processes did, sample by sample (every ~0.1 s): its CPU
+    share of a core, the whole machine's, and the reports stored and folded so far. Shows which
+    side bounds a run (a process near 100% while the other waits) and how long the fold's tail is."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = [p for pid in pids for p in family(pid)]  # each collector, then its writer process
+        self.started = time.perf_counter()
+        self.rows: list[dict[str, object]] = []
+        self._last = (self.started, [cpu_seconds_one(p) for p in self.pids], machine_busy_s())
+
+    def sample(self, states: list[dict[str, object]]) -> None:
+        now, busy = time.perf_counter(), machine_busy_s()
+        cpu = [cpu_seconds_one(p) for p in self.pids]
+        then, before, machine = self._last
+        if now - then < 0.09:
+            return
+        span = now - then
+        self.rows.append(
+            {
+                "t": round(now - self.started, 2),
+                "cpu_pct": [round((c - b) / span * 100) for c, b in zip(cpu, before, strict=True)],
+                "machine_pct": round((busy - machine) / span * 100),
+                "stored": sum(int(s.get("stored", 0)) for s in states),  # type: ignore[call-overload]
+                "folded": sum(int(s.get("folded", 0)) for s in states),  # type: ignore[call-overload]
+            }
+        )
+        self._last = (now, cpu, busy)
+
+
+def cpu_seconds_one(pid: int) -> float:
+    """User + system CPU of one process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def collector_run(
     store_url: str,
     broker: Broker,
     reports: list[tuple[str, bytes, tuple[str, int, int]]],
     collectors: int,
     workdir: Path,
+    trace: bool = False,
 ) -> dict[str, object]:
     share = f"bench{uuid.uuid4().hex[:6]}" if collectors > 1 else ""
     cids = [f"collector-{uuid.uuid4().hex[:6]}" for _ in range(collectors)]
@@ -254,11 +300,14 @@ def collector_run(
     started = time.perf_counter()
     procs = [start_collector(store_url, broker, cid, share, workdir) for cid in cids]
     cpu_at_start = start_up  # imports and start-up excluded
+    tracer = Trace([p.pid for p, _ in procs]) if trace else None
     n = len(reports)
     stored = 0
     while time.perf_counter() - started < 600:
         states = [health(port) or {} for _, port in procs]
         stored = sum(int(s.get("stored", 0)) + int(s.get("duplicates", 0)) for s in states)  # type: ignore[call-overload]
+        if tracer is not None:
+            tracer.sample(states)
         if stored >= n:
             break
         time.sleep(0.05)
@@ -279,6 +328,8 @@ def collector_run(
         states = [health(port) or {} for _, port in procs]
         if "folded" not in states[0]:
             break
+        if tracer is not None:
+            tracer.sample(states)
         if sum(int(s.get("folded", 0)) for s in states) >= n:  # type: ignore[call-overload]
             folded_s = max(float(s["last_fold_at"] or 0) for s in states) - min(  # type: ignore[arg-type]
                 float(s["first_received_at"])
@@ -305,6 +356,7 @@ def collector_run(
         "folded_s": folded_s,
         "cpu_s": cpu_at_commit,
         "cpu_folded_s": cpu_at_fold,
+        **({"trace": tracer.rows} if tracer is not None else {}),
     }
 
 
@@ -408,6 +460,11 @@ def main() -> int:
         "--repeat", type=int, default=1, help="runs of each row, interleaved; figures are their medians"
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print each run's per-process CPU, stored and folded every ~0.1 s (stderr)",
+    )
+    parser.add_argument(
         "--compact", action="store_true", help="compact reports (protocol 1.2), as agents now send"
     )
     args = parser.parse_args()
@@ -435,7 +492,9 @@ def main() -> int:
                 if url is None:
                     continue
                 base = baseline(broker, reports)
-                full = collector_run(url, broker, reports, collectors, workdir)
+                full = collector_run(url, broker, reports, collectors, workdir, args.trace)
+                for row in full.pop("trace", []):  # type: ignore[attr-defined]
+                    print(f"  trace {json.dumps(row)}", file=sys.stderr)
                 samples[(store, collectors)].append((base, full))
                 print(
                     f"{store} x{collectors} run {rep + 1}/{args.repeat}: {float(full['per_s']):.1f}/s vs baseline "  # type: ignore[arg-type]
