@@ -88,6 +88,24 @@ async def test_a_backlog_past_memory_is_read_back_from_the_table(
         await store.close()
 
 
+async def test_reports_kept_for_folding_hold_their_msgpack_only(tmp_path: Path) -> None:
+    # the memory bound counts reports: each must not also carry its stored frame and decoded body
+    store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
+    await store.open()
+    try:
+        batch = [m for m in reports("fold-k", 3)]
+        assert all(m.packed and m.payload for m in batch)
+        await store.write_batch(Batch(batch, [], []))
+        kept = [m for gateway in store.folds.state.memory.values() for m in gateway.values()]
+        assert [(m.seq, m.payload, m.decoded, m.packed) for m in kept] == [
+            (m.seq, b"", None, m.packed) for m in batch
+        ]
+        assert await drain_folds(store) == 3
+        assert await folded_windows(store) == {"fold-k": 3}
+    finally:
+        await store.close()
+
+
 async def test_a_failed_fold_loses_nothing_and_an_unreadable_payload_blocks_nothing(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     store = SqliteStore(f"sqlite:///{path}")
