@@ -19,7 +19,9 @@ setup(
         # what a report window adds to its home's day (the fold's hot loop; rollup._window is its reference)
         Extension(
             "collector.profiles._window",
-            ["collector/profiles/_window.c"],
+            # the computation, and what it reads (a decoded body or the report's msgpack: _window_read.h)
+            ["collector/profiles/_window.c", "collector/profiles/_window_read.c"],
+            depends=["collector/profiles/_window_read.h"],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),

@@ -68,9 +68,8 @@ def weeks_before(week: int, n: int) -> int:
     return year * 100 + number
 
 
-def seen_in(body: dict[str, Any], window_start: int) -> Seen | None:
+def seen_in(rows: list[dict[str, Any]] | None, window_start: int) -> Seen | None:
     """The week and per-domain bytes of a report's ``unclassified`` rows (``None`` when it has none)."""
-    rows = body.get("unclassified") or []
     if not rows:
         return None
     totals: dict[str, int] = {}

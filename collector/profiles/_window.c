@@ -2,30 +2,31 @@
 
    The fold's hottest code, run for every report and per station: rollup._core (Python, the
    reference). This computes the same result (the same dicts, lists and ints, keys in the
-   same order) from the same decoded body, with the same floating-point expressions in the
-   same order, so the same fixed-point integers come out. Figures added later go to
+   same order) from the same body, with the same floating-point expressions in the same
+   order, so the same fixed-point integers come out. Figures added later go to
    rollup._extras (Python, run after either), so this file does not change with the layout.
 
-   window(body, window_start, window_end) -> (c, sparse), or raises Unsupported when the
-   body holds anything the reference handles that this does not promise to reproduce bit
-   for bit (a type a validated report does not have, an int past 2**53 that the reference
-   divides as an exact Python int, a negative window start ...): the caller then runs the
-   Python reference. configure(layout) must be called once first (rollup.py does, with
-   the positions of collector.profiles.layout: nothing of the layout is written here). */
+   window(body, window_start, window_end) -> (c, sparse) reads a decoded body (dicts);
+   window_packed(packed, window_start, window_end) -> (c, sparse, has_unclassified) reads the
+   report's unframed msgpack itself, building no Python object but the strings the result
+   keeps (~4x cheaper than decoding the body first). Both read through _window_read.c's fields,
+   so the computation below is written once for both. Either raises Unsupported when the body
+   holds anything the reference handles that this does not promise to reproduce bit for bit (a
+   type a validated report does not have, an int past 2**53 that the reference divides as an
+   exact Python int, a negative window start, msgpack the reader does not take ...): the caller
+   then runs the Python reference. configure(layout) must be called once first (rollup.py
+   does, with the positions of collector.profiles.layout: nothing of the layout is written here). */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_window_read.h"
+
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 #define MAX_SIZE 4096  /* the vector's positions this build can hold (layout.SIZE is ~330) */
 #define MAX_STATIONS 512
-#define EXACT (1LL << 53) /* ints up to this convert to double exactly */
 
-static PyObject *Unsupported;
-/* the body's keys, interned once */
-static PyObject *K_active_minutes, *K_apps, *K_band, *K_bandwidth_kbps, *K_bytes_down, *K_bytes_up, *K_category, *K_comp, *K_delay_max_ms, *K_delay_ms, *K_first, *K_hb, *K_hostname, *K_interference_pct, *K_jitter_ms, *K_last, *K_loss_pct, *K_mac, *K_medium, *K_mesh, *K_neighbours, *K_off, *K_offline_s, *K_online_s, *K_operator, *K_packets_sent, *K_plan, *K_plan_down_kbps, *K_qmax, *K_quality, *K_radios, *K_reachable_kbps, *K_retransmissions, *K_signal_dbm, *K_slots, *K_ssid, *K_station, *K_stations, *K_sx, *K_target, *K_tm, *K_top_apps, *K_topology, *K_tx_rate_kbps, *K_utilization_pct, *K_vendor, *K_wan, *K_None, *K_dhcp_vc, *K_dhcp_prl, *K_v, *K_x, *K_c, *zero_obj;
+/* the result's keys, interned once */
+static PyObject *K_None, *K_v, *K_x, *K_c, *zero_obj;
 
 static struct {
     int ready;
@@ -81,58 +82,7 @@ static int vset(vec *w, long i, long long x) {
     return 0;
 }
 
-/* -- reading the body: exactly the types a validated report holds, else Unsupported ----- */
-static int bail(const char *why) {
-    PyErr_SetString(Unsupported, why);
-    return -1;
-}
-
-/* d.get(key): borrowed, NULL when absent or None (no error). */
-static PyObject *get(PyObject *d, PyObject *key) {
-    PyObject *v = PyDict_GetItemWithError(d, key); /* str keys: never raises */
-    return (v == NULL || v == Py_None) ? NULL : v;
-}
-
-/* An int value (not bool) within int64: 1 present, 0 absent/None, -1 Unsupported. */
-static int get_int(PyObject *d, PyObject *key, long long *out) {
-    PyObject *v = get(d, key);
-    if (v == NULL) return 0;
-    if (!PyLong_CheckExact(v)) return bail("not an int");
-    int overflow = 0;
-    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
-    if (overflow || (*out == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return bail("int too large");
-    }
-    return 1;
-}
-
-/* A number as the reference's float(x) sees it: ints only where they convert exactly. */
-static int get_num(PyObject *d, PyObject *key, double *out) {
-    PyObject *v = get(d, key);
-    if (v == NULL) return 0;
-    if (PyFloat_CheckExact(v)) {
-        *out = PyFloat_AS_DOUBLE(v);
-        return 1;
-    }
-    long long i;
-    int got = get_int(d, key, &i);
-    if (got <= 0) return got;
-    if (i > EXACT || i < -EXACT) return bail("int past 2**53");
-    *out = (double)i;
-    return 1;
-}
-
-/* A str value or "" (the reference's `x or ""`); NULL with Unsupported for other types. */
-static PyObject *get_str(PyObject *d, PyObject *key) {
-    PyObject *v = get(d, key);
-    if (v == NULL) return L.empty;
-    if (!PyUnicode_CheckExact(v)) {
-        bail("not a str");
-        return NULL;
-    }
-    return v;
-}
+/* -- figures as the reference computes them --------------------------------------------- */
 
 /* Python's round(x) of a float: half to even, as nearbyint in the default rounding mode. */
 static int round_ll(double x, long long *out) {
@@ -172,10 +122,11 @@ static PyObject *slot_hex(int slot) {
 
 /* -- stations, as the reference keeps them per MAC (first seen order, last row's names) -- */
 typedef struct {
-    PyObject *mac, *hostname, *vendor, *medium; /* borrowed from the body */
-    PyObject *dhcp_vc, *dhcp_prl;               /* borrowed; NULL: the row has no DHCP fingerprint */
+    PyObject *mac, *hostname, *vendor, *medium; /* borrowed from the body, or kept by the source */
+    PyObject *dhcp_vc, *dhcp_prl;               /* the same; NULL: the row has no DHCP fingerprint */
     long long x[10];
     PyObject *c; /* category -> minutes, created on first use */
+    int device;  /* terminal_type(its names) is a background type: 1/0, -1 not asked yet */
 } station;
 
 enum { ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM };
@@ -190,6 +141,21 @@ static int find(stations *st, PyObject *key) {
     PyObject *i = PyDict_GetItemWithError(st->index, key);
     if (i == NULL) return PyErr_Occurred() ? -2 : -1;
     return (int)PyLong_AsLong(i);
+}
+
+/* Whether a station's terminal is a device (a background type): the reference asks
+   terminal_type for every app row; its answer for one station's names is the same each time,
+   so it is asked once per station and window. */
+static int is_device(station *t) {
+    if (t->device >= 0) return t->device;
+    PyObject *type = t->dhcp_vc != NULL ? PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor,
+                                                                       t->dhcp_vc, t->dhcp_prl, NULL)
+                                        : PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, NULL);
+    if (type == NULL) return -1;
+    int device = PySet_Contains(L.background_types, type);
+    Py_DECREF(type);
+    if (device >= 0) t->device = device;
+    return device;
 }
 
 static int int_add(PyObject *d, PyObject *key, long long x) {
@@ -214,22 +180,22 @@ static int set_new(PyObject *d, const char *key, PyObject *value) {
     return r;
 }
 
-static int fold_stations(PyObject *body, long long window_end, vec *v, stations *st, PyObject *radio_parts) {
-    PyObject *list = get(body, K_stations);
-    if (list == NULL) return 0;
-    if (!PyList_CheckExact(list)) return bail("stations not a list");
-    Py_ssize_t n = PyList_GET_SIZE(list);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *s = PyList_GET_ITEM(list, k);
-        if (!PyDict_CheckExact(s)) return bail("station not a dict");
-        PyObject *mac = get(s, K_mac);
-        if (mac == NULL) continue;
-        if (!PyUnicode_CheckExact(mac)) return bail("mac not a str");
-        if (PyUnicode_GET_LENGTH(mac) == 0) continue;
-        PyObject *hostname = get_str(s, K_hostname), *vendor = get_str(s, K_vendor), *medium = get_str(s, K_medium);
+static int fold_stations(source *src, const field *list, vec *v, stations *st, PyObject *radio_parts) {
+    items it;
+    field s[S_N];
+    int row;
+    if (items_open(src, list, &it) < 0) return -1;
+    while ((row = next_row(&it, &STATION, s)) > 0) {
+        if (!present(&s[S_MAC])) continue;
+        if (s[S_MAC].k != V_STR) return bail("mac not a str");
+        if (str_empty(&s[S_MAC])) continue;
+        PyObject *mac = get_str(src, &s[S_MAC], L.empty);
+        if (mac == NULL) return -1;
+        PyObject *hostname = get_str(src, &s[S_HOSTNAME], L.empty), *vendor = get_str(src, &s[S_VENDOR], L.empty),
+                 *medium = get_str(src, &s[S_MEDIUM], L.empty);
         if (hostname == NULL || vendor == NULL || medium == NULL) return -1;
         /* since protocol 1.2: what its DHCP client says (vendor class, request list) */
-        PyObject *dhcp_vc = get_str(s, K_dhcp_vc), *dhcp_prl = get_str(s, K_dhcp_prl);
+        PyObject *dhcp_vc = get_str(src, &s[S_DHCP_VC], L.empty), *dhcp_prl = get_str(src, &s[S_DHCP_PRL], L.empty);
         if (dhcp_vc == NULL || dhcp_prl == NULL) return -1;
         int has_dhcp = PyUnicode_GET_LENGTH(dhcp_vc) > 0 || PyUnicode_GET_LENGTH(dhcp_prl) > 0;
         int i = find(st, mac);
@@ -257,24 +223,25 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
         t->medium = medium;
         t->dhcp_vc = has_dhcp ? dhcp_vc : NULL;
         t->dhcp_prl = has_dhcp ? dhcp_prl : NULL;
+        t->device = -1;
         memset(t->x, 0, sizeof t->x);
         t->x[ST_WINDOWS] = 1;
         t->x[ST_SIG_N] = carried[0];
         t->x[ST_SIG_SUM] = carried[1];
         t->x[ST_PHY_SUM] = carried[2];
         double delay, loss = 0;
-        int got = get_num(s, K_delay_ms, &delay);
+        int got = get_num(&s[S_DELAY_MS], &delay);
         if (got < 0) return -1;
         if (got) {
             long long d, l;
-            if (get_num(s, K_loss_pct, &loss) < 0) return -1;
+            if (get_num(&s[S_LOSS_PCT], &loss) < 0) return -1;
             if (round_ll(delay * L.ms_scale, &d) < 0 || round_ll(loss * L.loss_scale, &l) < 0) return -1;
             t->x[ST_Q_N] = 1;
             t->x[ST_DELAY] = d;
             t->x[ST_LOSS] = l;
         }
         long long reachable;
-        got = get_int(s, K_reachable_kbps, &reachable);
+        got = get_int(&s[S_REACHABLE_KBPS], &reachable);
         if (got < 0) return -1;
         if (got && reachable) {
             t->x[ST_BW_N] = 1;
@@ -283,7 +250,7 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
         PyObject *band = PyDict_GetItemWithError(L.bands, medium);
         if (band == NULL && PyErr_Occurred()) return -1;
         long long signal;
-        got = get_int(s, K_signal_dbm, &signal);
+        got = get_int(&s[S_SIGNAL_DBM], &signal);
         if (got < 0) return -1;
         if (band == NULL || !got) continue;
         if (signal > 1000 || signal < -1000) return bail("signal out of range");
@@ -296,7 +263,7 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
         if (round_ll(100 * clamp((double)(signal + 85) / 30.0) * L.part_scale, &part) < 0) return -1;
         if (vadd(v, L.ws, part) < 0 || vadd(v, L.wn, 1) < 0) return -1;
         long long rate;
-        got = get_int(s, K_tx_rate_kbps, &rate);
+        got = get_int(&s[S_TX_RATE_KBPS], &rate);
         if (got < 0) return -1;
         if (got) {
             if (rate > EXACT || rate < -EXACT) return bail("rate past 2**53");
@@ -308,9 +275,9 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
             if (vadd(v, L.ws + 1, part) < 0 || vadd(v, L.wn + 1, 1) < 0) return -1;
         }
         long long packets = 0, retransmissions;
-        got = get_int(s, K_packets_sent, &packets);
+        got = get_int(&s[S_PACKETS_SENT], &packets);
         if (got < 0) return -1;
-        int got_r = get_int(s, K_retransmissions, &retransmissions);
+        int got_r = get_int(&s[S_RETRANSMISSIONS], &retransmissions);
         if (got_r < 0) return -1;
         if (got && packets && got_r) {
             if (packets > EXACT || retransmissions > EXACT || packets < 0 || retransmissions < 0)
@@ -328,18 +295,16 @@ static int fold_stations(PyObject *body, long long window_end, vec *v, stations 
                 return -1;
         }
     }
-    (void)window_end;
-    return 0;
+    return row;
 }
 
-static int fold_radios(PyObject *body, vec *v, PyObject *radio_parts) {
-    PyObject *list = get(body, K_radios);
-    if (list == NULL) return 0;
-    if (!PyList_CheckExact(list)) return bail("radios not a list");
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(list); k++) {
-        PyObject *r = PyList_GET_ITEM(list, k);
-        if (!PyDict_CheckExact(r)) return bail("radio not a dict");
-        PyObject *bandname = get_str(r, K_band);
+static int fold_radios(source *src, const field *list, vec *v, PyObject *radio_parts) {
+    items it;
+    field r[R_N];
+    int row;
+    if (items_open(src, list, &it) < 0) return -1;
+    while ((row = next_row(&it, &RADIO, r)) > 0) {
+        PyObject *bandname = get_str(src, &r[R_BAND], L.empty);
         if (bandname == NULL) return -1;
         PyObject *band = PyDict_GetItemWithError(L.bands, bandname);
         if (band == NULL) {
@@ -348,8 +313,8 @@ static int fold_radios(PyObject *body, vec *v, PyObject *radio_parts) {
         }
         long b = PyLong_AsLong(band);
         double intf = 0, util = 0;
-        if (get_num(r, K_interference_pct, &intf) < 0 || get_num(r, K_utilization_pct, &util) < 0) return -1;
-        long long a, i1, i2, p1, p2;
+        if (get_num(&r[R_INTERFERENCE_PCT], &intf) < 0 || get_num(&r[R_UTILIZATION_PCT], &util) < 0) return -1;
+        long long i1, i2, p1, p2;
         long at = L.radio + 3 * b;
         if (round_ll(intf * L.pct_scale, &i1) < 0 || round_ll(util * L.pct_scale, &i2) < 0) return -1;
         if (vadd(v, at, 1) < 0 || vadd(v, at + 1, i1) < 0 || vadd(v, at + 2, i2) < 0) return -1;
@@ -357,61 +322,76 @@ static int fold_radios(PyObject *body, vec *v, PyObject *radio_parts) {
         double free_air = util - 30 > 0.0 ? util - 30 : 0.0;
         if (round_ll(100 * clamp(1 - free_air / 60) * L.part_scale, &p1) < 0) return -1;
         if (round_ll(100 * clamp(1 - intf / 50) * L.part_scale, &p2) < 0) return -1;
-        (void)a;
         PyObject *parts = Py_BuildValue("(LL)", p1, p2);
         if (parts == NULL) return -1;
         int rc = PyDict_SetItem(radio_parts, bandname, parts);
         Py_DECREF(parts);
         if (rc < 0) return -1;
     }
-    return 0;
+    return row;
 }
 
-static int fold_apps(PyObject *body, PyObject *c, vec *v, stations *st, long long start, long long length) {
+/* An app row's top applications: minutes (at least 1) added per name, under its category. */
+static int fold_top_apps(source *src, const field *top, PyObject *names, PyObject *cat, long long minutes) {
+    if (!present(top)) return 0;
+    if (top->k != V_LIST) return bail("top_apps not a list");
+    if (list_len(top) == 0) return 0;
+    PyObject *per_cat = PyDict_GetItemWithError(names, cat);
+    if (per_cat == NULL) {
+        if (PyErr_Occurred()) return -1;
+        per_cat = PyDict_New();
+        if (per_cat == NULL || PyDict_SetItem(names, cat, per_cat) < 0) {
+            Py_XDECREF(per_cat);
+            return -1;
+        }
+        Py_DECREF(per_cat); /* names holds it */
+    }
+    items it;
+    field app;
+    int got;
+    if (items_open(src, top, &it) < 0) return -1;
+    while ((got = next_item(&it, &app)) > 0) {
+        if (app.k != V_STR) return bail("an app name not a str");
+        PyObject *name = get_str(src, &app, L.empty);
+        if (name == NULL || int_add(per_cat, name, minutes > 1 ? minutes : 1) < 0) return -1;
+    }
+    return got;
+}
+
+static int fold_apps(source *src, const field *list, PyObject *c, vec *v, stations *st, long long start,
+                     long long length) {
     long long cap_min;
     if (round_ll((double)length / 60.0, &cap_min) < 0) return -1;
     if (cap_min < 1) cap_min = 1;
     PyObject *names = PyDict_New();
     if (names == NULL) return -1;
     long long down_total = 0, up_total = 0, engaged = 0;
-    PyObject *list = get(body, K_apps);
-    if (list != NULL && !PyList_CheckExact(list)) {
-        Py_DECREF(names);
-        return bail("apps not a list");
-    }
-    Py_ssize_t n = list == NULL ? 0 : PyList_GET_SIZE(list);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *row = PyList_GET_ITEM(list, k);
-        if (!PyDict_CheckExact(row)) goto unsupported;
-        PyObject *cat = get(row, K_category);
-        if (cat != NULL && !PyUnicode_CheckExact(cat)) goto unsupported;
-        if (cat == NULL || PyUnicode_GET_LENGTH(cat) == 0) cat = L.other;
+    items it;
+    field a[A_N];
+    int row;
+    if (items_open(src, list, &it) < 0) goto fail;
+    while ((row = next_row(&it, &APP, a)) > 0) {
+        if (present(&a[A_CATEGORY]) && a[A_CATEGORY].k != V_STR) goto unsupported;
+        PyObject *cat = !present(&a[A_CATEGORY]) || str_empty(&a[A_CATEGORY]) ? L.other
+                                                                              : get_str(src, &a[A_CATEGORY], L.empty);
+        if (cat == NULL) goto fail;
         long long down = 0, up = 0, minutes = 0;
-        if (get_int(row, K_bytes_down, &down) < 0 || get_int(row, K_bytes_up, &up) < 0 ||
-            get_int(row, K_active_minutes, &minutes) < 0)
+        if (get_int(&a[A_BYTES_DOWN], &down) < 0 || get_int(&a[A_BYTES_UP], &up) < 0 ||
+            get_int(&a[A_ACTIVE_MINUTES], &minutes) < 0)
             goto fail;
         if (down < 0 || up < 0 || down > EXACT / 16 || up > EXACT / 16) goto unsupported;
         if (minutes > cap_min) minutes = cap_min;
         PyObject *atobj = PyDict_GetItemWithError(L.cat_at, cat);
         if (atobj == NULL && PyErr_Occurred()) goto fail;
         long at = atobj == NULL ? L.other_at : PyLong_AsLong(atobj);
-        PyObject *station_key = get(row, K_station);
-        if (station_key == NULL) station_key = K_None; /* str(None): the reference looks that up */
-        if (!PyUnicode_CheckExact(station_key)) goto unsupported;
+        /* str(row.get("station")): str(None) is "None", which the reference looks up too */
+        if (present(&a[A_STATION]) && a[A_STATION].k != V_STR) goto unsupported;
+        PyObject *station_key = present(&a[A_STATION]) ? get_str(src, &a[A_STATION], L.empty) : K_None;
+        if (station_key == NULL) goto fail;
         int slot = find(st, station_key);
         if (slot == -2) goto fail;
-        int device = 0;
-        if (slot >= 0) {
-            station *t = &st->s[slot];
-            PyObject *type = t->dhcp_vc != NULL
-                                 ? PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, t->dhcp_vc,
-                                                                t->dhcp_prl, NULL)
-                                 : PyObject_CallFunctionObjArgs(L.terminal_type, t->hostname, t->vendor, NULL);
-            if (type == NULL) goto fail;
-            device = PySet_Contains(L.background_types, type);
-            Py_DECREF(type);
-            if (device < 0) goto fail;
-        }
+        int device = slot >= 0 ? is_device(&st->s[slot]) : 0;
+        if (device < 0) goto fail;
         int device_cat = PySet_Contains(L.device_categories, cat);
         if (device_cat < 0) goto fail;
         long bg = L.background;
@@ -437,32 +417,13 @@ static int fold_apps(PyObject *body, PyObject *c, vec *v, stations *st, long lon
         up_total += up;
         long bucket = rate_bucket((double)(down * 8) / (double)(minutes ? minutes * 60 : length) / 1000);
         if (bucket >= 0 && vadd(v, L.rate_bytes + bucket, down) < 0) goto fail;
-        PyObject *top = get(row, K_top_apps);
-        if (top != NULL) {
-            if (!PyList_CheckExact(top)) goto unsupported;
-            if (PyList_GET_SIZE(top)) {
-                PyObject *per_cat = PyDict_GetItemWithError(names, cat);
-                if (per_cat == NULL) {
-                    if (PyErr_Occurred()) goto fail;
-                    per_cat = PyDict_New();
-                    if (per_cat == NULL || PyDict_SetItem(names, cat, per_cat) < 0) {
-                        Py_XDECREF(per_cat);
-                        goto fail;
-                    }
-                    Py_DECREF(per_cat); /* names holds it */
-                }
-                for (Py_ssize_t a = 0; a < PyList_GET_SIZE(top); a++) {
-                    PyObject *app = PyList_GET_ITEM(top, a);
-                    if (!PyUnicode_CheckExact(app)) goto unsupported;
-                    if (int_add(per_cat, app, minutes > 1 ? minutes : 1) < 0) goto fail;
-                }
-            }
-        }
+        if (fold_top_apps(src, &a[A_TOP_APPS], names, cat, minutes) < 0) goto fail;
         if (slot >= 0 && minutes) {
             if (st->s[slot].c == NULL && (st->s[slot].c = PyDict_New()) == NULL) goto fail;
             if (int_add(st->s[slot].c, cat, minutes) < 0) goto fail;
         }
     }
+    if (row < 0) goto fail;
     if (down_total > EXACT / 16 || up_total > EXACT / 16) goto unsupported;
     if (vset(v, L.bytes_down, down_total) < 0 || vset(v, L.bytes_up, up_total) < 0 || vset(v, L.engaged, engaged) < 0)
         goto fail;
@@ -488,22 +449,21 @@ fail:
     return -1;
 }
 
-static int fold_quality(PyObject *body, PyObject *c, vec *v, stations *st) {
-    PyObject *list = get(body, K_quality);
-    if (list == NULL) return 0;
-    if (!PyList_CheckExact(list)) return bail("quality not a list");
+static int fold_quality(source *src, const field *list, PyObject *c, vec *v, stations *st) {
+    items it;
+    field q[Q_N];
+    int row;
+    if (items_open(src, list, &it) < 0) return -1;
     PyObject *worst = PyDict_New();
     if (worst == NULL) return -1;
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(list); k++) {
-        PyObject *row = PyList_GET_ITEM(list, k);
-        if (!PyDict_CheckExact(row)) goto unsupported;
-        PyObject *target = get_str(row, K_target);
+    while ((row = next_row(&it, &QUALITY, q)) > 0) {
+        PyObject *target = get_str(src, &q[Q_TARGET], L.empty);
         if (target == NULL) goto fail;
         double delay, jitter = 0, loss = 0, peak_ms;
-        int got = get_num(row, K_delay_ms, &delay);
+        int got = get_num(&q[Q_DELAY_MS], &delay);
         if (got < 0) goto fail;
         if (!got) continue;
-        if (get_num(row, K_jitter_ms, &jitter) < 0 || get_num(row, K_loss_pct, &loss) < 0) goto fail;
+        if (get_num(&q[Q_JITTER_MS], &jitter) < 0 || get_num(&q[Q_LOSS_PCT], &loss) < 0) goto fail;
         long long f0, f1, f2;
         if (round_ll(delay * L.ms_scale, &f0) < 0 || round_ll(jitter * L.ms_scale, &f1) < 0 ||
             round_ll(loss * L.loss_scale, &f2) < 0)
@@ -517,7 +477,7 @@ static int fold_quality(PyObject *body, PyObject *c, vec *v, stations *st) {
             x[ST_JITTER] += f1;
             x[ST_LOSS] += f2;
             long long bw;
-            got = get_int(row, K_bandwidth_kbps, &bw);
+            got = get_int(&q[Q_BANDWIDTH_KBPS], &bw);
             if (got < 0) goto fail;
             if (got && bw) {
                 x[ST_BW_N] += 1;
@@ -532,7 +492,7 @@ static int fold_quality(PyObject *body, PyObject *c, vec *v, stations *st) {
         }
         long at = L.quality + 4 * PyLong_AsLong(index);
         if (vadd(v, at, 1) < 0 || vadd(v, at + 1, f0) < 0 || vadd(v, at + 2, f1) < 0 || vadd(v, at + 3, f2) < 0) goto fail;
-        got = get_num(row, K_delay_max_ms, &peak_ms);
+        got = get_num(&q[Q_DELAY_MAX_MS], &peak_ms);
         if (got < 0) goto fail;
         if (!got || peak_ms == 0) peak_ms = delay; /* float(row.get("delay_max_ms") or delay) */
         long long peak;
@@ -549,33 +509,32 @@ static int fold_quality(PyObject *body, PyObject *c, vec *v, stations *st) {
             Py_DECREF(value);
         }
     }
+    if (row < 0) goto fail;
     if (PyDict_GET_SIZE(worst) && PyDict_SetItemString(c, "qmax", worst) < 0) goto fail;
     Py_DECREF(worst);
     return 0;
-unsupported:
-    bail("a quality row the reference must fold");
 fail:
     Py_DECREF(worst);
     return -1;
 }
 
-static PyObject *competitors(PyObject *list) {
+static PyObject *competitors(source *src, const field *list) {
     /* op -> [strongest dBm, its SSID, scans per signal bucket] */
     PyObject *strongest = PyDict_New(), *out = NULL;
     if (strongest == NULL) return NULL;
-    Py_ssize_t n = list == NULL ? 0 : PyList_GET_SIZE(list);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *nb = PyList_GET_ITEM(list, k);
-        if (!PyDict_CheckExact(nb)) goto unsupported;
-        PyObject *op = get(nb, K_operator);
+    items it;
+    field nb[N_N];
+    int row;
+    if (items_open(src, list, &it) < 0) goto fail;
+    while ((row = next_row(&it, &NEIGHBOUR, nb)) > 0) {
         long long signal;
-        int got = get_int(nb, K_signal_dbm, &signal);
+        int got = get_int(&nb[N_SIGNAL_DBM], &signal);
         if (got < 0) goto fail;
-        if (op == NULL || !got) continue;
-        if (!PyUnicode_CheckExact(op)) goto unsupported;
-        if (PyUnicode_GET_LENGTH(op) == 0) continue;
-        PyObject *ssid = get_str(nb, K_ssid);
-        if (ssid == NULL) goto fail;
+        if (!present(&nb[N_OPERATOR]) || !got) continue;
+        if (nb[N_OPERATOR].k != V_STR) goto unsupported;
+        if (str_empty(&nb[N_OPERATOR])) continue;
+        PyObject *op = get_str(src, &nb[N_OPERATOR], L.empty), *ssid = get_str(src, &nb[N_SSID], L.empty);
+        if (op == NULL || ssid == NULL) goto fail;
         PyObject *entry = Py_BuildValue("(LO)", signal, ssid);
         if (entry == NULL) goto fail;
         PyObject *have = PyDict_GetItemWithError(strongest, op);
@@ -586,6 +545,7 @@ static PyObject *competitors(PyObject *list) {
         }
         Py_DECREF(entry);
     }
+    if (row < 0) goto fail;
     out = PyDict_New();
     if (out == NULL) goto fail;
     PyObject *op, *entry;
@@ -617,15 +577,45 @@ fail:
     return NULL;
 }
 
-static PyObject *window(PyObject *self, PyObject *args) {
-    PyObject *body, *start_obj, *end_obj;
-    if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &body, &start_obj, &end_obj)) return NULL;
+/* The contribution's terminals (tm) and per-terminal link sums (sx), in first-seen order. */
+static int terminals(PyObject *c, long long end, stations *st) {
+    PyObject *tm = PyDict_New(), *sx = PyDict_New();
+    if (set_new(c, "tm", tm) < 0 || set_new(c, "sx", sx) < 0) return -1;
+    for (int i = 0; i < st->n; i++) {
+        station *t = &st->s[i];
+        PyObject *entry = t->dhcp_vc != NULL ? Py_BuildValue("[LOOOiOOL]", end, t->hostname, t->vendor, t->medium, 1,
+                                                             t->dhcp_vc, t->dhcp_prl, end)
+                                             : Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
+        if (entry == NULL || PyDict_SetItem(tm, t->mac, entry) < 0) {
+            Py_XDECREF(entry);
+            return -1;
+        }
+        Py_DECREF(entry);
+        PyObject *x = Py_BuildValue("[LLLLLLLLLL]", t->x[0], t->x[1], t->x[2], t->x[3], t->x[4], t->x[5], t->x[6],
+                                    t->x[7], t->x[8], t->x[9]);
+        if (x == NULL) return -1;
+        if (t->c == NULL && (t->c = PyDict_New()) == NULL) {
+            Py_DECREF(x);
+            return -1;
+        }
+        PyObject *link = Py_BuildValue("{sNsO}", "x", x, "c", t->c);
+        if (link == NULL || PyDict_SetItem(sx, t->mac, link) < 0) {
+            Py_XDECREF(link);
+            return -1;
+        }
+        Py_DECREF(link);
+    }
+    return 0;
+}
+
+/* What the window adds, from the body's fields (b, of either source): (c, sparse). */
+static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObject *end_obj) {
     if (!L.ready) {
         PyErr_SetString(Unsupported, "configure() first");
         return NULL;
     }
-    if (!PyDict_CheckExact(body) || !PyLong_CheckExact(start_obj) || !PyLong_CheckExact(end_obj)) {
-        PyErr_SetString(Unsupported, "not a plain body");
+    if (!PyLong_CheckExact(start_obj) || !PyLong_CheckExact(end_obj)) {
+        PyErr_SetString(Unsupported, "window bounds not ints");
         return NULL;
     }
     long long start = PyLong_AsLongLong(start_obj), end = PyLong_AsLongLong(end_obj);
@@ -638,6 +628,7 @@ static PyObject *window(PyObject *self, PyObject *args) {
     station *slots = PyMem_Malloc(sizeof(station) * MAX_STATIONS);
     stations st = {slots, 0, PyDict_New()};
     PyObject *c = NULL, *radio_parts = PyDict_New(), *result = NULL;
+    field wan[W_N];
     if (v == NULL || slots == NULL || st.index == NULL || radio_parts == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -647,14 +638,10 @@ static PyObject *window(PyObject *self, PyObject *args) {
     long long length = end - start > 1 ? end - start : 1;
     int slot = (int)((start / L.slot_s) % L.slots_per_day);
     if (vset(v, L.n, 1) < 0) goto done;
-    PyObject *wan = get(body, K_wan);
-    if (wan != NULL && !PyDict_CheckExact(wan)) {
-        bail("wan not a dict");
-        goto done;
-    }
+    if (fields_of(src, &b[B_WAN], &WAN, wan) < 0) goto done;
     long long offline = 0, online = 0, plan = 0;
-    if (wan != NULL && (get_int(wan, K_offline_s, &offline) < 0 || get_int(wan, K_online_s, &online) < 0 ||
-                        get_int(wan, K_plan_down_kbps, &plan) < 0))
+    if (get_int(&wan[W_OFFLINE_S], &offline) < 0 || get_int(&wan[W_ONLINE_S], &online) < 0 ||
+        get_int(&wan[W_PLAN_DOWN_KBPS], &plan) < 0)
         goto done;
     if (vset(v, L.online_s, online) < 0 || vset(v, L.offline_s, offline) < 0) goto done;
     c = PyDict_New();
@@ -663,55 +650,26 @@ static PyObject *window(PyObject *self, PyObject *args) {
         set_new(c, "slots", slot_hex(slot)) < 0 || set_new(c, "off", slot_hex(offline * 2 > length ? slot : -1)) < 0)
         goto done;
     if (plan && set_new(c, "plan", PyLong_FromLongLong(plan)) < 0) goto done;
-    if (fold_radios(body, v, radio_parts) < 0) goto done;
-    if (fold_stations(body, end, v, &st, radio_parts) < 0) goto done;
-    if (fold_apps(body, c, v, &st, start, length) < 0) goto done;
-    if (fold_quality(body, c, v, &st) < 0) goto done;
-    int contains = PyDict_Contains(body, K_neighbours);
-    if (contains < 0) goto done;
-    if (contains) {
-        PyObject *nbs = get(body, K_neighbours);
-        if (nbs != NULL && !PyList_CheckExact(nbs)) {
+    if (fold_radios(src, &b[B_RADIOS], v, radio_parts) < 0) goto done;
+    if (fold_stations(src, &b[B_STATIONS], v, &st, radio_parts) < 0) goto done;
+    if (fold_apps(src, &b[B_APPS], c, v, &st, start, length) < 0) goto done;
+    if (fold_quality(src, &b[B_QUALITY], c, v, &st) < 0) goto done;
+    if (b[B_NEIGHBOURS].k != V_ABSENT) { /* "neighbours" in body, even as None */
+        if (present(&b[B_NEIGHBOURS]) && b[B_NEIGHBOURS].k != V_LIST) {
             bail("neighbours not a list");
             goto done;
         }
-        if (vset(v, L.scans, 1) < 0 || set_new(c, "comp", competitors(nbs)) < 0) goto done;
+        if (vset(v, L.scans, 1) < 0 || set_new(c, "comp", competitors(src, &b[B_NEIGHBOURS])) < 0) goto done;
     }
-    PyObject *topology = get(body, K_topology);
-    if (topology != NULL) {
-        if (!PyList_CheckExact(topology)) {
+    if (present(&b[B_TOPOLOGY])) {
+        if (b[B_TOPOLOGY].k != V_LIST) {
             bail("topology not a list");
             goto done;
         }
-        if (PyList_GET_SIZE(topology) && set_new(c, "mesh", PyLong_FromSsize_t(PyList_GET_SIZE(topology))) < 0)
-            goto done;
+        Py_ssize_t mesh = list_len(&b[B_TOPOLOGY]);
+        if (mesh && set_new(c, "mesh", PyLong_FromSsize_t(mesh)) < 0) goto done;
     }
-    PyObject *tm = PyDict_New(), *sx = PyDict_New();
-    if (set_new(c, "tm", tm) < 0 || set_new(c, "sx", sx) < 0) goto done;
-    for (int i = 0; i < st.n; i++) {
-        station *t = &st.s[i];
-        PyObject *entry = t->dhcp_vc != NULL ? Py_BuildValue("[LOOOiOOL]", end, t->hostname, t->vendor, t->medium, 1,
-                                                             t->dhcp_vc, t->dhcp_prl, end)
-                                             : Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
-        if (entry == NULL || PyDict_SetItem(tm, t->mac, entry) < 0) {
-            Py_XDECREF(entry);
-            goto done;
-        }
-        Py_DECREF(entry);
-        PyObject *x = Py_BuildValue("[LLLLLLLLLL]", t->x[0], t->x[1], t->x[2], t->x[3], t->x[4], t->x[5], t->x[6],
-                                    t->x[7], t->x[8], t->x[9]);
-        if (x == NULL) goto done;
-        if (t->c == NULL && (t->c = PyDict_New()) == NULL) {
-            Py_DECREF(x);
-            goto done;
-        }
-        PyObject *link = Py_BuildValue("{sNsO}", "x", x, "c", t->c);
-        if (link == NULL || PyDict_SetItem(sx, t->mac, link) < 0) {
-            Py_XDECREF(link);
-            goto done;
-        }
-        Py_DECREF(link);
-    }
+    if (terminals(c, end, &st) < 0) goto done;
     PyObject *sparse = PyDict_New();
     if (sparse == NULL) goto done;
     for (int k = 0; k < v->count; k++) {
@@ -735,6 +693,43 @@ done:
     Py_XDECREF(st.index);
     PyMem_Free(slots);
     PyMem_Free(v);
+    return result;
+}
+
+static PyObject *window(PyObject *self, PyObject *args) {
+    PyObject *body, *start_obj, *end_obj;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &body, &start_obj, &end_obj)) return NULL;
+    if (!PyDict_CheckExact(body)) {
+        PyErr_SetString(Unsupported, "not a plain body");
+        return NULL;
+    }
+    source src = {0};
+    field b[B_N];
+    if (body_of_dict(body, b) < 0) return NULL;
+    return compute(&src, b, start_obj, end_obj);
+}
+
+static PyObject *window_packed(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    PyObject *start_obj, *end_obj, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*OO", &packed, &start_obj, &end_obj)) return NULL;
+    source src = {0};
+    field b[B_N];
+    if (body_of_packed(&src, packed.buf, packed.len, b) == 0) {
+        /* the body's unclassified rows are the caller's to read (dpi/recount.py, unclassified.py) */
+        const field *rows = &b[B_UNCLASSIFIED];
+        if (present(rows) && rows->k != V_LIST) bail("unclassified not a list");
+        else {
+            PyObject *parts = compute(&src, b, start_obj, end_obj);
+            if (parts != NULL) {
+                result = Py_BuildValue("(OOO)", PyTuple_GET_ITEM(parts, 0), PyTuple_GET_ITEM(parts, 1),
+                                       list_len(rows) ? Py_True : Py_False);
+                Py_DECREF(parts);
+            }
+        }
+    }
+    source_done(&src);
+    PyBuffer_Release(&packed);
     return result;
 }
 
@@ -1153,9 +1148,15 @@ static PyObject *configure_merge(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *reads(PyObject *self, PyObject *unused);
+
 static PyMethodDef methods[] = {
     {"window", window, METH_VARARGS,
      "window(body, window_start, window_end) -> (contribution without its vector, the vector's set positions)"},
+    {"window_packed", window_packed, METH_VARARGS,
+     "window_packed(packed, window_start, window_end) -> (c, sparse, has_unclassified): window() of a report's "
+     "unframed msgpack"},
+    {"packed_reads", reads, METH_NOARGS, "packed_reads() -> the key paths window_packed reads (WindowBody's form)"},
     {"configure", configure, METH_O, "configure(layout): the positions and tables rollup.py computes"},
     {"add", add, METH_VARARGS, "add(day, c, sparse) -> day: rollup.add_window (merge.fold_into, owned)"},
     {"configure_merge", configure_merge, METH_VARARGS,
@@ -1165,67 +1166,21 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_window", NULL, -1, methods};
 
+static PyObject *reads(PyObject *self, PyObject *unused) { return packed_reads(); }
+
 PyMODINIT_FUNC PyInit__window(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Unsupported = PyErr_NewException("collector.profiles._window.Unsupported", PyExc_ValueError, NULL);
-    K_active_minutes = PyUnicode_InternFromString("active_minutes");
-    K_apps = PyUnicode_InternFromString("apps");
-    K_band = PyUnicode_InternFromString("band");
-    K_bandwidth_kbps = PyUnicode_InternFromString("bandwidth_kbps");
-    K_bytes_down = PyUnicode_InternFromString("bytes_down");
-    K_bytes_up = PyUnicode_InternFromString("bytes_up");
-    K_category = PyUnicode_InternFromString("category");
-    K_comp = PyUnicode_InternFromString("comp");
-    K_delay_max_ms = PyUnicode_InternFromString("delay_max_ms");
-    K_delay_ms = PyUnicode_InternFromString("delay_ms");
-    K_first = PyUnicode_InternFromString("first");
-    K_hb = PyUnicode_InternFromString("hb");
-    K_hostname = PyUnicode_InternFromString("hostname");
-    K_interference_pct = PyUnicode_InternFromString("interference_pct");
-    K_jitter_ms = PyUnicode_InternFromString("jitter_ms");
-    K_last = PyUnicode_InternFromString("last");
-    K_loss_pct = PyUnicode_InternFromString("loss_pct");
-    K_mac = PyUnicode_InternFromString("mac");
-    K_medium = PyUnicode_InternFromString("medium");
-    K_mesh = PyUnicode_InternFromString("mesh");
-    K_neighbours = PyUnicode_InternFromString("neighbours");
-    K_off = PyUnicode_InternFromString("off");
-    K_offline_s = PyUnicode_InternFromString("offline_s");
-    K_online_s = PyUnicode_InternFromString("online_s");
-    K_operator = PyUnicode_InternFromString("operator");
-    K_packets_sent = PyUnicode_InternFromString("packets_sent");
-    K_plan = PyUnicode_InternFromString("plan");
-    K_plan_down_kbps = PyUnicode_InternFromString("plan_down_kbps");
-    K_qmax = PyUnicode_InternFromString("qmax");
-    K_quality = PyUnicode_InternFromString("quality");
-    K_radios = PyUnicode_InternFromString("radios");
-    K_reachable_kbps = PyUnicode_InternFromString("reachable_kbps");
-    K_retransmissions = PyUnicode_InternFromString("retransmissions");
-    K_signal_dbm = PyUnicode_InternFromString("signal_dbm");
-    K_slots = PyUnicode_InternFromString("slots");
-    K_ssid = PyUnicode_InternFromString("ssid");
-    K_station = PyUnicode_InternFromString("station");
-    K_stations = PyUnicode_InternFromString("stations");
-    K_sx = PyUnicode_InternFromString("sx");
-    K_target = PyUnicode_InternFromString("target");
-    K_tm = PyUnicode_InternFromString("tm");
-    K_top_apps = PyUnicode_InternFromString("top_apps");
-    K_topology = PyUnicode_InternFromString("topology");
-    K_tx_rate_kbps = PyUnicode_InternFromString("tx_rate_kbps");
-    K_utilization_pct = PyUnicode_InternFromString("utilization_pct");
-    K_vendor = PyUnicode_InternFromString("vendor");
-    K_wan = PyUnicode_InternFromString("wan");
     K_None = PyUnicode_InternFromString("None");
     K_v = PyUnicode_InternFromString("v");
-    K_dhcp_vc = PyUnicode_InternFromString("dhcp_vc");
-    K_dhcp_prl = PyUnicode_InternFromString("dhcp_prl");
     K_x = PyUnicode_InternFromString("x");
     K_c = PyUnicode_InternFromString("c");
     zero_obj = PyLong_FromLong(0);
     L.other = PyUnicode_InternFromString("other");
     L.empty = PyUnicode_InternFromString("");
-    if (Unsupported == NULL || L.other == NULL || L.empty == NULL || PyModule_AddObject(m, "Unsupported", Unsupported) < 0) {
+    if (Unsupported == NULL || K_None == NULL || K_v == NULL || K_x == NULL || K_c == NULL || zero_obj == NULL ||
+        L.other == NULL || L.empty == NULL || read_init() < 0 || PyModule_AddObject(m, "Unsupported", Unsupported) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -24,7 +24,8 @@ configuration. Fractional figures are stored as fixed-point integers, so sums ar
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, TypedDict
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple, TypedDict
 
 import msgspec
 
@@ -142,7 +143,16 @@ class _Report(TypedDict):
     body: WindowBody
 
 
+class _UnclassifiedBody(TypedDict, total=False):
+    unclassified: list[_Unclassified] | None
+
+
+class _UnclassifiedReport(TypedDict):
+    body: _UnclassifiedBody
+
+
 _decode_report = msgspec.msgpack.Decoder(_Report).decode
+_decode_unclassified = msgspec.msgpack.Decoder(_UnclassifiedReport).decode
 
 
 def decode_window_body(packed: bytes) -> dict[str, Any]:
@@ -151,6 +161,61 @@ def decode_window_body(packed: bytes) -> dict[str, Any]:
     Raises ``msgspec.DecodeError`` on anything that does not decode.
     """
     return _decode_report(packed)["body"]  # type: ignore[return-value]  # a TypedDict is a dict
+
+
+class PackedWindow(NamedTuple):
+    """What a window adds (:func:`window_parts`), read from the report's msgpack, and the body's
+    ``unclassified`` rows (for ``dpi/recount.py`` and ``dpi/unclassified.py``), if it has any."""
+
+    parts: dict[str, Any]
+    sparse: dict[int, int]
+    unclassified: list[dict[str, Any]] | None
+
+
+def packed_window_parts(packed: bytes, window_start: int, window_end: int) -> PackedWindow:
+    """:func:`window_parts` of a validated report's unframed msgpack, without decoding its body.
+
+    The C extension reads the bytes themselves (``_window.window_packed``: the fold's fields, no
+    Python objects but the strings it keeps); where it is not built, or for anything it does not
+    promise to read exactly as :func:`decode_window_body` decodes it, this decodes the body and
+    runs :func:`window_parts` (the same result: tests/collector/profiles/test_window_packed.py).
+    Raises ``msgspec.DecodeError`` when the body does not decode.
+    """
+    if _compiled is not None:
+        try:
+            c, v, has_unclassified = _compiled.window_packed(packed, window_start, window_end)
+        except _compiled.Unsupported:
+            pass
+        else:
+            _extras(_LazyBody(packed), c, v)
+            rows = _decode_unclassified(packed)["body"].get("unclassified") if has_unclassified else None
+            return PackedWindow(c, v, rows or None)  # type: ignore[arg-type]  # TypedDicts are dicts
+    body = decode_window_body(packed)
+    c, v = window_parts(body, window_start, window_end)
+    return PackedWindow(c, v, body.get("unclassified") or None)
+
+
+class _LazyBody(Mapping[str, Any]):
+    """A report's body for :func:`_extras` on the packed way, decoded only if it is read: a
+    figure added in Python costs the decode again, until the C core reads it too."""
+
+    def __init__(self, packed: bytes) -> None:
+        self._packed = packed
+        self._body: dict[str, Any] | None = None
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._body is None:
+            self._body = decode_window_body(self._packed)
+        return self._body
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
 
 
 def _clamp(value: float) -> float:
@@ -278,7 +343,7 @@ def _window(
     return c, v
 
 
-def _extras(body: dict[str, Any], c: dict[str, Any], v: dict[int, int]) -> None:
+def _extras(body: Mapping[str, Any], c: dict[str, Any], v: dict[int, int]) -> None:
     """Figures added to the fold after its core went to C: Python, on both ways.
 
     The core (:func:`_core`, and ``_window.c`` which computes the same) folds the fields it was
@@ -561,6 +626,7 @@ __all__ = [
     "fold_window",
     "merge_day",
     "merge_many",
+    "packed_window_parts",
     "split_day",
     "window_contribution",
     "window_parts",

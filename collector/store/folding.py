@@ -11,10 +11,11 @@ statements. What a fold computes is here, once:
   the reports it committed and has not folded yet, kept so they need no read-back (up to
   :data:`FOLD_BACKLOG`; past that, or after a restart, the queue table is the backlog), and
   the parsed days of the last folds (:data:`DAY_CACHE`);
-- :func:`fold_body`: the fields the fold reads (``rollup.WindowBody``), decoded straight from
-  a report's msgpack (typed: ~2x faster than the whole body; no inflate when the unframed
-  msgpack is kept);
-- :meth:`Folds.prepare`: what each report's window adds (``rollup.window_parts``, with the
+- :func:`fold_parts`: what a report's window adds, read straight from its msgpack by C
+  (``rollup.packed_window_parts``: no body decoded; no inflate when the unframed msgpack is
+  kept), or from its decoded body; :func:`fold_body` decodes only the fields the fold reads
+  (``rollup.WindowBody``), for the way without C;
+- :meth:`Folds.prepare`: what each report's window adds (:func:`fold_parts`, with the
   operator's domain rules applied: ``dpi/recount.py``), computed before any claim or lock, so
   two folders (a collector and its store writer process, each with a share of the gateways)
   compute at once even on SQLite's single writer;
@@ -38,8 +39,10 @@ from collector.dpi.unclassified import Seen, memberships, seen_in
 from collector.profiles.rollup import (
     add_window,
     day_of,
+    PackedWindow,
     decode_window_body,
     join_day,
+    packed_window_parts,
     split_day,
     window_parts,
 )
@@ -81,8 +84,26 @@ def fold_body(m: SpooledMessage) -> dict[str, Any]:
         raise ProtocolError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:200]) from exc
 
 
+def fold_parts(m: SpooledMessage) -> PackedWindow:
+    """What a stored report's window adds (``rollup.window_parts``) and its ``unclassified`` rows.
+
+    Read from its msgpack where it is kept (or the payload unframed) without decoding the body;
+    from the body where a whole one is kept without it. Raises :class:`ProtocolError` when it
+    does not decode, as :func:`fold_body`.
+    """
+    try:
+        if m.packed:
+            return packed_window_parts(m.packed, m.window_start, m.window_end)
+        if m.decoded is not None:
+            parts, sparse = window_parts(m.decoded, m.window_start, m.window_end)
+            return PackedWindow(parts, sparse, m.decoded.get("unclassified") or None)
+        return packed_window_parts(unframe(m.payload), m.window_start, m.window_end)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}"[:200]) from exc
+
+
 def kept_copy(m: SpooledMessage) -> SpooledMessage:
-    """What a folder keeps of a committed report: only what :func:`fold_body` reads. With its
+    """What a folder keeps of a committed report: only what :func:`fold_parts` reads. With its
     unframed msgpack that is the msgpack alone (a writer process's partial plan body and the
     stored frame are dropped: more than half of what the message held)."""
     if not m.packed:
@@ -216,15 +237,13 @@ class Folds:
         rules = self.rules.categories
         for m in reports:
             try:
-                body = fold_body(m)
+                parts, sparse, rows = fold_parts(m)
             except ProtocolError as exc:
                 log.error("cannot fold %s/%s/%s: %s; dropped", m.gateway_id, m.epoch, m.seq, exc)
                 continue
-            parts, sparse = window_parts(body, m.window_start, m.window_end)
-            rows = body.get("unclassified")
             if rows:
                 recount(sparse, rows, rules, m.window_end - m.window_start)
-            seen = seen_in(body, m.window_start) if rows else None
+            seen = seen_in(rows, m.window_start) if rows else None
             out.append(Prepared(m, (m.gateway_id, day_of(m.window_start)), parts, sparse, seen))
         return out
 
