@@ -37,9 +37,9 @@ from collector.dpi.recount import recount
 from collector.dpi.rules import RuleSnapshot
 from collector.dpi.unclassified import Seen, memberships, seen_in
 from collector.profiles.rollup import (
+    PackedWindow,
     add_window,
     day_of,
-    PackedWindow,
     decode_window_body,
     join_day,
     packed_window_parts,
