@@ -180,7 +180,15 @@ static int set_new(PyObject *d, const char *key, PyObject *value) {
     return r;
 }
 
-static int fold_stations(source *src, const field *list, vec *v, stations *st, PyObject *radio_parts) {
+/* Per band index: the airtime and interference parts of its radio (the last row of a band, as the
+   reference's dict keyed by band name keeps it; a station's medium finds it by the same index). */
+#define MAX_BANDS 16
+typedef struct {
+    int set[MAX_BANDS];
+    long long airtime[MAX_BANDS], interference[MAX_BANDS];
+} radio_parts;
+
+static int fold_stations(source *src, const field *list, vec *v, stations *st, const radio_parts *air) {
     items it;
     field s[S_N];
     int row;
@@ -286,19 +294,16 @@ static int fold_stations(source *src, const field *list, vec *v, stations *st, P
             if (round_ll(100 * clamp(q) * L.part_scale, &part) < 0) return -1;
             if (vadd(v, L.ws + 2, part) < 0 || vadd(v, L.wn + 2, 1) < 0) return -1;
         }
-        PyObject *air = PyDict_GetItemWithError(radio_parts, medium);
-        if (air == NULL && PyErr_Occurred()) return -1;
-        if (air != NULL) {
-            if (vadd(v, L.ws + 3, PyLong_AsLongLong(PyTuple_GET_ITEM(air, 0))) < 0 ||
-                vadd(v, L.ws + 4, PyLong_AsLongLong(PyTuple_GET_ITEM(air, 1))) < 0 || vadd(v, L.wn + 3, 1) < 0 ||
-                vadd(v, L.wn + 4, 1) < 0)
+        if (b >= 0 && b < MAX_BANDS && air->set[b]) {
+            if (vadd(v, L.ws + 3, air->airtime[b]) < 0 || vadd(v, L.ws + 4, air->interference[b]) < 0 ||
+                vadd(v, L.wn + 3, 1) < 0 || vadd(v, L.wn + 4, 1) < 0)
                 return -1;
         }
     }
     return row;
 }
 
-static int fold_radios(source *src, const field *list, vec *v, PyObject *radio_parts) {
+static int fold_radios(source *src, const field *list, vec *v, radio_parts *air) {
     items it;
     field r[R_N];
     int row;
@@ -312,6 +317,7 @@ static int fold_radios(source *src, const field *list, vec *v, PyObject *radio_p
             continue;
         }
         long b = PyLong_AsLong(band);
+        if (b < 0 || b >= MAX_BANDS) return bail("a band past MAX_BANDS");
         double intf = 0, util = 0;
         if (get_num(&r[R_INTERFERENCE_PCT], &intf) < 0 || get_num(&r[R_UTILIZATION_PCT], &util) < 0) return -1;
         long long i1, i2, p1, p2;
@@ -322,11 +328,9 @@ static int fold_radios(source *src, const field *list, vec *v, PyObject *radio_p
         double free_air = util - 30 > 0.0 ? util - 30 : 0.0;
         if (round_ll(100 * clamp(1 - free_air / 60) * L.part_scale, &p1) < 0) return -1;
         if (round_ll(100 * clamp(1 - intf / 50) * L.part_scale, &p2) < 0) return -1;
-        PyObject *parts = Py_BuildValue("(LL)", p1, p2);
-        if (parts == NULL) return -1;
-        int rc = PyDict_SetItem(radio_parts, bandname, parts);
-        Py_DECREF(parts);
-        if (rc < 0) return -1;
+        air->set[b] = 1;
+        air->airtime[b] = p1;
+        air->interference[b] = p2;
     }
     return row;
 }
@@ -518,10 +522,26 @@ fail:
     return -1;
 }
 
+/* A new list of n ints (NULL on failure). */
+static PyObject *int_list(const long long *x, Py_ssize_t n) {
+    PyObject *list = PyList_New(n);
+    if (list == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyLong_FromLongLong(x[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+}
+
 static PyObject *competitors(source *src, const field *list) {
-    /* op -> [strongest dBm, its SSID, scans per signal bucket] */
-    PyObject *strongest = PyDict_New(), *out = NULL;
-    if (strongest == NULL) return NULL;
+    /* op -> [strongest dBm, its SSID, scans per signal bucket]: built in place, operators in
+       first-seen order, the first of equal (signal, SSID) pairs kept (the reference's tuple `>`) */
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
     items it;
     field nb[N_N];
     int row;
@@ -535,75 +555,84 @@ static PyObject *competitors(source *src, const field *list) {
         if (str_empty(&nb[N_OPERATOR])) continue;
         PyObject *op = get_str(src, &nb[N_OPERATOR], L.empty), *ssid = get_str(src, &nb[N_SSID], L.empty);
         if (op == NULL || ssid == NULL) goto fail;
-        PyObject *entry = Py_BuildValue("(LO)", signal, ssid);
-        if (entry == NULL) goto fail;
-        PyObject *have = PyDict_GetItemWithError(strongest, op);
-        int better = have == NULL ? (PyErr_Occurred() ? -1 : 1) : PyObject_RichCompareBool(entry, have, Py_GT);
-        if (better < 0 || (better && PyDict_SetItem(strongest, op, entry) < 0)) {
-            Py_DECREF(entry);
+        PyObject *have = PyDict_GetItemWithError(out, op);
+        if (have == NULL && PyErr_Occurred()) goto fail;
+        int better = 1;
+        if (have != NULL) {
+            long long strongest = PyLong_AsLongLong(PyList_GET_ITEM(have, 0));
+            better = signal > strongest;
+            if (signal == strongest) {
+                int order = PyUnicode_Compare(ssid, PyList_GET_ITEM(have, 1));
+                if (order == -1 && PyErr_Occurred()) goto fail;
+                better = order > 0;
+            }
+        }
+        if (!better) continue;
+        PyObject *dbm = PyLong_FromLongLong(signal);
+        PyObject *entry = dbm == NULL ? NULL : PyList_New(3);
+        if (entry == NULL) {
+            Py_XDECREF(dbm);
             goto fail;
         }
+        PyList_SET_ITEM(entry, 0, dbm);
+        PyList_SET_ITEM(entry, 1, Py_NewRef(ssid));
+        PyList_SET_ITEM(entry, 2, Py_NewRef(Py_None)); /* the counts, below */
+        int r = PyDict_SetItem(out, op, entry);
         Py_DECREF(entry);
+        if (r < 0) goto fail;
     }
     if (row < 0) goto fail;
-    out = PyDict_New();
-    if (out == NULL) goto fail;
     PyObject *op, *entry;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(strongest, &pos, &op, &entry)) {
-        PyObject *counts = PyList_New(L.sig_buckets);
-        if (counts == NULL) goto fail;
-        long long signal = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 0));
-        if (signal > 1000 || signal < -1000) {
-            Py_DECREF(counts);
-            goto unsupported;
-        }
-        long b = sig_bucket(signal);
-        for (long i = 0; i < L.sig_buckets; i++) PyList_SET_ITEM(counts, i, PyLong_FromLong(i == b ? 1 : 0));
-        PyObject *value = Py_BuildValue("[OON]", PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), counts);
-        if (value == NULL || PyDict_SetItem(out, op, value) < 0) {
-            Py_XDECREF(value);
-            goto fail;
-        }
-        Py_DECREF(value);
+    while (PyDict_Next(out, &pos, &op, &entry)) {
+        long long signal = PyLong_AsLongLong(PyList_GET_ITEM(entry, 0));
+        if (signal > 1000 || signal < -1000) goto unsupported;
+        long long counts[64] = {0};
+        if (L.sig_buckets > 64) goto unsupported;
+        counts[sig_bucket(signal)] = 1;
+        PyObject *list = int_list(counts, L.sig_buckets);
+        if (list == NULL) goto fail;
+        PyList_SetItem(entry, 2, list); /* steals list; the None it replaces is released */
     }
-    Py_DECREF(strongest);
     return out;
 unsupported:
     bail("a neighbour the reference must fold");
 fail:
-    Py_XDECREF(out);
-    Py_DECREF(strongest);
+    Py_DECREF(out);
     return NULL;
 }
 
-/* The contribution's terminals (tm) and per-terminal link sums (sx), in first-seen order. */
-static int terminals(PyObject *c, long long end, stations *st) {
+/* A new list holding these objects (new references to them; NULL on failure). */
+static PyObject *list_of(Py_ssize_t n, PyObject *const *items) {
+    PyObject *list = PyList_New(n);
+    if (list == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(list, i, Py_NewRef(items[i]));
+    return list;
+}
+
+/* The contribution's terminals (tm) and per-terminal link sums (sx), in first-seen order. The
+   lists and dicts are built directly (not with Py_BuildValue, which parses its format and makes
+   the "x"/"c" keys again for every terminal of every report). */
+static int terminals(PyObject *c, PyObject *end_obj, stations *st) {
     PyObject *tm = PyDict_New(), *sx = PyDict_New();
     if (set_new(c, "tm", tm) < 0 || set_new(c, "sx", sx) < 0) return -1;
+    PyObject *one = PyLong_FromLong(1); /* a small int: cached, never fails */
     for (int i = 0; i < st->n; i++) {
         station *t = &st->s[i];
-        PyObject *entry = t->dhcp_vc != NULL ? Py_BuildValue("[LOOOiOOL]", end, t->hostname, t->vendor, t->medium, 1,
-                                                             t->dhcp_vc, t->dhcp_prl, end)
-                                             : Py_BuildValue("[LOOOi]", end, t->hostname, t->vendor, t->medium, 1);
-        if (entry == NULL || PyDict_SetItem(tm, t->mac, entry) < 0) {
-            Py_XDECREF(entry);
-            return -1;
-        }
-        Py_DECREF(entry);
-        PyObject *x = Py_BuildValue("[LLLLLLLLLL]", t->x[0], t->x[1], t->x[2], t->x[3], t->x[4], t->x[5], t->x[6],
-                                    t->x[7], t->x[8], t->x[9]);
-        if (x == NULL) return -1;
-        if (t->c == NULL && (t->c = PyDict_New()) == NULL) {
-            Py_DECREF(x);
-            return -1;
-        }
-        PyObject *link = Py_BuildValue("{sNsO}", "x", x, "c", t->c);
-        if (link == NULL || PyDict_SetItem(sx, t->mac, link) < 0) {
-            Py_XDECREF(link);
-            return -1;
-        }
-        Py_DECREF(link);
+        PyObject *names[8] = {end_obj, t->hostname, t->vendor, t->medium, one, t->dhcp_vc, t->dhcp_prl, end_obj};
+        PyObject *entry = list_of(t->dhcp_vc != NULL ? 8 : 5, names);
+        int r = entry == NULL ? -1 : PyDict_SetItem(tm, t->mac, entry);
+        Py_XDECREF(entry);
+        if (r < 0) return -1;
+        if (t->c == NULL && (t->c = PyDict_New()) == NULL) return -1;
+        PyObject *x = int_list(t->x, 10), *link = x == NULL ? NULL : PyDict_New();
+        r = link == NULL || PyDict_SetItem(link, K_x, x) < 0 || PyDict_SetItem(link, K_c, t->c) < 0 ||
+                    PyDict_SetItem(sx, t->mac, link) < 0
+                ? -1
+                : 0;
+        Py_XDECREF(x);
+        Py_XDECREF(link);
+        if (r < 0) return -1;
     }
     return 0;
 }
@@ -627,9 +656,11 @@ static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObj
     vec *v = PyMem_Malloc(sizeof(vec));
     station *slots = PyMem_Malloc(sizeof(station) * MAX_STATIONS);
     stations st = {slots, 0, PyDict_New()};
-    PyObject *c = NULL, *radio_parts = PyDict_New(), *result = NULL;
+    PyObject *c = NULL, *result = NULL;
+    radio_parts air;
+    memset(&air, 0, sizeof air);
     field wan[W_N];
-    if (v == NULL || slots == NULL || st.index == NULL || radio_parts == NULL) {
+    if (v == NULL || slots == NULL || st.index == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -650,8 +681,8 @@ static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObj
         set_new(c, "slots", slot_hex(slot)) < 0 || set_new(c, "off", slot_hex(offline * 2 > length ? slot : -1)) < 0)
         goto done;
     if (plan && set_new(c, "plan", PyLong_FromLongLong(plan)) < 0) goto done;
-    if (fold_radios(src, &b[B_RADIOS], v, radio_parts) < 0) goto done;
-    if (fold_stations(src, &b[B_STATIONS], v, &st, radio_parts) < 0) goto done;
+    if (fold_radios(src, &b[B_RADIOS], v, &air) < 0) goto done;
+    if (fold_stations(src, &b[B_STATIONS], v, &st, &air) < 0) goto done;
     if (fold_apps(src, &b[B_APPS], c, v, &st, start, length) < 0) goto done;
     if (fold_quality(src, &b[B_QUALITY], c, v, &st) < 0) goto done;
     if (b[B_NEIGHBOURS].k != V_ABSENT) { /* "neighbours" in body, even as None */
@@ -669,7 +700,7 @@ static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObj
         Py_ssize_t mesh = list_len(&b[B_TOPOLOGY]);
         if (mesh && set_new(c, "mesh", PyLong_FromSsize_t(mesh)) < 0) goto done;
     }
-    if (terminals(c, end, &st) < 0) goto done;
+    if (terminals(c, end_obj, &st) < 0) goto done;
     PyObject *sparse = PyDict_New();
     if (sparse == NULL) goto done;
     for (int k = 0; k < v->count; k++) {
@@ -689,7 +720,6 @@ done:
     if (slots != NULL)
         for (int i = 0; i < st.n; i++) Py_XDECREF(slots[i].c);
     Py_XDECREF(c);
-    Py_XDECREF(radio_parts);
     Py_XDECREF(st.index);
     PyMem_Free(slots);
     PyMem_Free(v);
