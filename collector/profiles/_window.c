@@ -443,6 +443,7 @@ static int fold_apps(source *src, const field *list, PyObject *c, vec *v, statio
         }
         PyList_SET_ITEM(hb, h, x);
     }
+    PyObject_GC_UnTrack(hb); /* ints only: see list_of */
     if (PyDict_SetItemString(c, "apps", names) < 0 || set_new(c, "hb", hb) < 0) goto fail;
     Py_DECREF(names);
     return 0;
@@ -522,7 +523,7 @@ fail:
     return -1;
 }
 
-/* A new list of n ints (NULL on failure). */
+/* A new list of n ints (NULL on failure), untracked: see list_of below. */
 static PyObject *int_list(const long long *x, Py_ssize_t n) {
     PyObject *list = PyList_New(n);
     if (list == NULL) return NULL;
@@ -534,6 +535,7 @@ static PyObject *int_list(const long long *x, Py_ssize_t n) {
         }
         PyList_SET_ITEM(list, i, item);
     }
+    PyObject_GC_UnTrack(list);
     return list;
 }
 
@@ -577,6 +579,7 @@ static PyObject *competitors(source *src, const field *list) {
         PyList_SET_ITEM(entry, 0, dbm);
         PyList_SET_ITEM(entry, 1, Py_NewRef(ssid));
         PyList_SET_ITEM(entry, 2, Py_NewRef(Py_None)); /* the counts, below */
+        PyObject_GC_UnTrack(entry);                    /* an int, a str, an untracked list: see list_of */
         int r = PyDict_SetItem(out, op, entry);
         Py_DECREF(entry);
         if (r < 0) goto fail;
@@ -602,11 +605,18 @@ fail:
     return NULL;
 }
 
-/* A new list holding these objects (new references to them; NULL on failure). */
+/* A new list holding these objects (new references to them; NULL on failure), untracked by the
+   cyclic garbage collector. The lists a window adds (a terminal's names, its link sums, a
+   competitor's counts, the hourly bytes) hold only ints and strs, and stay so in the days they
+   are merged into (merge.fold_into sets ints and strs in them): they can never be part of a
+   cycle. Untracked, the collections that run while a folder holds ~1,000 prepared windows and
+   its cached days do not walk them (as CPython itself untracks tuples and dicts of atomic
+   values): ~8 us of the fold's ~41 per report (bench/fold.py). */
 static PyObject *list_of(Py_ssize_t n, PyObject *const *items) {
     PyObject *list = PyList_New(n);
     if (list == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(list, i, Py_NewRef(items[i]));
+    PyObject_GC_UnTrack(list);
     return list;
 }
 
@@ -833,8 +843,21 @@ static PyObject *merge_other; /* (key, mine, value) -> merged: merge.MERGERS for
 static PyObject *trim_apps;   /* dict -> dict: merge._apps' cut to MAX_APPS */
 static long max_apps;
 
+/* Untrack a list of ints and strs (see list_of): the copies a day keeps of a window's lists. */
+static void untrack_atomic(PyObject *list) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *x = PyList_GET_ITEM(list, i);
+        if (!PyLong_CheckExact(x) && !PyUnicode_CheckExact(x)) return;
+    }
+    PyObject_GC_UnTrack(list);
+}
+
 static int add_into(PyObject *seq, Py_ssize_t i, PyObject *x) {
-    /* seq[i] += x */
+    /* seq[i] += x (a list's item directly; anything else through the sequence protocol) */
+    if (PyList_CheckExact(seq) && i >= 0 && i < PyList_GET_SIZE(seq)) {
+        PyObject *sum = PyNumber_InPlaceAdd(PyList_GET_ITEM(seq, i), x);
+        return sum == NULL ? -1 : PyList_SetItem(seq, i, sum); /* steals sum */
+    }
     PyObject *have = PySequence_GetItem(seq, i);
     if (have == NULL) return -1;
     PyObject *sum = PyNumber_InPlaceAdd(have, x);
@@ -849,6 +872,20 @@ static int add_lists(PyObject *mine, PyObject *value, int truthy_only) {
     /* the "v"/"hb" and link "x" merges: element-wise sums, a shorter stored list padded */
     Py_ssize_t n = PySequence_Size(value), have = PySequence_Size(mine);
     if (n < 0 || have < 0) return -1;
+    if (have == n && n <= 64 && PyList_CheckExact(mine) && PyList_CheckExact(value)) {
+        /* mine[:] = map(add, mine, value) for two lists: every sum first (a failed one changes
+           nothing), then set in place */
+        PyObject *sums[64];
+        for (Py_ssize_t i = 0; i < n; i++) {
+            sums[i] = PyNumber_Add(PyList_GET_ITEM(mine, i), PyList_GET_ITEM(value, i));
+            if (sums[i] == NULL) {
+                while (i-- > 0) Py_DECREF(sums[i]);
+                return -1;
+            }
+        }
+        for (Py_ssize_t i = 0; i < n; i++) PyList_SetItem(mine, i, sums[i]); /* steals */
+        return 0;
+    }
     if (have == n) {
         PyObject *sums = PyList_New(n);
         if (sums == NULL) return -1;
@@ -916,6 +953,7 @@ static int merge_tm(PyObject *mine, PyObject *value) {
         if (have == NULL) {
             if (PyErr_Occurred()) return -1;
             PyObject *copy = PySequence_List(entry);
+            if (copy != NULL) untrack_atomic(copy);
             if (copy == NULL || PyDict_SetItem(mine, mac, copy) < 0) {
                 Py_XDECREF(copy);
                 return -1;
@@ -965,7 +1003,10 @@ static int merge_tm(PyObject *mine, PyObject *value) {
         }
         Py_XDECREF(t);
         Py_XDECREF(t_have);
-        if (newer > 0) {
+        if (newer > 0 && PyList_CheckExact(entry) && PyList_CheckExact(have) && PyList_GET_SIZE(entry) >= 4 &&
+            PyList_GET_SIZE(have) >= 4) { /* have[:4] = entry[:4], item by item */
+            for (Py_ssize_t i = 0; i < 4; i++) PyList_SetItem(have, i, Py_NewRef(PyList_GET_ITEM(entry, i)));
+        } else if (newer > 0) {
             PyObject *e4 = PySequence_GetSlice(entry, 0, 4);
             newer = e4 == NULL ? -1 : PySequence_SetSlice(have, 0, 4, e4);
             Py_XDECREF(e4);
@@ -992,10 +1033,15 @@ static int merge_sx(PyObject *mine, PyObject *value) {
         if (have == NULL) {
             if (PyErr_Occurred()) r = -1;
             else {
+                /* {"x": list(link["x"]), "c": dict(link["c"])} */
                 PyObject *x = PySequence_List(lx), *c = x == NULL ? NULL : PyDict_Copy(lc);
-                PyObject *entry = c == NULL ? NULL : Py_BuildValue("{sNsN}", "x", x, "c", c);
-                if (c == NULL) Py_XDECREF(x);
-                r = entry == NULL ? -1 : PyDict_SetItem(mine, mac, entry);
+                PyObject *entry = c == NULL ? NULL : PyDict_New();
+                if (x != NULL) untrack_atomic(x);
+                r = entry == NULL || PyDict_SetItem(entry, K_x, x) < 0 || PyDict_SetItem(entry, K_c, c) < 0
+                        ? -1
+                        : PyDict_SetItem(mine, mac, entry);
+                Py_XDECREF(x);
+                Py_XDECREF(c);
                 Py_XDECREF(entry);
             }
         } else {
@@ -1067,8 +1113,23 @@ static int merge_apps(PyObject *mine, PyObject *value) {
     return 0;
 }
 
+static int hex_digit(Py_UCS1 c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
+
 static PyObject *slots_or(PyObject *a, PyObject *b) {
-    /* merge._or: the union of two fixed-width hex bitmaps */
+    /* merge._or: the union of two fixed-width hex bitmaps, f"{int(a, 16) | int(b, 16):024x}". Two
+       bitmaps as written (24 lowercase hex digits each) are or-ed digit by digit: the same text */
+    if (PyUnicode_IS_ASCII(a) && PyUnicode_IS_ASCII(b) && PyUnicode_GET_LENGTH(a) == 24 &&
+        PyUnicode_GET_LENGTH(b) == 24) {
+        const Py_UCS1 *x = PyUnicode_1BYTE_DATA(a), *y = PyUnicode_1BYTE_DATA(b);
+        char out[24];
+        int i = 0;
+        for (; i < 24; i++) {
+            int dx = hex_digit(x[i]), dy = hex_digit(y[i]);
+            if (dx < 0 || dy < 0) break;
+            out[i] = "0123456789abcdef"[dx | dy];
+        }
+        if (i == 24) return PyUnicode_FromStringAndSize(out, 24);
+    }
     PyObject *x = PyLong_FromUnicodeObject(a, 16), *y = x == NULL ? NULL : PyLong_FromUnicodeObject(b, 16);
     PyObject *bits = y == NULL ? NULL : PyNumber_Or(x, y), *out = NULL;
     if (bits != NULL) {
@@ -1079,6 +1140,69 @@ static PyObject *slots_or(PyObject *a, PyObject *b) {
     Py_XDECREF(x);
     Py_XDECREF(y);
     Py_XDECREF(bits);
+    return out;
+}
+
+/* merge._maxima([mine, value]) of two dicts: a copy of mine, each key of value at its maximum. */
+static PyObject *maxima(PyObject *mine, PyObject *value) {
+    PyObject *out = PyDict_Copy(mine), *k, *x;
+    Py_ssize_t pos = 0;
+    while (out != NULL && PyDict_Next(value, &pos, &k, &x)) {
+        PyObject *have = PyDict_GetItemWithError(out, k);
+        int more = have == NULL ? (PyErr_Occurred() ? -1 : 1) : PyObject_RichCompareBool(x, have, Py_GT);
+        if (more < 0 || (more && PyDict_SetItem(out, k, x) < 0)) Py_CLEAR(out);
+    }
+    return out;
+}
+
+/* merge._competitor([m, v]) of two [dBm, SSID, counts] lists whose counts are lists of ints:
+   the stronger (dBm, then SSID; the first of equals), the counts summed. NULL without an error:
+   a shape this does not take (merge.py then merges). */
+static PyObject *competitor(PyObject *m, PyObject *v) {
+    if (!PyList_CheckExact(m) || !PyList_CheckExact(v) || PyList_GET_SIZE(m) != 3 || PyList_GET_SIZE(v) != 3)
+        return NULL;
+    PyObject *mc = PyList_GET_ITEM(m, 2), *vc = PyList_GET_ITEM(v, 2);
+    if (!PyList_CheckExact(mc) || !PyList_CheckExact(vc) || PyList_GET_SIZE(mc) != PyList_GET_SIZE(vc)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(mc);
+    for (Py_ssize_t i = 0; i < n; i++) /* sum((a, b)) is 0 + a + b: the same as a + b for ints only */
+        if (!PyLong_CheckExact(PyList_GET_ITEM(mc, i)) || !PyLong_CheckExact(PyList_GET_ITEM(vc, i))) return NULL;
+    int stronger = PyObject_RichCompareBool(PyList_GET_ITEM(v, 0), PyList_GET_ITEM(m, 0), Py_GT);
+    if (stronger == 0) {
+        int same = PyObject_RichCompareBool(PyList_GET_ITEM(v, 0), PyList_GET_ITEM(m, 0), Py_EQ);
+        stronger = same <= 0 ? same : PyObject_RichCompareBool(PyList_GET_ITEM(v, 1), PyList_GET_ITEM(m, 1), Py_GT);
+    }
+    if (stronger < 0) return NULL;
+    PyObject *strongest = stronger ? v : m, *counts = PyList_New(n), *out = NULL;
+    for (Py_ssize_t i = 0; counts != NULL && i < n; i++) {
+        PyObject *sum = PyNumber_Add(PyList_GET_ITEM(mc, i), PyList_GET_ITEM(vc, i));
+        if (sum == NULL) Py_CLEAR(counts);
+        else PyList_SET_ITEM(counts, i, sum);
+    }
+    if (counts != NULL) {
+        PyObject *items[3] = {PyList_GET_ITEM(strongest, 0), PyList_GET_ITEM(strongest, 1), counts};
+        out = list_of(3, items); /* its counts untracked too: ints only */
+        PyObject_GC_UnTrack(counts);
+        Py_DECREF(counts);
+    }
+    return out;
+}
+
+/* merge._keyed(merge._competitor)([mine, value]) of two dicts: mine's operators in order (merged
+   where value has them too), then value's others. NULL without an error: a shape for merge.py. */
+static PyObject *competitors_merged(PyObject *mine, PyObject *value) {
+    PyObject *out = PyDict_New(), *op, *entry;
+    Py_ssize_t pos = 0;
+    while (out != NULL && PyDict_Next(mine, &pos, &op, &entry)) {
+        PyObject *other = PyDict_GetItemWithError(value, op);
+        PyObject *merged = other == NULL ? (PyErr_Occurred() ? NULL : Py_NewRef(entry)) : competitor(entry, other);
+        if (merged == NULL || PyDict_SetItem(out, op, merged) < 0) Py_CLEAR(out);
+        Py_XDECREF(merged);
+    }
+    pos = 0;
+    while (out != NULL && PyDict_Next(value, &pos, &op, &entry)) {
+        int known = PyDict_Contains(mine, op);
+        if (known < 0 || (!known && PyDict_SetItem(out, op, entry) < 0)) Py_CLEAR(out);
+    }
     return out;
 }
 
@@ -1147,6 +1271,13 @@ static PyObject *add(PyObject *self, PyObject *args) {
             int more = PyObject_RichCompareBool(value, mine, Py_GT); /* max([mine, value]) */
             merged = more < 0 ? NULL : more ? value : mine;
             Py_XINCREF(merged);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "qmax") == 0 &&
+                   PyDict_CheckExact(mine) && PyDict_CheckExact(value)) {
+            merged = maxima(mine, value);
+        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "comp") == 0 &&
+                   PyDict_CheckExact(mine) && PyDict_CheckExact(value) &&
+                   ((merged = competitors_merged(mine, value)) != NULL || PyErr_Occurred())) {
+            /* merged, or the error merge.py would raise too */
         } else {
             merged = PyObject_CallFunctionObjArgs(merge_other, key, mine, value, NULL);
         }

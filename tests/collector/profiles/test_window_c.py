@@ -217,3 +217,35 @@ def test_windows_add_to_a_day_as_the_reference_adds(stored: dict[str, Any]) -> N
             }
         )
     assert _days(compiled.add, windows, stored) == _days(rollup._add, windows, stored)
+
+
+#: Stored days of shapes add() takes its short ways for only when it can (else merge.py's): counts of
+#: another length or not ints, bitmaps not in the form written, a competitor tied on signal, worst
+#: delays as floats, a terminal's names as a tuple.
+ODD = [
+    {"comp": {"rival": [-70, "", [0] * 14 + [1, 2]], "x": [-50, "z", [0.5] * 15]}},
+    {"comp": {"x": [-70, "c", [1] * 15], "y": [-90, "", [0] * 15]}, "qmax": {"internet": 1.5, "dns": 3}},
+    {"slots": "0" * 23 + "F", "off": "0x" + "0" * 22, "qmax": {}},
+    {"slots": "1" * 25, "comp": {}},
+    {"tm": {"aa:bb:cc:dd:ee:04": (1_600_000_900, "tv", "", "5GHz", 2)}},
+]
+
+
+@needs_c
+@pytest.mark.parametrize("stored", ODD)
+def test_windows_add_to_days_of_other_shapes_as_the_reference_adds(stored: dict[str, Any]) -> None:
+    rnd = random.Random(3)
+    windows = [(_edited(b, rnd), s, e) for b, s, e in (_recorded() + _emulated())[:8]]
+    for body, _, _ in windows:
+        body["neighbours"] = [
+            {"operator": "x", "signal_dbm": -70, "ssid": rnd.choice(["b", "c", "d"])},
+            {"operator": "rival", "signal_dbm": rnd.choice([-70, -60, -80])},
+        ]
+        body["stations"].append({"mac": "aa:bb:cc:dd:ee:04", "medium": "5GHz", "hostname": "tv"})
+    try:
+        want: Any = _days(rollup._add, windows, stored)
+    except Exception as exc:  # a shape merge.py refuses: add() refuses it too
+        with pytest.raises(type(exc)):
+            _days(compiled.add, windows, stored)
+        return
+    assert _days(compiled.add, windows, stored) == want
