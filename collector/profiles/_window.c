@@ -647,6 +647,22 @@ static int terminals(PyObject *c, PyObject *end_obj, stations *st) {
     return 0;
 }
 
+/* The contribution's dicts untracked too (see list_of): they hold ints, strs, the untracked lists
+   and dicts of them, nothing that can reach back. CPython tracks a dict again by itself as soon as
+   a container is put in it (merge.py's, _extras'), so this stays true of what is untracked. */
+static void untrack_parts(PyObject *c) {
+    PyObject *key, *part, *mac, *link;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(c, &pos, &key, &part)) {
+        if (!PyDict_CheckExact(part)) continue;
+        Py_ssize_t at = 0;
+        while (PyDict_Next(part, &at, &mac, &link)) /* sx: {"x": [...], "c": {...}} per terminal */
+            if (PyDict_CheckExact(link)) PyObject_GC_UnTrack(link);
+        PyObject_GC_UnTrack(part);
+    }
+    PyObject_GC_UnTrack(c);
+}
+
 /* What the window adds, from the body's fields (b, of either source): (c, sparse). */
 static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObject *end_obj) {
     if (!L.ready) {
@@ -724,6 +740,7 @@ static PyObject *compute(source *src, const field *b, PyObject *start_obj, PyObj
         Py_DECREF(key);
         Py_DECREF(val);
     }
+    untrack_parts(c);
     result = PyTuple_Pack(2, c, sparse);
     Py_DECREF(sparse);
 done:

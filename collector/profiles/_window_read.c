@@ -84,6 +84,7 @@ static void field_of_object(PyObject *v, field *f) {
     f->obj = v;
     f->p = NULL;
     f->n = 0;
+    f->rows = NULL;
     if (v == NULL) f->k = V_ABSENT;
     else if (v == Py_None) f->k = V_NIL;
     else if (PyLong_CheckExact(v)) { /* not bool: the reference's int() of True is 1, here Unsupported */
@@ -162,7 +163,7 @@ static int utf8(const uint8_t *s, size_t n) {
    cursor past the header; 0 (cursor unmoved) if the next object is none of these. Counts are
    checked against the bytes left (a string's must fit; an array's items take a byte each at
    least, a map's pairs two), so a lying count cannot make a reader loop long. */
-static inline int header(cursor *c, kind *k, uint32_t *n) {
+static inline __attribute__((always_inline)) int header(cursor *c, kind *k, uint32_t *n) {
     if (left(c) < 1) return bail("truncated");
     uint8_t b = *c->p;
     size_t h;
@@ -195,6 +196,12 @@ static int skip(cursor *c, uint64_t count, int strings) {
             continue;
         }
         pending[top]--;
+        if (left(c) < 1) return bail("truncated");
+        uint8_t first = *c->p;
+        if (first <= 0x7f || first >= 0xe0 || first == 0xc0 || first == 0xc2 || first == 0xc3) {
+            c->p += 1; /* fixints, nil, booleans: most of what is skipped */
+            continue;
+        }
         kind k;
         uint32_t n;
         int got = header(c, &k, &n);
@@ -266,6 +273,7 @@ static int value_at(cursor *c, field *f, int shallow) {
     kind k;
     uint32_t n;
     f->obj = NULL;
+    f->rows = NULL;
     int got = header(c, &k, &n);
     if (got < 0) return -1;
     if (got) {
@@ -328,7 +336,7 @@ static int value_at(cursor *c, field *f, int shallow) {
 /* The pairs of a map whose header was read: the values of `sc`'s keys into out (absent unless
    there), every other value skipped; a key of `sc` twice is Unsupported (msgspec keeps the last). */
 static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out, int shallow) {
-    for (int i = 0; i < sc->n; i++) out[i].k = V_ABSENT, out[i].obj = NULL;
+    for (int i = 0; i < sc->n; i++) out[i].k = V_ABSENT, out[i].obj = NULL, out[i].rows = NULL;
     for (uint32_t j = 0; j < count; j++) {
         const uint8_t *s;
         uint32_t n;
@@ -343,6 +351,68 @@ static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out, int
         }
         if (out[i].k != V_ABSENT) return bail("a map repeats a key");
         if (value_at(c, &out[i], shallow) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The rows each of the body's keys holds (wan: its one map), read in the body's walk. */
+static const schema *const ROWS_OF[B_N] = {
+    [B_WAN] = &WAN, [B_STATIONS] = &STATION, [B_APPS] = &APP, [B_RADIOS] = &RADIO, [B_QUALITY] = &QUALITY,
+    [B_NEIGHBOURS] = &NEIGHBOUR,
+};
+
+/* A body key's value into f: a list of maps (or wan's map) read row by row into fields the
+   source owns, anything else as value_at (the computation then says what it makes of it). */
+static int rows_at(source *src, cursor *c, int key, field *f) {
+    const schema *sc = ROWS_OF[key];
+    uint8_t b = left(c) ? *c->p : 0;
+    int list = (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd, map = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+    if (sc == NULL || !(sc == &WAN ? map : list)) return value_at(c, f, 1);
+    kind k;
+    uint32_t n = 0, count = 1;
+    const uint8_t *start = c->p;
+    if (header(c, &k, &n) < 0) return -1;
+    if (list) count = n;
+    field *rows = PyMem_Malloc(((size_t)count * sc->n + 1) * sizeof(field));
+    if (rows == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    src->rows[key] = rows;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t pairs = n;
+        if (list) {
+            int got = header(c, &k, &pairs);
+            if (got < 0) return -1;
+            if (!got || k != V_MAP) return bail("a row that is not a map");
+        }
+        if (pairs_at(c, pairs, sc, rows + (size_t)i * sc->n, 0) < 0) return -1;
+    }
+    f->k = list ? V_LIST : V_MAP;
+    f->obj = NULL;
+    f->p = start;
+    f->n = n;
+    f->rows = rows;
+    f->rows_of = sc;
+    return 0;
+}
+
+/* The body's pairs, after its map header: the keys the fold declares into out. */
+static int body_pairs(source *src, cursor *c, uint32_t count, field *out) {
+    for (int i = 0; i < B_N; i++) out[i].k = V_ABSENT, out[i].obj = NULL, out[i].rows = NULL;
+    for (uint32_t j = 0; j < count; j++) {
+        const uint8_t *s;
+        uint32_t n;
+        if (key_at(c, &s, &n) < 0) return -1;
+        int i = 0;
+        for (; i < B_N; i++)
+            if (BODY.lens[i] == n && memcmp(BODY.names[i], s, n) == 0) break;
+        if (i == B_N) {
+            if (skip(c, 1, 0) < 0) return -1;
+            continue;
+        }
+        if (out[i].k != V_ABSENT) return bail("a map repeats a key");
+        if (rows_at(src, c, i, &out[i]) < 0) return -1;
     }
     return 0;
 }
@@ -368,7 +438,7 @@ int body_of_packed(source *src, const uint8_t *data, Py_ssize_t size, field *out
         got = header(&c, &k, &count);
         if (got < 0) return -1;
         if (!got || k != V_MAP) return bail("a body that is not a map");
-        if (pairs_at(&c, count, &BODY, out, 1) < 0) return -1;
+        if (body_pairs(src, &c, count, out) < 0) return -1;
     }
     if (c.p != c.end) return bail("trailing bytes");
     return seen ? 0 : bail("no body");
@@ -383,6 +453,11 @@ int fields_of(source *src, const field *map, const schema *sc, field *out) {
     }
     if (map->k != V_MAP) return bail("not a map");
     if (!src->packed) return fields_of_dict(map->obj, sc, out);
+    if (map->rows != NULL) {
+        if (map->rows_of != sc) return bail("read as another kind of row");
+        memcpy(out, map->rows, (size_t)sc->n * sizeof(field));
+        return 0;
+    }
     cursor c = {map->p, src->end};
     return pairs_at(&c, map->n, sc, out, 0);
 }
@@ -425,6 +500,11 @@ int next_row(items *it, const schema *sc, field *out) {
         PyObject *row = PyList_GET_ITEM(it->list->obj, it->k++);
         if (!PyDict_CheckExact(row)) return bail("a row that is not a dict");
         return fields_of_dict(row, sc, out) < 0 ? -1 : 1;
+    }
+    if (it->list->rows != NULL) { /* read with the body */
+        if (it->list->rows_of != sc) return bail("read as another kind of row");
+        memcpy(out, it->list->rows + (size_t)it->k++ * sc->n, (size_t)sc->n * sizeof(field));
+        return 1;
     }
     cursor c = {it->p, it->src->end};
     kind k;
@@ -491,6 +571,10 @@ PyObject *get_str(source *src, const field *f, PyObject *empty) {
 }
 
 void source_done(source *src) {
+    for (int i = 0; i < B_N; i++) {
+        PyMem_Free(src->rows[i]);
+        src->rows[i] = NULL;
+    }
     for (Py_ssize_t i = 0; i < src->n_made; i++) Py_DECREF(src->made[i]);
     PyMem_Free(src->made);
     src->made = NULL;

@@ -34,13 +34,17 @@ static inline int bail(const char *why) {
    list is read ...): reading it is Unsupported, skipping it is not. */
 typedef enum { V_ABSENT, V_NIL, V_INT, V_FLOAT, V_STR, V_LIST, V_MAP, V_OTHER } kind;
 
-typedef struct {
+typedef struct field_s {
     kind k;
     long long i;      /* V_INT (an int past int64 is V_OTHER) */
     double f;         /* V_FLOAT */
     PyObject *obj;    /* decoded source: the value (borrowed from the body) */
     const uint8_t *p; /* packed source: a string's bytes, a container's first item */
     uint32_t n;       /* packed source: a string's length, a container's item count */
+    /* packed source, the body's lists of rows (and its wan map): their fields, read in the one
+       walk over the body (rows_of's fields per row) */
+    const struct field_s *rows;
+    const struct schema_s *rows_of;
 } field;
 
 static inline int present(const field *f) { return f->k != V_ABSENT && f->k != V_NIL; }
@@ -48,7 +52,7 @@ static inline int present(const field *f) { return f->k != V_ABSENT && f->k != V
 #define MAX_FIELDS 16
 
 /* The keys a kind of row declares, in the order of its fields' indexes (names below). */
-typedef struct {
+typedef struct schema_s {
     const char *section; /* its path in rollup.WindowBody ("stations[]"), for packed_reads() */
     int n;
     const char *const *names;
@@ -73,6 +77,7 @@ extern schema BODY, WAN, STATION, APP, RADIO, QUALITY, NEIGHBOUR;
 typedef struct {
     int packed;
     const uint8_t *end; /* packed: the message's end */
+    field *rows[B_N];   /* packed: the fields of the body's rows (owned) */
     PyObject **made;
     Py_ssize_t n_made, cap_made;
 } source;
