@@ -1223,6 +1223,23 @@ static PyObject *competitors_merged(PyObject *mine, PyObject *value) {
     return out;
 }
 
+/* The day's keys add() merges itself; a key found by identity first (a contribution's keys are
+   interned: PyDict_SetItemString), then by value. */
+enum { KEY_OTHER, KEY_V, KEY_HB, KEY_TM, KEY_SX, KEY_APPS, KEY_SLOTS, KEY_OFF, KEY_FIRST, KEY_LAST, KEY_MESH,
+       KEY_PLAN, KEY_QMAX, KEY_COMP, KEY_N };
+static const char *const KEY_NAMES[KEY_N] = {"", "v", "hb", "tm", "sx", "apps", "slots", "off", "first", "last",
+                                             "mesh", "plan", "qmax", "comp"};
+static PyObject *KEYS[KEY_N];
+
+static int key_code(PyObject *key) {
+    for (int i = 1; i < KEY_N; i++)
+        if (key == KEYS[i]) return i;
+    if (!PyUnicode_Check(key)) return KEY_OTHER;
+    for (int i = 1; i < KEY_N; i++)
+        if (PyUnicode_CompareWithASCIIString(key, KEY_NAMES[i]) == 0) return i;
+    return KEY_OTHER;
+}
+
 static PyObject *add(PyObject *self, PyObject *args) {
     PyObject *day, *c, *sparse;
     if (!PyArg_ParseTuple(args, "O!O!O!", &PyDict_Type, &day, &PyDict_Type, &c, &PyDict_Type, &sparse)) return NULL;
@@ -1263,36 +1280,30 @@ static PyObject *add(PyObject *self, PyObject *args) {
         Py_INCREF(mine);
         int r = 0;
         PyObject *merged = NULL;
-        if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "v") == 0 ||
-                                     PyUnicode_CompareWithASCIIString(key, "hb") == 0)) {
+        int which = key_code(key);
+        if (which == KEY_V || which == KEY_HB) {
             Py_ssize_t n = PySequence_Size(value);
             r = n < 0 ? -1 : pad(mine, n);
             if (r == 0) r = add_lists(mine, value, 1);
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "tm") == 0) {
+        } else if (which == KEY_TM) {
             r = PyDict_Check(mine) && PyDict_Check(value) ? merge_tm(mine, value) : -2;
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "sx") == 0) {
+        } else if (which == KEY_SX) {
             r = PyDict_Check(mine) && PyDict_Check(value) ? merge_sx(mine, value) : -2;
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "apps") == 0) {
+        } else if (which == KEY_APPS) {
             r = PyDict_Check(mine) && PyDict_Check(value) ? merge_apps(mine, value) : -2;
-        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "slots") == 0 ||
-                                            PyUnicode_CompareWithASCIIString(key, "off") == 0) &&
-                   PyUnicode_Check(mine) && PyUnicode_Check(value)) {
+        } else if ((which == KEY_SLOTS || which == KEY_OFF) && PyUnicode_Check(mine) && PyUnicode_Check(value)) {
             merged = slots_or(mine, value);
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "first") == 0) {
+        } else if (which == KEY_FIRST) {
             int less = PyObject_RichCompareBool(value, mine, Py_LT); /* min([mine, value]) */
             merged = less < 0 ? NULL : less ? value : mine;
             Py_XINCREF(merged);
-        } else if (PyUnicode_Check(key) && (PyUnicode_CompareWithASCIIString(key, "last") == 0 ||
-                                            PyUnicode_CompareWithASCIIString(key, "mesh") == 0 ||
-                                            PyUnicode_CompareWithASCIIString(key, "plan") == 0)) {
+        } else if (which == KEY_LAST || which == KEY_MESH || which == KEY_PLAN) {
             int more = PyObject_RichCompareBool(value, mine, Py_GT); /* max([mine, value]) */
             merged = more < 0 ? NULL : more ? value : mine;
             Py_XINCREF(merged);
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "qmax") == 0 &&
-                   PyDict_CheckExact(mine) && PyDict_CheckExact(value)) {
+        } else if (which == KEY_QMAX && PyDict_CheckExact(mine) && PyDict_CheckExact(value)) {
             merged = maxima(mine, value);
-        } else if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "comp") == 0 &&
-                   PyDict_CheckExact(mine) && PyDict_CheckExact(value) &&
+        } else if (which == KEY_COMP && PyDict_CheckExact(mine) && PyDict_CheckExact(value) &&
                    ((merged = competitors_merged(mine, value)) != NULL || PyErr_Occurred())) {
             /* merged, or the error merge.py would raise too */
         } else {
@@ -1355,6 +1366,11 @@ PyMODINIT_FUNC PyInit__window(void) {
     K_x = PyUnicode_InternFromString("x");
     K_c = PyUnicode_InternFromString("c");
     zero_obj = PyLong_FromLong(0);
+    for (int i = 1; i < KEY_N; i++)
+        if ((KEYS[i] = PyUnicode_InternFromString(KEY_NAMES[i])) == NULL) {
+            Py_DECREF(m);
+            return NULL;
+        }
     L.other = PyUnicode_InternFromString("other");
     L.empty = PyUnicode_InternFromString("");
     if (Unsupported == NULL || K_None == NULL || K_v == NULL || K_x == NULL || K_c == NULL || zero_obj == NULL ||

@@ -159,6 +159,40 @@ static int utf8(const uint8_t *s, size_t n) {
     return 1;
 }
 
+/* A string's hash from its length and its first and last 8 bytes (MACs, names and categories
+   differ there; a collision only costs a miss), as collector/privacy/_scrub.c hashes keys. */
+static inline uint32_t hash_of(const uint8_t *s, uint32_t n) {
+    uint64_t head, tail = 0;
+    if (n >= 8) {
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        head = a | ((uint64_t)b << 32);
+    } else {
+        head = n ? s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16 : 0;
+    }
+    uint64_t h = (head ^ (tail * 0x9e3779b97f4a7c15ULL) ^ n) * 0xff51afd7ed558ccdULL;
+    return (uint32_t)(h >> 32);
+}
+
+/* Whether n bytes at s are a key's name (n its length): two overlapping words from 8 bytes on. */
+static inline int same_name(const uint8_t *s, const char *name, uint32_t n) {
+    if (n >= 8) {
+        uint64_t a, b, x, y;
+        memcpy(&a, s, 8);
+        memcpy(&b, name, 8);
+        memcpy(&x, s + n - 8, 8);
+        memcpy(&y, name + n - 8, 8);
+        return a == b && x == y && (n <= 16 || memcmp(s + 8, name + 8, n - 16) == 0);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (s[i] != (uint8_t)name[i]) return 0;
+    return 1;
+}
+
 /* A string, array or map header at the cursor: its kind, count (bytes for a string) and the
    cursor past the header; 0 (cursor unmoved) if the next object is none of these. Counts are
    checked against the bytes left (a string's must fit; an array's items take a byte each at
@@ -344,7 +378,7 @@ static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out, int
         int i = 0;
         if (n > 0)
             for (; i < sc->n; i++)
-                if (sc->lens[i] == n && sc->names[i][0] == (char)s[0] && memcmp(sc->names[i], s, n) == 0) break;
+                if (sc->lens[i] == n && same_name(s, sc->names[i], n)) break;
         if (n == 0 || i == sc->n) {
             if (skip(c, 1, 0) < 0) return -1;
             continue;
@@ -406,7 +440,7 @@ static int body_pairs(source *src, cursor *c, uint32_t count, field *out) {
         if (key_at(c, &s, &n) < 0) return -1;
         int i = 0;
         for (; i < B_N; i++)
-            if (BODY.lens[i] == n && memcmp(BODY.names[i], s, n) == 0) break;
+            if (BODY.lens[i] == n && same_name(s, BODY.names[i], n)) break;
         if (i == B_N) {
             if (skip(c, 1, 0) < 0) return -1;
             continue;
@@ -520,12 +554,6 @@ int next_row(items *it, const schema *sc, field *out) {
 
 /* -- strings ----------------------------------------------------------------------------------- */
 
-static inline uint32_t hash_of(const uint8_t *s, uint32_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL ^ n; /* FNV-1a: short strings */
-    for (uint32_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
-    return (uint32_t)(h ^ (h >> 32));
-}
-
 static int keep(source *src, PyObject *s) {
     /* the call owns what it made until source_done (a cache slot may be taken meanwhile) */
     if (src->n_made == src->cap_made) {
@@ -554,8 +582,10 @@ PyObject *get_str(source *src, const field *f, PyObject *empty) {
     if (f->n <= CACHED_LEN) {
         slot = hash_of(f->p, f->n) & (CACHE - 1);
         PyObject *have = cache[slot];
-        Py_ssize_t len;
-        const char *text = have == NULL ? NULL : PyUnicode_AsUTF8AndSize(have, &len);
+        Py_ssize_t len = 0;
+        const char *text = have == NULL                     ? NULL
+                           : PyUnicode_IS_COMPACT_ASCII(have) ? (len = PyUnicode_GET_LENGTH(have), PyUnicode_DATA(have))
+                                                              : PyUnicode_AsUTF8AndSize(have, &len);
         if (text != NULL && (uint32_t)len == f->n && memcmp(text, f->p, f->n) == 0) s = Py_NewRef(have);
     }
     if (s == NULL) {
