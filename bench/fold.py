@@ -9,8 +9,10 @@ store keeps them in memory for folding, as a collector does), then ``drain_folds
 all into their home-days. CPU (``time.process_time``, which holds on a shared machine) and wall
 time per report, medians of ``--repeat`` fresh stores (the collector's GC settings), and a digest of
 every stored home-day row (to show a change folds the very same days). ``--split`` also times the two halves
-of a fold per report: what each window adds (``window_parts``) and adding it to a day
-(``add_window``). Prints one JSON object (the last line).
+of a fold per report: what each window adds and adding it to a day (``add_window``); what each window adds
+as the fold computes it, from the report's msgpack (``fold_parts_us``: ``rollup.packed_window_parts``), and the
+way from a decoded body (``decode_us``, the fold's fields decoded, plus ``window_parts_us``). Prints one JSON
+object (the last line).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from collector.profiles.rollup import add_window, day_of, window_parts  # noqa: 
 from collector.runtime import tune_gc  # noqa: E402
 from collector.store import Batch, SpooledMessage, open_store  # noqa: E402
 from collector.store.base import drain_folds, insights  # noqa: E402
-from collector.store.folding import fold_body  # noqa: E402
+from collector.store.folding import fold_body, fold_parts  # noqa: E402
 from emulator.home import VirtualHome  # noqa: E402
 from protocol.topics import topic_for  # noqa: E402
 
@@ -98,8 +100,8 @@ async def one_run(
         await store.close()
 
 
-def split(messages: list[SpooledMessage]) -> tuple[float, float, float]:
-    """CPU per report: decode the fold's fields, window_parts, add_window (into fresh days)."""
+def split(messages: list[SpooledMessage]) -> tuple[float, float, float, float]:
+    """CPU per report: decode the fold's fields, window_parts, add_window (into fresh days); fold_parts."""
     t0 = time.process_time()
     bodies = [fold_body(m) for m in messages]
     t1 = time.process_time()
@@ -109,8 +111,11 @@ def split(messages: list[SpooledMessage]) -> tuple[float, float, float]:
     for (c, sparse), m in zip(parts, messages, strict=True):
         add_window(days.setdefault((m.gateway_id, day_of(m.window_start)), {}), c, sparse)
     t3 = time.process_time()
+    packed = [fold_parts(m) for m in messages]
+    t4 = time.process_time()
+    assert len(packed) == len(parts)
     n = len(messages)
-    return (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n, (t3 - t2) * 1e6 / n
+    return (t1 - t0) * 1e6 / n, (t2 - t1) * 1e6 / n, (t3 - t2) * 1e6 / n, (t4 - t3) * 1e6 / n
 
 
 def main() -> None:
@@ -153,6 +158,7 @@ def main() -> None:
         out["decode_us"] = round(median(s[0] for s in splits), 1)
         out["window_parts_us"] = round(median(s[1] for s in splits), 1)
         out["add_window_us"] = round(median(s[2] for s in splits), 1)
+        out["fold_parts_us"] = round(median(s[3] for s in splits), 1)
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 

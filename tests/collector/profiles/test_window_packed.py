@@ -6,6 +6,7 @@ promise the same, ``rollup.packed_window_parts`` falls back to the decode, which
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import random
 import time
@@ -455,3 +456,30 @@ def test_a_figure_added_in_python_is_folded_on_the_packed_way_too(monkeypatch: p
     assert (
         fast.parts["new"] == slow[0]["new"] == len(m.body["stations"]) and fast.sparse[0] == slow[1][0] == 42
     )
+
+
+def _untracked_hold_no_container_that_could_reach_back(value: Any, inside_untracked: bool = False) -> None:
+    """An untracked list or dict holds only ints, strs and untracked containers of them: the cyclic
+    collector may skip it because no cycle can pass through it (_window.c's list_of)."""
+    if isinstance(value, (list, dict)):
+        untracked = not gc.is_tracked(value)
+        assert not (inside_untracked and gc.is_tracked(value) and isinstance(value, list))
+        for item in value.values() if isinstance(value, dict) else value:
+            _untracked_hold_no_container_that_could_reach_back(item, inside_untracked or untracked)
+    else:
+        assert isinstance(value, (int, str)) or not inside_untracked, type(value)
+
+
+@needs_c
+def test_what_the_fold_leaves_untracked_can_never_be_part_of_a_cycle() -> None:
+    days: dict[tuple[str, int], dict[str, Any]] = {}
+    untracked = 0
+    for m in fleet()[::3]:
+        c, sparse, _ = compiled.window_packed(m.packed, m.window_start, m.window_end)
+        untracked += sum(not gc.is_tracked(x) for x in c.get("tm", {}).values())
+        _untracked_hold_no_container_that_could_reach_back(c)
+        day = days.setdefault((m.gateway_id, rollup.day_of(m.window_start)), {})
+        compiled.add(day, c, sparse)
+    assert untracked > 1000
+    for day in days.values():
+        _untracked_hold_no_container_that_could_reach_back(day)
