@@ -348,7 +348,9 @@ def _extras(body: Mapping[str, Any], c: dict[str, Any], v: dict[int, int]) -> No
 
     The core (:func:`_core`, and ``_window.c`` which computes the same) folds the fields it was
     written for and stays as it is; a new figure is added here, in this one file. ``v`` is a
-    plain dict of the vector's set positions: add with ``v[i] = v.get(i, 0) + x``.
+    plain dict of the vector's set positions: add with ``v[i] = v.get(i, 0) + x``. On the packed
+    way (:func:`packed_window_parts`) ``body`` is decoded when first read: a figure read here costs
+    that decode until the C reader reads its field too.
     """
 
 
