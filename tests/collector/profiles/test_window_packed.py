@@ -483,3 +483,14 @@ def test_what_the_fold_leaves_untracked_can_never_be_part_of_a_cycle() -> None:
     assert untracked > 1000
     for day in days.values():
         _untracked_hold_no_container_that_could_reach_back(day)
+
+
+def test_without_the_extension_the_packed_way_decodes_the_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a collector installed without a compiler: the same parts, by the Python reference
+    monkeypatch.setattr(rollup, "_compiled", None)
+    for m in fleet()[::60]:
+        body = rollup.decode_window_body(m.packed)
+        got = rollup.packed_window_parts(m.packed, m.window_start, m.window_end)
+        want = rollup._window(body, m.window_start, m.window_end)
+        assert got.parts == want[0] and got.sparse == want[1]
+        assert got.unclassified == (body.get("unclassified") or None)
