@@ -1,11 +1,13 @@
 /* The two sources of what _window.c reads (see _window_read.h): a decoded body, or the report's
    msgpack.
 
-   The msgpack reader walks the envelope once to find "body" and check the whole message (every
-   read bounds-checked, every string UTF-8, nothing after the envelope), noting where each key the
-   fold declares starts; rows are then read where the computation asks for them, one map at a
-   time into a fixed array of fields (no node tree, no Python object: strings become Python strs
-   only when the computation keeps or looks one up, through a small cache of recent ones).
+   The msgpack reader walks the message once: the envelope to its "body" (every read
+   bounds-checked, nothing after the envelope), the body's lists of rows (stations, apps, radios,
+   quality, neighbours; wan's map) read row by row into arrays of fields, a fixed field per key the
+   fold declares (no node tree, no Python object: strings become Python strs only when the
+   computation keeps or looks one up, through a small cache of recent ones). What it does not
+   declare is skipped (structure only, as msgspec skips it); what it declares is checked as
+   msgspec decodes it (strings UTF-8), read or not.
 
    msgspec (rollup.decode_window_body) is stricter and looser in places: it skips what it does not
    declare without looking inside (bad UTF-8 there passes), and keeps the last of a repeated key.
@@ -301,8 +303,9 @@ static inline int key_at(cursor *c, const uint8_t **s, uint32_t *n) {
 /* One value of a key the fold declares into f, the cursor past it. msgspec decodes such a value
    whole (as Any), so all of it is checked as msgspec would (strings UTF-8; stricter: no extension
    types); a container is noted (where its items start, how many) and read again when asked. With
-   `shallow`, a container's contents are only skipped: the body's lists, whose rows are read (and
-   checked as rows) where the computation asks for them. */
+   `shallow`, a container's contents are only skipped: a body key's value read as no rows (topology,
+   msgspec.Raw items msgspec does not check either; unclassified, decoded by the caller when it has
+   rows; a value of the wrong type, which the computation refuses). */
 static int value_at(cursor *c, field *f, int shallow) {
     kind k;
     uint32_t n;
@@ -367,9 +370,10 @@ static int value_at(cursor *c, field *f, int shallow) {
     return 0;
 }
 
-/* The pairs of a map whose header was read: the values of `sc`'s keys into out (absent unless
-   there), every other value skipped; a key of `sc` twice is Unsupported (msgspec keeps the last). */
-static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out, int shallow) {
+/* The pairs of a map whose header was read (a row): the values of `sc`'s keys into out (absent
+   unless there), every other value skipped; a key of `sc` twice is Unsupported (msgspec keeps the
+   last). */
+static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out) {
     for (int i = 0; i < sc->n; i++) out[i].k = V_ABSENT, out[i].obj = NULL, out[i].rows = NULL;
     for (uint32_t j = 0; j < count; j++) {
         const uint8_t *s;
@@ -384,7 +388,7 @@ static int pairs_at(cursor *c, uint32_t count, const schema *sc, field *out, int
             continue;
         }
         if (out[i].k != V_ABSENT) return bail("a map repeats a key");
-        if (value_at(c, &out[i], shallow) < 0) return -1;
+        if (value_at(c, &out[i], 0) < 0) return -1;
     }
     return 0;
 }
@@ -420,7 +424,7 @@ static int rows_at(source *src, cursor *c, int key, field *f) {
             if (got < 0) return -1;
             if (!got || k != V_MAP) return bail("a row that is not a map");
         }
-        if (pairs_at(c, pairs, sc, rows + (size_t)i * sc->n, 0) < 0) return -1;
+        if (pairs_at(c, pairs, sc, rows + (size_t)i * sc->n) < 0) return -1;
     }
     f->k = list ? V_LIST : V_MAP;
     f->obj = NULL;
@@ -493,7 +497,7 @@ int fields_of(source *src, const field *map, const schema *sc, field *out) {
         return 0;
     }
     cursor c = {map->p, src->end};
-    return pairs_at(&c, map->n, sc, out, 0);
+    return pairs_at(&c, map->n, sc, out);
 }
 
 int items_open(source *src, const field *list, items *it) {
@@ -546,7 +550,7 @@ int next_row(items *it, const schema *sc, field *out) {
     int got = header(&c, &k, &n);
     if (got < 0) return -1;
     if (!got || k != V_MAP) return bail("a row that is not a map");
-    if (pairs_at(&c, n, sc, out, 0) < 0) return -1;
+    if (pairs_at(&c, n, sc, out) < 0) return -1;
     it->p = c.p;
     it->k++;
     return 1;
