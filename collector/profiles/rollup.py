@@ -199,6 +199,8 @@ class _LazyBody(Mapping[str, Any]):
     """A report's body for :func:`_extras` on the packed way, decoded only if it is read: a
     figure added in Python costs the decode again, until the C core reads it too."""
 
+    __slots__ = ("_body", "_packed")  # one per report folded: no instance dict
+
     def __init__(self, packed: bytes) -> None:
         self._packed = packed
         self._body: dict[str, Any] | None = None
