@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import attrgetter, sub
 
 import msgspec
@@ -150,15 +149,20 @@ def counters_of(body: PlanBody) -> tuple[dict[str, dict[str, list[int]]], int, i
 def _deltas(
     previous: dict[str, list[int]], current: dict[str, list[int]], rebooted: bool
 ) -> dict[str, list[int]]:
-    # a key seen for the first time has no baseline: its counters started before we knew it
-    if rebooted:  # counted since the reboot
-        return {k: v[: len(old)] for k, v in current.items() if (old := previous.get(k)) is not None}
-    # the hot loop of the plan: one comprehension, map over C for each key's counters
-    out = {k: list(map(sub, v, old)) for k, v in current.items() if (old := previous.get(k)) is not None}
-    if min(chain.from_iterable(out.values()), default=0) < 0:  # rare: a wrap or a reset
-        for k, delta in out.items():
-            if min(delta, default=0) < 0:  # counter by counter
-                out[k] = [counter_delta(o, v, False) for o, v in zip(previous[k], current[k], strict=False)]
+    out: dict[str, list[int]] = {}
+    baseline = previous.get
+    for key, values in current.items():
+        old = baseline(key)
+        # a key seen for the first time has no baseline: its counters started before we knew it
+        if old is None:
+            continue
+        if rebooted:
+            out[key] = values[: len(old)]  # counted since the reboot
+            continue
+        delta = list(map(sub, values, old))  # the hot loop of the plan: map over C, not a comprehension
+        if delta and min(delta) < 0:  # rare: a wrap or a reset, counter by counter
+            delta = [counter_delta(o, v, False) for o, v in zip(old, values, strict=False)]
+        out[key] = delta
     return out
 
 
@@ -249,8 +253,6 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
     """Plan the writes for newly inserted messages; ``states`` is updated in place."""
     plan = BatchPlan()
     hourly, daily, facts = plan.hourly, plan.daily, plan.facts
-    #: each gateway's newest report in the batch, if it is newer than its stored state
-    newest: dict[str, tuple[SpooledMessage, dict[str, dict[str, float]]]] = {}
     for m in sorted(messages, key=_planning_order):
         gateway_id = m.gateway_id
         change = plan.gateways.get(gateway_id)
@@ -292,13 +294,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[gateway_id] = GatewayState(end, m.uptime_s, counters)
-            newest[gateway_id] = (m, rates)
-    # the latest state is encoded once per gateway, from its newest report (not once per report)
-    for gateway_id, (m, rates) in newest.items():
-        counters = states[gateway_id].counters  # type: ignore[union-attr]  # set with newest
-        plan.gateways[gateway_id].latest = Latest(
-            m.window_end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters)
-        )
+            change.latest = Latest(end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
     return plan
 
 
