@@ -314,6 +314,10 @@ class KnownStates:
         self.limit = limit
         self._known: dict[str, tuple[str, dict[str, dict[str, list[int]]]]] = {}
 
+    def __contains__(self, gateway_id: str) -> bool:
+        """Whether this process read or wrote the gateway's counters (its row existed then)."""
+        return gateway_id in self._known
+
     def load(
         self, gateway_id: str, window_end: int | None, uptime_s: int | None, counters: str | None
     ) -> GatewayState | None:

@@ -228,23 +228,32 @@ class PostgresStore(Facets):
     async def _apply_plan(self, conn: psycopg.AsyncConnection[Any], new: list[SpooledMessage]) -> None:
         ids = sorted({m.gateway_id for m in new})
         first = {m.gateway_id: m.received_at for m in new}
+        known = self._known
         # Create missing gateway rows, then lock all of them in id order: two collectors
         # holding the same gateway's reports serialise here instead of racing on its deltas.
         # One statement per table per batch (arrays, unnest): per-row statements cost the
-        # server and the driver several times more.
-        await conn.execute(
-            "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
-            " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
-            (column("text", ids), *[column("float8", [first[g] for g in ids])] * 2),
-        )
-        cur2 = await conn.execute(
-            "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
-            " WHERE gateway_id = ANY(%b::text[]) ORDER BY gateway_id FOR UPDATE",
-            (column("text", ids),),
-        )
-        known = self._known
+        # server and the driver several times more. Gateways this process has read or written
+        # exist: the creation is skipped when all do, and made after all if the lock finds
+        # one gone (erased meanwhile).
+        create = not all(map(known.__contains__, ids))
+        while True:
+            if create:
+                await conn.execute(
+                    "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
+                    " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
+                    (column("text", ids), *[column("float8", [first[g] for g in ids])] * 2),
+                )
+            cur2 = await conn.execute(
+                "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
+                " WHERE gateway_id = ANY(%b::text[]) ORDER BY gateway_id FOR UPDATE",
+                (column("text", ids),),
+            )
+            rows = await cur2.fetchall()
+            if len(rows) == len(ids) or create:
+                break
+            create = True
         states: dict[str, GatewayState | None] = {
-            gid: known.load(gid, end, up, counters) for gid, end, up, counters in await cur2.fetchall()
+            gid: known.load(gid, end, up, counters) for gid, end, up, counters in rows
         }
         plan = plan_batch(new, states)
         known.planned(plan, states)

@@ -252,3 +252,20 @@ async def test_a_resent_report_beside_new_ones_is_a_duplicate_and_the_others_are
     gw = await store.gateway("gw-s1")
     assert gw is not None and gw["reports"] == 2
     assert [h["wan_rx_bytes"] for h in await store.history("gw-s1")] == [None, 50_000]
+
+
+async def test_a_gateway_erased_meanwhile_is_created_again_by_its_next_report(store: Store) -> None:
+    # a store skips creating the gateway rows it has read or written (they exist), and must
+    # still create one that was deleted since (an erasure), or the batch's counts are lost
+    await store.write_batch(Batch([spooled("gw-gone", seq=1)], [], []))
+    if store.url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(store.url.removeprefix("sqlite:///"))) as db, db:
+            db.execute("DELETE FROM gateways WHERE gateway_id = 'gw-gone'")
+    else:
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("DELETE FROM gateways WHERE gateway_id = 'gw-gone'")
+    await store.write_batch(Batch([spooled("gw-gone", seq=2, window_end=1_700_001_000)], [], []))
+    gw = await store.gateway("gw-gone")
+    assert gw is not None and gw["reports"] == 1 and gw["last_window_end"] == 1_700_001_000
+    # no stored state to count from: the counters start over, as for a gateway never seen
+    assert [h["wan_rx_bytes"] for h in await store.history("gw-gone")] == [None, None]
