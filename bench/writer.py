@@ -6,8 +6,13 @@
 Replays the emulator's reports (bench/ingest.py's ``make_reports``) as the writer child gets
 them: triaged in advance (not timed, that is the parent's work), each batch of ``--batch``
 pickled as ``WriterProcess.write_batch`` sends it, then in the timed loop unpickled, decoded
-(``_message``) and committed (``store.write_batch``), one batch after the other. Each phase is
-CPU time (``time.process_time``) of this process only: the PostgreSQL server's work is not in it.
+(``_message``) and committed (``store.write_batch``), one batch after the other. All figures
+are CPU time of this process per report (the PostgreSQL server's work is not in them):
+``total_us`` of all its threads (``time.process_time``, SQLite's writer thread included),
+``unpickle_us`` and ``decode_us`` of the thread that ran them, ``checkpoint_us`` one PASSIVE
+checkpoint of the WAL after the replay (the store's checkpoint thread is held off meanwhile, so
+every round copies the same pages), ``write_us`` the rest. ``parent.send_us`` is the parent's
+side, for the record: building and pickling the requests.
 
 ``--breakdown`` runs one more, instrumented pass that splits ``write_batch`` into its SQL
 statements (SQLite: a timing proxy around the writer's connection; PostgreSQL: psycopg's
