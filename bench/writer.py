@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -370,6 +371,7 @@ async def replay(kind: str, requests: list[bytes], breakdown: bool) -> dict[str,
     gc.callbacks.remove(gc_time)
     await store.close()
     digest = digest_sqlite(f"{folder}/w.db") if kind == "sqlite" else digest_postgres(url)
+    shutil.rmtree(folder, ignore_errors=True)
     if pg is not None:
         drop_database(*pg)
     per = 1e6 / reports
