@@ -7,8 +7,9 @@ writer thread's Python work and the event loop's took turns; see docs/scaling.md
 that opens the same store URL, so the event loop triages batch N+1 while the child
 commits batch N, each on its own core.
 
-Reports cross the pipe as their stored row plus the msgpack triage unframed (bytes pickle
-at memory speed, a nested dict does not) and the child decodes from that again without
+Reports cross the pipe as flat tuples of their stored row's fields plus the msgpack triage
+unframed (bytes and a tuple pickle at memory speed; a nested dict does not, and a named
+record goes through its class: 4.2 us a report against 1.2) and the child decodes from that again without
 re-checking (it was validated here), without inflating the frame again, and only the
 fields the plan reads (``plan_body``): a report's ``body`` in the child is that subset. The
 contract of ``write_batch`` holds unchanged: one transaction, the result only after the commit. If the child dies, the
@@ -27,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -42,7 +44,7 @@ from collector.store import (
     StoreError,
     open_store,
 )
-from collector.store.plan import plan_body
+from collector.store.plan_input import PlanBody, plan_body
 from collector.store.rows import ReportRow
 from collector.store.sqlite import sqlite_path
 from protocol.errors import ProtocolError
@@ -67,7 +69,9 @@ FOLD_IDLE_S = 0.02
 FOLD_QUIET_S = 0.25
 FOLD_EMPTY_S = 0.5
 
-Row = tuple[ReportRow, bytes]  # the reports row and the unframed msgpack
+#: A report as it crosses the pipe: the ``reports`` row's fields, then the unframed msgpack.
+Row = tuple[str, int, int, str, int, int, int, int, float, bytes, bytes]
+_row = attrgetter(*ReportRow._fields, "packed")
 
 
 def local_store(url: str) -> bool:
@@ -154,7 +158,7 @@ class WriterProcess:
 
     async def write_batch(self, batch: Batch) -> BatchResult:
         messages = batch.messages
-        rows = [(m.row(), m.packed) for m in messages]
+        rows = _rows(messages)
         # Both submitted at once, each to its own single thread: replies are read in the
         # order the requests were sent, and a send does not wait for the previous reply.
         sent = self._sender.submit(self._send, (rows, batch.quarantined, batch.statuses))
@@ -236,16 +240,21 @@ class WriterProcess:
 Child = tuple[multiprocessing.connection.Connection | None, multiprocessing.process.BaseProcess | None]
 
 
+def _rows(messages: list[SpooledMessage]) -> list[Row]:
+    """The reports of a batch as they cross the pipe."""
+    return [_row(m) for m in messages]
+
+
 def _message(row: Row) -> SpooledMessage:
-    (gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload), packed = row
-    decoded: dict[str, Any] | None = None
+    gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload, packed = row
+    planned: PlanBody | None = None
     if kind == "report" and packed:
-        # only what the plan reads: this process keeps no bodies (it folds nothing); anything
+        # only what the plan reads (its folds read their own fields from packed); anything
         # else decodes the whole body from packed when read (SpooledMessage.body)
         with contextlib.suppress(msgspec.DecodeError):
-            decoded = plan_body(packed)
+            planned = plan_body(packed)
     return SpooledMessage(
-        gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, decoded, payload, packed
+        gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, None, payload, packed, planned
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from collector.store.plan_input import PlanBody
 from collector.store.rows import QuarantineRow, ReportRow
 from collector.store.sql import Database
 from protocol.codec import decode_stored, decode_unframed
@@ -57,6 +58,9 @@ class SpooledMessage:
     #: The envelope's msgpack as unframed (inflated) by triage, when it was kept: a writer
     #: process decodes the body from it without inflating the payload again.
     packed: bytes = b""
+    #: What the ingest plan reads of a report, decoded in advance (a store writer process
+    #: decodes the next batch's while the one before commits); ``None``: the plan decodes it.
+    planned: PlanBody | None = None
 
     @cached_property
     def body(self) -> dict[str, Any]:

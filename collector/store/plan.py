@@ -13,14 +13,15 @@ items, so facts keep ONE row per report with the per-item deltas packed in JSON 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from operator import sub
-from typing import Any, TypedDict
+from operator import attrgetter, sub
 
 import msgspec
 
 from collector.facts import counter_delta
-from collector.store.base import SpooledMessage
+from collector.store.base import BatchResult, SpooledMessage
+from collector.store.plan_input import PlanBody, plan_body, plan_body_of
 from collector.store.rows import EventRow, FactRow, GatewayRow, Latest, RollupRow
 
 HOUR = 3600
@@ -30,67 +31,18 @@ WEAK_SIGNAL_DBM = -75
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+#: Gateways whose counters a store remembers (:class:`KnownStates`): ~3 KB each.
+KNOWN_STATES = 10_000
 
 
-# What plan_batch reads of a report body, and nothing else (keep in step with fact_row,
-# counters_of; tests/collector/store/test_plan.py compares plans).
-# Values are Any: the body was validated on arrival, and this only skips what is unread.
-class _System(TypedDict, total=False):
-    cpu_usage_pct: Any
-    memory_total_kib: Any
-    memory_available_kib: Any
-    memory_free_kib: Any
-
-
-class _Wan(TypedDict, total=False):
-    interface: Any
-
-
-class _Interface(TypedDict, total=False):
-    name: Any
-    role: Any
-    bytes_received: Any
-    bytes_sent: Any
-
-
-class _Station(TypedDict, total=False):
-    mac: Any
-    bytes_received: Any
-    bytes_sent: Any
-    retransmissions: Any
-    signal_dbm: Any
-
-
-class _App(TypedDict, total=False):
-    category: Any
-    bytes_down: Any
-    bytes_up: Any
-    active_minutes: Any
-
-
-class _Body(TypedDict, total=False):
-    system: _System | None
-    wan: _Wan | None
-    interfaces: list[_Interface]
-    stations: list[_Station]
-    apps: list[_App]
-
-
-class _Report(TypedDict):
-    body: _Body
-
-
-_plan_decode = msgspec.msgpack.Decoder(_Report).decode
-
-
-def plan_body(packed: bytes) -> dict[str, Any]:
-    """What :func:`plan_batch` reads of a validated report, from its unframed msgpack.
-
-    A store writer process plans from this alone: skipping the fields the plan never reads
-    decodes ~3x faster than the whole body. Raises ``msgspec.DecodeError`` (a
-    ``ValidationError`` included) on anything but a report that validated.
-    """
-    return _plan_decode(packed)["body"]  # type: ignore[return-value]  # a TypedDict is a dict
+def plan_input(m: SpooledMessage) -> PlanBody:
+    """What the plan reads of a report: decoded in advance, else from its msgpack, else from its body."""
+    if m.planned is not None:
+        return m.planned
+    if m.packed:
+        with contextlib.suppress(msgspec.DecodeError):
+            return plan_body(m.packed)
+    return plan_body_of(m.body)  # a frame that does not decode raises here, as it always did
 
 
 def _dumps(value: object) -> str:
@@ -98,7 +50,7 @@ def _dumps(value: object) -> str:
     return _encode(value).decode()
 
 
-@dataclass
+@dataclass(slots=True)
 class GatewayState:
     """What the store keeps per gateway to compute the next deltas."""
 
@@ -107,7 +59,7 @@ class GatewayState:
     counters: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class GatewayChange:
     first_seen: float
     last_seen: float
@@ -123,7 +75,7 @@ class GatewayChange:
         return GatewayRow(*head, *(self.latest or (None, None, None, None, None, None)))
 
 
-@dataclass
+@dataclass(slots=True)
 class Rollup:
     windows: int = 0
     wan_rx_bytes: int = 0
@@ -179,25 +131,18 @@ class BatchPlan:
         return [r.row(gid, start) for (gid, start), r in sorted(rollups.items())]
 
 
-def counters_of(body: dict[str, Any]) -> tuple[dict[str, dict[str, list[int]]], int, int]:
+def counters_of(body: PlanBody) -> tuple[dict[str, dict[str, list[int]]], int, int]:
     """The cumulative counters the next report's deltas are computed against, and how many
     stations are on Wi-Fi and how many of those weak (one pass over the stations)."""
     stations: dict[str, list[int]] = {}
     wifi = weak = 0
-    for s in body.get("stations", []):
-        get = s.get
-        stations[s["mac"]] = [
-            get("bytes_received", 0) or 0,
-            get("bytes_sent", 0) or 0,
-            get("retransmissions", 0) or 0,
-        ]
-        signal = get("signal_dbm")
+    for s in body.stations:
+        stations[s.mac] = [s.bytes_received or 0, s.bytes_sent or 0, s.retransmissions or 0]
+        signal = s.signal_dbm
         if signal is not None:
             wifi += 1
             weak += signal < WEAK_SIGNAL_DBM
-    interfaces = {
-        i["name"]: [i.get("bytes_received", 0), i.get("bytes_sent", 0)] for i in body.get("interfaces", [])
-    }
+    interfaces = {i.name: [i.bytes_received, i.bytes_sent] for i in body.interfaces}
     return {"if": interfaces, "st": stations}, wifi, weak
 
 
@@ -225,7 +170,7 @@ def fact_row(
     m: SpooledMessage, state: GatewayState | None
 ) -> tuple[FactRow, dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
     """The facts row of a report, its interface rates and its counters."""
-    body = m.decoded if m.decoded is not None else m.body
+    body = plan_input(m)
     counters, wifi, weak = counters_of(body)
     if_delta: dict[str, list[int]] = {}
     st_delta: dict[str, list[int]] = {}
@@ -240,49 +185,79 @@ def fact_row(
         name: {"rx_bps": round(8 * d[0] / elapsed, 1), "tx_bps": round(8 * d[1] / elapsed, 1)}
         for name, d in if_delta.items()
     }
-    system = body.get("system") or {}
-    total = system.get("memory_total_kib") or 0
-    available = system.get("memory_available_kib", system.get("memory_free_kib"))
-    named = (body.get("wan") or {}).get("interface")
+    cpu = mem_used = None
+    system = body.system
+    if system is not None:
+        cpu = system.cpu_usage_pct
+        total = system.memory_total_kib or 0
+        available = system.memory_available_kib
+        if available is msgspec.UNSET:  # absent (a null stays a null)
+            available = system.memory_free_kib
+        if total and available is not None:
+            mem_used = round(100.0 * (total - available) / total, 1)
+    wan = body.wan
+    named = wan.interface if wan is not None else None
     by_role = None
     if not named:
-        by_role = next((i["name"] for i in body.get("interfaces", []) if i.get("role") == "wan"), None)
+        by_role = next((i.name for i in body.interfaces if i.role == "wan"), None)
     wan_rate = rates.get((named if named is not None else by_role) or "", {})
     wan_delta = if_delta.get(named or by_role or "")
     apps: dict[str, list[int]] = {}
-    for usage in body.get("apps", []):
-        total_app = apps.setdefault(usage["category"], [0, 0, 0])
-        total_app[0] += usage.get("bytes_down", 0)
-        total_app[1] += usage.get("bytes_up", 0)
-        total_app[2] = max(total_app[2], usage.get("active_minutes", 0))
+    for usage in body.apps:
+        total_app = apps.get(usage.category) or apps.setdefault(usage.category, [0, 0, 0])
+        total_app[0] += usage.bytes_down
+        total_app[1] += usage.bytes_up
+        total_app[2] = max(total_app[2], usage.active_minutes)
     row = FactRow(
         m.gateway_id,
         m.window_end,
         m.window_end - m.window_start,
-        system.get("cpu_usage_pct"),
-        round(100.0 * (total - available) / total, 1) if total and available is not None else None,
+        cpu,
+        mem_used,
         wan_delta[0] if wan_delta else None,
         wan_delta[1] if wan_delta else None,
         wan_rate.get("rx_bps"),
         wan_rate.get("tx_bps"),
-        len(body.get("stations", [])),
+        len(body.stations),
         wifi,
         weak,
-        _dumps(if_delta),
-        _dumps(st_delta),
-        _dumps(apps),
+        _encode(if_delta).decode(),
+        _encode(st_delta).decode(),
+        _encode(apps).decode(),
     )
     return row, rates, counters
+
+
+def stored_now(
+    messages: list[SpooledMessage], inserted: set[tuple[str, int, int]], result: BatchResult
+) -> list[SpooledMessage]:
+    """The messages a batch stored (``inserted``: the keys its insert stored), in batch order; the
+    others go to ``result`` as duplicates (a key repeated within the batch was stored once: its first)."""
+    new: list[SpooledMessage] = []
+    for m in messages:
+        key = (m.gateway_id, m.epoch, m.seq)
+        if key in inserted:
+            inserted.discard(key)
+            result.inserted.append(key)
+            new.append(m)
+        else:
+            result.duplicates.append(key)
+    return new
+
+
+#: The order a batch is planned in: each gateway's reports oldest first.
+_planning_order = attrgetter("gateway_id", "window_end", "seq")
 
 
 def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | None]) -> BatchPlan:
     """Plan the writes for newly inserted messages; ``states`` is updated in place."""
     plan = BatchPlan()
-    hourly, daily = plan.hourly, plan.daily
-    for m in sorted(messages, key=lambda x: (x.gateway_id, x.window_end, x.seq)):
-        change = plan.gateways.get(m.gateway_id)
+    hourly, daily, facts = plan.hourly, plan.daily, plan.facts
+    for m in sorted(messages, key=_planning_order):
+        gateway_id = m.gateway_id
+        change = plan.gateways.get(gateway_id)
         if change is None:
-            change = plan.gateways[m.gateway_id] = GatewayChange(m.received_at, m.received_at)
+            change = plan.gateways[gateway_id] = GatewayChange(m.received_at, m.received_at)
         elif m.received_at < change.first_seen:
             change.first_seen = m.received_at
         elif m.received_at > change.last_seen:
@@ -292,7 +267,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
             change.events += len(events)
             plan.events.extend(
                 EventRow(
-                    m.gateway_id,
+                    gateway_id,
                     m.epoch,
                     m.seq,
                     i,
@@ -305,25 +280,69 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
             )
             continue
         change.reports += 1
-        state = states.get(m.gateway_id)
+        state = states.get(gateway_id)
         newer = state is None or m.window_end > state.window_end
         row, rates, counters = fact_row(m, state if newer else None)
-        plan.facts.append(row)
-        hour = (m.gateway_id, m.window_end // HOUR * HOUR)
+        facts.append(row)
+        end = m.window_end
+        hour = (gateway_id, end // HOUR * HOUR)
         rollup = hourly.get(hour) or hourly.setdefault(hour, Rollup())
         rollup.add(row)
-        day = (m.gateway_id, m.window_end // DAY * DAY)
+        day = (gateway_id, end // DAY * DAY)
         rollup = daily.get(day) or daily.setdefault(day, Rollup())
         rollup.add(row)
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
-            states[m.gateway_id] = GatewayState(m.window_end, m.uptime_s, counters)
-            change.latest = Latest(m.window_end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
+            states[gateway_id] = GatewayState(end, m.uptime_s, counters)
+            change.latest = Latest(end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
     return plan
 
 
-def load_state(window_end: int | None, uptime_s: int | None, counters: str | None) -> GatewayState | None:
-    """A stored gateway row's state, or ``None`` for a gateway with no report yet."""
-    if not window_end:
-        return None
-    return GatewayState(int(window_end), int(uptime_s or 0), _decode(counters) if counters else {})
+class KnownStates:
+    """Each gateway's counters as this process last wrote or read them: decoded once, not per batch.
+
+    A store reads every planned gateway's state back in each batch (another collector may have
+    changed it); decoding its counters JSON was a tenth of the plan. Here the text read back
+    is compared with the text remembered, and only a different text is decoded: equal texts
+    decode to equal counters, so what is stored is always what is used, whoever wrote it and
+    whether the batch that remembered it committed or not. Bounded: the gateways remembered
+    first are forgotten first (a forgotten one is decoded once more). The counters are shared with the states made from them:
+    read-only (the plan only reads them).
+    """
+
+    def __init__(self, limit: int = KNOWN_STATES) -> None:
+        self.limit = limit
+        self._known: dict[str, tuple[str, dict[str, dict[str, list[int]]]]] = {}
+
+    def __contains__(self, gateway_id: str) -> bool:
+        """Whether this process read or wrote the gateway's counters (its row existed then)."""
+        return gateway_id in self._known
+
+    def load(
+        self, gateway_id: str, window_end: int | None, uptime_s: int | None, counters: str | None
+    ) -> GatewayState | None:
+        """A stored gateway row's state, or ``None`` for a gateway with no report yet."""
+        if not window_end:
+            return None
+        if not counters:
+            return GatewayState(int(window_end), int(uptime_s or 0), {})
+        known = self._known.get(gateway_id)
+        if known is not None and known[0] == counters:
+            decoded = known[1]
+        else:
+            decoded = _decode(counters)
+            self._remember(gateway_id, counters, decoded)
+        return GatewayState(int(window_end), int(uptime_s or 0), decoded)
+
+    def planned(self, plan: BatchPlan, states: dict[str, GatewayState | None]) -> None:
+        """Remember the counters a plan writes (``states`` as ``plan_batch`` left them)."""
+        for gateway_id, change in plan.gateways.items():
+            state = states.get(gateway_id)
+            if change.latest is not None and state is not None:
+                self._remember(gateway_id, change.latest.counters, state.counters)
+
+    def _remember(self, gateway_id: str, text: str, counters: dict[str, dict[str, list[int]]]) -> None:
+        known = self._known
+        known[gateway_id] = (text, counters)
+        if len(known) > self.limit:  # the gateway remembered first is forgotten first
+            del known[next(iter(known))]

@@ -9,6 +9,7 @@ month of ``window_end``; retention drops whole partitions.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,7 +25,7 @@ from collector.store.durability import Durability, check_and_pin
 from collector.store.facets import Facets
 from collector.store.folding import Folds
 from collector.store.migrations import migrations
-from collector.store.plan import BatchPlan, GatewayState, load_state, plan_batch
+from collector.store.plan import BatchPlan, GatewayState, KnownStates, plan_batch, stored_now
 from collector.store.postgres_arrays import Column, column
 from collector.store.postgres_days import PostgresDayReader
 from collector.store.postgres_db import PostgresDatabase, store_error
@@ -41,6 +42,13 @@ def _arrays(rows: Sequence[tuple[Any, ...]], table: Table) -> list[Column]:
     """Rows as one binary array parameter per column, for ``unnest`` (``table.pg_arrays``)."""
     columns = zip(*rows, strict=True) if rows else ([] for _ in table.columns)
     return [column(t, c) for t, c in zip(table.pg_types, columns, strict=True)]
+
+
+async def _copy_reports(conn: psycopg.AsyncConnection[Any], messages: list[SpooledMessage]) -> None:
+    async with conn.cursor() as cur, cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(REPORTS.pg_types))
+        for m in messages:
+            await copy.write_row(m.row())
 
 
 def _month_start(ts: int, shift: int = 0) -> int:
@@ -67,6 +75,7 @@ class PostgresStore(Facets):
             url, min_size=1, max_size=pool_size, open=False, kwargs={"autocommit": False}
         )
         self._partitions: set[int] = set()
+        self._known = KnownStates()  # the gateways' counters, decoded once
         super().__init__(
             PostgresDatabase(self._pool),
             PostgresFolds(self._tx, Folds()),
@@ -154,15 +163,7 @@ class PostgresStore(Facets):
         inserted: set[tuple[str, int, int]] = set()
         if messages:
             inserted = await self._insert_reports(conn, messages)
-        new: list[SpooledMessage] = []
-        for m in messages:
-            key = (m.gateway_id, m.epoch, m.seq)
-            if key in inserted:
-                inserted.discard(key)  # a key repeated within the batch counts once
-                result.inserted.append(key)
-                new.append(m)
-            else:
-                result.duplicates.append(key)
+        new = stored_now(messages, inserted, result)
         if new:
             await self._apply_plan(conn, new)
         if quarantined:
@@ -189,13 +190,21 @@ class PostgresStore(Facets):
     ) -> set[tuple[str, int, int]]:
         """Store the raw rows not stored yet; return their keys.
 
-        Which keys exist is looked up first and only the others are copied in (binary
-        ``COPY``: about half the server's work of an ``INSERT ... ON CONFLICT`` of ~2 KB rows).
+        Copied in with binary ``COPY`` (about half the server's work of an ``INSERT ... ON
+        CONFLICT`` of ~2 KB rows), which stops at a stored key. So all of them are copied first,
+        in a savepoint: the usual batch has no stored key, and needs no lookup (it cost a
+        twentieth of this process's work per batch). A batch with one (a resend) is rolled back
+        to the savepoint, and which keys exist is looked up and only the others are copied.
         Another collector may store one of them in between (a gateway's resend delivered to
         two collectors at once): the copy then fails on the key, the transaction rolls back,
         and the batch is retried as a transient failure, which finds the key stored.
         """
         keys = [(m.gateway_id, m.epoch, m.seq) for m in messages]
+        if len(set(keys)) == len(keys):  # a key repeated within the batch would stop the copy
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                async with conn.transaction():  # the savepoint
+                    await _copy_reports(conn, messages)
+                return set(keys)
         cur = await conn.execute(
             f"SELECT r.gateway_id, r.epoch, r.seq FROM reports r JOIN unnest({KEYS}) AS k(gateway_id, epoch, seq)"
             " ON r.gateway_id = k.gateway_id AND r.epoch = k.epoch AND r.seq = k.seq",
@@ -208,13 +217,7 @@ class PostgresStore(Facets):
                 fresh.setdefault(key, m)  # a key repeated within the batch is stored once
         if fresh:
             try:
-                async with (
-                    conn.cursor() as copy_cur,
-                    copy_cur.copy("COPY reports FROM STDIN (FORMAT BINARY)") as copy,
-                ):
-                    copy.set_types(list(REPORTS.pg_types))
-                    for m in fresh.values():
-                        await copy.write_row(m.row())
+                await _copy_reports(conn, list(fresh.values()))
             except psycopg.errors.UniqueViolation as exc:
                 raise StoreError(
                     "postgresql: another collector stored some of these reports meanwhile; retrying",
@@ -225,24 +228,35 @@ class PostgresStore(Facets):
     async def _apply_plan(self, conn: psycopg.AsyncConnection[Any], new: list[SpooledMessage]) -> None:
         ids = sorted({m.gateway_id for m in new})
         first = {m.gateway_id: m.received_at for m in new}
+        known = self._known
         # Create missing gateway rows, then lock all of them in id order: two collectors
         # holding the same gateway's reports serialise here instead of racing on its deltas.
         # One statement per table per batch (arrays, unnest): per-row statements cost the
-        # server and the driver several times more.
-        await conn.execute(
-            "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
-            " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
-            (column("text", ids), *[column("float8", [first[g] for g in ids])] * 2),
-        )
-        cur2 = await conn.execute(
-            "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
-            " WHERE gateway_id = ANY(%b::text[]) ORDER BY gateway_id FOR UPDATE",
-            (column("text", ids),),
-        )
+        # server and the driver several times more. Gateways this process has read or written
+        # exist: the creation is skipped when all do, and made after all if the lock finds
+        # one gone (erased meanwhile).
+        create = not all(map(known.__contains__, ids))
+        while True:
+            if create:
+                await conn.execute(
+                    "INSERT INTO gateways (gateway_id, first_seen, last_seen)"
+                    " SELECT * FROM unnest(%b::text[], %b::float8[], %b::float8[]) ON CONFLICT DO NOTHING",
+                    (column("text", ids), *[column("float8", [first[g] for g in ids])] * 2),
+                )
+            cur2 = await conn.execute(
+                "SELECT gateway_id, last_window_end, last_uptime_s, counters FROM gateways"
+                " WHERE gateway_id = ANY(%b::text[]) ORDER BY gateway_id FOR UPDATE",
+                (column("text", ids),),
+            )
+            rows = await cur2.fetchall()
+            if len(rows) == len(ids) or create:
+                break
+            create = True
         states: dict[str, GatewayState | None] = {
-            gid: load_state(end, up, counters) for gid, end, up, counters in await cur2.fetchall()
+            gid: known.load(gid, end, up, counters) for gid, end, up, counters in rows
         }
         plan = plan_batch(new, states)
+        known.planned(plan, states)
         # Pipelined: the statements below go out without waiting for each other's results, so
         # the server executes one while this process builds the next one's arrays.
         async with conn.pipeline():

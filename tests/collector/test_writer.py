@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, _may_join, local_store
+from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, _may_join, _message, _rows, local_store
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import Batch, StoreError, open_store
 from collector.store.base import insights
 from collector.store.plan import plan_batch
+from collector.store.plan_input import plan_body
 from emulator.fleet import Fleet
 from tests.broker import Broker
 from tests.collector.store.test_folding import folded_windows, reports
@@ -251,3 +253,11 @@ async def test_a_hung_child_is_killed_after_the_reply_timeout_and_replaced(
             os.kill(hung, 0)  # killed and reaped, not left behind
     finally:
         await writer.close()
+
+
+def test_a_report_crosses_the_pipe_as_the_plan_and_the_store_need_it() -> None:
+    sent = reports("gw-wire", 2)
+    got = [_message(r) for r in pickle.loads(pickle.dumps(_rows(sent)))]
+    for m, back in zip(sent, got, strict=True):
+        assert back.row() == m.row() and back.packed == m.packed
+        assert back.planned == plan_body(m.packed) and back.decoded is None

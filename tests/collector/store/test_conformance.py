@@ -20,6 +20,7 @@ from collector.store import (
     StoreError,
     open_store,
 )
+from collector.store.plan import plan_batch
 from protocol.codec import encode
 from protocol.topics import topic_for
 from tests.protocol.messages import event, report
@@ -211,3 +212,60 @@ async def test_a_value_past_64_bit_columns_is_refused_for_good(store: Store) -> 
             await store.write_batch(Batch([refused, spooled("gw-beside", seq=1)], [], []))
         assert not failed.value.transient and "64-bit" in str(failed.value)
     assert await store.stored_keys() == [("gw-s1", 7, 1)]  # nothing of the refused batches
+
+
+async def test_deltas_follow_the_counters_another_collector_stored(
+    two_collectors: tuple[Store, Store],
+) -> None:
+    # each store remembers the counters it last decoded or wrote (plan.KnownStates): what another
+    # collector stored since must still be what the next deltas are computed from
+    a, b = two_collectors
+    sent = [spooled("gw-k", seq=i, window_end=1_700_000_100 + 900 * i) for i in range(1, 7)]
+    for writer, part in ((a, sent[:2]), (b, sent[2:4]), (a, sent[4:])):
+        await writer.write_batch(Batch(part, [], []))
+    alone = [f.wan_rx_bytes for f in plan_batch(sent, {}).facts]
+    assert [h["wan_rx_bytes"] for h in await a.history("gw-k")] == alone == [None, *[50_000] * 5]
+
+
+async def test_a_batch_rolled_back_leaves_the_stored_counters_in_charge(store: Store) -> None:
+    wan = {"name": "wan", "role": "wan", "up": True, "bytes_sent": 0}
+    await store.write_batch(Batch([spooled(seq=1, interfaces=[{**wan, "bytes_received": 1_000}])], [], []))
+    # planned (its counters remembered with the rest of its plan), then refused: none of it stored
+    jump = spooled(seq=2, window_end=1_700_001_000, interfaces=[{**wan, "bytes_received": 2**64 - 1}])
+    with pytest.raises(StoreError):
+        await store.write_batch(Batch([jump], [], []))
+    after = spooled(seq=3, window_end=1_700_001_900, interfaces=[{**wan, "bytes_received": 5_000}])
+    await store.write_batch(Batch([after], [], []))
+    assert [h["wan_rx_bytes"] for h in await store.history("gw-s1")] == [None, 4_000]
+
+
+async def test_a_resent_report_beside_new_ones_is_a_duplicate_and_the_others_are_stored(store: Store) -> None:
+    # the usual batch is stored without looking its keys up first; one with a stored key is not lost
+    await store.write_batch(Batch([spooled(seq=1), spooled("gw-other", seq=1)], [], []))
+    later = [spooled(seq=2, window_end=1_700_001_000), spooled(seq=1), spooled("gw-third", seq=1)]
+    result = await store.write_batch(Batch(later, [], []))
+    assert result.inserted == [("gw-s1", 7, 2), ("gw-third", 7, 1)]
+    assert result.duplicates == [("gw-s1", 7, 1)]
+    assert sorted(await store.stored_keys()) == [
+        ("gw-other", 7, 1), ("gw-s1", 7, 1), ("gw-s1", 7, 2), ("gw-third", 7, 1),
+    ]  # fmt: skip
+    gw = await store.gateway("gw-s1")
+    assert gw is not None and gw["reports"] == 2
+    assert [h["wan_rx_bytes"] for h in await store.history("gw-s1")] == [None, 50_000]
+
+
+async def test_a_gateway_erased_meanwhile_is_created_again_by_its_next_report(store: Store) -> None:
+    # a store skips creating the gateway rows it has read or written (they exist), and must
+    # still create one that was deleted since (an erasure), or the batch's counts are lost
+    await store.write_batch(Batch([spooled("gw-gone", seq=1)], [], []))
+    if store.url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(store.url.removeprefix("sqlite:///"))) as db, db:
+            db.execute("DELETE FROM gateways WHERE gateway_id = 'gw-gone'")
+    else:
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("DELETE FROM gateways WHERE gateway_id = 'gw-gone'")
+    await store.write_batch(Batch([spooled("gw-gone", seq=2, window_end=1_700_001_000)], [], []))
+    gw = await store.gateway("gw-gone")
+    assert gw is not None and gw["reports"] == 1 and gw["last_window_end"] == 1_700_001_000
+    # no stored state to count from: the counters start over, as for a gateway never seen
+    assert [h["wan_rx_bytes"] for h in await store.history("gw-gone")] == [None, None]

@@ -146,37 +146,62 @@ def test_a_reader_failure_survives_the_trip_back_from_a_worker_process(postgres_
     assert "hs_no_such_db" in str(back)
 
 
-async def test_a_report_another_collector_stores_meanwhile_fails_the_batch_as_transient(
-    postgres_url: str,
-) -> None:
-    """Raw rows are copied in after a lookup: a key committed in between by another
-    collector rolls the batch back as transient, and the retry finds it stored."""
-    from collector.store import Batch, open_store
+async def _stored_meanwhile(postgres_url: str, gateway_id: str, repeat: bool) -> tuple[list[Any], Any]:
+    """A batch whose second report another collector's transaction stores meanwhile (committed
+    while our copy waits on it); ``repeat``: the batch holds its first report twice."""
+    from collector.store import open_store
 
     store = open_store(postgres_url)
     await store.open()
+    batch = reports(gateway_id, 3)
+    sent = [*batch, batch[0]] if repeat else batch
+    other = await psycopg.AsyncConnection.connect(postgres_url)
     try:
-        batch = reports("gw-race", 3)
-        other = await psycopg.AsyncConnection.connect(postgres_url)
-        try:
-            # the other collector's transaction holds the second report, not committed yet
-            await other.execute(
-                "INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row()
-            )
-            ours = asyncio.create_task(store.write_batch(Batch(batch, [], [])))
-            await asyncio.sleep(1.0)
-            assert not ours.done()  # the copy waits on the other's uncommitted key
-            await other.commit()
-            with pytest.raises(StoreError) as failed:
-                await asyncio.wait_for(ours, 30)
-            assert failed.value.transient and "another collector" in str(failed.value)
-        finally:
-            await other.close()
+        await other.execute(
+            "INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", batch[1].row()
+        )
+        ours = asyncio.create_task(store.write_batch(Batch(sent, [], [])))
+        await asyncio.sleep(1.0)
+        assert not ours.done()  # the copy waits on the other's uncommitted key
+        await other.commit()
+        outcome = await asyncio.wait_for(asyncio.gather(ours, return_exceptions=True), 30)
+        return batch, (store, outcome[0])
+    except BaseException:
+        await store.close()
+        raise
+    finally:
+        await other.close()
+
+
+async def test_a_report_another_collector_stores_meanwhile_is_a_duplicate(postgres_url: str) -> None:
+    """Raw rows are copied in a savepoint: a key committed meanwhile by another collector
+    undoes the copy alone, and the others are stored after a lookup, in the same transaction."""
+    batch, (store, result) = await _stored_meanwhile(postgres_url, "gw-race", repeat=False)
+    try:
+        assert not isinstance(result, BaseException)
+        assert len(result.inserted) == 2 and result.duplicates == [
+            (batch[1].gateway_id, batch[1].epoch, batch[1].seq)
+        ]
+        gateway = await store.gateway("gw-race")
+        assert gateway is not None and gateway["reports"] == 2  # the other's raw row only
+    finally:
+        await store.close()
+
+
+async def test_a_report_stored_meanwhile_after_the_lookup_fails_the_batch_as_transient(
+    postgres_url: str,
+) -> None:
+    """A batch that takes the lookup first (a key twice in it) and meets a key committed after
+    the lookup rolls back as transient, and the retry finds it stored."""
+    batch, (store, failed) = await _stored_meanwhile(postgres_url, "gw-race-2", repeat=True)
+    try:
+        assert isinstance(failed, StoreError)
+        assert failed.transient and "another collector" in str(failed)
         retry = await store.write_batch(Batch(batch, [], []))
         assert len(retry.inserted) == 2 and retry.duplicates == [
             (batch[1].gateway_id, batch[1].epoch, batch[1].seq)
         ]
-        gateway = await store.gateway("gw-race")
+        gateway = await store.gateway("gw-race-2")
         assert gateway is not None and gateway["reports"] == 2  # the rolled-back attempt counted nothing
     finally:
         await store.close()
