@@ -21,7 +21,7 @@ setup(
             "collector.profiles._window",
             # the computation, and what it reads (a decoded body or the report's msgpack: _window_read.h)
             ["collector/profiles/_window.c", "collector/profiles/_window_read.c"],
-            depends=["collector/profiles/_window_read.h"],
+            depends=["collector/profiles/_window_read.h", "collector/msgpack_bytes.h"],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),
@@ -29,6 +29,7 @@ setup(
         Extension(
             "collector.privacy._scrub",
             ["collector/privacy/_scrub.c"],
+            depends=["collector/msgpack_bytes.h"],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),

@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../msgpack_bytes.h"
+
 #define MAX_DEPTH 32    /* containers deep (triage allows 16): deeper is Unsupported, not a stack overflow */
 #define SMALL 32        /* keys or pairs of a map held on the stack; more are allocated */
 
@@ -79,11 +81,6 @@ static int unsupported(const char *why) {
 }
 
 static inline int has(const cursor *c, size_t n) { return (size_t)(c->end - c->p) >= n; }
-static inline uint32_t be16(const uint8_t *p) { return ((uint32_t)p[0] << 8) | p[1]; }
-static inline uint32_t be32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint64_t be64(const uint8_t *p) { return ((uint64_t)be32(p) << 32) | be32(p + 4); }
 
 /* -- output ---------------------------------------------------------------------------- */
 
@@ -144,62 +141,6 @@ static int put_text(output *o, PyObject *text) {
 
 /* -- reading --------------------------------------------------------------------------- */
 
-/* Strictly valid UTF-8, as Python's decoder (and so msgspec) accepts it: no overlong forms,
-   no surrogates, nothing past U+10FFFF. */
-static inline int ascii(const uint8_t *s, size_t n) {
-    /* word by word, the last word overlapping: no branch per byte, no read past the string */
-    if (n >= 8) {
-        uint64_t acc = 0, w;
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&w, s + i, 8);
-            acc |= w;
-        }
-        memcpy(&w, s + n - 8, 8);
-        return ((acc | w) & 0x8080808080808080ULL) == 0;
-    }
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        return ((a | b) & 0x80808080u) == 0;
-    }
-    return n == 0 || ((s[0] | s[n / 2] | s[n - 1]) & 0x80) == 0;
-}
-
-static int utf8(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    if (ascii(s, n)) return 1; /* keys and nearly every value */
-    while (i < n) {
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if ((w & 0x8080808080808080ULL) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            i += 1;
-        } else if (b >= 0xc2 && b <= 0xdf) {
-            if (n - i < 2 || (s[i + 1] & 0xc0) != 0x80) return 0;
-            i += 2;
-        } else if (b >= 0xe0 && b <= 0xef) {
-            if (n - i < 3 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80) return 0;
-            if ((b == 0xe0 && s[i + 1] < 0xa0) || (b == 0xed && s[i + 1] >= 0xa0)) return 0;
-            i += 3;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-            if (n - i < 4 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80 || (s[i + 3] & 0xc0) != 0x80)
-                return 0;
-            if ((b == 0xf0 && s[i + 1] < 0x90) || (b == 0xf4 && s[i + 1] >= 0x90)) return 0;
-            i += 4;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static inline int is_str(uint8_t b) { return (b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb); }
 
 /* A string at the cursor (any header; canonical: only the shortest), its UTF-8 checked. */
@@ -258,24 +199,6 @@ static int container(cursor *c, int map, uint32_t *count, int canonical) {
     return 0;
 }
 
-/* A key's hash from its length and its first and last 8 bytes (keys differ there; a
-   collision only costs a comparison). */
-static inline uint32_t key_hash(const uint8_t *s, uint32_t n) {
-    uint64_t head, tail = 0;
-    if (n >= 8) { /* loads that stay inside the key, in registers (a short memcpy into a word stalls) */
-        memcpy(&head, s, 8);
-        memcpy(&tail, s + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        head = a | ((uint64_t)b << 32);
-    } else {
-        head = n ? s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16 : 0;
-    }
-    uint64_t h = (head ^ (tail * 0x9e3779b97f4a7c15ULL) ^ n) * 0xff51afd7ed558ccdULL;
-    return (uint32_t)(h >> 32);
-}
 
 /* Whether no key repeats (decoding keeps the last of a repeated key: the reference would
    write one pair where the bytes hold two). */
@@ -285,7 +208,7 @@ static int unique(const span *keys, size_t stride, uint32_t n) {
         uint64_t seen[4] = {0, 0, 0, 0};
         for (uint32_t i = 0; i < n; i++) {
             const span *k = KEY(i);
-            uint32_t bit = key_hash(k->s, k->n) >> 24;
+            uint32_t bit = hash_of(k->s, k->n) >> 24;
             if (seen[bit >> 6] & (1ULL << (bit & 63))) {
                 for (uint32_t j = 0; j < i; j++)
                     if (KEY(j)->n == k->n && memcmp(KEY(j)->s, k->s, k->n) == 0)
@@ -311,7 +234,7 @@ static int unique(const span *keys, size_t stride, uint32_t n) {
     int ok = 0;
     for (uint32_t i = 0; i < n && ok == 0; i++) {
         const span *k = KEY(i);
-        size_t at = key_hash(k->s, k->n) & (size - 1);
+        size_t at = hash_of(k->s, k->n) & (size - 1);
         while (table[at] != NULL) {
             if (table[at]->n == k->n && memcmp(table[at]->s, k->s, k->n) == 0) {
                 ok = unsupported("a map repeats a key");
