@@ -176,6 +176,9 @@ class SqliteStore(Facets):
         for version, sql in migrations("sqlite"):
             if version in done:
                 continue
+            started = time.monotonic()
+            if done:  # an upgrade: some rewrite a table (090: ~5 s per million facts rows)
+                log.info("sqlite: applying migration %03d to an existing store", version)
             db.execute("BEGIN IMMEDIATE")
             try:
                 for statement in sql.split(";\n"):
@@ -187,6 +190,8 @@ class SqliteStore(Facets):
                 if db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL/IOERR)
                     db.execute("ROLLBACK")
                 raise
+            if done:
+                log.info("sqlite: migration %03d applied in %.1f s", version, time.monotonic() - started)
 
     async def close(self) -> None:
         if self._checkpoints is not None:

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import logging
 import os
 import re
 import sqlite3
 import time
 from pathlib import Path
+
+import pytest
 
 from collector.store import Batch, open_store
 from collector.store.migrations import migrations
@@ -60,7 +63,9 @@ def _facts(path: Path) -> list[tuple[object, ...]]:
         return db.execute("SELECT * FROM gateway_facts ORDER BY gateway_id, window_end").fetchall()
 
 
-async def test_facts_move_to_a_rowid_table_with_every_row_kept(tmp_path: Path) -> None:
+async def test_facts_move_to_a_rowid_table_with_every_row_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "f.db"
     store = open_store(f"sqlite:///{path}")
     await store.open()
@@ -83,8 +88,13 @@ async def test_facts_move_to_a_rowid_table_with_every_row_kept(tmp_path: Path) -
             db.execute(sql)
     assert _facts(path) == before
     reopened = open_store(f"sqlite:///{path}")
-    await reopened.open()  # migrates
+    with caplog.at_level(logging.INFO, logger="collector.store.sqlite"):
+        await reopened.open()  # migrates
     try:
+        # an upgrade says which migration runs and how long it took (090 rewrites a table)
+        said = [r.getMessage() for r in caplog.records]
+        assert "sqlite: applying migration 090 to an existing store" in said
+        assert any(m.startswith("sqlite: migration 090 applied in ") for m in said)
         assert _facts(path) == before
         with contextlib.closing(sqlite3.connect(path)) as db:
             (table,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'gateway_facts'").fetchone()
