@@ -394,6 +394,17 @@ def pg_database() -> str | None:
         return None
 
 
+def drop_pg_database(url: str) -> None:
+    """Drop a database :func:`pg_database` made (each run's: left behind, they filled the disk and
+    their autovacuum and checkpoints ran into later runs)."""
+    import psycopg
+
+    admin = os.environ.get("HOMESCOPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def summary(
     store: str,
     collectors: int,
@@ -492,7 +503,11 @@ def main() -> int:
                 if url is None:
                     continue
                 base = baseline(broker, reports)
-                full = collector_run(url, broker, reports, collectors, workdir, args.trace)
+                try:
+                    full = collector_run(url, broker, reports, collectors, workdir, args.trace)
+                finally:
+                    if store == "postgresql":
+                        drop_pg_database(url)
                 for row in full.pop("trace", []):  # type: ignore[attr-defined]
                     print(f"  trace {json.dumps(row)}", file=sys.stderr)
                 samples[(store, collectors)].append((base, full))
