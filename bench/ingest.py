@@ -213,13 +213,23 @@ def family(pid: int) -> list[int]:
     return out
 
 
+def cpu_of(pid: int) -> float:
+    """User + system CPU of one live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a live process and its live descendants."""
-    total = 0.0
-    for member in family(pid):
-        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_of(member) for member in family(pid))
+
+
+def cpu_seconds_one(pid: int) -> float:
+    """User + system CPU of one process (0 once it is gone: a trace outlives its processes)."""
+    try:
+        return cpu_of(pid)
+    except OSError:
+        return 0.0
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -266,15 +276,6 @@ class Trace:
             }
         )
         self._last = (now, cpu, busy)
-
-
-def cpu_seconds_one(pid: int) -> float:
-    """User + system CPU of one process (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def collector_run(

@@ -13,8 +13,9 @@ statements. What a fold computes is here, once:
   the parsed days of the last folds (:data:`DAY_CACHE`);
 - :func:`fold_parts`: what a report's window adds, read straight from its msgpack by C
   (``rollup.packed_window_parts``: no body decoded; no inflate when the unframed msgpack is
-  kept), or from its decoded body; :func:`fold_body` decodes only the fields the fold reads
-  (``rollup.WindowBody``), for the way without C;
+  kept), or from its decoded body; :func:`fold_body` decodes the fields the fold reads
+  (``rollup.WindowBody``) as dicts: the way before, which tests and ``bench/fold.py`` hold the
+  packed way to;
 - :meth:`Folds.prepare`: what each report's window adds (:func:`fold_parts`, with the
   operator's domain rules applied: ``dpi/recount.py``), computed before any claim or lock, so
   two folders (a collector and its store writer process, each with a share of the gateways)
@@ -69,7 +70,8 @@ _loads = msgspec.json.Decoder().decode
 
 
 def fold_body(m: SpooledMessage) -> dict[str, Any]:
-    """What the fold reads of a stored report, decoded from its msgpack.
+    """What the fold reads of a stored report, decoded from its msgpack as dicts (the reference
+    :func:`fold_parts` is tested against; folding itself reads the msgpack).
 
     Raises :class:`ProtocolError` when it does not decode (cannot happen to a report this code
     validated: the caller drops it from the queue rather than let it block).

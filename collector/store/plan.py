@@ -221,9 +221,9 @@ def fact_row(
         len(body.stations),
         wifi,
         weak,
-        _encode(if_delta).decode(),
-        _encode(st_delta).decode(),
-        _encode(apps).decode(),
+        _dumps(if_delta),
+        _dumps(st_delta),
+        _dumps(apps),
     )
     return row, rates, counters
 
