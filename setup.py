@@ -25,6 +25,15 @@ setup(
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),
+        # what the ingest plan reads of a report, and its deltas (plan._figures_of is its reference),
+        # read through the fold's msgpack reader with the plan's own layout
+        Extension(
+            "collector.store._plan",
+            ["collector/store/_plan.c", "collector/profiles/_window_read.c"],
+            depends=["collector/profiles/_window_read.h", "collector/msgpack_bytes.h"],
+            optional=not REQUIRED,
+            extra_compile_args=["-O2"],
+        ),
         # a report's privacy rewrite in one pass over its msgpack (scrub.Scrubber.message is its reference)
         Extension(
             "collector.privacy._scrub",

@@ -38,12 +38,14 @@ from collector.runtime import tune_gc
 from collector.store import (
     Batch,
     BatchResult,
+    LockTurn,
     QuarantinedMessage,
     SpooledMessage,
     StatusChange,
     StoreError,
     open_store,
 )
+from collector.store.plan import READS_PACKED
 from collector.store.plan_input import PlanBody, plan_body
 from collector.store.rows import ReportRow
 from collector.store.sqlite import sqlite_path
@@ -85,8 +87,10 @@ class WriterProcess:
     Batches are pipelined: a second ``write_batch`` may be called while the first commits,
     and its request waits in the pipe, so the child starts it the moment the first is
     done (without waiting for the event loop to hear of the first). The child commits up to
-    ``concurrent_writes`` of the store at once, each in its own transaction, and only batches
-    that share no gateway; replies come back in the order the batches were handed over.
+    ``concurrent_writes`` of the store at once, each in its own transaction; batches that share
+    gateways take their locks in the order they were handed over (``store.LockTurn``), so a
+    later one's raw insert runs beside an earlier one's plan. Replies come back in the order
+    the batches were handed over.
     """
 
     def __init__(
@@ -248,9 +252,10 @@ def _rows(messages: list[SpooledMessage]) -> list[Row]:
 def _message(row: Row) -> SpooledMessage:
     gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload, packed = row
     planned: PlanBody | None = None
-    if kind == "report" and packed:
+    if kind == "report" and packed and not READS_PACKED:
         # only what the plan reads (its folds read their own fields from packed); anything
-        # else decodes the whole body from packed when read (SpooledMessage.body)
+        # else decodes the whole body from packed when read (SpooledMessage.body). The
+        # compiled plan reads packed itself.
         with contextlib.suppress(msgspec.DecodeError):
             planned = plan_body(packed)
     return SpooledMessage(
@@ -301,14 +306,10 @@ def _serve(
             except Exception as exc:
                 return StoreError(f"{type(exc).__name__}: {exc}", transient=True)
 
-        async def commit(
-            messages: list[SpooledMessage],
-            quarantined: list[QuarantinedMessage],
-            statuses: list[StatusChange],
-        ) -> tuple[str, Any]:
+        async def commit(batch: Batch) -> tuple[str, Any]:
             crash_point("writer.before_commit", parent_too=True)  # fault tests only
             try:
-                return ("ok", await store.write_batch(Batch(messages, quarantined, statuses)))
+                return ("ok", await store.write_batch(batch))
             except StoreError as exc:
                 return ("error", exc)
             except ProtocolError as exc:  # a stored frame that no longer decodes: a bug here
@@ -326,7 +327,8 @@ def _serve(
                 conn.send(await done)
 
         replier = asyncio.create_task(reply_in_order())
-        running: dict[asyncio.Future[tuple[str, Any]], frozenset[str]] = {}
+        running: set[asyncio.Future[tuple[str, Any]]] = set()
+        last_turn: LockTurn | None = None
         upcoming: asyncio.Task[Any] | None = None
 
         async def fold_when_idle() -> None:
@@ -375,15 +377,16 @@ def _serve(
                     replies.put_nowait(failed)
                     continue
                 messages, quarantined, statuses = request
-                # Runs beside the batches in flight only if it shares no gateway with them: two
-                # transactions then touch no row in common, and each gateway's reports are still
-                # planned in the order they came (a later batch must not take the lock first).
-                gateways = frozenset([m.gateway_id for m in messages] + [s.gateway_id for s in statuses])
-                while running and not _may_join(gateways, list(running.values()), store.concurrent_writes):
+                # Runs beside the batches in flight while the store has room: its raw insert goes
+                # ahead, and it takes its gateways' locks only after the batch before it took
+                # its own (LockTurn), so each gateway's reports are planned in the order they came.
+                while len(running) >= store.concurrent_writes:
                     await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
-                task = asyncio.create_task(commit(messages, quarantined, statuses))
-                running[task] = gateways
-                task.add_done_callback(running.pop)
+                turn = LockTurn(last_turn if running else None)
+                last_turn = turn
+                task = asyncio.create_task(commit(Batch(messages, quarantined, statuses, turn)))
+                running.add(task)
+                task.add_done_callback(running.discard)
                 replies.put_nowait(task)
         finally:
             folder.cancel()
@@ -395,8 +398,3 @@ def _serve(
             await store.close()
 
     asyncio.run(main())
-
-
-def _may_join(gateways: frozenset[str], running: list[frozenset[str]], limit: int) -> bool:
-    """Whether a batch for ``gateways`` may start beside the batches ``running``."""
-    return len(running) < limit and all(gateways.isdisjoint(other) for other in running)

@@ -45,7 +45,7 @@ static PyObject *body_keys[B_N], *wan_keys[W_N], *station_keys[S_N], *app_keys[A
     *quality_keys[Q_N], *neighbour_keys[N_N];
 
 schema BODY = {"", B_N, body_names, body_keys, {0}};
-schema WAN = {"wan.", W_N, wan_names, wan_keys, {0}};
+schema WAN = {"wan.", W_N, wan_names, wan_keys, {0}, 1};
 schema STATION = {"stations[].", S_N, station_names, station_keys, {0}};
 schema APP = {"apps[].", A_N, app_names, app_keys, {0}};
 schema RADIO = {"radios[].", R_N, radio_names, radio_keys, {0}};
@@ -55,15 +55,18 @@ static schema *const SCHEMAS[] = {&BODY, &WAN, &STATION, &APP, &RADIO, &QUALITY,
 
 static PyObject *cache[CACHE]; /* recent strings by hash (a slot's newest wins) */
 
-int read_init(void) {
-    for (size_t s = 0; s < sizeof SCHEMAS / sizeof *SCHEMAS; s++) {
-        if (SCHEMAS[s]->n > MAX_FIELDS) return bail("a schema past MAX_FIELDS");
-        for (int i = 0; i < SCHEMAS[s]->n; i++)
-        {
-            SCHEMAS[s]->lens[i] = (uint32_t)strlen(SCHEMAS[s]->names[i]);
-            if ((SCHEMAS[s]->keys[i] = PyUnicode_InternFromString(SCHEMAS[s]->names[i])) == NULL) return -1;
-        }
+int schema_init(schema *sc) {
+    if (sc->n > MAX_FIELDS) return bail("a schema past MAX_FIELDS");
+    for (int i = 0; i < sc->n; i++) {
+        sc->lens[i] = (uint32_t)strlen(sc->names[i]);
+        if ((sc->keys[i] = PyUnicode_InternFromString(sc->names[i])) == NULL) return -1;
     }
+    return 0;
+}
+
+int read_init(void) {
+    for (size_t s = 0; s < sizeof SCHEMAS / sizeof *SCHEMAS; s++)
+        if (schema_init(SCHEMAS[s]) < 0) return -1;
     return 0;
 }
 
@@ -343,14 +346,15 @@ static const schema *const ROWS_OF[B_N] = {
     [B_WAN] = &WAN, [B_STATIONS] = &STATION, [B_APPS] = &APP, [B_RADIOS] = &RADIO, [B_QUALITY] = &QUALITY,
     [B_NEIGHBOURS] = &NEIGHBOUR,
 };
+const layout WINDOW = {&BODY, ROWS_OF};
 
 /* A body key's value into f: a list of maps (or wan's map) read row by row into fields the
    source owns, anything else as value_at (the computation then says what it makes of it). */
-static int rows_at(source *src, cursor *c, int key, field *f) {
-    const schema *sc = ROWS_OF[key];
+static int rows_at(source *src, const layout *lay, cursor *c, int key, field *f) {
+    const schema *sc = lay->rows_of[key];
     uint8_t b = left(c) ? *c->p : 0;
     int list = (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd, map = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
-    if (sc == NULL || !(sc == &WAN ? map : list)) return value_at(c, f, 1);
+    if (sc == NULL || !(sc->map ? map : list)) return value_at(c, f, 1);
     kind k;
     uint32_t n = 0, count = 1;
     const uint8_t *start = c->p;
@@ -381,26 +385,31 @@ static int rows_at(source *src, cursor *c, int key, field *f) {
 }
 
 /* The body's pairs, after its map header: the keys the fold declares into out. */
-static int body_pairs(source *src, cursor *c, uint32_t count, field *out) {
-    for (int i = 0; i < B_N; i++) out[i].k = V_ABSENT, out[i].obj = NULL, out[i].rows = NULL;
+static int body_pairs(source *src, const layout *lay, cursor *c, uint32_t count, field *out) {
+    const schema *body = lay->body;
+    for (int i = 0; i < body->n; i++) out[i].k = V_ABSENT, out[i].obj = NULL, out[i].rows = NULL;
     for (uint32_t j = 0; j < count; j++) {
         const uint8_t *s;
         uint32_t n;
         if (key_at(c, &s, &n) < 0) return -1;
         int i = 0;
-        for (; i < B_N; i++)
-            if (BODY.lens[i] == n && same_name(s, BODY.names[i], n)) break;
-        if (i == B_N) {
+        for (; i < body->n; i++)
+            if (body->lens[i] == n && same_name(s, body->names[i], n)) break;
+        if (i == body->n) {
             if (skip(c, 1, 0) < 0) return -1;
             continue;
         }
         if (out[i].k != V_ABSENT) return bail("a map repeats a key");
-        if (rows_at(src, c, i, &out[i]) < 0) return -1;
+        if (rows_at(src, lay, c, i, &out[i]) < 0) return -1;
     }
     return 0;
 }
 
 int body_of_packed(source *src, const uint8_t *data, Py_ssize_t size, field *out) {
+    return body_of_packed_as(src, &WINDOW, data, size, out);
+}
+
+int body_of_packed_as(source *src, const layout *lay, const uint8_t *data, Py_ssize_t size, field *out) {
     cursor c = {data, data + size};
     src->packed = 1;
     src->end = c.end;
@@ -421,7 +430,7 @@ int body_of_packed(source *src, const uint8_t *data, Py_ssize_t size, field *out
         got = header(&c, &k, &count);
         if (got < 0) return -1;
         if (!got || k != V_MAP) return bail("a body that is not a map");
-        if (body_pairs(src, &c, count, out) < 0) return -1;
+        if (body_pairs(src, lay, &c, count, out) < 0) return -1;
     }
     if (c.p != c.end) return bail("trailing bytes");
     return seen ? 0 : bail("no body");
@@ -550,7 +559,7 @@ PyObject *get_str(source *src, const field *f, PyObject *empty) {
 }
 
 void source_done(source *src) {
-    for (int i = 0; i < B_N; i++) {
+    for (int i = 0; i < MAX_FIELDS; i++) {
         PyMem_Free(src->rows[i]);
         src->rows[i] = NULL;
     }

@@ -56,9 +56,16 @@ typedef struct schema_s {
     const char *section; /* its path in rollup.WindowBody ("stations[]"), for packed_reads() */
     int n;
     const char *const *names;
-    PyObject **keys; /* interned once (read_init) */
-    uint32_t lens[MAX_FIELDS]; /* the names' lengths (read_init) */
+    PyObject **keys; /* interned once (schema_init) */
+    uint32_t lens[MAX_FIELDS]; /* the names' lengths (schema_init) */
+    int map; /* as a body key's rows: one map (wan), not a list of them */
 } schema;
+
+/* What a reader reads of a body: its keys, and for each the schema of its rows (NULL: a value). */
+typedef struct {
+    const schema *body;
+    const schema *const *rows_of; /* indexed as body's keys */
+} layout;
 
 enum { B_WAN, B_STATIONS, B_APPS, B_RADIOS, B_QUALITY, B_NEIGHBOURS, B_TOPOLOGY, B_UNCLASSIFIED, B_N };
 enum { W_ONLINE_S, W_OFFLINE_S, W_PLAN_DOWN_KBPS, W_N };
@@ -72,12 +79,13 @@ enum { Q_TARGET, Q_DELAY_MS, Q_DELAY_MAX_MS, Q_JITTER_MS, Q_LOSS_PCT, Q_BANDWIDT
 enum { N_OPERATOR, N_SSID, N_SIGNAL_DBM, N_N };
 
 extern schema BODY, WAN, STATION, APP, RADIO, QUALITY, NEIGHBOUR;
+extern const layout WINDOW; /* the fold's */
 
 /* One call's source: which one, and the strings made from the packed one (owned until done). */
 typedef struct {
     int packed;
     const uint8_t *end; /* packed: the message's end */
-    field *rows[B_N];   /* packed: the fields of the body's rows (owned) */
+    field *rows[MAX_FIELDS]; /* packed: the fields of the body's rows (owned) */
     PyObject **made;
     Py_ssize_t n_made, cap_made;
 } source;
@@ -85,6 +93,8 @@ typedef struct {
 /* The body's fields: from a decoded body (a dict) or from a report's msgpack (its "body"). */
 int body_of_dict(PyObject *body, field *out);
 int body_of_packed(source *src, const uint8_t *data, Py_ssize_t size, field *out);
+/* The same for another reader's layout (collector/store/_plan.c): out has a field per body key. */
+int body_of_packed_as(source *src, const layout *lay, const uint8_t *data, Py_ssize_t size, field *out);
 void source_done(source *src);
 
 /* A map's fields (all absent when it is absent or None; Unsupported when it is not a map). */
@@ -146,6 +156,8 @@ PyObject *get_str(source *src, const field *f, PyObject *empty);
 
 /* The paths of every key the packed reader reads (rollup.WindowBody's form: "stations[].mac"). */
 PyObject *packed_reads(void);
+/* Intern a schema's keys and note their lengths (once, before it is read with). */
+int schema_init(schema *sc);
 int read_init(void);
 
 #endif

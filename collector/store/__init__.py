@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from collector.store.base import (
     Batch,
     BatchResult,
+    LockTurn,
     QuarantinedMessage,
     SpooledMessage,
     StatusChange,
@@ -43,6 +44,7 @@ async def opened(url: str) -> AsyncIterator[Store]:
 __all__ = [
     "Batch",
     "BatchResult",
+    "LockTurn",
     "QuarantinedMessage",
     "SpooledMessage",
     "StatusChange",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +123,35 @@ class Batch:
     messages: list[SpooledMessage]
     quarantined: list[QuarantinedMessage] = field(default_factory=list)
     statuses: list[StatusChange] = field(default_factory=list)
+    #: where this batch's gateway locks come among the batches in flight (``None``: first)
+    turn: LockTurn | None = None
+
+
+class LockTurn:
+    """The order in which batches in flight at once take their gateways' row locks.
+
+    A store that commits several batches at once (PostgreSQL) lets a batch take its locks only
+    after the batch handed over before it took its own. Its raw insert runs beside the earlier
+    batch's plan and writes; its plan waits for the earlier commit (the locks), so each gateway's
+    reports are still planned in the order they came, whichever batches they share. A batch
+    whose locks do not cover every gateway it writes (a status of a gateway with no report in
+    it) passes its turn on only when it ends: locks taken out of order could deadlock.
+    """
+
+    def __init__(self, before: LockTurn | None = None) -> None:
+        self._before = before
+        self._taken = asyncio.Event()
+
+    async def wait(self) -> None:
+        """Until the batch before this one has its locks (or has ended)."""
+        if self._before is not None:
+            await self._before._taken.wait()
+            self._before = None  # what is behind it is not needed any more
+
+    def taken(self) -> None:
+        """This batch holds its locks (or has ended): the next one may take its own."""
+        self._before = None
+        self._taken.set()
 
 
 @dataclass

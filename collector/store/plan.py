@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from operator import attrgetter, sub
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -28,6 +29,16 @@ HOUR = 3600
 DAY = 86400
 WEAK_SIGNAL_DBM = -75
 
+
+try:  # built by setup.py (`make` requires it: tests/collector/store/test_plan.py)
+    from collector.store import _plan as _compiled
+except ImportError:  # pragma: no cover - a collector installed without a compiler
+    _compiled = None  # type: ignore[assignment]
+else:
+    _compiled.configure(msgspec.UNSET, WEAK_SIGNAL_DBM)
+
+#: Whether the plan reads a report's msgpack itself (decoding it in advance would be wasted).
+READS_PACKED = _compiled is not None
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -166,48 +177,85 @@ def _deltas(
     return out
 
 
-def fact_row(
-    m: SpooledMessage, state: GatewayState | None
-) -> tuple[FactRow, dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
-    """The facts row of a report, its interface rates and its counters."""
-    body = plan_input(m)
+class Figures(NamedTuple):
+    """What the plan reads of one report, with its counters' deltas (``collector/store/_plan.c``
+    gives the same, as a struct sequence with these fields)."""
+
+    counters: dict[str, dict[str, list[int]]]
+    wifi: int
+    weak: int
+    stations: int
+    if_delta: dict[str, list[int]]
+    st_delta: dict[str, list[int]]
+    apps: dict[str, list[int]]
+    #: ``(cpu_usage_pct, memory_total_kib, memory_available_kib or UNSET, memory_free_kib)``
+    system: tuple[Any, Any, Any, Any] | None
+    wan_named: Any
+    wan_by_role: Any
+
+
+def _figures_of(body: PlanBody, previous: dict[str, dict[str, list[int]]] | None, rebooted: bool) -> Figures:
+    """The reference of ``_plan.report``: the figures of a decoded body, deltas against
+    ``previous`` (a gateway's stored counters; ``None``: no deltas)."""
     counters, wifi, weak = counters_of(body)
     if_delta: dict[str, list[int]] = {}
     st_delta: dict[str, list[int]] = {}
-    elapsed = 0
-    if state is not None:
-        elapsed = m.window_end - state.window_end
-        if state.window_end > 0 and 0 < elapsed <= 2 * DAY:
-            rebooted = m.uptime_s < state.uptime_s
-            if_delta = _deltas(state.counters.get("if", {}), counters["if"], rebooted)
-            st_delta = _deltas(state.counters.get("st", {}), counters["st"], rebooted)
-    rates = {
-        name: {"rx_bps": round(8 * d[0] / elapsed, 1), "tx_bps": round(8 * d[1] / elapsed, 1)}
-        for name, d in if_delta.items()
-    }
-    cpu = mem_used = None
-    system = body.system
-    if system is not None:
-        cpu = system.cpu_usage_pct
-        total = system.memory_total_kib or 0
-        available = system.memory_available_kib
-        if available is msgspec.UNSET:  # absent (a null stays a null)
-            available = system.memory_free_kib
-        if total and available is not None:
-            mem_used = round(100.0 * (total - available) / total, 1)
-    wan = body.wan
-    named = wan.interface if wan is not None else None
-    by_role = None
-    if not named:
-        by_role = next((i.name for i in body.interfaces if i.role == "wan"), None)
-    wan_rate = rates.get((named if named is not None else by_role) or "", {})
-    wan_delta = if_delta.get(named or by_role or "")
+    if previous is not None:
+        if_delta = _deltas(previous.get("if", {}), counters["if"], rebooted)
+        st_delta = _deltas(previous.get("st", {}), counters["st"], rebooted)
     apps: dict[str, list[int]] = {}
     for usage in body.apps:
         total_app = apps.get(usage.category) or apps.setdefault(usage.category, [0, 0, 0])
         total_app[0] += usage.bytes_down
         total_app[1] += usage.bytes_up
         total_app[2] = max(total_app[2], usage.active_minutes)
+    s = body.system
+    system = None
+    if s is not None:
+        system = (s.cpu_usage_pct, s.memory_total_kib, s.memory_available_kib, s.memory_free_kib)
+    named = body.wan.interface if body.wan is not None else None
+    by_role = next((i.name for i in body.interfaces if i.role == "wan"), None)
+    return Figures(counters, wifi, weak, len(body.stations), if_delta, st_delta, apps, system, named, by_role)
+
+
+def figures(m: SpooledMessage, previous: dict[str, dict[str, list[int]]] | None, rebooted: bool) -> Figures:
+    """A report's figures: read from its msgpack in C where it can, else from its decoded input."""
+    if _compiled is not None and m.planned is None and m.packed:
+        with contextlib.suppress(_compiled.Unsupported):  # the reference decides
+            return _compiled.report(m.packed, previous, rebooted)
+    return _figures_of(plan_input(m), previous, rebooted)
+
+
+def fact_row(
+    m: SpooledMessage, state: GatewayState | None
+) -> tuple[FactRow, dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
+    """The facts row of a report, its interface rates and its counters."""
+    previous = None
+    rebooted = False
+    elapsed = 0
+    if state is not None:
+        elapsed = m.window_end - state.window_end
+        if state.window_end > 0 and 0 < elapsed <= 2 * DAY:
+            rebooted = m.uptime_s < state.uptime_s
+            previous = state.counters
+    f = figures(m, previous, rebooted)
+    if_delta = f.if_delta
+    rates = {
+        name: {"rx_bps": round(8 * d[0] / elapsed, 1), "tx_bps": round(8 * d[1] / elapsed, 1)}
+        for name, d in if_delta.items()
+    }
+    cpu = mem_used = None
+    if f.system is not None:
+        cpu, total, available, free = f.system
+        total = total or 0
+        if available is msgspec.UNSET:  # absent (a null stays a null)
+            available = free
+        if total and available is not None:
+            mem_used = round(100.0 * (total - available) / total, 1)
+    named = f.wan_named
+    by_role = f.wan_by_role if not named else None
+    wan_rate = rates.get((named if named is not None else by_role) or "", {})
+    wan_delta = if_delta.get(named or by_role or "")
     row = FactRow(
         m.gateway_id,
         m.window_end,
@@ -218,14 +266,14 @@ def fact_row(
         wan_delta[1] if wan_delta else None,
         wan_rate.get("rx_bps"),
         wan_rate.get("tx_bps"),
-        len(body.stations),
-        wifi,
-        weak,
+        f.stations,
+        f.wifi,
+        f.weak,
         _dumps(if_delta),
-        _dumps(st_delta),
-        _dumps(apps),
+        _dumps(f.st_delta),
+        _dumps(f.apps),
     )
-    return row, rates, counters
+    return row, rates, f.counters
 
 
 def stored_now(

@@ -154,6 +154,9 @@ class PostgresStore(Facets):
             raise StoreError(
                 f"postgresql: a value does not fit its 64-bit column: {exc}", transient=False
             ) from exc
+        finally:
+            if batch.turn is not None:
+                batch.turn.taken()  # ended (committed or not): the next batch may lock
         self.folds.state.committed(batch.messages, result.inserted)  # committed: keep them for folding
         return result
 
@@ -164,8 +167,13 @@ class PostgresStore(Facets):
         if messages:
             inserted = await self._insert_reports(conn, messages)
         new = stored_now(messages, inserted, result)
+        turn = batch.turn
+        if turn is not None:
+            await turn.wait()  # the batch before this one holds its locks: lock after it
         if new:
             await self._apply_plan(conn, new)
+        if turn is not None and not statuses:
+            turn.taken()  # every gateway this batch writes is locked (a status may name another)
         if quarantined:
             async with conn.cursor() as cur:
                 await cur.executemany(q.for_format(QUARANTINE.insert()), [x.row() for x in quarantined])
