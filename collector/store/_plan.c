@@ -15,6 +15,9 @@
 
 #include "../profiles/_window_read.h"
 
+#include "../msgpack_bytes.h"
+
+#include <limits.h>
 #include <string.h>
 
 /* -- the plan's layout --------------------------------------------------------------------------- */
@@ -78,126 +81,366 @@ static int counter(const field *f, int or_zero, long long *out) {
     return 0;
 }
 
-/* A list of n ints as Python ints. */
-static PyObject *ints(const long long *v, Py_ssize_t n) {
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t j = 0; out != NULL && j < n; j++) {
-        PyObject *x = PyLong_FromLongLong(v[j]);
-        if (x == NULL) Py_CLEAR(out);
-        else PyList_SET_ITEM(out, j, x);
+/* -- keyed items: a dict of lists of ints, in first-seen order, the last value of a repeated key -- */
+
+#define WIDTH 4 /* ints per item at most (interfaces 2, stations and apps 3) */
+
+typedef struct {
+    const uint8_t *key; /* UTF-8, not NUL-terminated */
+    uint32_t len, hash;
+    int n;
+    long long v[WIDTH];
+} item;
+
+typedef struct {
+    item *at;
+    int n, cap;
+    int *slots; /* open addressing over `at` (index + 1; 0 empty) */
+    int mask;
+} items_of;
+
+static int set_open(items_of *s, int most) {
+    s->n = 0;
+    s->cap = most > 0 ? most : 1;
+    int size = 8;
+    while (size < 2 * s->cap) size *= 2;
+    s->mask = size - 1;
+    s->at = PyMem_Malloc((size_t)s->cap * sizeof(item));
+    s->slots = PyMem_Calloc((size_t)size, sizeof(int));
+    if (s->at == NULL || s->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    return out;
+    return 0;
 }
 
-/* plan._deltas of one item: the stored counters `old` (a list of ints) against the new ones. Sets
-   *out to a new list; a counter that went down (a wrap or a reset: counter_delta decides) or a
-   stored value that is not an int is Unsupported. */
-static int delta_of(PyObject *old, const long long *v, Py_ssize_t n, PyObject *values, int rebooted,
-                    PyObject **out) {
-    if (!PyList_CheckExact(old)) return bail("stored counters that are not a list");
-    Py_ssize_t m = PyList_GET_SIZE(old);
-    if (rebooted) { /* counted since the reboot: values[: len(old)] */
-        *out = PyList_GetSlice(values, 0, m);
-        return *out == NULL ? -1 : 0;
-    }
-    long long d[4];
-    Py_ssize_t k = m < n ? m : n;
-    for (Py_ssize_t j = 0; j < k; j++) {
-        PyObject *o = PyList_GET_ITEM(old, j);
-        if (!PyLong_CheckExact(o)) return bail("a stored counter that is not an int");
-        int overflow = 0;
-        long long before = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (overflow || (before == -1 && PyErr_Occurred())) return bail("a stored counter past int64");
-        if (__builtin_sub_overflow(v[j], before, &d[j])) return bail("a delta past int64");
-        if (d[j] < 0) return bail("a counter that went down");
-    }
-    *out = ints(d, k);
-    return *out == NULL ? -1 : 0;
+static void set_close(items_of *s) {
+    PyMem_Free(s->at);
+    PyMem_Free(s->slots);
+    s->at = NULL;
+    s->slots = NULL;
 }
 
-/* Put key -> value (stolen) into d. */
-static int put(PyObject *d, PyObject *key, PyObject *value) {
-    if (value == NULL) return -1;
-    int r = PyDict_SetItem(d, key, value);
-    Py_DECREF(value);
-    return r;
+/* The item of key, or NULL (with `add`: a new one at the end, its values unset; n counts items). */
+static item *set_find(items_of *s, const uint8_t *key, uint32_t len, int add) {
+    uint32_t h = hash_of(key, len);
+    for (int i = (int)(h & (uint32_t)s->mask);; i = (i + 1) & s->mask) {
+        int k = s->slots[i];
+        if (k == 0) {
+            if (!add || s->n >= s->cap) return NULL;
+            item *it = &s->at[s->n++];
+            s->slots[i] = s->n;
+            it->key = key;
+            it->len = len;
+            it->hash = h;
+            it->n = 0;
+            return it;
+        }
+        item *it = &s->at[k - 1];
+        if (it->hash == h && it->len == len && memcmp(it->key, key, len) == 0) return it;
+    }
+}
+
+/* -- JSON as msgspec writes it (compact; strs as UTF-8, only ", \ and control characters escaped) -- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text;
+
+static int grow(text *t, size_t more) {
+    if (t->len + more <= t->cap) return 0;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + more) cap *= 2;
+    char *b = PyMem_Realloc(t->buf, cap);
+    if (b == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->buf = b;
+    t->cap = cap;
+    return 0;
+}
+
+static int put(text *t, const void *s, size_t n) {
+    if (grow(t, n) < 0) return -1;
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    return 0;
+}
+
+static int put_int(text *t, long long v) {
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+    if (v < 0) tmp[sizeof tmp - 1 - n++] = '-';
+    return put(t, tmp + sizeof tmp - n, (size_t)n);
+}
+
+/* A key needing no escape (else Unsupported: the reference writes it). */
+static int put_key(text *t, const item *it) {
+    for (uint32_t j = 0; j < it->len; j++) {
+        uint8_t b = it->key[j];
+        if (b < 0x20 || b == '"' || b == '\\') return bail("a key JSON escapes");
+    }
+    if (grow(t, it->len + 3) < 0) return -1;
+    t->buf[t->len++] = '"';
+    memcpy(t->buf + t->len, it->key, it->len);
+    t->len += it->len;
+    t->buf[t->len++] = '"';
+    t->buf[t->len++] = ':';
+    return 0;
+}
+
+static int put_values(text *t, const long long *v, int n) {
+    if (put(t, "[", 1) < 0) return -1;
+    for (int j = 0; j < n; j++)
+        if ((j && put(t, ",", 1) < 0) || put_int(t, v[j]) < 0) return -1;
+    return put(t, "]", 1);
+}
+
+/* {key:[ints],...} of a set's items in order. */
+static int put_items(text *t, const items_of *s) {
+    if (put(t, "{", 1) < 0) return -1;
+    for (int i = 0; i < s->n; i++)
+        if ((i && put(t, ",", 1) < 0) || put_key(t, &s->at[i]) < 0 || put_values(t, s->at[i].v, s->at[i].n) < 0)
+            return -1;
+    return put(t, "}", 1);
+}
+
+static PyObject *str_of(const text *t) {
+    return PyUnicode_DecodeUTF8(t->buf != NULL ? t->buf : "", (Py_ssize_t)t->len, "strict");
+}
+
+/* -- the stored counters' JSON, as this module (or msgspec) wrote it: {"if":{..},"st":{..}} ------ */
+
+typedef struct {
+    const uint8_t *p, *end;
+} reader;
+
+static int ws(reader *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r')) r->p++;
+    return r->p < r->end;
+}
+
+static int expect(reader *r, char ch) {
+    if (!ws(r) || *r->p != (uint8_t)ch) return bail("stored counters this does not read");
+    r->p++;
+    return 0;
+}
+
+static int json_key(reader *r, const uint8_t **s, uint32_t *n) {
+    if (expect(r, '"') < 0) return -1;
+    const uint8_t *start = r->p;
+    while (r->p < r->end && *r->p != '"') {
+        if (*r->p == '\\') return bail("a stored key with an escape");
+        r->p++;
+    }
+    if (r->p >= r->end) return bail("stored counters cut short");
+    *s = start;
+    *n = (uint32_t)(r->p - start);
+    r->p++;
+    return expect(r, ':');
+}
+
+static int json_int(reader *r, long long *out) {
+    if (!ws(r)) return bail("stored counters cut short");
+    int neg = *r->p == '-';
+    r->p += neg;
+    if (r->p >= r->end || *r->p < '0' || *r->p > '9') return bail("a stored counter that is not an int");
+    unsigned long long u = 0;
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
+        if (u > (ULLONG_MAX - 9) / 10) return bail("a stored counter past int64");
+        u = u * 10 + (unsigned long long)(*r->p++ - '0');
+    }
+    if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E')) return bail("a stored counter that is not an int");
+    if (u > (unsigned long long)LLONG_MAX) return bail("a stored counter past int64");
+    *out = neg ? -(long long)u : (long long)u;
+    return 0;
+}
+
+/* {"key":[ints],...} into s (a repeated key: the last one, as json.loads and msgspec keep). */
+static int json_items(reader *r, items_of *s) {
+    if (expect(r, '{') < 0) return -1;
+    if (ws(r) && *r->p == '}') return r->p++, 0;
+    for (;;) {
+        const uint8_t *key;
+        uint32_t len;
+        if (json_key(r, &key, &len) < 0 || expect(r, '[') < 0) return -1;
+        item *it = set_find(s, key, len, 1);
+        if (it == NULL) return bail("more stored counters than expected");
+        it->n = 0;
+        if (ws(r) && *r->p == ']') {
+            r->p++;
+        } else {
+            for (;;) {
+                if (it->n >= WIDTH) return bail("a stored item with too many counters");
+                if (json_int(r, &it->v[it->n++]) < 0) return -1;
+                if (!ws(r)) return bail("stored counters cut short");
+                if (*r->p == ',') { r->p++; continue; }
+                if (expect(r, ']') < 0) return -1;
+                break;
+            }
+        }
+        if (!ws(r)) return bail("stored counters cut short");
+        if (*r->p == ',') { r->p++; continue; }
+        return expect(r, '}');
+    }
+}
+
+/* How many "key":[ entries a JSON object text could hold at most (a bound for the set's size). */
+static int json_bound(const uint8_t *p, const uint8_t *end) {
+    int n = 0;
+    for (; p < end; p++) n += *p == '[';
+    return n;
+}
+
+static int read_previous(PyObject *previous, items_of *was_if, items_of *was_st) {
+    Py_ssize_t size;
+    const char *s = PyUnicode_AsUTF8AndSize(previous, &size);
+    if (s == NULL) return -1;
+    reader r = {(const uint8_t *)s, (const uint8_t *)s + size};
+    int bound = json_bound(r.p, r.end);
+    if (set_open(was_if, bound) < 0 || set_open(was_st, bound) < 0) return -1;
+    if (expect(&r, '{') < 0) return -1;
+    if (ws(&r) && *r.p == '}') return r.p++, 0; /* {} */
+    int seen_if = 0, seen_st = 0;
+    for (;;) {
+        const uint8_t *key;
+        uint32_t len;
+        if (json_key(&r, &key, &len) < 0) return -1;
+        int is_if = len == 2 && memcmp(key, "if", 2) == 0, is_st = len == 2 && memcmp(key, "st", 2) == 0;
+        if (!(is_if ? !seen_if++ : is_st ? !seen_st++ : 0)) return bail("stored counters with other keys");
+        if (json_items(&r, is_if ? was_if : was_st) < 0) return -1;
+        if (!ws(&r)) return bail("stored counters cut short");
+        if (*r.p == ',') { r.p++; continue; }
+        if (expect(&r, '}') < 0) return -1;
+        break;
+    }
+    if (ws(&r)) return bail("bytes after the stored counters");
+    return 0;
+}
+
+/* plan._deltas of one part as JSON (and, for interfaces, as a dict for the rates): the new
+   counters against the stored ones, in the new counters' order; a key seen for the first time has
+   none; a counter that went down is Unsupported (counter_delta decides, in the reference). */
+static int put_deltas(text *t, const items_of *now, const items_of *was, int rebooted, PyObject *as_dict) {
+    int first = 1;
+    if (put(t, "{", 1) < 0) return -1;
+    for (int i = 0; was != NULL && i < now->n; i++) {
+        const item *cur = &now->at[i];
+        const item *old = set_find((items_of *)was, cur->key, cur->len, 0);
+        if (old == NULL) continue;
+        long long d[WIDTH];
+        int k = old->n < cur->n ? old->n : cur->n;
+        for (int j = 0; j < k; j++) {
+            if (rebooted) { /* counted since the reboot: values[: len(old)] */
+                d[j] = cur->v[j];
+            } else {
+                if (__builtin_sub_overflow(cur->v[j], old->v[j], &d[j])) return bail("a delta past int64");
+                if (d[j] < 0) return bail("a counter that went down");
+            }
+        }
+        if ((!first && put(t, ",", 1) < 0) || put_key(t, cur) < 0 || put_values(t, d, k) < 0) return -1;
+        first = 0;
+        if (as_dict != NULL) {
+            PyObject *key = PyUnicode_DecodeUTF8((const char *)cur->key, cur->len, "strict"), *values = PyList_New(k);
+            for (int j = 0; values != NULL && j < k; j++) {
+                PyObject *x = PyLong_FromLongLong(d[j]);
+                if (x == NULL) Py_CLEAR(values);
+                else PyList_SET_ITEM(values, j, x);
+            }
+            int r = key == NULL || values == NULL ? -1 : PyDict_SetItem(as_dict, key, values);
+            Py_XDECREF(key);
+            Py_XDECREF(values);
+            if (r < 0) return -1;
+        }
+    }
+    return put(t, "}", 1);
 }
 
 /* -- the result ---------------------------------------------------------------------------------- */
 
 static PyStructSequence_Field figure_fields[] = {
-    {"counters", "{'if': {name: [rx, tx]}, 'st': {mac: [rx, tx, retransmissions]}}: the next report's baseline"},
+    {"counters", "the next report's baseline, as stored: {\"if\": {name: [rx, tx]}, \"st\": {mac: [rx, tx, retx]}}"},
     {"wifi", "stations with a signal"},
     {"weak", "of those, under plan.WEAK_SIGNAL_DBM"},
     {"stations", "station rows"},
-    {"if_delta", "per interface: the counters' deltas since `previous`"},
-    {"st_delta", "per station: the same"},
-    {"apps", "per category: [bytes_down, bytes_up, most active minutes]"},
+    {"if_delta", "per interface: the counters' deltas since `previous` (a dict)"},
+    {"if_deltas", "the same as JSON"},
+    {"st_deltas", "per station: the same, as JSON"},
+    {"apps", "per category: [bytes_down, bytes_up, most active minutes], as JSON"},
     {"system", "(cpu_usage_pct, memory_total_kib, memory_available_kib or UNSET, memory_free_kib), or None"},
     {"wan_named", "wan.interface, or None"},
     {"wan_by_role", "the first interface whose role is 'wan', or None"},
     {NULL, NULL},
 };
-static PyStructSequence_Desc figures_desc = {"collector.store._plan.Figures", NULL, figure_fields, 10};
+static PyStructSequence_Desc figures_desc = {"collector.store._plan.Figures", NULL, figure_fields, 11};
 static PyTypeObject *Figures;
-
-#define MAX_ITEMS 1024 /* interfaces or stations a report may have for this path (the protocol allows fewer) */
 
 static long weak_dbm = -75;
 
-static int read_report(source *src, const field *b, PyObject *previous, int rebooted, PyObject *fig) {
-    PyObject *prev_if = NULL, *prev_st = NULL;
-    if (previous != NULL && previous != Py_None) {
-        if (!PyDict_CheckExact(previous)) return bail("stored counters that are not a dict");
-        prev_if = PyDict_GetItemWithError(previous, K_if);
-        prev_st = prev_if == NULL && PyErr_Occurred() ? NULL : PyDict_GetItemWithError(previous, K_st);
-        if (PyErr_Occurred()) return -1;
-        if ((prev_if != NULL && !PyDict_CheckExact(prev_if)) || (prev_st != NULL && !PyDict_CheckExact(prev_st)))
-            return bail("stored counters that are not dicts");
-    }
+typedef struct {
+    items_of now_if, now_st, apps, was_if, was_st;
+    text out;
+} work;
+
+static void work_done(work *w) {
+    set_close(&w->now_if);
+    set_close(&w->now_st);
+    set_close(&w->apps);
+    set_close(&w->was_if);
+    set_close(&w->was_st);
+    PyMem_Free(w->out.buf);
+}
+
+/* Set item i of fig to the text written since `mark` (a new str), and rewind. */
+static int take_text(work *w, PyObject *fig, int i) {
+    PyObject *s = str_of(&w->out);
+    w->out.len = 0;
+    if (s == NULL) return -1;
+    PyStructSequence_SET_ITEM(fig, i, s);
+    return 0;
+}
+
+static int read_report(source *src, const field *b, PyObject *previous, int rebooted, PyObject *fig, work *w) {
     for (int i = P_INTERFACES; i <= P_APPS; i++)
         if (b[i].k != V_ABSENT && b[i].k != V_LIST) return bail("a list of rows that is not a list");
-    PyObject *counters = PyDict_New(), *c_if = PyDict_New(), *c_st = PyDict_New();
-    PyObject *d_if = PyDict_New(), *d_st = PyDict_New(), *apps = PyDict_New();
-    PyStructSequence_SET_ITEM(fig, 0, counters);
-    PyStructSequence_SET_ITEM(fig, 4, d_if);
-    PyStructSequence_SET_ITEM(fig, 5, d_st);
-    PyStructSequence_SET_ITEM(fig, 6, apps);
-    if (counters == NULL || c_if == NULL || c_st == NULL || d_if == NULL || d_st == NULL || apps == NULL ||
-        put(counters, K_if, Py_NewRef(c_if)) < 0 || put(counters, K_st, Py_NewRef(c_st)) < 0) {
-        Py_XDECREF(c_if);
-        Py_XDECREF(c_st);
+    if (previous != Py_None && !PyUnicode_Check(previous)) return bail("stored counters that are not a str");
+    if (set_open(&w->now_if, (int)list_len(&b[P_INTERFACES])) < 0 || set_open(&w->now_st, (int)list_len(&b[P_STATIONS])) < 0 ||
+        set_open(&w->apps, (int)list_len(&b[P_APPS])) < 0)
         return -1;
-    }
-    Py_DECREF(c_if);
-    Py_DECREF(c_st); /* held by counters */
 
     /* interfaces: {name: [rx, tx]}, and the first one whose role is "wan" */
     items it;
     field r[MAX_FIELDS];
-    PyObject *by_role = NULL;
+    PyObject *by_role = Py_None;
     int got;
     if (items_open(src, &b[P_INTERFACES], &it) < 0) return -1;
     while ((got = next_row(&it, &P_INTERFACE, r)) > 0) {
-        long long v[2];
         if (r[I_NAME].k != V_STR) return bail("an interface name that is not a str");
-        if (counter(&r[I_RX], 0, &v[0]) < 0 || counter(&r[I_TX], 0, &v[1]) < 0) return -1;
-        PyObject *name = get_str(src, &r[I_NAME], empty);
-        if (name == NULL || put(c_if, name, ints(v, 2)) < 0) return -1;
-        if (by_role == NULL && r[I_ROLE].k == V_STR && r[I_ROLE].n == 3 && memcmp(r[I_ROLE].p, "wan", 3) == 0)
-            by_role = name;
+        item *x = set_find(&w->now_if, r[I_NAME].p, r[I_NAME].n, 1);
+        if (x == NULL) return bail("more interfaces than rows");
+        x->n = 2;
+        if (counter(&r[I_RX], 0, &x->v[0]) < 0 || counter(&r[I_TX], 0, &x->v[1]) < 0) return -1;
+        if (by_role == Py_None && r[I_ROLE].k == V_STR && r[I_ROLE].n == 3 && memcmp(r[I_ROLE].p, "wan", 3) == 0)
+            if ((by_role = get_str(src, &r[I_NAME], empty)) == NULL) return -1;
     }
     if (got < 0) return -1;
-    PyStructSequence_SET_ITEM(fig, 9, Py_NewRef(by_role != NULL ? by_role : Py_None));
+    PyStructSequence_SET_ITEM(fig, 10, Py_NewRef(by_role));
 
     /* stations: {mac: [rx, tx, retransmissions]} (`or 0`), and how many on Wi-Fi and weak */
     long wifi = 0, weak = 0, stations = 0;
     if (items_open(src, &b[P_STATIONS], &it) < 0) return -1;
     while ((got = next_row(&it, &P_STATION, r)) > 0) {
-        long long v[3];
         stations++;
         if (r[T_MAC].k != V_STR) return bail("a mac that is not a str");
-        if (counter(&r[T_RX], 1, &v[0]) < 0 || counter(&r[T_TX], 1, &v[1]) < 0 || counter(&r[T_RETX], 1, &v[2]) < 0)
+        item *x = set_find(&w->now_st, r[T_MAC].p, r[T_MAC].n, 1);
+        if (x == NULL) return bail("more stations than rows");
+        x->n = 3;
+        if (counter(&r[T_RX], 1, &x->v[0]) < 0 || counter(&r[T_TX], 1, &x->v[1]) < 0 ||
+            counter(&r[T_RETX], 1, &x->v[2]) < 0)
             return -1;
         double signal;
         int has = get_num(&r[T_SIGNAL], &signal);
@@ -206,8 +449,6 @@ static int read_report(source *src, const field *b, PyObject *previous, int rebo
             wifi++;
             weak += signal < (double)weak_dbm;
         }
-        PyObject *mac = get_str(src, &r[T_MAC], empty);
-        if (mac == NULL || put(c_st, mac, ints(v, 3)) < 0) return -1;
     }
     if (got < 0) return -1;
     PyStructSequence_SET_ITEM(fig, 1, PyLong_FromLong(wifi));
@@ -215,25 +456,18 @@ static int read_report(source *src, const field *b, PyObject *previous, int rebo
     PyStructSequence_SET_ITEM(fig, 3, PyLong_FromLong(stations));
     if (PyErr_Occurred()) return -1;
 
-    /* the deltas, in the order of the new counters (a key seen for the first time has none) */
-    PyObject *const parts[2][3] = {{c_if, prev_if, d_if}, {c_st, prev_st, d_st}};
-    for (int p = 0; p < 2; p++) {
-        PyObject *now = parts[p][0], *before = parts[p][1], *out = parts[p][2], *key, *values;
-        if (before == NULL) continue;
-        Py_ssize_t at = 0;
-        while (PyDict_Next(now, &at, &key, &values)) {
-            PyObject *old = PyDict_GetItemWithError(before, key);
-            if (old == NULL) {
-                if (PyErr_Occurred()) return -1;
-                continue;
-            }
-            long long v[3];
-            Py_ssize_t n = PyList_GET_SIZE(values);
-            for (Py_ssize_t j = 0; j < n; j++) v[j] = PyLong_AsLongLong(PyList_GET_ITEM(values, j)); /* ours */
-            PyObject *delta = NULL;
-            if (delta_of(old, v, n, values, rebooted, &delta) < 0 || put(out, key, delta) < 0) return -1;
-        }
-    }
+    /* the counters as stored, then the deltas against the stored ones */
+    if (put(&w->out, "{\"if\":", 6) < 0 || put_items(&w->out, &w->now_if) < 0 || put(&w->out, ",\"st\":", 6) < 0 ||
+        put_items(&w->out, &w->now_st) < 0 || put(&w->out, "}", 1) < 0 || take_text(w, fig, 0) < 0)
+        return -1;
+    int have = previous != Py_None;
+    if (have && read_previous(previous, &w->was_if, &w->was_st) < 0) return -1;
+    PyObject *if_delta = PyDict_New();
+    PyStructSequence_SET_ITEM(fig, 4, if_delta);
+    if (if_delta == NULL || put_deltas(&w->out, &w->now_if, have ? &w->was_if : NULL, rebooted, if_delta) < 0 ||
+        take_text(w, fig, 5) < 0 || put_deltas(&w->out, &w->now_st, have ? &w->was_st : NULL, rebooted, NULL) < 0 ||
+        take_text(w, fig, 6) < 0)
+        return -1;
 
     /* apps: per category, bytes summed and the most active minutes */
     if (items_open(src, &b[P_APPS], &it) < 0) return -1;
@@ -243,36 +477,26 @@ static int read_report(source *src, const field *b, PyObject *previous, int rebo
         if (counter(&r[AP_DOWN], 0, &down) < 0 || counter(&r[AP_UP], 0, &up) < 0 ||
             counter(&r[AP_MINUTES], 0, &minutes) < 0)
             return -1;
-        PyObject *category = get_str(src, &r[AP_CATEGORY], empty);
-        if (category == NULL) return -1;
-        PyObject *sums = PyDict_GetItemWithError(apps, category);
-        if (sums == NULL) {
-            if (PyErr_Occurred()) return -1;
-            long long zero[3] = {0, 0, 0};
-            if (put(apps, category, ints(zero, 3)) < 0) return -1;
-            sums = PyDict_GetItem(apps, category);
+        item *x = set_find(&w->apps, r[AP_CATEGORY].p, r[AP_CATEGORY].n, 1);
+        if (x == NULL) return bail("more categories than rows");
+        if (x->n == 0) {
+            x->n = 3;
+            x->v[0] = x->v[1] = x->v[2] = 0;
         }
-        long long had[3], now[3];
-        for (int j = 0; j < 3; j++) had[j] = PyLong_AsLongLong(PyList_GET_ITEM(sums, j)); /* ours: int64 */
-        if (__builtin_add_overflow(had[0], down, &now[0]) || __builtin_add_overflow(had[1], up, &now[1]))
+        if (__builtin_add_overflow(x->v[0], down, &x->v[0]) || __builtin_add_overflow(x->v[1], up, &x->v[1]))
             return bail("a sum past int64");
-        now[2] = minutes > had[2] ? minutes : had[2];
-        for (int j = 0; j < 3; j++)
-            if (now[j] != had[j]) {
-                PyObject *x = PyLong_FromLongLong(now[j]);
-                if (x == NULL || PyList_SetItem(sums, j, x) < 0) return -1;
-            }
+        if (minutes > x->v[2]) x->v[2] = minutes;
     }
-    if (got < 0) return -1;
+    if (got < 0 || put_items(&w->out, &w->apps) < 0 || take_text(w, fig, 7) < 0) return -1;
 
     /* system (None when absent or None) and wan.interface, as msgspec gives them */
     field s[MAX_FIELDS];
     if (b[P_SYSTEM].k == V_ABSENT || b[P_SYSTEM].k == V_NIL) {
-        PyStructSequence_SET_ITEM(fig, 7, Py_NewRef(Py_None));
+        PyStructSequence_SET_ITEM(fig, 8, Py_NewRef(Py_None));
     } else {
         if (fields_of(src, &b[P_SYSTEM], &P_SYSTEM_ROW, s) < 0) return -1;
         PyObject *system = PyTuple_New(4);
-        PyStructSequence_SET_ITEM(fig, 7, system);
+        PyStructSequence_SET_ITEM(fig, 8, system);
         if (system == NULL) return -1;
         for (int j = 0; j < Y_N; j++) {
             PyObject *x = object_of(src, &s[j], j == Y_AVAILABLE ? unset : Py_None);
@@ -283,11 +507,10 @@ static int read_report(source *src, const field *b, PyObject *previous, int rebo
     PyObject *named = Py_None;
     if (b[P_WAN].k != V_ABSENT && b[P_WAN].k != V_NIL) {
         if (fields_of(src, &b[P_WAN], &P_WAN_ROW, s) < 0) return -1;
-        named = object_of(src, &s[PW_INTERFACE], Py_None);
-        if (named == NULL) return -1;
-        PyStructSequence_SET_ITEM(fig, 8, named);
+        if ((named = object_of(src, &s[PW_INTERFACE], Py_None)) == NULL) return -1;
+        PyStructSequence_SET_ITEM(fig, 9, named);
     } else {
-        PyStructSequence_SET_ITEM(fig, 8, Py_NewRef(Py_None));
+        PyStructSequence_SET_ITEM(fig, 9, Py_NewRef(Py_None));
     }
     return 0;
 }
@@ -300,11 +523,13 @@ static PyObject *report(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*Op", &packed, &previous, &rebooted)) return NULL;
     PyObject *fig = PyStructSequence_New(Figures);
     source src = {0};
+    work w = {0};
     field b[MAX_FIELDS];
     if (fig != NULL && (body_of_packed_as(&src, &PLAN, packed.buf, packed.len, b) < 0 ||
-                        read_report(&src, b, previous, rebooted, fig) < 0)) {
+                        read_report(&src, b, previous, rebooted, fig, &w) < 0)) {
         Py_CLEAR(fig); /* its unset items are NULL: the struct sequence's dealloc skips them */
     }
+    work_done(&w);
     source_done(&src);
     PyBuffer_Release(&packed);
     return fig;

@@ -61,13 +61,44 @@ def _dumps(value: object) -> str:
     return _encode(value).decode()
 
 
-@dataclass(slots=True)
+class Counters:
+    """A gateway's cumulative counters: the JSON text stored (what the compiled plan reads) and,
+    on first use, decoded (what the Python plan reads). Read-only once made."""
+
+    __slots__ = ("_decoded", "text")
+
+    def __init__(self, text: str | None, decoded: dict[str, dict[str, list[int]]] | None = None) -> None:
+        self.text = text if text is not None else _dumps(decoded or {})
+        self._decoded = decoded
+
+    @property
+    def decoded(self) -> dict[str, dict[str, list[int]]]:
+        if self._decoded is None:
+            self._decoded = _decode(self.text)
+        return self._decoded
+
+
 class GatewayState:
     """What the store keeps per gateway to compute the next deltas."""
 
-    window_end: int = 0
-    uptime_s: int = 0
-    counters: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    __slots__ = ("held", "uptime_s", "window_end")
+
+    def __init__(
+        self,
+        window_end: int = 0,
+        uptime_s: int = 0,
+        counters: Counters | dict[str, dict[str, list[int]]] | None = None,
+    ) -> None:
+        self.window_end = window_end
+        self.uptime_s = uptime_s
+        self.held = counters if isinstance(counters, Counters) else Counters(None, counters or {})
+
+    @property
+    def counters(self) -> dict[str, dict[str, list[int]]]:
+        return self.held.decoded
+
+    def __repr__(self) -> str:
+        return f"GatewayState({self.window_end}, {self.uptime_s}, {self.held.text})"
 
 
 @dataclass(slots=True)
@@ -178,31 +209,33 @@ def _deltas(
 
 
 class Figures(NamedTuple):
-    """What the plan reads of one report, with its counters' deltas (``collector/store/_plan.c``
-    gives the same, as a struct sequence with these fields)."""
+    """What the plan reads of one report, with its counters' deltas; the JSON as stored
+    (``collector/store/_plan.c`` gives the same, as a struct sequence with these fields)."""
 
-    counters: dict[str, dict[str, list[int]]]
+    counters: str
     wifi: int
     weak: int
     stations: int
     if_delta: dict[str, list[int]]
-    st_delta: dict[str, list[int]]
-    apps: dict[str, list[int]]
+    if_deltas: str
+    st_deltas: str
+    apps: str
     #: ``(cpu_usage_pct, memory_total_kib, memory_available_kib or UNSET, memory_free_kib)``
     system: tuple[Any, Any, Any, Any] | None
     wan_named: Any
     wan_by_role: Any
 
 
-def _figures_of(body: PlanBody, previous: dict[str, dict[str, list[int]]] | None, rebooted: bool) -> Figures:
+def _figures_of(body: PlanBody, previous: Counters | None, rebooted: bool) -> tuple[Figures, Counters]:
     """The reference of ``_plan.report``: the figures of a decoded body, deltas against
-    ``previous`` (a gateway's stored counters; ``None``: no deltas)."""
+    ``previous`` (a gateway's stored counters; ``None``: no deltas), and its counters."""
     counters, wifi, weak = counters_of(body)
     if_delta: dict[str, list[int]] = {}
     st_delta: dict[str, list[int]] = {}
     if previous is not None:
-        if_delta = _deltas(previous.get("if", {}), counters["if"], rebooted)
-        st_delta = _deltas(previous.get("st", {}), counters["st"], rebooted)
+        before = previous.decoded
+        if_delta = _deltas(before.get("if", {}), counters["if"], rebooted)
+        st_delta = _deltas(before.get("st", {}), counters["st"], rebooted)
     apps: dict[str, list[int]] = {}
     for usage in body.apps:
         total_app = apps.get(usage.category) or apps.setdefault(usage.category, [0, 0, 0])
@@ -215,20 +248,27 @@ def _figures_of(body: PlanBody, previous: dict[str, dict[str, list[int]]] | None
         system = (s.cpu_usage_pct, s.memory_total_kib, s.memory_available_kib, s.memory_free_kib)
     named = body.wan.interface if body.wan is not None else None
     by_role = next((i.name for i in body.interfaces if i.role == "wan"), None)
-    return Figures(counters, wifi, weak, len(body.stations), if_delta, st_delta, apps, system, named, by_role)
+    text = _dumps(counters)
+    found = Figures(
+        text, wifi, weak, len(body.stations), if_delta, _dumps(if_delta), _dumps(st_delta), _dumps(apps),
+        system, named, by_role,
+    )  # fmt: skip
+    return found, Counters(text, counters)
 
 
-def figures(m: SpooledMessage, previous: dict[str, dict[str, list[int]]] | None, rebooted: bool) -> Figures:
-    """A report's figures: read from its msgpack in C where it can, else from its decoded input."""
+def figures(m: SpooledMessage, previous: Counters | None, rebooted: bool) -> tuple[Figures, Counters]:
+    """A report's figures and counters: read from its msgpack in C where it can, else from its
+    decoded input."""
     if _compiled is not None and m.planned is None and m.packed:
         with contextlib.suppress(_compiled.Unsupported):  # the reference decides
-            return _compiled.report(m.packed, previous, rebooted)
+            found = _compiled.report(m.packed, previous.text if previous is not None else None, rebooted)
+            return found, Counters(found.counters)
     return _figures_of(plan_input(m), previous, rebooted)
 
 
 def fact_row(
     m: SpooledMessage, state: GatewayState | None
-) -> tuple[FactRow, dict[str, dict[str, float]], dict[str, dict[str, list[int]]]]:
+) -> tuple[FactRow, dict[str, dict[str, float]], Counters]:
     """The facts row of a report, its interface rates and its counters."""
     previous = None
     rebooted = False
@@ -237,8 +277,8 @@ def fact_row(
         elapsed = m.window_end - state.window_end
         if state.window_end > 0 and 0 < elapsed <= 2 * DAY:
             rebooted = m.uptime_s < state.uptime_s
-            previous = state.counters
-    f = figures(m, previous, rebooted)
+            previous = state.held
+    f, counters = figures(m, previous, rebooted)
     if_delta = f.if_delta
     rates = {
         name: {"rx_bps": round(8 * d[0] / elapsed, 1), "tx_bps": round(8 * d[1] / elapsed, 1)}
@@ -269,11 +309,11 @@ def fact_row(
         f.stations,
         f.wifi,
         f.weak,
-        _dumps(if_delta),
-        _dumps(f.st_delta),
-        _dumps(f.apps),
+        f.if_deltas,
+        f.st_deltas,
+        f.apps,
     )
-    return row, rates, f.counters
+    return row, rates, counters
 
 
 def stored_now(
@@ -342,7 +382,7 @@ def plan_batch(messages: list[SpooledMessage], states: dict[str, GatewayState | 
         if newer:
             # A late (replayed or reordered) report is kept raw and as facts, but does not move the latest state.
             states[gateway_id] = GatewayState(end, m.uptime_s, counters)
-            change.latest = Latest(end, m.uptime_s, m.epoch, m.seq, _dumps(rates), _dumps(counters))
+            change.latest = Latest(end, m.uptime_s, m.epoch, m.seq, _dumps(rates), counters.text)
     return plan
 
 
@@ -350,17 +390,16 @@ class KnownStates:
     """Each gateway's counters as this process last wrote or read them: decoded once, not per batch.
 
     A store reads every planned gateway's state back in each batch (another collector may have
-    changed it); decoding its counters JSON was a tenth of the plan. Here the text read back
-    is compared with the text remembered, and only a different text is decoded: equal texts
-    decode to equal counters, so what is stored is always what is used, whoever wrote it and
-    whether the batch that remembered it committed or not. Bounded: the gateways remembered
-    first are forgotten first (a forgotten one is decoded once more). The counters are shared with the states made from them:
-    read-only (the plan only reads them).
+    changed it). Here the text read back is compared with the text remembered, and the
+    remembered :class:`Counters` are used when equal (decoded at most once, by the Python plan;
+    the compiled plan reads the text): equal texts are equal counters, so what is stored is
+    always what is used, whoever wrote it and whether the batch that remembered it committed or
+    not. Bounded: the gateways remembered first are forgotten first.
     """
 
     def __init__(self, limit: int = KNOWN_STATES) -> None:
         self.limit = limit
-        self._known: dict[str, tuple[str, dict[str, dict[str, list[int]]]]] = {}
+        self._known: dict[str, Counters] = {}
 
     def __contains__(self, gateway_id: str) -> bool:
         """Whether this process read or wrote the gateway's counters (its row existed then)."""
@@ -375,22 +414,20 @@ class KnownStates:
         if not counters:
             return GatewayState(int(window_end), int(uptime_s or 0), {})
         known = self._known.get(gateway_id)
-        if known is not None and known[0] == counters:
-            decoded = known[1]
-        else:
-            decoded = _decode(counters)
-            self._remember(gateway_id, counters, decoded)
-        return GatewayState(int(window_end), int(uptime_s or 0), decoded)
+        if known is None or known.text != counters:
+            known = Counters(counters)
+            self._remember(gateway_id, known)
+        return GatewayState(int(window_end), int(uptime_s or 0), known)
 
     def planned(self, plan: BatchPlan, states: dict[str, GatewayState | None]) -> None:
         """Remember the counters a plan writes (``states`` as ``plan_batch`` left them)."""
         for gateway_id, change in plan.gateways.items():
             state = states.get(gateway_id)
             if change.latest is not None and state is not None:
-                self._remember(gateway_id, change.latest.counters, state.counters)
+                self._remember(gateway_id, state.held)
 
-    def _remember(self, gateway_id: str, text: str, counters: dict[str, dict[str, list[int]]]) -> None:
+    def _remember(self, gateway_id: str, counters: Counters) -> None:
         known = self._known
-        known[gateway_id] = (text, counters)
+        known[gateway_id] = counters
         if len(known) > self.limit:  # the gateway remembered first is forgotten first
             del known[next(iter(known))]
