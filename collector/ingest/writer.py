@@ -45,6 +45,7 @@ from collector.store import (
     StoreError,
     open_store,
 )
+from collector.store.folding import FOLD_BACKLOG
 from collector.store.plan import READS_PACKED
 from collector.store.plan_input import PlanBody, plan_body
 from collector.store.rows import ReportRow
@@ -60,9 +61,11 @@ START_TIMEOUT_S = 60.0
 REPLY_TIMEOUT_S = 300.0
 #: The child folds one share of the gateways (``Folds.share``), the collector the other, while no
 #: batch waits, looking again every FOLD_IDLE_S: while batches keep coming (one in the last
-#: FOLD_QUIET_S) only what it kept in memory, FOLD_BUSY_CHUNK at a time (a batch arriving waits for
-#: the chunk); once they stop, FOLD_CHUNK at a time and from its share of the queue table too (from
-#: its end), so after a burst both cores fold; the table again FOLD_EMPTY_S after it had none.
+#: FOLD_QUIET_S) only what it kept in memory once that nears its bound (FOLD_BUSY_KEPT: folding
+#: takes cores the ingest needs, and acknowledging comes first), FOLD_BUSY_CHUNK at a time (a
+#: batch arriving waits for the chunk); once they stop, FOLD_CHUNK at a time and from its share
+#: of the queue table too (from its end), so after a burst both cores fold; the table again
+#: FOLD_EMPTY_S after it had none.
 FOLD_SHARE = (1, 2)
 PARENT_FOLD_SHARE = (0, 2)
 FOLD_CHUNK = 500
@@ -70,6 +73,7 @@ FOLD_BUSY_CHUNK = 100
 FOLD_IDLE_S = 0.02
 FOLD_QUIET_S = 0.25
 FOLD_EMPTY_S = 0.5
+FOLD_BUSY_KEPT = FOLD_BACKLOG - 2_000
 
 #: A report as it crosses the pipe: the ``reports`` row's fields, then the unframed msgpack.
 Row = tuple[str, int, int, str, int, int, int, int, float, bytes, bytes]
@@ -341,7 +345,10 @@ def _serve(
                 now = time.monotonic()
                 quiet = now - last_batch[0] > FOLD_QUIET_S
                 kept = store.folds.state.waiting()
-                if not kept and (not quiet or now - table_empty_at < FOLD_EMPTY_S):
+                if not quiet and kept < FOLD_BUSY_KEPT:
+                    await asyncio.sleep(FOLD_IDLE_S)
+                    continue
+                if not kept and now - table_empty_at < FOLD_EMPTY_S:
                     await asyncio.sleep(FOLD_IDLE_S)
                     continue
                 try:

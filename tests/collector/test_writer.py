@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from collector.ingest.writer import PARENT_FOLD_SHARE, WriterProcess, _message, _rows, local_store
+from collector.ingest.writer import (
+    FOLD_QUIET_S,
+    PARENT_FOLD_SHARE,
+    WriterProcess,
+    _message,
+    _rows,
+    local_store,
+)
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import Batch, LockTurn, StoreError, open_store
@@ -46,7 +53,8 @@ async def test_a_child_process_commits_batches_the_parent_store_reads(tmp_path: 
             r for gid in ("gw-child-a", "gw-child-b", "gw-child-c", "gw-child-d") for r in reports(gid, 3)
         ]
         await writer.write_batch(Batch(more, [], []))
-        ours = 0
+        ours = await insights(store).fold_pending(100)  # what this process kept (its share)
+        await asyncio.sleep(3 * FOLD_QUIET_S)  # no batch comes: the child folds its share
         deadline = time.monotonic() + 30
         while await insights(store).pending_folds() and time.monotonic() < deadline:
             ours += await insights(store).fold_pending(100)
