@@ -8,7 +8,7 @@ need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
-# protocol/_keys.c, collector/profiles/_window.c and collector/privacy/_scrub.c: make installs them with HOMESCOPE_REQUIRE_C=1, so a missing compiler fails there.
+# protocol/_keys.c, collector/profiles/_window.c, collector/store/_plan.c and collector/privacy/_scrub.c: make installs them with HOMESCOPE_REQUIRE_C=1, so a missing compiler fails there.
 have_cmd cc || need+=(gcc)
 python3 -c 'import os, sysconfig; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' \
   >/dev/null 2>&1 || need+=(python3-dev)

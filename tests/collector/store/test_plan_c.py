@@ -23,13 +23,22 @@ try:
 except ImportError:  # test_the_c_extension_is_built says why
     compiled = None  # type: ignore[assignment]
 
-needs_c = pytest.mark.skipif(compiled is None, reason="collector.store._plan is not built")
+#: As for protocol._keys (tests/protocol/test_keys.py): set only to test a collector installed
+#: without a compiler on purpose; `make test`, and so CI, never sets it.
+OPTIONAL = os.environ.get("HOMESCOPE_OPTIONAL_C") == "1"
+needs_c = pytest.mark.skipif(compiled is None and OPTIONAL, reason="HOMESCOPE_OPTIONAL_C=1 and not built")
 
 
 def test_the_c_extension_is_built() -> None:
-    """`make` builds it (HOMESCOPE_REQUIRE_C=1): without it the plan runs ~2x slower, silently."""
-    if os.environ.get("HOMESCOPE_REQUIRE_C") == "1" or os.environ.get("CI"):
-        assert compiled is not None and plan.READS_PACKED
+    """Without it the store writer process plans each report ~2.5x slower, and the tests below prove nothing."""
+    if compiled is None and not OPTIONAL:
+        pytest.fail(
+            "collector.store._plan is not built: install a C compiler and Python headers "
+            "(scripts/system-deps.sh python), then `HOMESCOPE_REQUIRE_C=1 pip install -e '.[dev]'` "
+            "(make does); set HOMESCOPE_OPTIONAL_C=1 only to test the way without it",
+            pytrace=False,
+        )
+    assert (compiled is not None) == plan.READS_PACKED
 
 
 def _emulated(homes: int = 12, windows: int = 4) -> list[dict[str, Any]]:
