@@ -140,6 +140,7 @@ def baseline(broker: Broker, reports: list[tuple[str, bytes, tuple[str, int, int
     topic = subscription("report")
     subprocess.run([PY, "-c", BASELINE, str(broker.port), "0", cid, topic, "subscribe-only"], check=True)
     publish_all(broker.port, reports)
+    since, stolen = time.perf_counter(), stolen_s()
     done = subprocess.run(
         [PY, "-c", BASELINE, str(broker.port), str(len(reports)), cid, topic, "count"],
         check=True,
@@ -154,6 +155,7 @@ def baseline(broker: Broker, reports: list[tuple[str, bytes, tuple[str, int, int
         "seconds": float(seconds),
         "per_s": int(seen) / float(seconds),
         "rss_mib": int(rss_kib) / 1024,
+        "steal_pct": steal_pct(since, stolen),
     }
 
 
@@ -242,6 +244,19 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
+def stolen_s() -> float:
+    """CPU seconds the hypervisor gave to other guests while this machine wanted them (every core;
+    /proc/stat's steal): the share of a run's cores a shared host took, for judging its figures."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[7] / os.sysconf("SC_CLK_TCK") if len(ticks) > 7 else 0.0
+
+
+def steal_pct(since: float, stolen: float) -> float:
+    """The machine's cores stolen since ``since`` (perf_counter) as a percentage of them all."""
+    span = (time.perf_counter() - since) * (os.cpu_count() or 1)
+    return round(100 * (stolen_s() - stolen) / span, 1) if span > 0 else 0.0
+
+
 def machine_busy_s() -> float:
     """CPU seconds the whole machine has been busy (every core; /proc/stat, idle and iowait excluded)."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -299,6 +314,7 @@ def collector_run(
         proc.wait(30)
     publish_all(broker.port, reports)
     started = time.perf_counter()
+    stolen = stolen_s()
     procs = [start_collector(store_url, broker, cid, share, workdir) for cid in cids]
     cpu_at_start = start_up  # imports and start-up excluded
     tracer = Trace([p.pid for p, _ in procs]) if trace else None
@@ -341,6 +357,7 @@ def collector_run(
             break
         time.sleep(0.05)
     rss = max(peak_rss_mib(p.pid) for p, _ in procs)
+    stolen_pct = steal_pct(started, stolen)
     for p, _ in procs:
         p.send_signal(signal.SIGTERM)
         p.wait(30)
@@ -357,6 +374,7 @@ def collector_run(
         "folded_s": folded_s,
         "cpu_s": cpu_at_commit,
         "cpu_folded_s": cpu_at_fold,
+        "steal_pct": stolen_pct,
         **({"trace": tracer.rows} if tracer is not None else {}),
     }
 
@@ -454,6 +472,10 @@ def summary(
         "baseline_cpu_us_per_message": round(median(base["cpu_s"] for base, _ in pairs) / n * 1e6, 1),
         "collector_peak_rss_mib": round(max(float(full["peak_rss_mib"]) for _, full in pairs), 1),  # type: ignore[arg-type]
         "baseline_rss_mib": round(max(base["rss_mib"] for base, _ in pairs), 1),
+        # the share of the machine's cores a shared host took during each run (/proc/stat steal):
+        # runs with much of it say more about the host than about the code
+        "steal_pct": [full["steal_pct"] for _, full in pairs],
+        "baseline_steal_pct": [base["steal_pct"] for base, _ in pairs],
     }
 
 
