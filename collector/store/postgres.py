@@ -66,7 +66,9 @@ class PostgresStore(Facets):
 
     #: Two transactions at once: one plans in this process while the server executes the
     #: other's statements (alone, each waited for the other: ~40% of the time idle on each
-    #: side). The gateway row locks order them where they share a gateway, as for two collectors.
+    #: side). Where they share gateways, the later one copies its raw rows meanwhile and takes
+    #: the gateways' row locks after the earlier one took its own (``Batch.turn``), so it plans
+    #: once that one committed, as for two collectors.
     concurrent_writes = 2
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
