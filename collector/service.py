@@ -158,7 +158,7 @@ class Service:
                 if not failing:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
-            self.folded += n
+            self.folded = self.store.folds.state.folded  # what it folded (n: what it took)
             if n:
                 self.last_fold_at = time.time()
             backlog -= n

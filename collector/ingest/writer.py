@@ -362,7 +362,7 @@ def _serve(
                     await asyncio.sleep(FOLD_IDLE_S)
                 if not n:
                     table_empty_at = time.monotonic()
-                folded.value += n
+                folded.value = store.folds.state.folded  # what it folded (n: what it took)
                 if n:
                     folded_at.value = time.time()
 

@@ -193,6 +193,8 @@ class FoldState(Protocol):
     from_the_end: bool
     #: The privacy key the homes' pseudonyms in ``dpi_unclassified`` are made with (None: not recorded).
     home_key: bytes | None
+    #: Reports this process folded (claimed and committed; ``fold_pending`` returns how many it took).
+    folded: int
 
     async def refresh_rules(self, db: Database) -> None:
         """Look at the operator's domain rules again before a fold pass (``dpi/rules.py``)."""

@@ -170,6 +170,9 @@ class Folds:
     memory: dict[str, dict[Key, SpooledMessage]] = field(default_factory=dict)
     #: reports kept in ``memory`` (counted, not summed over its gateways at every look)
     kept: int = 0
+    #: reports this process folded (claimed and committed): ``fold_pending`` returns how many it
+    #: took, which counts kept ones another process claimed first
+    folded: int = 0
     #: (gateway, day) -> (data text, detail text, parsed day), oldest use first
     days: dict[DayKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     #: The operator's domain rules as of this fold pass (``Facets.fold_pending`` refreshes them).

@@ -98,6 +98,7 @@ class PostgresFolds:
             return 0
         mine = self.state.take(limit)
         prepared = self.state.prepare(mine)  # before the transaction: no lock is held meanwhile
+        ours_folded = [0]  # set inside, counted once committed
 
         async def tx(conn: Conn) -> int:
             if mine:
@@ -108,6 +109,7 @@ class PostgresFolds:
                 # the others were folded (or are being folded) by another process
                 ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
                 await self._fold(conn, ours)
+                ours_folded[0] = len(ours)
                 return len(mine)
             how = self.state.read_back(own=True)
             while how is not None:
@@ -118,6 +120,7 @@ class PostgresFolds:
                     continue
                 found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
+                ours_folded[0] = len(found)
                 if found or len(rows) < limit:
                     return len(
                         found
@@ -125,10 +128,12 @@ class PostgresFolds:
             return 0
 
         try:
-            return int(await self._tx(tx))
+            taken = int(await self._tx(tx))
         except BaseException:
             self.state.forget()
             raise
+        self.state.folded += ours_folded[0]
+        return taken
 
     async def _fold(self, conn: Conn, claimed: list[Prepared]) -> None:
         keys = Folds.day_keys(claimed)

@@ -80,6 +80,7 @@ class SqliteFolds:
                 rows = await self._queued(limit, own=False)
         taken = mine or [m for m in map(stored_report, rows) if m is not None]
         prepared = self.state.prepare(taken)
+        ours_folded = [0]
 
         def tx(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
@@ -92,6 +93,7 @@ class SqliteFolds:
                     db.execute(ORPHANS)
                 self._fold(db, claimed)
                 db.execute("COMMIT")
+                ours_folded[0] = len(claimed)
             except BaseException:
                 self.state.forget()
                 if db.in_transaction:
@@ -100,9 +102,11 @@ class SqliteFolds:
             return len(mine) if mine else len(claimed)
 
         try:
-            return int(await self._write(tx))
+            taken_n = int(await self._write(tx))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}", transient=True) from exc
+        self.state.folded += ours_folded[0]
+        return taken_n
 
     async def _queued(self, limit: int, own: bool) -> list[tuple[Any, ...]]:
         """Queued reports read back with their raw rows: this folder's share, or anyone's."""

@@ -179,3 +179,25 @@ async def test_reading_the_backlog_back_walks_the_queue_not_every_stored_report(
         keys = [row[:3] for row in db.execute(query, (200,))]
         assert keys == sorted(keys, reverse=order == "DESC")
     db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_folder_counts_what_it_folded_not_what_another_claimed_first(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``Folds.folded`` (the health figure, and the bench's "folded") counts the reports this
+    process claimed and committed: a kept report another folder took from the table first is not
+    counted twice, though ``fold_pending`` says it was taken (so a drain loop goes on)."""
+    url = f"sqlite:///{tmp_path}/count.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    keeper, helper = open_store(url), open_store(url)
+    await keeper.open()
+    await helper.open()
+    try:
+        await keeper.write_batch(Batch(reports("count-a", 4), [], []))  # kept in the keeper's memory
+        assert await helper.folds.fold_pending(100) == 4  # read back from the table
+        assert await keeper.folds.fold_pending(100) == 4  # its kept ones: taken, none claimed
+        assert (helper.folds.state.folded, keeper.folds.state.folded) == (4, 0)
+        assert await folded_windows(keeper) == {"count-a": 4}  # type: ignore[arg-type]
+    finally:
+        await keeper.close()
+        await helper.close()
