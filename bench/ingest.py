@@ -244,10 +244,16 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
+def cpu_ticks() -> list[int]:
+    """The whole machine's CPU time so far, by kind (/proc/stat's first line: user, nice, system,
+    idle, iowait, irq, softirq, steal, ...), in clock ticks."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def stolen_s() -> float:
     """CPU seconds the hypervisor gave to other guests while this machine wanted them (every core;
     /proc/stat's steal): the share of a run's cores a shared host took, for judging its figures."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = cpu_ticks()
     return ticks[7] / os.sysconf("SC_CLK_TCK") if len(ticks) > 7 else 0.0
 
 
@@ -259,7 +265,7 @@ def steal_pct(since: float, stolen: float) -> float:
 
 def machine_busy_s() -> float:
     """CPU seconds the whole machine has been busy (every core; /proc/stat, idle and iowait excluded)."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = cpu_ticks()
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 

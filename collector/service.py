@@ -84,10 +84,14 @@ class Service:
         self._folding_task: asyncio.Task[None] | None = None
         self._leading_task: asyncio.Task[None] | None = None
         self._evaluation_task: asyncio.Task[None] | None = None
-        #: Reports folded into home-profile day rollups by this process, and when the last were.
-        self.folded = 0
+        #: When this process last folded reports into home-profile day rollups.
         self.last_fold_at: float | None = None
         self.port: int | None = None
+
+    @property
+    def folded(self) -> int:
+        """Reports this process folded into home-profile day rollups (claimed and committed)."""
+        return self.store.folds.state.folded
 
     def health(self) -> dict[str, Any]:
         stats = self.ingest.stats
@@ -158,7 +162,6 @@ class Service:
                 if not failing:
                     log.error("profile folding failed, will retry: %s", exc)
                 failing, n = True, 0
-            self.folded = self.store.folds.state.folded  # what it folded (n: what it took)
             if n:
                 self.last_fold_at = time.time()
             backlog -= n

@@ -1,12 +1,13 @@
 /* collector.store._plan: what the ingest plan reads of a report, and the deltas it computes, in C.
 
-   plan.py's per-report work (plan_input.plan_body, counters_of, _deltas and the apps' sums) was
-   about half of the store writer process's CPU. report(packed, previous, rebooted) reads the
-   report's unframed msgpack itself through the fold's reader (collector/profiles/_window_read.c,
-   here with the plan's own layout) and returns the same dicts, lists and ints plan.py's
-   reference (plan._figures_of) gives for the same report. Nothing is rounded or formatted here:
-   rates, the memory figure and the JSON stay in plan.py, so no float is computed twice in two
-   languages.
+   plan.py's per-report work (plan_input.plan_body, counters_of, _deltas, the apps' sums and
+   their JSON) was about half of the store writer process's CPU. report(packed, previous,
+   rebooted) reads the report's unframed msgpack itself through the fold's reader
+   (collector/profiles/_window_read.c, here with the plan's own layout), reads the gateway's
+   stored counters from their JSON text (`previous`), and returns what plan.py's reference
+   (plan._figures_of) gives for the same report: the counters and the deltas and apps as the JSON
+   msgspec writes, the interfaces' deltas as a dict too. Nothing with a float is computed here:
+   rates and the memory figure stay in plan.py, so no float is rounded twice in two languages.
 
    Unsupported is raised for anything this does not promise to reproduce exactly (a value of a type
    a validated report does not have, a counter that went down, a sum past int64, msgpack the reader
@@ -51,7 +52,7 @@ static const schema *const ROWS[P_N] = {
 };
 static const layout PLAN = {&P_BODY, ROWS};
 
-static PyObject *K_if, *K_st, *empty, *unset;
+static PyObject *empty, *unset;
 
 /* -- values as msgspec decodes them (Any) -------------------------------------------------------- */
 
@@ -395,7 +396,7 @@ static void work_done(work *w) {
     PyMem_Free(w->out.buf);
 }
 
-/* Set item i of fig to the text written since `mark` (a new str), and rewind. */
+/* Set item i of fig to the text written so far (a new str), and start the next one. */
 static int take_text(work *w, PyObject *fig, int i) {
     PyObject *s = str_of(&w->out);
     w->out.len = 0;
@@ -558,11 +559,9 @@ PyMODINIT_FUNC PyInit__plan(void) {
     if (m == NULL) return NULL;
     Unsupported = PyErr_NewException("collector.store._plan.Unsupported", PyExc_ValueError, NULL);
     Figures = PyStructSequence_NewType(&figures_desc);
-    K_if = PyUnicode_InternFromString("if");
-    K_st = PyUnicode_InternFromString("st");
     empty = PyUnicode_InternFromString("");
     static schema *const schemas[] = {&P_BODY, &P_SYSTEM_ROW, &P_WAN_ROW, &P_INTERFACE, &P_STATION, &P_APP};
-    int ok = Unsupported != NULL && Figures != NULL && K_if != NULL && K_st != NULL && empty != NULL;
+    int ok = Unsupported != NULL && Figures != NULL && empty != NULL;
     for (size_t i = 0; ok && i < sizeof schemas / sizeof *schemas; i++) ok = schema_init(schemas[i]) == 0;
     if (!ok || PyModule_AddObject(m, "Unsupported", Py_NewRef(Unsupported)) < 0 ||
         PyModule_AddObject(m, "Figures", Py_NewRef((PyObject *)Figures)) < 0) {

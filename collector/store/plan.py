@@ -30,7 +30,7 @@ DAY = 86400
 WEAK_SIGNAL_DBM = -75
 
 
-try:  # built by setup.py (`make` requires it: tests/collector/store/test_plan.py)
+try:  # built by setup.py (`make` requires it: tests/collector/store/test_plan_c.py)
     from collector.store import _plan as _compiled
 except ImportError:  # pragma: no cover - a collector installed without a compiler
     _compiled = None  # type: ignore[assignment]

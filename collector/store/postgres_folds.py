@@ -98,9 +98,10 @@ class PostgresFolds:
             return 0
         mine = self.state.take(limit)
         prepared = self.state.prepare(mine)  # before the transaction: no lock is held meanwhile
-        ours_folded = [0]  # set inside, counted once committed
+        folded = 0  # set inside, counted once committed
 
         async def tx(conn: Conn) -> int:
+            nonlocal folded
             if mine:
                 cur = await conn.execute(
                     CLAIM_KEYS, key_arrays([(m.gateway_id, m.epoch, m.seq) for m in mine])
@@ -109,7 +110,7 @@ class PostgresFolds:
                 # the others were folded (or are being folded) by another process
                 ours = [p for p in prepared if (p.report.gateway_id, p.report.epoch, p.report.seq) in claimed]
                 await self._fold(conn, ours)
-                ours_folded[0] = len(ours)
+                folded = len(ours)
                 return len(mine)
             how = self.state.read_back(own=True)
             while how is not None:
@@ -120,7 +121,7 @@ class PostgresFolds:
                     continue
                 found = self.state.prepare([m for m in map(stored_report, rows) if m is not None])
                 await self._fold(conn, found)
-                ours_folded[0] = len(found)
+                folded = len(found)
                 if found or len(rows) < limit:
                     return len(
                         found
@@ -132,7 +133,7 @@ class PostgresFolds:
         except BaseException:
             self.state.forget()
             raise
-        self.state.folded += ours_folded[0]
+        self.state.folded += folded
         return taken
 
     async def _fold(self, conn: Conn, claimed: list[Prepared]) -> None:

@@ -80,9 +80,10 @@ class SqliteFolds:
                 rows = await self._queued(limit, own=False)
         taken = mine or [m for m in map(stored_report, rows) if m is not None]
         prepared = self.state.prepare(taken)
-        ours_folded = [0]
+        folded = 0  # set once committed
 
         def tx(db: sqlite3.Connection) -> int:
+            nonlocal folded
             db.execute("BEGIN IMMEDIATE")
             try:
                 # a key is folded by whoever deletes it; one that does not decode is claimed too
@@ -93,7 +94,7 @@ class SqliteFolds:
                     db.execute(ORPHANS)
                 self._fold(db, claimed)
                 db.execute("COMMIT")
-                ours_folded[0] = len(claimed)
+                folded = len(claimed)
             except BaseException:
                 self.state.forget()
                 if db.in_transaction:
@@ -105,7 +106,7 @@ class SqliteFolds:
             taken_n = int(await self._write(tx))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}", transient=True) from exc
-        self.state.folded += ours_folded[0]
+        self.state.folded += folded
         return taken_n
 
     async def _queued(self, limit: int, own: bool) -> list[tuple[Any, ...]]:
