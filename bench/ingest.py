@@ -201,6 +201,9 @@ def start_collector(
         state = health(port)
         if state and state.get("mqtt_connected"):
             return proc, port
+        if proc.poll() is not None:  # it failed to start: say why now, not after the deadline
+            tail = (workdir / f"{cid}.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"collector exited with {proc.returncode}: {' | '.join(tail)}")
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"collector did not come up; see {workdir / (cid + '.log')}")

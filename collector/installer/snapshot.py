@@ -16,7 +16,8 @@ from typing import Any
 
 from collector.profiles.config import ProfilesConfig
 from collector.profiles.quality import network_quality
-from collector.profiles.rollup import phy_part, retry_part, signal_part, window_contribution
+from collector.profiles.rollup import window_contribution
+from collector.profiles.window import phy_part, retry_part, signal_part
 
 #: A link part below this is poor, below GOOD fair (0..100, the profile's part scale).
 POOR, GOOD = 40.0, 70.0

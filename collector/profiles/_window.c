@@ -1,6 +1,6 @@
 /* collector.profiles._window: what one report window adds to its home's day, in C.
 
-   The fold's hottest code, run for every report and per station: rollup._core (Python, the
+   The fold's hottest code, run for every report and per station: window.core (Python, the
    reference). This computes the same result (the same dicts, lists and ints, keys in the
    same order) from the same body, with the same floating-point expressions in the same
    order, so the same fixed-point integers come out. Figures added later go to
@@ -14,8 +14,9 @@
    holds anything the reference handles that this does not promise to reproduce bit for bit (a
    type a validated report does not have, an int past 2**53 that the reference divides as an
    exact Python int, a negative window start, msgpack the reader does not take ...): the caller
-   then runs the Python reference. configure(layout) must be called once first (rollup.py
-   does, with the positions of collector.profiles.layout: nothing of the layout is written here). */
+   then runs the Python reference. configure(layout) must be called once first (rollup.py does,
+   with window.compiled_layout(): the positions of collector.profiles.layout; nothing of the
+   layout is written here). */
 
 #include "_window_read.h"
 
@@ -1346,7 +1347,7 @@ static PyMethodDef methods[] = {
      "window_packed(packed, window_start, window_end) -> (c, sparse, has_unclassified): window() of a report's "
      "unframed msgpack"},
     {"packed_reads", reads, METH_NOARGS, "packed_reads() -> the key paths window_packed reads (WindowBody's form)"},
-    {"configure", configure, METH_O, "configure(layout): the positions and tables rollup.py computes"},
+    {"configure", configure, METH_O, "configure(layout): the positions and tables window.compiled_layout computes"},
     {"add", add, METH_VARARGS, "add(day, c, sparse) -> day: rollup.add_window (merge.fold_into, owned)"},
     {"configure_merge", configure_merge, METH_VARARGS,
      "configure_merge(merge_other, trim_apps, max_apps): what add() leaves to merge.py"},

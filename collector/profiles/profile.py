@@ -19,7 +19,8 @@ from typing import Any
 from collector.profiles import layout
 from collector.profiles.config import WINDOWS, ProfilesConfig
 from collector.profiles.quality import NetworkQuality, Terminals, network_quality, terminals_of
-from collector.profiles.rollup import SLOTS_PER_DAY, merge_many
+from collector.profiles.rollup import merge_many
+from collector.profiles.window import SLOTS_PER_DAY
 
 GB = 1e9
 #: What a profile reads from the window's merged rollup (per-day keys such as the slot bitmaps

@@ -10,7 +10,8 @@ from typing import Any
 
 from collector.profiles import layout
 from collector.profiles.config import ProfilesConfig
-from collector.profiles.rollup import (
+from collector.profiles.terminals import SMART_TYPES, WORK_TYPES, terminal_type
+from collector.profiles.window import (
     LOSS_SCALE,
     MS_SCALE,
     PART_SCALE,
@@ -25,7 +26,6 @@ from collector.profiles.rollup import (
     ST_SIG_N,
     ST_SIG_SUM,
 )
-from collector.profiles.terminals import SMART_TYPES, WORK_TYPES, terminal_type
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from collector.profiles import layout
 from collector.profiles.merge import slot_hex
-from collector.profiles.rollup import MS_SCALE, PART_SCALE, PCT_SCALE
+from collector.profiles.window import MS_SCALE, PART_SCALE, PCT_SCALE
 
 #: 2025-06-02 00:00 UTC, a Monday
 MONDAY = 20241

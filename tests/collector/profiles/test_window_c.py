@@ -1,5 +1,5 @@
 """``collector.profiles._window``: the fold's window contribution in C, against ``rollup._window``
-(its Python reference, ``rollup._core``) on recorded, emulated and edited reports."""
+(its Python reference, ``window.core``) on recorded, emulated and edited reports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collector.profiles import rollup
+from collector.profiles import rollup, window
 from collector.store.folding import fold_body
 from protocol.codec import decode_stored
 from tests.collector.store.test_folding import reports
@@ -41,7 +41,7 @@ def test_the_c_extension_is_built() -> None:
 
 
 def _same(body: dict[str, Any], start: int, end: int) -> None:
-    want_c, want_v = rollup._core(copy.deepcopy(body), start, end)
+    want_c, want_v = window.core(copy.deepcopy(body), start, end)
     got_c, got_v = compiled.window(copy.deepcopy(body), start, end)
     # the same JSON text (keys in the same order: stored days are compared as text) and vector
     assert json.dumps(got_c) == json.dumps(want_c)

@@ -1,6 +1,6 @@
 """``_window.window_packed``: a report window's contribution read straight from the report's msgpack
 (``collector/profiles/_window_read.c``), against the reference (``rollup.decode_window_body`` then
-``rollup._core``) on emulated reports as stored and on hand-written msgpack; and where it does not
+``window.core``) on emulated reports as stored and on hand-written msgpack; and where it does not
 promise the same, ``rollup.packed_window_parts`` falls back to the decode, which decides."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collector.dpi.unclassified import seen_in
 from collector.ingest.triage import Incoming, triage
 from collector.ingest.views import StaticViews
 from collector.privacy.scrub import Scrubber
-from collector.profiles import rollup
+from collector.profiles import rollup, window
 from collector.store.base import SpooledMessage
 from collector.store.folding import Folds, fold_body
 from emulator.home import VirtualHome
@@ -96,7 +96,7 @@ def _same(packed: bytes, start: int = START, end: int = END) -> None:
     """window_packed folds exactly what the reference folds of the decoded body, and what
     window() folds of it (the same C computation, read from the dicts)."""
     body = rollup.decode_window_body(packed)
-    want_c, want_v = rollup._core(copy.deepcopy(body), start, end)
+    want_c, want_v = window.core(copy.deepcopy(body), start, end)
     got_c, got_v, has_rows = compiled.window_packed(packed, start, end)
     # the same JSON text (keys in the same order: stored days are compared as text) and vector
     assert json.dumps(got_c) == json.dumps(want_c)
@@ -427,7 +427,7 @@ def test_truncated_or_damaged_msgpack_is_never_read_wrong() -> None:
                 continue
             assert body is not None, "read what the decode refuses"
             try:
-                want = rollup._core(copy.deepcopy(body), START, END)
+                want = window.core(copy.deepcopy(body), START, END)
             except (TypeError, ValueError, AttributeError):  # damage the reference trips on
                 pytest.fail("read a body the reference cannot fold")
             assert json.dumps(got[0]) == json.dumps(want[0]) and _nonzero(got[1]) == _nonzero(want[1])
@@ -437,7 +437,7 @@ def test_truncated_or_damaged_msgpack_is_never_read_wrong() -> None:
 def test_packed_reads_only_declared_fields_and_every_field_the_reference_reads() -> None:
     seen: set[str] = set()
     for m in fleet()[::50]:
-        rollup._core(_Reads(m.body, seen), m.window_start, m.window_end)
+        window.core(_Reads(m.body, seen), m.window_start, m.window_end)
     reads = compiled.packed_reads()
     assert reads <= _declared(rollup.WindowBody)
     assert seen <= reads
