@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import make_reports  # noqa: E402
 from collector.ingest.triage import Incoming, triage  # noqa: E402
-from collector.privacy.scrub import Scrubber, _compiled, frame_of, terminal_names  # noqa: E402
+from collector.privacy.scrub import Scrubber, _compiled, terminal_names  # noqa: E402
 from collector.store import SpooledMessage  # noqa: E402
+from collector.store.frames import frame_of  # noqa: E402
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ class KeyWatch:
         acks: list[tuple[str, int, int]] = []
         for m in messages:
             key = (m.gateway_id, m.epoch, m.seq)
-            digest = _digest(m.payload)
+            digest = _digest(m.packed or m.payload)  # its content: the frame is made later, by the writer
             known = self._digests.get(key)
             if known is not None and known != digest:
                 acks.append(key)

@@ -91,7 +91,7 @@ def triage(item: Incoming) -> Triage:
             sent_at=got.sent_at,
             received_at=item.received_at,
             decoded=got.body,  # None: decoded from packed only if someone reads it
-            payload=item.payload,
+            frame=item.payload,  # as received: the scrubber frames what it rewrites
             packed=got.packed,
         )
         return Triage(spooled, (got.gateway_id, got.epoch, got.seq), got.sent_at)

@@ -46,6 +46,7 @@ from collector.store import (
     open_store,
 )
 from collector.store.folding import FOLD_BACKLOG
+from collector.store.frames import frame_of
 from collector.store.plan import READS_PACKED
 from collector.store.plan_input import PlanBody, plan_body
 from collector.store.rows import ReportRow
@@ -75,9 +76,11 @@ FOLD_QUIET_S = 0.25
 FOLD_EMPTY_S = 0.5
 FOLD_BUSY_KEPT = FOLD_BACKLOG - 2_000
 
-#: A report as it crosses the pipe: the ``reports`` row's fields, then the unframed msgpack.
-Row = tuple[str, int, int, str, int, int, int, int, float, bytes, bytes]
-_row = attrgetter(*ReportRow._fields, "packed")
+#: A report as it crosses the pipe: the ``reports`` row's fields, then the unframed msgpack. Its
+#: frame is ``None`` when not made yet: this process makes it from the msgpack (the deflate runs
+#: here, off the process that receives).
+Row = tuple[str, int, int, str, int, int, int, int, float, bytes | None, bytes]
+_row = attrgetter(*(f if f != "payload" else "frame" for f in ReportRow._fields), "packed")
 
 
 def local_store(url: str) -> bool:
@@ -254,7 +257,7 @@ def _rows(messages: list[SpooledMessage]) -> list[Row]:
 
 
 def _message(row: Row) -> SpooledMessage:
-    gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, payload, packed = row
+    gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, frame, packed = row
     planned: PlanBody | None = None
     if kind == "report" and packed and not READS_PACKED:
         # only what the plan reads (its folds read their own fields from packed); anything
@@ -263,8 +266,9 @@ def _message(row: Row) -> SpooledMessage:
         with contextlib.suppress(msgspec.DecodeError):
             planned = plan_body(packed)
     return SpooledMessage(
-        gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, None, payload, packed, planned
-    )
+        gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, None,
+        frame if frame is not None or not packed else frame_of(packed), packed, planned,
+    )  # fmt: skip
 
 
 def _serve(

@@ -39,12 +39,11 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-from isal import isal_zlib  # the collector's dependency: ~4x faster than zlib, the same zlib streams
 
 from collector.profiles.terminals import hostname_match
 from collector.store import QuarantinedMessage, SpooledMessage
-from protocol.codec import COMPRESS_ABOVE, FLAG_DICTIONARY, FLAG_ZLIB, HEADER_LEN, MAGIC, unframe
-from protocol.dictionaries import CURRENT, dictionary
+from collector.store.frames import frame_of
+from protocol.codec import HEADER_LEN, unframe
 from protocol.errors import ProtocolError
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
@@ -241,7 +240,7 @@ class Scrubber:
             message.sent_at,
             message.received_at,
             body,  # None: decoded from packed if someone reads it
-            frame_of(packed),
+            None,  # framed from packed when read: by the store writer process, as it writes
             packed,
         )
 
@@ -312,23 +311,3 @@ try:  # built by setup.py (`make` requires it: tests/collector/security/test_scr
     from collector.privacy import _scrub as _compiled
 except ImportError:  # pragma: no cover - a collector installed without a compiler
     _compiled = None  # type: ignore[assignment]
-
-
-#: The preset dictionary stored frames are compressed with (protocol 1.2's, append-only and pinned
-#: by its SHA-256, so every frame stored with it stays readable).
-_STORED_DICTIONARY = CURRENT
-_ZDICT = dictionary(_STORED_DICTIONARY)
-
-
-def frame_of(packed: bytes) -> bytes:
-    """The stored frame of a rewritten envelope's msgpack, framed as an agent of protocol 1.2
-    frames (``protocol.codec.encode`` with a dictionary) without packing twice.
-
-    ISA-L level 0 with the preset dictionary: on emulator reports 15.5 us and 1,557 bytes against
-    30.1 us and 1,846 bytes for level 1 without it (the session 8 frame), so both faster and smaller
-    (bench/privacy.py; ``tests/collector/security/test_scrub.py`` holds the size)."""
-    if len(packed) > COMPRESS_ABOVE:
-        deflater = isal_zlib.compressobj(0, isal_zlib.DEFLATED, 15, 9, isal_zlib.Z_DEFAULT_STRATEGY, _ZDICT)
-        head = MAGIC + bytes([FLAG_ZLIB | FLAG_DICTIONARY, _STORED_DICTIONARY])
-        return head + deflater.compress(packed) + deflater.flush()
-    return MAGIC + b"\0" + packed

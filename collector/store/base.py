@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from collector.store.frames import frame_of
 from collector.store.plan_input import PlanBody
 from collector.store.rows import QuarantineRow, ReportRow
 from collector.store.sql import Database
@@ -55,13 +56,23 @@ class SpooledMessage:
     #: The decoded body, or ``None`` until someone reads :attr:`body` (triage's fast way
     #: validates without building it: a writer process plans from ``packed`` instead).
     decoded: dict[str, Any] | None
-    payload: bytes
+    #: The frame kept as ``reports.payload``; ``None``: framed from :attr:`packed` when
+    #: :attr:`payload` is first read. The intake hands its rewritten msgpack over unframed, so the
+    #: deflate runs in the store writer process as it writes, not in the process that receives.
+    frame: bytes | None
     #: The envelope's msgpack as unframed (inflated) by triage, when it was kept: a writer
     #: process decodes the body from it without inflating the payload again.
     packed: bytes = b""
     #: What the ingest plan reads of a report, decoded in advance (a store writer process
     #: decodes the next batch's while the one before commits); ``None``: the plan decodes it.
     planned: PlanBody | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The stored frame (:attr:`frame`, made from :attr:`packed` on first read)."""
+        if self.frame is None:
+            self.frame = frame_of(self.packed)
+        return self.frame
 
     @cached_property
     def body(self) -> dict[str, Any]:

@@ -19,13 +19,16 @@ from collector.ingest.writer import (
     _rows,
     local_store,
 )
+from collector.privacy.scrub import Scrubber
 from collector.service import Service
 from collector.settings import Settings
 from collector.store import Batch, LockTurn, StoreError, open_store
 from collector.store.base import insights
+from collector.store.frames import frame_of
 from collector.store.plan import READS_PACKED, plan_batch
 from collector.store.plan_input import plan_body
 from emulator.fleet import Fleet
+from protocol.codec import decode_stored, decode_unframed
 from tests.broker import Broker
 from tests.collector.store.test_folding import folded_windows, reports
 
@@ -296,3 +299,15 @@ def test_a_report_crosses_the_pipe_as_the_plan_and_the_store_need_it() -> None:
         assert back.row() == m.row() and back.packed == m.packed
         # the compiled plan reads packed itself; without it the plan's input is decoded in advance
         assert back.planned == (None if READS_PACKED else plan_body(m.packed)) and back.decoded is None
+
+
+def test_the_receiving_process_hands_over_msgpack_and_the_writer_makes_the_stored_frame() -> None:
+    # the deflate is the writer's: a scrubbed report crosses the pipe without a frame, and the
+    # child's copy stores the frame the scrubbed msgpack makes, readable as the scrubbed body
+    scrubbed = [Scrubber(b"k" * 32).message(m) for m in reports("gw-frame", 2)]
+    rows = _rows(scrubbed)
+    assert all(r[-2] is None for r in rows)  # not framed in this process
+    for m, back in zip(scrubbed, [_message(r) for r in pickle.loads(pickle.dumps(rows))], strict=True):
+        assert back.frame == frame_of(m.packed) and back.row() == m.row()
+        assert decode_stored(back.payload) == decode_unframed(m.packed)
+        assert back.payload != reports("gw-frame", 2)[0].payload  # the rewritten frame, not the one received
