@@ -40,6 +40,7 @@ from collector.profiles.merge import (
 from collector.profiles.window import compiled_layout
 from collector.profiles.window import core as window_core
 
+#: Keys kept in ``home_days.detail``: evaluations, which run over every home, never parse them.
 DETAIL_KEYS = ("sx", "apps", "hb")
 
 

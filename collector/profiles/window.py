@@ -35,7 +35,6 @@ TM_DHCP = 5
 ST_WINDOWS, ST_SIG_N, ST_SIG_SUM, ST_PHY_SUM, ST_Q_N, ST_DELAY, ST_JITTER, ST_LOSS, ST_BW_N, ST_BW_SUM = (
     range(10)
 )
-#: Keys kept in ``home_days.detail``: evaluations, which run over every home, never parse them.
 
 
 def _clamp(value: float) -> float:
