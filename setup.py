@@ -30,7 +30,11 @@ setup(
         Extension(
             "collector.store._plan",
             ["collector/store/_plan.c", "collector/profiles/_window_read.c"],
-            depends=["collector/profiles/_window_read.h", "collector/msgpack_bytes.h"],
+            depends=[
+                "collector/profiles/_window_read.h",
+                "collector/msgpack_bytes.h",
+                "collector/byte_buffer.h",
+            ],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),
@@ -38,7 +42,7 @@ setup(
         Extension(
             "collector.privacy._scrub",
             ["collector/privacy/_scrub.c"],
-            depends=["collector/msgpack_bytes.h"],
+            depends=["collector/msgpack_bytes.h", "collector/byte_buffer.h"],
             optional=not REQUIRED,
             extra_compile_args=["-O2"],
         ),

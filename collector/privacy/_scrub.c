@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../byte_buffer.h"
 #include "../msgpack_bytes.h"
 
 #define MAX_DEPTH 32    /* containers deep (triage allows 16): deeper is Unsupported, not a stack overflow */
@@ -48,10 +49,7 @@ typedef struct {
     const uint8_t *end;
 } cursor;
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} output;
+typedef byte_buffer output;  /* ../byte_buffer.h */
 
 typedef struct {
     const uint8_t *s;
@@ -84,22 +82,6 @@ static inline int has(const cursor *c, size_t n) { return (size_t)(c->end - c->p
 
 /* -- output ---------------------------------------------------------------------------- */
 
-static int put(output *o, const void *s, size_t n) {
-    if (o->cap - o->len < n) {
-        size_t cap = o->cap * 2 + n;
-        char *grown = PyMem_Realloc(o->buf, cap);
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        o->buf = grown;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return 0;
-}
-
 /* The shortest header of a string, array or map of n (as msgspec writes it). */
 static int put_header(output *o, uint8_t fix, uint32_t fixmax, uint8_t h8, uint8_t h16, uint32_t n) {
     uint8_t b[5];
@@ -124,7 +106,7 @@ static int put_header(output *o, uint8_t fix, uint32_t fixmax, uint8_t h8, uint8
         b[4] = (uint8_t)n;
         len = 5;
     }
-    return put(o, b, len);
+    return buffer_put(o, b, len);
 }
 #define put_map(o, n) put_header(o, 0x80, 15, 0, 0xde, n)
 #define put_array(o, n) put_header(o, 0x90, 15, 0, 0xdc, n)
@@ -136,7 +118,7 @@ static int put_text(output *o, PyObject *text) {
     if (s == NULL) return -1;
     if ((uint64_t)n > 0xffffffffu) return unsupported("a rewritten value too long");
     if (put_str_header(o, (uint32_t)n) < 0) return -1;
-    return put(o, s, (size_t)n);
+    return buffer_put(o, s, (size_t)n);
 }
 
 /* -- reading --------------------------------------------------------------------------- */
@@ -506,18 +488,18 @@ static int item(context *x, cursor *c, enum part part) {
         const pair *p = &pairs[i];
         PyObject *value = NULL;
         if ((int)i == drop) {
-            if (put(&x->out, run, (size_t)(p->start - run)) < 0) goto done;
+            if (buffer_put(&x->out, run, (size_t)(p->start - run)) < 0) goto done;
             run = p->end;
             continue;
         }
         for (int j = 0; j < 3; j++)
             if (at[j] == (int)i) value = values[j];
         if (value != NULL) {
-            if (put(&x->out, run, (size_t)(p->value - run)) < 0 || put_text(&x->out, value) < 0) goto done;
+            if (buffer_put(&x->out, run, (size_t)(p->value - run)) < 0 || put_text(&x->out, value) < 0) goto done;
             run = p->end;
         }
     }
-    if (put(&x->out, run, (size_t)(c->p - run)) < 0) goto done;
+    if (buffer_put(&x->out, run, (size_t)(c->p - run)) < 0) goto done;
     ok = 0;
 done:
     for (int j = 0; j < 3; j++) Py_XDECREF(values[j]);
@@ -531,7 +513,7 @@ static int part(context *x, cursor *c, enum part which) {
     if (!has(c, 1)) return unsupported("truncated");
     if (*c->p == 0xc0) {
         c->p += 1;
-        return put(&x->out, "\xc0", 1);
+        return buffer_put(&x->out, "\xc0", 1);
     }
     if (container(c, 0, &count, 0) < 0) return -1;
     if (put_array(&x->out, count) < 0) return -1;
@@ -564,7 +546,7 @@ static int map_of(context *x, cursor *c, int body) {
         int which = -1;
         if (read_str(c, k, 0) < 0) return -1;
         if (body && NAMED(k, "view")) return unsupported("a compact report's static view");
-        if (put_str_header(&x->out, k->n) < 0 || put(&x->out, k->s, k->n) < 0) return -1;
+        if (put_str_header(&x->out, k->n) < 0 || buffer_put(&x->out, k->s, k->n) < 0) return -1;
         if (!body && NAMED(k, "body")) {
             if (map_of(x, c, 1) < 0) return -1;
             found = 1;
@@ -575,7 +557,7 @@ static int map_of(context *x, cursor *c, int body) {
             continue;
         }
         value = c->p;
-        if (skip(c, MAX_DEPTH - 2) < 0 || put(&x->out, value, (size_t)(c->p - value)) < 0) return -1;
+        if (skip(c, MAX_DEPTH - 2) < 0 || buffer_put(&x->out, value, (size_t)(c->p - value)) < 0) return -1;
     }
     if (!body && !found) return unsupported("no body");
     return unique(stack, sizeof(span), count);

@@ -16,6 +16,7 @@
 
 #include "../profiles/_window_read.h"
 
+#include "../byte_buffer.h"
 #include "../msgpack_bytes.h"
 
 #include <limits.h>
@@ -144,31 +145,7 @@ static item *set_find(items_of *s, const uint8_t *key, uint32_t len, int add) {
 
 /* -- JSON as msgspec writes it (compact; strs as UTF-8, only ", \ and control characters escaped) -- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} text;
-
-static int grow(text *t, size_t more) {
-    if (t->len + more <= t->cap) return 0;
-    size_t cap = t->cap ? t->cap : 256;
-    while (cap < t->len + more) cap *= 2;
-    char *b = PyMem_Realloc(t->buf, cap);
-    if (b == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    t->buf = b;
-    t->cap = cap;
-    return 0;
-}
-
-static int put(text *t, const void *s, size_t n) {
-    if (grow(t, n) < 0) return -1;
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    return 0;
-}
+typedef byte_buffer text;  /* ../byte_buffer.h */
 
 static int put_int(text *t, long long v) {
     char tmp[24];
@@ -176,7 +153,7 @@ static int put_int(text *t, long long v) {
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
     if (v < 0) tmp[sizeof tmp - 1 - n++] = '-';
-    return put(t, tmp + sizeof tmp - n, (size_t)n);
+    return buffer_put(t, tmp + sizeof tmp - n, (size_t)n);
 }
 
 /* A key needing no escape (else Unsupported: the reference writes it). */
@@ -185,7 +162,7 @@ static int put_key(text *t, const item *it) {
         uint8_t b = it->key[j];
         if (b < 0x20 || b == '"' || b == '\\') return bail("a key JSON escapes");
     }
-    if (grow(t, it->len + 3) < 0) return -1;
+    if (buffer_grow(t, it->len + 3) < 0) return -1;
     t->buf[t->len++] = '"';
     memcpy(t->buf + t->len, it->key, it->len);
     t->len += it->len;
@@ -195,19 +172,19 @@ static int put_key(text *t, const item *it) {
 }
 
 static int put_values(text *t, const long long *v, int n) {
-    if (put(t, "[", 1) < 0) return -1;
+    if (buffer_put(t, "[", 1) < 0) return -1;
     for (int j = 0; j < n; j++)
-        if ((j && put(t, ",", 1) < 0) || put_int(t, v[j]) < 0) return -1;
-    return put(t, "]", 1);
+        if ((j && buffer_put(t, ",", 1) < 0) || put_int(t, v[j]) < 0) return -1;
+    return buffer_put(t, "]", 1);
 }
 
 /* {key:[ints],...} of a set's items in order. */
 static int put_items(text *t, const items_of *s) {
-    if (put(t, "{", 1) < 0) return -1;
+    if (buffer_put(t, "{", 1) < 0) return -1;
     for (int i = 0; i < s->n; i++)
-        if ((i && put(t, ",", 1) < 0) || put_key(t, &s->at[i]) < 0 || put_values(t, s->at[i].v, s->at[i].n) < 0)
+        if ((i && buffer_put(t, ",", 1) < 0) || put_key(t, &s->at[i]) < 0 || put_values(t, s->at[i].v, s->at[i].n) < 0)
             return -1;
-    return put(t, "}", 1);
+    return buffer_put(t, "}", 1);
 }
 
 static PyObject *str_of(const text *t) {
@@ -328,7 +305,7 @@ static int read_previous(PyObject *previous, items_of *was_if, items_of *was_st)
    none; a counter that went down is Unsupported (counter_delta decides, in the reference). */
 static int put_deltas(text *t, const items_of *now, const items_of *was, int rebooted, PyObject *as_dict) {
     int first = 1;
-    if (put(t, "{", 1) < 0) return -1;
+    if (buffer_put(t, "{", 1) < 0) return -1;
     for (int i = 0; was != NULL && i < now->n; i++) {
         const item *cur = &now->at[i];
         const item *old = set_find((items_of *)was, cur->key, cur->len, 0);
@@ -343,7 +320,7 @@ static int put_deltas(text *t, const items_of *now, const items_of *was, int reb
                 if (d[j] < 0) return bail("a counter that went down");
             }
         }
-        if ((!first && put(t, ",", 1) < 0) || put_key(t, cur) < 0 || put_values(t, d, k) < 0) return -1;
+        if ((!first && buffer_put(t, ",", 1) < 0) || put_key(t, cur) < 0 || put_values(t, d, k) < 0) return -1;
         first = 0;
         if (as_dict != NULL) {
             PyObject *key = PyUnicode_DecodeUTF8((const char *)cur->key, cur->len, "strict"), *values = PyList_New(k);
@@ -358,7 +335,7 @@ static int put_deltas(text *t, const items_of *now, const items_of *was, int reb
             if (r < 0) return -1;
         }
     }
-    return put(t, "}", 1);
+    return buffer_put(t, "}", 1);
 }
 
 /* -- the result ---------------------------------------------------------------------------------- */
@@ -458,8 +435,8 @@ static int read_report(source *src, const field *b, PyObject *previous, int rebo
     if (PyErr_Occurred()) return -1;
 
     /* the counters as stored, then the deltas against the stored ones */
-    if (put(&w->out, "{\"if\":", 6) < 0 || put_items(&w->out, &w->now_if) < 0 || put(&w->out, ",\"st\":", 6) < 0 ||
-        put_items(&w->out, &w->now_st) < 0 || put(&w->out, "}", 1) < 0 || take_text(w, fig, 0) < 0)
+    if (buffer_put(&w->out, "{\"if\":", 6) < 0 || put_items(&w->out, &w->now_if) < 0 || buffer_put(&w->out, ",\"st\":", 6) < 0 ||
+        put_items(&w->out, &w->now_st) < 0 || buffer_put(&w->out, "}", 1) < 0 || take_text(w, fig, 0) < 0)
         return -1;
     int have = previous != Py_None;
     if (have && read_previous(previous, &w->was_if, &w->was_st) < 0) return -1;
