@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from collector.ingest.triage import Incoming, Triage, triage
 from protocol import inbound
 from protocol.codec import MAX_DEPTH, encode
 from protocol.topics import topic_for
+from tests.compiled import needs, require_built
 from tests.protocol.messages import report
 from tests.protocol.test_mirror import NASTY_KEYS, draw_change
 
@@ -24,22 +24,13 @@ try:
 except ImportError:  # fails below: see test_the_c_extension_is_built
     keys = None  # type: ignore[assignment]
 
-#: Set only to test a collector installed without a compiler on purpose (then the tests of
-#: the C pass skip); `make test`, and so CI, never sets it: a failed build fails the run.
-OPTIONAL = os.environ.get("HOMESCOPE_OPTIONAL_C") == "1"
-needs_c = pytest.mark.skipif(keys is None and OPTIONAL, reason="HOMESCOPE_OPTIONAL_C=1 and not built")
+needs_c = needs(keys)  # tests/compiled.py: skips only under HOMESCOPE_OPTIONAL_C=1
 
 
 def test_the_c_extension_is_built() -> None:
     """Without it the collector silently runs the duplicate-key proof ~10x slower (and the
     tests below would prove nothing), so a failed build fails here instead of skipping."""
-    if keys is None and not OPTIONAL:
-        pytest.fail(
-            "protocol._keys is not built: install a C compiler and Python headers "
-            "(scripts/system-deps.sh python), then `HOMESCOPE_REQUIRE_C=1 pip install -e '.[dev]'` "
-            "(make does); set HOMESCOPE_OPTIONAL_C=1 only to test the way without it",
-            pytrace=False,
-        )
+    require_built(keys, "protocol._keys")
 
 
 class _Refused(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,20 @@ from collector.profiles import rollup, window
 from collector.store.folding import fold_body
 from protocol.codec import decode_stored
 from tests.collector.store.test_folding import reports
+from tests.compiled import needs, require_built
 
 try:
     from collector.profiles import _window as compiled
 except ImportError:  # fails below: see test_the_c_extension_is_built
     compiled = None  # type: ignore[assignment]
 
-#: As for protocol._keys (tests/protocol/test_keys.py): set only to test a collector installed
-#: without a compiler on purpose; `make test`, and so CI, never sets it.
-OPTIONAL = os.environ.get("HOMESCOPE_OPTIONAL_C") == "1"
-needs_c = pytest.mark.skipif(compiled is None and OPTIONAL, reason="HOMESCOPE_OPTIONAL_C=1 and not built")
+needs_c = needs(compiled)  # tests/compiled.py: skips only under HOMESCOPE_OPTIONAL_C=1
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "protocol" / "v1"
 
 
 def test_the_c_extension_is_built() -> None:
     """Without it every report's window is folded ~3x slower, and the tests below prove nothing."""
-    if compiled is None and not OPTIONAL:
-        pytest.fail(
-            "collector.profiles._window is not built: install a C compiler and Python headers "
-            "(scripts/system-deps.sh python), then `HOMESCOPE_REQUIRE_C=1 pip install -e '.[dev]'` "
-            "(make does); set HOMESCOPE_OPTIONAL_C=1 only to test the way without it",
-            pytrace=False,
-        )
+    require_built(compiled, "collector.profiles._window")
 
 
 def _same(body: dict[str, Any], start: int, end: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import ctypes
 import mmap
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -33,28 +32,20 @@ from collector.store import SpooledMessage
 from emulator.home import VirtualHome
 from protocol.codec import decode_stored
 from protocol.topics import topic_for
+from tests.compiled import needs, require_built
 
 try:
     from collector.privacy import _scrub as compiled
 except ImportError:  # fails below: see test_the_c_extension_is_built
     compiled = None  # type: ignore[assignment]
 
-#: As for protocol._keys (tests/protocol/test_keys.py): set only to test a collector installed
-#: without a compiler on purpose; `make test`, and so CI, never sets it.
-OPTIONAL = os.environ.get("HOMESCOPE_OPTIONAL_C") == "1"
-needs_c = pytest.mark.skipif(compiled is None and OPTIONAL, reason="HOMESCOPE_OPTIONAL_C=1 and not built")
+needs_c = needs(compiled)  # tests/compiled.py: skips only under HOMESCOPE_OPTIONAL_C=1
 KEY = b"k" * 32
 
 
 def test_the_c_extension_is_built() -> None:
     """Without it every report's rewrite costs ~4x more on the ingest event loop."""
-    if compiled is None and not OPTIONAL:
-        pytest.fail(
-            "collector.privacy._scrub is not built: install a C compiler and Python headers "
-            "(scripts/system-deps.sh python), then `HOMESCOPE_REQUIRE_C=1 pip install -e '.[dev]'` "
-            "(make does); set HOMESCOPE_OPTIONAL_C=1 only to test the way without it",
-            pytrace=False,
-        )
+    require_built(compiled, "collector.privacy._scrub")
 
 
 # -- the two ways --------------------------------------------------------------------------

@@ -6,7 +6,6 @@ reports and hand-made edge cases; where it does not promise the same it raises U
 from __future__ import annotations
 
 import copy
-import os
 import random
 from typing import Any
 
@@ -17,27 +16,19 @@ from collector.store import plan
 from collector.store.plan import Counters, Figures, _figures_of
 from collector.store.plan_input import plan_body
 from emulator.home import VirtualHome
+from tests.compiled import needs, require_built
 
 try:
     from collector.store import _plan as compiled
 except ImportError:  # test_the_c_extension_is_built says why
     compiled = None  # type: ignore[assignment]
 
-#: As for protocol._keys (tests/protocol/test_keys.py): set only to test a collector installed
-#: without a compiler on purpose; `make test`, and so CI, never sets it.
-OPTIONAL = os.environ.get("HOMESCOPE_OPTIONAL_C") == "1"
-needs_c = pytest.mark.skipif(compiled is None and OPTIONAL, reason="HOMESCOPE_OPTIONAL_C=1 and not built")
+needs_c = needs(compiled)  # tests/compiled.py: skips only under HOMESCOPE_OPTIONAL_C=1
 
 
 def test_the_c_extension_is_built() -> None:
     """Without it the store writer process plans each report ~2.5x slower, and the tests below prove nothing."""
-    if compiled is None and not OPTIONAL:
-        pytest.fail(
-            "collector.store._plan is not built: install a C compiler and Python headers "
-            "(scripts/system-deps.sh python), then `HOMESCOPE_REQUIRE_C=1 pip install -e '.[dev]'` "
-            "(make does); set HOMESCOPE_OPTIONAL_C=1 only to test the way without it",
-            pytrace=False,
-        )
+    require_built(compiled, "collector.store._plan")
     assert (compiled is not None) == plan.READS_PACKED
 
 
