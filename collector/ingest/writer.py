@@ -265,6 +265,8 @@ def _message(row: Row) -> SpooledMessage:
         # compiled plan reads packed itself.
         with contextlib.suppress(msgspec.DecodeError):
             planned = plan_body(packed)
+    # Framed here, not on first read of ``payload``: this runs while the batch before commits,
+    # so the deflate is done before this batch's transaction starts, not inside it.
     return SpooledMessage(
         gateway_id, epoch, seq, kind, start, end, uptime, sent_at, received_at, None,
         frame if frame is not None or not packed else frame_of(packed), packed, planned,
